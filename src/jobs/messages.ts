@@ -1,0 +1,20 @@
+import { z } from "zod";
+
+/**
+ * Queue messages carry ids, never payloads (a message is at most 128 KB): a webhook payload lives in
+ * D1 and the message names its row. Parsed at the consumer's door; a malformed one is acked and logged.
+ */
+export const SyncJob = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("sync"), projectId: z.string().min(1), runId: z.string().min(1) }),
+  z.object({ type: z.literal("webhook"), projectId: z.string().min(1), deliveryRowId: z.string().min(1) }),
+]);
+export type SyncJob = z.infer<typeof SyncJob>;
+
+export const PushJob = z.object({
+  type: z.literal("push"),
+  projectId: z.string().min(1),
+  issueId: z.string().min(1),
+});
+export type PushJob = z.infer<typeof PushJob>;
+
+export type Job = SyncJob | PushJob;

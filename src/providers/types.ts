@@ -1,0 +1,172 @@
+/**
+ * The one interface every tracker adapter implements. Nothing outside `src/providers/` knows a
+ * tracker's URL shapes, JSON or headers: the sync engine, webhooks and push only see these types.
+ */
+
+export const PROVIDERS = ["github", "gitlab", "gitea"] as const;
+export type Provider = (typeof PROVIDERS)[number];
+
+export type IssueState = "open" | "closed";
+
+/** The fields both sides hold and sync. `milestone` is the milestone's title. */
+export interface IssueFields {
+  title: string;
+  body: string;
+  state: IssueState;
+  labels: string[];
+  assignees: string[];
+  milestone: string | null;
+}
+
+/** A tracker issue mapped to one provider-independent shape. All timestamps are ISO-8601 UTC with `Z`. */
+export interface CanonicalIssue extends IssueFields {
+  /** The tracker's global id (GitHub `id`, GitLab `id`, Gitea `id`), as a string. */
+  externalId: string;
+  /** The number used in URLs (GitHub/Gitea `number`, GitLab `iid`). */
+  number: number;
+  /** The human URL (`html_url` / `web_url`). */
+  url: string;
+  createdAt: string;
+  updatedAt: string;
+  closedAt: string | null;
+}
+
+export interface IssuePage {
+  /** Issues on this page, pull requests / merge requests / non-issue work items already removed. */
+  issues: CanonicalIssue[];
+  /** The `Link: rel="next"` URL, verbatim, or null on the last page. */
+  nextUrl: string | null;
+  /** GitHub: the page's ETag, to send back as `If-None-Match`. */
+  etag: string | null;
+  /** True when the tracker answered 304 Not Modified to `If-None-Match` (no items then). */
+  notModified: boolean;
+  /** The tracker's clock from the `Date` header, ISO UTC, when present. */
+  serverTime: string | null;
+  /** `updated_at` of the last raw item on the page (pull requests included), ISO UTC; null if empty. */
+  lastUpdatedAt: string | null;
+  /** Raw items on the page before pull requests were removed. */
+  rawCount: number;
+}
+
+export interface ListPageRequest {
+  /** Only issues updated at or after this instant (ISO UTC); omit for all issues. */
+  since?: string | null;
+  /** Fetch this exact URL (a `nextUrl` from an earlier page); `since` is then ignored. */
+  url?: string | null;
+  /** Send `If-None-Match` with this ETag (GitHub only; other trackers ignore it). */
+  etag?: string | null;
+}
+
+export type IssueLookup =
+  | { status: "found"; issue: CanonicalIssue }
+  | { status: "deleted" }
+  | { status: "moved"; movedTo: string | null }
+  | { status: "no_access" };
+
+export interface Tracker {
+  readonly provider: Provider;
+  /** Largest page size the tracker allows for issue lists. */
+  readonly pageSize: number;
+  /** True when list results are ordered by `updated_at` ascending (GitHub, GitLab), false for Gitea. */
+  readonly orderedByUpdate: boolean;
+  /** HTTP requests made by this adapter instance so far (304s included). */
+  readonly requestCount: number;
+
+  /** One page of issues. Throws `RateLimitedError` / `TrackerError`. */
+  listPage(request: ListPageRequest): Promise<IssuePage>;
+  /** Every page from the first, following `nextUrl` verbatim; a caller may stop between pages. */
+  listIssues(request?: Omit<ListPageRequest, "url">): AsyncGenerator<IssuePage>;
+  getIssue(number: number): Promise<IssueLookup>;
+  createIssue(fields: Omit<IssueFields, "state"> & { state?: IssueState }): Promise<CanonicalIssue>;
+  /** Sends only the given fields. Returns the issue as the tracker stored it. */
+  updateIssue(number: number, patch: Partial<IssueFields>): Promise<CanonicalIssue>;
+  /**
+   * Finds an issue this token's user created at or after `since` with exactly this title: how a
+   * create whose response was lost is adopted instead of created twice. Null when there is none.
+   */
+  findCreatedIssue(title: string, since: string): Promise<CanonicalIssue | null>;
+}
+
+export interface TrackerConfig {
+  provider: Provider;
+  apiBaseUrl: string;
+  /** "owner/name"; GitLab: the full path "group/sub/project" or the numeric id. */
+  repository: string;
+  token: string;
+  /** Injected for tests; defaults to the global fetch. */
+  fetch?: typeof fetch;
+  /** Max attempts for 5xx / network errors inside one call (bounded backoff). Default 3. */
+  maxAttempts?: number;
+  /** Used for backoff waits; tests pass a no-op. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+/** The tracker refused for rate limiting; try again at `retryAt` (ISO UTC). Never sleep on it. */
+export class RateLimitedError extends Error {
+  override readonly name = "RateLimitedError";
+  constructor(
+    readonly retryAt: string,
+    readonly status: number,
+  ) {
+    super(`tracker rate limit reached; retry at ${retryAt}`);
+  }
+}
+
+/**
+ * Any other tracker failure. `retryable` is true for 5xx and network errors (after the adapter's own
+ * bounded retries), false for 4xx such as 422 validation errors or 401/403 permission errors.
+ * The message never holds the token or the request body.
+ */
+export class TrackerError extends Error {
+  override readonly name = "TrackerError";
+  constructor(
+    message: string,
+    readonly status: number | null,
+    readonly retryable: boolean,
+  ) {
+    super(message);
+  }
+}
+
+// ---------- webhooks ----------
+
+export type EventKind = "issue" | "pull_request" | "push" | "other";
+
+/** Canonical issue actions across trackers. */
+export type IssueAction =
+  | "opened"
+  | "edited"
+  | "closed"
+  | "reopened"
+  | "deleted"
+  | "transferred"
+  | "labeled"
+  | "assigned"
+  | "milestoned"
+  | "other";
+
+export interface NormalizedEvent {
+  provider: Provider;
+  kind: EventKind;
+  /** Canonical action for issues (see IssueAction); the tracker's own action string otherwise. */
+  action: string;
+  /** The tracker's event name header value (e.g. "issues", "Issue Hook"). */
+  event: string;
+  /** Issue events: the issue as the payload shows it, mapped like API reads. */
+  issue: CanonicalIssue | null;
+  /**
+   * False when the payload does not carry every synced field reliably (so it must not be merged as
+   * a full snapshot; the project gets a soon incremental run instead).
+   */
+  complete: boolean;
+  /** Pull request / merge request / push: a small summary (number, title, state, ref, url…). */
+  summary: Record<string, unknown>;
+  /** Names of the fields the payload's `changes` says changed, when it says. */
+  changedFields: string[];
+  /** For transfers/moves: where the issue went, when known. */
+  movedTo: string | null;
+}
+
+export interface WebhookHeaders {
+  get(name: string): string | null;
+}

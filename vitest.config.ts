@@ -1,0 +1,29 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig(async () => ({
+  plugins: [
+    cloudflareTest({
+      wrangler: { configPath: "./wrangler.toml" },
+      // CI has no network: every binding is local, every tracker is a fake.
+      remoteBindings: false,
+      miniflare: {
+        bindings: {
+          TEST_MIGRATIONS: await readD1Migrations("migrations"),
+          API_TOKEN: "test-api-token",
+          // 32 bytes of 0x01, base64: a fixed key for tests only.
+          TOKEN_ENCRYPTION_KEY: "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+        },
+        queueConsumers: {
+          "syndarix-sync-jobs": { maxBatchTimeout: 0.05 },
+          "syndarix-sync-push": { maxBatchTimeout: 0.05 },
+        },
+      },
+    }),
+  ],
+  test: {
+    setupFiles: ["./test/apply-migrations.ts"],
+    include: ["test/**/*.test.ts"],
+    testTimeout: 20_000,
+  },
+}));
