@@ -1,10 +1,9 @@
-import { Hono } from "hono";
 import type { Env } from "./env";
+import { createApp } from "./http/app";
 import type { Job } from "./jobs/messages";
 export { ProjectSync } from "./durable/project-sync";
 
-const app = new Hono<{ Bindings: Env }>();
-app.get("/health", (c) => c.json({ status: "ok" }));
+const app = createApp();
 
 export default {
   fetch: app.fetch,

@@ -1,0 +1,82 @@
+import { and, asc, eq, gt, isNull, or, lte, sql } from "drizzle-orm";
+import type { Database } from "./client";
+import { conflicts, events, issues, outbox, projects, syncRuns, webhookDeliveries, type ProjectRow } from "./schema";
+
+export type NewProject = typeof projects.$inferInsert;
+
+export async function insertProject(db: Database, row: NewProject): Promise<ProjectRow> {
+  const [created] = await db.insert(projects).values(row).returning();
+  return created!;
+}
+
+export async function getProject(db: Database, id: string): Promise<ProjectRow | undefined> {
+  return db.select().from(projects).where(eq(projects.id, id)).get();
+}
+
+/** Keyset page ordered by id (UUIDv7, so creation order). */
+export async function listProjects(db: Database, opts: { limit: number; afterId?: string | null }): Promise<ProjectRow[]> {
+  return db
+    .select()
+    .from(projects)
+    .where(opts.afterId ? gt(projects.id, opts.afterId) : undefined)
+    .orderBy(asc(projects.id))
+    .limit(opts.limit)
+    .all();
+}
+
+/** Enabled project ids after `afterId`, for cron fan-out in pages. */
+export async function listEnabledProjectIds(db: Database, opts: { limit: number; afterId?: string | null }): Promise<string[]> {
+  const rows = await db
+    .select({ id: projects.id })
+    .from(projects)
+    .where(and(eq(projects.syncEnabled, true), opts.afterId ? gt(projects.id, opts.afterId) : undefined))
+    .orderBy(asc(projects.id))
+    .limit(opts.limit)
+    .all();
+  return rows.map((r) => r.id);
+}
+
+export async function updateProject(db: Database, id: string, patch: Partial<NewProject>): Promise<ProjectRow | undefined> {
+  const [row] = await db
+    .update(projects)
+    .set({ ...patch, updatedAt: new Date().toISOString() })
+    .where(eq(projects.id, id))
+    .returning();
+  return row;
+}
+
+/** Deletes the project and everything it owns, atomically (one batch). */
+export async function deleteProject(db: Database, id: string): Promise<boolean> {
+  const [, , , , , , deleted] = await db.batch([
+    db.delete(issues).where(eq(issues.projectId, id)),
+    db.delete(outbox).where(eq(outbox.projectId, id)),
+    db.delete(conflicts).where(eq(conflicts.projectId, id)),
+    db.delete(events).where(eq(events.projectId, id)),
+    db.delete(webhookDeliveries).where(eq(webhookDeliveries.projectId, id)),
+    db.delete(syncRuns).where(eq(syncRuns.projectId, id)),
+    db.delete(projects).where(eq(projects.id, id)).returning({ id: projects.id }),
+  ]);
+  return deleted.length > 0;
+}
+
+export async function setProjectError(db: Database, id: string, error: string | null): Promise<void> {
+  await db.update(projects).set({ lastError: error }).where(eq(projects.id, id));
+}
+
+/** Projects a webhook marked for a soon incremental run (requested at or before `before`). */
+export async function listSyncRequested(db: Database, before: string, limit: number): Promise<string[]> {
+  const rows = await db
+    .select({ id: projects.id })
+    .from(projects)
+    .where(and(eq(projects.syncEnabled, true), lte(projects.syncRequestedAt, before)))
+    .limit(limit)
+    .all();
+  return rows.map((r) => r.id);
+}
+
+export async function requestSoonSync(db: Database, id: string, at: string): Promise<void> {
+  await db
+    .update(projects)
+    .set({ syncRequestedAt: at })
+    .where(and(eq(projects.id, id), or(isNull(projects.syncRequestedAt), sql`${projects.syncRequestedAt} > ${at}`)));
+}

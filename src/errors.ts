@@ -1,0 +1,41 @@
+/**
+ * Domain errors. Domain functions throw these; the HTTP error handler turns them into
+ * problem+json. They never carry tokens, secrets or request bodies.
+ */
+
+export interface FieldError {
+  /** Dotted path of the offending field, e.g. "labels.2" or "body". */
+  field: string;
+  message: string;
+}
+
+export class NotFound extends Error {
+  override readonly name = "NotFound";
+  constructor(what: string, id: string) {
+    super(`${what} ${id} does not exist`);
+  }
+}
+
+/** A local change the project's sync direction does not allow (e.g. editing an inbound project's issue). */
+export class DirectionRefused extends Error {
+  override readonly name = "DirectionRefused";
+}
+
+/** The request conflicts with the resource's current state (e.g. editing an orphaned issue). */
+export class StateConflict extends Error {
+  override readonly name = "StateConflict";
+}
+
+export class ValidationFailed extends Error {
+  override readonly name = "ValidationFailed";
+  readonly errors: FieldError[];
+  constructor(errors: FieldError[]) {
+    super(errors.map((e) => `${e.field}: ${e.message}`).join("; "));
+    this.errors = errors;
+  }
+}
+
+/** Configuration the Worker cannot run without (a missing or malformed secret). */
+export class ConfigurationError extends Error {
+  override readonly name = "ConfigurationError";
+}

@@ -1,0 +1,40 @@
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { bodyLimit } from "hono/body-limit";
+import type { Env } from "../env";
+import { requireApiToken } from "./auth";
+import { issuesRouter } from "./issues";
+import { errorToResponse, problem } from "./problem";
+import { projectsRouter } from "./projects";
+import { validationHook } from "./validation";
+
+const API_BODY_LIMIT = 1024 * 1024;
+
+export function createApp() {
+  const app = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: validationHook });
+
+  app.get("/health", (c) => c.json({ status: "ok" }));
+
+  app.use(
+    "/api/*",
+    requireApiToken,
+    bodyLimit({ maxSize: API_BODY_LIMIT, onError: () => problem(413, `The request body is over ${API_BODY_LIMIT} bytes.`) }),
+  );
+  app.route("/api/v1/projects", projectsRouter);
+  app.route("/api/v1/projects", issuesRouter);
+
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
+  app.doc31("/openapi.json", (c) => ({
+    openapi: "3.1.0",
+    info: {
+      title: "syndarix-sync",
+      version: "1.0.0",
+      description: "Keeps issues in step between Syndarix and GitHub, GitLab or Gitea. Every /api/* route needs `Authorization: Bearer <API_TOKEN>`.",
+    },
+    servers: [{ url: new URL(c.req.url).origin }],
+    security: [{ bearer: [] }],
+  }));
+
+  app.notFound((c) => problem(404, `No route for ${c.req.method} ${new URL(c.req.url).pathname}.`));
+  app.onError((err, c) => errorToResponse(err, c));
+  return app;
+}

@@ -1,0 +1,254 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { database } from "../db/client";
+import { getIssue, insertLocalIssue, listIssues, updateLocalIssue } from "../db/issues";
+import { parseStringArray } from "../db/json";
+import { getProject } from "../db/projects";
+import type { IssueRow, ProjectRow } from "../db/schema";
+import type { Env } from "../env";
+import { DirectionRefused, NotFound, StateConflict } from "../errors";
+import { newId, nowIso } from "../ids";
+import { enqueuePush } from "../jobs/enqueue";
+import type { IssueFields } from "../providers/types";
+import {
+  conflictResponse,
+  decodeCursor,
+  IdParam,
+  IsoTimestamp,
+  jsonBody,
+  jsonContent,
+  listOf,
+  ListQuery,
+  pageOf,
+  problemResponses,
+} from "./common";
+import { validationHook } from "./validation";
+
+const SYNC_STATES = ["synced", "pending_push", "conflict", "orphaned", "error"] as const;
+
+// Limits follow the strictest tracker (GitHub: 256-char titles, 65,536-char bodies, 10 assignees).
+const Title = z.string().trim().min(1).max(256);
+const Body = z.string().max(65_536);
+const Labels = z.array(z.string().trim().min(1).max(100)).max(100);
+const Assignees = z.array(z.string().trim().min(1).max(100)).max(10);
+const Milestone = z.string().trim().min(1).max(255).nullable();
+
+const CreateIssue = z
+  .strictObject({ title: Title, body: Body.optional(), labels: Labels.optional(), assignees: Assignees.optional(), milestone: Milestone.optional() })
+  .openapi("CreateIssue");
+
+const UpdateIssue = z
+  .strictObject({
+    title: Title.optional(),
+    body: Body.optional(),
+    state: z.enum(["open", "closed"]).optional(),
+    labels: Labels.optional(),
+    assignees: Assignees.optional(),
+    milestone: Milestone.optional(),
+  })
+  .openapi("UpdateIssue");
+
+export const IssueSchema = z
+  .object({
+    id: z.string(),
+    projectId: z.string(),
+    title: z.string(),
+    body: z.string(),
+    state: z.enum(["open", "closed"]),
+    labels: z.array(z.string()),
+    assignees: z.array(z.string()),
+    milestone: z.string().nullable(),
+    createdAt: IsoTimestamp,
+    updatedAt: IsoTimestamp,
+    external: z
+      .object({ id: z.string(), number: z.number().int(), url: z.string(), updatedAt: IsoTimestamp.nullable() })
+      .nullable(),
+    syncState: z.enum(SYNC_STATES),
+    syncError: z.string().nullable().openapi({ description: "Why the last push or apply failed, when syncState is error" }),
+    deletedAt: IsoTimestamp.nullable(),
+  })
+  .openapi("Issue");
+
+export function issueToApi(row: IssueRow): z.infer<typeof IssueSchema> {
+  return {
+    id: row.id,
+    projectId: row.projectId,
+    title: row.title,
+    body: row.body,
+    state: row.state,
+    labels: parseStringArray(row.labels),
+    assignees: parseStringArray(row.assignees),
+    milestone: row.milestone,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    external:
+      row.externalId !== null && row.externalNumber !== null
+        ? { id: row.externalId, number: row.externalNumber, url: row.externalUrl ?? "", updatedAt: row.externalUpdatedAt }
+        : null,
+    syncState: row.syncState,
+    syncError: row.syncError,
+    deletedAt: row.deletedAt,
+  };
+}
+
+export function issueFieldsOf(row: IssueRow): IssueFields {
+  return {
+    title: row.title,
+    body: row.body,
+    state: row.state,
+    labels: parseStringArray(row.labels),
+    assignees: parseStringArray(row.assignees),
+    milestone: row.milestone,
+  };
+}
+
+/** Local edits reach the tracker unless the tracker is the only master. */
+function assertLocalWritesAllowed(project: ProjectRow): void {
+  if (project.syncDirection === "inbound") {
+    throw new DirectionRefused(`project ${project.id} syncs inbound only: the tracker is the master and local edits are refused`);
+  }
+}
+
+const ProjectIdParams = z.object({ projectId: IdParam("projectId") });
+const IssueParams = z.object({ projectId: IdParam("projectId"), issueId: IdParam("issueId") });
+
+const IssueListQuery = ListQuery.extend({
+  state: z.enum(["open", "closed", "all"]).default("all"),
+  updatedSince: z.iso.datetime({ offset: true }).optional().openapi({ description: "ISO-8601 instant; issues updated at or after it" }),
+  externalNumber: z.coerce.number().int().positive().optional(),
+  syncState: z.enum(SYNC_STATES).optional(),
+});
+
+const routes = {
+  list: createRoute({
+    method: "get",
+    path: "/{projectId}/issues",
+    tags: ["issues"],
+    request: { params: ProjectIdParams, query: IssueListQuery },
+    responses: { 200: jsonContent(listOf(IssueSchema, "IssueList"), "Issues, oldest first"), ...problemResponses },
+  }),
+  get: createRoute({
+    method: "get",
+    path: "/{projectId}/issues/{issueId}",
+    tags: ["issues"],
+    request: { params: IssueParams },
+    responses: { 200: jsonContent(IssueSchema, "The issue"), ...problemResponses },
+  }),
+  create: createRoute({
+    method: "post",
+    path: "/{projectId}/issues",
+    tags: ["issues"],
+    summary: "Create a local issue and queue its tracker create (refused for inbound projects)",
+    request: { params: ProjectIdParams, body: jsonBody(CreateIssue) },
+    responses: { 201: jsonContent(IssueSchema, "The issue"), ...problemResponses, ...conflictResponse },
+  }),
+  update: createRoute({
+    method: "patch",
+    path: "/{projectId}/issues/{issueId}",
+    tags: ["issues"],
+    summary: "Edit a local issue and queue the tracker update (refused for inbound projects)",
+    request: { params: IssueParams, body: jsonBody(UpdateIssue) },
+    responses: { 200: jsonContent(IssueSchema, "The issue"), ...problemResponses, ...conflictResponse },
+  }),
+  close: createRoute({
+    method: "post",
+    path: "/{projectId}/issues/{issueId}/close",
+    tags: ["issues"],
+    summary: "Close a local issue (same as PATCH state closed)",
+    request: { params: IssueParams },
+    responses: { 200: jsonContent(IssueSchema, "The issue"), ...problemResponses, ...conflictResponse },
+  }),
+};
+
+async function requireProject(env: Env, projectId: string): Promise<ProjectRow> {
+  const project = await getProject(database(env.DB), projectId);
+  if (!project) throw new NotFound("project", projectId);
+  return project;
+}
+
+/** Applies a local edit with compare-and-set, retrying a few times if a sync wrote the row meanwhile. */
+async function editIssue(env: Env, project: ProjectRow, issueId: string, patch: Partial<IssueFields>): Promise<IssueRow> {
+  assertLocalWritesAllowed(project);
+  const db = database(env.DB);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const current = await getIssue(db, project.id, issueId);
+    if (!current) throw new NotFound("issue", issueId);
+    if (current.syncState === "orphaned" || current.deletedAt) {
+      throw new StateConflict(`issue ${issueId} is orphaned: its tracker issue was deleted or moved`);
+    }
+    const fields = issueFieldsOf(current);
+    const changed = Object.fromEntries(
+      Object.entries(patch).filter(([k, v]) => JSON.stringify(normalizeValue(v)) !== JSON.stringify(normalizeValue(fields[k as keyof IssueFields]))),
+    ) as Partial<IssueFields>;
+    if (Object.keys(changed).length === 0) return current;
+    const row = await updateLocalIssue(db, current, changed, { outboxId: newId() }, nowIso());
+    if (row) {
+      await enqueuePush(env, { projectId: project.id, issueId });
+      return row;
+    }
+  }
+  throw new StateConflict(`issue ${issueId} is being changed concurrently; try again`);
+}
+
+function normalizeValue(v: unknown): unknown {
+  return Array.isArray(v) ? [...new Set(v)].sort() : v;
+}
+
+export const issuesRouter = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: validationHook })
+  .openapi(routes.list, async (c) => {
+    const { projectId } = c.req.valid("param");
+    const { limit, cursor, ...filter } = c.req.valid("query");
+    const afterId = decodeCursor(cursor);
+    await requireProject(c.env, projectId);
+    const updatedSince = filter.updatedSince ? new Date(filter.updatedSince).toISOString() : undefined;
+    const rows = await listIssues(database(c.env.DB), projectId, { ...filter, updatedSince }, { limit: limit + 1, afterId });
+    return c.json(pageOf(rows, limit, issueToApi), 200);
+  })
+  .openapi(routes.get, async (c) => {
+    const { projectId, issueId } = c.req.valid("param");
+    const row = await getIssue(database(c.env.DB), projectId, issueId);
+    if (!row) {
+      await requireProject(c.env, projectId);
+      throw new NotFound("issue", issueId);
+    }
+    return c.json(issueToApi(row), 200);
+  })
+  .openapi(routes.create, async (c) => {
+    const { projectId } = c.req.valid("param");
+    const input = c.req.valid("json");
+    const project = await requireProject(c.env, projectId);
+    assertLocalWritesAllowed(project);
+    const now = nowIso();
+    const id = newId();
+    const row = await insertLocalIssue(
+      database(c.env.DB),
+      {
+        id,
+        projectId,
+        title: input.title,
+        body: input.body ?? "",
+        state: "open",
+        labels: JSON.stringify([...new Set(input.labels ?? [])].sort()),
+        assignees: JSON.stringify([...new Set(input.assignees ?? [])].sort()),
+        milestone: input.milestone ?? null,
+        createdAt: now,
+        updatedAt: now,
+        syncState: "pending_push",
+      },
+      { outboxId: newId() },
+    );
+    await enqueuePush(c.env, { projectId, issueId: id });
+    return c.json(issueToApi(row), 201);
+  })
+  .openapi(routes.update, async (c) => {
+    const { projectId, issueId } = c.req.valid("param");
+    const input = c.req.valid("json");
+    const project = await requireProject(c.env, projectId);
+    const row = await editIssue(c.env, project, issueId, input);
+    return c.json(issueToApi(row), 200);
+  })
+  .openapi(routes.close, async (c) => {
+    const { projectId, issueId } = c.req.valid("param");
+    const project = await requireProject(c.env, projectId);
+    const row = await editIssue(c.env, project, issueId, { state: "closed" });
+    return c.json(issueToApi(row), 200);
+  });

@@ -1,0 +1,75 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ZodError } from "zod";
+import { ConfigurationError, DirectionRefused, NotFound, StateConflict, ValidationFailed, type FieldError } from "../errors";
+
+/** RFC 9457 problem details. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: FieldError[];
+}
+
+const TITLES: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Content",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+export function problem(status: number, detail: string, extra: { type?: string; errors?: FieldError[] } = {}): Response {
+  const body: Problem = {
+    type: extra.type ?? "about:blank",
+    title: TITLES[status] ?? "Error",
+    status,
+    detail,
+    ...(extra.errors ? { errors: extra.errors } : {}),
+  };
+  const headers: Record<string, string> = { "content-type": "application/problem+json" };
+  if (status === 401) headers["www-authenticate"] = 'Bearer realm="syndarix-sync"';
+  return new Response(JSON.stringify(body), { status, headers });
+}
+
+export function zodFieldErrors(error: ZodError, prefix?: string): FieldError[] {
+  return error.issues.map((issue) => {
+    const path = issue.path.map(String).join(".");
+    const field = [prefix, path].filter(Boolean).join(".") || "(body)";
+    return { field, message: issue.message };
+  });
+}
+
+/** Turns known errors into problem+json; anything unknown is a 500 without internals. */
+export function errorToResponse(err: unknown, c: Context): Response {
+  if (err instanceof ValidationFailed) return problem(400, "The request has invalid fields.", { errors: err.errors });
+  if (err instanceof NotFound) return problem(404, err.message);
+  if (err instanceof DirectionRefused) return problem(409, err.message, { type: "urn:syndarix-sync:direction-refused" });
+  if (err instanceof StateConflict) return problem(409, err.message);
+  if (err instanceof HTTPException) {
+    const status = err.status;
+    // Hono's own messages here are safe ("Malformed JSON in request body", "Unsupported Media Type").
+    return problem(status, err.message || TITLES[status] || "Request refused", {
+      ...(status === 400 ? { errors: [{ field: "(body)", message: err.message }] } : {}),
+    });
+  }
+  if (err instanceof ConfigurationError) {
+    console.error(JSON.stringify({ msg: "configuration error", path: new URL(c.req.url).pathname, error: err.message }));
+    return problem(503, "The service is misconfigured; see the Worker logs.");
+  }
+  console.error(
+    JSON.stringify({
+      msg: "unhandled error",
+      method: c.req.method,
+      path: new URL(c.req.url).pathname,
+      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
+    }),
+  );
+  return problem(500, "An internal error occurred.");
+}
