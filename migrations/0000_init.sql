@@ -47,7 +47,8 @@ CREATE TABLE `issues` (
 	`base_hash` text,
 	`sync_state` text DEFAULT 'synced' NOT NULL,
 	`sync_error` text,
-	`deleted_at` text
+	`deleted_at` text,
+	`last_seen_run_id` text
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `issues_project_external_uq` ON `issues` (`project_id`,`external_id`);--> statement-breakpoint

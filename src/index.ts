@@ -1,5 +1,7 @@
 import type { Env } from "./env";
 import { createApp } from "./http/app";
+import { handleQueue } from "./jobs/consumer";
+import { dispatchCron } from "./jobs/cron";
 import type { Job } from "./jobs/messages";
 export { ProjectSync } from "./durable/project-sync";
 
@@ -7,4 +9,9 @@ const app = createApp();
 
 export default {
   fetch: app.fetch,
+  async scheduled(controller, env) {
+    const result = await dispatchCron(controller.cron, env);
+    console.log(JSON.stringify({ msg: "cron dispatched", cron: controller.cron, ...result }));
+  },
+  queue: (batch, env) => handleQueue(batch as MessageBatch<unknown>, env),
 } satisfies ExportedHandler<Env, Job>;

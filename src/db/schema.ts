@@ -60,6 +60,8 @@ export const issues = sqliteTable(
       .default("synced"),
     syncError: text("sync_error"),
     deletedAt: text("deleted_at"),
+    /** The last full run whose tracker listing contained this issue: the rest are probed for deletion. */
+    lastSeenRunId: text("last_seen_run_id"),
   },
   (t) => [
     uniqueIndex("issues_project_external_uq").on(t.projectId, t.externalId),

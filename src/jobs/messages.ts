@@ -5,7 +5,12 @@ import { z } from "zod";
  * D1 and the message names its row. Parsed at the consumer's door; a malformed one is acked and logged.
  */
 export const SyncJob = z.discriminatedUnion("type", [
-  z.object({ type: z.literal("sync"), projectId: z.string().min(1), runId: z.string().min(1) }),
+  z.object({
+    type: z.literal("sync"),
+    projectId: z.string().min(1),
+    mode: z.enum(["incremental", "full"]),
+    trigger: z.enum(["cron", "api", "webhook", "resume"]),
+  }),
   z.object({ type: z.literal("webhook"), projectId: z.string().min(1), deliveryRowId: z.string().min(1) }),
 ]);
 export type SyncJob = z.infer<typeof SyncJob>;
@@ -18,3 +23,11 @@ export const PushJob = z.object({
 export type PushJob = z.infer<typeof PushJob>;
 
 export type Job = SyncJob | PushJob;
+
+/** Queue names, as in wrangler.toml. */
+export const QUEUES = {
+  sync: "syndarix-sync-jobs",
+  syncDead: "syndarix-sync-jobs-dlq",
+  push: "syndarix-sync-push",
+  pushDead: "syndarix-sync-push-dlq",
+} as const;

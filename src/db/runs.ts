@@ -1,0 +1,68 @@
+import { and, asc, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
+import type { Database } from "./client";
+import { syncRuns, type SyncRunRow } from "./schema";
+
+export type NewRun = typeof syncRuns.$inferInsert;
+
+export const RUN_COUNTERS = ["pages", "fetched", "created", "updated", "unchanged", "conflicts", "orphaned", "pushed", "requests"] as const;
+export type RunCounter = (typeof RUN_COUNTERS)[number];
+export type RunCounts = Record<RunCounter, number>;
+
+export function zeroCounts(): RunCounts {
+  return { pages: 0, fetched: 0, created: 0, updated: 0, unchanged: 0, conflicts: 0, orphaned: 0, pushed: 0, requests: 0 };
+}
+
+export async function getRun(db: Database, id: string): Promise<SyncRunRow | undefined> {
+  return db.select().from(syncRuns).where(eq(syncRuns.id, id)).get();
+}
+
+/** The project's queued or running run, if any (there is at most one: requests join it). */
+export async function getActiveRun(db: Database, projectId: string): Promise<SyncRunRow | undefined> {
+  return db
+    .select()
+    .from(syncRuns)
+    .where(and(eq(syncRuns.projectId, projectId), inArray(syncRuns.status, ["queued", "running"])))
+    .orderBy(asc(syncRuns.id))
+    .get();
+}
+
+/** Newest first, keyset on id (UUIDv7: creation order). */
+export async function listRuns(db: Database, projectId: string, page: { limit: number; beforeId?: string | null }): Promise<SyncRunRow[]> {
+  return db
+    .select()
+    .from(syncRuns)
+    .where(and(eq(syncRuns.projectId, projectId), page.beforeId ? lt(syncRuns.id, page.beforeId) : undefined))
+    .orderBy(desc(syncRuns.id))
+    .limit(page.limit)
+    .all();
+}
+
+export async function lastRunOf(db: Database, projectId: string, mode: "incremental" | "full"): Promise<SyncRunRow | undefined> {
+  return db
+    .select()
+    .from(syncRuns)
+    .where(and(eq(syncRuns.projectId, projectId), eq(syncRuns.mode, mode), or(eq(syncRuns.status, "succeeded"), eq(syncRuns.status, "failed"))))
+    .orderBy(desc(syncRuns.id))
+    .get();
+}
+
+export async function insertRun(db: Database, row: NewRun): Promise<SyncRunRow> {
+  const [created] = await db.insert(syncRuns).values(row).returning();
+  return created!;
+}
+
+/** Adds a step's counters and writes its checkpoint in one statement. */
+export function recordStep(
+  db: Database,
+  id: string,
+  delta: Partial<RunCounts>,
+  set: Partial<Pick<NewRun, "status" | "checkpoint" | "resumeAt" | "error" | "startedAt" | "finishedAt" | "mode">>,
+) {
+  const increments = Object.fromEntries(
+    RUN_COUNTERS.filter((k) => (delta[k] ?? 0) !== 0).map((k) => [k, sql`${syncRuns[k]} + ${delta[k]!}`]),
+  );
+  return db
+    .update(syncRuns)
+    .set({ ...increments, ...set })
+    .where(eq(syncRuns.id, id));
+}

@@ -1,0 +1,63 @@
+import { and, asc, eq, gt, lt } from "drizzle-orm";
+import { database } from "../db/client";
+import { listEnabledProjectIds } from "../db/projects";
+import { outbox } from "../db/schema";
+import type { Env } from "../env";
+import type { PushJob, SyncJob } from "./messages";
+
+export const CRON_INCREMENTAL = "*/5 * * * *";
+export const CRON_FULL = "0 3 * * *";
+
+const PROJECT_PAGE = 1000;
+const SEND_BATCH = 100;
+/** An outbox row pending this long lost its push job (a failed send): send it again. */
+const STALE_OUTBOX_MS = 10 * 60_000;
+
+export interface CronResult {
+  mode: "incremental" | "full";
+  projects: number;
+  sends: number;
+  resentPushes: number;
+}
+
+/**
+ * Crons only enqueue: one sync job per enabled project, in `sendBatch` calls of 100, paging through
+ * projects by id so 10,000 projects cost ~110 subrequests and little CPU.
+ */
+export async function dispatchCron(cron: string, env: Env): Promise<CronResult> {
+  const mode = cron === CRON_FULL ? "full" : "incremental";
+  const db = database(env.DB);
+  let projects = 0;
+  let sends = 0;
+  let afterId: string | null = null;
+  for (;;) {
+    const ids = await listEnabledProjectIds(db, { limit: PROJECT_PAGE, afterId });
+    for (let i = 0; i < ids.length; i += SEND_BATCH) {
+      const messages = ids.slice(i, i + SEND_BATCH).map((projectId): { body: SyncJob } => ({ body: { type: "sync", projectId, mode, trigger: "cron" } }));
+      await env.SYNC_QUEUE.sendBatch(messages);
+      sends++;
+    }
+    projects += ids.length;
+    if (ids.length < PROJECT_PAGE) break;
+    afterId = ids[ids.length - 1]!;
+  }
+  const resentPushes = mode === "incremental" ? await resendStalePushes(env) : 0;
+  return { mode, projects, sends, resentPushes };
+}
+
+async function resendStalePushes(env: Env): Promise<number> {
+  const db = database(env.DB);
+  const cutoff = new Date(Date.now() - STALE_OUTBOX_MS).toISOString();
+  const rows = await db
+    .select({ projectId: outbox.projectId, issueId: outbox.issueId })
+    .from(outbox)
+    .where(and(eq(outbox.status, "pending"), lt(outbox.updatedAt, cutoff)))
+    .orderBy(asc(outbox.updatedAt))
+    .limit(1000)
+    .all();
+  for (let i = 0; i < rows.length; i += SEND_BATCH) {
+    const messages = rows.slice(i, i + SEND_BATCH).map((r): { body: PushJob } => ({ body: { type: "push", ...r } }));
+    await env.PUSH_QUEUE.sendBatch(messages);
+  }
+  return rows.length;
+}

@@ -1,0 +1,287 @@
+/**
+ * Sync runs: incremental and full, executed by the project's Durable Object in bounded steps.
+ *
+ * A step reads a few pages (or probes a few missing issues), merges them through `applySnapshots`,
+ * and checkpoints in D1; the next step runs in a fresh alarm invocation, so a 100,000-issue
+ * repository never exceeds one invocation's subrequest or CPU budget. A rate-limited step leaves
+ * the checkpoint where it was and resumes at the tracker's reset time instead of sleeping.
+ *
+ * Listing strategy:
+ * - Trackers that sort by `updated_at` (GitHub, GitLab) are read as a keyset scan: each page is a
+ *   fresh "updated since <last updated_at seen>" query. An issue edited while we page moves to the
+ *   end of the order and is read later; offset pagination could skip a neighbour instead. Only a
+ *   page whose items all share one timestamp follows the tracker's `Link` next URL.
+ * - Gitea cannot sort: every page is read following `Link` verbatim, and the cursor becomes the
+ *   tracker's clock at the start of the run (its `Date` header), so a change made while we paged is
+ *   re-read next time.
+ * - The cursor advances only when the run has stored everything up to it; the next incremental run
+ *   re-reads an overlap window before it, deduplicated on (external id, updated_at).
+ */
+import { and, eq, gt, inArray, isNotNull, isNull, ne, or, sql } from "drizzle-orm";
+import { database, type Database } from "../db/client";
+import { getActiveRun, insertRun, recordStep, zeroCounts, type RunCounts } from "../db/runs";
+import { issues, projects, type SyncRunRow } from "../db/schema";
+import type { Env } from "../env";
+import { ConfigurationError, NotFound, StateConflict } from "../errors";
+import { newId, nowIso } from "../ids";
+import { RateLimitedError, TrackerError, type IssuePage } from "../providers/types";
+import { applyGone, applySnapshots } from "./apply";
+import { loadSyncContext, type SyncContext } from "./context";
+
+export type RunMode = "incremental" | "full";
+export type RunTrigger = "cron" | "api" | "webhook" | "resume";
+
+/** Re-read this much before the cursor: tracker clocks and replication lag are not exact. */
+export const OVERLAP_MS = 2 * 60_000;
+const PAGES_PER_STEP = 5;
+const PROBES_PER_STEP = 20;
+/** Consecutive failed steps (5xx / network after the adapter's own retries) before a run fails. */
+const MAX_STEP_FAILURES = 5;
+
+interface Checkpoint {
+  phase: "list" | "probe";
+  /** Keyset position for ordered trackers; the fixed `since` for unordered ones. */
+  since: string | null;
+  /** A `Link` next URL to follow verbatim, when set. */
+  nextUrl: string | null;
+  /** Highest `updated_at` stored by this run. */
+  highWater: string | null;
+  /** The tracker's clock (or ours, minus the overlap) when the run's listing began. */
+  listingStartedAt: string | null;
+  /** True while the next request is the run's first: the only one that may use the stored ETag. */
+  firstRequest: boolean;
+  /** ETag of the first page, kept when that page held the whole change set. */
+  firstPageEtag: string | null;
+  /** Probe phase: keyset over local issue ids. */
+  probeAfterId: string | null;
+  failures: number;
+}
+
+function initialCheckpoint(mode: RunMode, cursor: string | null): Checkpoint {
+  const since = mode === "incremental" && cursor ? new Date(Date.parse(cursor) - OVERLAP_MS).toISOString() : null;
+  return { phase: "list", since, nextUrl: null, highWater: null, listingStartedAt: null, firstRequest: true, firstPageEtag: null, probeAfterId: null, failures: 0 };
+}
+
+/**
+ * Starts a run for the project or joins the active one. A full request upgrades an active
+ * incremental run: its listing restarts from the beginning, its counters are kept.
+ */
+export async function requestRun(env: Env, projectId: string, mode: RunMode, trigger: RunTrigger): Promise<{ runId: string; joined: boolean }> {
+  const db = database(env.DB);
+  const active = await getActiveRun(db, projectId);
+  if (active) {
+    if (mode === "full" && active.mode === "incremental") {
+      await recordStep(db, active.id, {}, { mode: "full", checkpoint: JSON.stringify(initialCheckpoint("full", null)), resumeAt: null });
+    }
+    return { runId: active.id, joined: true };
+  }
+  const project = await db.query.projects.findFirst({ where: (p, { eq }) => eq(p.id, projectId) });
+  if (!project) throw new NotFound("project", projectId);
+  if (!project.syncEnabled) throw new StateConflict(`sync is disabled for project ${projectId}`);
+  const run = await insertRun(db, {
+    id: newId(),
+    projectId,
+    mode,
+    trigger,
+    status: "queued",
+    checkpoint: JSON.stringify(initialCheckpoint(mode, project.cursor)),
+    createdAt: nowIso(),
+  });
+  return { runId: run.id, joined: false };
+}
+
+/**
+ * Runs one bounded step of the project's active run. Returns when the next step should run, or
+ * null when there is nothing left to do.
+ */
+export async function runStep(env: Env, projectId: string, now: () => number = Date.now): Promise<{ nextStepAt: string | null }> {
+  const db = database(env.DB);
+  const run = await getActiveRun(db, projectId);
+  if (!run) return { nextStepAt: null };
+  if (run.resumeAt && Date.parse(run.resumeAt) > now()) return { nextStepAt: run.resumeAt };
+
+  let ctx: SyncContext;
+  try {
+    ctx = await loadSyncContext(env, projectId);
+  } catch (err) {
+    await failRun(db, run, projectId, err instanceof NotFound || err instanceof ConfigurationError ? err.message : String(err));
+    return { nextStepAt: null };
+  }
+
+  const checkpoint = JSON.parse(run.checkpoint ?? "null") as Checkpoint | null ?? initialCheckpoint(run.mode, ctx.project.cursor);
+  const counts = zeroCounts();
+  const startedAt = run.startedAt ?? nowIso(now());
+  try {
+    const done = checkpoint.phase === "list" ? await listStep(ctx, run, checkpoint, counts) : await probeStep(ctx, run, checkpoint, counts);
+    checkpoint.failures = 0;
+    counts.requests = ctx.tracker.requestCount;
+    if (!done) {
+      await recordStep(db, run.id, counts, { status: "running", startedAt, checkpoint: JSON.stringify(checkpoint), resumeAt: null });
+      return { nextStepAt: nowIso(now()) };
+    }
+    await finishRun(ctx, run, checkpoint, counts, startedAt, now);
+    return { nextStepAt: null };
+  } catch (err) {
+    counts.requests = ctx.tracker.requestCount;
+    if (err instanceof RateLimitedError) {
+      // Keep the checkpoint (the failed page is read again) and come back at the reset time.
+      await recordStep(db, run.id, counts, { status: "running", startedAt, checkpoint: JSON.stringify(checkpoint), resumeAt: err.retryAt });
+      log("sync run rate limited", { projectId, runId: run.id, retryAt: err.retryAt });
+      return { nextStepAt: err.retryAt };
+    }
+    const retryable = !(err instanceof TrackerError) || err.retryable;
+    checkpoint.failures += 1;
+    const message = err instanceof Error ? err.message : String(err);
+    if (retryable && checkpoint.failures < MAX_STEP_FAILURES) {
+      const retryAt = nowIso(now() + 2 ** checkpoint.failures * 1000);
+      await recordStep(db, run.id, counts, { status: "running", startedAt, checkpoint: JSON.stringify(checkpoint), resumeAt: retryAt, error: message });
+      log("sync step failed; will retry", { projectId, runId: run.id, failures: checkpoint.failures, error: message });
+      return { nextStepAt: retryAt };
+    }
+    await recordStep(db, run.id, counts, { startedAt });
+    await failRun(db, run, projectId, message);
+    return { nextStepAt: null };
+  }
+}
+
+/** Reads up to PAGES_PER_STEP pages. True when the listing (and, for full runs, probing) is complete. */
+async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, counts: RunCounts): Promise<boolean> {
+  const ordered = ctx.tracker.orderedByUpdate;
+  for (let i = 0; i < PAGES_PER_STEP; i++) {
+    const useEtag = cp.firstRequest && run.mode === "incremental" && ctx.project.cursorEtag !== null;
+    const page: IssuePage = await ctx.tracker.listPage({ since: cp.since, url: cp.nextUrl, etag: useEtag ? ctx.project.cursorEtag : null });
+    counts.pages++;
+    if (cp.firstRequest) {
+      cp.listingStartedAt = page.serverTime ?? nowIso(Date.now() - OVERLAP_MS);
+      // The ETag can stand for "nothing changed" only if this page held every change: a new change
+      // sorts last, so it would land on a later page and leave a full first page unchanged.
+      cp.firstPageEtag = page.etag && page.nextUrl === null && page.rawCount < ctx.tracker.pageSize ? page.etag : null;
+      cp.firstRequest = false;
+    }
+    if (page.notModified) {
+      cp.firstPageEtag = ctx.project.cursorEtag;
+      cp.nextUrl = null;
+      break;
+    }
+    counts.fetched += page.issues.length;
+    if (page.issues.length > 0) {
+      const applied = await applySnapshots(ctx, page.issues);
+      counts.created += applied.created;
+      counts.updated += applied.updated;
+      counts.unchanged += applied.unchanged;
+      counts.conflicts += applied.conflicts;
+      counts.pushed += applied.pushQueued;
+      counts.orphaned += applied.orphaned;
+      if (run.mode === "full") await markSeen(ctx.db, ctx.project.id, run.id, page.issues.map((s) => s.externalId));
+      for (const s of page.issues) if (!cp.highWater || s.updatedAt > cp.highWater) cp.highWater = s.updatedAt;
+    }
+    if (page.nextUrl === null) {
+      cp.nextUrl = null;
+      break;
+    }
+    if (ordered && page.lastUpdatedAt && (!cp.since || page.lastUpdatedAt > cp.since)) {
+      cp.since = page.lastUpdatedAt;
+      cp.nextUrl = null;
+    } else {
+      cp.nextUrl = page.nextUrl;
+    }
+    if (i === PAGES_PER_STEP - 1) return false;
+  }
+  if (cp.nextUrl !== null) return false;
+  if (run.mode === "full") {
+    cp.phase = "probe";
+    return false;
+  }
+  return true;
+}
+
+/** D1 binds at most 100 parameters: ids travel as one JSON array. */
+async function markSeen(db: Database, projectId: string, runId: string, externalIds: string[]): Promise<void> {
+  await db.run(sql`
+    UPDATE ${issues} SET last_seen_run_id = ${runId}
+    WHERE project_id = ${projectId} AND external_id IN (SELECT value FROM json_each(${JSON.stringify(externalIds)}))`);
+}
+
+/**
+ * Full runs only, after a complete listing: linked local issues the listing did not contain are
+ * probed one by one; only a tracker answer of deleted or moved applies the deletion policy, so a
+ * partial listing can never orphan anything.
+ */
+async function probeStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, counts: RunCounts): Promise<boolean> {
+  const missing = await ctx.db
+    .select()
+    .from(issues)
+    .where(
+      and(
+        eq(issues.projectId, ctx.project.id),
+        isNotNull(issues.externalNumber),
+        or(isNull(issues.lastSeenRunId), ne(issues.lastSeenRunId, run.id)),
+        ne(issues.syncState, "orphaned"),
+        cp.probeAfterId ? gt(issues.id, cp.probeAfterId) : undefined,
+      ),
+    )
+    .orderBy(issues.id)
+    .limit(PROBES_PER_STEP)
+    .all();
+  for (const local of missing) {
+    const lookup = await ctx.tracker.getIssue(local.externalNumber!);
+    if (lookup.status === "found") {
+      // Listed late (changed while we paged) or filtered from the listing: merge what it is now.
+      const applied = await applySnapshots(ctx, [lookup.issue]);
+      counts.updated += applied.updated;
+      counts.unchanged += applied.unchanged;
+      counts.conflicts += applied.conflicts;
+      counts.pushed += applied.pushQueued;
+    } else if (lookup.status === "no_access") {
+      log("probe: no access to issue; left as is", { projectId: ctx.project.id, issueId: local.id });
+    } else {
+      const outcome = await applyGone(ctx, local, lookup.status === "moved" ? { status: "moved", movedTo: lookup.movedTo } : { status: "deleted" });
+      if (outcome === "orphaned" || outcome === "deleted") counts.orphaned++;
+      if (outcome === "recreated") counts.pushed++;
+    }
+    cp.probeAfterId = local.id;
+  }
+  return missing.length < PROBES_PER_STEP;
+}
+
+async function finishRun(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, counts: RunCounts, startedAt: string, now: () => number): Promise<void> {
+  const finishedAt = nowIso(now());
+  // Ordered trackers: everything up to the highest updated_at stored is stored. Unordered: everything
+  // changed before the listing began was listed.
+  const advancedTo = ctx.tracker.orderedByUpdate ? cp.highWater : cp.highWater ? cp.listingStartedAt : null;
+  const cursor = maxIso(ctx.project.cursor, advancedTo);
+  await ctx.db.batch([
+    recordStep(ctx.db, run.id, counts, { status: "succeeded", startedAt, finishedAt, checkpoint: null, resumeAt: null, error: null }),
+    ctx.db
+      .update(projects)
+      .set({
+        cursor,
+        // The stored ETag belongs to the request that starts from this cursor; a moved cursor changes the URL.
+        cursorEtag: cursor === ctx.project.cursor ? cp.firstPageEtag : null,
+        lastError: null,
+        ...(run.mode === "full" ? { lastFullSyncAt: finishedAt, lastIncrementalSyncAt: finishedAt } : { lastIncrementalSyncAt: finishedAt }),
+      })
+      .where(eq(projects.id, ctx.project.id)),
+  ]);
+  log("sync run succeeded", { projectId: ctx.project.id, runId: run.id, mode: run.mode });
+}
+
+async function failRun(db: Database, run: SyncRunRow, projectId: string, error: string): Promise<void> {
+  const finishedAt = nowIso();
+  await db.batch([
+    recordStep(db, run.id, {}, { status: "failed", finishedAt, error, resumeAt: null }),
+    db.update(projects).set({ lastError: `sync run ${run.id} failed: ${error}` }).where(eq(projects.id, projectId)),
+  ]);
+  log("sync run failed", { projectId, runId: run.id, error });
+}
+
+function maxIso(a: string | null, b: string | null): string | null {
+  if (!a) return b;
+  if (!b) return a;
+  return a > b ? a : b;
+}
+
+function log(msg: string, fields: Record<string, unknown>): void {
+  console.log(JSON.stringify({ msg, ...fields }));
+}
+

@@ -1,0 +1,84 @@
+import { vi } from "vitest";
+import { FakeTracker, type FakeTrackerOptions } from "../fakes/fake-tracker";
+import { routeFetch } from "../fakes/fetch-router";
+import type { Provider } from "../../src/providers/types";
+import { api, createProject, json } from "./api";
+
+/**
+ * Fake trackers for integration tests. Each test gets its own fake under its own API base, so tests
+ * sharing a file (and its storage) never see each other's trackers. Every outbound request goes
+ * through `routeFetch`, whose catch-all fails anything not addressed to a registered fake.
+ */
+const registered = new Map<string, FakeTracker>();
+let spyInstalled = false;
+
+function installFetchSpy(): void {
+  if (spyInstalled) return;
+  spyInstalled = true;
+  vi.spyOn(globalThis, "fetch").mockImplementation((input, init) => routeFetch(Object.fromEntries(registered))(input as RequestInfo, init));
+}
+
+const API_PATH: Record<Provider, string> = { github: "/api/v3", gitlab: "/api/v4", gitea: "/api/v1" };
+
+export function fakeTracker(provider: Provider, options: Partial<FakeTrackerOptions> = {}): FakeTracker {
+  installFetchSpy();
+  const baseUrl = options.baseUrl ?? `https://${provider}-${crypto.randomUUID().slice(0, 8)}.test${API_PATH[provider]}`;
+  const fake = new FakeTracker(provider, { startTime: new Date().toISOString(), ...options, baseUrl });
+  registered.set(baseUrl, fake);
+  return fake;
+}
+
+/** A project wired to a fresh fake tracker. */
+export async function projectWithTracker(
+  provider: Provider,
+  projectOverrides: Record<string, unknown> = {},
+  fakeOptions: Partial<FakeTrackerOptions> = {},
+): Promise<{ fake: FakeTracker; project: any }> {
+  const fake = fakeTracker(provider, fakeOptions);
+  const project = await createProject({
+    provider,
+    apiBaseUrl: fake.baseUrl,
+    repository: fake.store.repository,
+    token: fake.token,
+    webhookSecret: fake.webhookSecret,
+    ...projectOverrides,
+  });
+  return { fake, project };
+}
+
+/** Starts a run through the API and waits until it finishes. */
+export async function syncAndWait(projectId: string, mode: "incremental" | "full" = "incremental", timeoutMs = 15_000): Promise<any> {
+  const res = await api(`/api/v1/projects/${projectId}/sync`, { method: "POST", body: { mode } });
+  if (res.status !== 202) throw new Error(`sync start failed: ${res.status} ${await res.text()}`);
+  const { runId } = await json(res);
+  return waitForRun(runId, timeoutMs);
+}
+
+export async function waitForRun(runId: string, timeoutMs = 15_000): Promise<any> {
+  return vi.waitFor(
+    async () => {
+      const run = await json(await api(`/api/v1/sync-runs/${runId}`));
+      if (run.status !== "succeeded" && run.status !== "failed") throw new Error(`run ${runId} still ${run.status}`);
+      return run;
+    },
+    { timeout: timeoutMs, interval: 25 },
+  );
+}
+
+export async function listAllIssues(projectId: string): Promise<any[]> {
+  const all: any[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: any = await json(await api(`/api/v1/projects/${projectId}/issues?limit=500${cursor ? `&cursor=${cursor}` : ""}`));
+    all.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return all;
+}
+
+/** The local store as {number → fields}, to compare with the tracker. */
+export async function localByNumber(projectId: string): Promise<Map<number, any>> {
+  const map = new Map<number, any>();
+  for (const issue of await listAllIssues(projectId)) if (issue.external) map.set(issue.external.number, issue);
+  return map;
+}
