@@ -29,6 +29,11 @@ export interface CanonicalIssue extends IssueFields {
   createdAt: string;
   updatedAt: string;
   closedAt: string | null;
+  /**
+   * Set when the tracker still lists the issue but it has moved elsewhere (GitLab keeps a moved
+   * issue readable, closed, with `moved_to_id`): the sync treats it as gone, not as an edit.
+   */
+  movedTo?: string | null;
 }
 
 export interface IssuePage {
@@ -97,8 +102,12 @@ export interface TrackerConfig {
   fetch?: typeof fetch;
   /** Max attempts for 5xx / network errors inside one call (bounded backoff). Default 3. */
   maxAttempts?: number;
+  /** Per-request timeout in ms, body included (default 20 s). */
+  timeoutMs?: number;
   /** Used for backoff waits; tests pass a no-op. */
   sleep?: (ms: number) => Promise<void>;
+  /** Clock for rate-limit `retryAt` computed from relative `Retry-After` (epoch ms). Default Date.now. */
+  now?: () => number;
 }
 
 /** The tracker refused for rate limiting; try again at `retryAt` (ISO UTC). Never sleep on it. */

@@ -1,0 +1,409 @@
+/**
+ * GitLab REST v4 adapter and Issue Hook mapping.
+ * Quirks: issues are addressed by `iid`; the project by numeric id or URL-encoded full path;
+ * writes take `description`, comma-joined `labels`, `assignee_ids` (user ids, not names),
+ * `milestone_id` and `state_event`; nothing is ever deleted visibly except by a 404; a moved issue
+ * stays readable, closed, with `moved_to_id` set. Webhooks give labels and assignees as objects
+ * but the milestone only as `milestone_id`.
+ */
+import { z } from "zod";
+import { canonicalIssue } from "./canonical";
+import { parseLinkHeader, serverTimeOf, TrackerHttp, walkPages } from "./http";
+import { toUtcIso } from "./timestamps";
+import {
+  TrackerError,
+  type CanonicalIssue,
+  type IssueAction,
+  type IssueFields,
+  type IssueLookup,
+  type IssuePage,
+  type IssueState,
+  type ListPageRequest,
+  type NormalizedEvent,
+  type Tracker,
+  type TrackerConfig,
+} from "./types";
+import { nonIssueEvent, parsePayload } from "./webhooks";
+
+const userRef = z.object({ id: z.number(), username: z.string() });
+
+const gitlabIssue = z.object({
+  id: z.number(),
+  iid: z.number(),
+  title: z.string(),
+  description: z.string().nullish(),
+  state: z.string(),
+  web_url: z.string(),
+  labels: z.array(z.union([z.string(), z.object({ name: z.string() })])).optional(),
+  assignees: z.array(z.object({ username: z.string() })).nullish(),
+  assignee: z.object({ username: z.string() }).nullish(),
+  milestone: z.object({ title: z.string() }).nullish(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  closed_at: z.string().nullish(),
+  moved_to_id: z.number().nullish(),
+  issue_type: z.string().optional(),
+  type: z.string().optional(),
+});
+type GitLabIssue = z.infer<typeof gitlabIssue>;
+
+const milestoneRef = z.object({ id: z.number(), title: z.string() });
+
+export class GitLabTracker implements Tracker {
+  readonly provider = "gitlab" as const;
+  readonly pageSize = 100;
+  readonly orderedByUpdate = true;
+  private readonly http: TrackerHttp;
+  private readonly projectPath: string;
+  private readonly repository: string;
+  private username: string | null = null;
+  private readonly userIds = new Map<string, number>();
+  private readonly milestoneIds = new Map<string, number>();
+
+  constructor(config: TrackerConfig) {
+    this.http = new TrackerHttp(config);
+    this.repository = config.repository;
+    // Numeric ids pass through; "group/sub/project" becomes "group%2Fsub%2Fproject".
+    this.projectPath = `/projects/${encodeURIComponent(config.repository)}`;
+  }
+
+  get requestCount(): number {
+    return this.http.requestCount;
+  }
+
+  async listPage(request: ListPageRequest): Promise<IssuePage> {
+    const url =
+      request.url ??
+      this.http.url(`${this.projectPath}/issues`, {
+        updated_after: request.since ? toUtcIso(request.since) : null,
+        order_by: "updated_at",
+        sort: "asc",
+        issue_type: "issue",
+        per_page: this.pageSize,
+      });
+    const res = await this.http.request("GET", url);
+    const raw = parseList(res.body);
+    const last = raw.at(-1);
+    return {
+      issues: raw.filter(isPlainIssue).map(toCanonical),
+      nextUrl: nextPageUrl(url, res.headers),
+      etag: null,
+      notModified: false,
+      serverTime: serverTimeOf(res.headers),
+      lastUpdatedAt: last ? toUtcIso(last.updated_at) : null,
+      rawCount: raw.length,
+    };
+  }
+
+  listIssues(request: Omit<ListPageRequest, "url"> = {}): AsyncGenerator<IssuePage> {
+    return walkPages((r) => this.listPage(r), request);
+  }
+
+  async getIssue(number: number): Promise<IssueLookup> {
+    const res = await this.http.request("GET", this.http.url(`${this.projectPath}/issues/${number}`), {
+      accept: [403, 404],
+    });
+    if (res.status === 404) return { status: "deleted" };
+    if (res.status === 403) return { status: "no_access" };
+    const issue = parseIssue(res.body);
+    // The old issue stays readable after a move; only the new one's global id is given, and
+    // GET /issues/:id is admin-only, so where it went is not something we can name.
+    if (issue.moved_to_id) return { status: "moved", movedTo: null };
+    return { status: "found", issue: toCanonical(issue) };
+  }
+
+  async createIssue(fields: Omit<IssueFields, "state"> & { state?: IssueState }): Promise<CanonicalIssue> {
+    const body: Record<string, unknown> = {
+      title: fields.title,
+      description: fields.body,
+      labels: fields.labels.join(","),
+      assignee_ids: await this.userIdsOf(fields.assignees),
+    };
+    if (fields.milestone !== null) body.milestone_id = await this.milestoneId(fields.milestone);
+    const res = await this.http.request("POST", this.http.url(`${this.projectPath}/issues`), { json: body });
+    const created = toCanonical(parseIssue(res.body));
+    if (fields.state === "closed") return this.updateIssue(created.number, { state: "closed" });
+    return created;
+  }
+
+  async updateIssue(number: number, patch: Partial<IssueFields>): Promise<CanonicalIssue> {
+    const body: Record<string, unknown> = {};
+    if (patch.title !== undefined) body.title = patch.title;
+    if (patch.body !== undefined) body.description = patch.body;
+    if (patch.state !== undefined) body.state_event = patch.state === "closed" ? "close" : "reopen";
+    // `labels` replaces the set; an empty string clears it.
+    if (patch.labels !== undefined) body.labels = patch.labels.join(",");
+    if (patch.assignees !== undefined) body.assignee_ids = await this.userIdsOf(patch.assignees);
+    if (patch.milestone !== undefined) {
+      body.milestone_id = patch.milestone === null ? null : await this.milestoneId(patch.milestone);
+    }
+    const res = await this.http.request("PUT", this.http.url(`${this.projectPath}/issues/${number}`), { json: body });
+    return toCanonical(parseIssue(res.body));
+  }
+
+  async findCreatedIssue(title: string, since: string): Promise<CanonicalIssue | null> {
+    const author = await this.currentUsername();
+    const items = await this.http.getAllPages(
+      this.http.url(`${this.projectPath}/issues`, {
+        author_username: author,
+        created_after: toUtcIso(since),
+        order_by: "created_at",
+        sort: "asc",
+        issue_type: "issue",
+        per_page: this.pageSize,
+      }),
+    );
+    const floor = toUtcIso(since);
+    for (const item of items) {
+      const issue = parseIssue(item);
+      if (issue.title === title && toUtcIso(issue.created_at) >= floor) return toCanonical(issue);
+    }
+    return null;
+  }
+
+  private async currentUsername(): Promise<string> {
+    if (this.username === null) {
+      const me = userRef.safeParse(await this.http.getJson(this.http.url("/user")));
+      if (!me.success) throw new TrackerError("gitlab GET /user answered without a username", null, false);
+      this.username = me.data.username;
+    }
+    return this.username;
+  }
+
+  /** GitLab assigns by user id: each username is looked up once per adapter. */
+  private async userIdsOf(usernames: readonly string[]): Promise<number[]> {
+    const ids: number[] = [];
+    for (const username of usernames) {
+      let id = this.userIds.get(username);
+      if (id === undefined) {
+        const found = z
+          .array(userRef)
+          .safeParse(await this.http.getJson(this.http.url("/users", { username })));
+        id = found.success ? found.data.find((u) => u.username.toLowerCase() === username.toLowerCase())?.id : undefined;
+        if (id === undefined) throw new TrackerError(`gitlab user ${JSON.stringify(username)} does not exist`, null, false);
+        this.userIds.set(username, id);
+      }
+      ids.push(id);
+    }
+    return ids;
+  }
+
+  private async milestoneId(title: string): Promise<number> {
+    let id = this.milestoneIds.get(title);
+    if (id === undefined) {
+      const items = await this.http.getAllPages(
+        this.http.url(`${this.projectPath}/milestones`, { title, include_ancestors: true, per_page: 100 }),
+      );
+      for (const item of items) {
+        const m = milestoneRef.safeParse(item);
+        if (m.success && m.data.title === title) id = m.data.id;
+      }
+      if (id === undefined) {
+        throw new TrackerError(`gitlab milestone ${JSON.stringify(title)} does not exist in ${this.repository}`, null, false);
+      }
+      this.milestoneIds.set(title, id);
+    }
+    return id;
+  }
+}
+
+/** `Link: rel="next"` verbatim; without it, `x-next-page` applied to the current URL. */
+function nextPageUrl(current: string, headers: Headers): string | null {
+  const next = parseLinkHeader(headers.get("link")).next;
+  if (next) return next;
+  const page = headers.get("x-next-page")?.trim();
+  if (!page) return null;
+  const url = new URL(current);
+  url.searchParams.set("page", page);
+  return url.toString();
+}
+
+/** `issue_type=issue` already filters; this guards instances that ignore the parameter. */
+function isPlainIssue(issue: GitLabIssue): boolean {
+  if (issue.issue_type !== undefined) return issue.issue_type === "issue";
+  return issue.type === undefined || issue.type.toUpperCase() === "ISSUE";
+}
+
+function parseIssue(body: unknown): GitLabIssue {
+  const result = gitlabIssue.safeParse(body);
+  if (!result.success) {
+    const field = result.error.issues[0]?.path.map(String).join(".") ?? "";
+    throw new TrackerError(`gitlab answered an issue without a valid ${field || "body"}`, null, false);
+  }
+  return result.data;
+}
+
+function parseList(body: unknown): GitLabIssue[] {
+  if (!Array.isArray(body)) throw new TrackerError("gitlab issue list is not a list", null, false);
+  return body.map(parseIssue);
+}
+
+function toCanonical(issue: GitLabIssue): CanonicalIssue {
+  const canonical = canonicalIssue({
+    externalId: issue.id,
+    number: issue.iid,
+    url: issue.web_url,
+    title: issue.title,
+    body: issue.description,
+    state: issue.state,
+    labels: (issue.labels ?? []).map((l) => (typeof l === "string" ? l : l.name)),
+    assignees: issue.assignees
+      ? issue.assignees.map((a) => a.username)
+      : issue.assignee
+        ? [issue.assignee.username]
+        : [],
+    milestone: issue.milestone?.title,
+    createdAt: issue.created_at,
+    updatedAt: issue.updated_at,
+    closedAt: issue.closed_at,
+  });
+  // A moved issue stays in the listing (closed, `moved_to_id` set): the sync must see it as gone.
+  return issue.moved_to_id ? { ...canonical, movedTo: String(issue.moved_to_id) } : canonical;
+}
+
+// ---------- webhooks ----------
+
+const HOOK_ACTIONS: Record<string, IssueAction> = {
+  open: "opened",
+  update: "edited",
+  close: "closed",
+  reopen: "reopened",
+};
+
+const CHANGE_FIELDS: Record<string, keyof IssueFields> = {
+  title: "title",
+  description: "body",
+  state_id: "state",
+  closed_at: "state",
+  labels: "labels",
+  assignees: "assignees",
+  milestone_id: "milestone",
+};
+
+const hookLabel = z.object({ title: z.string() });
+
+const issueHook = z.object({
+  object_kind: z.string(),
+  object_attributes: z.object({
+    id: z.number(),
+    iid: z.number(),
+    title: z.string(),
+    description: z.string().nullish(),
+    state: z.string(),
+    url: z.string(),
+    action: z.string().optional(),
+    created_at: z.string(),
+    updated_at: z.string(),
+    closed_at: z.string().nullish(),
+    milestone_id: z.number().nullish(),
+    moved_to_id: z.number().nullish(),
+    assignee_ids: z.array(z.number()).optional(),
+    labels: z.array(hookLabel).optional(),
+    type: z.string().optional(),
+  }),
+  labels: z.array(hookLabel).optional(),
+  assignees: z.array(z.object({ username: z.string() })).optional(),
+  changes: z.record(z.string(), z.unknown()).optional(),
+});
+
+const mergeRequestHook = z.object({
+  object_attributes: z
+    .object({
+      iid: z.number().optional(),
+      title: z.string().optional(),
+      state: z.string().optional(),
+      action: z.string().optional(),
+      url: z.string().optional(),
+      source_branch: z.string().optional(),
+      target_branch: z.string().optional(),
+    })
+    .optional(),
+});
+
+const pushHook = z.object({
+  object_kind: z.string().optional(),
+  ref: z.string().optional(),
+  before: z.string().optional(),
+  after: z.string().optional(),
+  total_commits_count: z.number().optional(),
+});
+
+const ISSUE_EVENTS = new Set(["Issue Hook", "Confidential Issue Hook"]);
+const PUSH_EVENTS = new Set(["Push Hook", "Tag Push Hook"]);
+
+export function parseGitLabWebhook(event: string, payload: unknown): NormalizedEvent {
+  const objectKind = (payload as { object_kind?: unknown } | null)?.object_kind;
+  if (ISSUE_EVENTS.has(event) || objectKind === "issue" || objectKind === "work_item") {
+    return parseIssueHook(event, payload);
+  }
+  if (event === "Merge Request Hook" || objectKind === "merge_request") {
+    const mr = parsePayload(mergeRequestHook, payload, "gitlab merge request payload").object_attributes ?? {};
+    return nonIssueEvent("gitlab", "pull_request", event, mr.action ?? "", {
+      number: mr.iid ?? null,
+      title: mr.title ?? null,
+      state: mr.state ?? null,
+      url: mr.url ?? null,
+      headRef: mr.source_branch ?? null,
+      baseRef: mr.target_branch ?? null,
+    });
+  }
+  if (PUSH_EVENTS.has(event) || objectKind === "push" || objectKind === "tag_push") {
+    const p = parsePayload(pushHook, payload, "gitlab push payload");
+    return nonIssueEvent("gitlab", "push", event, p.object_kind ?? "push", {
+      ref: p.ref ?? null,
+      before: p.before ?? null,
+      after: p.after ?? null,
+      commits: p.total_commits_count ?? 0,
+    });
+  }
+  return nonIssueEvent("gitlab", "other", event, typeof objectKind === "string" ? objectKind : "");
+}
+
+function parseIssueHook(event: string, payload: unknown): NormalizedEvent {
+  const p = parsePayload(issueHook, payload, "gitlab issue payload");
+  const a = p.object_attributes;
+  // Tasks, incidents and other work items share the hook; only plain issues are synced.
+  if (a.type !== undefined && a.type.toLowerCase() !== "issue") {
+    return nonIssueEvent("gitlab", "other", event, a.action ?? "", { number: a.iid, type: a.type });
+  }
+  const labels = p.labels ?? a.labels;
+  // GitLab leaves `assignees` out when nobody is assigned; `assignee_ids` tells the two apart.
+  const assignees = p.assignees ?? ((a.assignee_ids ?? []).length === 0 ? [] : undefined);
+  // Only `milestone_id` is sent: a set milestone's title is unknown to the payload.
+  const milestoneKnown = a.milestone_id == null;
+
+  let action = HOOK_ACTIONS[a.action ?? ""] ?? "other";
+  // A move closes the old issue and sets `moved_to_id`: report it as the transfer it is.
+  if (a.moved_to_id) action = "transferred";
+  const changedFields = new Set<string>();
+  for (const key of Object.keys(p.changes ?? {})) {
+    const field = CHANGE_FIELDS[key];
+    if (field) changedFields.add(field);
+  }
+  if (action === "closed" || action === "reopened") changedFields.add("state");
+
+  return {
+    provider: "gitlab",
+    kind: "issue",
+    action,
+    event,
+    issue: canonicalIssue({
+      externalId: a.id,
+      number: a.iid,
+      url: a.url,
+      title: a.title,
+      body: a.description,
+      state: a.state,
+      labels: (labels ?? []).map((l) => l.title),
+      assignees: (assignees ?? []).map((u) => u.username),
+      milestone: null,
+      createdAt: a.created_at,
+      updatedAt: a.updated_at,
+      closedAt: a.closed_at,
+    }),
+    complete: labels !== undefined && assignees !== undefined && milestoneKnown,
+    summary: { action: a.action ?? null, number: a.iid, milestoneId: a.milestone_id ?? null, movedToId: a.moved_to_id ?? null },
+    changedFields: [...changedFields].sort(),
+    movedTo: null,
+  };
+}

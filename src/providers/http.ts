@@ -1,0 +1,316 @@
+/**
+ * The HTTP every adapter shares: auth headers per tracker, bounded retries for 5xx and network
+ * errors, rate limits turned into data (`RateLimitedError`, never a sleep), `Link` pagination.
+ * Error messages name the method, path and status, never the token or the request body.
+ */
+import { fromEpochSeconds } from "./timestamps";
+import {
+  RateLimitedError,
+  TrackerError,
+  type IssuePage,
+  type ListPageRequest,
+  type Provider,
+  type TrackerConfig,
+} from "./types";
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+export interface TrackerRequestOptions {
+  /** Extra request headers, e.g. `If-None-Match`. */
+  headers?: Record<string, string>;
+  /** Sent as a JSON body. */
+  json?: unknown;
+  /** Non-2xx statuses handed back to the caller instead of thrown (rate limits are still thrown). */
+  accept?: readonly number[];
+  /** Do not follow redirects: GitHub's 301 for a transferred issue is the answer itself. */
+  manualRedirect?: boolean;
+}
+
+export interface TrackerResponse {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON, or null for an empty body (304, 204). */
+  body: unknown;
+}
+
+export type QueryValue = string | number | boolean | null | undefined;
+
+const DEFAULT_MAX_ATTEMPTS = 3;
+const BACKOFF_BASE_MS = 250;
+const BACKOFF_CAP_MS = 4_000;
+/** Per request, body included. Trackers answer in well under this; a hung connection does not. */
+const DEFAULT_TIMEOUT_MS = 20_000;
+/** GitHub's advice when a limit answer names no reset time: wait at least a minute. */
+const UNKNOWN_RESET_WAIT_MS = 60_000;
+/** Bound for helper listings (labels, milestones, own issues): never walk a tracker forever. */
+const MAX_HELPER_PAGES = 50;
+/** POST creates are not idempotent: a retry after a lost answer is how duplicates happen. */
+const IDEMPOTENT: ReadonlySet<HttpMethod> = new Set(["GET", "PUT", "PATCH", "DELETE"]);
+
+export class TrackerHttp {
+  readonly provider: Provider;
+  readonly baseUrl: string;
+  private readonly origin: string;
+  private readonly token: string;
+  private readonly fetchImpl: typeof fetch;
+  private readonly maxAttempts: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => number;
+  private readonly timeoutMs: number;
+  private requests = 0;
+
+  constructor(config: TrackerConfig) {
+    this.provider = config.provider;
+    this.baseUrl = config.apiBaseUrl.replace(/\/+$/, "");
+    this.origin = new URL(this.baseUrl).origin;
+    this.token = config.token;
+    // Resolved per call, not captured: tests replace globalThis.fetch after adapters exist.
+    this.fetchImpl = config.fetch ?? ((input, init) => fetch(input, init));
+    this.maxAttempts = Math.max(1, config.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+    this.sleep = config.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+    this.now = config.now ?? Date.now;
+    this.timeoutMs = config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** HTTP requests made so far, every attempt and every 304 included. */
+  get requestCount(): number {
+    return this.requests;
+  }
+
+  /** An absolute URL under the API base; `undefined`/`null` query values are left out. */
+  url(path: string, query: Record<string, QueryValue> = {}): string {
+    const url = new URL(this.baseUrl + path);
+    for (const [key, value] of Object.entries(query)) {
+      if (value !== undefined && value !== null) url.searchParams.set(key, String(value));
+    }
+    return url.toString();
+  }
+
+  async request(method: HttpMethod, url: string, options: TrackerRequestOptions = {}): Promise<TrackerResponse> {
+    const target = new URL(url);
+    // A Link URL is followed verbatim, but never to another host: that would hand it our token.
+    if (target.origin !== this.origin) {
+      throw new TrackerError(`${this.provider} refused to send credentials to ${target.origin}`, null, false);
+    }
+    const what = `${this.provider} ${method} ${target.pathname}`;
+    const attempts = IDEMPOTENT.has(method) ? this.maxAttempts : 1;
+    let lastError: TrackerError | null = null;
+
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (attempt > 1) await this.sleep(backoffMs(attempt - 1));
+      this.requests++;
+      let res: Response;
+      try {
+        res = await this.fetchImpl(target.toString(), this.init(method, options));
+      } catch (err) {
+        lastError = new TrackerError(`${what} failed: ${networkReason(err)}`, null, true);
+        continue;
+      }
+
+      const text = await readText(res);
+      if (text === null) {
+        lastError = new TrackerError(`${what} answered ${res.status} with an unreadable body`, res.status, true);
+        continue;
+      }
+      const retryAt = rateLimitRetryAt(this.provider, res.status, res.headers, messageOf(text), this.now());
+      if (retryAt) throw new RateLimitedError(retryAt, res.status);
+
+      const accepted = res.ok || res.status === 304 || (options.accept ?? []).includes(res.status);
+      if (!accepted) {
+        const error = new TrackerError(
+          `${what} answered ${res.status}${this.describe(text)}`,
+          res.status,
+          res.status >= 500,
+        );
+        if (res.status >= 500) {
+          lastError = error;
+          continue;
+        }
+        throw error;
+      }
+
+      if (text.trim() === "") return { status: res.status, headers: res.headers, body: null };
+      try {
+        return { status: res.status, headers: res.headers, body: JSON.parse(text) as unknown };
+      } catch {
+        // A cut-off body is a transport fault like a dropped connection: retry, then report retryable.
+        lastError = new TrackerError(`${what} answered ${res.status} with a body that is not JSON`, res.status, true);
+      }
+    }
+    throw lastError ?? new TrackerError(`${what} failed`, null, true);
+  }
+
+  /** GET that must answer 2xx with JSON. */
+  async getJson(url: string): Promise<unknown> {
+    return (await this.request("GET", url)).body;
+  }
+
+  /**
+   * Every item of a small helper listing (labels, milestones, one user's recent issues), following
+   * `Link: rel="next"`. Bounded: these listings are never the issue walk itself.
+   */
+  async getAllPages(url: string): Promise<unknown[]> {
+    const items: unknown[] = [];
+    let next: string | null = url;
+    for (let page = 0; next && page < MAX_HELPER_PAGES; page++) {
+      const res = await this.request("GET", next);
+      if (!Array.isArray(res.body)) {
+        throw new TrackerError(`${this.provider} GET ${new URL(next).pathname} did not answer a list`, res.status, false);
+      }
+      items.push(...(res.body as unknown[]));
+      next = parseLinkHeader(res.headers.get("link")).next ?? null;
+    }
+    return items;
+  }
+
+  private init(method: HttpMethod, options: TrackerRequestOptions): RequestInit {
+    const headers: Record<string, string> = {
+      Accept: "application/json",
+      "User-Agent": "syndarix-sync",
+      ...authHeaders(this.provider, this.token),
+      ...options.headers,
+    };
+    // A tracker that stops answering must not hold the project's Durable Object: the timeout turns
+    // it into a network error (retried for idempotent methods, ambiguous for creates).
+    const init: RequestInit = { method, headers, signal: AbortSignal.timeout(this.timeoutMs) };
+    if (options.json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(options.json);
+    }
+    if (options.manualRedirect) init.redirect = "manual";
+    return init;
+  }
+
+  /** The tracker's own error message, shortened, with the token scrubbed in case it was echoed. */
+  private describe(text: string): string {
+    const message = messageOf(text);
+    if (!message) return "";
+    const scrubbed = this.token ? message.split(this.token).join("[redacted]") : message;
+    return `: ${scrubbed.slice(0, 200)}`;
+  }
+}
+
+function authHeaders(provider: Provider, token: string): Record<string, string> {
+  switch (provider) {
+    case "github":
+      return {
+        Authorization: `Bearer ${token}`,
+        Accept: "application/vnd.github+json",
+        "X-GitHub-Api-Version": "2022-11-28",
+      };
+    case "gitlab":
+      return { "PRIVATE-TOKEN": token };
+    case "gitea":
+      return { Authorization: `token ${token}` };
+  }
+}
+
+/**
+ * When a response is a rate-limit refusal, the ISO instant to retry at; null otherwise.
+ * GitHub answers 403 or 429: a 403 is a rate limit only with `x-ratelimit-remaining: 0`, a
+ * `retry-after` (secondary limits) or a message saying so; any other 403 is a permission error.
+ * GitLab answers 429 with `RateLimit-Reset` (epoch seconds) and `Retry-After`; a proxy in front
+ * of Gitea may answer 429 with `Retry-After` in seconds or as an HTTP date.
+ */
+export function rateLimitRetryAt(
+  provider: Provider,
+  status: number,
+  headers: Headers,
+  message: string,
+  nowMs: number,
+): string | null {
+  if (status !== 429 && !(provider === "github" && status === 403)) return null;
+  const retryAfter = headers.get("retry-after");
+  const remaining = headers.get("x-ratelimit-remaining") ?? headers.get("ratelimit-remaining");
+  const reset = headers.get("x-ratelimit-reset") ?? headers.get("ratelimit-reset");
+  const limited =
+    status === 429 || retryAfter !== null || remaining === "0" || /rate limit/i.test(message);
+  if (!limited) return null;
+  if (retryAfter !== null) {
+    const at = retryAfterAt(retryAfter, nowMs);
+    if (at) return at;
+  }
+  if (reset !== null && /^\d+$/.test(reset.trim())) {
+    const value = Number(reset);
+    // Epoch seconds (GitHub, GitLab); small values are the IETF draft's delta seconds.
+    const atMs = value > 1_000_000_000 ? value * 1000 : nowMs + value * 1000;
+    return fromEpochSeconds(Math.max(atMs, nowMs) / 1000);
+  }
+  return new Date(nowMs + UNKNOWN_RESET_WAIT_MS).toISOString();
+}
+
+/** `Retry-After` as delay seconds or an HTTP date; null when unreadable. */
+export function retryAfterAt(value: string, nowMs: number): string | null {
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return new Date(nowMs + Number(trimmed) * 1000).toISOString();
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? null : new Date(Math.max(date, nowMs)).toISOString();
+}
+
+/** `Link` header → rel → URL, URLs kept verbatim. */
+export function parseLinkHeader(value: string | null): Record<string, string> {
+  const links: Record<string, string> = {};
+  if (!value) return links;
+  for (const match of value.matchAll(/<([^>]*)>((?:\s*;\s*[^;,]+)*)/g)) {
+    const url = match[1] ?? "";
+    const rel = /;\s*rel\s*=\s*"?([^";]+)"?/i.exec(match[2] ?? "")?.[1];
+    if (!rel) continue;
+    for (const name of rel.trim().split(/\s+/)) links[name.toLowerCase()] ??= url;
+  }
+  return links;
+}
+
+/** The `Date` header as ISO UTC, or null. */
+export function serverTimeOf(headers: Headers): string | null {
+  const date = headers.get("date");
+  if (!date) return null;
+  const ms = Date.parse(date);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}
+
+/** Walks every page from the first, following each page's `nextUrl` verbatim. */
+export async function* walkPages(
+  listPage: (request: ListPageRequest) => Promise<IssuePage>,
+  request: Omit<ListPageRequest, "url"> = {},
+): AsyncGenerator<IssuePage> {
+  let page = await listPage({ ...request, url: null });
+  yield page;
+  while (page.nextUrl) {
+    page = await listPage({ url: page.nextUrl });
+    yield page;
+  }
+}
+
+function backoffMs(retry: number): number {
+  const ceiling = Math.min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** (retry - 1));
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+async function readText(res: Response): Promise<string | null> {
+  try {
+    return await res.text();
+  } catch {
+    return null;
+  }
+}
+
+/** GitHub/Gitea `{message}`, GitLab `{message}` (sometimes an object) or `{error}`. */
+function messageOf(text: string): string {
+  if (!text) return "";
+  try {
+    const body = JSON.parse(text) as unknown;
+    if (body && typeof body === "object") {
+      const record = body as Record<string, unknown>;
+      const message = record.message ?? record.error;
+      if (typeof message === "string") return message;
+      if (message !== undefined) return JSON.stringify(message);
+    }
+  } catch {
+    // Not JSON: an HTML error page from a proxy says nothing we want in a log line.
+  }
+  return "";
+}
+
+function networkReason(err: unknown): string {
+  return err instanceof Error ? err.message.slice(0, 120) : "network error";
+}

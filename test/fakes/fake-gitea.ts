@@ -1,0 +1,317 @@
+/**
+ * Gitea API v1 as the fake serves it: issue list newest-created first (there is no sort
+ * parameter), pull requests included unless `type=issues`, `since` in whole seconds, at most 50 a
+ * page, `Link` + `X-Total-Count`, PATCH answering 201, labels by id through their own endpoint,
+ * `assignees: null` when nobody is assigned, timestamps in the server's +02:00 zone.
+ */
+import {
+  json,
+  linkHeader,
+  numberArray,
+  pageOf,
+  parseTime,
+  readJson,
+  stringArray,
+  withOffset,
+  type FakeIssue,
+  type FakeLabel,
+  type FakeMilestone,
+  type FakeRequest,
+  type FakeStore,
+  type FakeUser,
+  type PageSlice,
+} from "./fake-store.ts";
+
+/** The fake Gitea server runs in UTC+02:00. */
+const SERVER_OFFSET_MINUTES = 120;
+const time = (ms: number): string => withOffset(ms, SERVER_OFFSET_MINUTES);
+
+export async function routeGitea(store: FakeStore, req: FakeRequest): Promise<Response> {
+  const { method } = req;
+  const pathname = decodeURIComponent(req.path.split("?")[0] ?? "");
+  if (method === "GET" && pathname === "/user") return json(200, user(req.base, store.tokenUser));
+  const repo = `/repos/${store.repository}`;
+  if (!pathname.toLowerCase().startsWith(`${repo}/`.toLowerCase())) return notFound();
+  const rest = pathname.slice(repo.length);
+
+  if (rest === "/issues" && method === "GET") return listIssues(store, req);
+  if (rest === "/issues" && method === "POST") return createIssue(store, req);
+  const single = /^\/issues\/(\d+)(\/labels)?$/.exec(rest);
+  if (single) {
+    const number = Number(single[1]);
+    if (single[2] && method === "PUT") return replaceLabels(store, req, number);
+    if (!single[2] && method === "GET") return getIssue(store, req, number);
+    if (!single[2] && method === "PATCH") return editIssue(store, req, number);
+  }
+  if (rest === "/labels" && method === "GET") {
+    return paged(req, [...store.labels.values()].map((l) => label(req.base, store, l)), store.perPage);
+  }
+  if (rest === "/labels" && method === "POST") return createLabel(store, req);
+  if (rest === "/milestones" && method === "GET") {
+    const state = req.url.searchParams.get("state") ?? "open";
+    const name = req.url.searchParams.get("name");
+    const all = [...store.milestones.values()].filter(
+      (m) => (state === "all" || m.state === state) && (name === null || m.title === name),
+    );
+    return paged(req, all.map((m) => milestone(m)), store.perPage);
+  }
+  return notFound();
+}
+
+function notFound(): Response {
+  return json(404, { errors: null, message: "not found", url: "https://gitea.example/api/swagger" });
+}
+
+function paged(req: FakeRequest, all: unknown[], maxPerPage: number): Response {
+  const q = req.url.searchParams;
+  const slice = pageOf(all, q.get("page"), q.get("limit"), 30, maxPerPage);
+  return json(200, slice.items, pagingHeaders(req, slice));
+}
+
+function pagingHeaders(req: FakeRequest, slice: PageSlice<unknown>): Record<string, string> {
+  const base = new URL(req.url.toString().replace(req.url.origin, new URL(req.base).origin));
+  base.searchParams.delete("page");
+  const headers: Record<string, string> = { "x-total-count": String(slice.total) };
+  const link = linkHeader(base, slice, ["next", "last", "first", "prev"]);
+  if (link) headers.link = link;
+  return headers;
+}
+
+function listIssues(store: FakeStore, req: FakeRequest): Response {
+  const q = req.url.searchParams;
+  const since = parseTime(q.get("since"));
+  const before = parseTime(q.get("before"));
+  if (since === "invalid" || before === "invalid") return json(422, { message: "invalid time", url: "" });
+  const state = q.get("state") ?? "open";
+  const type = q.get("type");
+  const createdBy = q.get("created_by");
+  let items = store.visible().filter((i) => i.kind !== "incident");
+  if (type === "issues") items = items.filter((i) => i.kind === "issue");
+  if (type === "pulls") items = items.filter((i) => i.kind === "pull_request");
+  if (state !== "all") items = items.filter((i) => i.state === state);
+  // updated_unix >= since, both in whole seconds.
+  if (typeof since === "number") items = items.filter((i) => seconds(i.updatedAt) >= seconds(since));
+  if (typeof before === "number") items = items.filter((i) => seconds(i.updatedAt) <= seconds(before));
+  if (createdBy) items = items.filter((i) => i.author === createdBy);
+  // No sort parameter: newest created first, so an updated old issue is on the last page.
+  items.sort((a, b) => b.createdAt - a.createdAt || b.id - a.id);
+  const slice = pageOf(items, q.get("page"), q.get("limit"), 30, store.perPage);
+  return json(200, slice.items.map((i) => issue(req.base, store, i)), pagingHeaders(req, slice));
+}
+
+function seconds(ms: number): number {
+  return Math.floor(ms / 1000);
+}
+
+function getIssue(store: FakeStore, req: FakeRequest, number: number): Response {
+  const found = store.get(number);
+  if (!found || found.deleted || found.kind === "incident") return notFound();
+  return json(200, issue(req.base, store, found));
+}
+
+async function createIssue(store: FakeStore, req: FakeRequest): Promise<Response> {
+  const body = await readJson(req.request);
+  if (!body) return json(422, { message: "invalid JSON", url: "" });
+  if (typeof body.title !== "string" || body.title === "") return json(422, { message: "[Title]: Required", url: "" });
+  const fields = writableFields(store, body);
+  if (fields instanceof Response) return fields;
+  let labels: string[] = [];
+  if (body.labels !== undefined) {
+    const ids = numberArray(body.labels);
+    const found = ids?.map((id) => store.labelById(id));
+    if (!found || found.some((l) => !l)) return json(422, { message: "label does not exist", url: "" });
+    labels = found.map((l) => (l as FakeLabel).name);
+  }
+  const created = store.seedIssue({
+    title: body.title,
+    body: typeof body.body === "string" ? body.body : "",
+    author: store.tokenUser.login,
+    labels,
+    assignees: fields.assignees ?? [],
+    milestone: fields.milestone ?? null,
+    state: body.closed === true ? "closed" : "open",
+  });
+  return json(201, issue(req.base, store, created));
+}
+
+async function editIssue(store: FakeStore, req: FakeRequest, number: number): Promise<Response> {
+  const found = store.get(number);
+  if (!found || found.deleted) return notFound();
+  const body = await readJson(req.request);
+  if (!body) return json(422, { message: "invalid JSON", url: "" });
+  if (body.state !== undefined && body.state !== "open" && body.state !== "closed") return json(422, { message: "invalid state", url: "" });
+  const fields = writableFields(store, body);
+  if (fields instanceof Response) return fields;
+  store.edit(number, {
+    title: typeof body.title === "string" ? body.title : undefined,
+    body: typeof body.body === "string" ? body.body : undefined,
+    state: body.state as "open" | "closed" | undefined,
+    assignees: fields.assignees,
+    milestone: fields.milestone,
+  });
+  // Gitea answers an edit with 201 Created.
+  return json(201, issue(req.base, store, store.require(number)));
+}
+
+async function replaceLabels(store: FakeStore, req: FakeRequest, number: number): Promise<Response> {
+  const found = store.get(number);
+  if (!found || found.deleted) return notFound();
+  const body = await readJson(req.request);
+  const ids = numberArray(body?.labels);
+  const labels = ids?.map((id) => store.labelById(id));
+  if (!labels || labels.some((l) => !l)) return json(422, { message: "label does not exist", url: "" });
+  store.edit(number, { labels: labels.map((l) => (l as FakeLabel).name) });
+  return json(200, labels.map((l) => label(req.base, store, l as FakeLabel)));
+}
+
+async function createLabel(store: FakeStore, req: FakeRequest): Promise<Response> {
+  const body = await readJson(req.request);
+  if (!body || typeof body.name !== "string" || typeof body.color !== "string") {
+    return json(422, { message: "[Name Color]: Required", url: "" });
+  }
+  if (store.labels.has(body.name)) return json(409, { message: "label already exists", url: "" });
+  return json(201, label(req.base, store, store.ensureLabel(body.name, body.color)));
+}
+
+function writableFields(
+  store: FakeStore,
+  body: Record<string, unknown>,
+): { assignees?: string[]; milestone?: string | null } | Response {
+  const out: { assignees?: string[]; milestone?: string | null } = {};
+  if (body.assignees !== undefined && body.assignees !== null) {
+    const logins = stringArray(body.assignees);
+    if (!logins) return json(422, { message: "assignees is invalid", url: "" });
+    const unknown = logins.find((l) => !store.users.has(l));
+    if (unknown) return json(422, { message: `user does not exist [uid: 0, name: ${unknown}]`, url: "" });
+    out.assignees = logins;
+  }
+  if (body.milestone !== undefined && body.milestone !== null) {
+    const id = Number(body.milestone);
+    if (id === 0) out.milestone = null;
+    else {
+      const m = store.milestoneBy((x) => x.id === id);
+      if (!m) return json(404, { message: "milestone does not exist", url: "" });
+      out.milestone = m.title;
+    }
+  }
+  return out;
+}
+
+// ---------- JSON as Gitea renders it ----------
+
+function webBase(base: string): string {
+  return base.replace(/\/api\/v1\/?$/, "");
+}
+
+function user(base: string, u: FakeUser): Record<string, unknown> {
+  return {
+    id: u.id,
+    login: u.login,
+    login_name: "",
+    full_name: "",
+    email: `${u.login}@noreply.gitea.example`,
+    avatar_url: `${webBase(base)}/avatars/${u.id}`,
+    html_url: `${webBase(base)}/${u.login}`,
+    language: "",
+    is_admin: false,
+    username: u.login,
+  };
+}
+
+function label(base: string, store: FakeStore, l: FakeLabel): Record<string, unknown> {
+  return {
+    id: l.id,
+    name: l.name,
+    exclusive: false,
+    is_archived: false,
+    color: l.color,
+    description: "",
+    url: `${base}/repos/${store.repository}/labels/${l.id}`,
+  };
+}
+
+function milestone(m: FakeMilestone): Record<string, unknown> {
+  return {
+    id: m.id,
+    title: m.title,
+    description: "",
+    state: m.state,
+    open_issues: 0,
+    closed_issues: 0,
+    created_at: time(m.createdAt),
+    updated_at: time(m.createdAt),
+    closed_at: null,
+    due_on: null,
+  };
+}
+
+export function issue(base: string, store: FakeStore, i: FakeIssue): Record<string, unknown> {
+  const htmlUrl = `${webBase(base)}/${store.repository}/${i.kind === "pull_request" ? "pulls" : "issues"}/${i.number}`;
+  const assignees = i.assignees.map((login) => user(base, store.addUser(login)));
+  const m = i.milestone ? store.milestones.get(i.milestone) : undefined;
+  const [owner = "", name = ""] = store.repository.split("/");
+  return {
+    id: i.id,
+    url: `${base}/repos/${store.repository}/issues/${i.number}`,
+    html_url: htmlUrl,
+    number: i.number,
+    user: user(base, store.addUser(i.author)),
+    original_author: "",
+    original_author_id: 0,
+    title: i.title,
+    body: i.body ?? "",
+    ref: "",
+    assets: [],
+    labels: i.labels.map((n) => label(base, store, store.ensureLabel(n))),
+    milestone: m ? milestone(m) : null,
+    assignee: assignees[0] ?? null,
+    // Gitea sends null, not [], when nobody is assigned.
+    assignees: assignees.length > 0 ? assignees : null,
+    state: i.state,
+    is_locked: false,
+    comments: 0,
+    created_at: time(i.createdAt),
+    updated_at: time(i.updatedAt),
+    closed_at: i.closedAt === null ? null : time(i.closedAt),
+    due_date: null,
+    time_estimate: 0,
+    pull_request: i.kind === "pull_request" ? { merged: false, merged_at: null, draft: false, html_url: htmlUrl } : null,
+    repository: { id: store.repositoryId, name, owner, full_name: store.repository },
+    pin_order: 0,
+  };
+}
+
+/** The `X-Gitea-Event-Type` Gitea sends for an issue action. */
+export function giteaEventType(action: string): string {
+  if (action === "assigned" || action === "unassigned") return "issue_assign";
+  if (action === "label_updated" || action === "label_cleared") return "issue_label";
+  if (action === "milestoned" || action === "demilestoned") return "issue_milestone";
+  return "issues";
+}
+
+export function giteaIssuePayload(
+  store: FakeStore,
+  base: string,
+  action: string,
+  i: FakeIssue,
+  changes: Record<string, unknown> | undefined,
+): Record<string, unknown> {
+  const [owner = "", name = ""] = store.repository.split("/");
+  const payload: Record<string, unknown> = {
+    action,
+    number: i.number,
+    issue: issue(base, store, i),
+    repository: {
+      id: store.repositoryId,
+      owner: user(base, store.addUser(owner)),
+      name,
+      full_name: store.repository,
+      html_url: `${webBase(base)}/${store.repository}`,
+      private: false,
+    },
+    sender: user(base, store.tokenUser),
+    commit_id: "",
+  };
+  if (changes) payload.changes = changes;
+  return payload;
+}

@@ -1,0 +1,333 @@
+/**
+ * GitLab REST v4 as the fake serves it: projects by numeric id or URL-encoded path, issues by
+ * `iid`, incidents mixed in unless `issue_type=issue`, `Link` + `x-next-page` + `x-total`
+ * (omitted past 10,000), `.mmmZ` timestamps, PUT updates with `state_event`, 404 for deleted
+ * issues and `moved_to_id` on moved ones. Webhooks in the Issue Hook shape.
+ */
+import {
+  isoMillis,
+  json,
+  linkHeader,
+  numberArray,
+  pageOf,
+  parseTime,
+  readJson,
+  stringArray,
+  utcSuffix,
+  type FakeIssue,
+  type FakeRequest,
+  type FakeStore,
+  type FakeUser,
+  type WebhookOptions,
+} from "./fake-store.ts";
+
+/** GitLab stops counting (x-total, x-total-pages, rel="last") past this many results. */
+const COUNT_LIMIT = 10_000;
+
+export async function routeGitLab(store: FakeStore, req: FakeRequest): Promise<Response> {
+  const { method } = req;
+  const rawPath = req.path.split("?")[0] ?? "";
+  if (method === "GET" && rawPath === "/user") return json(200, user(req.base, store.tokenUser));
+  if (method === "GET" && rawPath === "/users") {
+    const wanted = req.url.searchParams.get("username");
+    const found = wanted ? store.users.get(wanted) : undefined;
+    return json(200, found ? [user(req.base, found)] : []);
+  }
+  const project = /^\/projects\/([^/]+)(\/.*)?$/.exec(rawPath);
+  if (!project) return notFound();
+  const id = decodeURIComponent(project[1] ?? "");
+  if (id !== store.repository && id !== String(store.repositoryId)) return notFound("Project");
+  const rest = project[2] ?? "";
+
+  if (rest === "/issues" && method === "GET") return listIssues(store, req);
+  if (rest === "/issues" && method === "POST") return createIssue(store, req);
+  const single = /^\/issues\/(\d+)$/.exec(rest);
+  if (single) {
+    const iid = Number(single[1]);
+    if (method === "GET") return getIssue(store, req, iid);
+    if (method === "PUT") return updateIssue(store, req, iid);
+  }
+  if (rest === "/milestones" && method === "GET") {
+    const title = req.url.searchParams.get("title");
+    const all = [...store.milestones.values()].filter((m) => title === null || m.title === title);
+    return json(
+      200,
+      all.map((m) => ({ id: m.id, iid: m.number, project_id: store.repositoryId, title: m.title, state: m.state === "open" ? "active" : "closed" })),
+    );
+  }
+  return notFound();
+}
+
+function notFound(what = ""): Response {
+  return json(404, { message: `404 ${what ? `${what} ` : ""}Not Found` });
+}
+
+function listIssues(store: FakeStore, req: FakeRequest): Response {
+  const q = req.url.searchParams;
+  const updatedAfter = parseTime(q.get("updated_after"));
+  const createdAfter = parseTime(q.get("created_after"));
+  if (updatedAfter === "invalid") return json(400, { error: "updated_after is invalid" });
+  if (createdAfter === "invalid") return json(400, { error: "created_after is invalid" });
+  const state = q.get("state") ?? "all";
+  const issueType = q.get("issue_type");
+  const author = q.get("author_username");
+  let items = store.visible().filter((i) => i.kind !== "pull_request");
+  if (issueType) items = items.filter((i) => (issueType === "incident" ? i.kind === "incident" : i.kind === "issue"));
+  if (state === "opened") items = items.filter((i) => i.state === "open");
+  if (state === "closed") items = items.filter((i) => i.state === "closed");
+  // "on or after": inclusive, millisecond precision.
+  if (typeof updatedAfter === "number") items = items.filter((i) => i.updatedAt >= updatedAfter);
+  if (typeof createdAfter === "number") items = items.filter((i) => i.createdAt >= createdAfter);
+  if (author) items = items.filter((i) => i.author === author);
+  const key = q.get("order_by") === "updated_at" ? (i: FakeIssue) => i.updatedAt : (i: FakeIssue) => i.createdAt;
+  const direction = q.get("sort") === "asc" ? 1 : -1;
+  items.sort((a, b) => (key(a) - key(b) || a.id - b.id) * direction);
+
+  const slice = pageOf(items, q.get("page"), q.get("per_page"), 20, store.perPage);
+  const counted = slice.total <= COUNT_LIMIT;
+  const linkBase = new URL(req.url.toString().replace(req.url.origin, new URL(req.base).origin));
+  linkBase.searchParams.delete("page");
+  const link = linkHeader(linkBase, slice, counted ? ["prev", "next", "first", "last"] : ["prev", "next", "first"]);
+  const headers: Record<string, string> = {
+    "x-page": String(slice.page),
+    "x-per-page": String(slice.perPage),
+    "x-next-page": slice.page < slice.lastPage ? String(slice.page + 1) : "",
+    "x-prev-page": slice.page > 1 ? String(slice.page - 1) : "",
+  };
+  if (counted) {
+    headers["x-total"] = String(slice.total);
+    headers["x-total-pages"] = String(slice.lastPage);
+  }
+  if (link) headers.link = link;
+  return json(200, slice.items.map((i) => issue(req.base, store, i)), headers);
+}
+
+function getIssue(store: FakeStore, req: FakeRequest, iid: number): Response {
+  const found = store.get(iid);
+  if (!found || found.deleted || found.kind === "pull_request") return notFound();
+  return json(200, issue(req.base, store, found));
+}
+
+async function createIssue(store: FakeStore, req: FakeRequest): Promise<Response> {
+  const body = await readJson(req.request);
+  if (!body) return json(400, { error: "body is invalid JSON" });
+  if (typeof body.title !== "string" || body.title === "") return json(400, { error: "title is missing" });
+  const fields = writableFields(store, body);
+  if (fields instanceof Response) return fields;
+  const created = store.seedIssue({
+    title: body.title,
+    body: typeof body.description === "string" ? body.description : null,
+    author: store.tokenUser.login,
+    labels: fields.labels ?? [],
+    assignees: fields.assignees ?? [],
+    milestone: fields.milestone ?? null,
+  });
+  return json(201, issue(req.base, store, created));
+}
+
+async function updateIssue(store: FakeStore, req: FakeRequest, iid: number): Promise<Response> {
+  const found = store.get(iid);
+  if (!found || found.deleted || found.kind === "pull_request") return notFound();
+  const body = await readJson(req.request);
+  if (!body) return json(400, { error: "body is invalid JSON" });
+  if (body.state_event !== undefined && body.state_event !== "close" && body.state_event !== "reopen") {
+    return json(400, { error: "state_event does not have a valid value" });
+  }
+  const fields = writableFields(store, body);
+  if (fields instanceof Response) return fields;
+  let labels = fields.labels;
+  const add = splitLabels(body.add_labels);
+  const remove = splitLabels(body.remove_labels);
+  if (add || remove) labels = [...(labels ?? found.labels), ...(add ?? [])].filter((l) => !(remove ?? []).includes(l));
+  store.edit(iid, {
+    title: typeof body.title === "string" ? body.title : undefined,
+    body: body.description === undefined ? undefined : ((body.description as string | null) ?? null),
+    state: body.state_event === undefined ? undefined : body.state_event === "close" ? "closed" : "open",
+    labels,
+    assignees: fields.assignees,
+    milestone: fields.milestone,
+  });
+  return json(200, issue(req.base, store, store.require(iid)));
+}
+
+/** `labels` is "a,b" (an array is accepted too); unknown assignee or milestone ids are dropped. */
+function writableFields(
+  store: FakeStore,
+  body: Record<string, unknown>,
+): { labels?: string[]; assignees?: string[]; milestone?: string | null } | Response {
+  const out: { labels?: string[]; assignees?: string[]; milestone?: string | null } = {};
+  if (body.labels !== undefined) {
+    const labels = splitLabels(body.labels);
+    if (!labels) return json(400, { error: "labels is invalid" });
+    out.labels = labels;
+  }
+  if (body.assignee_ids !== undefined) {
+    const ids = numberArray(body.assignee_ids);
+    if (!ids) return json(400, { error: "assignee_ids is invalid" });
+    out.assignees = ids.map((id) => store.userById(id)?.login).filter((l): l is string => l !== undefined);
+  }
+  if (body.milestone_id !== undefined) {
+    const id = body.milestone_id;
+    out.milestone = id === null || id === 0 ? null : (store.milestoneBy((m) => m.id === Number(id))?.title ?? null);
+  }
+  return out;
+}
+
+function splitLabels(value: unknown): string[] | null {
+  if (value === undefined) return null;
+  if (typeof value === "string") return value.split(",").map((l) => l.trim()).filter((l) => l !== "");
+  return stringArray(value);
+}
+
+// ---------- JSON as GitLab renders it ----------
+
+function webBase(base: string): string {
+  return base.replace(/\/api\/v4\/?$/, "");
+}
+
+function user(base: string, u: FakeUser): Record<string, unknown> {
+  return {
+    id: u.id,
+    username: u.login,
+    name: u.login[0]?.toUpperCase() + u.login.slice(1),
+    state: "active",
+    avatar_url: `https://www.gravatar.com/avatar/${u.id}?s=80&d=identicon`,
+    web_url: `${webBase(base)}/${u.login}`,
+  };
+}
+
+export function issueWebUrl(base: string, store: FakeStore, i: FakeIssue): string {
+  return `${webBase(base)}/${store.repository}/-/${i.kind === "incident" ? "issues/incident" : "issues"}/${i.number}`;
+}
+
+export function issue(base: string, store: FakeStore, i: FakeIssue): Record<string, unknown> {
+  const assignees = i.assignees.map((login) => user(base, store.addUser(login)));
+  const m = i.milestone ? store.milestones.get(i.milestone) : undefined;
+  return {
+    id: i.id,
+    iid: i.number,
+    project_id: store.repositoryId,
+    title: i.title,
+    description: i.body,
+    state: i.state === "open" ? "opened" : "closed",
+    created_at: isoMillis(i.createdAt),
+    updated_at: isoMillis(i.updatedAt),
+    closed_at: i.closedAt === null ? null : isoMillis(i.closedAt),
+    closed_by: i.closedAt === null ? null : user(base, store.tokenUser),
+    labels: [...i.labels],
+    milestone: m
+      ? { id: m.id, iid: m.number, project_id: store.repositoryId, title: m.title, description: null, state: "active", created_at: isoMillis(m.createdAt), updated_at: isoMillis(m.createdAt), due_date: null, start_date: null, web_url: `${webBase(base)}/${store.repository}/-/milestones/${m.number}` }
+      : null,
+    assignees,
+    assignee: assignees[0] ?? null,
+    author: user(base, store.addUser(i.author)),
+    type: i.kind === "incident" ? "INCIDENT" : "ISSUE",
+    issue_type: i.kind === "incident" ? "incident" : "issue",
+    user_notes_count: 0,
+    merge_requests_count: 0,
+    upvotes: 0,
+    downvotes: 0,
+    due_date: null,
+    confidential: i.confidential,
+    discussion_locked: null,
+    web_url: issueWebUrl(base, store, i),
+    time_stats: { time_estimate: 0, total_time_spent: 0, human_time_estimate: null, human_total_time_spent: null },
+    task_completion_status: { count: 0, completed_count: 0 },
+    has_tasks: false,
+    references: { short: `#${i.number}`, relative: `#${i.number}`, full: `${store.repository}#${i.number}` },
+    severity: "UNKNOWN",
+    moved_to_id: i.movedToId,
+    service_desk_reply_to: null,
+  };
+}
+
+/** Moves an issue to another project: the old one is closed and points at the new global id. */
+export function moveGitLab(store: FakeStore, number: number): FakeIssue {
+  const moved = store.require(number);
+  moved.movedToId = store.createId();
+  const at = store.tick();
+  moved.state = "closed";
+  moved.closedAt = at;
+  moved.updatedAt = at;
+  return moved;
+}
+
+/** An Issue Hook body: `action` is GitLab's own (open, update, close, reopen). */
+export function gitlabIssuePayload(
+  store: FakeStore,
+  base: string,
+  action: string,
+  i: FakeIssue,
+  options: WebhookOptions,
+): Record<string, unknown> {
+  const time = options.gitlabTimeFormat === "iso" ? isoMillis : utcSuffix;
+  const labels = i.labels.map((name) => {
+    const l = store.ensureLabel(name);
+    return { id: l.id, title: l.name, color: `#${l.color}`, project_id: store.repositoryId, created_at: time(store.nowMs), updated_at: time(store.nowMs), template: false, description: null, type: "ProjectLabel", group_id: null };
+  });
+  const assigneeIds = i.assignees.map((login) => store.addUser(login).id);
+  const milestone = i.milestone ? store.milestones.get(i.milestone) : undefined;
+  const [namespace = "", name = ""] = store.repository.split("/");
+  const project = {
+    id: store.repositoryId,
+    name,
+    description: null,
+    web_url: `${webBase(base)}/${store.repository}`,
+    namespace,
+    path_with_namespace: store.repository,
+    default_branch: "main",
+  };
+  const payload: Record<string, unknown> = {
+    object_kind: "issue",
+    event_type: i.confidential ? "confidential_issue" : "issue",
+    user: { id: store.tokenUser.id, name: store.tokenUser.login, username: store.tokenUser.login, avatar_url: "", email: "[REDACTED]" },
+    project,
+    object_attributes: {
+      author_id: store.addUser(i.author).id,
+      closed_at: i.closedAt === null ? null : time(i.closedAt),
+      confidential: i.confidential,
+      created_at: time(i.createdAt),
+      description: i.body,
+      discussion_locked: null,
+      due_date: null,
+      id: i.id,
+      iid: i.number,
+      last_edited_at: null,
+      last_edited_by_id: null,
+      milestone_id: milestone?.id ?? null,
+      moved_to_id: i.movedToId,
+      duplicated_to_id: null,
+      project_id: store.repositoryId,
+      relative_position: 0,
+      state_id: i.state === "open" ? 1 : 2,
+      time_estimate: 0,
+      title: i.title,
+      updated_at: time(i.updatedAt),
+      updated_by_id: store.tokenUser.id,
+      type: i.kind === "incident" ? "Incident" : "Issue",
+      url: issueWebUrl(base, store, i),
+      total_time_spent: 0,
+      time_change: 0,
+      human_total_time_spent: null,
+      human_time_change: null,
+      human_time_estimate: null,
+      assignee_ids: assigneeIds,
+      assignee_id: assigneeIds[0] ?? null,
+      labels,
+      state: i.state === "open" ? "opened" : "closed",
+      severity: "unknown",
+      action,
+    },
+    labels,
+    changes: options.changes ?? {},
+    repository: { name, url: `${webBase(base)}/${store.repository}.git`, description: null, homepage: project.web_url },
+  };
+  // GitLab leaves `assignees` out entirely when nobody is assigned.
+  if (i.assignees.length > 0) {
+    payload.assignees = i.assignees.map((login) => {
+      const u = store.addUser(login);
+      return { id: u.id, name: login, username: login, avatar_url: "", email: "[REDACTED]" };
+    });
+  }
+  return payload;
+}

@@ -1,0 +1,367 @@
+/**
+ * The in-memory tracker state behind every fake: issues (and pull requests / incidents), users,
+ * labels, milestones and a controllable clock. Provider modules render it in each tracker's JSON.
+ * Erasable TypeScript only, so Node can run it directly (see serve.ts).
+ */
+import type { Provider } from "../../src/providers/types.ts";
+
+export type FakeItemKind = "issue" | "pull_request" | "incident";
+
+export interface FakeIssue {
+  id: number;
+  number: number;
+  kind: FakeItemKind;
+  title: string;
+  body: string | null;
+  state: "open" | "closed";
+  labels: string[];
+  assignees: string[];
+  milestone: string | null;
+  author: string;
+  createdAt: number;
+  updatedAt: number;
+  closedAt: number | null;
+  confidential: boolean;
+  deleted: boolean;
+  /** GitHub: where a transferred issue went (HTML and API URL). */
+  transferredTo: { htmlUrl: string; apiUrl: string; number: number } | null;
+  /** GitLab: the global id of the issue a move created. */
+  movedToId: number | null;
+}
+
+export interface FakeUser {
+  id: number;
+  login: string;
+}
+
+export interface FakeLabel {
+  id: number;
+  name: string;
+  color: string;
+}
+
+export interface FakeMilestone {
+  id: number;
+  number: number;
+  title: string;
+  state: "open" | "closed";
+  createdAt: number;
+}
+
+export type IssueSeed = Partial<Omit<FakeIssue, "id" | "number" | "createdAt" | "updatedAt" | "closedAt">> & {
+  createdAt?: string;
+  updatedAt?: string;
+};
+
+export type IssueEdit = Partial<Pick<FakeIssue, "title" | "body" | "state" | "labels" | "assignees" | "milestone">>;
+
+export interface FakeStoreOptions {
+  provider: Provider;
+  repository: string;
+  /** The fake's clock at start, ISO. */
+  startTime: string;
+  /** How far the clock moves after each mutation, so updates get distinct timestamps. */
+  tickMs: number;
+  /** Largest page the fake serves for issue lists, whatever the client asks for. */
+  perPage: number;
+}
+
+const FIRST_ID: Record<Provider, number> = { github: 1_000_001, gitlab: 2_000_001, gitea: 3_000_001 };
+
+export class FakeStore {
+  readonly provider: Provider;
+  readonly repository: string;
+  /** GitHub repository id (Link URLs) / GitLab project id / Gitea repository id. */
+  readonly repositoryId = 4242;
+  readonly tokenUser: FakeUser;
+  readonly issues = new Map<number, FakeIssue>();
+  readonly users = new Map<string, FakeUser>();
+  readonly labels = new Map<string, FakeLabel>();
+  readonly milestones = new Map<string, FakeMilestone>();
+  tickMs: number;
+  perPage: number;
+  private clockMs: number;
+  private nextId: number;
+  private nextNumber = 1;
+  private nextSmallId = 1;
+
+  constructor(options: FakeStoreOptions) {
+    this.provider = options.provider;
+    this.repository = options.repository;
+    this.clockMs = Date.parse(options.startTime);
+    this.tickMs = options.tickMs;
+    this.perPage = options.perPage;
+    this.nextId = FIRST_ID[options.provider];
+    this.tokenUser = this.addUser("syndarix-bot");
+    for (const login of ["alice", "bob", "carol"]) this.addUser(login);
+  }
+
+  // ---------- clock ----------
+
+  get nowMs(): number {
+    return this.clockMs;
+  }
+
+  set nowMs(value: number) {
+    this.clockMs = value;
+  }
+
+  advance(ms: number): void {
+    this.clockMs += ms;
+  }
+
+  /** The instant for a mutation; the clock then moves on by `tickMs`. */
+  tick(): number {
+    const at = this.clockMs;
+    this.clockMs += this.tickMs;
+    return at;
+  }
+
+  // ---------- reference data ----------
+
+  addUser(login: string): FakeUser {
+    const existing = this.users.get(login);
+    if (existing) return existing;
+    const user = { id: this.users.size + 1, login };
+    this.users.set(login, user);
+    return user;
+  }
+
+  userById(id: number): FakeUser | undefined {
+    for (const user of this.users.values()) if (user.id === id) return user;
+    return undefined;
+  }
+
+  ensureLabel(name: string, color = "ededed"): FakeLabel {
+    const existing = this.labels.get(name);
+    if (existing) return existing;
+    const label = { id: this.nextSmallId++, name, color: color.replace(/^#/, "") };
+    this.labels.set(name, label);
+    return label;
+  }
+
+  labelById(id: number): FakeLabel | undefined {
+    for (const label of this.labels.values()) if (label.id === id) return label;
+    return undefined;
+  }
+
+  addMilestone(title: string, state: "open" | "closed" = "open"): FakeMilestone {
+    const existing = this.milestones.get(title);
+    if (existing) return existing;
+    const milestone = { id: this.nextSmallId++ + 100, number: this.milestones.size + 1, title, state, createdAt: this.clockMs };
+    this.milestones.set(title, milestone);
+    return milestone;
+  }
+
+  milestoneBy(predicate: (m: FakeMilestone) => boolean): FakeMilestone | undefined {
+    for (const m of this.milestones.values()) if (predicate(m)) return m;
+    return undefined;
+  }
+
+  // ---------- issues ----------
+
+  seedIssue(seed: IssueSeed = {}): FakeIssue {
+    const at = seed.createdAt ? Date.parse(seed.createdAt) : this.tick();
+    const number = this.nextNumber++;
+    const state = seed.state ?? "open";
+    const issue: FakeIssue = {
+      id: this.nextId++,
+      number,
+      kind: seed.kind ?? "issue",
+      title: seed.title ?? `Issue ${number}`,
+      body: seed.body === undefined ? `Body of issue ${number}` : seed.body,
+      state,
+      labels: [...(seed.labels ?? [])],
+      assignees: [...(seed.assignees ?? [])],
+      milestone: seed.milestone ?? null,
+      author: seed.author ?? "alice",
+      createdAt: at,
+      updatedAt: seed.updatedAt ? Date.parse(seed.updatedAt) : at,
+      closedAt: state === "closed" ? at : null,
+      confidential: seed.confidential ?? false,
+      deleted: false,
+      transferredTo: null,
+      movedToId: null,
+    };
+    for (const label of issue.labels) this.ensureLabel(label);
+    for (const login of issue.assignees) this.addUser(login);
+    if (issue.milestone) this.addMilestone(issue.milestone);
+    this.issues.set(number, issue);
+    return issue;
+  }
+
+  /** Seeds `count` items; every `pullRequestEvery`-th one a pull request (GitLab: an incident). */
+  seed(count: number, options: { pullRequestEvery?: number } = {}): FakeIssue[] {
+    const created: FakeIssue[] = [];
+    for (let i = 1; i <= count; i++) {
+      const other = options.pullRequestEvery !== undefined && i % options.pullRequestEvery === 0;
+      const kind: FakeItemKind = other ? (this.provider === "gitlab" ? "incident" : "pull_request") : "issue";
+      created.push(this.seedIssue({ kind, labels: i % 3 === 0 ? ["bug"] : [] }));
+    }
+    return created;
+  }
+
+  get(number: number): FakeIssue | undefined {
+    return this.issues.get(number);
+  }
+
+  require(number: number): FakeIssue {
+    const issue = this.issues.get(number);
+    if (!issue) throw new Error(`fake ${this.provider}: no issue #${number}`);
+    return issue;
+  }
+
+  /** Changes an issue as a person on the tracker would, bumping `updated_at`. */
+  edit(number: number, change: IssueEdit): FakeIssue {
+    const issue = this.require(number);
+    if (change.title !== undefined) issue.title = change.title;
+    if (change.body !== undefined) issue.body = change.body;
+    if (change.labels !== undefined) {
+      issue.labels = [...new Set(change.labels)];
+      for (const label of issue.labels) this.ensureLabel(label);
+    }
+    if (change.assignees !== undefined) {
+      issue.assignees = [...new Set(change.assignees)];
+      for (const login of issue.assignees) this.addUser(login);
+    }
+    if (change.milestone !== undefined) {
+      issue.milestone = change.milestone;
+      if (change.milestone) this.addMilestone(change.milestone);
+    }
+    const at = this.tick();
+    if (change.state !== undefined && change.state !== issue.state) {
+      issue.state = change.state;
+      issue.closedAt = change.state === "closed" ? at : null;
+    }
+    issue.updatedAt = at;
+    return issue;
+  }
+
+  delete(number: number): void {
+    this.require(number).deleted = true;
+  }
+
+  /** Issues visible in lists: not deleted, not transferred away. */
+  visible(): FakeIssue[] {
+    return [...this.issues.values()].filter((i) => !i.deleted && !i.transferredTo);
+  }
+
+  createId(): number {
+    return this.nextId++;
+  }
+}
+
+// ---------- shared rendering ----------
+
+/** `2024-01-02T03:04:05Z` (GitHub). */
+export function isoSeconds(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19)}Z`;
+}
+
+/** `2024-01-02T03:04:05.123Z` (GitLab REST). */
+export function isoMillis(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** `2018-09-17 21:01:30 UTC` (older GitLab webhooks). */
+export function utcSuffix(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 19).replace("T", " ")} UTC`;
+}
+
+/** RFC 3339 in a server zone with a fixed offset, e.g. `2024-01-02T05:04:05+02:00` (Gitea). */
+export function withOffset(ms: number, offsetMinutes: number): string {
+  const local = new Date(Math.floor(ms / 1000) * 1000 + offsetMinutes * 60_000).toISOString().slice(0, 19);
+  const sign = offsetMinutes < 0 ? "-" : "+";
+  const abs = Math.abs(offsetMinutes);
+  return `${local}${sign}${String(Math.floor(abs / 60)).padStart(2, "0")}:${String(abs % 60).padStart(2, "0")}`;
+}
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(status === 204 || status === 304 ? null : JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", ...headers },
+  });
+}
+
+export interface PageSlice<T> {
+  items: T[];
+  page: number;
+  perPage: number;
+  lastPage: number;
+  total: number;
+}
+
+export function pageOf<T>(all: T[], pageParam: string | null, perPageParam: string | null, defaultPerPage: number, maxPerPage: number): PageSlice<T> {
+  const perPage = Math.max(1, Math.min(maxPerPage, Number(perPageParam ?? defaultPerPage) || defaultPerPage));
+  const page = Math.max(1, Number(pageParam ?? 1) || 1);
+  const lastPage = Math.max(1, Math.ceil(all.length / perPage));
+  return { items: all.slice((page - 1) * perPage, page * perPage), page, perPage, lastPage, total: all.length };
+}
+
+/** A `Link` header over `base` (whose query is kept) with `page` replaced per relation. */
+export function linkHeader(base: URL, slice: PageSlice<unknown>, rels: ("first" | "prev" | "next" | "last")[]): string {
+  const at = (page: number): string => {
+    const url = new URL(base.toString());
+    url.searchParams.set("page", String(page));
+    return url.toString();
+  };
+  const parts: string[] = [];
+  for (const rel of rels) {
+    if (rel === "next" && slice.page < slice.lastPage) parts.push(`<${at(slice.page + 1)}>; rel="next"`);
+    if (rel === "prev" && slice.page > 1) parts.push(`<${at(slice.page - 1)}>; rel="prev"`);
+    if (rel === "first" && slice.page > 1) parts.push(`<${at(1)}>; rel="first"`);
+    if (rel === "last" && slice.page < slice.lastPage) parts.push(`<${at(slice.lastPage)}>; rel="last"`);
+  }
+  return parts.join(", ");
+}
+
+export function parseTime(value: string | null): number | null | "invalid" {
+  if (value === null || value === "") return null;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? "invalid" : ms;
+}
+
+export async function readJson(request: Request): Promise<Record<string, unknown> | null> {
+  const text = await request.text();
+  if (text === "") return {};
+  try {
+    const body = JSON.parse(text) as unknown;
+    return body && typeof body === "object" && !Array.isArray(body) ? (body as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function stringArray(value: unknown): string[] | null {
+  return Array.isArray(value) && value.every((v) => typeof v === "string") ? (value as string[]) : null;
+}
+
+export function numberArray(value: unknown): number[] | null {
+  return Array.isArray(value) && value.every((v) => typeof v === "number") ? (value as number[]) : null;
+}
+
+/** What a provider module gets for one request, its path relative to the API base. */
+export interface FakeRequest {
+  method: string;
+  url: URL;
+  /** Path below the API base, still URL-encoded (GitLab's `group%2Fproject`). */
+  path: string;
+  request: Request;
+  /** The API base as seen from outside (`https://api.github.com`, `http://127.0.0.1:8788/api/v4`). */
+  base: string;
+}
+
+export interface FakeWebhook {
+  /** Lower-case header names, as the tracker sends them. */
+  headers: Record<string, string>;
+  /** The exact JSON text that was signed. */
+  body: string;
+  rawBody: Uint8Array;
+  payload: Record<string, unknown>;
+}
+
+export interface WebhookOptions {
+  changes?: Record<string, unknown>;
+  /** GitLab: timestamps in webhooks, `utc` (`… UTC`, older GitLab) or `iso`. */
+  gitlabTimeFormat?: "utc" | "iso";
+}
