@@ -120,6 +120,8 @@ export const webhookDeliveries = sqliteTable(
   (t) => [
     uniqueIndex("webhook_deliveries_project_delivery_uq").on(t.projectId, t.deliveryId),
     index("webhook_deliveries_project_status_idx").on(t.projectId, t.status),
+    // The cron sweep looks for deliveries stuck in "received" across all projects.
+    index("webhook_deliveries_status_received_idx").on(t.status, t.receivedAt),
   ],
 );
 
@@ -140,7 +142,12 @@ export const outbox = sqliteTable(
     createdAt: text("created_at").notNull().default(now),
     updatedAt: text("updated_at").notNull().default(now),
   },
-  (t) => [uniqueIndex("outbox_issue_uq").on(t.issueId), index("outbox_project_status_idx").on(t.projectId, t.status)],
+  (t) => [
+    uniqueIndex("outbox_issue_uq").on(t.issueId),
+    index("outbox_project_status_idx").on(t.projectId, t.status),
+    // The cron sweep looks for pending rows whose push job was lost, across all projects.
+    index("outbox_status_updated_idx").on(t.status, t.updatedAt),
+  ],
 );
 
 export const conflicts = sqliteTable(

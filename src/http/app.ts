@@ -2,10 +2,13 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import type { Env } from "../env";
 import { requireApiToken } from "./auth";
+import { deliveriesRouter } from "./deliveries";
 import { issuesRouter } from "./issues";
 import { errorToResponse, problem } from "./problem";
 import { projectsRouter } from "./projects";
+import { syncRouter } from "./sync";
 import { validationHook } from "./validation";
+import { webhooksRouter } from "./webhooks";
 
 const API_BODY_LIMIT = 1024 * 1024;
 
@@ -21,6 +24,9 @@ export function createApp() {
   );
   app.route("/api/v1/projects", projectsRouter);
   app.route("/api/v1/projects", issuesRouter);
+  app.route("/api/v1/projects", deliveriesRouter);
+  app.route("/webhooks", webhooksRouter);
+  app.route("/api/v1", syncRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", (c) => ({

@@ -1,8 +1,9 @@
-import { and, asc, eq, gt, lt } from "drizzle-orm";
+import { and, asc, eq, lt } from "drizzle-orm";
 import { database } from "../db/client";
 import { listEnabledProjectIds } from "../db/projects";
 import { outbox } from "../db/schema";
 import type { Env } from "../env";
+import { resendStaleDeliveries } from "../sync/webhook-apply";
 import type { PushJob, SyncJob } from "./messages";
 
 export const CRON_INCREMENTAL = "*/5 * * * *";
@@ -18,6 +19,7 @@ export interface CronResult {
   projects: number;
   sends: number;
   resentPushes: number;
+  resentDeliveries: number;
 }
 
 /**
@@ -41,8 +43,10 @@ export async function dispatchCron(cron: string, env: Env): Promise<CronResult> 
     if (ids.length < PROJECT_PAGE) break;
     afterId = ids[ids.length - 1]!;
   }
+  // Sweeps for work whose queue send was lost after its row was written.
   const resentPushes = mode === "incremental" ? await resendStalePushes(env) : 0;
-  return { mode, projects, sends, resentPushes };
+  const resentDeliveries = mode === "incremental" ? await resendStaleDeliveries(env) : 0;
+  return { mode, projects, sends, resentPushes, resentDeliveries };
 }
 
 async function resendStalePushes(env: Env): Promise<number> {

@@ -122,6 +122,7 @@ export function decideSnapshot(
   local: IssueRow | undefined,
   adopt: boolean,
   now: string,
+  source: SnapshotSource = "listing",
 ): Decision {
   const tracker = fieldsOfSnapshot(snapshot);
   const mapping = {
@@ -151,6 +152,11 @@ export function decideSnapshot(
 
   // Ordering: never let an older snapshot (a late webhook, an overlap re-read) roll the issue back.
   if (!adopt && local.externalUpdatedAt && snapshot.updatedAt < local.externalUpdatedAt) return { kind: "skip" };
+  // An event (webhook) no newer than the deletion we recorded is a late copy, not a resurrection;
+  // a listing that still contains the issue is proof it is back (e.g. access restored).
+  if (source === "event" && local.syncState === "orphaned" && local.externalUpdatedAt && snapshot.updatedAt <= local.externalUpdatedAt) {
+    return { kind: "skip" };
+  }
 
   const localFields = fieldsOfRow(local);
   const externalUpdatedAt = local.externalUpdatedAt ? laterOf(local.externalUpdatedAt, snapshot.updatedAt) : snapshot.updatedAt;
@@ -236,7 +242,10 @@ function columnsOf(f: IssueFields) {
  * Merges tracker snapshots (a listing page, a webhook, a push answer) into the store. Returns what
  * happened; pushes that became necessary are queued.
  */
-export async function applySnapshots(ctx: SyncContext, snapshots: readonly CanonicalIssue[]): Promise<ApplyCounts> {
+/** Where snapshots come from: a tracker listing or lookup, or an event (webhook) about one issue. */
+export type SnapshotSource = "listing" | "event";
+
+export async function applySnapshots(ctx: SyncContext, snapshots: readonly CanonicalIssue[], source: SnapshotSource = "listing"): Promise<ApplyCounts> {
   const counts = emptyCounts();
   // Dedupe on external id, keeping the newest: a page re-read in the overlap window repeats items.
   const newest = new Map<string, CanonicalIssue>();
@@ -252,7 +261,7 @@ export async function applySnapshots(ctx: SyncContext, snapshots: readonly Canon
     for (const s of moved) {
       const local = locals.get(s.externalId);
       if (!local) continue; // never imported: nothing to keep
-      const outcome = await applyGone(ctx, local, { status: "moved", movedTo: s.movedTo ?? null });
+      const outcome = await applyGone(ctx, local, { status: "moved", movedTo: s.movedTo ?? null }, s.updatedAt);
       if (outcome === "orphaned" || outcome === "deleted") counts.orphaned++;
       else if (outcome === "recreated") counts.pushQueued++;
       else counts.unchanged++;
@@ -282,7 +291,7 @@ export async function applySnapshots(ctx: SyncContext, snapshots: readonly Canon
           adopt = true;
         }
       }
-      const decision = decideSnapshot(ctx.project, snapshot, hashes.get(snapshot.externalId)!, local, adopt, now);
+      const decision = decideSnapshot(ctx.project, snapshot, hashes.get(snapshot.externalId)!, local, adopt, now, source);
       if (decision.kind === "skip") counts.unchanged++;
       else if (decision.kind === "insert") {
         inserts.push(decision.row);
@@ -485,8 +494,15 @@ export type GoneReason = { status: "deleted" } | { status: "moved"; movedTo: str
  * decides. `orphan` keeps it marked; `delete` removes it locally; `recreate` (outbound) creates it
  * in the tracker again through the push path. Returns what was done.
  */
-export async function applyGone(ctx: SyncContext, local: IssueRow, reason: GoneReason): Promise<"orphaned" | "deleted" | "recreated" | "unchanged"> {
+export async function applyGone(
+  ctx: SyncContext,
+  local: IssueRow,
+  reason: GoneReason,
+  /** The tracker's `updated_at` on the event that reported it gone, when there was one. */
+  seenAt: string | null = null,
+): Promise<"orphaned" | "deleted" | "recreated" | "unchanged"> {
   const now = nowIso();
+  const externalUpdatedAt = seenAt && (!local.externalUpdatedAt || seenAt > local.externalUpdatedAt) ? seenAt : local.externalUpdatedAt;
   const why = reason.status === "moved" ? `moved in the tracker${reason.movedTo ? ` to ${reason.movedTo}` : ""}` : "deleted in the tracker";
   const policy = ctx.project.deletionPolicy === "recreate" && ctx.project.syncDirection !== "outbound" ? "orphan" : ctx.project.deletionPolicy;
   if (policy === "delete") {
@@ -528,7 +544,7 @@ export async function applyGone(ctx: SyncContext, local: IssueRow, reason: GoneR
   if (local.syncState === "orphaned") return "unchanged";
   await ctx.db
     .update(issues)
-    .set({ syncState: "orphaned", syncError: why, deletedAt: now, version: local.version + 1 })
+    .set({ syncState: "orphaned", syncError: why, deletedAt: now, externalUpdatedAt, version: local.version + 1 })
     .where(and(eq(issues.id, local.id), eq(issues.version, local.version)));
   return "orphaned";
 }

@@ -1,0 +1,150 @@
+import { and, asc, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
+import type { Provider } from "../providers/types";
+import type { Database } from "./client";
+import { webhookDeliveries, type DeliveryRow } from "./schema";
+
+export type DeliveryStatus = DeliveryRow["status"];
+
+/**
+ * D1 holds at most ~2 MB in one value; 900 KB leaves room for the rest of the row. Webhook bodies
+ * may be up to 5 MiB, so larger ones are stored gzip-compressed (JSON shrinks ~10x) behind a prefix.
+ */
+export const MAX_STORED_PAYLOAD = 900_000;
+const GZIP_PREFIX = "gzip+base64:";
+
+/** The stored form of a body, or null when even compressed it does not fit in a D1 value. */
+export async function encodePayload(text: string): Promise<string | null> {
+  if (text.length <= MAX_STORED_PAYLOAD) return text;
+  const compressed = await pipeBytes(new TextEncoder().encode(text), new CompressionStream("gzip"));
+  const stored = GZIP_PREFIX + bytesToBase64(compressed);
+  return stored.length <= MAX_STORED_PAYLOAD ? stored : null;
+}
+
+export async function decodePayload(stored: string): Promise<string> {
+  if (!stored.startsWith(GZIP_PREFIX)) return stored;
+  const bytes = await pipeBytes(base64ToBytes(stored.slice(GZIP_PREFIX.length)), new DecompressionStream("gzip"));
+  return new TextDecoder().decode(bytes);
+}
+
+async function pipeBytes(input: Uint8Array, transform: TransformStream<Uint8Array, Uint8Array>): Promise<Uint8Array> {
+  const stream = new Blob([input]).stream().pipeThrough(transform);
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+function bytesToBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+function base64ToBytes(b64: string): Uint8Array {
+  const binary = atob(b64);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+export interface NewDelivery {
+  id: string;
+  projectId: string;
+  provider: Provider;
+  deliveryId: string;
+  event: string;
+  action: string | null;
+  /** Already encoded with `encodePayload`. */
+  payload: string;
+  status: DeliveryStatus;
+  error?: string | null;
+  processedAt?: string | null;
+}
+
+/** Inserts the delivery unless (project, delivery id) was seen: the row id, or null for a duplicate. */
+export async function insertDelivery(db: Database, row: NewDelivery): Promise<string | null> {
+  const inserted = await db
+    .insert(webhookDeliveries)
+    .values({ ...row, attempts: 0 })
+    .onConflictDoNothing({ target: [webhookDeliveries.projectId, webhookDeliveries.deliveryId] })
+    .returning({ id: webhookDeliveries.id });
+  return inserted[0]?.id ?? null;
+}
+
+export async function getDelivery(db: Database, projectId: string, id: string): Promise<DeliveryRow | undefined> {
+  return db
+    .select()
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.projectId, projectId), eq(webhookDeliveries.id, id)))
+    .get();
+}
+
+/** By our row id or by the tracker's delivery id. */
+export async function findDelivery(db: Database, projectId: string, idOrDeliveryId: string): Promise<DeliveryRow | undefined> {
+  return db
+    .select()
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.projectId, projectId), or(eq(webhookDeliveries.id, idOrDeliveryId), eq(webhookDeliveries.deliveryId, idOrDeliveryId))))
+    .get();
+}
+
+/** Newest first; `beforeId` is the last id of the previous page. */
+export async function listDeliveries(
+  db: Database,
+  projectId: string,
+  filter: { status?: DeliveryStatus },
+  page: { limit: number; beforeId?: string | null },
+): Promise<DeliveryRow[]> {
+  const where: (SQL | undefined)[] = [eq(webhookDeliveries.projectId, projectId)];
+  if (filter.status) where.push(eq(webhookDeliveries.status, filter.status));
+  if (page.beforeId) where.push(lt(webhookDeliveries.id, page.beforeId));
+  return db
+    .select()
+    .from(webhookDeliveries)
+    .where(and(...where))
+    .orderBy(desc(webhookDeliveries.id))
+    .limit(page.limit)
+    .all();
+}
+
+const stillReceived = (id: string) => and(eq(webhookDeliveries.id, id), eq(webhookDeliveries.status, "received"));
+
+/** Finishes a delivery that is still `received` (a concurrent finish or replay wins otherwise). */
+export function finishDelivery(db: Database, id: string, status: "applied" | "ignored" | "failed", now: string, error: string | null = null) {
+  return db
+    .update(webhookDeliveries)
+    .set({ status, processedAt: now, error, attempts: sql`${webhookDeliveries.attempts} + 1` })
+    .where(stillReceived(id));
+}
+
+/** A failed attempt that the queue will retry: the delivery stays `received`. */
+export async function recordAttemptError(db: Database, id: string, error: string): Promise<void> {
+  await db
+    .update(webhookDeliveries)
+    .set({ error, attempts: sql`${webhookDeliveries.attempts} + 1` })
+    .where(stillReceived(id));
+}
+
+/** Retries exhausted: `failed` (keeping the last attempt's error), unless it was applied meanwhile. */
+export async function markDeliveryFailed(db: Database, projectId: string, id: string, error: string, now: string): Promise<boolean> {
+  const last = webhookDeliveries.error;
+  const rows = await db
+    .update(webhookDeliveries)
+    .set({ status: "failed", error: sql`CASE WHEN ${last} IS NULL THEN ${error} ELSE ${error} || '; last error: ' || ${last} END`, processedAt: now })
+    .where(and(eq(webhookDeliveries.projectId, projectId), stillReceived(id)))
+    .returning({ id: webhookDeliveries.id });
+  return rows.length > 0;
+}
+
+/** Back to `received` for another apply. */
+export async function resetForReplay(db: Database, id: string): Promise<void> {
+  await db.update(webhookDeliveries).set({ status: "received", error: null, processedAt: null }).where(eq(webhookDeliveries.id, id));
+}
+
+/** Deliveries still `received` since before `before` (their queue message was lost), oldest first. */
+export async function listStaleReceived(db: Database, before: string, limit: number): Promise<{ id: string; projectId: string }[]> {
+  return db
+    .select({ id: webhookDeliveries.id, projectId: webhookDeliveries.projectId })
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.status, "received"), lt(webhookDeliveries.receivedAt, before)))
+    .orderBy(asc(webhookDeliveries.receivedAt))
+    .limit(limit)
+    .all();
+}

@@ -1,0 +1,186 @@
+/**
+ * The webhook edge: verify the signature on the raw bytes, dedupe, persist, answer fast; the
+ * project's Durable Object applies the delivery later (src/sync/webhook-apply.ts). Hot path: one D1
+ * read (the project), one D1 write (the delivery) and one queue send.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { database } from "../db/client";
+import { encodePayload, insertDelivery, type DeliveryStatus } from "../db/deliveries";
+import { getProject } from "../db/projects";
+import type { Env } from "../env";
+import { newId, nowIso } from "../ids";
+import { deliveryIdOf, eventNameOf, parseWebhook, PROVIDERS, verifyWebhook, WebhookPayloadError, type Provider } from "../providers";
+import { webhookSecretOf } from "../sync/context";
+import { jsonContent, ProblemSchema } from "./common";
+import { problem } from "./problem";
+import { validationHook } from "./validation";
+
+/** API.md: bodies over 5 MiB are refused. */
+export const MAX_WEBHOOK_BODY = 5 * 1024 * 1024;
+
+const WebhookParams = z.object({
+  provider: z.string().openapi({ param: { name: "provider", in: "path" }, description: "github | gitlab | gitea (anything else: 404)" }),
+  projectId: z.string().openapi({ param: { name: "projectId", in: "path" } }),
+});
+
+const WebhookAnswer = z
+  .object({
+    status: z.enum(["accepted", "duplicate", "ignored"]),
+    id: z.string().optional().openapi({ description: "The stored delivery's id (accepted and ignored deliveries)" }),
+  })
+  .openapi("WebhookAnswer");
+
+const problemContent = { "application/problem+json": { schema: ProblemSchema } };
+
+const route = createRoute({
+  method: "post",
+  path: "/{provider}/{projectId}",
+  tags: ["webhooks"],
+  summary: "Receive a tracker webhook (the signature is the auth)",
+  description: [
+    "GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>` (`sha1=` is refused); Gitea: `X-Gitea-Signature`;",
+    "GitLab: `X-Gitlab-Token`. Deduplicated per project by `X-GitHub-Delivery` / `X-Gitea-Delivery` / GitLab `Idempotency-Key`",
+    "(else `X-Gitlab-Event-UUID`, else the body's SHA-256). Issue, pull/merge request and push events are accepted (202) and",
+    "applied asynchronously: issue events change the local store, all three are written to the event log. Other events",
+    "(ping, comments, …) are recorded and answered 200 ignored. JSON bodies, or GitHub/Gitea form bodies (`payload=`).",
+    "A valid signature on a body that is not a JSON object, or an issue event missing a field, answers 400 and is recorded as failed.",
+  ].join(" "),
+  security: [],
+  request: {
+    params: WebhookParams,
+    // Not validated by a schema: the raw bytes are read once, by hand, to check the signature.
+    body: { required: true, content: { "application/json": { schema: { type: "object" } } } },
+  },
+  responses: {
+    202: jsonContent(WebhookAnswer, "Accepted: stored and queued for applying"),
+    200: jsonContent(WebhookAnswer, "Duplicate (delivery id already seen) or ignored (an event the product does not act on)"),
+    400: { description: "Valid signature, but the body is not a JSON object or lacks a field its event needs", content: problemContent },
+    401: { description: "Missing or wrong signature / token: nothing stored", content: problemContent },
+    404: { description: "Unknown provider or project, or not the project's provider", content: problemContent },
+    413: { description: "Body over 5 MiB", content: problemContent },
+  },
+});
+
+type Classified =
+  | { status: "received" | "ignored"; event: string; action: string | null; json: string }
+  | { status: "failed"; event: string; action: null; json: string; error: string; field: string };
+
+/**
+ * Decides from the verified body whether the product acts on the delivery. Also extracts the JSON
+ * from form-encoded deliveries (GitHub's and Gitea's `payload=` content type).
+ */
+function classify(provider: Provider, request: Request, text: string): Classified {
+  const event = eventNameOf(provider, request.headers) ?? "";
+  let json = text;
+  if (request.headers.get("content-type")?.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
+    json = new URLSearchParams(text).get("payload") ?? "";
+  }
+  let payload: unknown;
+  try {
+    payload = JSON.parse(json);
+  } catch {
+    return { status: "failed", event, action: null, json: text, error: "The body is not JSON.", field: "(body)" };
+  }
+  if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
+    return { status: "failed", event, action: null, json: text, error: "The body is not a JSON object.", field: "(body)" };
+  }
+  try {
+    const normalized = parseWebhook(provider, request.headers, payload);
+    const actedOn = normalized.kind !== "other";
+    return { status: actedOn ? "received" : "ignored", event, action: normalized.action || null, json };
+  } catch (err) {
+    if (!(err instanceof WebhookPayloadError)) throw err;
+    // The message names the field (`github issues payload: issue.title: …`), never a value.
+    return { status: "failed", event, action: null, json, error: err.message, field: err.message.split(": ")[1] ?? "(body)" };
+  }
+}
+
+/** The body, or null once it passes `limit` bytes — counted while reading, so a chunked body is cut too. */
+async function readLimited(request: Request, limit: number): Promise<Uint8Array | null> {
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel();
+      return null;
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+const tooLarge = () => problem(413, `The webhook body is over ${MAX_WEBHOOK_BODY} bytes.`);
+const notFound = () => problem(404, "No webhook endpoint here: unknown provider or project, or not the project's provider.");
+
+function isProvider(value: string): value is Provider {
+  return (PROVIDERS as readonly string[]).includes(value);
+}
+
+export const webhooksRouter = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: validationHook });
+
+// Documented from the route config, but served by a plain handler: the answers are problem+json
+// responses built here (no domain error fits 401/413 for a signature), and nothing is schema-validated.
+webhooksRouter.openAPIRegistry.registerPath(route);
+
+webhooksRouter.post("/:provider/:projectId", async (c) => {
+  const { provider, projectId } = c.req.param();
+  if (!isProvider(provider)) return notFound();
+  const declared = c.req.header("content-length");
+  if (declared !== undefined && Number(declared) > MAX_WEBHOOK_BODY) return tooLarge();
+
+  const db = database(c.env.DB);
+  const project = await getProject(db, projectId);
+  if (!project || project.provider !== provider) return notFound();
+
+  const raw = await readLimited(c.req.raw, MAX_WEBHOOK_BODY);
+  if (!raw) return tooLarge();
+  const secret = await webhookSecretOf(c.env, project);
+  if (!(await verifyWebhook(provider, c.req.raw.headers, raw, secret))) {
+    return problem(401, "The webhook signature or token is missing or wrong.");
+  }
+
+  const deliveryId = await deliveryIdOf(provider, c.req.raw.headers, raw);
+  const classified = classify(provider, c.req.raw, new TextDecoder().decode(raw));
+  const payload = await encodePayload(classified.json);
+  // Only a body that stays over D1's value limit even gzip-compressed lands here (real JSON does not).
+  if (payload === null) return problem(413, "The webhook body is too large to store, even compressed.");
+
+  const status: DeliveryStatus = classified.status;
+  const finishedAt = status === "received" ? null : nowIso();
+  const id = await insertDelivery(db, {
+    id: newId(),
+    projectId,
+    provider,
+    deliveryId,
+    event: classified.event,
+    action: classified.action,
+    payload,
+    status,
+    processedAt: finishedAt,
+    error: classified.status === "failed" ? classified.error : null,
+  });
+  if (id === null) return c.json({ status: "duplicate" as const }, 200);
+  if (classified.status === "failed") {
+    return problem(400, classified.error, { errors: [{ field: classified.field, message: classified.error }] });
+  }
+  if (classified.status === "ignored") return c.json({ status: "ignored" as const, id }, 200);
+
+  try {
+    await c.env.SYNC_QUEUE.send({ type: "webhook", projectId, deliveryRowId: id });
+  } catch (err) {
+    // The delivery is stored as `received`: the cron sweep (resendStaleDeliveries) or a replay applies it.
+    console.error(JSON.stringify({ msg: "webhook enqueue failed; left for the sweep", projectId, deliveryRowId: id, error: String(err).slice(0, 200) }));
+  }
+  return c.json({ status: "accepted" as const, id }, 202);
+});
