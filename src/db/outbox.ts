@@ -1,0 +1,196 @@
+/**
+ * Persistence of outbound pushes: the issue's one outbox row and the writes that settle it.
+ * D1 has no interactive transactions, so every write that depends on the local issue not having
+ * moved on is guarded by the issue version read before the tracker call, and the issue and outbox
+ * rows that change together go in one atomic batch.
+ */
+import { and, eq, sql } from "drizzle-orm";
+import type { IssueFields } from "../providers/types";
+import { runBatch } from "./batch";
+import type { Database } from "./client";
+import { stringifySet } from "./json";
+import { issues, outbox, projects, type IssueRow, type OutboxRow } from "./schema";
+
+export async function getOutboxRow(db: Database, issueId: string): Promise<OutboxRow | undefined> {
+  return db.select().from(outbox).where(eq(outbox.issueId, issueId)).get();
+}
+
+/** When the project may send its next tracker create (null: now). */
+export async function nextCreateAt(db: Database, projectId: string): Promise<string | null> {
+  const row = await db.select({ at: projects.nextCreateAt }).from(projects).where(eq(projects.id, projectId)).get();
+  return row?.at ?? null;
+}
+
+/** Moves the project's create pacing to `at`, never earlier than it already is. */
+export async function delayCreates(db: Database, projectId: string, at: string): Promise<void> {
+  await db
+    .update(projects)
+    .set({ nextCreateAt: at })
+    .where(and(eq(projects.id, projectId), sql`(${projects.nextCreateAt} IS NULL OR ${projects.nextCreateAt} < ${at})`));
+}
+
+/**
+ * Written before a tracker create is sent: the attempt time (kept from the first attempt, so a
+ * retry searches from the earliest instant the issue could have been created), the fields about
+ * to be sent (kept as the issue's base: a retry looks the lost issue up by the title it was
+ * created with, and an adoption by a poll measures tracker drift from them), and the project's
+ * next create slot. One batch: a create is never sent without its attempt being on record.
+ */
+export async function recordCreateAttempt(
+  db: Database,
+  args: { projectId: string; issueId: string; sent: IssueFields; at: string; nextCreateAt: string },
+): Promise<void> {
+  await runBatch(db, [
+    db
+      .update(outbox)
+      .set({ createAttemptedAt: sql`COALESCE(${outbox.createAttemptedAt}, ${args.at})`, updatedAt: args.at })
+      .where(eq(outbox.issueId, args.issueId)),
+    db
+      .update(issues)
+      .set({ base: JSON.stringify(args.sent) })
+      .where(and(eq(issues.id, args.issueId), sql`${issues.externalId} IS NULL`)),
+    // Never earlier than it is: later slots may already be reserved by waiting creates.
+    db
+      .update(projects)
+      .set({ nextCreateAt: args.nextCreateAt })
+      .where(and(eq(projects.id, args.projectId), sql`(${projects.nextCreateAt} IS NULL OR ${projects.nextCreateAt} < ${args.nextCreateAt})`)),
+  ]);
+}
+
+/**
+ * Reserves the project's next create slot for this issue: the row waits until `slot` (its
+ * `next_attempt_at`) and the project's next free slot moves one spacing on. Each waiting create
+ * holds its own slot, so a burst of creates is retried once each, not once per second each.
+ */
+export async function reserveCreateSlot(db: Database, args: { projectId: string; issueId: string; slot: string; next: string }): Promise<void> {
+  await runBatch(db, [
+    db.update(outbox).set({ nextAttemptAt: args.slot }).where(eq(outbox.issueId, args.issueId)),
+    db.update(projects).set({ nextCreateAt: args.next }).where(eq(projects.id, args.projectId)),
+  ]);
+}
+
+export interface PushResult {
+  issue: IssueRow;
+  /** The tracker issue the push wrote to (or adopted). */
+  mapping: { externalId: string; externalNumber: number; externalUrl: string | null; externalUpdatedAt: string | null };
+  /** What the tracker now holds: the new base. */
+  base: IssueFields;
+  baseHash: string;
+  /** Local fields to store if the issue is still at the version read (pass the read fields to keep them). */
+  local: IssueFields;
+  /** True when `local` equals `base`: the issue is synced and its outbox row done. */
+  settled: boolean;
+  now: string;
+}
+
+/**
+ * Stores a push's answer in one batch. The mapping, base and external `updated_at` are stored
+ * whatever happened locally meanwhile (they describe the tracker); local fields, the sync state
+ * and the outbox row's completion only if the issue is still at the version read. Returns true
+ * when the issue was still at that version.
+ */
+export async function storePushResult(db: Database, r: PushResult): Promise<boolean> {
+  const v = r.issue.version;
+  const same = sql`${issues.version} = ${v}`;
+  const localChanged =
+    r.local.title !== r.issue.title ||
+    r.local.body !== r.issue.body ||
+    r.local.state !== r.issue.state ||
+    stringifySet(r.local.labels) !== r.issue.labels ||
+    stringifySet(r.local.assignees) !== r.issue.assignees ||
+    r.local.milestone !== r.issue.milestone;
+  const updatedAt = localChanged ? r.now : r.issue.updatedAt;
+  const state = r.settled ? "synced" : "pending_push";
+  // After the issue update, version v + 1 means it was still at v: nothing was edited meanwhile.
+  const done = r.settled ? sql`EXISTS (SELECT 1 FROM ${issues} i WHERE i.id = ${r.issue.id} AND i.version = ${v + 1})` : sql`0`;
+  const [issueResult] = await runBatch(db, [
+    sql`
+      UPDATE ${issues} SET
+        external_id = ${r.mapping.externalId},
+        external_number = ${r.mapping.externalNumber},
+        external_url = ${r.mapping.externalUrl},
+        external_updated_at = CASE WHEN external_updated_at IS NULL OR external_updated_at < ${r.mapping.externalUpdatedAt}
+          THEN ${r.mapping.externalUpdatedAt} ELSE external_updated_at END,
+        base = ${JSON.stringify(r.base)},
+        base_hash = ${r.baseHash},
+        title = CASE WHEN ${same} THEN ${r.local.title} ELSE title END,
+        body = CASE WHEN ${same} THEN ${r.local.body} ELSE body END,
+        state = CASE WHEN ${same} THEN ${r.local.state} ELSE state END,
+        labels = CASE WHEN ${same} THEN ${stringifySet(r.local.labels)} ELSE labels END,
+        assignees = CASE WHEN ${same} THEN ${stringifySet(r.local.assignees)} ELSE assignees END,
+        milestone = CASE WHEN ${same} THEN ${r.local.milestone} ELSE milestone END,
+        updated_at = CASE WHEN ${same} THEN ${updatedAt} ELSE updated_at END,
+        sync_state = CASE WHEN ${same} THEN ${state} ELSE 'pending_push' END,
+        sync_error = NULL,
+        deleted_at = NULL,
+        version = version + 1
+      WHERE id = ${r.issue.id} AND project_id = ${r.issue.projectId}
+      RETURNING version`,
+    // The issue is linked now: whatever op the row had, what remains to push is an update.
+    sql`
+      UPDATE ${outbox} SET
+        status = CASE WHEN ${done} THEN 'done' ELSE status END,
+        op = 'update', create_attempted_at = NULL, attempts = 0, last_error = NULL, next_attempt_at = NULL,
+        updated_at = ${r.now}
+      WHERE issue_id = ${r.issue.id}`,
+  ]);
+  return issueResult!.results[0]?.version === v + 1;
+}
+
+/** A rate-limited push waits until `at`; the consumer retries the message then. */
+export async function deferPush(db: Database, issueId: string, at: string): Promise<void> {
+  await db.update(outbox).set({ nextAttemptAt: at }).where(eq(outbox.issueId, issueId));
+}
+
+/** A transient failure (5xx, network): counted and described; the queue retries the message. */
+export async function recordPushAttempt(db: Database, issueId: string, error: string, now: string): Promise<void> {
+  await db
+    .update(outbox)
+    .set({ attempts: sql`${outbox.attempts} + 1`, lastError: error, updatedAt: now })
+    .where(eq(outbox.issueId, issueId));
+}
+
+/**
+ * A push that cannot succeed by retrying: the outbox row fails and the issue shows the reason.
+ * Only if the issue is still at `version`: a local edit made meanwhile has its own push coming,
+ * which must not find its row failed.
+ */
+export async function failPush(db: Database, args: { issueId: string; version: number; reason: string; now: string }): Promise<boolean> {
+  const [updated] = await runBatch(db, [
+    db
+      .update(issues)
+      .set({ syncState: "error", syncError: args.reason })
+      .where(and(eq(issues.id, args.issueId), eq(issues.version, args.version)))
+      .returning({ id: issues.id }),
+    sql`
+      UPDATE ${outbox} SET status = 'failed', last_error = ${args.reason}, attempts = attempts + 1, updated_at = ${args.now}
+      WHERE issue_id = ${args.issueId} AND status = 'pending'
+        AND EXISTS (SELECT 1 FROM ${issues} i WHERE i.id = ${args.issueId} AND i.version = ${args.version})`,
+  ]);
+  return updated!.results.length > 0;
+}
+
+/** Closes an outbox row whose push has nothing left to do (the tracker issue is gone). */
+export async function closeOutbox(db: Database, issueId: string, status: "done" | "failed", reason: string | null, now: string): Promise<void> {
+  await db.update(outbox).set({ status, lastError: reason, updatedAt: now }).where(and(eq(outbox.issueId, issueId), eq(outbox.status, "pending")));
+}
+
+/**
+ * Retries exhausted: the row fails and the issue shows why. Only a row that has failed since the
+ * last local edit (an edit resets `attempts` to 0 and has its own push coming).
+ */
+export async function failExhaustedPush(db: Database, args: { projectId: string; issueId: string; reason: string; now: string }): Promise<boolean> {
+  const failing = sql`EXISTS (SELECT 1 FROM ${outbox} o WHERE o.issue_id = ${args.issueId} AND o.status = 'pending' AND o.attempts > 0)`;
+  const [updated] = await runBatch(db, [
+    db
+      .update(issues)
+      .set({ syncState: "error", syncError: args.reason })
+      .where(and(eq(issues.id, args.issueId), eq(issues.projectId, args.projectId), failing))
+      .returning({ id: issues.id }),
+    sql`
+      UPDATE ${outbox} SET status = 'failed', updated_at = ${args.now},
+        last_error = COALESCE(last_error, ${args.reason})
+      WHERE issue_id = ${args.issueId} AND status = 'pending' AND attempts > 0`,
+  ]);
+  return updated!.results.length > 0;
+}

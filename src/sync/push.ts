@@ -1,0 +1,261 @@
+/**
+ * Outbound push: one issue's pending local change reaches the tracker exactly once.
+ *
+ * Runs inside the project's Durable Object chain (serialized with polls and webhook applies); only
+ * local API edits can interleave, and every write that depends on them is guarded by the issue
+ * version read before the tracker call.
+ *
+ * - Create once: the attempt is recorded before the create is sent. A retry that finds an attempt
+ *   on record (the answer may have been lost after the tracker created the issue) first looks for
+ *   that issue and adopts it instead of creating a second one.
+ * - Update: only the fields where local differs from the base (what the tracker last held) are
+ *   sent, computed at push time, so several edits before the push runs are one tracker call. The
+ *   answer becomes the new base and external `updated_at`, so the webhook or poll that brings our
+ *   own change back equals the base and changes nothing (echo suppression in apply.ts).
+ * - Pacing: one create per second per project (`projects.next_create_at`), under GitHub's secondary
+ *   limit of 80 content-creating requests a minute. A create that finds the slot taken reserves the
+ *   next free one (its row's `next_attempt_at`) and its message is retried then, so a burst of N
+ *   creates costs one retry each. GitHub's hourly cap (500) and every other rate limit come back as
+ *   `RateLimitedError`, which moves the row's `next_attempt_at` (and, for creates, the project's
+ *   pacing) to the reset time. The queue message is retried then, never slept on.
+ */
+import { applyGone, baseOfRow, fieldsOfRow, type GoneReason } from "./apply";
+import type { SyncContext } from "./context";
+import { changedFields, fieldsEqual, normalizeFields, pickFields, snapshotHash, SYNCED_FIELDS, type SyncedField } from "./snapshot";
+import { database } from "../db/client";
+import { getIssue } from "../db/issues";
+import {
+  closeOutbox,
+  deferPush,
+  delayCreates,
+  failExhaustedPush,
+  failPush,
+  getOutboxRow,
+  nextCreateAt,
+  recordCreateAttempt,
+  recordPushAttempt,
+  reserveCreateSlot,
+  storePushResult,
+} from "../db/outbox";
+import type { IssueRow, OutboxRow } from "../db/schema";
+import type { Env } from "../env";
+import { nowIso } from "../ids";
+import { enqueuePush } from "../jobs/enqueue";
+import { RateLimitedError, TrackerError, type CanonicalIssue, type IssueFields } from "../providers/types";
+
+export interface PushOutcome {
+  /** Rate limited or paced: retry the message at this instant (ISO UTC). Null: done, ack it. */
+  retryAt: string | null;
+}
+
+/** Minimum spacing of tracker creates within one project. */
+export const CREATE_SPACING_MS = 1_000;
+/** A lost create is looked for from this long before its attempt: the tracker's clock may differ. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+/** Rounds within one call when local edits keep arriving during tracker calls. */
+const MAX_ROUNDS = 3;
+
+type Step = { kind: "done" } | { kind: "wait"; retryAt: string } | { kind: "again" };
+const DONE: Step = { kind: "done" };
+const AGAIN: Step = { kind: "again" };
+
+/** Pushes the issue's pending outbox row, if any. Idempotent: duplicate jobs find nothing to do. */
+export async function pushIssue(ctx: SyncContext, issueId: string): Promise<PushOutcome> {
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const step = await pushOnce(ctx, issueId);
+    if (step.kind === "done") return { retryAt: null };
+    if (step.kind === "wait") return { retryAt: step.retryAt };
+  }
+  // Still being edited: the row stays pending and a fresh job carries on (the cron sweep would too).
+  await enqueuePush(ctx.env, { projectId: ctx.project.id, issueId });
+  return { retryAt: null };
+}
+
+async function pushOnce(ctx: SyncContext, issueId: string): Promise<Step> {
+  const [issue, row] = await Promise.all([getIssue(ctx.db, ctx.project.id, issueId), getOutboxRow(ctx.db, issueId)]);
+  if (!issue || !row || row.status !== "pending") return DONE;
+  if (ctx.project.syncDirection === "inbound") {
+    // Switched to inbound after the edit: the tracker is the master now, local edits are not sent.
+    await closeOutbox(ctx.db, issueId, "failed", "the project syncs inbound only", nowIso());
+    return DONE;
+  }
+  if (issue.syncState === "orphaned" || issue.deletedAt !== null) {
+    await closeOutbox(ctx.db, issueId, "failed", issue.syncError ?? "the tracker issue is gone", nowIso());
+    return DONE;
+  }
+  const now = Date.now();
+  if (row.nextAttemptAt && Date.parse(row.nextAttemptAt) > now) return { kind: "wait", retryAt: row.nextAttemptAt };
+  try {
+    return issue.externalId === null ? await createStep(ctx, issue, row, now) : await updateStep(ctx, issue, issue.externalNumber);
+  } catch (err) {
+    return handleFailure(ctx, issue, err);
+  }
+}
+
+async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now: number): Promise<Step> {
+  // A row with a `next_attempt_at` that has come holds a reserved slot (or waited out a rate limit).
+  if (row.nextAttemptAt === null) {
+    const pacedUntil = await nextCreateAt(ctx.db, ctx.project.id);
+    if (pacedUntil && Date.parse(pacedUntil) > now) {
+      const next = nowIso(Date.parse(pacedUntil) + CREATE_SPACING_MS);
+      await reserveCreateSlot(ctx.db, { projectId: ctx.project.id, issueId: issue.id, slot: pacedUntil, next });
+      return { kind: "wait", retryAt: pacedUntil };
+    }
+  }
+
+  const local = fieldsOfRow(issue);
+  const found = row.createAttemptedAt ? await findLostCreate(ctx, issue, row.createAttemptedAt) : null;
+  if (found) {
+    // Adopted: the tracker holds what the lost attempt sent; later local edits go as an update.
+    const base = fieldsOfIssue(found);
+    return store(ctx, issue, found, base, local, fieldsEqual(local, base));
+  }
+
+  await recordCreateAttempt(ctx.db, {
+    projectId: ctx.project.id,
+    issueId: issue.id,
+    sent: local,
+    at: nowIso(now),
+    nextCreateAt: nowIso(now + CREATE_SPACING_MS),
+  });
+  const created = await ctx.tracker.createIssue(local);
+  // Every field was sent: what the tracker stored is the answer (it may drop what it refuses silently).
+  const base = fieldsOfIssue(created);
+  return store(ctx, issue, created, base, base, true);
+}
+
+/** The issue an earlier attempt created and never heard back about, looked up by the title it sent. */
+async function findLostCreate(ctx: SyncContext, issue: IssueRow, attemptedAt: string): Promise<CanonicalIssue | null> {
+  const since = nowIso(Date.parse(attemptedAt) - CLOCK_SKEW_MS);
+  const titles = [...new Set([baseOfRow(issue)?.title, issue.title].filter((t): t is string => t !== undefined))];
+  for (const title of titles) {
+    const found = await ctx.tracker.findCreatedIssue(title, since);
+    if (found) return found;
+  }
+  return null;
+}
+
+async function updateStep(ctx: SyncContext, issue: IssueRow, number: number | null): Promise<Step> {
+  if (number === null) throw new TrackerError("the issue is linked to a tracker issue without a number", null, false);
+  const local = fieldsOfRow(issue);
+  const base = baseOfRow(issue);
+  const fields: SyncedField[] = base ? changedFields(base, local) : [...SYNCED_FIELDS];
+  if (fields.length === 0) {
+    // Nothing differs from the tracker (the edits were undone, or a poll already brought them).
+    return store(ctx, issue, null, base!, local, true);
+  }
+  const answer = await ctx.tracker.updateIssue(number, pickFields(local, fields));
+  const tracker = fieldsOfIssue(answer);
+  const merged = mergeAnswer(ctx.project.syncDirection, local, tracker, fields);
+  return store(ctx, issue, answer, tracker, merged, fieldsEqual(merged, tracker));
+}
+
+/**
+ * Local fields after an update: sent fields take what the tracker stored; a field not sent was
+ * equal to the base locally, so a different answer is a tracker edit — taken (bidirectional) or
+ * put back by the next round (outbound: local is master).
+ */
+function mergeAnswer(direction: SyncContext["project"]["syncDirection"], local: IssueFields, tracker: IssueFields, sent: readonly SyncedField[]): IssueFields {
+  const merged = { ...local };
+  for (const field of SYNCED_FIELDS) {
+    if (sent.includes(field) || direction !== "outbound") Object.assign(merged, pickFields(tracker, [field]));
+  }
+  return normalizeFields(merged);
+}
+
+/** Stores the result; done when settled at the version read, else another round. */
+async function store(
+  ctx: SyncContext,
+  issue: IssueRow,
+  answer: CanonicalIssue | null,
+  base: IssueFields,
+  local: IssueFields,
+  settled: boolean,
+): Promise<Step> {
+  const mapping = answer
+    ? { externalId: answer.externalId, externalNumber: answer.number, externalUrl: answer.url, externalUpdatedAt: answer.updatedAt }
+    : { externalId: issue.externalId!, externalNumber: issue.externalNumber!, externalUrl: issue.externalUrl, externalUpdatedAt: issue.externalUpdatedAt };
+  const atVersion = await storePushResult(ctx.db, {
+    issue,
+    mapping,
+    base,
+    baseHash: await snapshotHash(base),
+    local,
+    settled,
+    now: nowIso(),
+  });
+  return atVersion && settled ? DONE : AGAIN;
+}
+
+async function handleFailure(ctx: SyncContext, issue: IssueRow, err: unknown): Promise<Step> {
+  const now = nowIso();
+  if (err instanceof RateLimitedError) {
+    await deferPush(ctx.db, issue.id, err.retryAt);
+    // A create refused for rate limiting holds back the project's other creates too.
+    if (issue.externalId === null) await delayCreates(ctx.db, ctx.project.id, err.retryAt);
+    return { kind: "wait", retryAt: err.retryAt };
+  }
+  if (!(err instanceof TrackerError)) throw err;
+  if (err.retryable) {
+    await recordPushAttempt(ctx.db, issue.id, err.message, now);
+    throw err;
+  }
+  if (issue.externalNumber !== null && (err.status === 404 || err.status === 410)) {
+    const gone = await goneReason(ctx, issue.externalNumber);
+    if (gone) return applyDeletionPolicy(ctx, issue, gone);
+  }
+  logPushFailure(ctx.project.id, issue.id, err);
+  await failPush(ctx.db, { issueId: issue.id, version: issue.version, reason: `push failed: ${err.message}`, now });
+  return DONE;
+}
+
+/** Whether an update's 404/410 means the tracker issue is gone (or only that we may not see it). */
+async function goneReason(ctx: SyncContext, number: number): Promise<GoneReason | null> {
+  try {
+    const lookup = await ctx.tracker.getIssue(number);
+    if (lookup.status === "deleted") return { status: "deleted" };
+    if (lookup.status === "moved") return { status: "moved", movedTo: lookup.movedTo };
+    return null;
+  } catch {
+    return null;
+  }
+}
+
+async function applyDeletionPolicy(ctx: SyncContext, issue: IssueRow, gone: GoneReason): Promise<Step> {
+  const outcome = await applyGone(ctx, issue, gone);
+  // Recreate: the row is pending again as a create, so the next round creates it right away.
+  if (outcome === "recreated") return AGAIN;
+  if (outcome !== "deleted") {
+    const why = gone.status === "moved" ? "the tracker issue was moved" : "the tracker issue was deleted";
+    await closeOutbox(ctx.db, issue.id, "failed", why, nowIso());
+  }
+  return DONE;
+}
+
+function fieldsOfIssue(issue: CanonicalIssue): IssueFields {
+  return normalizeFields({
+    title: issue.title,
+    body: issue.body,
+    state: issue.state,
+    labels: issue.labels,
+    assignees: issue.assignees,
+    milestone: issue.milestone,
+  });
+}
+
+function logPushFailure(projectId: string, issueId: string, err: TrackerError): void {
+  console.error(JSON.stringify({ msg: "push refused by the tracker", projectId, issueId, status: err.status, error: err.message }));
+}
+
+/**
+ * Called by the push dead-letter consumer when a push job's retries are exhausted: the outbox row
+ * fails and the issue shows the reason (syncState "error", syncError) through the API.
+ */
+export async function recordPushFailure(env: Env, projectId: string, issueId: string, error: string): Promise<void> {
+  const db = database(env.DB);
+  const row = await getOutboxRow(db, issueId);
+  if (!row || row.status !== "pending") return;
+  const reason = row.lastError ? `push failed (${error}): ${row.lastError}` : `push failed: ${error}`;
+  const marked = await failExhaustedPush(db, { projectId, issueId, reason, now: nowIso() });
+  if (marked) console.error(JSON.stringify({ msg: "push failed for good", projectId, issueId, error: reason }));
+}
