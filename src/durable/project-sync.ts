@@ -6,9 +6,15 @@ import { requestRun, runStep, type RunMode, type RunTrigger } from "../sync/runs
 import { applyDelivery } from "../sync/webhook-apply";
 
 /**
+ * What an RPC call answers. Errors travel as data: a thrown error loses its class across RPC (the
+ * caller could not tell a deleted project from a tracker outage) and workerd logs it as uncaught.
+ */
+export type RpcResult<T> = { ok: true; value: T } | { ok: false; error: { name: string; message: string } };
+
+/**
  * One per project (named by the project id): every write path of that project runs here, one at a
  * time. A Durable Object only blocks other events during storage calls — an `await fetch()` to the
- * tracker lets the next request in — so each entry point goes through `exclusive`, a promise chain
+ * tracker lets the next request in — so each entry point goes through `#exclusive`, a promise chain
  * that starts a call only after the previous one settled.
  */
 export class ProjectSync extends DurableObject<Env> {
@@ -20,34 +26,39 @@ export class ProjectSync extends DurableObject<Env> {
     return result;
   }
 
-  async #remember(projectId: string): Promise<void> {
-    if ((await this.ctx.storage.get<string>("projectId")) !== projectId) await this.ctx.storage.put("projectId", projectId);
+  async #call<T>(projectId: string, fn: () => Promise<T>): Promise<RpcResult<T>> {
+    try {
+      const value = await this.#exclusive(async () => {
+        if ((await this.ctx.storage.get<string>("projectId")) !== projectId) await this.ctx.storage.put("projectId", projectId);
+        return fn();
+      });
+      return { ok: true, value };
+    } catch (err) {
+      const error = err instanceof Error ? { name: err.name, message: err.message } : { name: "Error", message: String(err) };
+      return { ok: false, error };
+    }
   }
 
   /** Starts a run, or joins the one already going (a full request upgrades an incremental run). */
-  async requestRun(projectId: string, mode: RunMode, trigger: RunTrigger): Promise<{ runId: string; joined: boolean }> {
-    return this.#exclusive(async () => {
-      await this.#remember(projectId);
+  async requestRun(projectId: string, mode: RunMode, trigger: RunTrigger): Promise<RpcResult<{ runId: string; joined: boolean }>> {
+    return this.#call(projectId, async () => {
       const result = await requestRun(this.env, projectId, mode, trigger);
-      await this.#scheduleNextStep(new Date().toISOString());
+      await this.#scheduleNextStep(Date.now());
       return result;
     });
   }
 
   /** Applies one stored webhook delivery. */
-  async applyDelivery(projectId: string, deliveryRowId: string): Promise<void> {
-    return this.#exclusive(async () => {
-      await this.#remember(projectId);
+  async applyDelivery(projectId: string, deliveryRowId: string): Promise<RpcResult<null>> {
+    return this.#call(projectId, async () => {
       await applyDelivery(await loadSyncContext(this.env, projectId), deliveryRowId);
+      return null;
     });
   }
 
   /** Pushes one issue's pending local change to the tracker. */
-  async pushIssue(projectId: string, issueId: string): Promise<PushOutcome> {
-    return this.#exclusive(async () => {
-      await this.#remember(projectId);
-      return pushIssue(await loadSyncContext(this.env, projectId), issueId);
-    });
+  async pushIssue(projectId: string, issueId: string): Promise<RpcResult<PushOutcome>> {
+    return this.#call(projectId, async () => pushIssue(await loadSyncContext(this.env, projectId), issueId));
   }
 
   /** Each alarm runs one bounded step of the project's active run, in a fresh invocation budget. */
@@ -56,13 +67,12 @@ export class ProjectSync extends DurableObject<Env> {
       const projectId = await this.ctx.storage.get<string>("projectId");
       if (!projectId) return;
       const { nextStepAt } = await runStep(this.env, projectId);
-      if (nextStepAt) await this.#scheduleNextStep(nextStepAt);
+      if (nextStepAt) await this.#scheduleNextStep(Date.parse(nextStepAt));
     });
   }
 
-  async #scheduleNextStep(at: string): Promise<void> {
-    const wanted = Date.parse(at);
+  async #scheduleNextStep(at: number): Promise<void> {
     const current = await this.ctx.storage.getAlarm();
-    if (current === null || current > wanted) await this.ctx.storage.setAlarm(wanted);
+    if (current === null || current > at) await this.ctx.storage.setAlarm(at);
   }
 }

@@ -5,6 +5,7 @@ import { getProject } from "../db/projects";
 import { getActiveRun, getRun, lastRunOf, listRuns } from "../db/runs";
 import { conflicts, issues, outbox, webhookDeliveries, type ConflictRow, type SyncRunRow } from "../db/schema";
 import type { Env } from "../env";
+import { unwrap } from "../jobs/consumer";
 import { NotFound, StateConflict } from "../errors";
 import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonContent, listOf, ListQuery, pageOf, problemResponses } from "./common";
 import { validationHook } from "./validation";
@@ -172,7 +173,7 @@ export const syncRouter = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: vali
     if (!project) throw new NotFound("project", projectId);
     if (!project.syncEnabled) throw new StateConflict(`sync is disabled for project ${projectId}; enable it with PATCH syncEnabled: true`);
     const stub = c.env.PROJECT_SYNC.get(c.env.PROJECT_SYNC.idFromName(projectId));
-    const result = await stub.requestRun(projectId, mode, "api");
+    const result = unwrap(await stub.requestRun(projectId, mode, "api"));
     return c.json(result, 202);
   })
   .openapi(routes.listRuns, async (c) => {

@@ -1,5 +1,5 @@
 import type { Env } from "../env";
-import { NotFound } from "../errors";
+import type { RpcResult } from "../durable/project-sync";
 import { recordPushFailure } from "../sync/push";
 import { recordDeliveryFailure } from "../sync/webhook-apply";
 import { PushJob, QUEUES, SyncJob } from "./messages";
@@ -11,6 +11,14 @@ export function backoffSeconds(attempts: number): number {
 
 function projectStub(env: Env, projectId: string) {
   return env.PROJECT_SYNC.get(env.PROJECT_SYNC.idFromName(projectId));
+}
+
+/** Unwraps a Durable Object answer; its errors come back as data and are rethrown here, name kept. */
+export function unwrap<T>(result: RpcResult<T>): T {
+  if (result.ok) return result.value;
+  const error = new Error(result.error.message);
+  error.name = result.error.name;
+  throw error;
 }
 
 function logFailure(queue: string, message: Message<unknown>, err: unknown): void {
@@ -31,7 +39,7 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
     try {
       await handleMessage(batch.queue, message, env);
     } catch (err) {
-      if (err instanceof NotFound) {
+      if (err instanceof Error && err.name === "NotFound") {
         // The project was deleted after the message was sent: nothing left to do.
         message.ack();
         continue;
@@ -51,9 +59,9 @@ async function handleMessage(queue: string, message: Message<unknown>, env: Env)
       if (job.type === "webhook") await recordDeliveryFailure(env, job.projectId, job.deliveryRowId, "retries exhausted");
       else console.error(JSON.stringify({ msg: "sync job dead-lettered", projectId: job.projectId, mode: job.mode }));
     } else if (job.type === "sync") {
-      await projectStub(env, job.projectId).requestRun(job.projectId, job.mode, job.trigger);
+      unwrap(await projectStub(env, job.projectId).requestRun(job.projectId, job.mode, job.trigger));
     } else {
-      await projectStub(env, job.projectId).applyDelivery(job.projectId, job.deliveryRowId);
+      unwrap(await projectStub(env, job.projectId).applyDelivery(job.projectId, job.deliveryRowId));
     }
     message.ack();
     return;
@@ -67,7 +75,7 @@ async function handleMessage(queue: string, message: Message<unknown>, env: Env)
       message.ack();
       return;
     }
-    const outcome = await projectStub(env, job.projectId).pushIssue(job.projectId, job.issueId);
+    const outcome = unwrap(await projectStub(env, job.projectId).pushIssue(job.projectId, job.issueId));
     if (outcome.retryAt) {
       // Rate limited: come back at the reset time instead of sleeping (queue delays cap at 12 h).
       const delay = Math.ceil((Date.parse(outcome.retryAt) - Date.now()) / 1000);

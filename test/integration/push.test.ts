@@ -207,7 +207,7 @@ describe.each(PROVIDERS)("%s: outbound push", (provider) => {
     const run = await syncAndWait(project.id, "incremental");
     expect(run.status).toBe("succeeded");
     expect(run.stats).toMatchObject({ created: 0, updated: 0, conflicts: 0 });
-    expect(await projectStub(project.id).pushIssue(project.id, created.id)).toEqual({ retryAt: null });
+    expect(await projectStub(project.id).pushIssue(project.id, created.id)).toEqual({ ok: true, value: { retryAt: null } });
 
     expect(fake.requests.filter((r) => r.method !== "GET")).toEqual([]);
     const row = await storedRow(created.id);
@@ -226,8 +226,8 @@ describe("outbound push: details", () => {
     const created = await createIssue(project.id, { title: "Once" });
     await waitSynced(project.id, created.id);
     fake.clearLog();
-    expect(await projectStub(project.id).pushIssue(project.id, created.id)).toEqual({ retryAt: null });
-    expect(await projectStub(project.id).pushIssue(project.id, "0190f0f0-0000-7000-8000-000000000000")).toEqual({ retryAt: null });
+    expect(await projectStub(project.id).pushIssue(project.id, created.id)).toEqual({ ok: true, value: { retryAt: null } });
+    expect(await projectStub(project.id).pushIssue(project.id, "0190f0f0-0000-7000-8000-000000000000")).toEqual({ ok: true, value: { retryAt: null } });
     expect(fake.requests).toEqual([]);
   });
 
@@ -300,7 +300,7 @@ describe("outbound push: details", () => {
     });
     expect(outcome).toBe("recreated");
     const issue = await waitSynced(project.id, created.id);
-    expect(await stub.pushIssue(project.id, created.id)).toEqual({ retryAt: null });
+    expect(await stub.pushIssue(project.id, created.id)).toEqual({ ok: true, value: { retryAt: null } });
 
     expect(issue.external.number).not.toBe(first);
     expect(fake.store.visible()).toHaveLength(1);
