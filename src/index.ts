@@ -13,5 +13,5 @@ export default {
     const result = await dispatchCron(controller.cron, env);
     console.log(JSON.stringify({ msg: "cron dispatched", cron: controller.cron, ...result }));
   },
-  queue: (batch, env, _ctx) => handleQueue(batch as MessageBatch<unknown>, env),
+  queue: (batch, env) => handleQueue(batch as MessageBatch<unknown>, env),
 } satisfies ExportedHandler<Env, Job>;

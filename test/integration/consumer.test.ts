@@ -9,7 +9,7 @@ async function consume(queue: string, bodies: unknown[]) {
     bodies.map((body, i) => ({ id: `m${i}`, timestamp: new Date(), attempts: 1, body })),
   );
   const ctx = createExecutionContext();
-  await worker.queue(batch as MessageBatch<any>, env, ctx);
+  await worker.queue(batch as MessageBatch<any>, env);
   return getQueueResult(batch, ctx);
 }
 
