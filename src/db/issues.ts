@@ -2,7 +2,8 @@ import { and, asc, eq, gt, gte, sql, type SQL } from "drizzle-orm";
 import type { IssueFields } from "../providers/types";
 import type { Database } from "./client";
 import { runBatch } from "./batch";
-import { stringifySet } from "./json";
+import { normalizeFields } from "../sync/snapshot";
+import { parseStringArray, stringifySet } from "./json";
 import { issues, outbox, type IssueRow } from "./schema";
 
 export type NewIssue = typeof issues.$inferInsert;
@@ -37,6 +38,23 @@ export async function getIssue(db: Database, projectId: string, id: string): Pro
     .from(issues)
     .where(and(eq(issues.projectId, projectId), eq(issues.id, id)))
     .get();
+}
+
+/** The synced fields as the local row holds them. */
+export function fieldsOfRow(row: IssueRow): IssueFields {
+  return {
+    title: row.title,
+    body: row.body,
+    state: row.state,
+    labels: parseStringArray(row.labels),
+    assignees: parseStringArray(row.assignees),
+    milestone: row.milestone,
+  };
+}
+
+/** The base snapshot: the fields both sides last agreed on (null before the first agreement). */
+export function baseOfRow(row: IssueRow): IssueFields | null {
+  return row.base ? normalizeFields(JSON.parse(row.base) as IssueFields) : null;
 }
 
 export function fieldsToColumns(f: Partial<IssueFields>): Partial<NewIssue> {

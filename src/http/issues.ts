@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { database } from "../db/client";
-import { getIssue, insertLocalIssue, listIssues, updateLocalIssue } from "../db/issues";
+import { fieldsOfRow, getIssue, insertLocalIssue, listIssues, updateLocalIssue } from "../db/issues";
 import { parseStringArray } from "../db/json";
 import { getProject } from "../db/projects";
 import type { IssueRow, ProjectRow } from "../db/schema";
@@ -9,6 +9,7 @@ import { DirectionRefused, NotFound, StateConflict } from "../errors";
 import { newId, nowIso } from "../ids";
 import { enqueuePush } from "../jobs/enqueue";
 import type { IssueFields } from "../providers/types";
+import { changedFields, pickFields } from "../sync/snapshot";
 import {
   conflictResponse,
   decodeCursor,
@@ -90,17 +91,6 @@ export function issueToApi(row: IssueRow): z.infer<typeof IssueSchema> {
   };
 }
 
-export function issueFieldsOf(row: IssueRow): IssueFields {
-  return {
-    title: row.title,
-    body: row.body,
-    state: row.state,
-    labels: parseStringArray(row.labels),
-    assignees: parseStringArray(row.assignees),
-    milestone: row.milestone,
-  };
-}
-
 /** Local edits reach the tracker unless the tracker is the only master. */
 function assertLocalWritesAllowed(project: ProjectRow): void {
   if (project.syncDirection === "inbound") {
@@ -175,10 +165,9 @@ async function editIssue(env: Env, project: ProjectRow, issueId: string, patch: 
     if (current.syncState === "orphaned" || current.deletedAt) {
       throw new StateConflict(`issue ${issueId} is orphaned: its tracker issue was deleted or moved`);
     }
-    const fields = issueFieldsOf(current);
-    const changed = Object.fromEntries(
-      Object.entries(patch).filter(([k, v]) => JSON.stringify(normalizeValue(v)) !== JSON.stringify(normalizeValue(fields[k as keyof IssueFields]))),
-    ) as Partial<IssueFields>;
+    const fields = fieldsOfRow(current);
+    const wanted = { ...fields, ...patch };
+    const changed = pickFields(wanted, changedFields(fields, wanted));
     if (Object.keys(changed).length === 0) return current;
     const row = await updateLocalIssue(db, current, changed, { outboxId: newId() }, nowIso());
     if (row) {
@@ -187,10 +176,6 @@ async function editIssue(env: Env, project: ProjectRow, issueId: string, patch: 
     }
   }
   throw new StateConflict(`issue ${issueId} is being changed concurrently; try again`);
-}
-
-function normalizeValue(v: unknown): unknown {
-  return Array.isArray(v) ? [...new Set(v)].sort() : v;
 }
 
 export const issuesRouter = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: validationHook })

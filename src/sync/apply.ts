@@ -15,7 +15,8 @@
 import { and, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
 import { runBatch, type Statement } from "../db/batch";
 import type { Database } from "../db/client";
-import { parseStringArray, stringifySet } from "../db/json";
+import { baseOfRow, fieldsOfRow } from "../db/issues";
+import { stringifySet } from "../db/json";
 import { conflicts, issues, outbox, type IssueRow } from "../db/schema";
 import { newId, nowIso } from "../ids";
 import type { CanonicalIssue, IssueFields } from "../providers/types";
@@ -88,25 +89,6 @@ type Decision =
   | { kind: "update"; row: RowWrite; counted: "updated" | "unchanged"; conflicts: FieldConflict[]; push: boolean }
   | { kind: "skip" };
 
-export function fieldsOfRow(row: IssueRow): IssueFields {
-  return {
-    title: row.title,
-    body: row.body,
-    state: row.state,
-    labels: parseStringArray(row.labels),
-    assignees: parseStringArray(row.assignees),
-    milestone: row.milestone,
-  };
-}
-
-export function baseOfRow(row: IssueRow): IssueFields | null {
-  return row.base ? normalizeFields(JSON.parse(row.base) as IssueFields) : null;
-}
-
-function fieldsOfSnapshot(s: CanonicalIssue): IssueFields {
-  return normalizeFields({ title: s.title, body: s.body, state: s.state, labels: s.labels, assignees: s.assignees, milestone: s.milestone });
-}
-
 function laterOf(a: string, b: string): string {
   return a > b ? a : b;
 }
@@ -124,7 +106,7 @@ export function decideSnapshot(
   now: string,
   source: SnapshotSource = "listing",
 ): Decision {
-  const tracker = fieldsOfSnapshot(snapshot);
+  const tracker = normalizeFields(snapshot);
   const mapping = {
     externalId: snapshot.externalId,
     externalNumber: snapshot.number,
@@ -268,7 +250,7 @@ export async function applySnapshots(ctx: SyncContext, snapshots: readonly Canon
     }
   }
   const hashes = new Map<string, string>();
-  for (const s of pending) hashes.set(s.externalId, await snapshotHash(fieldsOfSnapshot(s)));
+  for (const s of pending) hashes.set(s.externalId, await snapshotHash(normalizeFields(s)));
 
   for (let attempt = 0; attempt < 4 && pending.length > 0; attempt++) {
     const now = nowIso();

@@ -19,7 +19,8 @@
  *   `RateLimitedError`, which moves the row's `next_attempt_at` (and, for creates, the project's
  *   pacing) to the reset time. The queue message is retried then, never slept on.
  */
-import { applyGone, baseOfRow, fieldsOfRow, type GoneReason } from "./apply";
+import { baseOfRow, fieldsOfRow } from "../db/issues";
+import { applyGone, type GoneReason } from "./apply";
 import type { SyncContext } from "./context";
 import { changedFields, fieldsEqual, normalizeFields, pickFields, snapshotHash, SYNCED_FIELDS, type SyncedField } from "./snapshot";
 import { database } from "../db/client";
@@ -107,7 +108,7 @@ async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now
   const found = row.createAttemptedAt ? await findLostCreate(ctx, issue, row.createAttemptedAt) : null;
   if (found) {
     // Adopted: the tracker holds what the lost attempt sent; later local edits go as an update.
-    const base = fieldsOfIssue(found);
+    const base = normalizeFields(found);
     return store(ctx, issue, found, base, local, fieldsEqual(local, base));
   }
 
@@ -120,7 +121,7 @@ async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now
   });
   const created = await ctx.tracker.createIssue(local);
   // Every field was sent: what the tracker stored is the answer (it may drop what it refuses silently).
-  const base = fieldsOfIssue(created);
+  const base = normalizeFields(created);
   return store(ctx, issue, created, base, base, true);
 }
 
@@ -145,7 +146,7 @@ async function updateStep(ctx: SyncContext, issue: IssueRow, number: number | nu
     return store(ctx, issue, null, base!, local, true);
   }
   const answer = await ctx.tracker.updateIssue(number, pickFields(local, fields));
-  const tracker = fieldsOfIssue(answer);
+  const tracker = normalizeFields(answer);
   const merged = mergeAnswer(ctx.project.syncDirection, local, tracker, fields);
   return store(ctx, issue, answer, tracker, merged, fieldsEqual(merged, tracker));
 }
@@ -232,16 +233,6 @@ async function applyDeletionPolicy(ctx: SyncContext, issue: IssueRow, gone: Gone
   return DONE;
 }
 
-function fieldsOfIssue(issue: CanonicalIssue): IssueFields {
-  return normalizeFields({
-    title: issue.title,
-    body: issue.body,
-    state: issue.state,
-    labels: issue.labels,
-    assignees: issue.assignees,
-    milestone: issue.milestone,
-  });
-}
 
 function logPushFailure(projectId: string, issueId: string, err: TrackerError): void {
   console.error(JSON.stringify({ msg: "push refused by the tracker", projectId, issueId, status: err.status, error: err.message }));

@@ -17,7 +17,7 @@
  * - The cursor advances only when the run has stored everything up to it; the next incremental run
  *   re-reads an overlap window before it, deduplicated on (external id, updated_at).
  */
-import { and, eq, gt, inArray, isNotNull, isNull, ne, or, sql } from "drizzle-orm";
+import { and, eq, gt, isNotNull, isNull, ne, or, sql } from "drizzle-orm";
 import { database, type Database } from "../db/client";
 import { getActiveRun, insertRun, recordStep, zeroCounts, type RunCounts } from "../db/runs";
 import { issues, projects, type SyncRunRow } from "../db/schema";
