@@ -69,8 +69,9 @@ type Classified =
  * Decides from the verified body whether the product acts on the delivery. Also extracts the JSON
  * from form-encoded deliveries (GitHub's and Gitea's `payload=` content type).
  */
-function classify(provider: Provider, request: Request, text: string): Classified {
+function classify(provider: Provider, request: Request, text: string | null): Classified {
   const event = eventNameOf(provider, request.headers) ?? "";
+  if (text === null) return { status: "failed", event, action: null, json: "", error: "The body is not valid UTF-8.", field: "(body)" };
   let json = text;
   if (request.headers.get("content-type")?.toLowerCase().startsWith("application/x-www-form-urlencoded")) {
     json = new URLSearchParams(text).get("payload") ?? "";
@@ -92,6 +93,15 @@ function classify(provider: Provider, request: Request, text: string): Classifie
     if (!(err instanceof WebhookPayloadError)) throw err;
     // The message names the field (`github issues payload: issue.title: …`), never a value.
     return { status: "failed", event, action: null, json, error: err.message, field: err.message.split(": ")[1] ?? "(body)" };
+  }
+}
+
+/** JSON is UTF-8 (RFC 8259): a body that is not is refused, not stored with U+FFFD in it. */
+function decodeUtf8(bytes: Uint8Array): string | null {
+  try {
+    return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
+  } catch {
+    return null;
   }
 }
 
@@ -151,7 +161,7 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
   }
 
   const deliveryId = await deliveryIdOf(provider, c.req.raw.headers, raw);
-  const classified = classify(provider, c.req.raw, new TextDecoder().decode(raw));
+  const classified = classify(provider, c.req.raw, decodeUtf8(raw));
   const payload = await encodePayload(classified.json);
   // Only a body that stays over D1's value limit even gzip-compressed lands here (real JSON does not).
   if (payload === null) return problem(413, "The webhook body is too large to store, even compressed.");

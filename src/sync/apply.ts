@@ -12,7 +12,7 @@
  * Writes are computed in code and written in one atomic D1 batch, each row guarded by its version
  * (D1 has no interactive transactions): a row that a local API edit changed meanwhile is re-merged.
  */
-import { and, eq, inArray, isNotNull, isNull, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, sql, type SQL } from "drizzle-orm";
 import { runBatch, type Statement } from "../db/batch";
 import type { Database } from "../db/client";
 import { baseOfRow, fieldsOfRow } from "../db/issues";
@@ -33,10 +33,12 @@ export interface ApplyCounts {
   pushQueued: number;
   /** Issues the snapshots show as moved away: handled by the deletion policy. */
   orphaned: number;
+  /** Event snapshots that could not be ordered against the stored copy: a poll must decide. */
+  needsPoll: number;
 }
 
 export function emptyCounts(): ApplyCounts {
-  return { created: 0, updated: 0, unchanged: 0, conflicts: 0, pushQueued: 0, orphaned: 0 };
+  return { created: 0, updated: 0, unchanged: 0, conflicts: 0, pushQueued: 0, orphaned: 0, needsPoll: 0 };
 }
 
 /** The full state of an issue row after a sync write. */
@@ -87,7 +89,8 @@ interface OutboxWrite {
 type Decision =
   | { kind: "insert"; row: RowWrite }
   | { kind: "update"; row: RowWrite; counted: "updated" | "unchanged"; conflicts: FieldConflict[]; push: boolean }
-  | { kind: "skip" };
+  | { kind: "skip" }
+  | { kind: "ambiguous" };
 
 function laterOf(a: string, b: string): string {
   return a > b ? a : b;
@@ -134,6 +137,12 @@ export function decideSnapshot(
 
   // Ordering: never let an older snapshot (a late webhook, an overlap re-read) roll the issue back.
   if (!adopt && local.externalUpdatedAt && snapshot.updatedAt < local.externalUpdatedAt) return { kind: "skip" };
+  // Timestamps have whole seconds on some trackers: an event stamped in the same second as the copy
+  // we hold but with other content may predate it (a webhook overtaken by our own push). Only a
+  // fresh read can tell, so the event asks for a poll instead of being merged.
+  if (source === "event" && !adopt && snapshot.updatedAt === local.externalUpdatedAt && hash !== local.baseHash) {
+    return { kind: "ambiguous" };
+  }
   // An event (webhook) no newer than the deletion we recorded is a late copy, not a resurrection;
   // a listing that still contains the issue is proof it is back (e.g. access restored).
   if (source === "event" && local.syncState === "orphaned" && local.externalUpdatedAt && snapshot.updatedAt <= local.externalUpdatedAt) {
@@ -275,6 +284,7 @@ export async function applySnapshots(ctx: SyncContext, snapshots: readonly Canon
       }
       const decision = decideSnapshot(ctx.project, snapshot, hashes.get(snapshot.externalId)!, local, adopt, now, source);
       if (decision.kind === "skip") counts.unchanged++;
+      else if (decision.kind === "ambiguous") counts.needsPoll++;
       else if (decision.kind === "insert") {
         inserts.push(decision.row);
         inserted.set(decision.row.id, snapshot);
@@ -405,19 +415,7 @@ async function writeRows(
     });
   }
   for (const chunk of chunkByJsonSize(updates)) {
-    statements.push({
-      kind: "update",
-      query: sql`
-        UPDATE ${issues} SET
-          title = ${j("title")}, body = ${j("body")}, state = ${j("state")}, labels = ${j("labels")}, assignees = ${j("assignees")},
-          milestone = ${j("milestone")}, updated_at = ${j("updatedAt")}, external_id = ${j("externalId")},
-          external_number = ${j("externalNumber")}, external_url = ${j("externalUrl")}, external_updated_at = ${j("externalUpdatedAt")},
-          base = ${j("base")}, base_hash = ${j("baseHash")}, sync_state = ${j("syncState")}, sync_error = ${j("syncError")},
-          deleted_at = ${j("deletedAt")}, version = issues.version + 1
-        FROM json_each(${chunk}) AS j
-        WHERE issues.id = ${j("id")} AND issues.project_id = ${projectId} AND issues.version = ${j("version")}
-        RETURNING issues.id AS id`,
-    });
+    statements.push({ kind: "update", query: updateRowsStatement(projectId, chunk) });
   }
   for (const chunk of chunkByJsonSize(conflictRows)) {
     statements.push({
@@ -442,6 +440,24 @@ async function writeRows(
     for (const r of results[i]!.results) (s.kind === "insert" ? insertedIds : updatedIds).add(String(r.id));
   });
   return { insertedIds, updatedIds };
+}
+
+/**
+ * Updates issue rows from a JSON array of RowWrite, each guarded by its version; returns the ids
+ * updated. `+issues.project_id` keeps SQLite from driving the join with the project index (D1 has
+ * no ANALYZE statistics): rows are found by primary key instead of scanning the whole project.
+ */
+export function updateRowsStatement(projectId: string, json: string): SQL {
+  return sql`
+    UPDATE ${issues} SET
+      title = ${j("title")}, body = ${j("body")}, state = ${j("state")}, labels = ${j("labels")}, assignees = ${j("assignees")},
+      milestone = ${j("milestone")}, updated_at = ${j("updatedAt")}, external_id = ${j("externalId")},
+      external_number = ${j("externalNumber")}, external_url = ${j("externalUrl")}, external_updated_at = ${j("externalUpdatedAt")},
+      base = ${j("base")}, base_hash = ${j("baseHash")}, sync_state = ${j("syncState")}, sync_error = ${j("syncError")},
+      deleted_at = ${j("deletedAt")}, version = issues.version + 1
+    FROM json_each(${json}) AS j
+    WHERE issues.id = ${j("id")} AND +issues.project_id = ${projectId} AND issues.version = ${j("version")}
+    RETURNING issues.id AS id`;
 }
 
 /** Upserts outbox rows from a JSON array of {id, issueId, version, op, now}, guarded by the issue's version. */

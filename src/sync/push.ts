@@ -20,7 +20,7 @@
  *   pacing) to the reset time. The queue message is retried then, never slept on.
  */
 import { baseOfRow, fieldsOfRow } from "../db/issues";
-import { applyGone, type GoneReason } from "./apply";
+import { applyGone, applySnapshots, type GoneReason } from "./apply";
 import type { SyncContext } from "./context";
 import { changedFields, fieldsEqual, normalizeFields, pickFields, snapshotHash, SYNCED_FIELDS, type SyncedField } from "./snapshot";
 import { database } from "../db/client";
@@ -144,6 +144,20 @@ async function updateStep(ctx: SyncContext, issue: IssueRow, number: number | nu
   if (fields.length === 0) {
     // Nothing differs from the tracker (the edits were undone, or a poll already brought them).
     return store(ctx, issue, null, base!, local, true);
+  }
+  // Read the tracker first: an edit made there since the base must be merged (and a true conflict
+  // settled by master and recorded), never silently overwritten. No tracker offers If-Match on
+  // issues, so the window left is the time between this read and the update.
+  const lookup = await ctx.tracker.getIssue(number);
+  if (lookup.status === "deleted" || lookup.status === "moved") {
+    return applyDeletionPolicy(ctx, issue, lookup.status === "moved" ? { status: "moved", movedTo: lookup.movedTo } : { status: "deleted" });
+  }
+  if (lookup.status === "no_access") throw new TrackerError("the token can no longer read this tracker issue", 403, false);
+  const current = lookup.issue;
+  const stale = issue.externalUpdatedAt !== null && current.updatedAt < issue.externalUpdatedAt;
+  if (!stale && (await snapshotHash(normalizeFields(current))) !== issue.baseHash) {
+    await applySnapshots(ctx, [current]);
+    return AGAIN;
   }
   const answer = await ctx.tracker.updateIssue(number, pickFields(local, fields));
   const tracker = normalizeFields(answer);

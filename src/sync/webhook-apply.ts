@@ -87,7 +87,11 @@ async function act(ctx: SyncContext, event: NormalizedEvent): Promise<Outcome> {
     await requestSoonIncremental(ctx.env, ctx.project.id);
     return { status: "applied", note: "payload is not a full snapshot; an incremental sync was requested" };
   }
-  await applySnapshots(ctx, [snapshot], "event");
+  const counts = await applySnapshots(ctx, [snapshot], "event");
+  if (counts.needsPoll > 0) {
+    await requestSoonIncremental(ctx.env, ctx.project.id);
+    return { status: "applied", note: "the payload could not be ordered against the stored copy; an incremental sync was requested" };
+  }
   return { status: "applied", note: null };
 }
 
