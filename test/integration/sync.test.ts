@@ -133,10 +133,22 @@ describe("failures and resumption", () => {
     const { fake, project } = await projectWithTracker("github", { syncDirection: "inbound" }, { perPage: 3, tickMs: 1 });
     fake.seed(9);
     fake.fail({ kind: "rate_limit", match: /issues/, times: 1, resetInSeconds: 1 });
-    const started = Date.now();
+    // Record when each request reaches the tracker, and the reset time the 429 announced.
+    const original = fake.handle.bind(fake);
+    const seen: { at: number; reset: number | null }[] = [];
+    fake.handle = async (request: Request) => {
+      const at = Date.now();
+      const res = await original(request);
+      const reset = res.headers.get("x-ratelimit-remaining") === "0" ? Number(res.headers.get("x-ratelimit-reset")) * 1000 : null;
+      seen.push({ at, reset });
+      return res;
+    };
     const run = await syncAndWait(project.id, "full", 20_000);
     expect(run.status).toBe("succeeded");
-    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+    const limited = seen.findIndex((r) => r.reset !== null);
+    expect(limited).toBeGreaterThanOrEqual(0);
+    // Nothing was asked of the tracker before the reset: the run waited instead of hammering it.
+    expect(seen[limited + 1]!.at).toBeGreaterThanOrEqual(seen[limited]!.reset!);
     await expectStoreEqualsTracker(project.id, fake);
   });
 
