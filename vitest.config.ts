@@ -25,5 +25,7 @@ export default defineConfig(async () => ({
     setupFiles: ["./test/apply-migrations.ts"],
     include: ["test/**/*.test.ts"],
     testTimeout: 20_000,
+    // The Worker logs one JSON line per notable event; show them only for tests that fail.
+    silent: "passed-only" as const,
   },
 }));
