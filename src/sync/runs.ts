@@ -33,8 +33,12 @@ export type RunTrigger = "cron" | "api" | "webhook" | "resume";
 
 /** Re-read this much before the cursor: tracker clocks and replication lag are not exact. */
 export const OVERLAP_MS = 2 * 60_000;
+/**
+ * Per step (one alarm invocation) the budget is 50 subrequests on the free plan: a page costs one
+ * tracker request and 4–5 D1 queries, a probe one request and up to 3 queries, plus ~4 for the run.
+ */
 const PAGES_PER_STEP = 5;
-const PROBES_PER_STEP = 20;
+const PROBES_PER_STEP = 10;
 /** Consecutive failed steps (5xx / network after the adapter's own retries) before a run fails. */
 const MAX_STEP_FAILURES = 5;
 
