@@ -71,6 +71,7 @@ CREATE TABLE `outbox` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `outbox_issue_uq` ON `outbox` (`issue_id`);--> statement-breakpoint
 CREATE INDEX `outbox_project_status_idx` ON `outbox` (`project_id`,`status`);--> statement-breakpoint
+CREATE INDEX `outbox_status_updated_idx` ON `outbox` (`status`,`updated_at`);--> statement-breakpoint
 CREATE TABLE `projects` (
 	`id` text PRIMARY KEY NOT NULL,
 	`name` text NOT NULL,
@@ -85,7 +86,6 @@ CREATE TABLE `projects` (
 	`webhook_secret_enc` text NOT NULL,
 	`cursor` text,
 	`cursor_etag` text,
-	`sync_requested_at` text,
 	`next_create_at` text,
 	`created_at` text DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) NOT NULL,
 	`updated_at` text DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) NOT NULL,
@@ -135,4 +135,5 @@ CREATE TABLE `webhook_deliveries` (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `webhook_deliveries_project_delivery_uq` ON `webhook_deliveries` (`project_id`,`delivery_id`);--> statement-breakpoint
-CREATE INDEX `webhook_deliveries_project_status_idx` ON `webhook_deliveries` (`project_id`,`status`);
+CREATE INDEX `webhook_deliveries_project_status_idx` ON `webhook_deliveries` (`project_id`,`status`);--> statement-breakpoint
+CREATE INDEX `webhook_deliveries_status_received_idx` ON `webhook_deliveries` (`status`,`received_at`);

@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, isNull, or, lte, sql } from "drizzle-orm";
+import { and, asc, eq, gt } from "drizzle-orm";
 import type { Database } from "./client";
 import { conflicts, events, issues, outbox, projects, syncRuns, webhookDeliveries, type ProjectRow } from "./schema";
 
@@ -61,22 +61,4 @@ export async function deleteProject(db: Database, id: string): Promise<boolean> 
 
 export async function setProjectError(db: Database, id: string, error: string | null): Promise<void> {
   await db.update(projects).set({ lastError: error }).where(eq(projects.id, id));
-}
-
-/** Projects a webhook marked for a soon incremental run (requested at or before `before`). */
-export async function listSyncRequested(db: Database, before: string, limit: number): Promise<string[]> {
-  const rows = await db
-    .select({ id: projects.id })
-    .from(projects)
-    .where(and(eq(projects.syncEnabled, true), lte(projects.syncRequestedAt, before)))
-    .limit(limit)
-    .all();
-  return rows.map((r) => r.id);
-}
-
-export async function requestSoonSync(db: Database, id: string, at: string): Promise<void> {
-  await db
-    .update(projects)
-    .set({ syncRequestedAt: at })
-    .where(and(eq(projects.id, id), or(isNull(projects.syncRequestedAt), sql`${projects.syncRequestedAt} > ${at}`)));
 }

@@ -20,8 +20,6 @@ export const projects = sqliteTable("projects", {
   cursor: text("cursor"),
   /** GitHub ETag of the last "changed since cursor" first page, for a 304 when nothing changed. */
   cursorEtag: text("cursor_etag"),
-  /** Set when a webhook could not be applied: the next cron tick runs an incremental sync soon. */
-  syncRequestedAt: text("sync_requested_at"),
   /** Pacing of tracker creates (GitHub's secondary limit on content creation). */
   nextCreateAt: text("next_create_at"),
   createdAt: text("created_at").notNull().default(now),
@@ -52,7 +50,11 @@ export const issues = sqliteTable(
     externalNumber: integer("external_number"),
     externalUrl: text("external_url"),
     externalUpdatedAt: text("external_updated_at"),
-    /** JSON of the IssueFields both sides last agreed on: the three-way merge base and echo filter. */
+    /**
+     * JSON of the IssueFields both sides last agreed on: the three-way merge base and echo filter.
+     * Before an issue is linked it holds the fields a tracker create sent, so a retry can find that
+     * issue by the title it was created with.
+     */
     base: text("base"),
     baseHash: text("base_hash"),
     syncState: text("sync_state", { enum: ["synced", "pending_push", "conflict", "orphaned", "error"] })

@@ -15,7 +15,6 @@ import {
   recordAttemptError,
 } from "../db/deliveries";
 import { insertEventOnce } from "../db/events";
-import { requestSoonSync } from "../db/projects";
 import { issues, type DeliveryRow } from "../db/schema";
 import type { Env } from "../env";
 import { nowIso } from "../ids";
@@ -165,16 +164,15 @@ export async function resendStaleDeliveries(env: Env, now: number = Date.now()):
 
 /**
  * Asks for an incremental run soon through the queue — never by calling the Durable Object, which is
- * running this very apply and would deadlock its exclusive chain. If the send fails the project is
- * flagged for the cron instead.
+ * running this very apply and would deadlock its exclusive chain. If the send fails, the cron's
+ * next incremental run (every enabled project, every 5 minutes) covers it.
  */
 async function requestSoonIncremental(env: Env, projectId: string): Promise<void> {
   const job: SyncJob = { type: "sync", projectId, mode: "incremental", trigger: "webhook" };
   try {
     await env.SYNC_QUEUE.send(job, { delaySeconds: SOON_SYNC_DELAY_SECONDS });
   } catch (err) {
-    console.error(JSON.stringify({ msg: "soon sync enqueue failed; flagged for the cron", projectId, error: describe(err) }));
-    await requestSoonSync(database(env.DB), projectId, nowIso());
+    console.error(JSON.stringify({ msg: "soon sync enqueue failed; the next cron run covers it", projectId, error: describe(err) }));
   }
 }
 

@@ -1,2 +1,0 @@
-CREATE INDEX `outbox_status_updated_idx` ON `outbox` (`status`,`updated_at`);--> statement-breakpoint
-CREATE INDEX `webhook_deliveries_status_received_idx` ON `webhook_deliveries` (`status`,`received_at`);
