@@ -1,6 +1,12 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
 
+/**
+ * Property tests (fast-check) run with a fixed seed so a CI run is reproducible; `FC_SEED=random npm test`
+ * explores new cases (the seed used is printed with any failure), `FC_SEED=<n>` replays one.
+ */
+const fcSeed = process.env.FC_SEED === "random" ? String(Date.now()) : (process.env.FC_SEED ?? "20261124");
+
 export default defineConfig(async () => ({
   plugins: [
     cloudflareTest({
@@ -13,6 +19,7 @@ export default defineConfig(async () => ({
           API_TOKEN: "test-api-token",
           // 32 bytes of 0x01, base64: a fixed key for tests only.
           TOKEN_ENCRYPTION_KEY: "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+          FC_SEED: fcSeed,
         },
         queueConsumers: {
           "syndarix-sync-jobs": { maxBatchTimeout: 0.05 },
@@ -22,7 +29,7 @@ export default defineConfig(async () => ({
     }),
   ],
   test: {
-    setupFiles: ["./test/apply-migrations.ts"],
+    setupFiles: ["./test/apply-migrations.ts", "./test/fast-check-seed.ts"],
     include: ["test/**/*.test.ts"],
     testTimeout: 20_000,
     // The Worker logs one JSON line per notable event; show them only for tests that fail.
