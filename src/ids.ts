@@ -15,3 +15,9 @@ export function newId(now: number = Date.now()): string {
 export function nowIso(now: number = Date.now()): string {
   return new Date(now).toISOString();
 }
+
+/** The smallest UUIDv7 of the given millisecond: `id < idFloor(t)` selects rows created before t by primary key. */
+export function idFloor(ms: number): string {
+  const hex = ms.toString(16).padStart(12, "0");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7000-8000-000000000000`;
+}

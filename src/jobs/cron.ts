@@ -4,6 +4,7 @@ import { listEnabledProjectIds } from "../db/projects";
 import { outbox } from "../db/schema";
 import type { Env } from "../env";
 import { resendStaleDeliveries } from "../sync/webhook-apply";
+import { pruneHistory, type PruneResult } from "./retention";
 import type { PushJob, SyncJob } from "./messages";
 
 export const CRON_INCREMENTAL = "*/5 * * * *";
@@ -20,11 +21,14 @@ export interface CronResult {
   sends: number;
   resentPushes: number;
   resentDeliveries: number;
+  /** The daily run also prunes history past its retention. */
+  pruned: PruneResult | null;
 }
 
 /**
  * Crons only enqueue: one sync job per enabled project, in `sendBatch` calls of 100, paging through
- * projects by id so 10,000 projects cost ~110 subrequests and little CPU.
+ * projects by id so 10,000 projects cost ~110 subrequests and little CPU. Besides, they re-send work
+ * whose queue send was lost, and the daily one prunes old history (bounded deletes).
  */
 export async function dispatchCron(cron: string, env: Env): Promise<CronResult> {
   const mode = cron === CRON_FULL ? "full" : "incremental";
@@ -46,7 +50,8 @@ export async function dispatchCron(cron: string, env: Env): Promise<CronResult> 
   // Sweeps for work whose queue send was lost after its row was written.
   const resentPushes = mode === "incremental" ? await resendStalePushes(env) : 0;
   const resentDeliveries = mode === "incremental" ? await resendStaleDeliveries(env) : 0;
-  return { mode, projects, sends, resentPushes, resentDeliveries };
+  const pruned = mode === "full" ? await pruneHistory(env) : null;
+  return { mode, projects, sends, resentPushes, resentDeliveries, pruned };
 }
 
 async function resendStalePushes(env: Env): Promise<number> {

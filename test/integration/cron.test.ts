@@ -67,3 +67,32 @@ describe("cron fan-out", () => {
     expect(push.batches.flat().map((m) => m.body)).toContainEqual({ type: "push", projectId, issueId });
   });
 });
+
+describe("retention", () => {
+  it("the daily cron prunes finished history past its retention and keeps what is recent or still going", async () => {
+    const { idFloor } = await import("../../src/ids");
+    const day = 24 * 60 * 60_000;
+    const fortyDaysAgo = idFloor(Date.now() - 40 * day);
+    const old = (n: number) => fortyDaysAgo.replace(/0{4}$/, String(1000 + n));
+    const recent = newId();
+    const projectId = newId();
+    const statements = [
+      ...[0, 1].map((n) => env.DB.prepare("insert into sync_runs (id, project_id, mode, trigger, status) values (?, ?, 'incremental', 'cron', 'succeeded')").bind(old(n), projectId)),
+      env.DB.prepare("insert into sync_runs (id, project_id, mode, trigger, status) values (?, ?, 'full', 'cron', 'running')").bind(old(2), projectId),
+      env.DB.prepare("insert into sync_runs (id, project_id, mode, trigger, status) values (?, ?, 'incremental', 'cron', 'succeeded')").bind(recent, projectId),
+      env.DB.prepare("insert into webhook_deliveries (id, project_id, provider, delivery_id, event, payload, status) values (?, ?, 'github', 'd1', 'issues', '{}', 'applied')").bind(old(3), projectId),
+      env.DB.prepare("insert into webhook_deliveries (id, project_id, provider, delivery_id, event, payload, status) values (?, ?, 'github', 'd2', 'issues', '{}', 'received')").bind(old(4), projectId),
+      env.DB.prepare("insert into events (id, project_id, provider, kind, action, data, occurred_at) values (?, ?, 'github', 'push', 'push', '{}', '2020-01-01T00:00:00.000Z')").bind(old(5), projectId),
+      env.DB.prepare("insert into outbox (id, project_id, issue_id, op, status, updated_at) values (?, ?, ?, 'update', 'done', '2020-01-01T00:00:00.000Z')").bind(newId(), projectId, newId()),
+      env.DB.prepare("insert into outbox (id, project_id, issue_id, op, status, updated_at) values (?, ?, ?, 'update', 'failed', '2020-01-01T00:00:00.000Z')").bind(newId(), projectId, newId()),
+    ];
+    await env.DB.batch(statements);
+    await worker.scheduled(createScheduledController({ cron: "0 3 * * *", scheduledTime: Date.now() }), { ...env, SYNC_QUEUE: recordingQueue() as any });
+    const left = async (table: string) =>
+      (await env.DB.prepare(`select ${table === "outbox" ? "status" : "id"} as v from ${table} where project_id = ? order by 1`).bind(projectId).all<{ v: string }>()).results.map((r) => r.v);
+    expect(await left("sync_runs")).toEqual([old(2), recent]);
+    expect(await left("webhook_deliveries")).toEqual([old(4)]);
+    expect(await left("events")).toEqual([]);
+    expect(await left("outbox")).toEqual(["failed"]);
+  });
+});
