@@ -1,7 +1,7 @@
 import { and, asc, eq, lt } from "drizzle-orm";
 import { database } from "../db/client";
 import { listEnabledProjectIds } from "../db/projects";
-import { outbox } from "../db/schema";
+import { outbox, projects } from "../db/schema";
 import type { Env } from "../env";
 import { resendStaleDeliveries } from "../sync/webhook-apply";
 import { pruneHistory, type PruneResult } from "./retention";
@@ -60,7 +60,8 @@ async function resendStalePushes(env: Env): Promise<number> {
   const rows = await db
     .select({ projectId: outbox.projectId, issueId: outbox.issueId })
     .from(outbox)
-    .where(and(eq(outbox.status, "pending"), lt(outbox.updatedAt, cutoff)))
+    .innerJoin(projects, eq(projects.id, outbox.projectId))
+    .where(and(eq(outbox.status, "pending"), lt(outbox.updatedAt, cutoff), eq(projects.syncEnabled, true)))
     .orderBy(asc(outbox.updatedAt))
     .limit(1000)
     .all();

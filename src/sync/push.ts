@@ -75,6 +75,9 @@ export async function pushIssue(ctx: SyncContext, issueId: string): Promise<Push
 async function pushOnce(ctx: SyncContext, issueId: string): Promise<Step> {
   const [issue, row] = await Promise.all([getIssue(ctx.db, ctx.project.id, issueId), getOutboxRow(ctx.db, issueId)]);
   if (!issue || !row || row.status !== "pending") return DONE;
+  // Sync switched off: nothing goes to the tracker. The row stays pending and is sent when sync is
+  // enabled again (the cron sweep re-sends pending rows of enabled projects).
+  if (!ctx.project.syncEnabled) return DONE;
   if (ctx.project.syncDirection === "inbound") {
     // Switched to inbound after the edit: the tracker is the master now, local edits are not sent.
     await closeOutbox(ctx.db, issueId, "failed", "the project syncs inbound only", nowIso());

@@ -56,15 +56,17 @@ describe("cron fan-out", () => {
     expect(sent.filter((m) => ids.includes(m.projectId)).map((m) => m.mode)).toEqual(["full", "full", "full"]);
   });
 
-  it("re-sends the push job of an outbox row left pending too long (its first send was lost)", async () => {
-    const [projectId] = await insertProjects(1, () => false);
+  it("re-sends the push job of an outbox row left pending too long (its first send was lost), unless sync is off", async () => {
+    const [projectId, disabledId] = await insertProjects(2, (i) => i === 0);
     const issueId = newId();
-    await env.DB.prepare("insert into outbox (id, project_id, issue_id, op, status, updated_at) values (?, ?, ?, 'create', 'pending', '2020-01-01T00:00:00.000Z')")
-      .bind(newId(), projectId, issueId)
-      .run();
+    const parkedIssueId = newId();
+    const stale = "insert into outbox (id, project_id, issue_id, op, status, updated_at) values (?, ?, ?, 'create', 'pending', '2020-01-01T00:00:00.000Z')";
+    await env.DB.batch([env.DB.prepare(stale).bind(newId(), projectId, issueId), env.DB.prepare(stale).bind(newId(), disabledId, parkedIssueId)]);
     const push = recordingQueue();
     await worker.scheduled(createScheduledController({ cron: "*/5 * * * *", scheduledTime: Date.now() }), { ...env, SYNC_QUEUE: recordingQueue() as any, PUSH_QUEUE: push as any });
-    expect(push.batches.flat().map((m) => m.body)).toContainEqual({ type: "push", projectId, issueId });
+    const sent = push.batches.flat().map((m) => m.body);
+    expect(sent).toContainEqual({ type: "push", projectId, issueId });
+    expect(sent.map((m) => m.issueId)).not.toContain(parkedIssueId);
   });
 });
 
