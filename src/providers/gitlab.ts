@@ -8,7 +8,8 @@
  */
 import { z } from "zod";
 import { canonicalIssue } from "./canonical";
-import { parseLinkHeader, serverTimeOf, TrackerHttp, walkPages } from "./http";
+import { issuePage, issueParsers, parseLinkHeader, unreadableIssue } from "./http";
+import { RestTracker } from "./rest-tracker";
 import { toUtcIso } from "./timestamps";
 import {
   TrackerError,
@@ -20,7 +21,6 @@ import {
   type IssueState,
   type ListPageRequest,
   type NormalizedEvent,
-  type Tracker,
   type TrackerConfig,
 } from "./types";
 import { nonIssueEvent, parsePayload } from "./webhooks";
@@ -46,29 +46,23 @@ const gitlabIssue = z.object({
   type: z.string().optional(),
 });
 type GitLabIssue = z.infer<typeof gitlabIssue>;
+const { parseIssue, parseList } = issueParsers(gitlabIssue, "gitlab");
 
 const milestoneRef = z.object({ id: z.number(), title: z.string() });
 
-export class GitLabTracker implements Tracker {
+export class GitLabTracker extends RestTracker {
   readonly provider = "gitlab" as const;
   readonly pageSize = 100;
   readonly orderedByUpdate = true;
-  private readonly http: TrackerHttp;
   private readonly projectPath: string;
-  private readonly repository: string;
   private username: string | null = null;
   private readonly userIds = new Map<string, number>();
   private readonly milestoneIds = new Map<string, number>();
 
   constructor(config: TrackerConfig) {
-    this.http = new TrackerHttp(config);
-    this.repository = config.repository;
+    super(config);
     // Numeric ids pass through; "group/sub/project" becomes "group%2Fsub%2Fproject".
     this.projectPath = `/projects/${encodeURIComponent(config.repository)}`;
-  }
-
-  get requestCount(): number {
-    return this.http.requestCount;
   }
 
   async listPage(request: ListPageRequest): Promise<IssuePage> {
@@ -83,28 +77,17 @@ export class GitLabTracker implements Tracker {
       });
     const res = await this.http.request("GET", url);
     const raw = parseList(res.body);
-    const last = raw.at(-1);
-    return {
-      issues: raw.filter(isPlainIssue).map(toCanonical),
+    return issuePage(raw, raw.filter(isPlainIssue).map(toCanonical), res.headers, {
       nextUrl: nextPageUrl(url, res.headers),
-      etag: null,
-      notModified: false,
-      serverTime: serverTimeOf(res.headers),
-      lastUpdatedAt: last ? toUtcIso(last.updated_at) : null,
-      rawCount: raw.length,
-    };
-  }
-
-  listIssues(request: Omit<ListPageRequest, "url"> = {}): AsyncGenerator<IssuePage> {
-    return walkPages((r) => this.listPage(r), request);
+    });
   }
 
   async getIssue(number: number): Promise<IssueLookup> {
     const res = await this.http.request("GET", this.http.url(`${this.projectPath}/issues/${number}`), {
       accept: [403, 404],
     });
-    if (res.status === 404) return { status: "deleted" };
-    if (res.status === 403) return { status: "no_access" };
+    const unreadable = unreadableIssue(res.status);
+    if (unreadable) return unreadable;
     const issue = parseIssue(res.body);
     // The old issue stays readable after a move; only the new one's global id is given, and
     // GET /issues/:id is admin-only, so where it went is not something we can name.
@@ -222,20 +205,6 @@ function nextPageUrl(current: string, headers: Headers): string | null {
 function isPlainIssue(issue: GitLabIssue): boolean {
   if (issue.issue_type !== undefined) return issue.issue_type === "issue";
   return issue.type === undefined || issue.type.toUpperCase() === "ISSUE";
-}
-
-function parseIssue(body: unknown): GitLabIssue {
-  const result = gitlabIssue.safeParse(body);
-  if (!result.success) {
-    const field = result.error.issues[0]?.path.map(String).join(".") ?? "";
-    throw new TrackerError(`gitlab answered an issue without a valid ${field || "body"}`, null, false);
-  }
-  return result.data;
-}
-
-function parseList(body: unknown): GitLabIssue[] {
-  if (!Array.isArray(body)) throw new TrackerError("gitlab issue list is not a list", null, false);
-  return body.map(parseIssue);
 }
 
 function toCanonical(issue: GitLabIssue): CanonicalIssue {

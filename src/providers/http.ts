@@ -1,12 +1,16 @@
 /**
  * The HTTP every adapter shares: auth headers per tracker, bounded retries for 5xx and network
- * errors, rate limits turned into data (`RateLimitedError`, never a sleep), `Link` pagination.
+ * errors, rate limits turned into data (`RateLimitedError`, never a sleep), `Link` pagination,
+ * and reading answers into issues, issue pages and lookups.
  * Error messages name the method, path and status, never the token or the request body.
  */
-import { fromEpochSeconds } from "./timestamps";
+import type { z } from "zod";
+import { fromEpochSeconds, toUtcIso } from "./timestamps";
 import {
   RateLimitedError,
   TrackerError,
+  type CanonicalIssue,
+  type IssueLookup,
   type IssuePage,
   type ListPageRequest,
   type Provider,
@@ -279,6 +283,58 @@ export async function* walkPages(
     page = await listPage({ url: page.nextUrl });
     yield page;
   }
+}
+
+/**
+ * A page built from the raw list as the tracker answered it: `issues` are the plain issues among
+ * `raw`, mapped; `lastUpdatedAt` and `rawCount` still count the pull requests filtered out.
+ */
+export function issuePage(
+  raw: readonly { updated_at: string }[],
+  issues: CanonicalIssue[],
+  headers: Headers,
+  links: { nextUrl: string | null; etag?: string | null },
+): IssuePage {
+  const last = raw.at(-1);
+  return {
+    issues,
+    nextUrl: links.nextUrl,
+    etag: links.etag ?? null,
+    notModified: false,
+    serverTime: serverTimeOf(headers),
+    lastUpdatedAt: last ? toUtcIso(last.updated_at) : null,
+    rawCount: raw.length,
+  };
+}
+
+/**
+ * A single-issue GET that did not find one: 404 (or GitHub's 410) is gone — a tracker does not
+ * tell deleted from unreadable — and 403 is no access. Null for any other status.
+ */
+export function unreadableIssue(status: number): IssueLookup | null {
+  if (status === 404 || status === 410) return { status: "deleted" };
+  if (status === 403) return { status: "no_access" };
+  return null;
+}
+
+/**
+ * An adapter's `parseIssue` and `parseList` for its issue schema: an answer that does not fit is a
+ * `TrackerError` naming the first bad field, never a half-read issue.
+ */
+export function issueParsers<S extends z.ZodType>(schema: S, provider: Provider) {
+  const parseIssue = (body: unknown): z.output<S> => {
+    const result = schema.safeParse(body);
+    if (!result.success) {
+      const field = result.error.issues[0]?.path.map(String).join(".") ?? "";
+      throw new TrackerError(`${provider} answered an issue without a valid ${field || "body"}`, null, false);
+    }
+    return result.data;
+  };
+  const parseList = (body: unknown): z.output<S>[] => {
+    if (!Array.isArray(body)) throw new TrackerError(`${provider} issue list is not a list`, null, false);
+    return body.map(parseIssue);
+  };
+  return { parseIssue, parseList };
 }
 
 function backoffMs(retry: number): number {

@@ -1,0 +1,44 @@
+/**
+ * The part of every adapter class that does not depend on the tracker: its HTTP client, the
+ * request count, and the walk over `listPage`. Each tracker's class supplies the rest.
+ */
+import { TrackerHttp, walkPages } from "./http";
+import type {
+  CanonicalIssue,
+  IssueFields,
+  IssueLookup,
+  IssuePage,
+  IssueState,
+  ListPageRequest,
+  Provider,
+  Tracker,
+  TrackerConfig,
+} from "./types";
+
+export abstract class RestTracker implements Tracker {
+  abstract readonly provider: Provider;
+  abstract readonly pageSize: number;
+  abstract readonly orderedByUpdate: boolean;
+  protected readonly http: TrackerHttp;
+  /** As configured ("owner/name", GitLab's full path or id), for error messages. */
+  protected readonly repository: string;
+
+  constructor(config: TrackerConfig) {
+    this.http = new TrackerHttp(config);
+    this.repository = config.repository;
+  }
+
+  get requestCount(): number {
+    return this.http.requestCount;
+  }
+
+  listIssues(request: Omit<ListPageRequest, "url"> = {}): AsyncGenerator<IssuePage> {
+    return walkPages((r) => this.listPage(r), request);
+  }
+
+  abstract listPage(request: ListPageRequest): Promise<IssuePage>;
+  abstract getIssue(number: number): Promise<IssueLookup>;
+  abstract createIssue(fields: Omit<IssueFields, "state"> & { state?: IssueState }): Promise<CanonicalIssue>;
+  abstract updateIssue(number: number, patch: Partial<IssueFields>): Promise<CanonicalIssue>;
+  abstract findCreatedIssue(title: string, since: string): Promise<CanonicalIssue | null>;
+}
