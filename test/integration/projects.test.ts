@@ -20,8 +20,26 @@ describe("health and docs", () => {
     const doc = await json(res);
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(["/api/v1/projects", "/api/v1/projects/{projectId}", "/api/v1/projects/{projectId}/issues", "/api/v1/projects/{projectId}/issues/{issueId}"]),
+      expect.arrayContaining([
+        "/api/v1/projects",
+        "/api/v1/projects/{projectId}",
+        "/api/v1/projects/{projectId}/issues",
+        "/api/v1/projects/{projectId}/issues/{issueId}",
+        "/api/v1/projects/{projectId}/issues/{issueId}/close",
+        "/api/v1/projects/{projectId}/status",
+        "/api/v1/projects/{projectId}/conflicts",
+        "/api/v1/projects/{projectId}/sync",
+        "/api/v1/projects/{projectId}/sync-runs",
+        "/api/v1/sync-runs/{runId}",
+        "/api/v1/projects/{projectId}/deliveries",
+        "/api/v1/projects/{projectId}/deliveries/{deliveryId}/replay",
+        "/api/v1/projects/{projectId}/events",
+        "/webhooks/{provider}/{projectId}",
+      ]),
     );
+    // Generated from the same zod schemas that validate: the issue body's limits are in the document.
+    expect(doc.components.schemas.CreateIssue.properties.title).toMatchObject({ minLength: 1, maxLength: 256 });
+    expect(doc.paths["/webhooks/{provider}/{projectId}"].post.security).toEqual([]);
     expect(doc.components.schemas.CreateProject.properties.syncDirection.enum).toEqual(["inbound", "outbound", "bidirectional"]);
   });
 });
