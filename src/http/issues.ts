@@ -1,7 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { database } from "../db/client";
 import { fieldsOfRow, getIssue, insertLocalIssue, listIssues, updateLocalIssue } from "../db/issues";
-import { parseStringArray } from "../db/json";
 import { getProject } from "../db/projects";
 import type { IssueRow, ProjectRow } from "../db/schema";
 import type { Env } from "../env";
@@ -73,12 +72,7 @@ export function issueToApi(row: IssueRow): z.infer<typeof IssueSchema> {
   return {
     id: row.id,
     projectId: row.projectId,
-    title: row.title,
-    body: row.body,
-    state: row.state,
-    labels: parseStringArray(row.labels),
-    assignees: parseStringArray(row.assignees),
-    milestone: row.milestone,
+    ...fieldsOfRow(row),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     external:
