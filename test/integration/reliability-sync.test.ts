@@ -106,6 +106,31 @@ describe("faults injected into the tracker mid-run", () => {
   });
 });
 
+describe("faults injected into the consumer", () => {
+  it("a step that throws after N pages (a D1 failure mid-write) is retried from its checkpoint; the store equals the tracker", async () => {
+    const { env } = await import("cloudflare:workers");
+    const { fake, project } = await projectWithTracker("gitlab", { syncDirection: "inbound" }, { perPage: 3, tickMs: 1 });
+    fake.seed(20);
+    // Every D1 batch of the Durable Object goes through this prototype: fail the 4th and 5th page writes.
+    const proto = Object.getPrototypeOf(env.DB) as { batch: (...args: unknown[]) => Promise<unknown> };
+    const realBatch = proto.batch;
+    let batches = 0;
+    const spy = vi.spyOn(proto, "batch").mockImplementation(function (this: unknown, ...args: unknown[]) {
+      batches++;
+      if (batches === 4 || batches === 5) return Promise.reject(new Error("D1_ERROR: injected failure after 3 pages"));
+      return realBatch.apply(this, args);
+    });
+    try {
+      const run = await syncAndWait(project.id, "full", 30_000);
+      expect(run.status).toBe("succeeded");
+      expect(batches).toBeGreaterThan(5);
+    } finally {
+      spy.mockRestore();
+    }
+    await expectConverged(project.id, fake);
+  });
+});
+
 describe("property: random tracker histories converge", () => {
   it("any sequence of tracker edits, deletes and incremental/full runs ends with the store equal to the tracker", async () => {
     await fc.assert(
