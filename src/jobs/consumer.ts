@@ -33,21 +33,27 @@ function logFailure(queue: string, message: Message<unknown>, err: unknown): voi
   );
 }
 
-/** Routes each message to its project's Durable Object; malformed messages are acked and logged. */
+/**
+ * Routes each message to its project's Durable Object; malformed messages are acked and logged.
+ * Messages are handled concurrently: each project's Durable Object serializes its own work, so
+ * messages for different projects need not wait for each other.
+ */
 export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
-  for (const message of batch.messages) {
-    try {
-      await handleMessage(batch.queue, message, env);
-    } catch (err) {
-      if (err instanceof Error && err.name === "NotFound") {
-        // The project was deleted after the message was sent: nothing left to do.
-        message.ack();
-        continue;
+  await Promise.all(
+    batch.messages.map(async (message) => {
+      try {
+        await handleMessage(batch.queue, message, env);
+      } catch (err) {
+        if (err instanceof Error && err.name === "NotFound") {
+          // The project was deleted after the message was sent: nothing left to do.
+          message.ack();
+          return;
+        }
+        logFailure(batch.queue, message, err);
+        message.retry({ delaySeconds: backoffSeconds(message.attempts) });
       }
-      logFailure(batch.queue, message, err);
-      message.retry({ delaySeconds: backoffSeconds(message.attempts) });
-    }
-  }
+    }),
+  );
 }
 
 async function handleMessage(queue: string, message: Message<unknown>, env: Env): Promise<void> {
