@@ -79,6 +79,7 @@ function eventToApi(row: EventRow): z.infer<typeof EventSchema> {
 }
 
 const ProjectIdParams = z.object({ projectId: IdParam("projectId") });
+/** A delivery named by our `id` or by the tracker's delivery id. */
 const ReplayParams = z.object({
   projectId: IdParam("projectId"),
   deliveryId: z
@@ -104,6 +105,14 @@ const routes = {
       ...problemResponses,
       503: { description: "The queue refused the job; try again", content: { "application/problem+json": { schema: ProblemSchema } } },
     },
+  }),
+  get: createRoute({
+    method: "get",
+    path: "/{projectId}/deliveries/{deliveryId}",
+    tags: ["webhooks"],
+    summary: "One stored delivery: status, attempts and the last error (not the payload)",
+    request: { params: ReplayParams },
+    responses: { 200: jsonContent(DeliverySchema, "The delivery"), ...problemResponses },
   }),
   list: createRoute({
     method: "get",
@@ -144,6 +153,15 @@ export const deliveriesRouter = new OpenAPIHono<{ Bindings: Env }>({ defaultHook
       throw new HTTPException(503, { message: "The delivery could not be queued; try again." });
     }
     return c.json({ status: "queued" as const, id: row.id, deliveryId: row.deliveryId }, 202);
+  })
+  .openapi(routes.get, async (c) => {
+    const { projectId, deliveryId } = c.req.valid("param");
+    const row = await findDelivery(database(c.env.DB), projectId, deliveryId);
+    if (!row) {
+      await requireProject(c.env, projectId);
+      throw new NotFound("delivery", deliveryId);
+    }
+    return c.json(deliveryToApi(row), 200);
   })
   .openapi(routes.list, async (c) => {
     const { projectId } = c.req.valid("param");

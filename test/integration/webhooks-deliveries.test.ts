@@ -61,6 +61,11 @@ describe("a lost or exhausted delivery", () => {
     const failed = await json(await api(`/api/v1/projects/${project.id}/deliveries?status=failed`));
     expect(failed.items).toMatchObject([{ id, status: "failed", error: expect.stringContaining("retries exhausted") }]);
     expect(await countRows("issues", project.id)).toBe(0);
+    // One delivery, by our id or the tracker's: status and error, never the payload.
+    const one = await json(await api(`/api/v1/projects/${project.id}/deliveries/${hook.headers["x-github-delivery"]}`));
+    expect(one).toEqual(failed.items[0]);
+    expect(await json(await api(`/api/v1/projects/${project.id}/deliveries/${id}`))).toEqual(failed.items[0]);
+    await expectProblem(await api(`/api/v1/projects/${project.id}/deliveries/no-such-delivery`), 404);
 
     // Replay by the tracker's delivery id.
     const replay = await api(`/api/v1/projects/${project.id}/deliveries/${hook.headers["x-github-delivery"]}/replay`, { method: "POST" });
