@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, gte, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, gte, isNotNull, sql, type SQL } from "drizzle-orm";
 import type { IssueFields } from "../providers/types";
 import type { Database } from "./client";
 import { runBatch } from "./batch";
@@ -30,6 +30,16 @@ export async function listIssues(
   if (filter.syncState) where.push(eq(issues.syncState, filter.syncState));
   if (page.afterId) where.push(gt(issues.id, page.afterId));
   return db.select().from(issues).where(and(...where)).orderBy(asc(issues.id)).limit(page.limit).all();
+}
+
+export async function hasLinkedIssues(db: Database, projectId: string): Promise<boolean> {
+  const row = await db
+    .select({ id: issues.id })
+    .from(issues)
+    .where(and(eq(issues.projectId, projectId), isNotNull(issues.externalId)))
+    .limit(1)
+    .get();
+  return row !== undefined;
 }
 
 export async function getIssue(db: Database, projectId: string, id: string): Promise<IssueRow | undefined> {

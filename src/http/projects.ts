@@ -1,14 +1,15 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { encryptSecret } from "../crypto";
 import { database } from "../db/client";
+import { hasLinkedIssues } from "../db/issues";
 import { deleteProject, getProject, insertProject, listProjects, updateProject, type NewProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
 import type { Env } from "../env";
-import { NotFound, ValidationFailed, type FieldError } from "../errors";
+import { NotFound, StateConflict, ValidationFailed, type FieldError } from "../errors";
 import { newId, nowIso } from "../ids";
 import { DEFAULT_API_BASE_URL } from "../providers";
 import { PROVIDERS, type Provider } from "../providers/types";
-import { decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses } from "./common";
+import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses } from "./common";
 import { validationHook } from "./validation";
 
 const Direction = z.enum(["inbound", "outbound", "bidirectional"]);
@@ -141,7 +142,7 @@ const routes = {
     tags: ["projects"],
     summary: "Change any field; a new token or webhook secret replaces the old",
     request: { params: ProjectIdParams, body: jsonBody(UpdateProject) },
-    responses: { 200: jsonContent(ProjectSchema, "The project"), ...problemResponses },
+    responses: { 200: jsonContent(ProjectSchema, "The project"), ...problemResponses, ...conflictResponse },
   }),
   remove: createRoute({
     method: "delete",
@@ -196,6 +197,11 @@ export const projectsRouter = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: 
     const db = database(c.env.DB);
     const current = await getProject(db, projectId);
     if (!current) throw new NotFound("project", projectId);
+    // Issue mappings hold the tracker's ids: they mean nothing on another tracker. A renamed or moved
+    // repository (new `repository` or `apiBaseUrl`) keeps its issue ids, so that stays allowed.
+    if (input.provider !== undefined && input.provider !== current.provider && (await hasLinkedIssues(db, projectId))) {
+      throw new StateConflict(`project ${projectId} has issues linked to ${current.provider}; create a new project for another tracker`);
+    }
     const provider = input.provider ?? current.provider;
     const apiBaseUrl =
       input.apiBaseUrl ?? (input.provider && input.provider !== current.provider ? DEFAULT_API_BASE_URL[provider] ?? undefined : current.apiBaseUrl);

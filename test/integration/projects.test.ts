@@ -202,6 +202,20 @@ describe("projects", () => {
     expect(after.webhook_secret_enc).toBe(before.webhook_secret_enc);
   });
 
+  it("PATCH refuses to move a project with linked issues to another tracker (409) and changes nothing", async () => {
+    const project = await createProject();
+    await env.DB.prepare(
+      "insert into issues (id, project_id, title, created_at, updated_at, external_id, external_number) values (?, ?, 'linked', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', '1', 1)",
+    )
+      .bind(crypto.randomUUID(), project.id)
+      .run();
+    await expectProblem(await api(`/api/v1/projects/${project.id}`, { method: "PATCH", body: { provider: "gitlab", repository: "group/project" } }), 409);
+    expect((await json(await api(`/api/v1/projects/${project.id}`))).provider).toBe("github");
+    // A renamed repository keeps its issue ids: allowed.
+    const renamed = await api(`/api/v1/projects/${project.id}`, { method: "PATCH", body: { repository: "octocat/renamed" } });
+    expect(renamed.status).toBe(200);
+  });
+
   it("DELETE removes the project and its issues", async () => {
     const project = await createProject();
     await api(`/api/v1/projects/${project.id}/issues`, { method: "POST", body: { title: "doomed" } });
