@@ -1,21 +1,21 @@
 /**
- * The HTTP every adapter shares: auth headers per tracker, bounded retries for 5xx and network
- * errors, rate limits turned into data (`RateLimitedError`, never a sleep), `Link` pagination,
- * and reading answers into issues, issue pages and lookups.
+ * The HTTP client every adapter shares: bounded retries for 5xx and network errors, a per-request
+ * timeout, rate limits turned into data (`RateLimitedError`, never a sleep) and `Link` parsing.
+ * What differs per tracker (auth headers, whether a 403 can be a rate limit) comes in as a
+ * `TrackerHttpDialect` from the tracker's own client. Reading answers into issues and pages is
+ * `issue-responses.ts`.
  * Error messages name the method, path and status, never the token or the request body.
  */
-import type { z } from "zod";
-import { fromEpochSeconds, toUtcIso } from "./timestamps";
-import {
-  RateLimitedError,
-  TrackerError,
-  type CanonicalIssue,
-  type IssueLookup,
-  type IssuePage,
-  type ListPageRequest,
-  type Provider,
-  type TrackerConfig,
-} from "./types";
+import { fromEpochSeconds } from "./timestamps";
+import { RateLimitedError, TrackerError, type Provider, type TrackerConfig } from "./types";
+
+/** The HTTP facts of one tracker, supplied by its client. */
+export interface TrackerHttpDialect {
+  /** Headers that carry the token, plus any the tracker wants on every call. */
+  authHeaders(token: string): Record<string, string>;
+  /** GitHub refuses some rate-limited requests with 403 rather than 429. */
+  forbiddenMayBeRateLimit: boolean;
+}
 
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
@@ -56,6 +56,7 @@ export class TrackerHttp {
   readonly baseUrl: string;
   private readonly origin: string;
   private readonly token: string;
+  private readonly dialect: TrackerHttpDialect;
   private readonly fetchImpl: typeof fetch;
   private readonly maxAttempts: number;
   private readonly sleep: (ms: number) => Promise<void>;
@@ -63,8 +64,9 @@ export class TrackerHttp {
   private readonly timeoutMs: number;
   private requests = 0;
 
-  constructor(config: TrackerConfig) {
+  constructor(config: TrackerConfig, dialect: TrackerHttpDialect) {
     this.provider = config.provider;
+    this.dialect = dialect;
     this.baseUrl = config.apiBaseUrl.replace(/\/+$/, "");
     this.origin = new URL(this.baseUrl).origin;
     this.token = config.token;
@@ -116,7 +118,7 @@ export class TrackerHttp {
         lastError = new TrackerError(`${what} answered ${res.status} with an unreadable body`, res.status, true);
         continue;
       }
-      const retryAt = rateLimitRetryAt(this.provider, res.status, res.headers, messageOf(text), this.now());
+      const retryAt = rateLimitRetryAt(this.dialect, res.status, res.headers, messageOf(text), this.now());
       if (retryAt) throw new RateLimitedError(retryAt, res.status);
 
       const accepted = res.ok || res.status === 304 || (options.accept ?? []).includes(res.status);
@@ -171,7 +173,7 @@ export class TrackerHttp {
     const headers: Record<string, string> = {
       Accept: "application/json",
       "User-Agent": "syndarix-sync",
-      ...authHeaders(this.provider, this.token),
+      ...this.dialect.authHeaders(this.token),
       ...options.headers,
     };
     // A tracker that stops answering must not hold the project's Durable Object: the timeout turns
@@ -194,21 +196,6 @@ export class TrackerHttp {
   }
 }
 
-function authHeaders(provider: Provider, token: string): Record<string, string> {
-  switch (provider) {
-    case "github":
-      return {
-        Authorization: `Bearer ${token}`,
-        Accept: "application/vnd.github+json",
-        "X-GitHub-Api-Version": "2022-11-28",
-      };
-    case "gitlab":
-      return { "PRIVATE-TOKEN": token };
-    case "gitea":
-      return { Authorization: `token ${token}` };
-  }
-}
-
 /**
  * When a response is a rate-limit refusal, the ISO instant to retry at; null otherwise.
  * GitHub answers 403 or 429: a 403 is a rate limit only with `x-ratelimit-remaining: 0`, a
@@ -217,13 +204,13 @@ function authHeaders(provider: Provider, token: string): Record<string, string> 
  * of Gitea may answer 429 with `Retry-After` in seconds or as an HTTP date.
  */
 export function rateLimitRetryAt(
-  provider: Provider,
+  dialect: Pick<TrackerHttpDialect, "forbiddenMayBeRateLimit">,
   status: number,
   headers: Headers,
   message: string,
   nowMs: number,
 ): string | null {
-  if (status !== 429 && !(provider === "github" && status === 403)) return null;
+  if (status !== 429 && !(dialect.forbiddenMayBeRateLimit && status === 403)) return null;
   const retryAfter = headers.get("retry-after");
   const remaining = headers.get("x-ratelimit-remaining") ?? headers.get("ratelimit-remaining");
   const reset = headers.get("x-ratelimit-reset") ?? headers.get("ratelimit-reset");
@@ -262,79 +249,6 @@ export function parseLinkHeader(value: string | null): Record<string, string> {
     for (const name of rel.trim().split(/\s+/)) links[name.toLowerCase()] ??= url;
   }
   return links;
-}
-
-/** The `Date` header as ISO UTC, or null. */
-export function serverTimeOf(headers: Headers): string | null {
-  const date = headers.get("date");
-  if (!date) return null;
-  const ms = Date.parse(date);
-  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
-}
-
-/** Walks every page from the first, following each page's `nextUrl` verbatim. */
-export async function* walkPages(
-  listPage: (request: ListPageRequest) => Promise<IssuePage>,
-  request: Omit<ListPageRequest, "url"> = {},
-): AsyncGenerator<IssuePage> {
-  let page = await listPage({ ...request, url: null });
-  yield page;
-  while (page.nextUrl) {
-    page = await listPage({ url: page.nextUrl });
-    yield page;
-  }
-}
-
-/**
- * A page built from the raw list as the tracker answered it: `issues` are the plain issues among
- * `raw`, mapped; `lastUpdatedAt` and `rawCount` still count the pull requests filtered out.
- */
-export function issuePage(
-  raw: readonly { updated_at: string }[],
-  issues: CanonicalIssue[],
-  headers: Headers,
-  links: { nextUrl: string | null; etag?: string | null },
-): IssuePage {
-  const last = raw.at(-1);
-  return {
-    issues,
-    nextUrl: links.nextUrl,
-    etag: links.etag ?? null,
-    notModified: false,
-    serverTime: serverTimeOf(headers),
-    lastUpdatedAt: last ? toUtcIso(last.updated_at) : null,
-    rawCount: raw.length,
-  };
-}
-
-/**
- * A single-issue GET that did not find one: 404 (or GitHub's 410) is gone — a tracker does not
- * tell deleted from unreadable — and 403 is no access. Null for any other status.
- */
-export function unreadableIssue(status: number): IssueLookup | null {
-  if (status === 404 || status === 410) return { status: "deleted" };
-  if (status === 403) return { status: "no_access" };
-  return null;
-}
-
-/**
- * An adapter's `parseIssue` and `parseList` for its issue schema: an answer that does not fit is a
- * `TrackerError` naming the first bad field, never a half-read issue.
- */
-export function issueParsers<S extends z.ZodType>(schema: S, provider: Provider) {
-  const parseIssue = (body: unknown): z.output<S> => {
-    const result = schema.safeParse(body);
-    if (!result.success) {
-      const field = result.error.issues[0]?.path.map(String).join(".") ?? "";
-      throw new TrackerError(`${provider} answered an issue without a valid ${field || "body"}`, null, false);
-    }
-    return result.data;
-  };
-  const parseList = (body: unknown): z.output<S>[] => {
-    if (!Array.isArray(body)) throw new TrackerError(`${provider} issue list is not a list`, null, false);
-    return body.map(parseIssue);
-  };
-  return { parseIssue, parseList };
 }
 
 function backoffMs(retry: number): number {

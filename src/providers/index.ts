@@ -1,36 +1,26 @@
 /**
  * The providers capability's front door: adapters by provider, and webhook verification,
- * delivery ids, event names and normalization for all three trackers.
+ * delivery ids, event names, normalization and repository checks for all three trackers. Each
+ * answer is a lookup in the registry; the facts live in `providers/<name>/`.
  */
-import { GiteaTracker, parseGiteaWebhook } from "./gitea";
-import { GitHubTracker, parseGitHubWebhook } from "./github";
-import { GitLabTracker, parseGitLabWebhook } from "./gitlab";
-import type { NormalizedEvent, Provider, Tracker, TrackerConfig, WebhookHeaders } from "./types";
-import { constantTimeEqual, hmacSha256Hex, nonIssueEvent, sha256Hex } from "./webhooks";
+import { TRACKERS } from "./registry";
+import { sha256Hex } from "./signatures";
+import { PROVIDERS, type NormalizedEvent, type Provider, type Tracker, type TrackerConfig, type WebhookHeaders } from "./types";
 
 export * from "./types";
-export { WebhookPayloadError } from "./webhooks";
+export { WebhookPayloadError } from "./webhook-events";
 export { toUtcIso } from "./timestamps";
 export { GitHubTracker } from "./github";
 export { GitLabTracker } from "./gitlab";
 export { GiteaTracker } from "./gitea";
 
 /** Where each tracker's API lives when the project names no host; Gitea is always self-hosted. */
-export const DEFAULT_API_BASE_URL: Readonly<Record<Provider, string | null>> = {
-  github: "https://api.github.com",
-  gitlab: "https://gitlab.com/api/v4",
-  gitea: null,
-};
+export const DEFAULT_API_BASE_URL: Readonly<Record<Provider, string | null>> = Object.fromEntries(
+  PROVIDERS.map((provider) => [provider, TRACKERS[provider].defaultApiBaseUrl]),
+) as Record<Provider, string | null>;
 
 export function createTracker(config: TrackerConfig): Tracker {
-  switch (config.provider) {
-    case "github":
-      return new GitHubTracker(config);
-    case "gitlab":
-      return new GitLabTracker(config);
-    case "gitea":
-      return new GiteaTracker(config);
-  }
+  return TRACKERS[config.provider].createTracker(config);
 }
 
 /**
@@ -46,38 +36,15 @@ export async function verifyWebhook(
   secret: string,
 ): Promise<boolean> {
   if (secret === "") return false;
-  switch (provider) {
-    case "github": {
-      const header = headers.get("x-hub-signature-256")?.trim() ?? "";
-      const match = /^sha256=([0-9a-fA-F]{64})$/.exec(header);
-      if (!match?.[1]) return false;
-      return constantTimeEqual(match[1].toLowerCase(), await hmacSha256Hex(secret, rawBody));
-    }
-    case "gitea": {
-      const header = headers.get("x-gitea-signature")?.trim() ?? "";
-      if (!/^[0-9a-fA-F]{64}$/.test(header)) return false;
-      return constantTimeEqual(header.toLowerCase(), await hmacSha256Hex(secret, rawBody));
-    }
-    case "gitlab": {
-      const token = headers.get("x-gitlab-token");
-      if (token === null) return false;
-      return constantTimeEqual(token, secret);
-    }
-  }
+  return TRACKERS[provider].verifyWebhook(headers, rawBody, secret);
 }
 
 /**
- * The id a delivery is deduplicated by. GitLab's `Idempotency-Key` (17.4+) survives retries and
- * `X-Gitlab-Event-UUID` is per event, but `X-Gitlab-Webhook-UUID` is new per request and must not
- * be used. Without a header the body's SHA-256 stands in: identical bytes, same delivery.
+ * The id a delivery is deduplicated by: the tracker's delivery header (GitLab's are chosen to
+ * survive retries). Without one the body's SHA-256 stands in: identical bytes, same delivery.
  */
 export async function deliveryIdOf(provider: Provider, headers: WebhookHeaders, rawBody: Uint8Array): Promise<string> {
-  const names: Record<Provider, string[]> = {
-    github: ["x-github-delivery"],
-    gitea: ["x-gitea-delivery"],
-    gitlab: ["idempotency-key", "x-gitlab-event-uuid"],
-  };
-  for (const name of names[provider]) {
+  for (const name of TRACKERS[provider].deliveryIdHeaders) {
     const value = headers.get(name)?.trim();
     if (value) return value;
   }
@@ -86,14 +53,12 @@ export async function deliveryIdOf(provider: Provider, headers: WebhookHeaders, 
 
 /** `X-GitHub-Event`, `X-Gitlab-Event`, or Gitea's `X-Gitea-Event-Type` (finer) else `X-Gitea-Event`. */
 export function eventNameOf(provider: Provider, headers: WebhookHeaders): string | null {
-  switch (provider) {
-    case "github":
-      return headers.get("x-github-event");
-    case "gitlab":
-      return headers.get("x-gitlab-event");
-    case "gitea":
-      return headers.get("x-gitea-event-type") ?? headers.get("x-gitea-event");
-  }
+  return TRACKERS[provider].eventName(headers);
+}
+
+/** The header names that carry the event name, in the order `eventNameOf` reads them. */
+export function eventHeaderNames(provider: Provider): readonly string[] {
+  return TRACKERS[provider].eventHeaders;
 }
 
 /**
@@ -101,13 +66,12 @@ export function eventNameOf(provider: Provider, headers: WebhookHeaders): string
  * `WebhookPayloadError` names the missing field; unknown events come back as kind "other".
  */
 export function parseWebhook(provider: Provider, headers: WebhookHeaders, payload: unknown): NormalizedEvent {
-  const event = eventNameOf(provider, headers) ?? "";
-  switch (provider) {
-    case "github":
-      return parseGitHubWebhook(event, payload);
-    case "gitlab":
-      return parseGitLabWebhook(event, payload);
-    case "gitea":
-      return event === "" ? nonIssueEvent("gitea", "other", event, "") : parseGiteaWebhook(event, payload);
-  }
+  const tracker = TRACKERS[provider];
+  return tracker.parseWebhook(tracker.eventName(headers) ?? "", payload);
+}
+
+/** Null when `repository` is a valid reference for this tracker, else what it must look like. */
+export function repositoryFormatProblem(provider: Provider, repository: string): string | null {
+  const { repositoryPattern, repositoryProblem } = TRACKERS[provider];
+  return repositoryPattern.test(repository) ? null : repositoryProblem;
 }

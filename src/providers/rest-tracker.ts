@@ -1,8 +1,9 @@
 /**
  * The part of every adapter class that does not depend on the tracker: its HTTP client, the
- * request count, and the walk over `listPage`. Each tracker's class supplies the rest.
+ * request count, and the walk over `listPage`. Each tracker's class supplies the rest, and its
+ * `TrackerHttpDialect`.
  */
-import { TrackerHttp, walkPages } from "./http";
+import { TrackerHttp, type TrackerHttpDialect } from "./http";
 import type {
   CanonicalIssue,
   IssueFields,
@@ -23,8 +24,8 @@ export abstract class RestTracker implements Tracker {
   /** As configured ("owner/name", GitLab's full path or id), for error messages. */
   protected readonly repository: string;
 
-  constructor(config: TrackerConfig) {
-    this.http = new TrackerHttp(config);
+  constructor(config: TrackerConfig, dialect: TrackerHttpDialect) {
+    this.http = new TrackerHttp(config, dialect);
     this.repository = config.repository;
   }
 
@@ -41,4 +42,17 @@ export abstract class RestTracker implements Tracker {
   abstract createIssue(fields: Omit<IssueFields, "state"> & { state?: IssueState }): Promise<CanonicalIssue>;
   abstract updateIssue(number: number, patch: Partial<IssueFields>): Promise<CanonicalIssue>;
   abstract findCreatedIssue(title: string, since: string): Promise<CanonicalIssue | null>;
+}
+
+/** Walks every page from the first, following each page's `nextUrl` verbatim. */
+async function* walkPages(
+  listPage: (request: ListPageRequest) => Promise<IssuePage>,
+  request: Omit<ListPageRequest, "url"> = {},
+): AsyncGenerator<IssuePage> {
+  let page = await listPage({ ...request, url: null });
+  yield page;
+  while (page.nextUrl) {
+    page = await listPage({ url: page.nextUrl });
+    yield page;
+  }
 }

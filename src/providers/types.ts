@@ -179,3 +179,29 @@ export interface NormalizedEvent {
 export interface WebhookHeaders {
   get(name: string): string | null;
 }
+
+// ---------- one tracker, as the registry holds it ----------
+
+/**
+ * Everything the rest of the worker may ask about one tracker. Each `providers/<name>/index.ts`
+ * exports one; `registry.ts` keys them by provider, so nothing switches on the provider.
+ */
+export interface TrackerDescriptor {
+  readonly provider: Provider;
+  createTracker(config: TrackerConfig): Tracker;
+  /** Checks a delivery on its raw bytes, in constant time; an empty secret verifies nothing. */
+  verifyWebhook(headers: WebhookHeaders, rawBody: Uint8Array, secret: string): Promise<boolean>;
+  /** Headers naming the delivery, best first; the first present one dedupes it. */
+  readonly deliveryIdHeaders: readonly string[];
+  /** Headers naming the event, best first. */
+  readonly eventHeaders: readonly string[];
+  /** The event name read from `eventHeaders`, or null when none is present. */
+  eventName(headers: WebhookHeaders): string | null;
+  /** Normalizes a verified delivery; `event` is `eventName(...)`, "" when absent. */
+  parseWebhook(event: string, payload: unknown): NormalizedEvent;
+  /** Where the API lives when the project names no host; null when there is no public instance. */
+  readonly defaultApiBaseUrl: string | null;
+  /** What a project's `repository` must match, and the message saying so when it does not. */
+  readonly repositoryPattern: RegExp;
+  readonly repositoryProblem: string;
+}

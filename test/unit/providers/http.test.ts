@@ -1,6 +1,12 @@
 import { describe, expect, it, vi } from "vitest";
+import { giteaHttp } from "../../../src/providers/gitea/client";
+import { githubHttp } from "../../../src/providers/github/client";
+import { gitlabHttp } from "../../../src/providers/gitlab/client";
 import { parseLinkHeader, rateLimitRetryAt, TrackerHttp } from "../../../src/providers/http";
 import { RateLimitedError, TrackerError, type TrackerConfig } from "../../../src/providers/types";
+
+/** Each tracker's HTTP facts, as its adapter hands them to the shared client. */
+const dialects = { github: githubHttp, gitlab: gitlabHttp, gitea: giteaHttp } as const;
 
 const NOW = Date.parse("2024-06-01T12:00:00Z");
 const SECRET_TOKEN = "ghp_supersecrettoken123";
@@ -15,7 +21,7 @@ function client(responses: (Response | Error)[], overrides: Partial<TrackerConfi
     if (next instanceof Error) throw next;
     return next;
   });
-  const http = new TrackerHttp({
+  const config: TrackerConfig = {
     provider: "github",
     apiBaseUrl: "https://api.github.com",
     repository: "acme/widgets",
@@ -26,7 +32,8 @@ function client(responses: (Response | Error)[], overrides: Partial<TrackerConfi
     },
     now: () => NOW,
     ...overrides,
-  });
+  };
+  const http = new TrackerHttp(config, dialects[config.provider]);
   return { http, calls, sleeps };
 }
 
@@ -40,43 +47,43 @@ describe("rate-limit classification", () => {
 
   it("treats a GitHub 403 with x-ratelimit-remaining 0 as a rate limit until x-ratelimit-reset", () => {
     const reset = Math.floor(NOW / 1000) + 600;
-    const at = rateLimitRetryAt("github", 403, h({ "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) }), "API rate limit exceeded", NOW);
+    const at = rateLimitRetryAt(dialects.github, 403, h({ "x-ratelimit-remaining": "0", "x-ratelimit-reset": String(reset) }), "API rate limit exceeded", NOW);
     expect(at).toBe(new Date(reset * 1000).toISOString());
   });
 
   it("treats a GitHub 403 with remaining quota and no limit message as a permission error", () => {
-    const at = rateLimitRetryAt("github", 403, h({ "x-ratelimit-remaining": "4999", "x-ratelimit-reset": "1717243200" }), "Resource not accessible by personal access token", NOW);
+    const at = rateLimitRetryAt(dialects.github, 403, h({ "x-ratelimit-remaining": "4999", "x-ratelimit-reset": "1717243200" }), "Resource not accessible by personal access token", NOW);
     expect(at).toBeNull();
   });
 
   it("treats a GitHub secondary limit (403 + retry-after) as a rate limit retry-after seconds away", () => {
-    const at = rateLimitRetryAt("github", 403, h({ "retry-after": "60", "x-ratelimit-remaining": "4990" }), "You have exceeded a secondary rate limit", NOW);
+    const at = rateLimitRetryAt(dialects.github, 403, h({ "retry-after": "60", "x-ratelimit-remaining": "4990" }), "You have exceeded a secondary rate limit", NOW);
     expect(at).toBe("2024-06-01T12:01:00.000Z");
   });
 
   it("treats a GitHub 403 that only says 'secondary rate limit' as a one-minute wait", () => {
-    expect(rateLimitRetryAt("github", 403, h({}), "You have exceeded a secondary rate limit.", NOW)).toBe("2024-06-01T12:01:00.000Z");
+    expect(rateLimitRetryAt(dialects.github, 403, h({}), "You have exceeded a secondary rate limit.", NOW)).toBe("2024-06-01T12:01:00.000Z");
   });
 
   it("reads GitHub's 429 with x-ratelimit-reset", () => {
-    expect(rateLimitRetryAt("github", 429, h({ "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1717243500" }), "", NOW)).toBe("2024-06-01T12:05:00.000Z");
+    expect(rateLimitRetryAt(dialects.github, 429, h({ "x-ratelimit-remaining": "0", "x-ratelimit-reset": "1717243500" }), "", NOW)).toBe("2024-06-01T12:05:00.000Z");
   });
 
   it("reads GitLab's 429 with RateLimit-Reset epoch seconds", () => {
-    expect(rateLimitRetryAt("gitlab", 429, h({ "RateLimit-Reset": "1717243320", "Retry-After": "120" }), "Retry later", NOW)).toBe(
+    expect(rateLimitRetryAt(dialects.gitlab, 429, h({ "RateLimit-Reset": "1717243320", "Retry-After": "120" }), "Retry later", NOW)).toBe(
       "2024-06-01T12:02:00.000Z",
     );
-    expect(rateLimitRetryAt("gitlab", 429, h({ "RateLimit-Reset": "1717243320" }), "", NOW)).toBe("2024-06-01T12:02:00.000Z");
+    expect(rateLimitRetryAt(dialects.gitlab, 429, h({ "RateLimit-Reset": "1717243320" }), "", NOW)).toBe("2024-06-01T12:02:00.000Z");
   });
 
   it("reads a generic 429 Retry-After in seconds or as an HTTP date", () => {
-    expect(rateLimitRetryAt("gitea", 429, h({ "Retry-After": "30" }), "", NOW)).toBe("2024-06-01T12:00:30.000Z");
-    expect(rateLimitRetryAt("gitea", 429, h({ "Retry-After": "Sat, 01 Jun 2024 12:10:00 GMT" }), "", NOW)).toBe("2024-06-01T12:10:00.000Z");
+    expect(rateLimitRetryAt(dialects.gitea, 429, h({ "Retry-After": "30" }), "", NOW)).toBe("2024-06-01T12:00:30.000Z");
+    expect(rateLimitRetryAt(dialects.gitea, 429, h({ "Retry-After": "Sat, 01 Jun 2024 12:10:00 GMT" }), "", NOW)).toBe("2024-06-01T12:10:00.000Z");
   });
 
   it("never treats a GitLab or Gitea 403 as a rate limit", () => {
-    expect(rateLimitRetryAt("gitlab", 403, h({ "Retry-After": "5" }), "rate limit", NOW)).toBeNull();
-    expect(rateLimitRetryAt("gitea", 403, h({}), "", NOW)).toBeNull();
+    expect(rateLimitRetryAt(dialects.gitlab, 403, h({ "Retry-After": "5" }), "rate limit", NOW)).toBeNull();
+    expect(rateLimitRetryAt(dialects.gitea, 403, h({}), "", NOW)).toBeNull();
   });
 });
 
@@ -164,7 +171,7 @@ describe("TrackerHttp", () => {
   });
 
   it("resolves the global fetch at call time when none is injected", async () => {
-    const http = new TrackerHttp({ provider: "gitea", apiBaseUrl: "https://gitea.example/api/v1", repository: "a/b", token: "t" });
+    const http = new TrackerHttp({ provider: "gitea", apiBaseUrl: "https://gitea.example/api/v1", repository: "a/b", token: "t" }, dialects.gitea);
     const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async () => ok({ late: true }));
     try {
       expect((await http.request("GET", "https://gitea.example/api/v1/x")).body).toEqual({ late: true });

@@ -1,5 +1,5 @@
 /**
- * Gitea API v1 adapter and webhook mapping.
+ * Gitea API v1 adapter.
  * Quirks: the issue list has no sort parameter (every page must be read, `orderedByUpdate` is
  * false) and `since` compares whole Unix seconds; pull requests are in the list unless
  * `type=issues`; at most 50 items a page by default; PATCH answers 201; labels are set by id
@@ -8,39 +8,34 @@
  */
 import { z } from "zod";
 import {
-  actionOf,
-  changedFieldsOf,
-  COMMON_ISSUE_ACTIONS,
-  currentLogin,
+  GitHubCompatibleTracker,
   githubStyleIssue,
   idsByName,
   missingMilestone,
-  pullRequestPayload,
-  pullRequestSummary,
-  pushPayload,
-  pushSummary,
-  repositoryPath,
   toCanonical,
-} from "./github-compatible";
-import { issuePage, issueParsers, parseLinkHeader, unreadableIssue } from "./http";
-import { RestTracker } from "./rest-tracker";
-import { toUtcIso, toWholeSecondSince } from "./timestamps";
+} from "../github-compatible/client";
+import { parseLinkHeader, type TrackerHttpDialect } from "../http";
+import { firstCreatedSince, issuePage, issueParsers, unreadableIssue } from "../issue-responses";
+import { toWholeSecondSince } from "../timestamps";
 import {
   TrackerError,
   type CanonicalIssue,
-  type IssueAction,
   type IssueFields,
   type IssueLookup,
   type IssuePage,
   type IssueState,
   type ListPageRequest,
-  type NormalizedEvent,
   type TrackerConfig,
-} from "./types";
-import { nonIssueEvent, parsePayload } from "./webhooks";
+} from "../types";
+
+export const giteaHttp: TrackerHttpDialect = {
+  authHeaders: (token) => ({ Authorization: `token ${token}` }),
+  // Gitea's own limiter answers 429; a 403 is always a permission error.
+  forbiddenMayBeRateLimit: false,
+};
 
 /** Labels are always objects; `pull_request` is null on a plain issue. */
-const giteaIssue = githubStyleIssue.extend({ labels: z.array(z.object({ name: z.string() })).nullish() });
+export const giteaIssue = githubStyleIssue.extend({ labels: z.array(z.object({ name: z.string() })).nullish() });
 const { parseIssue, parseList } = issueParsers(giteaIssue, "gitea");
 
 const namedId = z.object({ id: z.number(), name: z.string() });
@@ -51,18 +46,15 @@ const GITEA_PAGE_SIZE = 50;
 /** Color for labels this adapter has to create (Gitea, unlike GitHub and GitLab, won't). */
 const NEW_LABEL_COLOR = "#ededed";
 
-export class GiteaTracker extends RestTracker {
+export class GiteaTracker extends GitHubCompatibleTracker {
   readonly provider = "gitea" as const;
   readonly pageSize = GITEA_PAGE_SIZE;
   readonly orderedByUpdate = false;
-  private readonly repoPath: string;
-  private login: string | null = null;
   private labelIds: Map<string, number> | null = null;
   private milestoneIds: Map<string, number> | null = null;
 
   constructor(config: TrackerConfig) {
-    super(config);
-    this.repoPath = repositoryPath("gitea", config.repository);
+    super("gitea", config, giteaHttp);
   }
 
   async listPage(request: ListPageRequest): Promise<IssuePage> {
@@ -136,18 +128,8 @@ export class GiteaTracker extends RestTracker {
         limit: this.pageSize,
       }),
     );
-    const floorIso = toUtcIso(floor);
-    for (const item of items) {
-      const issue = parseIssue(item);
-      if (issue.pull_request != null || issue.title !== title) continue;
-      if (toUtcIso(issue.created_at) >= floorIso) return toCanonical(issue);
-    }
-    return null;
-  }
-
-  private async currentLogin(): Promise<string> {
-    this.login ??= await currentLogin(this.http);
-    return this.login;
+    const found = firstCreatedSince(items, parseIssue, title, floor, (i) => i.pull_request != null);
+    return found ? toCanonical(found) : null;
   }
 
   /** Label names to ids; a missing repository label is created, as GitHub and GitLab do on write. */
@@ -186,54 +168,4 @@ export class GiteaTracker extends RestTracker {
     if (id === undefined) throw missingMilestone("gitea", title, this.repository);
     return id;
   }
-}
-
-// ---------- webhooks ----------
-
-const ISSUE_ACTIONS: Record<string, IssueAction> = {
-  ...COMMON_ISSUE_ACTIONS,
-  label_updated: "labeled",
-  label_cleared: "labeled",
-};
-
-const issuePayload = z.object({
-  action: z.string(),
-  issue: giteaIssue,
-  changes: z.record(z.string(), z.unknown()).nullish(),
-});
-
-/** `event` is `X-Gitea-Event-Type` when sent (issue_label…), else `X-Gitea-Event` (issues…). */
-export function parseGiteaWebhook(event: string, payload: unknown): NormalizedEvent {
-  if (event === "issues" || event === "issue_assign" || event === "issue_label" || event === "issue_milestone") {
-    return parseIssueEvent(event, payload);
-  }
-  if (event.startsWith("pull_request") && !event.includes("comment") && !event.includes("review")) {
-    const p = parsePayload(pullRequestPayload, payload, "gitea pull_request payload");
-    return nonIssueEvent("gitea", "pull_request", event, p.action ?? "", pullRequestSummary(p, { draft: false }));
-  }
-  if (event === "push") {
-    const p = parsePayload(pushPayload, payload, "gitea push payload");
-    return nonIssueEvent("gitea", "push", event, "push", pushSummary(p));
-  }
-  return nonIssueEvent("gitea", "other", event, actionOf(payload));
-}
-
-function parseIssueEvent(event: string, payload: unknown): NormalizedEvent {
-  const p = parsePayload(issuePayload, payload, "gitea issues payload");
-  if (p.issue.pull_request != null) {
-    return nonIssueEvent("gitea", "pull_request", event, p.action, { number: p.issue.number, title: p.issue.title });
-  }
-  const action = ISSUE_ACTIONS[p.action] ?? "other";
-  return {
-    provider: "gitea",
-    kind: "issue",
-    action,
-    event,
-    issue: toCanonical(p.issue),
-    // Gitea sends the full API issue; a null `assignees` means nobody, not unknown.
-    complete: p.issue.labels !== undefined,
-    summary: { action: p.action, number: p.issue.number },
-    changedFields: changedFieldsOf(action, p.changes),
-    movedTo: null,
-  };
 }

@@ -1,5 +1,5 @@
 /**
- * GitHub REST adapter and `issues` webhook mapping.
+ * GitHub REST adapter.
  * Quirks: the issue list mixes in pull requests (items with a `pull_request` key); `Link` next
  * URLs switch to `/repositories/<id>/issues` and must be followed verbatim; a conditional GET
  * answering 304 costs no rate limit; a transferred issue answers 301, a deleted one 410, and an
@@ -7,37 +7,36 @@
  */
 import { z } from "zod";
 import {
-  actionOf,
-  changedFieldsOf,
-  COMMON_ISSUE_ACTIONS,
-  currentLogin,
+  GitHubCompatibleTracker,
   githubStyleIssue,
   idsByName,
   missingMilestone,
-  pullRequestPayload,
-  pullRequestSummary,
-  pushPayload,
-  pushSummary,
-  repositoryPath,
   toCanonical,
-} from "./github-compatible";
-import { issuePage, issueParsers, parseLinkHeader, serverTimeOf, unreadableIssue } from "./http";
-import { RestTracker } from "./rest-tracker";
-import { toUtcIso, toWholeSecondSince } from "./timestamps";
+} from "../github-compatible/client";
+import { parseLinkHeader, type TrackerHttpDialect } from "../http";
+import { firstCreatedSince, issuePage, issueParsers, serverTimeOf, unreadableIssue } from "../issue-responses";
+import { toWholeSecondSince } from "../timestamps";
 import type {
   CanonicalIssue,
-  IssueAction,
   IssueFields,
   IssueLookup,
   IssuePage,
   IssueState,
   ListPageRequest,
-  NormalizedEvent,
   TrackerConfig,
-} from "./types";
-import { nonIssueEvent, parsePayload } from "./webhooks";
+} from "../types";
 
-const githubIssue = githubStyleIssue.extend({
+export const githubHttp: TrackerHttpDialect = {
+  authHeaders: (token) => ({
+    Authorization: `Bearer ${token}`,
+    Accept: "application/vnd.github+json",
+    "X-GitHub-Api-Version": "2022-11-28",
+  }),
+  // Secondary and primary limits may answer 403; `rateLimitRetryAt` tells them from permissions.
+  forbiddenMayBeRateLimit: true,
+};
+
+export const githubIssue = githubStyleIssue.extend({
   state: z.enum(["open", "closed"]),
   labels: z.array(z.union([z.string(), z.object({ name: z.string() })])).optional(),
   // A `pull_request` key, whatever its value, marks a pull request in the issue list.
@@ -47,17 +46,14 @@ const { parseIssue, parseList } = issueParsers(githubIssue, "github");
 
 const milestoneRef = z.object({ number: z.number(), title: z.string() });
 
-export class GitHubTracker extends RestTracker {
+export class GitHubTracker extends GitHubCompatibleTracker {
   readonly provider = "github" as const;
   readonly pageSize = 100;
   readonly orderedByUpdate = true;
-  private readonly repoPath: string;
-  private login: string | null = null;
   private milestones: Map<string, number> | null = null;
 
   constructor(config: TrackerConfig) {
-    super(config);
-    this.repoPath = repositoryPath("github", config.repository);
+    super("github", config, githubHttp);
   }
 
   async listPage(request: ListPageRequest): Promise<IssuePage> {
@@ -126,29 +122,20 @@ export class GitHubTracker extends RestTracker {
 
   async findCreatedIssue(title: string, since: string): Promise<CanonicalIssue | null> {
     const creator = await this.currentLogin();
+    const floor = toWholeSecondSince(since);
     // `since` filters on updated_at, a superset of "created since"; created_at narrows it.
     const items = await this.http.getAllPages(
       this.http.url(`${this.repoPath}/issues`, {
         state: "all",
         creator,
-        since: toWholeSecondSince(since),
+        since: floor,
         sort: "created",
         direction: "asc",
         per_page: this.pageSize,
       }),
     );
-    const floor = toWholeSecondSince(since);
-    for (const item of items) {
-      const issue = parseIssue(item);
-      if (issue.pull_request !== undefined || issue.title !== title) continue;
-      if (toUtcIso(issue.created_at) >= toUtcIso(floor)) return toCanonical(issue);
-    }
-    return null;
-  }
-
-  private async currentLogin(): Promise<string> {
-    this.login ??= await currentLogin(this.http);
-    return this.login;
+    const found = firstCreatedSince(items, parseIssue, title, floor, (i) => i.pull_request !== undefined);
+    return found ? toCanonical(found) : null;
   }
 
   private async milestoneNumber(title: string): Promise<number> {
@@ -162,56 +149,4 @@ export class GitHubTracker extends RestTracker {
     if (number === undefined) throw missingMilestone("github", title, this.repository);
     return number;
   }
-}
-
-// ---------- webhooks ----------
-
-const ISSUE_ACTIONS: Record<string, IssueAction> = {
-  ...COMMON_ISSUE_ACTIONS,
-  transferred: "transferred",
-  labeled: "labeled",
-  unlabeled: "labeled",
-};
-
-const issuesPayload = z.object({
-  action: z.string(),
-  // Pinned/unpinned deliveries carry a trimmed issue (no state, no labels): accepted, not complete.
-  issue: githubIssue.extend({ state: githubIssue.shape.state.optional() }),
-  changes: z.record(z.string(), z.unknown()).optional(),
-});
-
-const transferChanges = z.object({ new_issue: z.object({ html_url: z.string() }) });
-
-export function parseGitHubWebhook(event: string, payload: unknown): NormalizedEvent {
-  if (event === "issues") return parseIssuesEvent(event, payload);
-  if (event === "pull_request") {
-    const p = parsePayload(pullRequestPayload, payload, "github pull_request payload");
-    return nonIssueEvent("github", "pull_request", event, p.action ?? "", pullRequestSummary(p, { draft: true }));
-  }
-  if (event === "push") {
-    const p = parsePayload(pushPayload, payload, "github push payload");
-    return nonIssueEvent("github", "push", event, "push", pushSummary(p));
-  }
-  return nonIssueEvent("github", "other", event, actionOf(payload));
-}
-
-function parseIssuesEvent(event: string, payload: unknown): NormalizedEvent {
-  const p = parsePayload(issuesPayload, payload, "github issues payload");
-  const action = ISSUE_ACTIONS[p.action] ?? "other";
-  const transfer = action === "transferred" ? transferChanges.safeParse(p.changes) : null;
-  const state = p.issue.state ?? (p.issue.closed_at ? "closed" : "open");
-  return {
-    provider: "github",
-    kind: "issue",
-    action,
-    event,
-    issue: toCanonical({ ...p.issue, state }),
-    complete:
-      p.issue.state !== undefined &&
-      p.issue.labels !== undefined &&
-      (p.issue.assignees != null || p.issue.assignee === null),
-    summary: { action: p.action, number: p.issue.number },
-    changedFields: changedFieldsOf(action, p.changes),
-    movedTo: transfer?.success ? transfer.data.new_issue.html_url : null,
-  };
 }

@@ -1,29 +1,32 @@
 /**
- * GitLab REST v4 adapter and Issue Hook mapping.
+ * GitLab REST v4 adapter.
  * Quirks: issues are addressed by `iid`; the project by numeric id or URL-encoded full path;
  * writes take `description`, comma-joined `labels`, `assignee_ids` (user ids, not names),
  * `milestone_id` and `state_event`; nothing is ever deleted visibly except by a 404; a moved issue
- * stays readable, closed, with `moved_to_id` set. Webhooks give labels and assignees as objects
- * but the milestone only as `milestone_id`.
+ * stays readable, closed, with `moved_to_id` set.
  */
 import { z } from "zod";
-import { canonicalIssue } from "./canonical";
-import { issuePage, issueParsers, parseLinkHeader, unreadableIssue } from "./http";
-import { RestTracker } from "./rest-tracker";
-import { toUtcIso } from "./timestamps";
+import { canonicalIssue } from "../canonical";
+import { parseLinkHeader, type TrackerHttpDialect } from "../http";
+import { firstCreatedSince, issuePage, issueParsers, unreadableIssue } from "../issue-responses";
+import { RestTracker } from "../rest-tracker";
+import { toUtcIso } from "../timestamps";
 import {
   TrackerError,
   type CanonicalIssue,
-  type IssueAction,
   type IssueFields,
   type IssueLookup,
   type IssuePage,
   type IssueState,
   type ListPageRequest,
-  type NormalizedEvent,
   type TrackerConfig,
-} from "./types";
-import { nonIssueEvent, parsePayload } from "./webhooks";
+} from "../types";
+
+export const gitlabHttp: TrackerHttpDialect = {
+  authHeaders: (token) => ({ "PRIVATE-TOKEN": token }),
+  // GitLab's limits answer 429; a 403 is always a permission error.
+  forbiddenMayBeRateLimit: false,
+};
 
 const userRef = z.object({ id: z.number(), username: z.string() });
 
@@ -60,7 +63,7 @@ export class GitLabTracker extends RestTracker {
   private readonly milestoneIds = new Map<string, number>();
 
   constructor(config: TrackerConfig) {
-    super(config);
+    super(config, gitlabHttp);
     // Numeric ids pass through; "group/sub/project" becomes "group%2Fsub%2Fproject".
     this.projectPath = `/projects/${encodeURIComponent(config.repository)}`;
   }
@@ -136,12 +139,8 @@ export class GitLabTracker extends RestTracker {
         per_page: this.pageSize,
       }),
     );
-    const floor = toUtcIso(since);
-    for (const item of items) {
-      const issue = parseIssue(item);
-      if (issue.title === title && toUtcIso(issue.created_at) >= floor) return toCanonical(issue);
-    }
-    return null;
+    const found = firstCreatedSince(items, parseIssue, title, since);
+    return found ? toCanonical(found) : null;
   }
 
   private async currentUsername(): Promise<string> {
@@ -228,151 +227,4 @@ function toCanonical(issue: GitLabIssue): CanonicalIssue {
   });
   // A moved issue stays in the listing (closed, `moved_to_id` set): the sync must see it as gone.
   return issue.moved_to_id ? { ...canonical, movedTo: String(issue.moved_to_id) } : canonical;
-}
-
-// ---------- webhooks ----------
-
-const HOOK_ACTIONS: Record<string, IssueAction> = {
-  open: "opened",
-  update: "edited",
-  close: "closed",
-  reopen: "reopened",
-};
-
-const CHANGE_FIELDS: Record<string, keyof IssueFields> = {
-  title: "title",
-  description: "body",
-  state_id: "state",
-  closed_at: "state",
-  labels: "labels",
-  assignees: "assignees",
-  milestone_id: "milestone",
-};
-
-const hookLabel = z.object({ title: z.string() });
-
-const issueHook = z.object({
-  object_kind: z.string(),
-  object_attributes: z.object({
-    id: z.number(),
-    iid: z.number(),
-    title: z.string(),
-    description: z.string().nullish(),
-    state: z.string(),
-    url: z.string(),
-    action: z.string().optional(),
-    created_at: z.string(),
-    updated_at: z.string(),
-    closed_at: z.string().nullish(),
-    milestone_id: z.number().nullish(),
-    moved_to_id: z.number().nullish(),
-    assignee_ids: z.array(z.number()).optional(),
-    labels: z.array(hookLabel).optional(),
-    type: z.string().optional(),
-  }),
-  labels: z.array(hookLabel).optional(),
-  assignees: z.array(z.object({ username: z.string() })).optional(),
-  changes: z.record(z.string(), z.unknown()).optional(),
-});
-
-const mergeRequestHook = z.object({
-  object_attributes: z
-    .object({
-      iid: z.number().optional(),
-      title: z.string().optional(),
-      state: z.string().optional(),
-      action: z.string().optional(),
-      url: z.string().optional(),
-      source_branch: z.string().optional(),
-      target_branch: z.string().optional(),
-    })
-    .optional(),
-});
-
-const pushHook = z.object({
-  object_kind: z.string().optional(),
-  ref: z.string().optional(),
-  before: z.string().optional(),
-  after: z.string().optional(),
-  total_commits_count: z.number().optional(),
-});
-
-const ISSUE_EVENTS = new Set(["Issue Hook", "Confidential Issue Hook"]);
-const PUSH_EVENTS = new Set(["Push Hook", "Tag Push Hook"]);
-
-export function parseGitLabWebhook(event: string, payload: unknown): NormalizedEvent {
-  const objectKind = (payload as { object_kind?: unknown } | null)?.object_kind;
-  if (ISSUE_EVENTS.has(event) || objectKind === "issue" || objectKind === "work_item") {
-    return parseIssueHook(event, payload);
-  }
-  if (event === "Merge Request Hook" || objectKind === "merge_request") {
-    const mr = parsePayload(mergeRequestHook, payload, "gitlab merge request payload").object_attributes ?? {};
-    return nonIssueEvent("gitlab", "pull_request", event, mr.action ?? "", {
-      number: mr.iid ?? null,
-      title: mr.title ?? null,
-      state: mr.state ?? null,
-      url: mr.url ?? null,
-      headRef: mr.source_branch ?? null,
-      baseRef: mr.target_branch ?? null,
-    });
-  }
-  if (PUSH_EVENTS.has(event) || objectKind === "push" || objectKind === "tag_push") {
-    const p = parsePayload(pushHook, payload, "gitlab push payload");
-    return nonIssueEvent("gitlab", "push", event, p.object_kind ?? "push", {
-      ref: p.ref ?? null,
-      before: p.before ?? null,
-      after: p.after ?? null,
-      commits: p.total_commits_count ?? 0,
-    });
-  }
-  return nonIssueEvent("gitlab", "other", event, typeof objectKind === "string" ? objectKind : "");
-}
-
-function parseIssueHook(event: string, payload: unknown): NormalizedEvent {
-  const p = parsePayload(issueHook, payload, "gitlab issue payload");
-  const a = p.object_attributes;
-  // Tasks, incidents and other work items share the hook; only plain issues are synced.
-  if (a.type !== undefined && a.type.toLowerCase() !== "issue") {
-    return nonIssueEvent("gitlab", "other", event, a.action ?? "", { number: a.iid, type: a.type });
-  }
-  const labels = p.labels ?? a.labels;
-  // GitLab leaves `assignees` out when nobody is assigned; `assignee_ids` tells the two apart.
-  const assignees = p.assignees ?? ((a.assignee_ids ?? []).length === 0 ? [] : undefined);
-  // Only `milestone_id` is sent: a set milestone's title is unknown to the payload.
-  const milestoneKnown = a.milestone_id == null;
-
-  let action = HOOK_ACTIONS[a.action ?? ""] ?? "other";
-  // A move closes the old issue and sets `moved_to_id`: report it as the transfer it is.
-  if (a.moved_to_id) action = "transferred";
-  const changedFields = new Set<string>();
-  for (const key of Object.keys(p.changes ?? {})) {
-    const field = CHANGE_FIELDS[key];
-    if (field) changedFields.add(field);
-  }
-  if (action === "closed" || action === "reopened") changedFields.add("state");
-
-  return {
-    provider: "gitlab",
-    kind: "issue",
-    action,
-    event,
-    issue: canonicalIssue({
-      externalId: a.id,
-      number: a.iid,
-      url: a.url,
-      title: a.title,
-      body: a.description,
-      state: a.state,
-      labels: (labels ?? []).map((l) => l.title),
-      assignees: (assignees ?? []).map((u) => u.username),
-      milestone: null,
-      createdAt: a.created_at,
-      updatedAt: a.updated_at,
-      closedAt: a.closed_at,
-    }),
-    complete: labels !== undefined && assignees !== undefined && milestoneKnown,
-    summary: { action: a.action ?? null, number: a.iid, milestoneId: a.milestone_id ?? null, movedToId: a.moved_to_id ?? null },
-    changedFields: [...changedFields].sort(),
-    movedTo: null,
-  };
 }

@@ -1,0 +1,88 @@
+/**
+ * Reading tracker answers into our shapes: an issue page from a raw list, an issue lookup from a
+ * status, and schema-checked issue parsers. No HTTP here; the requests are `http.ts`.
+ */
+import type { z } from "zod";
+import { toUtcIso } from "./timestamps";
+import { TrackerError, type CanonicalIssue, type IssueLookup, type IssuePage, type Provider } from "./types";
+
+/** The `Date` header as ISO UTC, or null. */
+export function serverTimeOf(headers: Headers): string | null {
+  const date = headers.get("date");
+  if (!date) return null;
+  const ms = Date.parse(date);
+  return Number.isNaN(ms) ? null : new Date(ms).toISOString();
+}
+
+/**
+ * A page built from the raw list as the tracker answered it: `issues` are the plain issues among
+ * `raw`, mapped; `lastUpdatedAt` and `rawCount` still count the pull requests filtered out.
+ */
+export function issuePage(
+  raw: readonly { updated_at: string }[],
+  issues: CanonicalIssue[],
+  headers: Headers,
+  links: { nextUrl: string | null; etag?: string | null },
+): IssuePage {
+  const last = raw.at(-1);
+  return {
+    issues,
+    nextUrl: links.nextUrl,
+    etag: links.etag ?? null,
+    notModified: false,
+    serverTime: serverTimeOf(headers),
+    lastUpdatedAt: last ? toUtcIso(last.updated_at) : null,
+    rawCount: raw.length,
+  };
+}
+
+/**
+ * A single-issue GET that did not find one: 404 (or GitHub's 410) is gone — a tracker does not
+ * tell deleted from unreadable — and 403 is no access. Null for any other status.
+ */
+export function unreadableIssue(status: number): IssueLookup | null {
+  if (status === 404 || status === 410) return { status: "deleted" };
+  if (status === 403) return { status: "no_access" };
+  return null;
+}
+
+/**
+ * An adapter's `parseIssue` and `parseList` for its issue schema: an answer that does not fit is a
+ * `TrackerError` naming the first bad field, never a half-read issue.
+ */
+export function issueParsers<S extends z.ZodType>(schema: S, provider: Provider) {
+  const parseIssue = (body: unknown): z.output<S> => {
+    const result = schema.safeParse(body);
+    if (!result.success) {
+      const field = result.error.issues[0]?.path.map(String).join(".") ?? "";
+      throw new TrackerError(`${provider} answered an issue without a valid ${field || "body"}`, null, false);
+    }
+    return result.data;
+  };
+  const parseList = (body: unknown): z.output<S>[] => {
+    if (!Array.isArray(body)) throw new TrackerError(`${provider} issue list is not a list`, null, false);
+    return body.map(parseIssue);
+  };
+  return { parseIssue, parseList };
+}
+
+/**
+ * The first of a user's recent issues titled exactly `title` and created at or after `floor`: how
+ * a create whose answer was lost is found again. `skip` drops what the listing mixes in (pull
+ * requests).
+ */
+export function firstCreatedSince<T extends { title: string; created_at: string }>(
+  items: readonly unknown[],
+  parseIssue: (body: unknown) => T,
+  title: string,
+  floor: string,
+  skip: (issue: T) => boolean = () => false,
+): T | null {
+  const floorIso = toUtcIso(floor);
+  for (const item of items) {
+    const issue = parseIssue(item);
+    if (skip(issue) || issue.title !== title) continue;
+    if (toUtcIso(issue.created_at) >= floorIso) return issue;
+  }
+  return null;
+}
