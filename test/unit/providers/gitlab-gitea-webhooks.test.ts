@@ -4,9 +4,9 @@ import { FakeTracker } from "../../fakes/fake-tracker.ts";
 import giteaLabelUpdated from "../../fixtures/gitea/issue-label-updated.json";
 import giteaOpened from "../../fixtures/gitea/issues-opened-offset.json";
 import giteaPullRequest from "../../fixtures/gitea/pull-request-opened.json";
-import giteaPush from "../../fixtures/gitea/push.json";
+import giteaPush from "../../fixtures/webhooks/gitea/push.json";
 import gitlabOpen2018 from "../../fixtures/gitlab/issue-hook-open-2018-format.json";
-import gitlabMergeRequest from "../../fixtures/gitlab/merge-request-hook.json";
+import gitlabMergeRequest from "../../fixtures/webhooks/gitlab/merge-request-hook.json";
 import gitlabPush from "../../fixtures/gitlab/push-hook.json";
 import gitlabUpdateMilestone from "../../fixtures/gitlab/issue-hook-update-with-milestone.json";
 import gitlabTask from "../../fixtures/gitlab/work-item-hook-task.json";
@@ -93,7 +93,7 @@ describe("GitLab Issue Hook", () => {
     expect(parseWebhook("gitlab", gitlab("Merge Request Hook"), gitlabMergeRequest)).toMatchObject({
       kind: "pull_request",
       action: "open",
-      summary: { number: 1, headRef: "ms-viewport", baseRef: "master" },
+      summary: { number: 7, headRef: "fix-login", baseRef: "main" },
     });
     expect(parseWebhook("gitlab", gitlab("Push Hook"), gitlabPush)).toMatchObject({
       kind: "push",
