@@ -54,28 +54,54 @@ export async function decryptSecret(base64Key: string | undefined, stored: strin
   }
 }
 
-/** Constant-time string comparison: the time taken depends only on the lengths, never on where they differ. */
-export function timingSafeEqualStrings(a: string, b: string): boolean {
-  const ea = new TextEncoder().encode(a);
-  const eb = new TextEncoder().encode(b);
-  let diff = ea.byteLength ^ eb.byteLength;
-  const n = Math.max(ea.byteLength, eb.byteLength);
-  for (let i = 0; i < n; i++) diff |= (ea[i] ?? 0) ^ (eb[i] ?? 0);
+/**
+ * Compares two strings in constant time. Both sides are hashed first, so the comparison always
+ * runs over 32 bytes: neither where they differ nor their lengths show in the time taken.
+ */
+export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
+  const encoder = new TextEncoder();
+  const [x, y] = await Promise.all([crypto.subtle.digest("SHA-256", encoder.encode(a)), crypto.subtle.digest("SHA-256", encoder.encode(b))]);
+  const left = new Uint8Array(x);
+  const right = new Uint8Array(y);
+  let diff = 0;
+  for (let i = 0; i < left.length; i++) diff |= left[i]! ^ right[i]!;
   return diff === 0;
 }
 
-function base64ToBytes(s: string): Uint8Array {
-  const bin = atob(s.trim());
-  return Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
+/** Which secret of a project; bound into the ciphertext with the project id. */
+export type ProjectSecret = "token" | "webhookSecret";
+
+/** Encrypts one of a project's secrets for storage. */
+export function sealProjectSecret(base64Key: string | undefined, projectId: string, which: ProjectSecret, plaintext: string): Promise<string> {
+  return encryptSecret(base64Key, plaintext, `${projectId}:${which}`);
 }
 
-function bytesToBase64Url(bytes: Uint8Array): string {
-  let bin = "";
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+/** Decrypts one of a project's stored secrets. */
+export function openProjectSecret(base64Key: string | undefined, projectId: string, which: ProjectSecret, stored: string): Promise<string> {
+  return decryptSecret(base64Key, stored, `${projectId}:${which}`);
 }
 
-function base64UrlToBytes(s: string): Uint8Array {
+/** base64 (standard alphabet, padded) of bytes; chunked so large buffers do not overflow the call stack. */
+export function bytesToBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+/** Bytes of base64 (standard alphabet); throws on anything else. */
+export function base64ToBytes(s: string): Uint8Array {
+  const binary = atob(s.trim());
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/** base64url without padding (RFC 4648 §5). */
+export function bytesToBase64Url(bytes: Uint8Array): string {
+  return bytesToBase64(bytes).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+export function base64UrlToBytes(s: string): Uint8Array {
   const b64 = s.replaceAll("-", "+").replaceAll("_", "/");
   return base64ToBytes(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
 }

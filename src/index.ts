@@ -2,7 +2,8 @@ import type { Env } from "./env";
 import { createApp } from "./http/app";
 import { handleQueue } from "./jobs/consumer";
 import { dispatchCron } from "./jobs/cron";
-import type { Job } from "./jobs/messages";
+import { log } from "./log";
+import type { Job } from "./queue/messages";
 export { ProjectSync } from "./durable/project-sync";
 
 const app = createApp();
@@ -11,7 +12,7 @@ export default {
   fetch: app.fetch,
   async scheduled(controller, env) {
     const result = await dispatchCron(controller.cron, env);
-    console.log(JSON.stringify({ msg: "cron dispatched", cron: controller.cron, ...result }));
+    log.info("cron dispatched", { cron: controller.cron, ...result });
   },
   queue: (batch, env) => handleQueue(batch as MessageBatch<unknown>, env),
 } satisfies ExportedHandler<Env, Job>;

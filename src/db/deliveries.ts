@@ -1,9 +1,12 @@
-import { and, asc, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
-import type { Provider } from "../providers/types";
+import { and, asc, count, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
+import { runBatch } from "./batch";
+import { base64ToBytes, bytesToBase64 } from "../crypto";
 import type { Database } from "./client";
+import { insertEventOnce, type NewEvent } from "./events";
 import { webhookDeliveries, type DeliveryRow } from "./schema";
 
 export type DeliveryStatus = DeliveryRow["status"];
+type Provider = DeliveryRow["provider"];
 
 /**
  * D1 holds at most ~2 MB in one value; 900 KB leaves room for the rest of the row. Webhook bodies
@@ -29,19 +32,6 @@ export async function decodePayload(stored: string): Promise<string> {
 async function pipeBytes(input: Uint8Array, transform: TransformStream<Uint8Array, Uint8Array>): Promise<Uint8Array> {
   const stream = new Blob([input]).stream().pipeThrough(transform);
   return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-function bytesToBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}
-
-function base64ToBytes(b64: string): Uint8Array {
-  const binary = atob(b64);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
 }
 
 export interface NewDelivery {
@@ -147,4 +137,21 @@ export async function listStaleReceived(db: Database, before: string, limit: num
     .orderBy(asc(webhookDeliveries.receivedAt))
     .limit(limit)
     .all();
+}
+
+/** Finishes an applied delivery and logs its normalized event (when it has one), in one batch. */
+export async function finishDeliveryWithEvent(
+  db: Database,
+  args: { id: string; status: "applied" | "ignored"; now: string; note: string | null; event: (NewEvent & { id: string }) | null },
+): Promise<void> {
+  await runBatch(db, [...(args.event ? [insertEventOnce(db, args.event)] : []), finishDelivery(db, args.id, args.status, args.now, args.note)]);
+}
+
+export async function countFailedDeliveries(db: Database, projectId: string): Promise<number> {
+  const row = await db
+    .select({ n: count() })
+    .from(webhookDeliveries)
+    .where(and(eq(webhookDeliveries.projectId, projectId), eq(webhookDeliveries.status, "failed")))
+    .get();
+  return row?.n ?? 0;
 }

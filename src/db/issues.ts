@@ -1,13 +1,13 @@
-import { and, asc, eq, gt, gte, isNotNull, sql, type SQL } from "drizzle-orm";
-import type { IssueFields } from "../providers/types";
+import { and, asc, count, eq, gt, gte, inArray, isNotNull, isNull, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Database } from "./client";
 import { runBatch } from "./batch";
-import { normalizeFields } from "../sync/snapshot";
 import { parseStringArray, stringifySet } from "./json";
-import { issues, outbox, type IssueRow } from "./schema";
+import { outboxUpsert } from "./outbox";
+import { conflicts, issues, outbox, type IssueRow, type StoredFields } from "./schema";
 
 export type NewIssue = typeof issues.$inferInsert;
 export type SyncState = IssueRow["syncState"];
+
 
 export interface IssueFilter {
   state?: "open" | "closed" | "all";
@@ -51,7 +51,7 @@ export async function getIssue(db: Database, projectId: string, id: string): Pro
 }
 
 /** The synced fields as the local row holds them. */
-export function fieldsOfRow(row: IssueRow): IssueFields {
+export function fieldsOfRow(row: IssueRow): StoredFields {
   return {
     title: row.title,
     body: row.body,
@@ -62,12 +62,7 @@ export function fieldsOfRow(row: IssueRow): IssueFields {
   };
 }
 
-/** The base snapshot: the fields both sides last agreed on (null before the first agreement). */
-export function baseOfRow(row: IssueRow): IssueFields | null {
-  return row.base ? normalizeFields(JSON.parse(row.base) as IssueFields) : null;
-}
-
-export function fieldsToColumns(f: Partial<IssueFields>): Partial<NewIssue> {
+export function fieldsToColumns(f: Partial<StoredFields>): Partial<NewIssue> {
   const cols: Partial<NewIssue> = {};
   if (f.title !== undefined) cols.title = f.title;
   if (f.body !== undefined) cols.body = f.body;
@@ -76,25 +71,6 @@ export function fieldsToColumns(f: Partial<IssueFields>): Partial<NewIssue> {
   if (f.assignees !== undefined) cols.assignees = stringifySet(f.assignees);
   if (f.milestone !== undefined) cols.milestone = f.milestone;
   return cols;
-}
-
-/**
- * Queues (or coalesces into) the issue's one outbox row, but only if the issue is at `version`:
- * in the same batch as the issue write, this makes "issue changed" and "push queued" one atomic step.
- */
-function upsertOutbox(args: { id: string; projectId: string; issueId: string; version: number; op: "create" | "update"; now: string }) {
-  return sql`
-    INSERT INTO ${outbox} (id, project_id, issue_id, op, status, attempts, created_at, updated_at)
-    SELECT ${args.id}, ${args.projectId}, ${args.issueId}, ${args.op}, 'pending', 0, ${args.now}, ${args.now}
-    WHERE EXISTS (SELECT 1 FROM ${issues} WHERE id = ${args.issueId} AND version = ${args.version})
-    ON CONFLICT (issue_id) DO UPDATE SET
-      status = 'pending',
-      attempts = 0,
-      last_error = NULL,
-      next_attempt_at = NULL,
-      -- a create not yet confirmed stays a create: the later edit rides along with it
-      op = CASE WHEN outbox.op = 'create' AND outbox.status = 'pending' THEN 'create' ELSE excluded.op END,
-      updated_at = excluded.updated_at`;
 }
 
 /** Inserts a local issue and its outbox row atomically. */
@@ -110,7 +86,7 @@ export async function insertLocalIssue(
   }
   await runBatch(db, [
     db.insert(issues).values({ ...row, version: 1 }),
-    upsertOutbox({ id: push.outboxId, projectId: row.projectId, issueId: row.id, version: 1, op: "create", now }),
+    outboxUpsert(row.projectId, [{ id: push.outboxId, issueId: row.id, version: 1, op: "create", now }]),
   ]);
   return (await getIssue(db, row.projectId, row.id))!;
 }
@@ -122,7 +98,7 @@ export async function insertLocalIssue(
 export async function updateLocalIssue(
   db: Database,
   current: IssueRow,
-  patch: Partial<IssueFields>,
+  patch: Partial<StoredFields>,
   push: { outboxId: string } | null,
   now: string,
 ): Promise<IssueRow | undefined> {
@@ -144,7 +120,120 @@ export async function updateLocalIssue(
   const op = current.externalId ? "update" : "create";
   const [result] = await runBatch(db, [
     update,
-    upsertOutbox({ id: push.outboxId, projectId: current.projectId, issueId: current.id, version: nextVersion, op, now }),
+    outboxUpsert(current.projectId, [{ id: push.outboxId, issueId: current.id, version: nextVersion, op, now }]),
   ]);
   return result!.results.length > 0 ? getIssue(db, current.projectId, current.id) : undefined;
+}
+
+/** The project's issues linked to these tracker ids, by external id. */
+export async function loadByExternalIds(db: Database, projectId: string, externalIds: readonly string[]): Promise<Map<string, IssueRow>> {
+  const byExternal = new Map<string, IssueRow>();
+  // D1 binds at most 100 parameters per statement.
+  for (let i = 0; i < externalIds.length; i += 90) {
+    const chunk = externalIds.slice(i, i + 90);
+    const rows = await db
+      .select()
+      .from(issues)
+      .where(and(eq(issues.projectId, projectId), inArray(issues.externalId, chunk)))
+      .all();
+    for (const row of rows) byExternal.set(row.externalId!, row);
+  }
+  return byExternal;
+}
+
+export async function getIssueByExternalId(db: Database, projectId: string, externalId: string): Promise<IssueRow | undefined> {
+  return db
+    .select()
+    .from(issues)
+    .where(and(eq(issues.projectId, projectId), eq(issues.externalId, externalId)))
+    .get();
+}
+
+/** Local issues whose tracker create was sent but never confirmed, with when it was first attempted. */
+export async function listUnconfirmedCreates(db: Database, projectId: string): Promise<{ issue: IssueRow; attemptedAt: string }[]> {
+  const rows = await db
+    .select({ issue: issues, attemptedAt: outbox.createAttemptedAt })
+    .from(issues)
+    .innerJoin(outbox, eq(outbox.issueId, issues.id))
+    .where(and(eq(issues.projectId, projectId), isNull(issues.externalId), isNotNull(outbox.createAttemptedAt)))
+    .all();
+  return rows.map((r) => ({ issue: r.issue, attemptedAt: r.attemptedAt! }));
+}
+
+/** Marks the issues a full run's listing contained. D1 binds at most 100 parameters: ids travel as one JSON array. */
+export async function markSeen(db: Database, projectId: string, runId: string, externalIds: readonly string[]): Promise<void> {
+  await db.run(sql`
+    UPDATE ${issues} SET last_seen_run_id = ${runId}
+    WHERE project_id = ${projectId} AND external_id IN (SELECT value FROM json_each(${JSON.stringify(externalIds)}))`);
+}
+
+/** Linked, not orphaned issues the run's listing did not contain, keyset on id after `afterId`. */
+export async function listUnseenLinked(db: Database, projectId: string, runId: string, page: { afterId: string | null; limit: number }): Promise<IssueRow[]> {
+  return db
+    .select()
+    .from(issues)
+    .where(
+      and(
+        eq(issues.projectId, projectId),
+        isNotNull(issues.externalNumber),
+        or(isNull(issues.lastSeenRunId), ne(issues.lastSeenRunId, runId)),
+        ne(issues.syncState, "orphaned"),
+        page.afterId ? gt(issues.id, page.afterId) : undefined,
+      ),
+    )
+    .orderBy(issues.id)
+    .limit(page.limit)
+    .all();
+}
+
+/** Removes the issue with its outbox row and conflicts, atomically. */
+export async function deleteIssue(db: Database, issueId: string): Promise<void> {
+  await runBatch(db, [
+    db.delete(outbox).where(eq(outbox.issueId, issueId)),
+    db.delete(conflicts).where(eq(conflicts.issueId, issueId)),
+    db.delete(issues).where(eq(issues.id, issueId)),
+  ]);
+}
+
+/** Marks the issue orphaned if it is still at its version. */
+export async function markOrphaned(
+  db: Database,
+  issue: IssueRow,
+  args: { reason: string; now: string; externalUpdatedAt: string | null },
+): Promise<void> {
+  await db
+    .update(issues)
+    .set({ syncState: "orphaned", syncError: args.reason, deletedAt: args.now, externalUpdatedAt: args.externalUpdatedAt, version: issue.version + 1 })
+    .where(and(eq(issues.id, issue.id), eq(issues.version, issue.version)));
+}
+
+/**
+ * Unlinks the issue from its gone tracker issue and queues its recreate, in one batch, if it is
+ * still at its version: the push path creates it in the tracker again.
+ */
+export async function unlinkForRecreate(db: Database, issue: IssueRow, args: { outboxId: string; reason: string; now: string }): Promise<void> {
+  await runBatch(db, [
+    db
+      .update(issues)
+      .set({
+        externalId: null,
+        externalNumber: null,
+        externalUrl: null,
+        externalUpdatedAt: null,
+        base: null,
+        baseHash: null,
+        syncState: "pending_push",
+        syncError: args.reason,
+        deletedAt: null,
+        version: issue.version + 1,
+      })
+      .where(and(eq(issues.id, issue.id), eq(issues.version, issue.version))),
+    outboxUpsert(issue.projectId, [{ id: args.outboxId, issueId: issue.id, version: issue.version + 1, op: "recreate", now: args.now }]),
+  ]);
+}
+
+/** How many of the project's issues are in each sync state (states with none are absent). */
+export async function countBySyncState(db: Database, projectId: string): Promise<Partial<Record<SyncState, number>>> {
+  const rows = await db.select({ state: issues.syncState, n: count() }).from(issues).where(eq(issues.projectId, projectId)).groupBy(issues.syncState).all();
+  return Object.fromEntries(rows.map((r) => [r.state, r.n]));
 }

@@ -4,12 +4,47 @@
  * moved on is guarded by the issue version read before the tracker call, and the issue and outbox
  * rows that change together go in one atomic batch.
  */
-import { and, eq, sql } from "drizzle-orm";
-import type { IssueFields } from "../providers/types";
+import { and, asc, count, eq, lt, sql, type SQL } from "drizzle-orm";
 import { runBatch } from "./batch";
 import type { Database } from "./client";
-import { stringifySet } from "./json";
-import { issues, outbox, projects, type IssueRow, type OutboxRow } from "./schema";
+import { jsonField as j, stringifySet } from "./json";
+import { issues, outbox, projects, type IssueRow, type OutboxRow, type StoredFields } from "./schema";
+
+/** One outbox write: queued only if the issue is at `version` after the write it goes with. */
+export interface OutboxWrite {
+  id: string;
+  issueId: string;
+  version: number;
+  op: "create" | "update" | "recreate";
+  now: string;
+}
+
+/**
+ * Queues (or coalesces into) each issue's one outbox row, but only if the issue is at the given
+ * version: in the same batch as the issue write, "issue changed" and "push queued" are one atomic
+ * step. A create not yet confirmed stays a create (a later edit rides along with it); a recreate
+ * replaces whatever was there and forgets the earlier create attempt.
+ */
+export function outboxUpsert(projectId: string, rows: readonly OutboxWrite[]): SQL {
+  return outboxUpsertJson(projectId, JSON.stringify(rows));
+}
+
+/** `outboxUpsert` of rows already serialized as one JSON array (see `chunkByJsonSize`). */
+export function outboxUpsertJson(projectId: string, json: string): SQL {
+  return sql`
+    INSERT INTO ${outbox} (id, project_id, issue_id, op, status, attempts, created_at, updated_at)
+    SELECT ${j("id")}, ${projectId}, ${j("issueId")}, ${j("op")}, 'pending', 0, ${j("now")}, ${j("now")}
+    FROM json_each(${json}) AS j
+    WHERE EXISTS (SELECT 1 FROM ${issues} i WHERE i.id = ${j("issueId")} AND i.version = ${j("version")})
+    ON CONFLICT (issue_id) DO UPDATE SET
+      status = 'pending', attempts = 0, last_error = NULL, next_attempt_at = NULL,
+      op = CASE
+        WHEN excluded.op = 'recreate' THEN 'recreate'
+        WHEN outbox.op = 'create' AND outbox.status = 'pending' THEN 'create'
+        ELSE excluded.op END,
+      create_attempted_at = CASE WHEN excluded.op = 'recreate' THEN NULL ELSE outbox.create_attempted_at END,
+      updated_at = excluded.updated_at`;
+}
 
 export async function getOutboxRow(db: Database, issueId: string): Promise<OutboxRow | undefined> {
   return db.select().from(outbox).where(eq(outbox.issueId, issueId)).get();
@@ -38,7 +73,7 @@ export async function delayCreates(db: Database, projectId: string, at: string):
  */
 export async function recordCreateAttempt(
   db: Database,
-  args: { projectId: string; issueId: string; sent: IssueFields; at: string; nextCreateAt: string },
+  args: { projectId: string; issueId: string; sent: StoredFields; at: string; nextCreateAt: string },
 ): Promise<void> {
   await runBatch(db, [
     db
@@ -74,10 +109,10 @@ export interface PushResult {
   /** The tracker issue the push wrote to (or adopted). */
   mapping: { externalId: string; externalNumber: number; externalUrl: string | null; externalUpdatedAt: string | null };
   /** What the tracker now holds: the new base. */
-  base: IssueFields;
+  base: StoredFields;
   baseHash: string;
   /** Local fields to store if the issue is still at the version read (pass the read fields to keep them). */
-  local: IssueFields;
+  local: StoredFields;
   /** True when `local` equals `base`: the issue is synced and its outbox row done. */
   settled: boolean;
   now: string;
@@ -193,4 +228,22 @@ export async function failExhaustedPush(db: Database, args: { projectId: string;
       WHERE issue_id = ${args.issueId} AND status = 'pending' AND attempts > 0`,
   ]);
   return updated!.results.length > 0;
+}
+
+/** Pending rows of enabled projects not touched since `before` (their push job was lost), oldest first. */
+export async function listStalePending(db: Database, before: string, limit: number): Promise<{ projectId: string; issueId: string }[]> {
+  return db
+    .select({ projectId: outbox.projectId, issueId: outbox.issueId })
+    .from(outbox)
+    .innerJoin(projects, eq(projects.id, outbox.projectId))
+    .where(and(eq(outbox.status, "pending"), lt(outbox.updatedAt, before), eq(projects.syncEnabled, true)))
+    .orderBy(asc(outbox.updatedAt))
+    .limit(limit)
+    .all();
+}
+
+/** How many of the project's outbox rows are in each status (statuses with none are absent). */
+export async function countByStatus(db: Database, projectId: string): Promise<Partial<Record<OutboxRow["status"], number>>> {
+  const rows = await db.select({ status: outbox.status, n: count() }).from(outbox).where(eq(outbox.projectId, projectId)).groupBy(outbox.status).all();
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 }

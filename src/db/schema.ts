@@ -196,3 +196,13 @@ export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type OutboxRow = typeof outbox.$inferSelect;
 export type ConflictRow = typeof conflicts.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
+
+/** The six synced fields as an issue row holds them, lists parsed (the shape of a tracker's `IssueFields`). */
+export interface StoredFields {
+  title: string;
+  body: string;
+  state: IssueRow["state"];
+  labels: string[];
+  assignees: string[];
+  milestone: string | null;
+}

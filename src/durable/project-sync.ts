@@ -1,9 +1,16 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { loadSyncContext } from "../sync/context";
+import { applyDelivery } from "../sync/deliveries";
 import { pushIssue, type PushOutcome } from "../sync/push";
 import { requestRun, runStep, type RunMode, type RunTrigger } from "../sync/runs";
-import { applyDelivery } from "../sync/webhook-apply";
+
+declare module "../env" {
+  interface Env {
+    /** One ProjectSync Durable Object per project (named by the project id). Reach it through ./client.ts. */
+    PROJECT_SYNC: DurableObjectNamespace<ProjectSync>;
+  }
+}
 
 /**
  * What an RPC call answers. Errors travel as data: a thrown error loses its class across RPC (the

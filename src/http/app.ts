@@ -1,19 +1,19 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
-import type { Env } from "../env";
 import { requireApiToken } from "./auth";
 import { deliveriesRouter } from "./deliveries";
 import { issuesRouter } from "./issues";
 import { errorToResponse, problem } from "./problem";
+import { loadProject, type AppEnv } from "./project";
 import { projectsRouter } from "./projects";
-import { syncRouter } from "./sync";
+import { syncRunsRouter } from "./sync-runs";
 import { validationHook } from "./validation";
 import { webhooksRouter } from "./webhooks";
 
 const API_BODY_LIMIT = 1024 * 1024;
 
 export function createApp() {
-  const app = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: validationHook });
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.get("/health", (c) => c.json({ status: "ok" }));
 
@@ -22,11 +22,12 @@ export function createApp() {
     requireApiToken,
     bodyLimit({ maxSize: API_BODY_LIMIT, onError: () => problem(413, `The request body is over ${API_BODY_LIMIT} bytes.`) }),
   );
+  app.use("/api/v1/projects/:projectId/*", loadProject);
   app.route("/api/v1/projects", projectsRouter);
   app.route("/api/v1/projects", issuesRouter);
   app.route("/api/v1/projects", deliveriesRouter);
   app.route("/webhooks", webhooksRouter);
-  app.route("/api/v1", syncRouter);
+  app.route("/api/v1", syncRunsRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", (c) => ({

@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import { timingSafeEqualStrings } from "../crypto";
+import { constantTimeEqual } from "../crypto";
 import type { Env } from "../env";
 import { problem } from "./problem";
 
@@ -9,7 +9,7 @@ export const requireApiToken = createMiddleware<{ Bindings: Env }>(async (c, nex
   const header = c.req.header("authorization") ?? "";
   const match = /^Bearer\s+(.+)$/i.exec(header.trim());
   if (!expected) return problem(503, "API_TOKEN is not configured.");
-  if (!match?.[1] || !timingSafeEqualStrings(match[1], expected)) {
+  if (!match?.[1] || !(await constantTimeEqual(match[1], expected))) {
     return problem(401, "A valid bearer token is required.");
   }
   await next();

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { base64UrlToBytes, bytesToBase64Url } from "../crypto";
 import { ValidationFailed } from "../errors";
 
 /** Shared OpenAPI pieces: problem details, list envelope, cursors. */
@@ -42,14 +43,13 @@ export function listOf<T extends z.ZodType>(item: T, name: string) {
 
 /** Cursors are opaque to callers: base64url of the last id on the page. */
 export function encodeCursor(lastId: string): string {
-  return btoa(lastId).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  return bytesToBase64Url(new TextEncoder().encode(lastId));
 }
 
 export function decodeCursor(cursor: string | undefined): string | null {
   if (cursor === undefined || cursor === "") return null;
   try {
-    const b64 = cursor.replaceAll("-", "+").replaceAll("_", "/");
-    const id = atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4));
+    const id = new TextDecoder().decode(base64UrlToBytes(cursor));
     if (/^[0-9a-f-]{36}$/.test(id)) return id;
   } catch {
     // fall through to the field error
@@ -66,5 +66,7 @@ export function pageOf<T extends { id: string }, U>(rows: T[], limit: number, ma
 
 export const IdParam = (name: string) =>
   z.string().min(1).max(64).openapi({ param: { name, in: "path" }, description: `${name}` });
+
+export const ProjectIdParams = z.object({ projectId: IdParam("projectId") });
 
 export const IsoTimestamp = z.string().openapi({ format: "date-time", example: "2026-11-24T12:00:00.000Z" });

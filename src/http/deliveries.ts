@@ -3,12 +3,13 @@ import { HTTPException } from "hono/http-exception";
 import { database } from "../db/client";
 import { findDelivery, listDeliveries, resetForReplay } from "../db/deliveries";
 import { listEvents } from "../db/events";
-import { getProject } from "../db/projects";
 import type { DeliveryRow, EventRow } from "../db/schema";
-import type { Env } from "../env";
 import { NotFound } from "../errors";
+import { errorText, log } from "../log";
 import { PROVIDERS } from "../providers/types";
-import { decodeCursor, IdParam, ProblemSchema, IsoTimestamp, jsonContent, listOf, ListQuery, pageOf, problemResponses } from "./common";
+import { enqueueDeliveryApply } from "../queue/send";
+import { decodeCursor, IdParam, ProblemSchema, IsoTimestamp, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
+import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
 
 const DELIVERY_STATUSES = ["received", "applied", "ignored", "failed"] as const;
@@ -78,7 +79,6 @@ function eventToApi(row: EventRow): z.infer<typeof EventSchema> {
   };
 }
 
-const ProjectIdParams = z.object({ projectId: IdParam("projectId") });
 /** A delivery named by our `id` or by the tracker's delivery id. */
 const ReplayParams = z.object({
   projectId: IdParam("projectId"),
@@ -132,50 +132,37 @@ const routes = {
   }),
 };
 
-async function requireProject(env: Env, projectId: string): Promise<void> {
-  if (!(await getProject(database(env.DB), projectId))) throw new NotFound("project", projectId);
-}
-
-export const deliveriesRouter = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: validationHook })
+export const deliveriesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.replay, async (c) => {
-    const { projectId, deliveryId } = c.req.valid("param");
+    const { deliveryId } = c.req.valid("param");
+    const projectId = c.var.project.id;
     const db = database(c.env.DB);
     const row = await findDelivery(db, projectId, deliveryId);
-    if (!row) {
-      await requireProject(c.env, projectId);
-      throw new NotFound("delivery", deliveryId);
-    }
+    if (!row) throw new NotFound("delivery", deliveryId);
     await resetForReplay(db, row.id);
     try {
-      await c.env.SYNC_QUEUE.send({ type: "webhook", projectId, deliveryRowId: row.id });
+      await enqueueDeliveryApply(c.env, projectId, row.id);
     } catch (err) {
-      console.error(JSON.stringify({ msg: "replay enqueue failed", projectId, deliveryRowId: row.id, error: String(err).slice(0, 200) }));
+      log.error("replay enqueue failed", { projectId, deliveryRowId: row.id, error: errorText(err, 200) });
       throw new HTTPException(503, { message: "The delivery could not be queued; try again." });
     }
     return c.json({ status: "queued" as const, id: row.id, deliveryId: row.deliveryId }, 202);
   })
   .openapi(routes.get, async (c) => {
-    const { projectId, deliveryId } = c.req.valid("param");
-    const row = await findDelivery(database(c.env.DB), projectId, deliveryId);
-    if (!row) {
-      await requireProject(c.env, projectId);
-      throw new NotFound("delivery", deliveryId);
-    }
+    const { deliveryId } = c.req.valid("param");
+    const row = await findDelivery(database(c.env.DB), c.var.project.id, deliveryId);
+    if (!row) throw new NotFound("delivery", deliveryId);
     return c.json(deliveryToApi(row), 200);
   })
   .openapi(routes.list, async (c) => {
-    const { projectId } = c.req.valid("param");
     const { limit, cursor, status } = c.req.valid("query");
     const beforeId = decodeCursor(cursor);
-    await requireProject(c.env, projectId);
-    const rows = await listDeliveries(database(c.env.DB), projectId, { status }, { limit: limit + 1, beforeId });
+    const rows = await listDeliveries(database(c.env.DB), c.var.project.id, { status }, { limit: limit + 1, beforeId });
     return c.json(pageOf(rows, limit, deliveryToApi), 200);
   })
   .openapi(routes.events, async (c) => {
-    const { projectId } = c.req.valid("param");
     const { limit, cursor, kind } = c.req.valid("query");
     const afterId = decodeCursor(cursor);
-    await requireProject(c.env, projectId);
-    const rows = await listEvents(database(c.env.DB), projectId, { kind }, { limit: limit + 1, afterId });
+    const rows = await listEvents(database(c.env.DB), c.var.project.id, { kind }, { limit: limit + 1, afterId });
     return c.json(pageOf(rows, limit, eventToApi), 200);
   });

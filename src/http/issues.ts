@@ -1,26 +1,11 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { database } from "../db/client";
-import { fieldsOfRow, getIssue, insertLocalIssue, listIssues, updateLocalIssue } from "../db/issues";
-import { getProject } from "../db/projects";
-import type { IssueRow, ProjectRow } from "../db/schema";
-import type { Env } from "../env";
-import { DirectionRefused, NotFound, StateConflict } from "../errors";
-import { newId, nowIso } from "../ids";
-import { enqueuePush } from "../jobs/enqueue";
-import type { IssueFields } from "../providers/types";
-import { changedFields, pickFields } from "../sync/snapshot";
-import {
-  conflictResponse,
-  decodeCursor,
-  IdParam,
-  IsoTimestamp,
-  jsonBody,
-  jsonContent,
-  listOf,
-  ListQuery,
-  pageOf,
-  problemResponses,
-} from "./common";
+import { fieldsOfRow, getIssue, listIssues } from "../db/issues";
+import type { IssueRow } from "../db/schema";
+import { NotFound } from "../errors";
+import { createLocalIssue, editIssue } from "../sync/local-edits";
+import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
+import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
 
 const SYNC_STATES = ["synced", "pending_push", "conflict", "orphaned", "error"] as const;
@@ -85,14 +70,6 @@ export function issueToApi(row: IssueRow): z.infer<typeof IssueSchema> {
   };
 }
 
-/** Local edits reach the tracker unless the tracker is the only master. */
-function assertLocalWritesAllowed(project: ProjectRow): void {
-  if (project.syncDirection === "inbound") {
-    throw new DirectionRefused(`project ${project.id} syncs inbound only: the tracker is the master and local edits are refused`);
-  }
-}
-
-const ProjectIdParams = z.object({ projectId: IdParam("projectId") });
 const IssueParams = z.object({ projectId: IdParam("projectId"), issueId: IdParam("issueId") });
 
 const IssueListQuery = ListQuery.extend({
@@ -143,91 +120,31 @@ const routes = {
   }),
 };
 
-async function requireProject(env: Env, projectId: string): Promise<ProjectRow> {
-  const project = await getProject(database(env.DB), projectId);
-  if (!project) throw new NotFound("project", projectId);
-  return project;
-}
-
-/** Applies a local edit with compare-and-set, retrying a few times if a sync wrote the row meanwhile. */
-async function editIssue(env: Env, project: ProjectRow, issueId: string, patch: Partial<IssueFields>): Promise<IssueRow> {
-  assertLocalWritesAllowed(project);
-  const db = database(env.DB);
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const current = await getIssue(db, project.id, issueId);
-    if (!current) throw new NotFound("issue", issueId);
-    if (current.syncState === "orphaned" || current.deletedAt) {
-      throw new StateConflict(`issue ${issueId} is orphaned: its tracker issue was deleted or moved`);
-    }
-    const fields = fieldsOfRow(current);
-    const wanted = { ...fields, ...patch };
-    const changed = pickFields(wanted, changedFields(fields, wanted));
-    if (Object.keys(changed).length === 0) return current;
-    const row = await updateLocalIssue(db, current, changed, { outboxId: newId() }, nowIso());
-    if (row) {
-      await enqueuePush(env, { projectId: project.id, issueId });
-      return row;
-    }
-  }
-  throw new StateConflict(`issue ${issueId} is being changed concurrently; try again`);
-}
-
-export const issuesRouter = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: validationHook })
+export const issuesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.list, async (c) => {
-    const { projectId } = c.req.valid("param");
     const { limit, cursor, ...filter } = c.req.valid("query");
     const afterId = decodeCursor(cursor);
-    await requireProject(c.env, projectId);
     const updatedSince = filter.updatedSince ? new Date(filter.updatedSince).toISOString() : undefined;
-    const rows = await listIssues(database(c.env.DB), projectId, { ...filter, updatedSince }, { limit: limit + 1, afterId });
+    const rows = await listIssues(database(c.env.DB), c.var.project.id, { ...filter, updatedSince }, { limit: limit + 1, afterId });
     return c.json(pageOf(rows, limit, issueToApi), 200);
   })
   .openapi(routes.get, async (c) => {
-    const { projectId, issueId } = c.req.valid("param");
-    const row = await getIssue(database(c.env.DB), projectId, issueId);
-    if (!row) {
-      await requireProject(c.env, projectId);
-      throw new NotFound("issue", issueId);
-    }
+    const { issueId } = c.req.valid("param");
+    const row = await getIssue(database(c.env.DB), c.var.project.id, issueId);
+    if (!row) throw new NotFound("issue", issueId);
     return c.json(issueToApi(row), 200);
   })
   .openapi(routes.create, async (c) => {
-    const { projectId } = c.req.valid("param");
-    const input = c.req.valid("json");
-    const project = await requireProject(c.env, projectId);
-    assertLocalWritesAllowed(project);
-    const now = nowIso();
-    const id = newId();
-    const row = await insertLocalIssue(
-      database(c.env.DB),
-      {
-        id,
-        projectId,
-        title: input.title,
-        body: input.body ?? "",
-        state: "open",
-        labels: JSON.stringify([...new Set(input.labels ?? [])].sort()),
-        assignees: JSON.stringify([...new Set(input.assignees ?? [])].sort()),
-        milestone: input.milestone ?? null,
-        createdAt: now,
-        updatedAt: now,
-        syncState: "pending_push",
-      },
-      { outboxId: newId() },
-    );
-    await enqueuePush(c.env, { projectId, issueId: id });
+    const row = await createLocalIssue(c.env, database(c.env.DB), c.var.project, c.req.valid("json"));
     return c.json(issueToApi(row), 201);
   })
   .openapi(routes.update, async (c) => {
-    const { projectId, issueId } = c.req.valid("param");
-    const input = c.req.valid("json");
-    const project = await requireProject(c.env, projectId);
-    const row = await editIssue(c.env, project, issueId, input);
+    const { issueId } = c.req.valid("param");
+    const row = await editIssue(c.env, database(c.env.DB), c.var.project, issueId, c.req.valid("json"));
     return c.json(issueToApi(row), 200);
   })
   .openapi(routes.close, async (c) => {
-    const { projectId, issueId } = c.req.valid("param");
-    const project = await requireProject(c.env, projectId);
-    const row = await editIssue(c.env, project, issueId, { state: "closed" });
+    const { issueId } = c.req.valid("param");
+    const row = await editIssue(c.env, database(c.env.DB), c.var.project, issueId, { state: "closed" });
     return c.json(issueToApi(row), 200);
   });

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
+import { errorText, log } from "../log";
 import { ConfigurationError, DirectionRefused, NotFound, StateConflict, ValidationFailed, type FieldError } from "../errors";
 
 /** RFC 9457 problem details. */
@@ -60,16 +61,9 @@ export function errorToResponse(err: unknown, c: Context): Response {
     });
   }
   if (err instanceof ConfigurationError) {
-    console.error(JSON.stringify({ msg: "configuration error", path: new URL(c.req.url).pathname, error: err.message }));
+    log.error("configuration error", { path: new URL(c.req.url).pathname, error: err.message });
     return problem(503, "The service is misconfigured; see the Worker logs.");
   }
-  console.error(
-    JSON.stringify({
-      msg: "unhandled error",
-      method: c.req.method,
-      path: new URL(c.req.url).pathname,
-      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-    }),
-  );
+  log.error("unhandled error", { method: c.req.method, path: new URL(c.req.url).pathname, error: errorText(err, Infinity) });
   return problem(500, "An internal error occurred.");
 }

@@ -1,15 +1,15 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { encryptSecret } from "../crypto";
+import { sealProjectSecret } from "../crypto";
 import { database } from "../db/client";
 import { hasLinkedIssues } from "../db/issues";
-import { deleteProject, getProject, insertProject, listProjects, updateProject, type NewProject } from "../db/projects";
+import { deleteProject, insertProject, listProjects, updateProject, type NewProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
-import type { Env } from "../env";
 import { NotFound, StateConflict, ValidationFailed, type FieldError } from "../errors";
 import { newId, nowIso } from "../ids";
 import { DEFAULT_API_BASE_URL } from "../providers";
 import { PROVIDERS, type Provider } from "../providers/types";
-import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses } from "./common";
+import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
+import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
 
 const Direction = z.enum(["inbound", "outbound", "bidirectional"]);
@@ -111,7 +111,6 @@ function checkProjectRules(p: {
   return errors;
 }
 
-const ProjectIdParams = z.object({ projectId: IdParam("projectId") });
 
 const routes = {
   create: createRoute({
@@ -154,7 +153,7 @@ const routes = {
   }),
 };
 
-export const projectsRouter = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: validationHook })
+export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.create, async (c) => {
     const input = c.req.valid("json");
     const apiBaseUrl = input.apiBaseUrl ?? DEFAULT_API_BASE_URL[input.provider] ?? undefined;
@@ -173,8 +172,8 @@ export const projectsRouter = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: 
       master: input.master ?? "tracker",
       deletionPolicy,
       syncEnabled: input.syncEnabled ?? true,
-      tokenEnc: await encryptSecret(c.env.TOKEN_ENCRYPTION_KEY, input.token, `${id}:token`),
-      webhookSecretEnc: await encryptSecret(c.env.TOKEN_ENCRYPTION_KEY, input.webhookSecret, `${id}:webhookSecret`),
+      tokenEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "token", input.token),
+      webhookSecretEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret),
       createdAt: now,
       updatedAt: now,
     });
@@ -185,18 +184,12 @@ export const projectsRouter = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: 
     const rows = await listProjects(database(c.env.DB), { limit: limit + 1, afterId: decodeCursor(cursor) });
     return c.json(pageOf(rows, limit, projectToApi), 200);
   })
-  .openapi(routes.get, async (c) => {
-    const { projectId } = c.req.valid("param");
-    const row = await getProject(database(c.env.DB), projectId);
-    if (!row) throw new NotFound("project", projectId);
-    return c.json(projectToApi(row), 200);
-  })
+  .openapi(routes.get, async (c) => c.json(projectToApi(c.var.project), 200))
   .openapi(routes.update, async (c) => {
     const { projectId } = c.req.valid("param");
     const input = c.req.valid("json");
     const db = database(c.env.DB);
-    const current = await getProject(db, projectId);
-    if (!current) throw new NotFound("project", projectId);
+    const current = c.var.project;
     // Issue mappings hold the tracker's ids: they mean nothing on another tracker. A renamed or moved
     // repository (new `repository` or `apiBaseUrl`) keeps its issue ids, so that stays allowed.
     if (input.provider !== undefined && input.provider !== current.provider && (await hasLinkedIssues(db, projectId))) {
@@ -229,9 +222,9 @@ export const projectsRouter = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: 
       patch.cursor = null;
       patch.cursorEtag = null;
     }
-    if (input.token !== undefined) patch.tokenEnc = await encryptSecret(c.env.TOKEN_ENCRYPTION_KEY, input.token, `${projectId}:token`);
+    if (input.token !== undefined) patch.tokenEnc = await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, projectId, "token", input.token);
     if (input.webhookSecret !== undefined) {
-      patch.webhookSecretEnc = await encryptSecret(c.env.TOKEN_ENCRYPTION_KEY, input.webhookSecret, `${projectId}:webhookSecret`);
+      patch.webhookSecretEnc = await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, projectId, "webhookSecret", input.webhookSecret);
     }
     const row = await updateProject(db, projectId, patch);
     if (!row) throw new NotFound("project", projectId);

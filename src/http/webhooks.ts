@@ -1,16 +1,18 @@
 /**
  * The webhook edge: verify the signature on the raw bytes, dedupe, persist, answer fast; the
- * project's Durable Object applies the delivery later (src/sync/webhook-apply.ts). Hot path: one D1
+ * project's Durable Object applies the delivery later (src/sync/deliveries.ts). Hot path: one D1
  * read (the project), one D1 write (the delivery) and one queue send.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { openProjectSecret } from "../crypto";
 import { database } from "../db/client";
 import { encodePayload, insertDelivery, type DeliveryStatus } from "../db/deliveries";
 import { getProject } from "../db/projects";
 import type { Env } from "../env";
 import { newId, nowIso } from "../ids";
+import { errorText, log } from "../log";
 import { deliveryIdOf, eventNameOf, parseWebhook, PROVIDERS, verifyWebhook, WebhookPayloadError, type Provider } from "../providers";
-import { webhookSecretOf } from "../sync/context";
+import { enqueueDeliveryApply } from "../queue/send";
 import { jsonContent, ProblemSchema } from "./common";
 import { problem } from "./problem";
 import { validationHook } from "./validation";
@@ -155,7 +157,7 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
 
   const raw = await readLimited(c.req.raw, MAX_WEBHOOK_BODY);
   if (!raw) return tooLarge();
-  const secret = await webhookSecretOf(c.env, project);
+  const secret = await openProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, project.id, "webhookSecret", project.webhookSecretEnc);
   if (!(await verifyWebhook(provider, c.req.raw.headers, raw, secret))) {
     return problem(401, "The webhook signature or token is missing or wrong.");
   }
@@ -187,10 +189,10 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
   if (classified.status === "ignored") return c.json({ status: "ignored" as const, id }, 200);
 
   try {
-    await c.env.SYNC_QUEUE.send({ type: "webhook", projectId, deliveryRowId: id });
+    await enqueueDeliveryApply(c.env, projectId, id);
   } catch (err) {
-    // The delivery is stored as `received`: the cron sweep (resendStaleDeliveries) or a replay applies it.
-    console.error(JSON.stringify({ msg: "webhook enqueue failed; left for the sweep", projectId, deliveryRowId: id, error: String(err).slice(0, 200) }));
+    // The delivery is stored as `received`: the cron sweep (jobs/sweeps.ts) or a replay applies it.
+    log.error("webhook enqueue failed; left for the sweep", { projectId, deliveryRowId: id, error: errorText(err, 200) });
   }
   return c.json({ status: "accepted" as const, id }, 202);
 });

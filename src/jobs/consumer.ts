@@ -1,36 +1,13 @@
+import { projectSync } from "../durable/client";
 import type { Env } from "../env";
-import type { RpcResult } from "../durable/project-sync";
+import { errorText, log } from "../log";
+import { PushJob, QUEUES, SyncJob } from "../queue/messages";
+import { recordDeliveryFailure } from "../sync/deliveries";
 import { recordPushFailure } from "../sync/push";
-import { recordDeliveryFailure } from "../sync/webhook-apply";
-import { PushJob, QUEUES, SyncJob } from "./messages";
 
 /** Retry delay for a failed message: exponential, 2 s doubling, capped at 10 minutes. */
 export function backoffSeconds(attempts: number): number {
   return Math.min(600, 2 ** Math.min(attempts, 10));
-}
-
-function projectStub(env: Env, projectId: string) {
-  return env.PROJECT_SYNC.get(env.PROJECT_SYNC.idFromName(projectId));
-}
-
-/** Unwraps a Durable Object answer; its errors come back as data and are rethrown here, name kept. */
-export function unwrap<T>(result: RpcResult<T>): T {
-  if (result.ok) return result.value;
-  const error = new Error(result.error.message);
-  error.name = result.error.name;
-  throw error;
-}
-
-function logFailure(queue: string, message: Message<unknown>, err: unknown): void {
-  console.error(
-    JSON.stringify({
-      msg: "queue message failed",
-      queue,
-      messageId: message.id,
-      attempts: message.attempts,
-      error: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
-    }),
-  );
 }
 
 /**
@@ -49,7 +26,7 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
           message.ack();
           return;
         }
-        logFailure(batch.queue, message, err);
+        log.error("queue message failed", { queue: batch.queue, messageId: message.id, attempts: message.attempts, error: errorText(err, Infinity) });
         message.retry({ delaySeconds: backoffSeconds(message.attempts) });
       }
     }),
@@ -63,11 +40,11 @@ async function handleMessage(queue: string, message: Message<unknown>, env: Env)
     const job = parsed.data;
     if (queue === QUEUES.syncDead) {
       if (job.type === "webhook") await recordDeliveryFailure(env, job.projectId, job.deliveryRowId, "retries exhausted");
-      else console.error(JSON.stringify({ msg: "sync job dead-lettered", projectId: job.projectId, mode: job.mode }));
+      else log.error("sync job dead-lettered", { projectId: job.projectId, mode: job.mode });
     } else if (job.type === "sync") {
-      unwrap(await projectStub(env, job.projectId).requestRun(job.projectId, job.mode, job.trigger));
+      await projectSync(env, job.projectId).requestRun(job.mode, job.trigger);
     } else {
-      unwrap(await projectStub(env, job.projectId).applyDelivery(job.projectId, job.deliveryRowId));
+      await projectSync(env, job.projectId).applyDelivery(job.deliveryRowId);
     }
     message.ack();
     return;
@@ -81,7 +58,7 @@ async function handleMessage(queue: string, message: Message<unknown>, env: Env)
       message.ack();
       return;
     }
-    const outcome = unwrap(await projectStub(env, job.projectId).pushIssue(job.projectId, job.issueId));
+    const outcome = await projectSync(env, job.projectId).pushIssue(job.issueId);
     if (outcome.retryAt) {
       // Rate limited: come back at the reset time instead of sleeping (queue delays cap at 12 h).
       const delay = Math.ceil((Date.parse(outcome.retryAt) - Date.now()) / 1000);
@@ -91,11 +68,11 @@ async function handleMessage(queue: string, message: Message<unknown>, env: Env)
     }
     return;
   }
-  console.error(JSON.stringify({ msg: "message from an unknown queue acked", queue }));
+  log.error("message from an unknown queue acked", { queue });
   message.ack();
 }
 
 function ackMalformed(queue: string, message: Message<unknown>): void {
-  console.error(JSON.stringify({ msg: "malformed queue message acked", queue, messageId: message.id }));
+  log.error("malformed queue message acked", { queue, messageId: message.id });
   message.ack();
 }

@@ -1,6 +1,5 @@
-import { sql } from "drizzle-orm";
-import { database } from "../db/client";
-import { events, outbox, syncRuns, webhookDeliveries } from "../db/schema";
+import { database, type Database } from "../db/client";
+import { deleteDoneOutbox, deleteEvents, deleteFinishedRuns, deleteProcessedDeliveries } from "../db/history";
 import type { Env } from "../env";
 import { idFloor } from "../ids";
 
@@ -28,35 +27,23 @@ export interface PruneResult {
   outbox: number;
 }
 
-/**
- * Deletes finished history older than its retention, oldest first, in bounded chunks. Ids are
- * UUIDv7, so "older than" is a primary-key range. Runs still going, deliveries not yet applied and
- * pending pushes are never touched.
- */
+/** Deletes finished history older than its retention, oldest first, in bounded chunks. */
 export async function pruneHistory(env: Env, now: number = Date.now()): Promise<PruneResult> {
   const db = database(env.DB);
   const before = (days: number) => idFloor(now - days * DAY_MS);
-  const prune = async (statement: ReturnType<typeof sql>): Promise<number> => {
+  const prune = async (deleteChunk: (db: Database, before: string, limit: number) => Promise<number>, cutoff: string): Promise<number> => {
     let total = 0;
     for (let i = 0; i < MAX_CHUNKS; i++) {
-      const result = await db.run(statement);
-      const deleted = result.meta.changes ?? 0;
+      const deleted = await deleteChunk(db, cutoff, CHUNK);
       total += deleted;
       if (deleted < CHUNK) break;
     }
     return total;
   };
   return {
-    syncRuns: await prune(sql`
-      DELETE FROM ${syncRuns} WHERE id IN (
-        SELECT id FROM ${syncRuns} WHERE id < ${before(RETENTION.syncRunsDays)} AND status IN ('succeeded', 'failed') ORDER BY id LIMIT ${CHUNK})`),
-    deliveries: await prune(sql`
-      DELETE FROM ${webhookDeliveries} WHERE id IN (
-        SELECT id FROM ${webhookDeliveries} WHERE id < ${before(RETENTION.deliveriesDays)} AND status != 'received' ORDER BY id LIMIT ${CHUNK})`),
-    events: await prune(sql`
-      DELETE FROM ${events} WHERE id IN (SELECT id FROM ${events} WHERE id < ${before(RETENTION.eventsDays)} ORDER BY id LIMIT ${CHUNK})`),
-    outbox: await prune(sql`
-      DELETE FROM ${outbox} WHERE id IN (
-        SELECT id FROM ${outbox} WHERE updated_at < ${new Date(now - RETENTION.finishedOutboxDays * DAY_MS).toISOString()} AND status = 'done' ORDER BY id LIMIT ${CHUNK})`),
+    syncRuns: await prune(deleteFinishedRuns, before(RETENTION.syncRunsDays)),
+    deliveries: await prune(deleteProcessedDeliveries, before(RETENTION.deliveriesDays)),
+    events: await prune(deleteEvents, before(RETENTION.eventsDays)),
+    outbox: await prune(deleteDoneOutbox, new Date(now - RETENTION.finishedOutboxDays * DAY_MS).toISOString()),
   };
 }

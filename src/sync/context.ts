@@ -1,4 +1,4 @@
-import { decryptSecret } from "../crypto";
+import { openProjectSecret } from "../crypto";
 import { database, type Database } from "../db/client";
 import { getProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
@@ -19,7 +19,7 @@ export async function loadSyncContext(env: Env, projectId: string): Promise<Sync
   const db = database(env.DB);
   const project = await getProject(db, projectId);
   if (!project) throw new NotFound("project", projectId);
-  const token = await decryptSecret(env.TOKEN_ENCRYPTION_KEY, project.tokenEnc, `${project.id}:token`);
+  const token = await openProjectSecret(env.TOKEN_ENCRYPTION_KEY, project.id, "token", project.tokenEnc);
   const tracker = createTracker({
     provider: project.provider,
     apiBaseUrl: project.apiBaseUrl,
@@ -27,8 +27,4 @@ export async function loadSyncContext(env: Env, projectId: string): Promise<Sync
     token,
   });
   return { env, db, project, tracker };
-}
-
-export async function webhookSecretOf(env: Env, project: ProjectRow): Promise<string> {
-  return decryptSecret(env.TOKEN_ENCRYPTION_KEY, project.webhookSecretEnc, `${project.id}:webhookSecret`);
 }

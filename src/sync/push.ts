@@ -11,7 +11,7 @@
  * - Update: only the fields where local differs from the base (what the tracker last held) are
  *   sent, computed at push time, so several edits before the push runs are one tracker call. The
  *   answer becomes the new base and external `updated_at`, so the webhook or poll that brings our
- *   own change back equals the base and changes nothing (echo suppression in apply.ts).
+ *   own change back equals the base and changes nothing (echo suppression in decide.ts).
  * - Pacing: one create per second per project (`projects.next_create_at`), under GitHub's secondary
  *   limit of 80 content-creating requests a minute. A create that finds the slot taken reserves the
  *   next free one (its row's `next_attempt_at`) and its message is retried then, so a burst of N
@@ -19,12 +19,8 @@
  *   `RateLimitedError`, which moves the row's `next_attempt_at` (and, for creates, the project's
  *   pacing) to the reset time. The queue message is retried then, never slept on.
  */
-import { baseOfRow, fieldsOfRow } from "../db/issues";
-import { applyGone, applySnapshots, type GoneReason } from "./apply";
-import type { SyncContext } from "./context";
-import { changedFields, fieldsEqual, normalizeFields, pickFields, snapshotHash, SYNCED_FIELDS, type SyncedField } from "./snapshot";
 import { database } from "../db/client";
-import { getIssue } from "../db/issues";
+import { fieldsOfRow, getIssue } from "../db/issues";
 import {
   closeOutbox,
   deferPush,
@@ -41,8 +37,13 @@ import {
 import type { IssueRow, OutboxRow } from "../db/schema";
 import type { Env } from "../env";
 import { nowIso } from "../ids";
-import { enqueuePush } from "../jobs/enqueue";
+import { log } from "../log";
 import { RateLimitedError, TrackerError, type CanonicalIssue, type IssueFields } from "../providers/types";
+import { enqueuePushes } from "../queue/send";
+import { applySnapshots } from "./apply-snapshots";
+import type { SyncContext } from "./context";
+import { applyGone, type GoneReason } from "./deletion";
+import { baseOfRow, changedFields, fieldsEqual, normalizeFields, pickFields, snapshotHash, SYNCED_FIELDS, type SyncedField } from "./snapshot";
 
 export interface PushOutcome {
   /** Rate limited or paced: retry the message at this instant (ISO UTC). Null: done, ack it. */
@@ -68,7 +69,7 @@ export async function pushIssue(ctx: SyncContext, issueId: string): Promise<Push
     if (step.kind === "wait") return { retryAt: step.retryAt };
   }
   // Still being edited: the row stays pending and a fresh job carries on (the cron sweep would too).
-  await enqueuePush(ctx.env, { projectId: ctx.project.id, issueId });
+  await enqueuePushes(ctx.env, ctx.project.id, [issueId]);
   return { retryAt: null };
 }
 
@@ -222,7 +223,7 @@ async function handleFailure(ctx: SyncContext, issue: IssueRow, err: unknown): P
     const gone = await goneReason(ctx, issue.externalNumber);
     if (gone) return applyDeletionPolicy(ctx, issue, gone);
   }
-  logPushFailure(ctx.project.id, issue.id, err);
+  log.error("push refused by the tracker", { projectId: ctx.project.id, issueId: issue.id, status: err.status, error: err.message });
   await failPush(ctx.db, { issueId: issue.id, version: issue.version, reason: `push failed: ${err.message}`, now });
   return DONE;
 }
@@ -250,11 +251,6 @@ async function applyDeletionPolicy(ctx: SyncContext, issue: IssueRow, gone: Gone
   return DONE;
 }
 
-
-function logPushFailure(projectId: string, issueId: string, err: TrackerError): void {
-  console.error(JSON.stringify({ msg: "push refused by the tracker", projectId, issueId, status: err.status, error: err.message }));
-}
-
 /**
  * Called by the push dead-letter consumer when a push job's retries are exhausted: the outbox row
  * fails and the issue shows the reason (syncState "error", syncError) through the API.
@@ -265,5 +261,5 @@ export async function recordPushFailure(env: Env, projectId: string, issueId: st
   if (!row || row.status !== "pending") return;
   const reason = row.lastError ? `push failed (${error}): ${row.lastError}` : `push failed: ${error}`;
   const marked = await failExhaustedPush(db, { projectId, issueId, reason, now: nowIso() });
-  if (marked) console.error(JSON.stringify({ msg: "push failed for good", projectId, issueId, error: reason }));
+  if (marked) log.error("push failed for good", { projectId, issueId, error: reason });
 }

@@ -17,16 +17,19 @@
  * - The cursor advances only when the run has stored everything up to it; the next incremental run
  *   re-reads an overlap window before it, deduplicated on (external id, updated_at).
  */
-import { and, eq, gt, isNotNull, isNull, ne, or, sql } from "drizzle-orm";
 import { database, type Database } from "../db/client";
-import { getActiveRun, insertRun, recordStep, zeroCounts, type RunCounts } from "../db/runs";
-import { issues, projects, type SyncRunRow } from "../db/schema";
+import { listUnseenLinked, markSeen } from "../db/issues";
+import { getProject } from "../db/projects";
+import type { SyncRunRow } from "../db/schema";
+import { getActiveRun, insertRun, recordRunFailed, recordRunSucceeded, recordStep, zeroCounts, type RunCounts } from "../db/sync-runs";
 import type { Env } from "../env";
 import { ConfigurationError, NotFound, StateConflict } from "../errors";
 import { newId, nowIso } from "../ids";
+import { log } from "../log";
 import { RateLimitedError, TrackerError, type IssuePage } from "../providers/types";
-import { applyGone, applySnapshots } from "./apply";
+import { applySnapshots } from "./apply-snapshots";
 import { loadSyncContext, type SyncContext } from "./context";
+import { applyGone } from "./deletion";
 
 export type RunMode = "incremental" | "full";
 export type RunTrigger = "cron" | "api" | "webhook" | "resume";
@@ -39,7 +42,7 @@ export const OVERLAP_MS = 2 * 60_000;
  */
 const PAGES_PER_STEP = 5;
 const PROBES_PER_STEP = 10;
-/** Consecutive failed steps (5xx / network after the adapter's own retries) before a run fails. */
+/** Consecutive failed steps (5xx / network after the tracker client's own retries) before a run fails. */
 const MAX_STEP_FAILURES = 5;
 
 interface Checkpoint {
@@ -79,7 +82,7 @@ export async function requestRun(env: Env, projectId: string, mode: RunMode, tri
     }
     return { runId: active.id, joined: true };
   }
-  const project = await db.query.projects.findFirst({ where: (p, { eq }) => eq(p.id, projectId) });
+  const project = await getProject(db, projectId);
   if (!project) throw new NotFound("project", projectId);
   if (!project.syncEnabled) throw new StateConflict(`sync is disabled for project ${projectId}`);
   const run = await insertRun(db, {
@@ -130,7 +133,7 @@ export async function runStep(env: Env, projectId: string, now: () => number = D
     if (err instanceof RateLimitedError) {
       // Keep the checkpoint (the failed page is read again) and come back at the reset time.
       await recordStep(db, run.id, counts, { status: "running", startedAt, checkpoint: JSON.stringify(checkpoint), resumeAt: err.retryAt });
-      log("sync run rate limited", { projectId, runId: run.id, retryAt: err.retryAt });
+      log.info("sync run rate limited", { projectId, runId: run.id, retryAt: err.retryAt });
       return { nextStepAt: err.retryAt };
     }
     const retryable = !(err instanceof TrackerError) || err.retryable;
@@ -139,7 +142,7 @@ export async function runStep(env: Env, projectId: string, now: () => number = D
     if (retryable && checkpoint.failures < MAX_STEP_FAILURES) {
       const retryAt = nowIso(now() + 2 ** checkpoint.failures * 1000);
       await recordStep(db, run.id, counts, { status: "running", startedAt, checkpoint: JSON.stringify(checkpoint), resumeAt: retryAt, error: message });
-      log("sync step failed; will retry", { projectId, runId: run.id, failures: checkpoint.failures, error: message });
+      log.info("sync step failed; will retry", { projectId, runId: run.id, failures: checkpoint.failures, error: message });
       return { nextStepAt: retryAt };
     }
     await recordStep(db, run.id, counts, { startedAt });
@@ -199,34 +202,13 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
   return true;
 }
 
-/** D1 binds at most 100 parameters: ids travel as one JSON array. */
-async function markSeen(db: Database, projectId: string, runId: string, externalIds: string[]): Promise<void> {
-  await db.run(sql`
-    UPDATE ${issues} SET last_seen_run_id = ${runId}
-    WHERE project_id = ${projectId} AND external_id IN (SELECT value FROM json_each(${JSON.stringify(externalIds)}))`);
-}
-
 /**
  * Full runs only, after a complete listing: linked local issues the listing did not contain are
  * probed one by one; only a tracker answer of deleted or moved applies the deletion policy, so a
  * partial listing can never orphan anything.
  */
 async function probeStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, counts: RunCounts): Promise<boolean> {
-  const missing = await ctx.db
-    .select()
-    .from(issues)
-    .where(
-      and(
-        eq(issues.projectId, ctx.project.id),
-        isNotNull(issues.externalNumber),
-        or(isNull(issues.lastSeenRunId), ne(issues.lastSeenRunId, run.id)),
-        ne(issues.syncState, "orphaned"),
-        cp.probeAfterId ? gt(issues.id, cp.probeAfterId) : undefined,
-      ),
-    )
-    .orderBy(issues.id)
-    .limit(PROBES_PER_STEP)
-    .all();
+  const missing = await listUnseenLinked(ctx.db, ctx.project.id, run.id, { afterId: cp.probeAfterId, limit: PROBES_PER_STEP });
   for (const local of missing) {
     const lookup = await ctx.tracker.getIssue(local.externalNumber!);
     if (lookup.status === "found") {
@@ -237,7 +219,7 @@ async function probeStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, coun
       counts.conflicts += applied.conflicts;
       counts.pushed += applied.pushQueued;
     } else if (lookup.status === "no_access") {
-      log("probe: no access to issue; left as is", { projectId: ctx.project.id, issueId: local.id });
+      log.info("probe: no access to issue; left as is", { projectId: ctx.project.id, issueId: local.id });
     } else {
       const outcome = await applyGone(ctx, local, lookup.status === "moved" ? { status: "moved", movedTo: lookup.movedTo } : { status: "deleted" });
       if (outcome === "orphaned" || outcome === "deleted") counts.orphaned++;
@@ -254,29 +236,24 @@ async function finishRun(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, coun
   // changed before the listing began was listed.
   const advancedTo = ctx.tracker.orderedByUpdate ? cp.highWater : cp.highWater ? cp.listingStartedAt : null;
   const cursor = maxIso(ctx.project.cursor, advancedTo);
-  await ctx.db.batch([
-    recordStep(ctx.db, run.id, counts, { status: "succeeded", startedAt, finishedAt, checkpoint: null, resumeAt: null, error: null }),
-    ctx.db
-      .update(projects)
-      .set({
-        cursor,
-        // The stored ETag belongs to the request that starts from this cursor; a moved cursor changes the URL.
-        cursorEtag: cursor === ctx.project.cursor ? cp.firstPageEtag : null,
-        lastError: null,
-        ...(run.mode === "full" ? { lastFullSyncAt: finishedAt, lastIncrementalSyncAt: finishedAt } : { lastIncrementalSyncAt: finishedAt }),
-      })
-      .where(eq(projects.id, ctx.project.id)),
-  ]);
-  log("sync run succeeded", { projectId: ctx.project.id, runId: run.id, mode: run.mode });
+  await recordRunSucceeded(ctx.db, {
+    runId: run.id,
+    projectId: ctx.project.id,
+    mode: run.mode,
+    counts,
+    startedAt,
+    finishedAt,
+    cursor,
+    // The stored ETag belongs to the request that starts from this cursor; a moved cursor changes the URL.
+    cursorEtag: cursor === ctx.project.cursor ? cp.firstPageEtag : null,
+  });
+  log.info("sync run succeeded", { projectId: ctx.project.id, runId: run.id, mode: run.mode });
 }
 
 async function failRun(db: Database, run: SyncRunRow, projectId: string, error: string): Promise<void> {
   const finishedAt = nowIso();
-  await db.batch([
-    recordStep(db, run.id, {}, { status: "failed", finishedAt, error, resumeAt: null }),
-    db.update(projects).set({ lastError: `sync run ${run.id} failed: ${error}` }).where(eq(projects.id, projectId)),
-  ]);
-  log("sync run failed", { projectId, runId: run.id, error });
+  await recordRunFailed(db, { runId: run.id, projectId, error, finishedAt });
+  log.info("sync run failed", { projectId, runId: run.id, error });
 }
 
 function maxIso(a: string | null, b: string | null): string | null {
@@ -284,8 +261,3 @@ function maxIso(a: string | null, b: string | null): string | null {
   if (!b) return a;
   return a > b ? a : b;
 }
-
-function log(msg: string, fields: Record<string, unknown>): void {
-  console.log(JSON.stringify({ msg, ...fields }));
-}
-

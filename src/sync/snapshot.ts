@@ -4,6 +4,7 @@
  * assignees or an empty milestone string never look like an edit.
  */
 
+import type { IssueRow } from "../db/schema";
 import type { IssueFields } from "../providers/types";
 
 /** The six fields that are synced, in the fixed order used for hashing and reporting. */
@@ -107,4 +108,9 @@ export async function snapshotHash(f: IssueFields): Promise<string> {
   });
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical));
   return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** The base snapshot of a row: the fields both sides last agreed on (null before the first agreement). */
+export function baseOfRow(row: IssueRow): IssueFields | null {
+  return row.base ? normalizeFields(JSON.parse(row.base) as IssueFields) : null;
 }

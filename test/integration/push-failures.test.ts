@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import { database } from "../../src/db/client";
 import { getIssue, insertLocalIssue, updateLocalIssue } from "../../src/db/issues";
 import { newId, nowIso } from "../../src/ids";
-import { QUEUES, type PushJob } from "../../src/jobs/messages";
+import { QUEUES, type PushJob } from "../../src/queue/messages";
 import worker from "../../src/index";
 import type { FakeTracker } from "../fakes/fake-tracker";
 import lifecycle from "../fixtures/push/lifecycle.json";

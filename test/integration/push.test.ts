@@ -5,7 +5,7 @@ import { database } from "../../src/db/client";
 import { getIssue } from "../../src/db/issues";
 import type { ProjectSync } from "../../src/durable/project-sync";
 import type { Provider } from "../../src/providers/types";
-import { applyGone } from "../../src/sync/apply";
+import { applyGone } from "../../src/sync/deletion";
 import { loadSyncContext } from "../../src/sync/context";
 import type { FakeTracker } from "../fakes/fake-tracker";
 import lifecycle from "../fixtures/push/lifecycle.json";

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { SQLiteSyncDialect } from "drizzle-orm/sqlite-core";
 import { describe, expect, it } from "vitest";
-import { updateRowsStatement } from "../../src/sync/apply";
+import { updateRowsStatement } from "../../src/db/synced-rows";
 
 /**
  * The page-update statement must find rows by primary key. Driven by the project index instead, it

@@ -3,9 +3,10 @@ import { createExecutionContext, createMessageBatch, getQueueResult, runInDurabl
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
-import { QUEUES, type Job } from "../../src/jobs/messages";
+import { QUEUES, type Job } from "../../src/queue/messages";
 import { loadSyncContext } from "../../src/sync/context";
-import { applyDelivery, recordDeliveryFailure, resendStaleDeliveries } from "../../src/sync/webhook-apply";
+import { resendStaleDeliveries } from "../../src/jobs/sweeps";
+import { applyDelivery, recordDeliveryFailure } from "../../src/sync/deliveries";
 import { api, expectProblem, json, SECRET_WEBHOOK } from "../support/api";
 import { projectWithTracker } from "../support/trackers";
 import { accepted, countRows, deliver, deliverAndApply, deliveryRow, githubDelivery, storedIssues, waitProcessed } from "./webhooks.support";

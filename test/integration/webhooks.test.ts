@@ -3,7 +3,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { parseWebhook } from "../../src/providers";
-import { applySnapshots } from "../../src/sync/apply";
+import { applySnapshots } from "../../src/sync/apply-snapshots";
 import { loadSyncContext } from "../../src/sync/context";
 import { api, createProject, expectProblem, json, SECRET_WEBHOOK } from "../support/api";
 import { projectWithTracker } from "../support/trackers";

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import type { Database } from "./client";
-import { syncRuns, type SyncRunRow } from "./schema";
+import { projects, syncRuns, type SyncRunRow } from "./schema";
 
 export type NewRun = typeof syncRuns.$inferInsert;
 
@@ -65,4 +65,40 @@ export function recordStep(
     .update(syncRuns)
     .set({ ...increments, ...set })
     .where(eq(syncRuns.id, id));
+}
+
+/** A finished run and the project's cursor it advanced, in one batch. */
+export async function recordRunSucceeded(
+  db: Database,
+  args: {
+    runId: string;
+    projectId: string;
+    mode: SyncRunRow["mode"];
+    counts: RunCounts;
+    startedAt: string;
+    finishedAt: string;
+    cursor: string | null;
+    cursorEtag: string | null;
+  },
+): Promise<void> {
+  await db.batch([
+    recordStep(db, args.runId, args.counts, { status: "succeeded", startedAt: args.startedAt, finishedAt: args.finishedAt, checkpoint: null, resumeAt: null, error: null }),
+    db
+      .update(projects)
+      .set({
+        cursor: args.cursor,
+        cursorEtag: args.cursorEtag,
+        lastError: null,
+        ...(args.mode === "full" ? { lastFullSyncAt: args.finishedAt, lastIncrementalSyncAt: args.finishedAt } : { lastIncrementalSyncAt: args.finishedAt }),
+      })
+      .where(eq(projects.id, args.projectId)),
+  ]);
+}
+
+/** A failed run, and the project's last error naming it, in one batch. */
+export async function recordRunFailed(db: Database, args: { runId: string; projectId: string; error: string; finishedAt: string }): Promise<void> {
+  await db.batch([
+    recordStep(db, args.runId, {}, { status: "failed", finishedAt: args.finishedAt, error: args.error, resumeAt: null }),
+    db.update(projects).set({ lastError: `sync run ${args.runId} failed: ${args.error}` }).where(eq(projects.id, args.projectId)),
+  ]);
 }

@@ -3,30 +3,18 @@
  * and a push never interleave). Webhooks are hints: a delivery whose payload cannot be merged as a
  * full snapshot asks for a soon incremental run instead, and polling remains the truth.
  */
-import { and, eq } from "drizzle-orm";
-import { runBatch, type Statement } from "../db/batch";
 import { database } from "../db/client";
-import {
-  decodePayload,
-  finishDelivery,
-  getDelivery,
-  listStaleReceived,
-  markDeliveryFailed,
-  recordAttemptError,
-} from "../db/deliveries";
-import { insertEventOnce } from "../db/events";
-import { issues, type DeliveryRow } from "../db/schema";
+import { decodePayload, finishDelivery, finishDeliveryWithEvent, getDelivery, markDeliveryFailed, recordAttemptError } from "../db/deliveries";
+import { getIssueByExternalId } from "../db/issues";
+import type { DeliveryRow } from "../db/schema";
 import type { Env } from "../env";
 import { nowIso } from "../ids";
-import type { SyncJob } from "../jobs/messages";
+import { errorText, log } from "../log";
 import { parseWebhook, WebhookPayloadError, type NormalizedEvent, type Provider, type WebhookHeaders } from "../providers";
-import { applyGone, applySnapshots } from "./apply";
+import { requestSoonIncremental } from "../queue/send";
+import { applySnapshots } from "./apply-snapshots";
 import type { SyncContext } from "./context";
-
-/** Delay before the incremental run a webhook asks for: lets a burst of edits settle into one run. */
-const SOON_SYNC_DELAY_SECONDS = 30;
-/** A delivery still `received` this long after arriving lost its queue message (see resendStaleDeliveries). */
-const STALE_DELIVERY_MS = 15 * 60_000;
+import { applyGone } from "./deletion";
 
 type Outcome = { status: "applied" | "ignored"; note: string | null };
 
@@ -48,7 +36,7 @@ export async function applyDelivery(ctx: SyncContext, deliveryRowId: string): Pr
   } catch (err) {
     if (!(err instanceof WebhookPayloadError || err instanceof SyntaxError)) return recordAndRethrow(ctx, row, err);
     // Retrying cannot fix a payload; the poll picks up whatever change it announced.
-    await finishDelivery(db, row.id, "failed", nowIso(), describe(err));
+    await finishDelivery(db, row.id, "failed", nowIso(), errorText(err));
     logFailure("webhook delivery cannot be applied", row, err);
     await requestSoonIncremental(ctx.env, project.id);
     return;
@@ -56,11 +44,13 @@ export async function applyDelivery(ctx: SyncContext, deliveryRowId: string): Pr
 
   try {
     const outcome = await act(ctx, event);
-    const now = nowIso();
-    const statements: Statement[] = [];
-    if (event.kind !== "other") statements.push(insertEventOnce(db, eventRow(row, event)));
-    statements.push(finishDelivery(db, row.id, outcome.status, now, outcome.note));
-    await runBatch(db, statements);
+    await finishDeliveryWithEvent(db, {
+      id: row.id,
+      status: outcome.status,
+      now: nowIso(),
+      note: outcome.note,
+      event: event.kind !== "other" ? eventRow(row, event) : null,
+    });
   } catch (err) {
     return recordAndRethrow(ctx, row, err);
   }
@@ -72,11 +62,7 @@ async function act(ctx: SyncContext, event: NormalizedEvent): Promise<Outcome> {
   if (!ctx.project.syncEnabled) return { status: "ignored", note: "sync is disabled for the project; the issue was not changed" };
   const snapshot = event.issue;
   if (snapshot && (event.action === "deleted" || event.action === "transferred")) {
-    const local = await ctx.db
-      .select()
-      .from(issues)
-      .where(and(eq(issues.projectId, ctx.project.id), eq(issues.externalId, snapshot.externalId)))
-      .get();
+    const local = await getIssueByExternalId(ctx.db, ctx.project.id, snapshot.externalId);
     if (local) {
       await applyGone(ctx, local, event.action === "deleted" ? { status: "deleted" } : { status: "moved", movedTo: event.movedTo }, snapshot.updatedAt);
     }
@@ -131,7 +117,7 @@ function eventRow(row: DeliveryRow, event: NormalizedEvent) {
 async function recordAndRethrow(ctx: SyncContext, row: DeliveryRow, err: unknown): Promise<never> {
   logFailure("webhook delivery apply failed; the queue retries it", row, err);
   try {
-    await recordAttemptError(ctx.db, row.id, describe(err));
+    await recordAttemptError(ctx.db, row.id, errorText(err));
   } catch {
     // The original error matters more; the queue retries either way.
   }
@@ -145,41 +131,10 @@ async function recordAndRethrow(ctx: SyncContext, row: DeliveryRow, err: unknown
 export async function recordDeliveryFailure(env: Env, projectId: string, deliveryRowId: string, error: string): Promise<void> {
   const marked = await markDeliveryFailed(database(env.DB), projectId, deliveryRowId, error.slice(0, 500), nowIso());
   if (!marked) return;
-  console.error(JSON.stringify({ msg: "webhook delivery failed for good", projectId, deliveryRowId, error: error.slice(0, 200) }));
+  log.error("webhook delivery failed for good", { projectId, deliveryRowId, error: error.slice(0, 200) });
   await requestSoonIncremental(env, projectId);
 }
 
-/**
- * Sends the apply job again for deliveries whose queue message was lost (the send after the insert
- * failed): for the cron sweep. Applying is idempotent, so a delivery still in the queue does no harm.
- */
-export async function resendStaleDeliveries(env: Env, now: number = Date.now()): Promise<number> {
-  const rows = await listStaleReceived(database(env.DB), nowIso(now - STALE_DELIVERY_MS), 500);
-  for (let i = 0; i < rows.length; i += 100) {
-    const batch = rows.slice(i, i + 100).map((r): { body: SyncJob } => ({ body: { type: "webhook", projectId: r.projectId, deliveryRowId: r.id } }));
-    await env.SYNC_QUEUE.sendBatch(batch);
-  }
-  return rows.length;
-}
-
-/**
- * Asks for an incremental run soon through the queue — never by calling the Durable Object, which is
- * running this very apply and would deadlock its exclusive chain. If the send fails, the cron's
- * next incremental run (every enabled project, every 5 minutes) covers it.
- */
-async function requestSoonIncremental(env: Env, projectId: string): Promise<void> {
-  const job: SyncJob = { type: "sync", projectId, mode: "incremental", trigger: "webhook" };
-  try {
-    await env.SYNC_QUEUE.send(job, { delaySeconds: SOON_SYNC_DELAY_SECONDS });
-  } catch (err) {
-    console.error(JSON.stringify({ msg: "soon sync enqueue failed; the next cron run covers it", projectId, error: describe(err) }));
-  }
-}
-
-function describe(err: unknown): string {
-  return (err instanceof Error ? `${err.name}: ${err.message}` : String(err)).slice(0, 500);
-}
-
 function logFailure(msg: string, row: DeliveryRow, err: unknown): void {
-  console.error(JSON.stringify({ msg, projectId: row.projectId, deliveryRowId: row.id, deliveryId: row.deliveryId, error: describe(err) }));
+  log.error(msg, { projectId: row.projectId, deliveryRowId: row.id, deliveryId: row.deliveryId, error: errorText(err) });
 }

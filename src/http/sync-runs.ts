@@ -1,13 +1,14 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { and, count, desc, eq, lt } from "drizzle-orm";
 import { database } from "../db/client";
-import { getProject } from "../db/projects";
-import { getActiveRun, getRun, lastRunOf, listRuns } from "../db/runs";
-import { conflicts, issues, outbox, webhookDeliveries, type ConflictRow, type SyncRunRow } from "../db/schema";
-import type { Env } from "../env";
-import { unwrap } from "../jobs/consumer";
+import { listConflicts } from "../db/conflicts";
+import type { ConflictRow, SyncRunRow } from "../db/schema";
+import { getRun, listRuns } from "../db/sync-runs";
+import { projectSync } from "../durable/client";
 import { NotFound, StateConflict } from "../errors";
-import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonContent, listOf, ListQuery, pageOf, problemResponses } from "./common";
+import type { SyncStatus } from "../sync/status";
+import { syncStatus } from "../sync/status";
+import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
+import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
 
 const RunStats = z.object({
@@ -112,7 +113,30 @@ const StatusSchema = z
   })
   .openapi("SyncStatus");
 
-const ProjectIdParams = z.object({ projectId: IdParam("projectId") });
+function statusToApi(s: SyncStatus): z.infer<typeof StatusSchema> {
+  return {
+    projectId: s.project.id,
+    syncEnabled: s.project.syncEnabled,
+    syncDirection: s.project.syncDirection,
+    cursor: s.project.cursor,
+    lagSeconds: s.lagSeconds,
+    lastIncrementalSyncAt: s.project.lastIncrementalSyncAt,
+    lastFullSyncAt: s.project.lastFullSyncAt,
+    lastError: s.project.lastError,
+    activeRun: s.activeRun ? runToApi(s.activeRun) : null,
+    lastRuns: {
+      incremental: s.lastRuns.incremental ? runToApi(s.lastRuns.incremental) : null,
+      full: s.lastRuns.full ? runToApi(s.lastRuns.full) : null,
+    },
+    issues: s.issues,
+    openConflicts: s.issues.conflict,
+    conflictsRecorded: s.conflictsRecorded,
+    pendingPushes: s.pendingPushes,
+    failedPushes: s.failedPushes,
+    failedDeliveries: s.failedDeliveries,
+  };
+}
+
 
 const routes = {
   start: createRoute({
@@ -165,24 +189,18 @@ const routes = {
   }),
 };
 
-export const syncRouter = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: validationHook })
+export const syncRunsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.start, async (c) => {
-    const { projectId } = c.req.valid("param");
+    const project = c.var.project;
     const mode = c.req.header("content-type") ? c.req.valid("json").mode : "incremental";
-    const project = await getProject(database(c.env.DB), projectId);
-    if (!project) throw new NotFound("project", projectId);
-    if (!project.syncEnabled) throw new StateConflict(`sync is disabled for project ${projectId}; enable it with PATCH syncEnabled: true`);
-    const stub = c.env.PROJECT_SYNC.get(c.env.PROJECT_SYNC.idFromName(projectId));
-    const result = unwrap(await stub.requestRun(projectId, mode, "api"));
+    if (!project.syncEnabled) throw new StateConflict(`sync is disabled for project ${project.id}; enable it with PATCH syncEnabled: true`);
+    const result = await projectSync(c.env, project.id).requestRun(mode, "api");
     return c.json(result, 202);
   })
   .openapi(routes.listRuns, async (c) => {
-    const { projectId } = c.req.valid("param");
     const { limit, cursor } = c.req.valid("query");
-    const db = database(c.env.DB);
     const beforeId = decodeCursor(cursor);
-    if (!(await getProject(db, projectId))) throw new NotFound("project", projectId);
-    const rows = await listRuns(db, projectId, { limit: limit + 1, beforeId });
+    const rows = await listRuns(database(c.env.DB), c.var.project.id, { limit: limit + 1, beforeId });
     return c.json(pageOf(rows, limit, runToApi), 200);
   })
   .openapi(routes.getRun, async (c) => {
@@ -192,66 +210,11 @@ export const syncRouter = new OpenAPIHono<{ Bindings: Env }>({ defaultHook: vali
     return c.json(runToApi(run), 200);
   })
   .openapi(routes.status, async (c) => {
-    const { projectId } = c.req.valid("param");
-    const db = database(c.env.DB);
-    const project = await getProject(db, projectId);
-    if (!project) throw new NotFound("project", projectId);
-    const [active, lastIncremental, lastFull, issueCounts, conflictCount, outboxCounts, deliveryFailures] = await Promise.all([
-      getActiveRun(db, projectId),
-      lastRunOf(db, projectId, "incremental"),
-      lastRunOf(db, projectId, "full"),
-      db.select({ state: issues.syncState, n: count() }).from(issues).where(eq(issues.projectId, projectId)).groupBy(issues.syncState).all(),
-      db.select({ n: count() }).from(conflicts).where(eq(conflicts.projectId, projectId)).get(),
-      db.select({ status: outbox.status, n: count() }).from(outbox).where(eq(outbox.projectId, projectId)).groupBy(outbox.status).all(),
-      db
-        .select({ n: count() })
-        .from(webhookDeliveries)
-        .where(and(eq(webhookDeliveries.projectId, projectId), eq(webhookDeliveries.status, "failed")))
-        .get(),
-    ]);
-    const byState = Object.fromEntries(issueCounts.map((r) => [r.state, r.n]));
-    const byOutbox = Object.fromEntries(outboxCounts.map((r) => [r.status, r.n]));
-    return c.json(
-      {
-        projectId,
-        syncEnabled: project.syncEnabled,
-        syncDirection: project.syncDirection,
-        cursor: project.cursor,
-        lagSeconds: project.cursor ? Math.max(0, Math.round((Date.now() - Date.parse(project.cursor)) / 1000)) : null,
-        lastIncrementalSyncAt: project.lastIncrementalSyncAt,
-        lastFullSyncAt: project.lastFullSyncAt,
-        lastError: project.lastError,
-        activeRun: active ? runToApi(active) : null,
-        lastRuns: { incremental: lastIncremental ? runToApi(lastIncremental) : null, full: lastFull ? runToApi(lastFull) : null },
-        issues: {
-          total: issueCounts.reduce((sum, r) => sum + r.n, 0),
-          orphaned: byState.orphaned ?? 0,
-          error: byState.error ?? 0,
-          conflict: byState.conflict ?? 0,
-        },
-        openConflicts: byState.conflict ?? 0,
-        conflictsRecorded: conflictCount?.n ?? 0,
-        pendingPushes: byOutbox.pending ?? 0,
-        failedPushes: byOutbox.failed ?? 0,
-        failedDeliveries: deliveryFailures?.n ?? 0,
-      },
-      200,
-    );
+    return c.json(statusToApi(await syncStatus(database(c.env.DB), c.var.project)), 200);
   })
   .openapi(routes.conflicts, async (c) => {
-    const { projectId } = c.req.valid("param");
     const { limit, cursor, issueId } = c.req.valid("query");
-    const db = database(c.env.DB);
     const beforeId = decodeCursor(cursor);
-    if (!(await getProject(db, projectId))) throw new NotFound("project", projectId);
-    const rows = await db
-      .select()
-      .from(conflicts)
-      .where(and(eq(conflicts.projectId, projectId), issueId ? eq(conflicts.issueId, issueId) : undefined, beforeId ? lt(conflicts.id, beforeId) : undefined))
-      .orderBy(desc(conflicts.id))
-      .limit(limit + 1)
-      .all();
+    const rows = await listConflicts(database(c.env.DB), c.var.project.id, { issueId }, { limit: limit + 1, beforeId });
     return c.json(pageOf(rows, limit, conflictToApi), 200);
   });
-
-

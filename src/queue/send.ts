@@ -1,0 +1,85 @@
+/**
+ * The one module that sends to the queues. Messages carry ids, never payloads (see messages.ts).
+ *
+ * Sends that follow a committed D1 write are best effort where a sweep covers a lost send: the
+ * outbox row or the `received` delivery stays in D1, and the cron sweep (jobs/sweeps.ts) sends it
+ * again. Those helpers log the failure and return; the others throw for the caller to answer.
+ */
+import type { Env } from "../env";
+import { errorText, log } from "../log";
+import type { PushJob, SyncJob } from "./messages";
+
+/** Queues accept at most 100 messages per `sendBatch`. */
+export const MAX_BATCH = 100;
+
+/**
+ * Sends the bodies in `sendBatch` calls of at most 100, in order; returns the number of calls. With
+ * `onError`, a refused call is reported and the next chunk is still tried; without, it throws.
+ */
+export async function sendBatch<T>(queue: Queue<T>, bodies: readonly T[], onError?: (err: unknown) => void): Promise<number> {
+  let calls = 0;
+  for (let i = 0; i < bodies.length; i += MAX_BATCH) {
+    const messages = bodies.slice(i, i + MAX_BATCH).map((body) => ({ body }));
+    try {
+      await queue.sendBatch(messages);
+      calls++;
+    } catch (err) {
+      if (!onError) throw err;
+      onError(err);
+    }
+  }
+  return calls;
+}
+
+/** Push jobs for issues whose outbox rows are written. Best effort: the cron sweep re-sends a lost one. */
+export async function enqueuePushes(env: Env, projectId: string, issueIds: readonly string[]): Promise<void> {
+  const jobs = issueIds.map((issueId): PushJob => ({ type: "push", projectId, issueId }));
+  await sendBatch(env.PUSH_QUEUE, jobs, (err) =>
+    log.error("push enqueue failed; the cron sweep will retry", { projectId, issueIds: issueIds.slice(0, 10), error: errorText(err, 200) }),
+  );
+}
+
+/** One sync job per project (the cron fan-out); returns the number of `sendBatch` calls. */
+export function enqueueSyncRuns(env: Env, projectIds: readonly string[], mode: "incremental" | "full", trigger: "cron"): Promise<number> {
+  return sendBatch(
+    env.SYNC_QUEUE,
+    projectIds.map((projectId): SyncJob => ({ type: "sync", projectId, mode, trigger })),
+  );
+}
+
+/** Push jobs again for outbox rows whose first send was lost (the cron sweep). */
+export async function resendPushes(env: Env, rows: readonly { projectId: string; issueId: string }[]): Promise<void> {
+  await sendBatch(
+    env.PUSH_QUEUE,
+    rows.map((r): PushJob => ({ type: "push", ...r })),
+  );
+}
+
+/** Apply jobs again for deliveries whose first send was lost (the cron sweep). */
+export async function resendDeliveries(env: Env, rows: readonly { projectId: string; id: string }[]): Promise<void> {
+  await sendBatch(
+    env.SYNC_QUEUE,
+    rows.map((r): SyncJob => ({ type: "webhook", projectId: r.projectId, deliveryRowId: r.id })),
+  );
+}
+
+/** The apply job of a stored delivery. Throws when the queue refuses it; the caller decides what that means. */
+export async function enqueueDeliveryApply(env: Env, projectId: string, deliveryRowId: string): Promise<void> {
+  await env.SYNC_QUEUE.send({ type: "webhook", projectId, deliveryRowId });
+}
+
+/** Delay before the incremental run a webhook asks for: lets a burst of edits settle into one run. */
+const SOON_SYNC_DELAY_SECONDS = 30;
+
+/**
+ * Asks for an incremental run soon through the queue — never by calling the Durable Object, which is
+ * running the very apply that asks and would deadlock its exclusive chain. Best effort: the cron's
+ * next incremental run (every enabled project, every 5 minutes) covers a lost send.
+ */
+export async function requestSoonIncremental(env: Env, projectId: string): Promise<void> {
+  try {
+    await env.SYNC_QUEUE.send({ type: "sync", projectId, mode: "incremental", trigger: "webhook" }, { delaySeconds: SOON_SYNC_DELAY_SECONDS });
+  } catch (err) {
+    log.error("soon sync enqueue failed; the next cron run covers it", { projectId, error: errorText(err) });
+  }
+}

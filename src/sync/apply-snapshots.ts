@@ -1,0 +1,152 @@
+/**
+ * Applying tracker snapshots to the local store: the one place where polls, reconciliation and
+ * webhooks change issues, so every path follows the same rules (decided per snapshot in decide.ts).
+ *
+ * Writes are computed in code and written in one atomic D1 batch, each row guarded by its version
+ * (D1 has no interactive transactions): a row that a local API edit changed meanwhile is re-merged.
+ */
+import { listUnconfirmedCreates, loadByExternalIds } from "../db/issues";
+import type { OutboxWrite } from "../db/outbox";
+import { writeSyncedRows, type ConflictWrite, type RowWrite } from "../db/synced-rows";
+import { newId, nowIso } from "../ids";
+import type { CanonicalIssue } from "../providers/types";
+import { enqueuePushes } from "../queue/send";
+import type { SyncContext } from "./context";
+import { decideSnapshot, type Decision, type SnapshotSource } from "./decide";
+import { applyGone } from "./deletion";
+import { normalizeFields, snapshotHash } from "./snapshot";
+
+export interface ApplyCounts {
+  created: number;
+  updated: number;
+  unchanged: number;
+  conflicts: number;
+  /** Issues that now need a push (outbox row written, push job sent). */
+  pushQueued: number;
+  /** Issues the snapshots show as moved away: handled by the deletion policy. */
+  orphaned: number;
+  /** Event snapshots that could not be ordered against the stored copy: a poll must decide. */
+  needsPoll: number;
+}
+
+export function emptyCounts(): ApplyCounts {
+  return { created: 0, updated: 0, unchanged: 0, conflicts: 0, pushQueued: 0, orphaned: 0, needsPoll: 0 };
+}
+
+/** A lost create is looked for from this long before its attempt: the tracker's clock may differ. */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * Merges tracker snapshots (a listing page, a webhook, a push answer) into the store. Returns what
+ * happened; pushes that became necessary are queued.
+ */
+export async function applySnapshots(ctx: SyncContext, snapshots: readonly CanonicalIssue[], source: SnapshotSource = "listing"): Promise<ApplyCounts> {
+  const counts = emptyCounts();
+  // Dedupe on external id, keeping the newest: a page re-read in the overlap window repeats items.
+  const newest = new Map<string, CanonicalIssue>();
+  for (const s of snapshots) {
+    const seen = newest.get(s.externalId);
+    if (!seen || s.updatedAt >= seen.updatedAt) newest.set(s.externalId, s);
+  }
+  let pending = [...newest.values()];
+  const moved = pending.filter((s) => s.movedTo);
+  if (moved.length > 0) {
+    pending = pending.filter((s) => !s.movedTo);
+    const locals = await loadByExternalIds(ctx.db, ctx.project.id, moved.map((s) => s.externalId));
+    for (const s of moved) {
+      const local = locals.get(s.externalId);
+      if (!local) continue; // never imported: nothing to keep
+      const outcome = await applyGone(ctx, local, { status: "moved", movedTo: s.movedTo ?? null }, s.updatedAt);
+      if (outcome === "orphaned" || outcome === "deleted") counts.orphaned++;
+      else if (outcome === "recreated") counts.pushQueued++;
+      else counts.unchanged++;
+    }
+  }
+  const hashes = new Map<string, string>();
+  for (const s of pending) hashes.set(s.externalId, await snapshotHash(normalizeFields(s)));
+
+  for (let attempt = 0; attempt < 4 && pending.length > 0; attempt++) {
+    const now = nowIso();
+    const locals = await loadByExternalIds(ctx.db, ctx.project.id, pending.map((s) => s.externalId));
+    const unmatched = pending.filter((s) => !locals.has(s.externalId));
+    const adoptable = unmatched.length > 0 && ctx.project.syncDirection !== "inbound" ? await unconfirmedCreates(ctx) : [];
+
+    const inserts: RowWrite[] = [];
+    const updates: { row: RowWrite; snapshot: CanonicalIssue; decision: Extract<Decision, { kind: "update" }> }[] = [];
+    const inserted = new Map<string, CanonicalIssue>();
+    for (const snapshot of pending) {
+      let local = locals.get(snapshot.externalId);
+      let adopt = false;
+      if (!local) {
+        // Our own create whose answer was lost: link it instead of importing a duplicate.
+        const index = adoptable.findIndex((row) => row.issue.title === snapshot.title && row.attemptedAt <= snapshot.createdAt);
+        if (index >= 0) {
+          local = adoptable[index]!.issue;
+          adoptable.splice(index, 1);
+          adopt = true;
+        }
+      }
+      const decision = decideSnapshot(ctx.project, snapshot, hashes.get(snapshot.externalId)!, local, adopt, now, source);
+      if (decision.kind === "skip") counts.unchanged++;
+      else if (decision.kind === "ambiguous") counts.needsPoll++;
+      else if (decision.kind === "insert") {
+        inserts.push(decision.row);
+        inserted.set(decision.row.id, snapshot);
+      } else updates.push({ row: decision.row, snapshot, decision });
+    }
+
+    const conflictRows: ConflictWrite[] = [];
+    const outboxRows: OutboxWrite[] = [];
+    for (const { row, decision } of updates) {
+      for (const c of decision.conflicts) {
+        conflictRows.push({
+          id: newId(),
+          issueId: row.id,
+          version: row.version + 1,
+          field: c.field,
+          baseValue: JSON.stringify(c.base ?? null),
+          localValue: JSON.stringify(c.local ?? null),
+          trackerValue: JSON.stringify(c.tracker ?? null),
+          resolution: c.resolution,
+          createdAt: now,
+        });
+      }
+      if (decision.push) outboxRows.push({ id: newId(), issueId: row.id, version: row.version + 1, op: "update", now });
+    }
+
+    const { insertedIds, updatedIds } = await writeSyncedRows(ctx.db, ctx.project.id, {
+      inserts,
+      updates: updates.map((u) => u.row),
+      conflicts: conflictRows,
+      outbox: outboxRows,
+    });
+
+    const retry: CanonicalIssue[] = [];
+    for (const row of inserts) {
+      if (insertedIds.has(row.id)) counts.created++;
+      else retry.push(inserted.get(row.id)!);
+    }
+    const pushIds: string[] = [];
+    for (const { row, snapshot, decision } of updates) {
+      if (!updatedIds.has(row.id)) {
+        retry.push(snapshot);
+        continue;
+      }
+      counts[decision.counted]++;
+      counts.conflicts += decision.conflicts.length;
+      if (decision.push) pushIds.push(row.id);
+    }
+    counts.pushQueued += pushIds.length;
+    if (pushIds.length > 0) await enqueuePushes(ctx.env, ctx.project.id, pushIds);
+    pending = retry;
+  }
+  if (pending.length > 0) throw new Error(`issues kept changing while being merged: ${pending.map((s) => s.externalId).join(", ")}`);
+  return counts;
+}
+
+/** Local issues whose tracker create was sent but never confirmed, each with the earliest instant it could show up. */
+async function unconfirmedCreates(ctx: SyncContext) {
+  const rows = await listUnconfirmedCreates(ctx.db, ctx.project.id);
+  // Allow for clock skew between this Worker and the tracker.
+  return rows.map((r) => ({ issue: r.issue, attemptedAt: new Date(Date.parse(r.attemptedAt) - CLOCK_SKEW_MS).toISOString() }));
+}

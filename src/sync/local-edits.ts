@@ -1,0 +1,81 @@
+/**
+ * Local edits through the API: the issue write and its outbox row in one atomic batch, then the
+ * push job (best effort: the cron sweep re-sends a lost one). Refused for inbound projects, where
+ * the tracker is the only master.
+ */
+import type { Database } from "../db/client";
+import { fieldsOfRow, getIssue, insertLocalIssue, updateLocalIssue } from "../db/issues";
+import { stringifySet } from "../db/json";
+import type { IssueRow, ProjectRow } from "../db/schema";
+import type { Env } from "../env";
+import { DirectionRefused, NotFound, StateConflict } from "../errors";
+import { newId, nowIso } from "../ids";
+import type { IssueFields } from "../providers/types";
+import { enqueuePushes } from "../queue/send";
+import { changedFields, pickFields } from "./snapshot";
+
+/** Compare-and-set rounds when a sync writes the row between our read and our write. */
+const MAX_ATTEMPTS = 5;
+
+/** Local edits reach the tracker unless the tracker is the only master. */
+function assertLocalWritesAllowed(project: ProjectRow): void {
+  if (project.syncDirection === "inbound") {
+    throw new DirectionRefused(`project ${project.id} syncs inbound only: the tracker is the master and local edits are refused`);
+  }
+}
+
+export interface NewLocalIssue {
+  title: string;
+  body?: string;
+  labels?: string[];
+  assignees?: string[];
+  milestone?: string | null;
+}
+
+/** Creates a local issue and queues its tracker create. */
+export async function createLocalIssue(env: Env, db: Database, project: ProjectRow, input: NewLocalIssue): Promise<IssueRow> {
+  assertLocalWritesAllowed(project);
+  const now = nowIso();
+  const id = newId();
+  const row = await insertLocalIssue(
+    db,
+    {
+      id,
+      projectId: project.id,
+      title: input.title,
+      body: input.body ?? "",
+      state: "open",
+      labels: stringifySet(input.labels ?? []),
+      assignees: stringifySet(input.assignees ?? []),
+      milestone: input.milestone ?? null,
+      createdAt: now,
+      updatedAt: now,
+      syncState: "pending_push",
+    },
+    { outboxId: newId() },
+  );
+  await enqueuePushes(env, project.id, [id]);
+  return row;
+}
+
+/** Applies a local edit with compare-and-set, retrying a few times if a sync wrote the row meanwhile. */
+export async function editIssue(env: Env, db: Database, project: ProjectRow, issueId: string, patch: Partial<IssueFields>): Promise<IssueRow> {
+  assertLocalWritesAllowed(project);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const current = await getIssue(db, project.id, issueId);
+    if (!current) throw new NotFound("issue", issueId);
+    if (current.syncState === "orphaned" || current.deletedAt) {
+      throw new StateConflict(`issue ${issueId} is orphaned: its tracker issue was deleted or moved`);
+    }
+    const fields = fieldsOfRow(current);
+    const wanted = { ...fields, ...patch };
+    const changed = pickFields(wanted, changedFields(fields, wanted));
+    if (Object.keys(changed).length === 0) return current;
+    const row = await updateLocalIssue(db, current, changed, { outboxId: newId() }, nowIso());
+    if (row) {
+      await enqueuePushes(env, project.id, [issueId]);
+      return row;
+    }
+  }
+  throw new StateConflict(`issue ${issueId} is being changed concurrently; try again`);
+}

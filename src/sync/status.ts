@@ -1,0 +1,48 @@
+import type { Database } from "../db/client";
+import { countConflicts } from "../db/conflicts";
+import { countFailedDeliveries } from "../db/deliveries";
+import { countBySyncState } from "../db/issues";
+import { countByStatus } from "../db/outbox";
+import type { ProjectRow, SyncRunRow } from "../db/schema";
+import { getActiveRun, lastRunOf } from "../db/sync-runs";
+
+/** A project's sync health: cursor lag, runs, and what is stuck (conflicts, pushes, deliveries). */
+export interface SyncStatus {
+  project: ProjectRow;
+  lagSeconds: number | null;
+  activeRun: SyncRunRow | null;
+  lastRuns: { incremental: SyncRunRow | null; full: SyncRunRow | null };
+  issues: { total: number; orphaned: number; error: number; conflict: number };
+  conflictsRecorded: number;
+  pendingPushes: number;
+  failedPushes: number;
+  failedDeliveries: number;
+}
+
+export async function syncStatus(db: Database, project: ProjectRow, now: number = Date.now()): Promise<SyncStatus> {
+  const [active, lastIncremental, lastFull, byState, conflictsRecorded, byOutbox, failedDeliveries] = await Promise.all([
+    getActiveRun(db, project.id),
+    lastRunOf(db, project.id, "incremental"),
+    lastRunOf(db, project.id, "full"),
+    countBySyncState(db, project.id),
+    countConflicts(db, project.id),
+    countByStatus(db, project.id),
+    countFailedDeliveries(db, project.id),
+  ]);
+  return {
+    project,
+    lagSeconds: project.cursor ? Math.max(0, Math.round((now - Date.parse(project.cursor)) / 1000)) : null,
+    activeRun: active ?? null,
+    lastRuns: { incremental: lastIncremental ?? null, full: lastFull ?? null },
+    issues: {
+      total: Object.values(byState).reduce((sum, n) => sum + n, 0),
+      orphaned: byState.orphaned ?? 0,
+      error: byState.error ?? 0,
+      conflict: byState.conflict ?? 0,
+    },
+    conflictsRecorded,
+    pendingPushes: byOutbox.pending ?? 0,
+    failedPushes: byOutbox.failed ?? 0,
+    failedDeliveries,
+  };
+}
