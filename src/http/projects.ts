@@ -6,7 +6,7 @@ import { deleteProject, insertProject, listProjects, updateProject, type NewProj
 import type { ProjectRow } from "../db/schema";
 import { NotFound, StateConflict, ValidationFailed, type FieldError } from "../errors";
 import { newId, nowIso } from "../ids";
-import { DEFAULT_API_BASE_URL } from "../providers";
+import { DEFAULT_API_BASE_URL, repositoryFormatProblem } from "../providers";
 import { PROVIDERS, type Provider } from "../providers/types";
 import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
@@ -82,13 +82,6 @@ export function projectToApi(p: ProjectRow): z.infer<typeof ProjectSchema> {
   };
 }
 
-const REPOSITORY_PATTERNS: Record<Provider, RegExp> = {
-  github: /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/,
-  gitea: /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/,
-  // GitLab: a namespace path of any depth, or the numeric project id.
-  gitlab: /^(\d+|[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+)$/,
-};
-
 /** Rules that span fields, checked on the project as it would be after the write. */
 function checkProjectRules(p: {
   provider: Provider;
@@ -99,12 +92,8 @@ function checkProjectRules(p: {
 }): FieldError[] {
   const errors: FieldError[] = [];
   if (!p.apiBaseUrl) errors.push({ field: "apiBaseUrl", message: `is required for ${p.provider}` });
-  if (!REPOSITORY_PATTERNS[p.provider].test(p.repository)) {
-    errors.push({
-      field: "repository",
-      message: p.provider === "gitlab" ? 'must be "group/project" (any depth) or a numeric id' : 'must be "owner/name"',
-    });
-  }
+  const repositoryProblem = repositoryFormatProblem(p.provider, p.repository);
+  if (repositoryProblem) errors.push({ field: "repository", message: repositoryProblem });
   if (p.deletionPolicy === "recreate" && p.syncDirection !== "outbound") {
     errors.push({ field: "deletionPolicy", message: '"recreate" is only allowed for outbound projects' });
   }

@@ -10,7 +10,7 @@ import type { DeliveryRow } from "../db/schema";
 import type { Env } from "../env";
 import { nowIso } from "../ids";
 import { errorText, log } from "../log";
-import { parseWebhook, WebhookPayloadError, type NormalizedEvent, type Provider, type WebhookHeaders } from "../providers";
+import { eventHeaderNames, parseWebhook, WebhookPayloadError, type NormalizedEvent, type Provider, type WebhookHeaders } from "../providers";
 import { requestSoonIncremental } from "../queue/send";
 import { applySnapshots } from "./apply-snapshots";
 import type { SyncContext } from "./context";
@@ -82,12 +82,8 @@ async function act(ctx: SyncContext, event: NormalizedEvent): Promise<Outcome> {
 
 /** parseWebhook reads the event name from the headers; only that header is stored with the delivery. */
 function storedHeaders(provider: Provider, event: string): WebhookHeaders {
-  const names: Record<Provider, string[]> = {
-    github: ["x-github-event"],
-    gitlab: ["x-gitlab-event"],
-    gitea: ["x-gitea-event-type", "x-gitea-event"],
-  };
-  return { get: (name) => (names[provider].includes(name.toLowerCase()) && event !== "" ? event : null) };
+  const names = eventHeaderNames(provider);
+  return { get: (name) => (names.includes(name.toLowerCase()) && event !== "" ? event : null) };
 }
 
 function eventRow(row: DeliveryRow, event: NormalizedEvent) {
