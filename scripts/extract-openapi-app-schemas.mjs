@@ -1,0 +1,122 @@
+// Extracts the GitHub App schemas the App-auth tests validate against from @octokit/openapi's
+// description: the request body of `apps/create-installation-access-token`, its 201 answer
+// (`installation-token`), the `GET /app` answer (`integration`) and GitHub's error body (`basic-error`),
+// each with every schema it references. Writes small committed files next to the issue schemas:
+//   test/fixtures/github/openapi-app-schemas.json     the JSON Schemas (OpenAPI `nullable` converted)
+//   test/fixtures/github/openapi-app-validators.js    Ajv validators compiled ahead of time
+//   test/fixtures/github/openapi-app-validators.d.ts  their types
+// Same conversion as scripts/extract-openapi-schemas.mjs (kept separate so that script and its
+// fixtures stay untouched); validators are compiled here because workerd forbids `new Function`.
+// Run: node scripts/extract-openapi-app-schemas.mjs
+import { readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const require = createRequire(import.meta.url);
+const Ajv = require("ajv").default;
+const standaloneCode = require("ajv/dist/standalone").default;
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const outDir = join(root, "test/fixtures/github");
+const specPath = require.resolve("@octokit/openapi/generated/api.github.com.json");
+const specVersion = require("@octokit/openapi/package.json").version;
+const spec = JSON.parse(readFileSync(specPath, "utf8"));
+
+const DROP = new Set(["description", "example", "examples", "title", "deprecated", "externalDocs"]);
+
+function operation(operationId) {
+  for (const [path, methods] of Object.entries(spec.paths)) {
+    for (const [method, op] of Object.entries(methods)) {
+      if (op && op.operationId === operationId) return { path, method, op };
+    }
+  }
+  throw new Error(`operation ${operationId} not found`);
+}
+
+/** OpenAPI 3.0 → JSON Schema for Ajv: `nullable`, local refs, no documentation keywords. */
+function convert(node, refs) {
+  if (Array.isArray(node)) return node.map((n) => convert(n, refs));
+  if (!node || typeof node !== "object") return node;
+  const out = {};
+  for (const [key, value] of Object.entries(node)) {
+    if (DROP.has(key) || key.startsWith("x-") || key === "nullable") continue;
+    if (key === "$ref") {
+      const name = value.replace("#/components/schemas/", "");
+      refs.add(name);
+      out.$ref = `#/$defs/${name}`;
+    } else if (key === "properties") {
+      out.properties = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, convert(v, refs)]));
+    } else {
+      out[key] = convert(value, refs);
+    }
+  }
+  if (node.nullable === true) {
+    if (typeof out.type === "string") {
+      out.type = [out.type, "null"];
+      if (Array.isArray(out.enum) && !out.enum.includes(null)) out.enum = [...out.enum, null];
+    } else {
+      return { anyOf: [out, { type: "null" }] };
+    }
+  }
+  return out;
+}
+
+/** A schema plus every component it reaches, under `$defs`. */
+function withDefinitions(schema) {
+  const refs = new Set();
+  const converted = convert(schema, refs);
+  const defs = {};
+  const pending = [...refs];
+  while (pending.length > 0) {
+    const name = pending.pop();
+    if (defs[name]) continue;
+    const more = new Set();
+    defs[name] = convert(spec.components.schemas[name], more);
+    for (const ref of more) if (!defs[ref]) pending.push(ref);
+  }
+  return Object.keys(defs).length > 0 ? { ...converted, $defs: defs } : converted;
+}
+
+const mint = operation("apps/create-installation-access-token");
+const getApp = operation("apps/get-authenticated");
+const jsonSchemaOf = (response) => response.content["application/json"].schema;
+const schemas = {
+  source: `@octokit/openapi ${specVersion} (api.github.com)`,
+  createInstallationAccessToken: { method: mint.method.toUpperCase(), path: mint.path },
+  getAuthenticatedApp: { method: getApp.method.toUpperCase(), path: getApp.path },
+  createInstallationAccessTokenRequest: withDefinitions(jsonSchemaOf(mint.op.requestBody)),
+  installationToken: withDefinitions(jsonSchemaOf(mint.op.responses["201"])),
+  integration: withDefinitions(jsonSchemaOf(getApp.op.responses["200"])),
+  basicError: withDefinitions({ $ref: "#/components/schemas/basic-error" }),
+};
+writeFileSync(join(outDir, "openapi-app-schemas.json"), `${JSON.stringify(schemas, null, 1)}\n`);
+
+const ajv = new Ajv({ code: { source: true, esm: true }, strict: false, validateFormats: false });
+const validators = {
+  validateCreateInstallationAccessTokenRequest: "createInstallationAccessTokenRequest",
+  validateInstallationToken: "installationToken",
+  validateIntegration: "integration",
+  validateBasicError: "basicError",
+};
+for (const id of Object.values(validators)) ajv.addSchema({ $id: id, ...schemas[id] });
+writeFileSync(
+  join(outDir, "openapi-app-validators.js"),
+  `// Generated by scripts/extract-openapi-app-schemas.mjs from ${schemas.source}. Do not edit.\n${standaloneCode(ajv, validators)}\n`,
+);
+writeFileSync(
+  join(outDir, "openapi-app-validators.d.ts"),
+  `// Generated by scripts/extract-openapi-app-schemas.mjs. Do not edit.
+export interface SchemaError {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+}
+export interface Validator {
+  (data: unknown): boolean;
+  errors?: SchemaError[] | null;
+}
+${Object.keys(validators).map((name) => `export declare const ${name}: Validator;`).join("\n")}
+`,
+);
+console.log(`wrote App schemas and validators from ${schemas.source}`);
