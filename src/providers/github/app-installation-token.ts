@@ -189,7 +189,7 @@ async function appRequest(input: AppAuthInput, method: "GET" | "POST", path: str
   }
   const body = parseJson(text);
   const githubMessage = errorBodySchema.safeParse(body).success ? (body as { message: string }).message : "";
-  const retryAt = rateLimitRetryAt("github", res.status, res.headers, githubMessage, now());
+  const retryAt = rateLimitRetryAt({ forbiddenMayBeRateLimit: true }, res.status, res.headers, githubMessage, now());
   if (retryAt) throw new RateLimitedError(retryAt, res.status);
   return { status: res.status, body, message: githubMessage ? `: ${githubMessage.slice(0, 200)}` : "" };
 }
