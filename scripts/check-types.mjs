@@ -2,8 +2,10 @@
 // Drift check for worker-configuration.d.ts (run by `npm test`): regenerates the Env types with the
 // exact command of the `types` npm script into a temporary file beside the committed one (same
 // folder, so the generated `import("./src/index")` paths match) and compares the two. Fails with the
-// differing lines when wrangler.toml changed without `npm run types`, or the file was edited by hand.
-// Offline: `wrangler types` reads only wrangler.toml and the entry path (no runtime types, no account).
+// differing lines when wrangler.toml or .dev.vars.example changed without `npm run types`, or the file
+// was edited by hand.
+// Offline: `wrangler types` reads only wrangler.toml, .dev.vars.example (the secrets' names) and the
+// entry path; no runtime types, no account. A developer's own .dev.vars plays no part.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -34,10 +36,11 @@ const committedPath = join(root, committedName);
 const tmpPath = join(root, tmpName);
 let generated;
 try {
-  execFileSync(existsSync(node22) ? node22 : process.execPath, [wranglerJs, "types", ...flags, tmpName], {
+  execFileSync(existsSync(node22) ? node22 : process.execPath, [wranglerJs, "types", tmpName, ...flags], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
+    // CLOUDFLARE_INCLUDE_PROCESS_ENV=true would make every variable of this shell a secret of Env.
+    env: { ...process.env, CLOUDFLARE_INCLUDE_PROCESS_ENV: "false", WRANGLER_SEND_METRICS: "false", CI: "true", NO_COLOR: "1" },
     timeout: 60_000,
   });
   // The header repeats the command line, output path included; the committed one has none.
@@ -51,7 +54,7 @@ try {
 
 const committed = existsSync(committedPath) ? readFileSync(committedPath, "utf8") : "";
 if (committed === generated) {
-  console.log(`check-types: ${committedName} matches wrangler.toml`);
+  console.log(`check-types: ${committedName} matches wrangler.toml and .dev.vars.example`);
   process.exit(0);
 }
 
@@ -61,7 +64,7 @@ const onlyCommitted = a.filter((l) => !b.includes(l));
 const onlyGenerated = b.filter((l) => !a.includes(l));
 console.error(
   [
-    committed ? `check-types: ${committedName} is out of date with wrangler.toml.` : `check-types: ${committedName} is missing.`,
+    committed ? `check-types: ${committedName} is out of date with wrangler.toml and .dev.vars.example.` : `check-types: ${committedName} is missing.`,
     "Run `npm run types` and commit the result.",
     ...onlyCommitted.map((l) => `  - ${l}`),
     ...onlyGenerated.map((l) => `  + ${l}`),
