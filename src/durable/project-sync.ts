@@ -5,13 +5,6 @@ import { applyDelivery } from "../sync/deliveries";
 import { pushIssue, type PushOutcome } from "../sync/push";
 import { requestRun, runStep, type RunMode, type RunTrigger } from "../sync/runs";
 
-declare module "../env" {
-  interface Env {
-    /** One ProjectSync Durable Object per project (named by the project id). Reach it through ./client.ts. */
-    PROJECT_SYNC: DurableObjectNamespace<ProjectSync>;
-  }
-}
-
 /**
  * What an RPC call answers. Errors travel as data: a thrown error loses its class across RPC (the
  * caller could not tell a deleted project from a tracker outage) and workerd logs it as uncaught.
