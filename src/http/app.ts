@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { activityRouter } from "./activity";
 import { requireApiToken } from "./auth";
 import { deliveriesRouter } from "./deliveries";
 import { issuesRouter } from "./issues";
@@ -28,6 +29,7 @@ export function createApp() {
   app.route("/api/v1/projects", deliveriesRouter);
   app.route("/webhooks", webhooksRouter);
   app.route("/api/v1", syncRunsRouter);
+  app.route("/api/v1", activityRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", (c) => ({
