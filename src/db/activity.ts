@@ -214,3 +214,15 @@ export async function latestActivity(db: Database, filter: ActivityFilter, limit
     .all();
   return rows;
 }
+
+/** When the project's credentials were last refused (an `access.failed` entry), if ever. */
+export async function lastAccessFailureAt(db: Database, projectId: string): Promise<string | null> {
+  const row = await db
+    .select({ at: activity.createdAt })
+    .from(activity)
+    .where(and(eq(activity.projectId, projectId), eq(activity.kind, "access.failed")))
+    .orderBy(sql`${activity.seq} DESC`)
+    .limit(1)
+    .get();
+  return row?.at ?? null;
+}

@@ -10,6 +10,7 @@ import { projectsRouter } from "./projects";
 import { syncRunsRouter } from "./sync-runs";
 import { validationHook } from "./validation";
 import { webhooksRouter } from "./webhooks";
+import { uiRouter } from "../ui/app";
 
 const API_BODY_LIMIT = 1024 * 1024;
 
@@ -17,6 +18,9 @@ export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.get("/health", (c) => c.json({ status: "ok" }));
+  // The operator dashboard (server-rendered; its own session auth, CSRF and CSP).
+  app.get("/ui", (c) => c.redirect("/ui/", 301));
+  app.route("/ui/", uiRouter);
 
   app.use(
     "/api/*",
