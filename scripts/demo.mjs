@@ -9,6 +9,8 @@ import { FakeTracker } from "../test/fakes/fake-tracker.ts";
 import { freePort, main, startWorker, waitFor } from "../bench/lib.mjs";
 
 const SAMPLE_ISSUES = 40;
+/** `npm run demo -- --keep`: leave the Worker and the fake tracker running to look at the dashboard. */
+const KEEP = process.argv.includes("--keep");
 const started = performance.now();
 let stepNo = 0;
 
@@ -154,6 +156,15 @@ await main(async () => {
     say(`pending pushes: ${status.pendingPushes}, failed pushes: ${status.failedPushes}, failed webhook deliveries: ${status.failedDeliveries}, last error: ${status.lastError ?? "none"}`);
     if (status.pendingPushes !== 0 || status.failedPushes !== 0 || status.failedDeliveries !== 0) throw new Error("the status shows unfinished or failed work");
     ok("nothing pending, nothing failed");
+
+    step("Open the dashboard");
+    say(`${worker.origin}/ui/  (sign in with the demo's API token: ${worker.secrets.API_TOKEN})`);
+    say(`activity stream: GET ${worker.origin}/api/v1/projects/${project.id}/activity`);
+    if (KEEP) {
+      ok("left running (--keep): press Ctrl-C to stop the Worker and the fake tracker");
+      await new Promise(() => {}); // the signal handler stops everything and exits
+    }
+    say("(run `npm run demo -- --keep` to leave it running)");
   } finally {
     fakeServer.closeAllConnections();
     await new Promise((resolve) => fakeServer.close(resolve));

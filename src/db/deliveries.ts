@@ -1,4 +1,5 @@
 import { and, asc, count, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
+import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
 import { base64ToBytes, bytesToBase64 } from "../crypto";
 import type { Database } from "./client";
@@ -123,9 +124,12 @@ export async function markDeliveryFailed(db: Database, projectId: string, id: st
   return rows.length > 0;
 }
 
-/** Back to `received` for another apply. */
-export async function resetForReplay(db: Database, id: string): Promise<void> {
-  await db.update(webhookDeliveries).set({ status: "received", error: null, processedAt: null }).where(eq(webhookDeliveries.id, id));
+/** Back to `received` for another apply (with the activity entry recording who asked). */
+export async function resetForReplay(db: Database, id: string, activity: readonly ActivityEntry[] = []): Promise<void> {
+  await runBatch(db, [
+    db.update(webhookDeliveries).set({ status: "received", error: null, processedAt: null }).where(eq(webhookDeliveries.id, id)),
+    ...activityStatements(activity),
+  ]);
 }
 
 /** Deliveries still `received` since before `before` (their queue message was lost), oldest first. */

@@ -1,5 +1,6 @@
 import { and, asc, count, eq, gt, gte, inArray, isNotNull, isNull, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Database } from "./client";
+import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
 import { parseStringArray, stringifySet } from "./json";
 import { outboxUpsert } from "./outbox";
@@ -78,15 +79,13 @@ export async function insertLocalIssue(
   db: Database,
   row: NewIssue & { id: string; projectId: string },
   push: { outboxId: string } | null,
+  activity: readonly ActivityEntry[] = [],
 ): Promise<IssueRow> {
   const now = row.updatedAt;
-  if (!push) {
-    const [created] = await db.insert(issues).values(row).returning();
-    return created!;
-  }
   await runBatch(db, [
     db.insert(issues).values({ ...row, version: 1 }),
-    outboxUpsert(row.projectId, [{ id: push.outboxId, issueId: row.id, version: 1, op: "create", now }]),
+    ...(push ? [outboxUpsert(row.projectId, [{ id: push.outboxId, issueId: row.id, version: 1, op: "create", now }])] : []),
+    ...activityStatements(activity),
   ]);
   return (await getIssue(db, row.projectId, row.id))!;
 }
@@ -101,6 +100,8 @@ export async function updateLocalIssue(
   patch: Partial<StoredFields>,
   push: { outboxId: string } | null,
   now: string,
+  /** Recorded only if the update applied: guard them with `onlyIfIssue: { id, version: current.version + 1 }`. */
+  activity: readonly ActivityEntry[] = [],
 ): Promise<IssueRow | undefined> {
   const nextVersion = current.version + 1;
   const update = db
@@ -113,14 +114,11 @@ export async function updateLocalIssue(
     })
     .where(and(eq(issues.id, current.id), eq(issues.version, current.version)))
     .returning();
-  if (!push) {
-    const [row] = await update;
-    return row;
-  }
   const op = current.externalId ? "update" : "create";
   const [result] = await runBatch(db, [
     update,
-    outboxUpsert(current.projectId, [{ id: push.outboxId, issueId: current.id, version: nextVersion, op, now }]),
+    ...(push ? [outboxUpsert(current.projectId, [{ id: push.outboxId, issueId: current.id, version: nextVersion, op, now }])] : []),
+    ...activityStatements(activity),
   ]);
   return result!.results.length > 0 ? getIssue(db, current.projectId, current.id) : undefined;
 }
@@ -186,12 +184,13 @@ export async function listUnseenLinked(db: Database, projectId: string, runId: s
     .all();
 }
 
-/** Removes the issue with its outbox row and conflicts, atomically. */
-export async function deleteIssue(db: Database, issueId: string): Promise<void> {
+/** Removes the issue with its outbox row and conflicts, atomically (with the activity recording it). */
+export async function deleteIssue(db: Database, issueId: string, activity: readonly ActivityEntry[] = []): Promise<void> {
   await runBatch(db, [
     db.delete(outbox).where(eq(outbox.issueId, issueId)),
     db.delete(conflicts).where(eq(conflicts.issueId, issueId)),
     db.delete(issues).where(eq(issues.id, issueId)),
+    ...activityStatements(activity),
   ]);
 }
 
@@ -200,18 +199,27 @@ export async function markOrphaned(
   db: Database,
   issue: IssueRow,
   args: { reason: string; now: string; externalUpdatedAt: string | null },
+  activity: readonly ActivityEntry[] = [],
 ): Promise<void> {
-  await db
-    .update(issues)
-    .set({ syncState: "orphaned", syncError: args.reason, deletedAt: args.now, externalUpdatedAt: args.externalUpdatedAt, version: issue.version + 1 })
-    .where(and(eq(issues.id, issue.id), eq(issues.version, issue.version)));
+  await runBatch(db, [
+    db
+      .update(issues)
+      .set({ syncState: "orphaned", syncError: args.reason, deletedAt: args.now, externalUpdatedAt: args.externalUpdatedAt, version: issue.version + 1 })
+      .where(and(eq(issues.id, issue.id), eq(issues.version, issue.version))),
+    ...activityStatements(activity),
+  ]);
 }
 
 /**
  * Unlinks the issue from its gone tracker issue and queues its recreate, in one batch, if it is
  * still at its version: the push path creates it in the tracker again.
  */
-export async function unlinkForRecreate(db: Database, issue: IssueRow, args: { outboxId: string; reason: string; now: string }): Promise<void> {
+export async function unlinkForRecreate(
+  db: Database,
+  issue: IssueRow,
+  args: { outboxId: string; reason: string; now: string },
+  activity: readonly ActivityEntry[] = [],
+): Promise<void> {
   await runBatch(db, [
     db
       .update(issues)
@@ -229,6 +237,7 @@ export async function unlinkForRecreate(db: Database, issue: IssueRow, args: { o
       })
       .where(and(eq(issues.id, issue.id), eq(issues.version, issue.version))),
     outboxUpsert(issue.projectId, [{ id: args.outboxId, issueId: issue.id, version: issue.version + 1, op: "recreate", now: args.now }]),
+    ...activityStatements(activity),
   ]);
 }
 

@@ -5,6 +5,7 @@
  * rows that change together go in one atomic batch.
  */
 import { and, asc, count, eq, lt, sql, type SQL } from "drizzle-orm";
+import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
 import type { Database } from "./client";
 import { jsonField as j, stringifySet } from "./json";
@@ -116,6 +117,8 @@ export interface PushResult {
   /** True when `local` equals `base`: the issue is synced and its outbox row done. */
   settled: boolean;
   now: string;
+  /** Entries for the activity stream, guarded by the caller where they depend on the version. */
+  activity?: readonly ActivityEntry[];
 }
 
 /**
@@ -168,6 +171,7 @@ export async function storePushResult(db: Database, r: PushResult): Promise<bool
         op = 'update', create_attempted_at = NULL, attempts = 0, last_error = NULL, next_attempt_at = NULL,
         updated_at = ${r.now}
       WHERE issue_id = ${r.issue.id}`,
+    ...activityStatements(r.activity ?? []),
   ]);
   return issueResult!.results[0]?.version === v + 1;
 }
@@ -190,7 +194,11 @@ export async function recordPushAttempt(db: Database, issueId: string, error: st
  * Only if the issue is still at `version`: a local edit made meanwhile has its own push coming,
  * which must not find its row failed.
  */
-export async function failPush(db: Database, args: { issueId: string; version: number; reason: string; now: string }): Promise<boolean> {
+export async function failPush(
+  db: Database,
+  args: { issueId: string; version: number; reason: string; now: string },
+  activity: readonly ActivityEntry[] = [],
+): Promise<boolean> {
   const [updated] = await runBatch(db, [
     db
       .update(issues)
@@ -201,6 +209,7 @@ export async function failPush(db: Database, args: { issueId: string; version: n
       UPDATE ${outbox} SET status = 'failed', last_error = ${args.reason}, attempts = attempts + 1, updated_at = ${args.now}
       WHERE issue_id = ${args.issueId} AND status = 'pending'
         AND EXISTS (SELECT 1 FROM ${issues} i WHERE i.id = ${args.issueId} AND i.version = ${args.version})`,
+    ...activityStatements(activity),
   ]);
   return updated!.results.length > 0;
 }
@@ -214,9 +223,16 @@ export async function closeOutbox(db: Database, issueId: string, status: "done" 
  * Retries exhausted: the row fails and the issue shows why. Only a row that has failed since the
  * last local edit (an edit resets `attempts` to 0 and has its own push coming).
  */
-export async function failExhaustedPush(db: Database, args: { projectId: string; issueId: string; reason: string; now: string }): Promise<boolean> {
+export async function failExhaustedPush(
+  db: Database,
+  args: { projectId: string; issueId: string; reason: string; now: string },
+  activity: readonly ActivityEntry[] = [],
+): Promise<boolean> {
   const failing = sql`EXISTS (SELECT 1 FROM ${outbox} o WHERE o.issue_id = ${args.issueId} AND o.status = 'pending' AND o.attempts > 0)`;
-  const [updated] = await runBatch(db, [
+  // The activity is recorded only if the row was failing (checked first: the updates change it).
+  const recorded = activityStatements(activity, failing);
+  const results = await runBatch(db, [
+    ...recorded,
     db
       .update(issues)
       .set({ syncState: "error", syncError: args.reason })
@@ -227,7 +243,7 @@ export async function failExhaustedPush(db: Database, args: { projectId: string;
         last_error = COALESCE(last_error, ${args.reason})
       WHERE issue_id = ${args.issueId} AND status = 'pending' AND attempts > 0`,
   ]);
-  return updated!.results.length > 0;
+  return results[recorded.length]!.results.length > 0;
 }
 
 /** Pending rows of enabled projects not touched since `before` (their push job was lost), oldest first. */
@@ -246,4 +262,25 @@ export async function listStalePending(db: Database, before: string, limit: numb
 export async function countByStatus(db: Database, projectId: string): Promise<Partial<Record<OutboxRow["status"], number>>> {
   const rows = await db.select({ status: outbox.status, n: count() }).from(outbox).where(eq(outbox.projectId, projectId)).groupBy(outbox.status).all();
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
+
+/**
+ * A failed push made pending again by hand (retry-push), with the issue back to `pending_push` and
+ * the activity recording it, in one batch. False when the row was not failed.
+ */
+export async function reopenFailedPush(db: Database, args: { issueId: string; now: string; activity: readonly ActivityEntry[] }): Promise<boolean> {
+  const failed = sql`EXISTS (SELECT 1 FROM ${outbox} o WHERE o.issue_id = ${args.issueId} AND o.status = 'failed')`;
+  const activity = activityStatements(args.activity, failed);
+  const results = await runBatch(db, [
+    ...activity,
+    db
+      .update(issues)
+      .set({ syncState: "pending_push", syncError: null })
+      .where(and(eq(issues.id, args.issueId), failed, sql`${issues.syncState} IN ('error', 'pending_push', 'synced')`)),
+    sql`
+      UPDATE ${outbox} SET status = 'pending', attempts = 0, last_error = NULL, next_attempt_at = NULL, updated_at = ${args.now}
+      WHERE issue_id = ${args.issueId} AND status = 'failed'
+      RETURNING id`,
+  ]);
+  return results[results.length - 1]!.results.length > 0;
 }

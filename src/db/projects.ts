@@ -1,12 +1,14 @@
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { activityStatements, type ActivityEntry } from "./activity";
+import { runBatch } from "./batch";
 import type { Database } from "./client";
 import { conflicts, events, issues, outbox, projects, syncRuns, webhookDeliveries, type ProjectRow } from "./schema";
 
 export type NewProject = typeof projects.$inferInsert;
 
-export async function insertProject(db: Database, row: NewProject): Promise<ProjectRow> {
-  const [created] = await db.insert(projects).values(row).returning();
-  return created!;
+export async function insertProject(db: Database, row: NewProject & { id: string }, activity: readonly ActivityEntry[] = []): Promise<ProjectRow> {
+  await runBatch(db, [db.insert(projects).values(row), ...activityStatements(activity)]);
+  return (await getProject(db, row.id))!;
 }
 
 export async function getProject(db: Database, id: string): Promise<ProjectRow | undefined> {
@@ -36,18 +38,29 @@ export async function listEnabledProjectIds(db: Database, opts: { limit: number;
   return rows.map((r) => r.id);
 }
 
-export async function updateProject(db: Database, id: string, patch: Partial<NewProject>): Promise<ProjectRow | undefined> {
-  const [row] = await db
-    .update(projects)
-    .set({ ...patch, updatedAt: new Date().toISOString() })
-    .where(eq(projects.id, id))
-    .returning();
-  return row;
+export async function updateProject(
+  db: Database,
+  id: string,
+  patch: Partial<NewProject>,
+  activity: readonly ActivityEntry[] = [],
+): Promise<ProjectRow | undefined> {
+  const exists = sql`EXISTS (SELECT 1 FROM ${projects} WHERE id = ${id})`;
+  await runBatch(db, [
+    db
+      .update(projects)
+      .set({ ...patch, updatedAt: new Date().toISOString() })
+      .where(eq(projects.id, id)),
+    ...activityStatements(activity, exists),
+  ]);
+  return getProject(db, id);
 }
 
 /** Deletes the project and everything it owns, atomically (one batch). */
-export async function deleteProject(db: Database, id: string): Promise<boolean> {
-  const [, , , , , , deleted] = await db.batch([
+export async function deleteProject(db: Database, id: string, activity: readonly ActivityEntry[] = []): Promise<boolean> {
+  const exists = sql`EXISTS (SELECT 1 FROM ${projects} WHERE id = ${id})`;
+  // First, while the project still exists. Activity rows outlive the project: its audit trail.
+  const results = await runBatch(db, [
+    ...activityStatements(activity, exists),
     db.delete(issues).where(eq(issues.projectId, id)),
     db.delete(outbox).where(eq(outbox.projectId, id)),
     db.delete(conflicts).where(eq(conflicts.projectId, id)),
@@ -56,7 +69,7 @@ export async function deleteProject(db: Database, id: string): Promise<boolean> 
     db.delete(syncRuns).where(eq(syncRuns.projectId, id)),
     db.delete(projects).where(eq(projects.id, id)).returning({ id: projects.id }),
   ]);
-  return deleted.length > 0;
+  return results[results.length - 1]!.results.length > 0;
 }
 
 export async function setProjectError(db: Database, id: string, error: string | null): Promise<void> {

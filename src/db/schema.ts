@@ -95,6 +95,8 @@ export const syncRuns = sqliteTable(
     pushed: integer("pushed").notNull().default(0),
     requests: integer("requests").notNull().default(0),
     error: text("error"),
+    /** Issues the tracker says the listing holds (GitLab `X-Total`, Gitea `X-Total-Count`), when it says. */
+    total: integer("total"),
     createdAt: text("created_at").notNull().default(now),
     startedAt: text("started_at"),
     finishedAt: text("finished_at"),
@@ -166,6 +168,10 @@ export const conflicts = sqliteTable(
     /** Which side won: the project's master at the time. */
     resolution: text("resolution", { enum: ["tracker", "local"] }).notNull(),
     createdAt: text("created_at").notNull().default(now),
+    /** Settled by hand (keep local / take tracker): when, which side, and the API token's name. */
+    resolvedAt: text("resolved_at"),
+    resolvedKeep: text("resolved_keep", { enum: ["tracker", "local"] }),
+    resolvedBy: text("resolved_by"),
   },
   (t) => [index("conflicts_project_created_idx").on(t.projectId, t.createdAt, t.id), index("conflicts_issue_idx").on(t.issueId)],
 );
@@ -189,7 +195,36 @@ export const events = sqliteTable(
   (t) => [index("events_project_created_idx").on(t.projectId, t.createdAt, t.id)],
 );
 
+/**
+ * The activity stream: every change the product made, in commit order (`seq`, assigned by SQLite in
+ * the writing batch). Rows outlive their project (an audit trail of its deletion); retention prunes them.
+ */
+export const activity = sqliteTable(
+  "activity",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    projectId: text("project_id").notNull(),
+    issueId: text("issue_id"),
+    kind: text("kind").notNull(),
+    source: text("source").notNull(),
+    /** The API token's name for changes made through the API or dashboard; null for sync. */
+    actor: text("actor"),
+    runId: text("run_id"),
+    deliveryId: text("delivery_id"),
+    /** JSON `{ field: { before, after } }`, each value bounded in bytes. */
+    changes: text("changes"),
+    detail: text("detail"),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [
+    index("activity_project_seq_idx").on(t.projectId, t.seq),
+    index("activity_issue_seq_idx").on(t.issueId, t.seq),
+    index("activity_created_idx").on(t.createdAt),
+  ],
+);
+
 export type ProjectRow = typeof projects.$inferSelect;
+export type ActivityRow = typeof activity.$inferSelect;
 export type IssueRow = typeof issues.$inferSelect;
 export type SyncRunRow = typeof syncRuns.$inferSelect;
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;

@@ -7,6 +7,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { runBatch, type Statement } from "./batch";
 import type { Database } from "./client";
+import { activityStatements, type ActivityEntry } from "./activity";
 import { chunkByJsonSize, jsonField as j } from "./json";
 import { outboxUpsertJson, type OutboxWrite } from "./outbox";
 import { conflicts, issues, type IssueRow } from "./schema";
@@ -55,7 +56,7 @@ export interface ConflictWrite {
 export async function writeSyncedRows(
   db: Database,
   projectId: string,
-  writes: { inserts: RowWrite[]; updates: RowWrite[]; conflicts: ConflictWrite[]; outbox: OutboxWrite[] },
+  writes: { inserts: RowWrite[]; updates: RowWrite[]; conflicts: ConflictWrite[]; outbox: OutboxWrite[]; activity?: ActivityEntry[] },
 ): Promise<{ insertedIds: Set<string>; updatedIds: Set<string> }> {
   const statements: { kind: "insert" | "update" | "other"; query: Statement }[] = [];
   for (const chunk of chunkByJsonSize(writes.inserts)) {
@@ -89,6 +90,8 @@ export async function writeSyncedRows(
   for (const chunk of chunkByJsonSize(writes.outbox)) {
     statements.push({ kind: "other", query: outboxUpsertJson(projectId, chunk) });
   }
+  // Last: each entry is guarded on its issue's write having applied (see ActivityEntry.onlyIfIssue).
+  for (const query of activityStatements(writes.activity ?? [])) statements.push({ kind: "other", query });
   if (statements.length === 0) return { insertedIds: new Set(), updatedIds: new Set() };
   const results = await runBatch(db, statements.map((s) => s.query));
   const insertedIds = new Set<string>();

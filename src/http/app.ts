@@ -1,5 +1,6 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { activityRouter } from "./activity";
 import { requireApiToken } from "./auth";
 import { deliveriesRouter } from "./deliveries";
 import { issuesRouter } from "./issues";
@@ -9,6 +10,7 @@ import { projectsRouter } from "./projects";
 import { syncRunsRouter } from "./sync-runs";
 import { validationHook } from "./validation";
 import { webhooksRouter } from "./webhooks";
+import { uiRouter } from "../ui/app";
 
 const API_BODY_LIMIT = 1024 * 1024;
 
@@ -16,6 +18,9 @@ export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   app.get("/health", (c) => c.json({ status: "ok" }));
+  // The operator dashboard (server-rendered; its own session auth, CSRF and CSP).
+  app.get("/ui", (c) => c.redirect("/ui/", 301));
+  app.route("/ui/", uiRouter);
 
   app.use(
     "/api/*",
@@ -28,6 +33,7 @@ export function createApp() {
   app.route("/api/v1/projects", deliveriesRouter);
   app.route("/webhooks", webhooksRouter);
   app.route("/api/v1", syncRunsRouter);
+  app.route("/api/v1", activityRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", (c) => ({

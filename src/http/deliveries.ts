@@ -5,6 +5,7 @@ import { findDelivery, listDeliveries, resetForReplay } from "../db/deliveries";
 import { listEvents } from "../db/events";
 import type { DeliveryRow, EventRow } from "../db/schema";
 import { NotFound } from "../errors";
+import { nowIso } from "../ids";
 import { errorText, log } from "../log";
 import { PROVIDERS } from "../providers/types";
 import { enqueueDeliveryApply } from "../queue/send";
@@ -139,7 +140,15 @@ export const deliveriesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validatio
     const db = database(c.env.DB);
     const row = await findDelivery(db, projectId, deliveryId);
     if (!row) throw new NotFound("delivery", deliveryId);
-    await resetForReplay(db, row.id);
+    await resetForReplay(db, row.id, [
+      {
+        projectId,
+        kind: "delivery.replayed",
+        origin: { source: "api", actor: c.var.apiToken.name, deliveryId: row.deliveryId },
+        createdAt: nowIso(),
+        detail: `delivery ${row.deliveryId} (${row.event}${row.action ? `/${row.action}` : ""}, was ${row.status}) queued again`,
+      },
+    ]);
     try {
       await enqueueDeliveryApply(c.env, projectId, row.id);
     } catch (err) {

@@ -8,6 +8,7 @@ import { NotFound, StateConflict, ValidationFailed, type FieldError } from "../e
 import { newId, nowIso } from "../ids";
 import { DEFAULT_API_BASE_URL, repositoryFormatProblem } from "../providers";
 import { PROVIDERS, type Provider } from "../providers/types";
+import { projectCreatedActivity, projectDeletedActivity, projectUpdatedActivity } from "../sync/project-activity";
 import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
@@ -100,6 +101,8 @@ function checkProjectRules(p: {
   return errors;
 }
 
+/** Columns a new project row gets from their defaults (for the activity entry describing it). */
+const NEW_PROJECT_DEFAULTS = { cursor: null, cursorEtag: null, nextCreateAt: null, lastIncrementalSyncAt: null, lastFullSyncAt: null, lastError: null };
 
 const routes = {
   create: createRoute({
@@ -151,7 +154,8 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     if (errors.length) throw new ValidationFailed(errors);
     const id = newId();
     const now = nowIso();
-    const row = await insertProject(database(c.env.DB), {
+    const origin = { source: "api" as const, actor: c.var.apiToken.name };
+    const fields = {
       id,
       name: input.name,
       provider: input.provider,
@@ -165,7 +169,8 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       webhookSecretEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret),
       createdAt: now,
       updatedAt: now,
-    });
+    };
+    const row = await insertProject(database(c.env.DB), fields, projectCreatedActivity({ ...fields, ...NEW_PROJECT_DEFAULTS }, origin, now));
     return c.json(projectToApi(row), 201);
   })
   .openapi(routes.list, async (c) => {
@@ -215,13 +220,20 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     if (input.webhookSecret !== undefined) {
       patch.webhookSecretEnc = await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, projectId, "webhookSecret", input.webhookSecret);
     }
-    const row = await updateProject(db, projectId, patch);
+    const activity = projectUpdatedActivity(
+      current,
+      patch,
+      { token: input.token !== undefined, webhookSecret: input.webhookSecret !== undefined },
+      { source: "api", actor: c.var.apiToken.name },
+      nowIso(),
+    );
+    const row = await updateProject(db, projectId, patch, activity);
     if (!row) throw new NotFound("project", projectId);
     return c.json(projectToApi(row), 200);
   })
   .openapi(routes.remove, async (c) => {
     const { projectId } = c.req.valid("param");
-    const deleted = await deleteProject(database(c.env.DB), projectId);
+    const deleted = await deleteProject(database(c.env.DB), projectId, projectDeletedActivity(c.var.project, { source: "api", actor: c.var.apiToken.name }, nowIso()));
     if (!deleted) throw new NotFound("project", projectId);
     return c.body(null, 204);
   });

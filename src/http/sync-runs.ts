@@ -63,7 +63,7 @@ export function runToApi(r: SyncRunRow): z.infer<typeof SyncRunSchema> {
   };
 }
 
-const ConflictSchema = z
+export const ConflictSchema = z
   .object({
     id: z.string(),
     projectId: z.string(),
@@ -74,10 +74,13 @@ const ConflictSchema = z
     trackerValue: z.unknown(),
     resolution: z.enum(["tracker", "local"]).openapi({ description: "The side that won: the project's master" }),
     createdAt: IsoTimestamp,
+    resolvedAt: IsoTimestamp.nullable().openapi({ description: "When an operator settled it by hand (POST …/resolve)" }),
+    resolvedKeep: z.enum(["tracker", "local"]).nullable().openapi({ description: "The side the operator kept" }),
+    resolvedBy: z.string().nullable().openapi({ description: "The API token's name that resolved it" }),
   })
   .openapi("Conflict");
 
-function conflictToApi(c: ConflictRow): z.infer<typeof ConflictSchema> {
+export function conflictToApi(c: ConflictRow): z.infer<typeof ConflictSchema> {
   const parse = (v: string | null) => (v === null ? null : (JSON.parse(v) as unknown));
   return {
     id: c.id,
@@ -89,6 +92,9 @@ function conflictToApi(c: ConflictRow): z.infer<typeof ConflictSchema> {
     trackerValue: parse(c.trackerValue),
     resolution: c.resolution,
     createdAt: c.createdAt,
+    resolvedAt: c.resolvedAt,
+    resolvedKeep: c.resolvedKeep,
+    resolvedBy: c.resolvedBy,
   };
 }
 

@@ -1,4 +1,5 @@
 import { openProjectSecret } from "../crypto";
+import type { ActivityOrigin } from "../db/activity";
 import { database, type Database } from "../db/client";
 import { getProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
@@ -13,6 +14,8 @@ export interface SyncContext {
   db: Database;
   project: ProjectRow;
   tracker: Tracker;
+  /** What set this write path going (source, run or delivery id, actor): stamped on its activity entries. */
+  origin?: ActivityOrigin;
 }
 
 export async function loadSyncContext(env: Env, projectId: string): Promise<SyncContext> {

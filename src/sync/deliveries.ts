@@ -28,6 +28,7 @@ export async function applyDelivery(ctx: SyncContext, deliveryRowId: string): Pr
   const { db, project } = ctx;
   const row = await getDelivery(db, project.id, deliveryRowId);
   if (!row || row.status !== "received") return;
+  ctx = { ...ctx, origin: { source: "webhook", deliveryId: row.deliveryId } };
 
   let event: NormalizedEvent;
   try {

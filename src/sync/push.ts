@@ -19,8 +19,9 @@
  *   `RateLimitedError`, which moves the row's `next_attempt_at` (and, for creates, the project's
  *   pacing) to the reset time. The queue message is retried then, never slept on.
  */
+import type { ActivityEntry } from "../db/activity";
 import { database } from "../db/client";
-import { fieldsOfRow, getIssue } from "../db/issues";
+import { fieldsOfRow, fieldsToColumns, getIssue } from "../db/issues";
 import {
   closeOutbox,
   deferPush,
@@ -40,6 +41,7 @@ import { nowIso } from "../ids";
 import { log } from "../log";
 import { RateLimitedError, TrackerError, type CanonicalIssue, type IssueFields } from "../providers/types";
 import { enqueuePushes } from "../queue/send";
+import { originOf, rowChanges } from "./activity";
 import { applySnapshots } from "./apply-snapshots";
 import type { SyncContext } from "./context";
 import { applyGone, type GoneReason } from "./deletion";
@@ -63,6 +65,7 @@ const AGAIN: Step = { kind: "again" };
 
 /** Pushes the issue's pending outbox row, if any. Idempotent: duplicate jobs find nothing to do. */
 export async function pushIssue(ctx: SyncContext, issueId: string): Promise<PushOutcome> {
+  ctx = { ...ctx, origin: ctx.origin ?? { source: "push" } };
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const step = await pushOnce(ctx, issueId);
     if (step.kind === "done") return { retryAt: null };
@@ -113,7 +116,7 @@ async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now
   if (found) {
     // Adopted: the tracker holds what the lost attempt sent; later local edits go as an update.
     const base = normalizeFields(found);
-    return store(ctx, issue, found, base, local, fieldsEqual(local, base));
+    return store(ctx, issue, found, base, local, fieldsEqual(local, base), `linked to #${found.number}, created by an earlier attempt`);
   }
 
   await recordCreateAttempt(ctx.db, {
@@ -126,7 +129,7 @@ async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now
   const created = await ctx.tracker.createIssue(local);
   // Every field was sent: what the tracker stored is the answer (it may drop what it refuses silently).
   const base = normalizeFields(created);
-  return store(ctx, issue, created, base, base, true);
+  return store(ctx, issue, created, base, base, true, `created #${created.number} in the tracker`);
 }
 
 /** The issue an earlier attempt created and never heard back about, looked up by the title it sent. */
@@ -147,7 +150,7 @@ async function updateStep(ctx: SyncContext, issue: IssueRow, number: number | nu
   const fields: SyncedField[] = base ? changedFields(base, local) : [...SYNCED_FIELDS];
   if (fields.length === 0) {
     // Nothing differs from the tracker (the edits were undone, or a poll already brought them).
-    return store(ctx, issue, null, base!, local, true);
+    return store(ctx, issue, null, base!, local, true, null);
   }
   // Read the tracker first: an edit made there since the base must be merged (and a true conflict
   // settled by master and recorded), never silently overwritten. No tracker offers If-Match on
@@ -166,7 +169,7 @@ async function updateStep(ctx: SyncContext, issue: IssueRow, number: number | nu
   const answer = await ctx.tracker.updateIssue(number, pickFields(local, fields));
   const tracker = normalizeFields(answer);
   const merged = mergeAnswer(ctx.project.syncDirection, local, tracker, fields);
-  return store(ctx, issue, answer, tracker, merged, fieldsEqual(merged, tracker));
+  return store(ctx, issue, answer, tracker, merged, fieldsEqual(merged, tracker), `sent ${fields.join(", ")} to #${number}`);
 }
 
 /**
@@ -190,7 +193,20 @@ async function store(
   base: IssueFields,
   local: IssueFields,
   settled: boolean,
+  /** What the tracker was sent, for the activity stream (null: nothing was sent). */
+  what: string | null,
 ): Promise<Step> {
+  const now = nowIso();
+  const entry = { projectId: ctx.project.id, issueId: issue.id, origin: originOf(ctx, "push"), createdAt: now };
+  const activity: ActivityEntry[] = [];
+  if (answer && what) {
+    const linked = issue.externalNumber !== answer.number ? { externalNumber: { before: issue.externalNumber, after: answer.number } } : null;
+    activity.push({ ...entry, kind: "issue.pushed", detail: what, changes: linked });
+  }
+  // Local fields and sync state change only if the issue was still at the version read.
+  const after = { ...issue, ...fieldsToColumns(local), syncState: settled ? ("synced" as const) : ("pending_push" as const) };
+  const changes = rowChanges(issue, after);
+  if (changes) activity.push({ ...entry, kind: "issue.updated", changes, onlyIfIssue: { id: issue.id, version: issue.version + 1 } });
   const mapping = answer
     ? { externalId: answer.externalId, externalNumber: answer.number, externalUrl: answer.url, externalUpdatedAt: answer.updatedAt }
     : { externalId: issue.externalId!, externalNumber: issue.externalNumber!, externalUrl: issue.externalUrl, externalUpdatedAt: issue.externalUpdatedAt };
@@ -201,7 +217,8 @@ async function store(
     baseHash: await snapshotHash(base),
     local,
     settled,
-    now: nowIso(),
+    now,
+    activity,
   });
   return atVersion && settled ? DONE : AGAIN;
 }
@@ -224,7 +241,18 @@ async function handleFailure(ctx: SyncContext, issue: IssueRow, err: unknown): P
     if (gone) return applyDeletionPolicy(ctx, issue, gone);
   }
   log.error("push refused by the tracker", { projectId: ctx.project.id, issueId: issue.id, status: err.status, error: err.message });
-  await failPush(ctx.db, { issueId: issue.id, version: issue.version, reason: `push failed: ${err.message}`, now });
+  await failPush(ctx.db, { issueId: issue.id, version: issue.version, reason: `push failed: ${err.message}`, now }, [
+    {
+      projectId: ctx.project.id,
+      issueId: issue.id,
+      origin: originOf(ctx, "push"),
+      createdAt: now,
+      onlyIfIssue: { id: issue.id, version: issue.version },
+      kind: err.status === 401 || err.status === 403 ? "access.failed" : "push.refused",
+      changes: { syncState: { before: issue.syncState, after: "error" } },
+      detail: `the tracker refused the push${err.status ? ` (HTTP ${err.status})` : ""}: ${err.message}`,
+    },
+  ]);
   return DONE;
 }
 
@@ -260,6 +288,9 @@ export async function recordPushFailure(env: Env, projectId: string, issueId: st
   const row = await getOutboxRow(db, issueId);
   if (!row || row.status !== "pending") return;
   const reason = row.lastError ? `push failed (${error}): ${row.lastError}` : `push failed: ${error}`;
-  const marked = await failExhaustedPush(db, { projectId, issueId, reason, now: nowIso() });
+  const now = nowIso();
+  const marked = await failExhaustedPush(db, { projectId, issueId, reason, now }, [
+    { projectId, issueId, origin: { source: "push" }, createdAt: now, kind: "push.failed", changes: { syncState: { before: null, after: "error" } }, detail: reason },
+  ]);
   if (marked) log.error("push failed for good", { projectId, issueId, error: reason });
 }

@@ -109,7 +109,7 @@ export async function runStep(env: Env, projectId: string, now: () => number = D
 
   let ctx: SyncContext;
   try {
-    ctx = await loadSyncContext(env, projectId);
+    ctx = { ...(await loadSyncContext(env, projectId)), origin: { source: run.mode === "full" ? "full" : "poll", runId: run.id } };
   } catch (err) {
     await failRun(db, run, projectId, err instanceof NotFound || err instanceof ConfigurationError ? err.message : String(err));
     return { nextStepAt: null };
@@ -146,7 +146,7 @@ export async function runStep(env: Env, projectId: string, now: () => number = D
       return { nextStepAt: retryAt };
     }
     await recordStep(db, run.id, counts, { startedAt });
-    await failRun(db, run, projectId, message);
+    await failRun(db, run, projectId, message, err instanceof TrackerError ? err.status : null);
     return { nextStepAt: null };
   }
 }
@@ -250,9 +250,14 @@ async function finishRun(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, coun
   log.info("sync run succeeded", { projectId: ctx.project.id, runId: run.id, mode: run.mode });
 }
 
-async function failRun(db: Database, run: SyncRunRow, projectId: string, error: string): Promise<void> {
+async function failRun(db: Database, run: SyncRunRow, projectId: string, error: string, status: number | null = null): Promise<void> {
   const finishedAt = nowIso();
-  await recordRunFailed(db, { runId: run.id, projectId, error, finishedAt });
+  // A refused credential is its own kind: the operator must act (new token, restored access).
+  const kind = status === 401 || status === 403 ? "access.failed" : "sync.failed";
+  const origin = { source: run.mode === "full" ? ("full" as const) : ("poll" as const), runId: run.id };
+  await recordRunFailed(db, { runId: run.id, projectId, error, finishedAt }, [
+    { projectId, kind, origin, createdAt: finishedAt, detail: `${run.mode} run failed${status ? ` (HTTP ${status})` : ""}: ${error}` },
+  ]);
   log.info("sync run failed", { projectId, runId: run.id, error });
 }
 

@@ -206,6 +206,12 @@ export class FakeTracker {
     return this;
   }
 
+  /** Forgets every fault not yet spent: the tracker recovers. */
+  clearFaults(): this {
+    this.faults.length = 0;
+    return this;
+  }
+
   /** The next create is performed, but its answer is lost (network error by default). */
   dropCreateResponse(times = 1, kind: "network" | "server_error" = "network"): this {
     const match = this.provider === "gitlab" ? /^POST \/projects\/[^/]+\/issues(\?|$)/ : /^POST \/repos\/[^/]+\/[^/]+\/issues(\?|$)/;
