@@ -224,6 +224,9 @@ describe("directions and conflicts", () => {
     await syncAndWait(project.id, "full");
     const local = (await localByNumber(project.id)).get(1)!;
     fake.fail({ kind: "server_error", match: /^PATCH/, times: 100 });
+    // The push reads the issue before writing; failing that read keeps the push from settling the
+    // conflict itself when the queue happens to run it after the tracker edit, so the run is what sees it.
+    fake.fail({ kind: "server_error", match: /^GET \/repos\/[^/]+\/[^/]+\/issues\/1$/, times: 100 });
     await api(`/api/v1/projects/${project.id}/issues/${local.id}`, { method: "PATCH", body: { title: "local title" } });
     fake.edit(1, { title: "tracker title" });
     const run = await syncAndWait(project.id, "incremental");
