@@ -15,4 +15,10 @@ export interface Env {
   API_TOKEN: string;
   /** base64 of 32 random bytes: the AES-GCM key for tracker tokens and webhook secrets (secret). */
   TOKEN_ENCRYPTION_KEY: string;
+  /** GitHub App id (digits) or client id (`Iv…`); only needed for projects connected with `installationId` (secret). */
+  GITHUB_APP_ID?: string;
+  /** The App's private key, PEM as GitHub downloads it (PKCS#1) or PKCS#8 (secret). */
+  GITHUB_APP_PRIVATE_KEY?: string;
+  /** The App's webhook secret: verifies `POST /webhooks/github-app` (secret). */
+  GITHUB_APP_WEBHOOK_SECRET?: string;
 }

@@ -108,6 +108,11 @@ export interface TrackerConfig {
   sleep?: (ms: number) => Promise<void>;
   /** Clock for rate-limit `retryAt` computed from relative `Retry-After` (epoch ms). Default Date.now. */
   now?: () => number;
+  /**
+   * The login the tracker shows as the author of what this credential creates, when `GET /user`
+   * cannot tell (a GitHub App's installation token acts as `<slug>[bot]`).
+   */
+  actorLogin?: () => Promise<string>;
 }
 
 /** The tracker refused for rate limiting; try again at `retryAt` (ISO UTC). Never sleep on it. */
