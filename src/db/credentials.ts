@@ -73,12 +73,28 @@ export async function setCredentialHealth(db: Database, id: string, health: Cred
     .where(eq(credentials.id, id));
 }
 
-/** Health of every row of one installation (any API base): suspend, unsuspend, delete. */
-export async function setInstallationHealth(db: Database, installationId: number, health: CredentialHealth, reason: string | null, now: string): Promise<number> {
+/**
+ * Health of every row of one installation (suspend, unsuspend, delete); with `onlyFrom`, only rows
+ * currently in one of those states change. Cached tokens are dropped: a new state, a new token.
+ */
+export async function setInstallationHealth(
+  db: Database,
+  installationId: number,
+  health: CredentialHealth,
+  reason: string | null,
+  now: string,
+  onlyFrom?: readonly CredentialHealth[],
+): Promise<number> {
   const rows = await db
     .update(credentials)
-    .set({ health, healthAt: health === "ok" ? null : now, healthReason: reason, updatedAt: now, accessTokenEnc: null, accessTokenExpiresAt: null, limitedUntil: null })
-    .where(and(eq(credentials.kind, "installation"), eq(credentials.installationId, installationId)))
+    .set({ health, healthAt: health === "ok" ? null : now, healthReason: reason, updatedAt: now, accessTokenEnc: null, accessTokenExpiresAt: null })
+    .where(
+      and(
+        eq(credentials.kind, "installation"),
+        eq(credentials.installationId, installationId),
+        onlyFrom ? inArray(credentials.health, [...onlyFrom]) : undefined,
+      ),
+    )
     .returning({ id: credentials.id });
   return rows.length;
 }

@@ -2,6 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { requireApiToken } from "./auth";
 import { deliveriesRouter } from "./deliveries";
+import { githubAppWebhookRouter } from "./github-app-webhook";
 import { issuesRouter } from "./issues";
 import { errorToResponse, problem } from "./problem";
 import { loadProject, type AppEnv } from "./project";
@@ -26,6 +27,7 @@ export function createApp() {
   app.route("/api/v1/projects", projectsRouter);
   app.route("/api/v1/projects", issuesRouter);
   app.route("/api/v1/projects", deliveriesRouter);
+  app.route("/webhooks", githubAppWebhookRouter);
   app.route("/webhooks", webhooksRouter);
   app.route("/api/v1", syncRunsRouter);
 

@@ -28,6 +28,9 @@ export {
 export { AppIdInvalid, AppPrivateKeyInvalid } from "./github/app-jwt";
 export { parseAppDelivery, type AppDelivery, type AppRepositoryRef } from "./github/app-webhooks";
 
+/** Trackers whose projects may connect with an App installation (`installationId`) instead of a token. */
+export const APP_INSTALLATION_PROVIDERS: readonly Provider[] = ["github"];
+
 /** Where each tracker's API lives when the project names no host; Gitea is always self-hosted. */
 export const DEFAULT_API_BASE_URL: Readonly<Record<Provider, string | null>> = Object.fromEntries(
   PROVIDERS.map((provider) => [provider, TRACKERS[provider].defaultApiBaseUrl]),

@@ -99,7 +99,7 @@ interface CredentialMemory {
 }
 
 const memory = new Map<string, CredentialMemory>();
-const botLogins = new Map<string, Promise<string>>();
+const botLogins = new Map<string, Promise<string> | undefined>();
 
 function memoryOf(id: string): CredentialMemory {
   let m = memory.get(id);
@@ -353,7 +353,8 @@ async function botLogin(apiBaseUrl: string, app: GitHubAppConfig, now: () => num
   if (!login) {
     login = fetchAppSlug({ apiBaseUrl, appId: app.appId, privateKeyPem: app.privateKeyPem, now }).then(appBotLogin);
     botLogins.set(key, login);
-    login.catch(() => botLogins.delete(key));
+    // A failed look-up is not cached: the next create that needs the login asks again.
+    login.catch(() => botLogins.set(key, undefined));
   }
   return login;
 }
@@ -404,7 +405,8 @@ export async function resetCredentialHealth(env: Env, db: Database, project: Pro
   const credential = await credentialOf(env, project);
   const row = await getCredential(db, credential.id);
   if (row && row.health !== "ok") await setCredentialHealth(db, row.id, "ok", null, nowIso());
-  memory.delete(credential.id);
+  // This isolate starts over with the credential (other isolates read the row's health anew).
+  memory.set(credential.id, { token: null, minting: null, limitedUntil: null, lastBudgetWriteMs: 0 });
 }
 
 // ---------- helpers ----------
