@@ -1,4 +1,5 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { generateKeyPairSync } from "node:crypto";
 import { defineConfig } from "vitest/config";
 
 /**
@@ -6,6 +7,16 @@ import { defineConfig } from "vitest/config";
  * explores new cases (the seed used is printed with any failure), `FC_SEED=<n>` replays one.
  */
 const fcSeed = process.env.FC_SEED === "random" ? String(Date.now()) : (process.env.FC_SEED ?? "20261124");
+
+/**
+ * A GitHub App key pair made fresh for each test run (never stored): the Worker gets the private key
+ * as GitHub downloads it (PKCS#1 PEM), the fake GitHub verifies App JWTs with the public key.
+ */
+const testAppKeys = generateKeyPairSync("rsa", {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: "spki", format: "pem" },
+  privateKeyEncoding: { type: "pkcs1", format: "pem" },
+});
 
 export default defineConfig(async () => ({
   plugins: [
@@ -20,6 +31,10 @@ export default defineConfig(async () => ({
           // 32 bytes of 0x01, base64: a fixed key for tests only.
           TOKEN_ENCRYPTION_KEY: "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
           FC_SEED: fcSeed,
+          GITHUB_APP_ID: "424242",
+          GITHUB_APP_PRIVATE_KEY: testAppKeys.privateKey,
+          GITHUB_APP_WEBHOOK_SECRET: "test-github-app-webhook-secret",
+          TEST_APP_PUBLIC_KEY: testAppKeys.publicKey,
         },
         queueConsumers: {
           "syndarix-sync-jobs": { maxBatchTimeout: 0.05 },
