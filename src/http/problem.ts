@@ -53,7 +53,8 @@ export function errorToResponse(err: unknown, c: Context): Response {
   if (err instanceof NotFound) return problem(404, err.message);
   if (err instanceof DirectionRefused) return problem(409, err.message, { type: "urn:syndarix-sync:direction-refused" });
   if (err instanceof StateConflict) return problem(409, err.message);
-  if (err instanceof ProjectPaused) return problem(409, err.message, { type: "urn:syndarix-sync:project-paused" });
+  // Also when it crossed the Durable Object's RPC boundary, which keeps only the error's name.
+  if (err instanceof ProjectPaused || (err instanceof Error && err.name === "ProjectPaused")) return problem(409, err.message, { type: "urn:syndarix-sync:project-paused" });
   if (err instanceof HTTPException) {
     const status = err.status;
     // Hono's own messages here are safe ("Malformed JSON in request body", "Unsupported Media Type").

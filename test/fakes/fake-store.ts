@@ -73,7 +73,7 @@ export class FakeStore {
   /** Mutable: a GitHub repository can be renamed or transferred (its id stays). */
   repository: string;
   /** GitHub repository id (Link URLs) / GitLab project id / Gitea repository id. */
-  readonly repositoryId = 4242;
+  repositoryId = 4242;
   /** Who the accepted credential acts as (a GitHub App installation acts as `<slug>[bot]`). */
   tokenUser: FakeUser;
   readonly issues = new Map<number, FakeIssue>();
