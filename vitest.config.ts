@@ -1,6 +1,6 @@
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
-import { generateAppKeys, toPem } from "./test/support/app-keys";
+import { generateAppKeys, toPem } from "./test/support/app-keys.ts";
 
 /**
  * Property tests (fast-check) run with a fixed seed so a CI run is reproducible; `FC_SEED=random npm test`

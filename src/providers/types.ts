@@ -90,6 +90,11 @@ export interface Tracker {
    * create whose response was lost is adopted instead of created twice. Null when there is none.
    */
   findCreatedIssue(title: string, since: string): Promise<CanonicalIssue | null>;
+  /**
+   * When the token itself expires (ISO date or instant), null when it does not or the tracker does
+   * not say. Only trackers whose tokens expire implement it (GitLab).
+   */
+  credentialExpiresAt?(): Promise<string | null>;
 }
 
 export interface TrackerConfig {

@@ -24,6 +24,7 @@ import {
   getCredential,
   linkProject,
   recordBudget,
+  recordTokenExpiry,
   setCredentialHealth,
   storeAccessToken,
   type NewCredential,
@@ -50,12 +51,15 @@ import {
   RateLimitedError,
   tokenNeedsRefresh,
   TrackerError,
+  type Tracker,
 } from "../providers";
 
 /** What the adapter of an App project holds instead of a token; the gate swaps the real one in. */
 export const INSTALLATION_TOKEN_PLACEHOLDER = "syndarix-installation-token-placeholder";
 /** A budget that is not spent is written to D1 at most this often per credential and isolate. */
 const BUDGET_WRITE_INTERVAL_MS = 10_000;
+/** A token's expiry date is read again at most once a day. */
+const EXPIRY_CHECK_INTERVAL_MS = 24 * 3600_000;
 /** GitLab tokens must expire: status warns this long before. */
 export const TOKEN_EXPIRY_WARNING_MS = 14 * 24 * 3600_000;
 
@@ -82,6 +86,8 @@ export interface CredentialSession {
   readonly fetch: typeof fetch;
   /** App projects: the bot login the App acts as. */
   readonly actorLogin?: () => Promise<string>;
+  /** True when the token's own expiry was not read in the last day. */
+  readonly expiryCheckDue: boolean;
 }
 
 interface CachedToken {
@@ -149,7 +155,8 @@ export async function openCredential(env: Env, db: Database, project: ProjectRow
   const pausedReason = pausedReasonOf(row, repository ?? null);
 
   if (credential.kind === "token") {
-    return { id: row.id, kind: "token", pausedReason, token: credential.token!, fetch: gate({ env, db, row, mem, now, app: null }) };
+    const expiryCheckDue = !row.tokenExpiryCheckedAt || now() - Date.parse(row.tokenExpiryCheckedAt) >= EXPIRY_CHECK_INTERVAL_MS;
+    return { id: row.id, kind: "token", pausedReason, token: credential.token!, fetch: gate({ env, db, row, mem, now, app: null }), expiryCheckDue };
   }
   const app = githubAppConfig(env);
   if (!app) throw new ConfigurationError("the project uses a GitHub App installation, but GITHUB_APP_ID or GITHUB_APP_PRIVATE_KEY is not set");
@@ -160,6 +167,8 @@ export async function openCredential(env: Env, db: Database, project: ProjectRow
     token: INSTALLATION_TOKEN_PLACEHOLDER,
     fetch: gate({ env, db, row, mem, now, app }),
     actorLogin: () => botLogin(project.apiBaseUrl, app, now),
+    // Installation tokens are minted hourly; their expiry is handled, not shown.
+    expiryCheckDue: false,
   };
 }
 
@@ -357,6 +366,19 @@ async function botLogin(apiBaseUrl: string, app: GitHubAppConfig, now: () => num
     login.catch(() => botLogins.set(key, undefined));
   }
   return login;
+}
+
+/**
+ * Reads when the project's token expires (GitLab), at most once a day per credential, for status to
+ * warn two weeks ahead. Best effort: a failure leaves the last known date.
+ */
+export async function refreshTokenExpiry(db: Database, session: CredentialSession, tracker: Tracker, now: () => number = Date.now): Promise<void> {
+  if (!session.expiryCheckDue || !tracker.credentialExpiresAt || session.pausedReason) return;
+  try {
+    await recordTokenExpiry(db, session.id, await tracker.credentialExpiresAt(), nowIso(now()));
+  } catch (err) {
+    log.info("token expiry could not be read", { credential: publicId(session.id), error: errorText(err) });
+  }
 }
 
 // ---------- status ----------

@@ -29,7 +29,7 @@ import { log } from "../log";
 import { RateLimitedError, TrackerError, type IssuePage } from "../providers/types";
 import { applySnapshots } from "./apply-snapshots";
 import { loadSyncContext, type SyncContext } from "./context";
-import { openCredential } from "./credentials";
+import { openCredential, refreshTokenExpiry } from "./credentials";
 import { applyGone } from "./deletion";
 
 export type RunMode = "incremental" | "full";
@@ -123,6 +123,7 @@ export async function runStep(env: Env, projectId: string, now: () => number = D
     return { nextStepAt: null };
   }
 
+  await refreshTokenExpiry(db, ctx.credential, ctx.tracker, now);
   const checkpoint = JSON.parse(run.checkpoint ?? "null") as Checkpoint | null ?? initialCheckpoint(run.mode, ctx.project.cursor);
   const counts = zeroCounts();
   const startedAt = run.startedAt ?? nowIso(now());

@@ -76,6 +76,8 @@ export class FakeStore {
   repositoryId = 4242;
   /** Who the accepted credential acts as (a GitHub App installation acts as `<slug>[bot]`). */
   tokenUser: FakeUser;
+  /** GitLab: the token's `expires_at` (a date, `YYYY-MM-DD`), or null for none. */
+  tokenExpiresAt: string | null = null;
   readonly issues = new Map<number, FakeIssue>();
   readonly users = new Map<string, FakeUser>();
   readonly labels = new Map<string, FakeLabel>();

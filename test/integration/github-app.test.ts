@@ -303,6 +303,26 @@ describe("shared budgets and credential health", () => {
   });
 });
 
+describe("GitLab token expiry", () => {
+  it("status shows the token's expires_at, with a warning two weeks before, read once a day", async () => {
+    const { fake, project } = await projectWithTracker("gitlab", { syncDirection: "inbound" });
+    const soon = new Date(Date.now() + 10 * 24 * 3600_000).toISOString().slice(0, 10);
+    fake.store.tokenExpiresAt = soon;
+    expect((await syncAndWait(project.id, "full")).status).toBe("succeeded");
+    const { credential } = await status(project.id);
+    expect(credential.tokenExpiresAt).toBe(soon);
+    expect(credential.warning).toMatch(new RegExp(`expires on ${soon}`));
+    fake.clearLog();
+    expect((await syncAndWait(project.id, "incremental")).status).toBe("succeeded");
+    expect(fake.requests.filter((r) => r.path.startsWith("/personal_access_tokens/self"))).toHaveLength(0);
+
+    const { fake: later, project: laterProject } = await projectWithTracker("gitlab", { syncDirection: "inbound" });
+    later.store.tokenExpiresAt = new Date(Date.now() + 60 * 24 * 3600_000).toISOString().slice(0, 10);
+    expect((await syncAndWait(laterProject.id, "full")).status).toBe("succeeded");
+    expect((await status(laterProject.id)).credential).toMatchObject({ tokenExpiresAt: later.store.tokenExpiresAt, warning: null });
+  });
+});
+
 async function signRaw(raw: Uint8Array): Promise<string> {
   const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(APP_WEBHOOK_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   return `sha256=${[...new Uint8Array(await crypto.subtle.sign("HMAC", key, raw))].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
