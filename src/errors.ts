@@ -35,6 +35,14 @@ export class ValidationFailed extends Error {
   }
 }
 
+/**
+ * The project may not reach its tracker now: its credential was rejected, its GitHub App
+ * installation is suspended or gone, or its repository was removed from the installation.
+ */
+export class ProjectPaused extends Error {
+  override readonly name = "ProjectPaused";
+}
+
 /** Configuration the Worker cannot run without (a missing or malformed secret). */
 export class ConfigurationError extends Error {
   override readonly name = "ConfigurationError";

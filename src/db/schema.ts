@@ -3,7 +3,9 @@ import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqli
 
 const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
 
-export const projects = sqliteTable("projects", {
+export const projects = sqliteTable(
+  "projects",
+  {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
   provider: text("provider", { enum: ["github", "gitlab", "gitea"] }).notNull(),
@@ -27,7 +29,11 @@ export const projects = sqliteTable("projects", {
   lastIncrementalSyncAt: text("last_incremental_sync_at"),
   lastFullSyncAt: text("last_full_sync_at"),
   lastError: text("last_error"),
-});
+  /** GitHub App projects: the installation whose tokens the project uses (`token_enc` is then ""). */
+  installationId: integer("installation_id"),
+  },
+  (t) => [index("projects_installation_idx").on(t.installationId)],
+);
 
 export const issues = sqliteTable(
   "issues",
@@ -222,6 +228,69 @@ export const activity = sqliteTable(
     index("activity_created_idx").on(t.createdAt),
   ],
 );
+
+/**
+ * One row per credential projects share: a GitHub App installation (`app:<api origin>:<installation>`)
+ * or a token (`token:<sha256 of api origin and token>`; the token itself is only in each project's
+ * `token_enc`). Holds the cached installation token (encrypted), the shared rate-limit budget and
+ * the credential's health.
+ */
+export const credentials = sqliteTable("credentials", {
+  id: text("id").primaryKey(),
+  kind: text("kind", { enum: ["installation", "token"] }).notNull(),
+  provider: text("provider", { enum: ["github", "gitlab", "gitea"] }).notNull(),
+  apiBaseUrl: text("api_base_url").notNull(),
+  installationId: integer("installation_id"),
+  /** AES-GCM ciphertext of the cached installation token (bound to the credential id). */
+  accessTokenEnc: text("access_token_enc"),
+  accessTokenExpiresAt: text("access_token_expires_at"),
+  rateRemaining: integer("rate_remaining"),
+  rateResetAt: text("rate_reset_at"),
+  /** Set when one project learned the budget is spent: every project on it waits until then. */
+  limitedUntil: text("limited_until"),
+  health: text("health", { enum: ["ok", "rejected", "suspended", "removed"] }).notNull().default("ok"),
+  healthAt: text("health_at"),
+  healthReason: text("health_reason"),
+  /** GitLab: the token's own `expires_at` (a date), when the tracker tells. */
+  tokenExpiresAt: text("token_expires_at"),
+  tokenExpiryCheckedAt: text("token_expiry_checked_at"),
+  updatedAt: text("updated_at").notNull().default(now),
+});
+
+/** Repositories a GitHub App installation can see, by GitHub's repository id (survives renames). */
+export const githubAppRepositories = sqliteTable(
+  "github_app_repositories",
+  {
+    repositoryId: text("repository_id").primaryKey(),
+    installationId: integer("installation_id").notNull(),
+    fullName: text("full_name").notNull(),
+    /** Set when the repository was removed from the installation; its projects are paused. */
+    removedAt: text("removed_at"),
+    updatedAt: text("updated_at").notNull().default(now),
+  },
+  (t) => [index("github_app_repositories_installation_idx").on(t.installationId)],
+);
+
+/** Which repository (by id) an App project syncs: how App deliveries find their projects. */
+export const githubAppProjectRepositories = sqliteTable(
+  "github_app_project_repositories",
+  {
+    projectId: text("project_id").primaryKey(),
+    repositoryId: text("repository_id").notNull(),
+  },
+  (t) => [index("github_app_project_repositories_repo_idx").on(t.repositoryId)],
+);
+
+/** App-level deliveries (installation events) already handled, by `X-GitHub-Delivery`. */
+export const githubAppDeliveries = sqliteTable("github_app_deliveries", {
+  deliveryId: text("delivery_id").primaryKey(),
+  event: text("event").notNull(),
+  action: text("action"),
+  receivedAt: text("received_at").notNull().default(now),
+});
+
+export type CredentialRow = typeof credentials.$inferSelect;
+export type GitHubAppRepositoryRow = typeof githubAppRepositories.$inferSelect;
 
 export type ProjectRow = typeof projects.$inferSelect;
 export type ActivityRow = typeof activity.$inferSelect;

@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { activityRouter } from "./activity";
 import { requireApiToken } from "./auth";
 import { deliveriesRouter } from "./deliveries";
+import { githubAppWebhookRouter } from "./github-app-webhook";
 import { issuesRouter } from "./issues";
 import { errorToResponse, problem } from "./problem";
 import { loadProject, type AppEnv } from "./project";
@@ -31,6 +32,7 @@ export function createApp() {
   app.route("/api/v1/projects", projectsRouter);
   app.route("/api/v1/projects", issuesRouter);
   app.route("/api/v1/projects", deliveriesRouter);
+  app.route("/webhooks", githubAppWebhookRouter);
   app.route("/webhooks", webhooksRouter);
   app.route("/api/v1", syncRunsRouter);
   app.route("/api/v1", activityRouter);

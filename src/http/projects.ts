@@ -1,14 +1,16 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { sealProjectSecret } from "../crypto";
+import { bytesToBase64Url, sealProjectSecret } from "../crypto";
 import { database } from "../db/client";
+import { unlinkProject } from "../db/credentials";
 import { hasLinkedIssues } from "../db/issues";
 import { deleteProject, insertProject, listProjects, updateProject, type NewProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
 import { NotFound, StateConflict, ValidationFailed, type FieldError } from "../errors";
 import { newId, nowIso } from "../ids";
-import { DEFAULT_API_BASE_URL, repositoryFormatProblem } from "../providers";
+import { APP_INSTALLATION_PROVIDERS, DEFAULT_API_BASE_URL, repositoryFormatProblem } from "../providers";
 import { PROVIDERS, type Provider } from "../providers/types";
 import { projectCreatedActivity, projectDeletedActivity, projectUpdatedActivity } from "../sync/project-activity";
+import { githubAppConfig, resetCredentialHealth } from "../sync/credentials";
 import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
@@ -34,13 +36,28 @@ const ProjectFields = {
     .openapi({ description: '"owner/name"; GitLab: "group/sub/project" or the numeric id' }),
   token: z.string().min(1).max(2000).openapi({ description: "Tracker API token; stored encrypted, never returned" }),
   webhookSecret: z.string().min(8).max(500).openapi({ description: "Webhook secret; stored encrypted, never returned" }),
+  installationId: z
+    .number()
+    .int()
+    .positive()
+    .max(Number.MAX_SAFE_INTEGER)
+    .openapi({ description: "GitHub only: the GitHub App installation to connect with, instead of a token" }),
   syncDirection: Direction,
   master: Master.optional(),
   deletionPolicy: DeletionPolicy.optional(),
   syncEnabled: z.boolean().optional(),
 };
 
-const CreateProject = z.strictObject(ProjectFields).openapi("CreateProject");
+const CreateProject = z
+  .strictObject({
+    ...ProjectFields,
+    token: ProjectFields.token.optional().openapi({ description: 'Tracker API token (or "installationId" for GitHub); stored encrypted, never returned' }),
+    webhookSecret: ProjectFields.webhookSecret
+      .optional()
+      .openapi({ description: "Webhook secret (not needed with installationId: the App's webhook is used); stored encrypted, never returned" }),
+    installationId: ProjectFields.installationId.optional(),
+  })
+  .openapi("CreateProject");
 const UpdateProject = z.strictObject(ProjectFields).partial().openapi("UpdateProject");
 
 export const ProjectSchema = z
@@ -54,7 +71,8 @@ export const ProjectSchema = z
     master: Master,
     deletionPolicy: DeletionPolicy,
     syncEnabled: z.boolean(),
-    webhookUrl: z.string().openapi({ description: "Path to register in the tracker: /webhooks/<provider>/<id>" }),
+    webhookUrl: z.string().openapi({ description: "Path to register in the tracker: /webhooks/<provider>/<id> (App projects: /webhooks/github-app)" }),
+    installationId: z.number().int().nullable().openapi({ description: "The GitHub App installation the project is connected with; null when it uses a token" }),
     createdAt: IsoTimestamp,
     updatedAt: IsoTimestamp,
     lastIncrementalSyncAt: IsoTimestamp.nullable(),
@@ -74,7 +92,8 @@ export function projectToApi(p: ProjectRow): z.infer<typeof ProjectSchema> {
     master: p.master,
     deletionPolicy: p.deletionPolicy,
     syncEnabled: p.syncEnabled,
-    webhookUrl: `/webhooks/${p.provider}/${p.id}`,
+    webhookUrl: p.installationId !== null ? "/webhooks/github-app" : `/webhooks/${p.provider}/${p.id}`,
+    installationId: p.installationId,
     createdAt: p.createdAt,
     updatedAt: p.updatedAt,
     lastIncrementalSyncAt: p.lastIncrementalSyncAt,
@@ -103,6 +122,41 @@ function checkProjectRules(p: {
 
 /** Columns a new project row gets from their defaults (for the activity entry describing it). */
 const NEW_PROJECT_DEFAULTS = { cursor: null, cursorEtag: null, nextCreateAt: null, lastIncrementalSyncAt: null, lastFullSyncAt: null, lastError: null };
+/**
+ * How the project authenticates after the write: exactly one of `token` and `installationId`
+ * (GitHub only), and a webhook secret unless the App's webhook serves it.
+ */
+function checkAuthRules(
+  provider: Provider,
+  input: { token?: string | undefined; installationId?: number | undefined; webhookSecret?: string | undefined },
+  current: ProjectRow | null,
+  appConfigured: boolean,
+): { errors: FieldError[]; installationId: number | null } {
+  const errors: FieldError[] = [];
+  if (input.token !== undefined && input.installationId !== undefined) {
+    errors.push({ field: "installationId", message: 'give either "token" or "installationId", not both' });
+  }
+  const installationId = input.installationId ?? (input.token !== undefined ? null : (current?.installationId ?? null));
+  const appCapable = APP_INSTALLATION_PROVIDERS.includes(provider);
+  if (installationId !== null && !appCapable) {
+    errors.push({ field: "installationId", message: `is for GitHub App installations only; ${provider} projects use "token"` });
+  }
+  if (input.installationId !== undefined && !appConfigured) {
+    errors.push({ field: "installationId", message: "the Worker has no GitHub App configured (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY)" });
+  }
+  if (installationId === null && input.token === undefined && (current === null || current.tokenEnc === "")) {
+    errors.push({ field: "token", message: appCapable ? 'is required (or "installationId" for a GitHub App installation)' : "is required" });
+  }
+  if (current === null && installationId === null && input.webhookSecret === undefined) {
+    errors.push({ field: "webhookSecret", message: 'is required (unless the project uses "installationId")' });
+  }
+  return { errors, installationId };
+}
+
+/** App projects need no per-project webhook: an unguessable secret keeps that endpoint shut. */
+function randomSecret(): string {
+  return bytesToBase64Url(crypto.getRandomValues(new Uint8Array(32)));
+}
 
 const routes = {
   create: createRoute({
@@ -150,7 +204,8 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const input = c.req.valid("json");
     const apiBaseUrl = input.apiBaseUrl ?? DEFAULT_API_BASE_URL[input.provider] ?? undefined;
     const deletionPolicy = input.deletionPolicy ?? "orphan";
-    const errors = checkProjectRules({ ...input, apiBaseUrl, deletionPolicy });
+    const auth = checkAuthRules(input.provider, input, null, githubAppConfig(c.env) !== null);
+    const errors = [...checkProjectRules({ ...input, apiBaseUrl, deletionPolicy }), ...auth.errors];
     if (errors.length) throw new ValidationFailed(errors);
     const id = newId();
     const now = nowIso();
@@ -165,8 +220,10 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       master: input.master ?? "tracker",
       deletionPolicy,
       syncEnabled: input.syncEnabled ?? true,
-      tokenEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "token", input.token),
-      webhookSecretEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret),
+      // App projects hold no token of their own: the installation's tokens are minted as needed.
+      tokenEnc: input.token !== undefined ? await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "token", input.token) : "",
+      webhookSecretEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret ?? randomSecret()),
+      installationId: auth.installationId,
       createdAt: now,
       updatedAt: now,
     };
@@ -199,7 +256,8 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       syncDirection: input.syncDirection ?? current.syncDirection,
       deletionPolicy: input.deletionPolicy ?? current.deletionPolicy,
     };
-    const errors = checkProjectRules(next);
+    const auth = checkAuthRules(provider, input, current, githubAppConfig(c.env) !== null);
+    const errors = [...checkProjectRules(next), ...auth.errors];
     if (errors.length) throw new ValidationFailed(errors);
     const patch: Partial<NewProject> = {
       ...(input.name !== undefined ? { name: input.name } : {}),
@@ -217,6 +275,8 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       patch.cursorEtag = null;
     }
     if (input.token !== undefined) patch.tokenEnc = await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, projectId, "token", input.token);
+    patch.installationId = auth.installationId;
+    if (auth.installationId !== null) patch.tokenEnc = "";
     if (input.webhookSecret !== undefined) {
       patch.webhookSecretEnc = await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, projectId, "webhookSecret", input.webhookSecret);
     }
@@ -229,6 +289,12 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     );
     const row = await updateProject(db, projectId, patch, activity);
     if (!row) throw new NotFound("project", projectId);
+    // Another repository or installation: the App link is learned again (by name, then by id).
+    if (row.installationId !== current.installationId || row.repository !== current.repository || row.apiBaseUrl !== current.apiBaseUrl) {
+      await unlinkProject(db, projectId);
+    }
+    // A new token (or installation) given by hand: whatever refused the old one, try this one.
+    if (input.token !== undefined || input.installationId !== undefined) await resetCredentialHealth(c.env, db, row);
     return c.json(projectToApi(row), 200);
   })
   .openapi(routes.remove, async (c) => {

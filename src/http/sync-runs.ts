@@ -7,6 +7,7 @@ import { projectSync } from "../durable/client";
 import { NotFound, StateConflict } from "../errors";
 import type { SyncStatus } from "../sync/status";
 import { syncStatus } from "../sync/status";
+import { credentialStatus, type CredentialStatus } from "../sync/credentials";
 import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
@@ -98,6 +99,23 @@ export function conflictToApi(c: ConflictRow): z.infer<typeof ConflictSchema> {
   };
 }
 
+const CredentialStatusSchema = z
+  .object({
+    kind: z.enum(["installation", "token"]).openapi({ description: "A GitHub App installation, or a token (shared by every project using it)" }),
+    installationId: z.number().int().nullable(),
+    health: z.enum(["ok", "rejected", "suspended", "removed"]),
+    healthAt: IsoTimestamp.nullable().openapi({ description: "When the tracker refused the credential (or the installation was suspended/removed)" }),
+    healthReason: z.string().nullable(),
+    rateLimit: z.object({
+      remaining: z.number().int().nullable().openapi({ description: "Requests left, as the tracker's last answer said (shared by the credential's projects)" }),
+      resetAt: IsoTimestamp.nullable(),
+      limitedUntil: IsoTimestamp.nullable().openapi({ description: "Set while the budget is spent: every project on the credential waits until then" }),
+    }),
+    tokenExpiresAt: z.string().nullable().openapi({ description: "GitLab: when the token expires, when known" }),
+    warning: z.string().nullable().openapi({ description: "Set two weeks before the token expires" }),
+  })
+  .openapi("CredentialStatus");
+
 const StatusSchema = z
   .object({
     projectId: z.string(),
@@ -116,10 +134,15 @@ const StatusSchema = z
     pendingPushes: z.number().int().openapi({ description: "Outbox rows waiting for the tracker" }),
     failedPushes: z.number().int(),
     failedDeliveries: z.number().int().openapi({ description: "Webhook deliveries that could not be applied" }),
+    paused: z.string().nullable().openapi({
+      description: "Why the project sends nothing to its tracker now (credentials rejected, App installation suspended or removed, repository removed), or null",
+    }),
+    credential: CredentialStatusSchema,
   })
   .openapi("SyncStatus");
 
-function statusToApi(s: SyncStatus): z.infer<typeof StatusSchema> {
+function statusToApi(s: SyncStatus, credential: CredentialStatus): z.infer<typeof StatusSchema> {
+  const { pausedReason, ...shown } = credential;
   return {
     projectId: s.project.id,
     syncEnabled: s.project.syncEnabled,
@@ -140,6 +163,8 @@ function statusToApi(s: SyncStatus): z.infer<typeof StatusSchema> {
     pendingPushes: s.pendingPushes,
     failedPushes: s.failedPushes,
     failedDeliveries: s.failedDeliveries,
+    paused: pausedReason,
+    credential: shown,
   };
 }
 
@@ -216,7 +241,9 @@ export const syncRunsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     return c.json(runToApi(run), 200);
   })
   .openapi(routes.status, async (c) => {
-    return c.json(statusToApi(await syncStatus(database(c.env.DB), c.var.project)), 200);
+    const db = database(c.env.DB);
+    const [status, credential] = await Promise.all([syncStatus(db, c.var.project), credentialStatus(c.env, db, c.var.project)]);
+    return c.json(statusToApi(status, credential), 200);
   })
   .openapi(routes.conflicts, async (c) => {
     const { limit, cursor, issueId } = c.req.valid("query");

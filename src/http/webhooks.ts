@@ -63,7 +63,7 @@ const route = createRoute({
   },
 });
 
-type Classified =
+export type Classified =
   | { status: "received" | "ignored"; event: string; action: string | null; json: string }
   | { status: "failed"; event: string; action: null; json: string; error: string; field: string };
 
@@ -71,7 +71,7 @@ type Classified =
  * Decides from the verified body whether the product acts on the delivery. Also extracts the JSON
  * from form-encoded deliveries (GitHub's and Gitea's `payload=` content type).
  */
-function classify(provider: Provider, request: Request, text: string | null): Classified {
+export function classify(provider: Provider, request: Request, text: string | null): Classified {
   const event = eventNameOf(provider, request.headers) ?? "";
   if (text === null) return { status: "failed", event, action: null, json: "", error: "The body is not valid UTF-8.", field: "(body)" };
   let json = text;
@@ -99,7 +99,7 @@ function classify(provider: Provider, request: Request, text: string | null): Cl
 }
 
 /** JSON is UTF-8 (RFC 8259): a body that is not is refused, not stored with U+FFFD in it. */
-function decodeUtf8(bytes: Uint8Array): string | null {
+export function decodeUtf8(bytes: Uint8Array): string | null {
   try {
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
@@ -108,7 +108,7 @@ function decodeUtf8(bytes: Uint8Array): string | null {
 }
 
 /** The body, or null once it passes `limit` bytes — counted while reading, so a chunked body is cut too. */
-async function readLimited(request: Request, limit: number): Promise<Uint8Array | null> {
+export async function readLimited(request: Request, limit: number): Promise<Uint8Array | null> {
   if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];

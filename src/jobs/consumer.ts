@@ -26,6 +26,12 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
           message.ack();
           return;
         }
+        if (err instanceof Error && err.name === "ProjectPaused") {
+          // Paused (credentials rejected, installation suspended…): retrying cannot help; resuming
+          // the project starts a run of its own.
+          message.ack();
+          return;
+        }
         log.error("queue message failed", { queue: batch.queue, messageId: message.id, attempts: message.attempts, error: errorText(err, Infinity) });
         message.retry({ delaySeconds: backoffSeconds(message.attempts) });
       }

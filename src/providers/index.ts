@@ -13,6 +13,23 @@ export { toUtcIso } from "./timestamps";
 export { GitHubTracker } from "./github";
 export { GitLabTracker } from "./gitlab";
 export { GiteaTracker } from "./gitea";
+export * from "./credential-budget";
+export {
+  AppAuthError,
+  AppCredentialsRejected,
+  appBotLogin,
+  fetchAppSlug,
+  InstallationGone,
+  InstallationSuspended,
+  mintInstallationToken,
+  tokenNeedsRefresh,
+  type InstallationToken,
+} from "./github/app-installation-token";
+export { AppIdInvalid, AppPrivateKeyInvalid } from "./github/app-jwt";
+export { parseAppDelivery, type AppDelivery, type AppRepositoryRef } from "./github/app-webhooks";
+
+/** Trackers whose projects may connect with an App installation (`installationId`) instead of a token. */
+export const APP_INSTALLATION_PROVIDERS: readonly Provider[] = ["github"];
 
 /** Where each tracker's API lives when the project names no host; Gitea is always self-hosted. */
 export const DEFAULT_API_BASE_URL: Readonly<Record<Provider, string | null>> = Object.fromEntries(

@@ -90,6 +90,11 @@ export interface Tracker {
    * create whose response was lost is adopted instead of created twice. Null when there is none.
    */
   findCreatedIssue(title: string, since: string): Promise<CanonicalIssue | null>;
+  /**
+   * When the token itself expires (ISO date or instant), null when it does not or the tracker does
+   * not say. Only trackers whose tokens expire implement it (GitLab).
+   */
+  credentialExpiresAt?(): Promise<string | null>;
 }
 
 export interface TrackerConfig {
@@ -108,6 +113,11 @@ export interface TrackerConfig {
   sleep?: (ms: number) => Promise<void>;
   /** Clock for rate-limit `retryAt` computed from relative `Retry-After` (epoch ms). Default Date.now. */
   now?: () => number;
+  /**
+   * The login the tracker shows as the author of what this credential creates, when `GET /user`
+   * cannot tell (a GitHub App's installation token acts as `<slug>[bot]`).
+   */
+  actorLogin?: () => Promise<string>;
 }
 
 /** The tracker refused for rate limiting; try again at `retryAt` (ISO UTC). Never sleep on it. */

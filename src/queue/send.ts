@@ -47,6 +47,15 @@ export function enqueueSyncRuns(env: Env, projectIds: readonly string[], mode: "
   );
 }
 
+/** Incremental runs for projects that were paused and may sync again (installation unsuspended, repository re-added). */
+export async function enqueueResumedRuns(env: Env, projectIds: readonly string[]): Promise<void> {
+  await sendBatch(
+    env.SYNC_QUEUE,
+    projectIds.map((projectId): SyncJob => ({ type: "sync", projectId, mode: "incremental", trigger: "resume" })),
+    (err) => log.error("resume enqueue failed; the next cron run covers it", { projects: projectIds.length, error: errorText(err, 200) }),
+  );
+}
+
 /** Push jobs again for outbox rows whose first send was lost (the cron sweep). */
 export async function resendPushes(env: Env, rows: readonly { projectId: string; issueId: string }[]): Promise<void> {
   await sendBatch(

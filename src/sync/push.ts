@@ -82,6 +82,8 @@ async function pushOnce(ctx: SyncContext, issueId: string): Promise<Step> {
   // Sync switched off: nothing goes to the tracker. The row stays pending and is sent when sync is
   // enabled again (the cron sweep re-sends pending rows of enabled projects).
   if (!ctx.project.syncEnabled) return DONE;
+  // Paused (credentials rejected, installation suspended, repository removed): the same, until resumed.
+  if (ctx.credential.pausedReason) return DONE;
   if (ctx.project.syncDirection === "inbound") {
     // Switched to inbound after the edit: the tracker is the master now, local edits are not sent.
     await closeOutbox(ctx.db, issueId, "failed", "the project syncs inbound only", nowIso());

@@ -23,12 +23,13 @@ import { getProject } from "../db/projects";
 import type { SyncRunRow } from "../db/schema";
 import { getActiveRun, insertRun, recordRunFailed, recordRunSucceeded, recordStep, zeroCounts, type RunCounts } from "../db/sync-runs";
 import type { Env } from "../env";
-import { ConfigurationError, NotFound, StateConflict } from "../errors";
+import { ConfigurationError, NotFound, ProjectPaused, StateConflict } from "../errors";
 import { newId, nowIso } from "../ids";
 import { log } from "../log";
 import { RateLimitedError, TrackerError, type IssuePage } from "../providers/types";
 import { applySnapshots } from "./apply-snapshots";
 import { loadSyncContext, type SyncContext } from "./context";
+import { openCredential, refreshTokenExpiry } from "./credentials";
 import { applyGone } from "./deletion";
 
 export type RunMode = "incremental" | "full";
@@ -85,6 +86,8 @@ export async function requestRun(env: Env, projectId: string, mode: RunMode, tri
   const project = await getProject(db, projectId);
   if (!project) throw new NotFound("project", projectId);
   if (!project.syncEnabled) throw new StateConflict(`sync is disabled for project ${projectId}`);
+  const { pausedReason } = await openCredential(env, db, project);
+  if (pausedReason) throw new ProjectPaused(`project ${projectId} is paused: ${pausedReason}`);
   const run = await insertRun(db, {
     id: newId(),
     projectId,
@@ -114,7 +117,13 @@ export async function runStep(env: Env, projectId: string, now: () => number = D
     await failRun(db, run, projectId, err instanceof NotFound || err instanceof ConfigurationError ? err.message : String(err));
     return { nextStepAt: null };
   }
+  if (ctx.credential.pausedReason) {
+    // No retry storm: the run ends now with the reason; resuming the project starts a new one.
+    await failRun(db, run, projectId, `paused: ${ctx.credential.pausedReason}`);
+    return { nextStepAt: null };
+  }
 
+  await refreshTokenExpiry(db, ctx.credential, ctx.tracker, now);
   const checkpoint = JSON.parse(run.checkpoint ?? "null") as Checkpoint | null ?? initialCheckpoint(run.mode, ctx.project.cursor);
   const counts = zeroCounts();
   const startedAt = run.startedAt ?? nowIso(now());

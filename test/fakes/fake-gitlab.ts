@@ -28,6 +28,22 @@ export async function routeGitLab(store: FakeStore, req: FakeRequest): Promise<R
   const { method } = req;
   const rawPath = req.path.split("?")[0] ?? "";
   if (method === "GET" && rawPath === "/user") return json(200, user(req.base, store.tokenUser));
+  // https://docs.gitlab.com/api/personal_access_tokens/#get-single-personal-access-token (self): the
+  // token's own record, `expires_at` a date (tokens must expire since GitLab 16.0).
+  if (method === "GET" && rawPath === "/personal_access_tokens/self") {
+    return json(200, {
+      id: 42,
+      name: "syndarix-sync",
+      revoked: false,
+      created_at: "2024-01-01T00:00:00.000Z",
+      description: null,
+      scopes: ["api"],
+      user_id: store.tokenUser.id,
+      last_used_at: null,
+      active: true,
+      expires_at: store.tokenExpiresAt,
+    });
+  }
   if (method === "GET" && rawPath === "/users") {
     const wanted = req.url.searchParams.get("username");
     const found = wanted ? store.users.get(wanted) : undefined;

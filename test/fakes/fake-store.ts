@@ -70,10 +70,14 @@ const FIRST_ID: Record<Provider, number> = { github: 1_000_001, gitlab: 2_000_00
 
 export class FakeStore {
   readonly provider: Provider;
-  readonly repository: string;
+  /** Mutable: a GitHub repository can be renamed or transferred (its id stays). */
+  repository: string;
   /** GitHub repository id (Link URLs) / GitLab project id / Gitea repository id. */
-  readonly repositoryId = 4242;
-  readonly tokenUser: FakeUser;
+  repositoryId = 4242;
+  /** Who the accepted credential acts as (a GitHub App installation acts as `<slug>[bot]`). */
+  tokenUser: FakeUser;
+  /** GitLab: the token's `expires_at` (a date, `YYYY-MM-DD`), or null for none. */
+  tokenExpiresAt: string | null = null;
   readonly issues = new Map<number, FakeIssue>();
   readonly users = new Map<string, FakeUser>();
   readonly labels = new Map<string, FakeLabel>();

@@ -15,6 +15,7 @@ import type { Provider } from "../../src/providers/types.ts";
 import { gitlabIssuePayload, issue as gitlabIssue, moveGitLab, routeGitLab } from "./fake-gitlab.ts";
 import { githubIssuePayload, issue as githubIssue, routeGitHub, transferGitHub } from "./fake-github.ts";
 import { giteaEventType, giteaIssuePayload, issue as giteaIssue, routeGitea } from "./fake-gitea.ts";
+import type { FakeGitHubApp } from "./fake-github-app.ts";
 import {
   FakeStore,
   json,
@@ -98,6 +99,10 @@ export class FakeTracker {
   webhookSecret: string;
   private readonly faults: (FaultSpec & { remaining: number })[] = [];
   private faultCount = 0;
+  /** GitHub: the App whose installation tokens are accepted too (see `useApp`). */
+  private app: { app: FakeGitHubApp; installationId: number } | null = null;
+  /** Called with each request once recorded and answered: lets a test act between a run's requests. */
+  onRequest: ((record: RequestRecord) => void) | null = null;
 
   constructor(provider: Provider, options: FakeTrackerOptions) {
     this.provider = provider;
@@ -116,6 +121,9 @@ export class FakeTracker {
   // ---------- serving ----------
 
   async handle(request: Request): Promise<Response> {
+    // The App's own endpoints (`/app`, token mint) live on the same API host.
+    const appAnswer = this.app ? await this.app.app.handle(request.clone()) : null;
+    if (appAnswer) return appAnswer;
     const url = new URL(request.url);
     const basePath = new URL(this.baseUrl).pathname.replace(/\/+$/, "");
     const path = url.pathname.startsWith(basePath) ? url.pathname.slice(basePath.length) + url.search : url.pathname + url.search;
@@ -147,9 +155,14 @@ export class FakeTracker {
       return res;
     }
 
-    let res = this.authorized(request)
-      ? await this.route({ method: request.method, url, path, request, base: this.baseUrl })
-      : this.unauthorized();
+    const credential = this.authorized(request);
+    let res =
+      credential === null
+        ? this.unauthorized()
+        : credential === "installation" && url.pathname.endsWith("/user")
+          ? // Installation tokens act as the App's bot, which has no `GET /user`.
+            json(403, { message: "Resource not accessible by integration", documentation_url: "https://docs.github.com/rest/users/users#get-the-authenticated-user", status: "403" })
+          : await this.route({ method: request.method, url, path, request, base: this.baseUrl });
 
     if (fault) {
       if (fault.kind === "network") {
@@ -167,7 +180,20 @@ export class FakeTracker {
     // Every answer carries the fake's clock, as a tracker's Date header carries its own.
     if (!res.headers.has("date")) res.headers.set("date", new Date(this.store.nowMs).toUTCString());
     record.status = res.status;
+    this.onRequest?.(record);
     return res;
+  }
+
+  /**
+   * GitHub: also accept installation tokens of `app`'s installation, as a repository the App is
+   * installed on does; expired or unknown ones get 401 "Bad credentials". What the token creates is
+   * authored by `<slug>[bot]`.
+   */
+  useApp(app: FakeGitHubApp, installationId: number): this {
+    if (this.provider !== "github") throw new Error("only GitHub has Apps");
+    this.app = { app, installationId };
+    this.store.tokenUser = this.store.addUser(`${app.slug}[bot]`);
+    return this;
   }
 
   private route(req: FakeRequest): Promise<Response> {
@@ -181,20 +207,28 @@ export class FakeTracker {
     }
   }
 
-  private authorized(request: Request): boolean {
+  private authorized(request: Request): "token" | "installation" | null {
     const auth = request.headers.get("authorization") ?? "";
     switch (this.provider) {
-      case "github":
-        return auth === `Bearer ${this.token}` || auth === `token ${this.token}`;
+      case "github": {
+        if (auth === `Bearer ${this.token}` || auth === `token ${this.token}`) return "token";
+        const presented = /^(?:Bearer|token) (\S+)$/.exec(auth)?.[1];
+        if (this.app && presented && this.app.app.isValidToken(presented) === "valid" && this.app.app.installationOfToken(presented) === this.app.installationId) {
+          return "installation";
+        }
+        return null;
+      }
       case "gitlab":
-        return request.headers.get("private-token") === this.token || auth === `Bearer ${this.token}`;
+        return request.headers.get("private-token") === this.token || auth === `Bearer ${this.token}` ? "token" : null;
       case "gitea":
-        return auth === `token ${this.token}` || auth === `Bearer ${this.token}`;
+        return auth === `token ${this.token}` || auth === `Bearer ${this.token}` ? "token" : null;
     }
   }
 
   private unauthorized(): Response {
-    const message = { github: "Bad credentials", gitlab: "401 Unauthorized", gitea: "token is required" }[this.provider];
+    // GitHub: https://docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api#401-unauthorized
+    if (this.provider === "github") return json(401, { message: "Bad credentials", documentation_url: "https://docs.github.com/rest", status: "401" });
+    const message = { gitlab: "401 Unauthorized", gitea: "token is required" }[this.provider];
     return json(401, { message });
   }
 
@@ -364,6 +398,17 @@ export class FakeTracker {
       case "gitea":
         return this.signedWebhook(giteaEventType(action), giteaIssuePayload(this.store, this.baseUrl, action, i, options.changes));
     }
+  }
+
+  /**
+   * GitHub App: an issue delivery as it reaches the App's webhook URL (`installation` added, signed
+   * with the App's webhook secret). The repository's current name and id come from the store.
+   */
+  async appWebhook(action: string, number: number, webhookSecret: string, options: WebhookOptions = {}): Promise<FakeWebhook> {
+    if (!this.app) throw new Error("useApp first");
+    const payload = githubIssuePayload(this.store, this.baseUrl, action, this.store.require(number), options);
+    payload.installation = { id: this.app.installationId, node_id: `MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u${this.app.installationId}` };
+    return this.app.app.delivery("issues", payload, webhookSecret);
   }
 
   /**

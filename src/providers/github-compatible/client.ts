@@ -74,13 +74,17 @@ function assigneeLogins(issue: GitHubStyleIssue): string[] {
 export abstract class GitHubCompatibleTracker extends RestTracker {
   protected readonly repoPath: string;
   private login: string | null = null;
+  private readonly actorLogin: (() => Promise<string>) | undefined;
 
   constructor(provider: Provider, config: TrackerConfig, dialect: TrackerHttpDialect) {
     super(config, dialect);
     this.repoPath = repositoryPath(provider, config.repository);
+    this.actorLogin = config.actorLogin;
   }
 
   protected async currentLogin(): Promise<string> {
+    // An installation token may not read `GET /user`; the App says who it acts as.
+    if (this.login === null && this.actorLogin) this.login = await this.actorLogin();
     if (this.login === null) {
       const me = user.safeParse(await this.http.getJson(this.http.url("/user")));
       if (!me.success) throw new TrackerError(`${this.http.provider} GET /user answered without a login`, null, false);

@@ -52,6 +52,7 @@ type GitLabIssue = z.infer<typeof gitlabIssue>;
 const { parseIssue, parseList } = issueParsers(gitlabIssue, "gitlab");
 
 const milestoneRef = z.object({ id: z.number(), title: z.string() });
+const tokenSelf = z.object({ expires_at: z.string().nullish() });
 
 export class GitLabTracker extends RestTracker {
   readonly provider = "gitlab" as const;
@@ -66,6 +67,14 @@ export class GitLabTracker extends RestTracker {
     super(config, gitlabHttp);
     // Numeric ids pass through; "group/sub/project" becomes "group%2Fsub%2Fproject".
     this.projectPath = `/projects/${encodeURIComponent(config.repository)}`;
+  }
+
+  /** `GET /personal_access_tokens/self` → `expires_at` (a date); 404 for tokens that are not personal/project/group tokens. */
+  async credentialExpiresAt(): Promise<string | null> {
+    const res = await this.http.request("GET", this.http.url("/personal_access_tokens/self"), { accept: [403, 404] });
+    if (res.status !== 200) return null;
+    const parsed = tokenSelf.safeParse(res.body);
+    return parsed.success ? (parsed.data.expires_at ?? null) : null;
   }
 
   async listPage(request: ListPageRequest): Promise<IssuePage> {
