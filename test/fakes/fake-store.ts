@@ -354,7 +354,7 @@ export interface FakeRequest {
 export interface FakeWebhook {
   /** Lower-case header names, as the tracker sends them. */
   headers: Record<string, string>;
-  /** The exact JSON text that was signed. */
+  /** The body as sent: the JSON text, or `payload=<urlencoded JSON>` for a form delivery. */
   body: string;
   rawBody: Uint8Array;
   payload: Record<string, unknown>;
