@@ -5,7 +5,7 @@
  */
 import { OWNER_NAME_PATTERN, OWNER_NAME_PROBLEM } from "../github-compatible/client";
 import { hmacSignatureMatches } from "../signatures";
-import type { TrackerDescriptor } from "../types";
+import type { TrackerDescriptor, WebhookHeaders } from "../types";
 import { firstHeader } from "../webhook-events";
 import { GiteaTracker } from "./client";
 import { parseGiteaWebhook } from "./webhooks";
@@ -23,11 +23,11 @@ const GITEA_EVENT_HEADERS = ["x-gitea-event-type", "x-gitea-event"] as const;
  * bytes sent. A form content type without a `payload` field is verified on its raw bytes (and then
  * fails as "not JSON").
  */
-function signedBytes(headers: Headers, rawBody: Uint8Array): Uint8Array {
+function signedBytes(headers: WebhookHeaders, rawBody: Uint8Array): Uint8Array {
   if (!headers.get("content-type")?.toLowerCase().startsWith("application/x-www-form-urlencoded")) return rawBody;
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(rawBody);
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(rawBody);
   } catch {
     return rawBody;
   }
