@@ -83,6 +83,8 @@ function listIssues(store: FakeStore, req: FakeRequest): Response {
   const direction = q.get("sort") === "asc" ? 1 : -1;
   items.sort((a, b) => (key(a) - key(b) || a.id - b.id) * direction);
 
+  // Offset pagination (`page=N`) is recomputed on every request (GitLab doc/api/rest: offset pages
+  // over the current order): an issue edited while a client pages moves and its neighbours slide.
   const slice = pageOf(items, q.get("page"), q.get("per_page"), 20, store.perPage);
   const counted = slice.total <= COUNT_LIMIT;
   const linkBase = new URL(req.url.toString().replace(req.url.origin, new URL(req.base).origin));
