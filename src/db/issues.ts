@@ -246,3 +246,9 @@ export async function countBySyncState(db: Database, projectId: string): Promise
   const rows = await db.select({ state: issues.syncState, n: count() }).from(issues).where(eq(issues.projectId, projectId)).groupBy(issues.syncState).all();
   return Object.fromEntries(rows.map((r) => [r.state, r.n]));
 }
+
+/** How many of the project's issues carry fields the tracker refused on their last push. */
+export async function countWithSyncWarnings(db: Database, projectId: string): Promise<number> {
+  const row = await db.select({ n: count() }).from(issues).where(and(eq(issues.projectId, projectId), isNotNull(issues.syncWarnings))).get();
+  return row?.n ?? 0;
+}

@@ -118,8 +118,10 @@ export interface PushResult {
   baseHash: string;
   /** Local fields to store if the issue is still at the version read (pass the read fields to keep them). */
   local: StoredFields;
-  /** True when `local` equals `base`: the issue is synced and its outbox row done. */
+  /** True when `local` equals `base` (but for refused fields): the issue is synced and its outbox row done. */
   settled: boolean;
+  /** JSON of the fields the tracker refused silently (kept locally), or null. */
+  warnings?: string | null;
   now: string;
 }
 
@@ -168,6 +170,7 @@ export async function storePushResult(db: Database, r: PushResult): Promise<bool
         updated_at = CASE WHEN ${same} THEN ${updatedAt} ELSE updated_at END,
         sync_state = CASE WHEN ${same} THEN ${state} ELSE 'pending_push' END,
         sync_error = NULL,
+        sync_warnings = CASE WHEN ${same} THEN ${r.warnings ?? null} ELSE sync_warnings END,
         deleted_at = NULL,
         version = version + 1
       WHERE id = ${r.issue.id} AND project_id = ${r.issue.projectId}

@@ -110,6 +110,7 @@ const StatusSchema = z
     pendingPushes: z.number().int().openapi({ description: "Outbox rows waiting for the tracker" }),
     failedPushes: z.number().int(),
     failedDeliveries: z.number().int().openapi({ description: "Webhook deliveries that could not be applied" }),
+    issuesWithSyncWarnings: z.number().int().openapi({ description: "Issues whose last push had fields the tracker refused silently (kept locally; see the issue's syncWarnings)" }),
   })
   .openapi("SyncStatus");
 
@@ -134,6 +135,7 @@ function statusToApi(s: SyncStatus): z.infer<typeof StatusSchema> {
     pendingPushes: s.pendingPushes,
     failedPushes: s.failedPushes,
     failedDeliveries: s.failedDeliveries,
+    issuesWithSyncWarnings: s.issuesWithSyncWarnings,
   };
 }
 

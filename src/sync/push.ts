@@ -43,6 +43,7 @@ import { enqueuePushes } from "../queue/send";
 import { applySnapshots } from "./apply-snapshots";
 import type { SyncContext } from "./context";
 import { applyGone, type GoneReason } from "./deletion";
+import { keepRefused, onlyRefusedDiffer, refusedFields, warningsJson, type SyncWarning } from "./refused-fields";
 import { baseOfRow, changedFields, fieldsEqual, normalizeFields, pickFields, snapshotHash, SYNCED_FIELDS, type SyncedField } from "./snapshot";
 
 export interface PushOutcome {
@@ -124,9 +125,10 @@ async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now
     nextCreateAt: nowIso(now + CREATE_SPACING_MS),
   });
   const created = await ctx.tracker.createIssue(local);
-  // Every field was sent: what the tracker stored is the answer (it may drop what it refuses silently).
+  // Every field was sent: what the tracker stored is the base; a field it dropped silently is kept locally.
   const base = normalizeFields(created);
-  return store(ctx, issue, created, base, base, true);
+  const warnings = refusedFields(local, base, SYNCED_FIELDS);
+  return store(ctx, issue, created, base, keepRefused(base, local, warnings), true, warnings);
 }
 
 /** The issue an earlier attempt created and never heard back about, looked up by the title it sent. */
@@ -165,8 +167,10 @@ async function updateStep(ctx: SyncContext, issue: IssueRow, number: number | nu
   }
   const answer = await ctx.tracker.updateIssue(number, pickFields(local, fields));
   const tracker = normalizeFields(answer);
-  const merged = mergeAnswer(ctx.project.syncDirection, local, tracker, fields);
-  return store(ctx, issue, answer, tracker, merged, fieldsEqual(merged, tracker));
+  // A sent field the answer does not hold was refused silently: keep it locally and say so.
+  const warnings = refusedFields(local, tracker, fields);
+  const merged = keepRefused(mergeAnswer(ctx.project.syncDirection, local, tracker, fields), local, warnings);
+  return store(ctx, issue, answer, tracker, merged, fieldsEqual(merged, tracker) || onlyRefusedDiffer(merged, tracker, warnings), warnings);
 }
 
 /**
@@ -190,6 +194,7 @@ async function store(
   base: IssueFields,
   local: IssueFields,
   settled: boolean,
+  warnings: readonly SyncWarning[] = [],
 ): Promise<Step> {
   const mapping = answer
     ? { externalId: answer.externalId, externalNumber: answer.number, externalUrl: answer.url, externalUpdatedAt: answer.updatedAt }
@@ -201,6 +206,7 @@ async function store(
     baseHash: await snapshotHash(base),
     local,
     settled,
+    warnings: warningsJson(warnings),
     now: nowIso(),
   });
   return atVersion && settled ? DONE : AGAIN;

@@ -134,6 +134,8 @@ async function writableFields(
   body: Record<string, unknown>,
 ): Promise<{ labels?: string[]; assignees?: string[]; milestone?: string | null } | Response> {
   const out: { labels?: string[]; assignees?: string[]; milestone?: string | null } = {};
+  // Without push access GitHub drops these three fields silently and answers success.
+  if (store.tokenWithoutPushAccess) return out;
   if (body.labels !== undefined) {
     const labels = stringArray(body.labels);
     if (!labels) return validationFailed("labels");

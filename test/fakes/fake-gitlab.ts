@@ -167,6 +167,8 @@ function writableFields(
     const ids = numberArray(body.assignee_ids);
     if (!ids) return json(400, { error: "assignee_ids is invalid" });
     out.assignees = ids.map((id) => store.userById(id)?.login).filter((l): l is string => l !== undefined);
+    // GitLab Free: one assignee per issue; the rest of `assignee_ids` is dropped without an error.
+    if (store.singleAssignee) out.assignees = out.assignees.slice(0, 1);
   }
   if (body.milestone_id !== undefined) {
     const id = body.milestone_id;

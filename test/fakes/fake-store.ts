@@ -79,6 +79,14 @@ export class FakeStore {
   readonly labels = new Map<string, FakeLabel>();
   readonly milestones = new Map<string, FakeMilestone>();
   /**
+   * GitHub: the token's user has no push access. GitHub then silently drops `labels`, `assignees`
+   * and `milestone` from an issue create or edit and still answers 201/200 (REST docs: only users
+   * with push access can set them; "Otherwise, they are silently dropped").
+   */
+  tokenWithoutPushAccess = false;
+  /** GitLab Free: an issue has at most one assignee; extra `assignee_ids` are dropped (the first is kept). */
+  singleAssignee = false;
+  /**
    * Gitea: organisation labels, listed at `/orgs/{owner}/labels` only (the repository's `/labels`
    * lists repository labels alone), usable on every repository of the organisation.
    */
