@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
 import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
+import { utf8Bytes } from "./bytes";
 import { base64ToBytes, bytesToBase64 } from "../crypto";
 import type { Database } from "./client";
 import { insertEventOnce, type NewEvent } from "./events";
@@ -10,7 +11,7 @@ export type DeliveryStatus = DeliveryRow["status"];
 type Provider = DeliveryRow["provider"];
 
 /**
- * D1 holds at most ~2 MB in one value; 900 KB leaves room for the rest of the row. Webhook bodies
+ * D1 holds at most 2,000,000 bytes in one value; 900 KB (UTF-8 bytes) leaves room for the rest of the row. Webhook bodies
  * may be up to 5 MiB, so larger ones are stored gzip-compressed (JSON shrinks ~10x) behind a prefix.
  */
 export const MAX_STORED_PAYLOAD = 900_000;
@@ -18,7 +19,8 @@ const GZIP_PREFIX = "gzip+base64:";
 
 /** The stored form of a body, or null when even compressed it does not fit in a D1 value. */
 export async function encodePayload(text: string): Promise<string | null> {
-  if (text.length <= MAX_STORED_PAYLOAD) return text;
+  // Sized in UTF-8 bytes: D1's limit is bytes, and a CJK payload is 3 bytes a character.
+  if (utf8Bytes(text) <= MAX_STORED_PAYLOAD) return text;
   const compressed = await pipeBytes(new TextEncoder().encode(text), new CompressionStream("gzip"));
   const stored = GZIP_PREFIX + bytesToBase64(compressed);
   return stored.length <= MAX_STORED_PAYLOAD ? stored : null;

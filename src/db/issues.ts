@@ -3,6 +3,7 @@ import type { Database } from "./client";
 import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
 import { parseStringArray, stringifySet } from "./json";
+import { deletePartsOf, withText, withTexts } from "./issue-texts";
 import { outboxUpsert } from "./outbox";
 import { conflicts, issues, outbox, type IssueRow, type StoredFields } from "./schema";
 
@@ -30,7 +31,7 @@ export async function listIssues(
   if (filter.externalNumber !== undefined) where.push(eq(issues.externalNumber, filter.externalNumber));
   if (filter.syncState) where.push(eq(issues.syncState, filter.syncState));
   if (page.afterId) where.push(gt(issues.id, page.afterId));
-  return db.select().from(issues).where(and(...where)).orderBy(asc(issues.id)).limit(page.limit).all();
+  return withTexts(db, await db.select().from(issues).where(and(...where)).orderBy(asc(issues.id)).limit(page.limit).all());
 }
 
 export async function hasLinkedIssues(db: Database, projectId: string): Promise<boolean> {
@@ -44,11 +45,12 @@ export async function hasLinkedIssues(db: Database, projectId: string): Promise<
 }
 
 export async function getIssue(db: Database, projectId: string, id: string): Promise<IssueRow | undefined> {
-  return db
+  const row = await db
     .select()
     .from(issues)
     .where(and(eq(issues.projectId, projectId), eq(issues.id, id)))
     .get();
+  return withText(db, row);
 }
 
 /** The synced fields as the local row holds them. */
@@ -108,6 +110,8 @@ export async function updateLocalIssue(
     .update(issues)
     .set({
       ...fieldsToColumns(patch),
+      // A local body is at most 65,536 characters: always inline (see issue-texts.ts).
+      ...(patch.body !== undefined ? { bodyParts: 0 } : {}),
       updatedAt: now,
       version: nextVersion,
       ...(push ? { syncState: "pending_push" as const, syncError: null } : {}),
@@ -134,17 +138,18 @@ export async function loadByExternalIds(db: Database, projectId: string, externa
       .from(issues)
       .where(and(eq(issues.projectId, projectId), inArray(issues.externalId, chunk)))
       .all();
-    for (const row of rows) byExternal.set(row.externalId!, row);
+    for (const row of await withTexts(db, rows)) byExternal.set(row.externalId!, row);
   }
   return byExternal;
 }
 
 export async function getIssueByExternalId(db: Database, projectId: string, externalId: string): Promise<IssueRow | undefined> {
-  return db
+  const row = await db
     .select()
     .from(issues)
     .where(and(eq(issues.projectId, projectId), eq(issues.externalId, externalId)))
     .get();
+  return withText(db, row);
 }
 
 /** Local issues whose tracker create was sent but never confirmed, with when it was first attempted. */
@@ -155,7 +160,8 @@ export async function listUnconfirmedCreates(db: Database, projectId: string): P
     .innerJoin(outbox, eq(outbox.issueId, issues.id))
     .where(and(eq(issues.projectId, projectId), isNull(issues.externalId), isNotNull(outbox.createAttemptedAt)))
     .all();
-  return rows.map((r) => ({ issue: r.issue, attemptedAt: r.attemptedAt! }));
+  const full = await withTexts(db, rows.map((r) => r.issue));
+  return rows.map((r, i) => ({ issue: full[i]!, attemptedAt: r.attemptedAt! }));
 }
 
 /** Marks the issues a full run's listing contained. D1 binds at most 100 parameters: ids travel as one JSON array. */
@@ -167,7 +173,7 @@ export async function markSeen(db: Database, projectId: string, runId: string, e
 
 /** Linked, not orphaned issues the run's listing did not contain, keyset on id after `afterId`. */
 export async function listUnseenLinked(db: Database, projectId: string, runId: string, page: { afterId: string | null; limit: number }): Promise<IssueRow[]> {
-  return db
+  const rows = await db
     .select()
     .from(issues)
     .where(
@@ -182,6 +188,7 @@ export async function listUnseenLinked(db: Database, projectId: string, runId: s
     .orderBy(issues.id)
     .limit(page.limit)
     .all();
+  return withTexts(db, rows);
 }
 
 /** Removes the issue with its outbox row and conflicts, atomically (with the activity recording it). */
@@ -191,6 +198,7 @@ export async function deleteIssue(db: Database, issueId: string, activity: reado
     db.delete(conflicts).where(eq(conflicts.issueId, issueId)),
     db.delete(issues).where(eq(issues.id, issueId)),
     ...activityStatements(activity),
+    deletePartsOf(issueId),
   ]);
 }
 
@@ -230,6 +238,7 @@ export async function unlinkForRecreate(
         externalUpdatedAt: null,
         base: null,
         baseHash: null,
+        baseParts: 0,
         syncState: "pending_push",
         syncError: args.reason,
         deletedAt: null,
@@ -245,4 +254,10 @@ export async function unlinkForRecreate(
 export async function countBySyncState(db: Database, projectId: string): Promise<Partial<Record<SyncState, number>>> {
   const rows = await db.select({ state: issues.syncState, n: count() }).from(issues).where(eq(issues.projectId, projectId)).groupBy(issues.syncState).all();
   return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+}
+
+/** How many of the project's issues carry fields the tracker refused on their last push. */
+export async function countWithSyncWarnings(db: Database, projectId: string): Promise<number> {
+  const row = await db.select({ n: count() }).from(issues).where(and(eq(issues.projectId, projectId), isNotNull(issues.syncWarnings))).get();
+  return row?.n ?? 0;
 }

@@ -9,6 +9,7 @@ import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
 import type { Database } from "./client";
 import { jsonField as j, stringifySet } from "./json";
+import { issueAtVersion, packText, replacePartsStatements } from "./issue-texts";
 import { issues, outbox, projects, type IssueRow, type OutboxRow, type StoredFields } from "./schema";
 
 /** One outbox write: queued only if the issue is at `version` after the write it goes with. */
@@ -76,6 +77,9 @@ export async function recordCreateAttempt(
   db: Database,
   args: { projectId: string; issueId: string; sent: StoredFields; at: string; nextCreateAt: string },
 ): Promise<void> {
+  // A recreated issue may carry an imported body too large for the row: split it (issue-texts.ts).
+  const base = packText(JSON.stringify(args.sent));
+  const unlinked = sql`EXISTS (SELECT 1 FROM ${issues} i WHERE i.id = ${args.issueId} AND i.external_id IS NULL)`;
   await runBatch(db, [
     db
       .update(outbox)
@@ -83,8 +87,9 @@ export async function recordCreateAttempt(
       .where(eq(outbox.issueId, args.issueId)),
     db
       .update(issues)
-      .set({ base: JSON.stringify(args.sent) })
+      .set({ base: base.inline, baseParts: base.parts.length })
       .where(and(eq(issues.id, args.issueId), sql`${issues.externalId} IS NULL`)),
+    ...(base.parts.length > 0 ? replacePartsStatements(args.projectId, args.issueId, "base", base.parts, unlinked) : []),
     // Never earlier than it is: later slots may already be reserved by waiting creates.
     db
       .update(projects)
@@ -114,8 +119,10 @@ export interface PushResult {
   baseHash: string;
   /** Local fields to store if the issue is still at the version read (pass the read fields to keep them). */
   local: StoredFields;
-  /** True when `local` equals `base`: the issue is synced and its outbox row done. */
+  /** True when `local` equals `base` (but for refused fields): the issue is synced and its outbox row done. */
   settled: boolean;
+  /** JSON of the fields the tracker refused silently (kept locally), or null. */
+  warnings?: string | null;
   now: string;
   /** Entries for the activity stream, guarded by the caller where they depend on the version. */
   activity?: readonly ActivityEntry[];
@@ -141,6 +148,10 @@ export async function storePushResult(db: Database, r: PushResult): Promise<bool
   const state = r.settled ? "synced" : "pending_push";
   // After the issue update, version v + 1 means it was still at v: nothing was edited meanwhile.
   const done = r.settled ? sql`EXISTS (SELECT 1 FROM ${issues} i WHERE i.id = ${r.issue.id} AND i.version = ${v + 1})` : sql`0`;
+  // Texts too large for the row are split into issue_text_parts (issue-texts.ts).
+  const base = packText(JSON.stringify(r.base));
+  const body = packText(r.local.body);
+  const exists = sql`EXISTS (SELECT 1 FROM ${issues} i WHERE i.id = ${r.issue.id})`;
   const [issueResult] = await runBatch(db, [
     sql`
       UPDATE ${issues} SET
@@ -149,10 +160,12 @@ export async function storePushResult(db: Database, r: PushResult): Promise<bool
         external_url = ${r.mapping.externalUrl},
         external_updated_at = CASE WHEN external_updated_at IS NULL OR external_updated_at < ${r.mapping.externalUpdatedAt}
           THEN ${r.mapping.externalUpdatedAt} ELSE external_updated_at END,
-        base = ${JSON.stringify(r.base)},
+        base = ${base.inline},
+        base_parts = ${base.parts.length},
         base_hash = ${r.baseHash},
         title = CASE WHEN ${same} THEN ${r.local.title} ELSE title END,
-        body = CASE WHEN ${same} THEN ${r.local.body} ELSE body END,
+        body = CASE WHEN ${same} THEN ${body.inline} ELSE body END,
+        body_parts = CASE WHEN ${same} THEN ${body.parts.length} ELSE body_parts END,
         state = CASE WHEN ${same} THEN ${r.local.state} ELSE state END,
         labels = CASE WHEN ${same} THEN ${stringifySet(r.local.labels)} ELSE labels END,
         assignees = CASE WHEN ${same} THEN ${stringifySet(r.local.assignees)} ELSE assignees END,
@@ -160,6 +173,7 @@ export async function storePushResult(db: Database, r: PushResult): Promise<bool
         updated_at = CASE WHEN ${same} THEN ${updatedAt} ELSE updated_at END,
         sync_state = CASE WHEN ${same} THEN ${state} ELSE 'pending_push' END,
         sync_error = NULL,
+        sync_warnings = CASE WHEN ${same} THEN ${r.warnings ?? null} ELSE sync_warnings END,
         deleted_at = NULL,
         version = version + 1
       WHERE id = ${r.issue.id} AND project_id = ${r.issue.projectId}
@@ -172,6 +186,8 @@ export async function storePushResult(db: Database, r: PushResult): Promise<bool
         updated_at = ${r.now}
       WHERE issue_id = ${r.issue.id}`,
     ...activityStatements(r.activity ?? []),
+    ...(base.parts.length > 0 ? replacePartsStatements(r.issue.projectId, r.issue.id, "base", base.parts, exists) : []),
+    ...(body.parts.length > 0 ? replacePartsStatements(r.issue.projectId, r.issue.id, "body", body.parts, issueAtVersion(r.issue.id, v + 1)) : []),
   ]);
   return issueResult!.results[0]?.version === v + 1;
 }

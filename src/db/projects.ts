@@ -2,7 +2,7 @@ import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
 import type { Database } from "./client";
-import { conflicts, events, issues, outbox, projects, syncRuns, webhookDeliveries, type ProjectRow } from "./schema";
+import { conflicts, events, issues, issueTextParts, outbox, projects, syncRuns, webhookDeliveries, type ProjectRow } from "./schema";
 
 export type NewProject = typeof projects.$inferInsert;
 
@@ -61,6 +61,7 @@ export async function deleteProject(db: Database, id: string, activity: readonly
   // First, while the project still exists. Activity rows outlive the project: its audit trail.
   const results = await runBatch(db, [
     ...activityStatements(activity, exists),
+    db.delete(issueTextParts).where(eq(issueTextParts.projectId, id)),
     db.delete(issues).where(eq(issues.projectId, id)),
     db.delete(outbox).where(eq(outbox.projectId, id)),
     db.delete(conflicts).where(eq(conflicts.projectId, id)),

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
 
@@ -70,6 +70,12 @@ export const issues = sqliteTable(
     deletedAt: text("deleted_at"),
     /** The last full run whose tracker listing contained this issue: the rest are probed for deletion. */
     lastSeenRunId: text("last_seen_run_id"),
+    /** How many `issue_text_parts` rows hold the body (0: the `body` column holds it). */
+    bodyParts: integer("body_parts").notNull().default(0),
+    /** How many `issue_text_parts` rows hold the base JSON (0: the `base` column holds it). */
+    baseParts: integer("base_parts").notNull().default(0),
+    /** JSON array of SyncWarning: fields the tracker refused on the last push, kept locally. */
+    syncWarnings: text("sync_warnings"),
   },
   (t) => [
     uniqueIndex("issues_project_external_uq").on(t.projectId, t.externalId),
@@ -77,6 +83,19 @@ export const issues = sqliteTable(
     index("issues_project_number_idx").on(t.projectId, t.externalNumber),
     index("issues_project_state_idx").on(t.projectId, t.syncState),
   ],
+);
+
+/** A body or base JSON too large for an issue row (D1: 2,000,000 bytes a row), in order. */
+export const issueTextParts = sqliteTable(
+  "issue_text_parts",
+  {
+    issueId: text("issue_id").notNull(),
+    projectId: text("project_id").notNull(),
+    field: text("field", { enum: ["body", "base"] }).notNull(),
+    seq: integer("seq").notNull(),
+    text: text("text").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.issueId, t.field, t.seq] }), index("issue_text_parts_project_idx").on(t.projectId)],
 );
 
 export const syncRuns = sqliteTable(

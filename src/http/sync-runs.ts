@@ -138,6 +138,7 @@ const StatusSchema = z
       description: "Why the project sends nothing to its tracker now (credentials rejected, App installation suspended or removed, repository removed), or null",
     }),
     credential: CredentialStatusSchema,
+    issuesWithSyncWarnings: z.number().int().openapi({ description: "Issues whose last push had fields the tracker refused silently (kept locally; see the issue's syncWarnings)" }),
   })
   .openapi("SyncStatus");
 
@@ -165,6 +166,7 @@ function statusToApi(s: SyncStatus, credential: CredentialStatus): z.infer<typeo
     failedDeliveries: s.failedDeliveries,
     paused: pausedReason,
     credential: shown,
+    issuesWithSyncWarnings: s.issuesWithSyncWarnings,
   };
 }
 

@@ -3,6 +3,7 @@
  * and a push never interleave). Webhooks are hints: a delivery whose payload cannot be merged as a
  * full snapshot asks for a soon incremental run instead, and polling remains the truth.
  */
+import { INLINE_TEXT_BYTES, utf8Bytes } from "../db/bytes";
 import { database } from "../db/client";
 import { decodePayload, finishDelivery, finishDeliveryWithEvent, getDelivery, markDeliveryFailed, recordAttemptError } from "../db/deliveries";
 import { getIssueByExternalId } from "../db/issues";
@@ -87,6 +88,15 @@ function storedHeaders(provider: Provider, event: string): WebhookHeaders {
   return { get: (name) => (names.includes(name.toLowerCase()) && event !== "" ? event : null) };
 }
 
+/**
+ * The event log keeps the snapshot, but a body that would take the row past D1's byte limit (a
+ * GitLab description may be ~4 MB of UTF-8) is left out and flagged: the issue itself holds it.
+ */
+function loggedIssue(event: NormalizedEvent): { issue: NormalizedEvent["issue"]; bodyOmitted?: true } {
+  if (!event.issue || utf8Bytes(event.issue.body ?? "") <= INLINE_TEXT_BYTES) return { issue: event.issue };
+  return { issue: { ...event.issue, body: "" }, bodyOmitted: true };
+}
+
 function eventRow(row: DeliveryRow, event: NormalizedEvent) {
   const summaryNumber = typeof event.summary.number === "number" ? event.summary.number : null;
   return {
@@ -102,7 +112,7 @@ function eventRow(row: DeliveryRow, event: NormalizedEvent) {
       event: event.event,
       action: event.action,
       complete: event.complete,
-      issue: event.issue,
+      ...loggedIssue(event),
       summary: event.summary,
       changedFields: event.changedFields,
       movedTo: event.movedTo,

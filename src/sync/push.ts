@@ -45,6 +45,7 @@ import { originOf, rowChanges } from "./activity";
 import { applySnapshots } from "./apply-snapshots";
 import type { SyncContext } from "./context";
 import { applyGone, type GoneReason } from "./deletion";
+import { keepRefused, onlyRefusedDiffer, refusedFields, warningsJson, type SyncWarning } from "./refused-fields";
 import { baseOfRow, changedFields, fieldsEqual, normalizeFields, pickFields, snapshotHash, SYNCED_FIELDS, type SyncedField } from "./snapshot";
 
 export interface PushOutcome {
@@ -129,9 +130,10 @@ async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now
     nextCreateAt: nowIso(now + CREATE_SPACING_MS),
   });
   const created = await ctx.tracker.createIssue(local);
-  // Every field was sent: what the tracker stored is the answer (it may drop what it refuses silently).
+  // Every field was sent: what the tracker stored is the base; a field it dropped silently is kept locally.
   const base = normalizeFields(created);
-  return store(ctx, issue, created, base, base, true, `created #${created.number} in the tracker`);
+  const warnings = refusedFields(local, base, SYNCED_FIELDS);
+  return store(ctx, issue, created, base, keepRefused(base, local, warnings), true, `created #${created.number} in the tracker`, warnings);
 }
 
 /** The issue an earlier attempt created and never heard back about, looked up by the title it sent. */
@@ -170,8 +172,10 @@ async function updateStep(ctx: SyncContext, issue: IssueRow, number: number | nu
   }
   const answer = await ctx.tracker.updateIssue(number, pickFields(local, fields));
   const tracker = normalizeFields(answer);
-  const merged = mergeAnswer(ctx.project.syncDirection, local, tracker, fields);
-  return store(ctx, issue, answer, tracker, merged, fieldsEqual(merged, tracker), `sent ${fields.join(", ")} to #${number}`);
+  // A sent field the answer does not hold was refused silently: keep it locally and say so.
+  const warnings = refusedFields(local, tracker, fields);
+  const merged = keepRefused(mergeAnswer(ctx.project.syncDirection, local, tracker, fields), local, warnings);
+  return store(ctx, issue, answer, tracker, merged, fieldsEqual(merged, tracker) || onlyRefusedDiffer(merged, tracker, warnings), `sent ${fields.join(", ")} to #${number}`, warnings);
 }
 
 /**
@@ -197,6 +201,7 @@ async function store(
   settled: boolean,
   /** What the tracker was sent, for the activity stream (null: nothing was sent). */
   what: string | null,
+  warnings: readonly SyncWarning[] = [],
 ): Promise<Step> {
   const now = nowIso();
   const entry = { projectId: ctx.project.id, issueId: issue.id, origin: originOf(ctx, "push"), createdAt: now };
@@ -219,6 +224,7 @@ async function store(
     baseHash: await snapshotHash(base),
     local,
     settled,
+    warnings: warningsJson(warnings),
     now,
     activity,
   });

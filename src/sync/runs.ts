@@ -10,7 +10,8 @@
  * - Trackers that sort by `updated_at` (GitHub, GitLab) are read as a keyset scan: each page is a
  *   fresh "updated since <last updated_at seen>" query. An issue edited while we page moves to the
  *   end of the order and is read later; offset pagination could skip a neighbour instead. Only a
- *   page whose items all share one timestamp follows the tracker's `Link` next URL.
+ *   page whose items all share one timestamp follows the tracker's `Link` next URL, and such a
+ *   block is re-read until a pass brings nothing new (listing-block.ts).
  * - Gitea cannot sort: every page is read following `Link` verbatim, and the cursor becomes the
  *   tracker's clock at the start of the run (its `Date` header), so a change made while we paged is
  *   re-read next time.
@@ -31,6 +32,7 @@ import { applySnapshots } from "./apply-snapshots";
 import { loadSyncContext, type SyncContext } from "./context";
 import { openCredential, refreshTokenExpiry } from "./credentials";
 import { applyGone } from "./deletion";
+import { advanceListing, cappedCursor, type ListingPosition } from "./listing-block";
 
 export type RunMode = "incremental" | "full";
 export type RunTrigger = "cron" | "api" | "webhook" | "resume";
@@ -46,7 +48,7 @@ const PROBES_PER_STEP = 10;
 /** Consecutive failed steps (5xx / network after the tracker client's own retries) before a run fails. */
 const MAX_STEP_FAILURES = 5;
 
-interface Checkpoint {
+interface Checkpoint extends ListingPosition {
   phase: "list" | "probe";
   /** Keyset position for ordered trackers; the fixed `since` for unordered ones. */
   since: string | null;
@@ -191,16 +193,7 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
       if (run.mode === "full") await markSeen(ctx.db, ctx.project.id, run.id, page.issues.map((s) => s.externalId));
       for (const s of page.issues) if (!cp.highWater || s.updatedAt > cp.highWater) cp.highWater = s.updatedAt;
     }
-    if (page.nextUrl === null) {
-      cp.nextUrl = null;
-      break;
-    }
-    if (ordered && page.lastUpdatedAt && (!cp.since || page.lastUpdatedAt > cp.since)) {
-      cp.since = page.lastUpdatedAt;
-      cp.nextUrl = null;
-    } else {
-      cp.nextUrl = page.nextUrl;
-    }
+    if (!advanceListing(cp, page, ordered)) break;
     if (i === PAGES_PER_STEP - 1) return false;
   }
   if (cp.nextUrl !== null) return false;
@@ -244,7 +237,7 @@ async function finishRun(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, coun
   // Ordered trackers: everything up to the highest updated_at stored is stored. Unordered: everything
   // changed before the listing began was listed.
   const advancedTo = ctx.tracker.orderedByUpdate ? cp.highWater : cp.highWater ? cp.listingStartedAt : null;
-  const cursor = maxIso(ctx.project.cursor, advancedTo);
+  const cursor = maxIso(ctx.project.cursor, cappedCursor(advancedTo, cp));
   await recordRunSucceeded(ctx.db, {
     runId: run.id,
     projectId: ctx.project.id,

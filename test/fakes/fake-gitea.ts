@@ -30,6 +30,12 @@ export async function routeGitea(store: FakeStore, req: FakeRequest): Promise<Re
   const { method } = req;
   const pathname = decodeURIComponent(req.path.split("?")[0] ?? "");
   if (method === "GET" && pathname === "/user") return json(200, user(req.base, store.tokenUser));
+  // Organisation labels live at /orgs/{org}/labels; for a user-owned repository that is a 404.
+  const owner = store.repository.split("/")[0]!;
+  if (method === "GET" && pathname.toLowerCase() === `/orgs/${owner}/labels`.toLowerCase()) {
+    if (!store.ownerIsOrganisation) return notFound();
+    return paged(req, [...store.orgLabels.values()].map((l) => label(req.base, store, l)), store.perPage);
+  }
   const repo = `/repos/${store.repository}`;
   if (!pathname.toLowerCase().startsWith(`${repo}/`.toLowerCase())) return notFound();
   const rest = pathname.slice(repo.length);
@@ -44,7 +50,8 @@ export async function routeGitea(store: FakeStore, req: FakeRequest): Promise<Re
     if (!single[2] && method === "PATCH") return editIssue(store, req, number);
   }
   if (rest === "/labels" && method === "GET") {
-    return paged(req, [...store.labels.values()].map((l) => label(req.base, store, l)), store.perPage);
+    // Repository labels only (organisation labels are not in this list), duplicates included.
+    return paged(req, [...store.labels.values(), ...store.duplicateLabels].map((l) => label(req.base, store, l)), store.perPage);
   }
   if (rest === "/labels" && method === "POST") return createLabel(store, req);
   if (rest === "/milestones" && method === "GET") {
@@ -169,8 +176,8 @@ async function createLabel(store: FakeStore, req: FakeRequest): Promise<Response
   if (!body || typeof body.name !== "string" || typeof body.color !== "string") {
     return json(422, { message: "[Name Color]: Required", url: "" });
   }
-  if (store.labels.has(body.name)) return json(409, { message: "label already exists", url: "" });
-  return json(201, label(req.base, store, store.ensureLabel(body.name, body.color)));
+  // Gitea does not refuse a name that exists (in the repository or its organisation): it creates a second label.
+  return json(201, label(req.base, store, store.createRepoLabel(body.name, body.color)));
 }
 
 function writableFields(

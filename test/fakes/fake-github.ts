@@ -59,6 +59,8 @@ async function listIssues(store: FakeStore, req: FakeRequest): Promise<Response>
   const key = sort === "updated" ? (i: FakeIssue) => i.updatedAt : (i: FakeIssue) => i.createdAt;
   items.sort((a, b) => (key(a) - key(b) || a.number - b.number) * (direction === "asc" ? 1 : -1));
 
+  // Offset pages are recomputed on every request (GitHub's `page=N` is an offset into the current
+  // order): an issue edited between two page requests moves to the end and its neighbours slide up.
   const slice = pageOf(items, q.get("page"), q.get("per_page"), 30, store.perPage);
   const body = slice.items.map((i) => issue(req.base, store, i));
   const text = JSON.stringify(body);
@@ -132,6 +134,8 @@ async function writableFields(
   body: Record<string, unknown>,
 ): Promise<{ labels?: string[]; assignees?: string[]; milestone?: string | null } | Response> {
   const out: { labels?: string[]; assignees?: string[]; milestone?: string | null } = {};
+  // Without push access GitHub drops these three fields silently and answers success.
+  if (store.tokenWithoutPushAccess) return out;
   if (body.labels !== undefined) {
     const labels = stringArray(body.labels);
     if (!labels) return validationFailed("labels");

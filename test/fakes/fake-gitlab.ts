@@ -99,6 +99,8 @@ function listIssues(store: FakeStore, req: FakeRequest): Response {
   const direction = q.get("sort") === "asc" ? 1 : -1;
   items.sort((a, b) => (key(a) - key(b) || a.id - b.id) * direction);
 
+  // Offset pagination (`page=N`) is recomputed on every request (GitLab doc/api/rest: offset pages
+  // over the current order): an issue edited while a client pages moves and its neighbours slide.
   const slice = pageOf(items, q.get("page"), q.get("per_page"), 20, store.perPage);
   const counted = slice.total <= COUNT_LIMIT;
   const linkBase = new URL(req.url.toString().replace(req.url.origin, new URL(req.base).origin));
@@ -181,6 +183,8 @@ function writableFields(
     const ids = numberArray(body.assignee_ids);
     if (!ids) return json(400, { error: "assignee_ids is invalid" });
     out.assignees = ids.map((id) => store.userById(id)?.login).filter((l): l is string => l !== undefined);
+    // GitLab Free: one assignee per issue; the rest of `assignee_ids` is dropped without an error.
+    if (store.singleAssignee) out.assignees = out.assignees.slice(0, 1);
   }
   if (body.milestone_id !== undefined) {
     const id = body.milestone_id;

@@ -82,6 +82,25 @@ export class FakeStore {
   readonly users = new Map<string, FakeUser>();
   readonly labels = new Map<string, FakeLabel>();
   readonly milestones = new Map<string, FakeMilestone>();
+  /**
+   * GitHub: the token's user has no push access. GitHub then silently drops `labels`, `assignees`
+   * and `milestone` from an issue create or edit and still answers 201/200 (REST docs: only users
+   * with push access can set them; "Otherwise, they are silently dropped").
+   */
+  tokenWithoutPushAccess = false;
+  /** GitLab Free: an issue has at most one assignee; extra `assignee_ids` are dropped (the first is kept). */
+  singleAssignee = false;
+  /**
+   * Gitea: organisation labels, listed at `/orgs/{owner}/labels` only (the repository's `/labels`
+   * lists repository labels alone), usable on every repository of the organisation.
+   */
+  readonly orgLabels = new Map<string, FakeLabel>();
+  /** Gitea: whether the owner is an organisation; for a user-owned repository `/orgs/{owner}/…` is 404. */
+  ownerIsOrganisation = false;
+  /** Gitea: repository labels created under a name that already existed (Gitea makes a second one). */
+  readonly duplicateLabels: FakeLabel[] = [];
+  /** Gitea: every name a label was created under while a repository or organisation label had it. */
+  readonly duplicatedLabelNames: string[] = [];
   tickMs: number;
   perPage: number;
   private clockMs: number;
@@ -137,15 +156,34 @@ export class FakeStore {
   }
 
   ensureLabel(name: string, color = "ededed"): FakeLabel {
-    const existing = this.labels.get(name);
+    const existing = this.labels.get(name) ?? this.orgLabels.get(name);
     if (existing) return existing;
     const label = { id: this.nextSmallId++, name, color: color.replace(/^#/, "") };
     this.labels.set(name, label);
     return label;
   }
 
+  /** Gitea: an organisation label (and the owner becomes an organisation). */
+  addOrgLabel(name: string, color = "e11d21"): FakeLabel {
+    this.ownerIsOrganisation = true;
+    const existing = this.orgLabels.get(name);
+    if (existing) return existing;
+    const label = { id: this.nextSmallId++, name, color };
+    this.orgLabels.set(name, label);
+    return label;
+  }
+
+  /** Gitea: a repository label, even when one with that name exists (Gitea does not refuse it). */
+  createRepoLabel(name: string, color: string): FakeLabel {
+    const label = { id: this.nextSmallId++, name, color: color.replace(/^#/, "") };
+    if (this.labels.has(name) || this.orgLabels.has(name)) this.duplicatedLabelNames.push(name);
+    if (this.labels.has(name)) this.duplicateLabels.push(label);
+    else this.labels.set(name, label);
+    return label;
+  }
+
   labelById(id: number): FakeLabel | undefined {
-    for (const label of this.labels.values()) if (label.id === id) return label;
+    for (const label of [...this.labels.values(), ...this.orgLabels.values(), ...this.duplicateLabels]) if (label.id === id) return label;
     return undefined;
   }
 
@@ -358,7 +396,7 @@ export interface FakeRequest {
 export interface FakeWebhook {
   /** Lower-case header names, as the tracker sends them. */
   headers: Record<string, string>;
-  /** The exact JSON text that was signed. */
+  /** The body as sent: the JSON text, or `payload=<urlencoded JSON>` for a form delivery. */
   body: string;
   rawBody: Uint8Array;
   payload: Record<string, unknown>;

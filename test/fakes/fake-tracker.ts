@@ -416,9 +416,30 @@ export class FakeTracker {
    * `X-Gitea-Event-Type` (its `X-Gitea-Event` is derived the way Gitea does).
    */
   async signedWebhook(event: string, payload: Record<string, unknown>, deliveryId: string = crypto.randomUUID()): Promise<FakeWebhook> {
-    const body = JSON.stringify(payload);
+    return this.encodedWebhook(event, payload, deliveryId, "json");
+  }
+
+  /**
+   * The delivery with the content type `application/x-www-form-urlencoded`: the body is
+   * `payload=<urlencoded JSON>`. GitHub signs the form body it sends (its docs: the signature is of
+   * the request body); Gitea signs the JSON payload, not the form body (services/webhook/deliver.go
+   * computes every signature over `PayloadContent` and only then form-encodes it). GitLab has no form
+   * content type.
+   */
+  async formWebhook(action: string, number: number, options: WebhookOptions = {}): Promise<FakeWebhook> {
+    if (this.provider === "gitlab") throw new Error("GitLab sends JSON only");
+    const json = await this.webhook(action, number, options);
+    const event = json.headers["x-github-event-type"] ?? json.headers["x-github-event"]!;
+    return this.encodedWebhook(this.provider === "gitea" ? json.headers["x-gitea-event-type"]! : event, json.payload, crypto.randomUUID(), "form");
+  }
+
+  private async encodedWebhook(event: string, payload: Record<string, unknown>, deliveryId: string, encoding: "json" | "form"): Promise<FakeWebhook> {
+    const json = JSON.stringify(payload);
+    const body = encoding === "form" ? new URLSearchParams({ payload: json }).toString() : json;
     const rawBody = new TextEncoder().encode(body);
-    const headers: Record<string, string> = { "content-type": "application/json" };
+    // What each tracker's HMAC covers: GitHub the bytes it sends, Gitea always the JSON.
+    const signedBytes = this.provider === "gitea" ? new TextEncoder().encode(json) : rawBody;
+    const headers: Record<string, string> = { "content-type": encoding === "form" ? "application/x-www-form-urlencoded" : "application/json" };
     if (this.provider === "github") {
       Object.assign(headers, {
         "user-agent": "GitHub-Hookshot/f1aa6a4",
@@ -427,8 +448,8 @@ export class FakeTracker {
         "x-github-hook-id": "1",
         "x-github-hook-installation-target-type": "repository",
         "x-github-hook-installation-target-id": String(this.store.repositoryId),
-        "x-hub-signature": `sha1=${await hmacHex("SHA-1", this.webhookSecret, rawBody)}`,
-        "x-hub-signature-256": `sha256=${await hmacHex("SHA-256", this.webhookSecret, rawBody)}`,
+        "x-hub-signature": `sha1=${await hmacHex("SHA-1", this.webhookSecret, signedBytes)}`,
+        "x-hub-signature-256": `sha256=${await hmacHex("SHA-256", this.webhookSecret, signedBytes)}`,
       });
     } else if (this.provider === "gitlab") {
       Object.assign(headers, {
@@ -442,8 +463,8 @@ export class FakeTracker {
         "x-gitlab-webhook-uuid": crypto.randomUUID(),
       });
     } else {
-      const sha256 = await hmacHex("SHA-256", this.webhookSecret, rawBody);
-      const sha1 = await hmacHex("SHA-1", this.webhookSecret, rawBody);
+      const sha256 = await hmacHex("SHA-256", this.webhookSecret, signedBytes);
+      const sha1 = await hmacHex("SHA-1", this.webhookSecret, signedBytes);
       const eventName = giteaEventName(event);
       // Gitea also sends Gogs- and GitHub-compatible copies of its headers.
       Object.assign(headers, {

@@ -132,14 +132,15 @@ export class GiteaTracker extends GitHubCompatibleTracker {
     return found ? toCanonical(found) : null;
   }
 
-  /** Label names to ids; a missing repository label is created, as GitHub and GitLab do on write. */
+  /**
+   * Label names to ids, resolved against repository and organisation labels (`/repos/{o}/{r}/labels`
+   * lists repository labels only). A name found in neither is created as a repository label, as
+   * GitHub and GitLab do on write; Gitea would create a second label under an existing name, so the
+   * lists are read again before any create.
+   */
   private async labelIdsOf(names: readonly string[]): Promise<number[]> {
-    this.labelIds ??= await idsByName(
-      this.http,
-      this.http.url(`${this.repoPath}/labels`, { limit: this.pageSize }),
-      namedId,
-      (label) => [label.name, label.id],
-    );
+    this.labelIds ??= await this.listLabelIds();
+    if (names.some((name) => !this.labelIds!.has(name))) this.labelIds = await this.listLabelIds();
     const ids: number[] = [];
     for (const name of names) {
       let id = this.labelIds.get(name);
@@ -153,6 +154,36 @@ export class GiteaTracker extends GitHubCompatibleTracker {
         this.labelIds.set(name, id);
       }
       ids.push(id);
+    }
+    return ids;
+  }
+
+  /** Repository labels win over organisation labels of the same name (the more specific one). */
+  private async listLabelIds(): Promise<Map<string, number>> {
+    const repoLabels = await idsByName(
+      this.http,
+      this.http.url(`${this.repoPath}/labels`, { limit: this.pageSize }),
+      namedId,
+      (label) => [label.name, label.id],
+    );
+    const ids = await this.orgLabelIds();
+    for (const [name, id] of repoLabels) ids.set(name, id);
+    return ids;
+  }
+
+  /** Organisation labels; a user-owned repository has none (`/orgs/{owner}/labels` answers 404). */
+  private async orgLabelIds(): Promise<Map<string, number>> {
+    const owner = this.repository.split("/")[0]!;
+    const url = this.http.url(`/orgs/${encodeURIComponent(owner)}/labels`, { limit: this.pageSize });
+    const first = await this.http.request("GET", url, { accept: [404] });
+    const ids = new Map<string, number>();
+    if (first.status === 404) return ids;
+    const items: unknown[] = Array.isArray(first.body) ? [...(first.body as unknown[])] : [];
+    const next = parseLinkHeader(first.headers.get("link")).next;
+    if (next) items.push(...(await this.http.getAllPages(next)));
+    for (const item of items) {
+      const parsed = namedId.safeParse(item);
+      if (parsed.success) ids.set(parsed.data.name, parsed.data.id);
     }
     return ids;
   }
