@@ -62,3 +62,8 @@ export async function deleteProject(db: Database, id: string): Promise<boolean> 
 export async function setProjectError(db: Database, id: string, error: string | null): Promise<void> {
   await db.update(projects).set({ lastError: error }).where(eq(projects.id, id));
 }
+
+/** Replaces a token stored before origins were bound with its origin-bound form, unless it changed meanwhile. */
+export async function rebindProjectToken(db: Database, id: string, previous: string, sealed: string): Promise<void> {
+  await db.update(projects).set({ tokenEnc: sealed }).where(and(eq(projects.id, id), eq(projects.tokenEnc, previous)));
+}

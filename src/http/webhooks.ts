@@ -4,14 +4,14 @@
  * read (the project), one D1 write (the delivery) and one queue send.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { openProjectSecret } from "../crypto";
+import { openProjectSecret, SecretOriginMismatch } from "../crypto";
 import { database } from "../db/client";
 import { encodePayload, insertDelivery, type DeliveryStatus } from "../db/deliveries";
 import { getProject } from "../db/projects";
 import type { Env } from "../env";
 import { newId, nowIso } from "../ids";
 import { errorText, log } from "../log";
-import { deliveryIdOf, eventNameOf, parseWebhook, PROVIDERS, verifyWebhook, WebhookPayloadError, type Provider } from "../providers";
+import { deliveryIdOf, eventNameOf, originOf, parseWebhook, PROVIDERS, verifyWebhook, WebhookPayloadError, type Provider } from "../providers";
 import { enqueueDeliveryApply } from "../queue/send";
 import { jsonContent, ProblemSchema } from "./common";
 import { problem } from "./problem";
@@ -157,7 +157,14 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
 
   const raw = await readLimited(c.req.raw, MAX_WEBHOOK_BODY);
   if (!raw) return tooLarge();
-  const secret = await openProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, project.id, "webhookSecret", project.webhookSecretEnc);
+  let secret = "";
+  try {
+    secret = await openProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, project.id, "webhookSecret", project.webhookSecretEnc, originOf(project.apiBaseUrl));
+  } catch (err) {
+    // A secret bound to another origin verifies nothing (the empty secret never matches).
+    if (!(err instanceof SecretOriginMismatch)) throw err;
+    log.error("webhook secret is bound to another origin", { projectId });
+  }
   if (!(await verifyWebhook(provider, c.req.raw.headers, raw, secret))) {
     return problem(401, "The webhook signature or token is missing or wrong.");
   }

@@ -4,12 +4,14 @@
  * answer is a lookup in the registry; the facts live in `providers/<name>/`.
  */
 import { TRACKERS } from "./registry";
+import { isDotSegment } from "./endpoints";
 import { sha256Hex } from "./signatures";
 import { PROVIDERS, type NormalizedEvent, type Provider, type Tracker, type TrackerConfig, type WebhookHeaders } from "./types";
 
 export * from "./types";
 export { WebhookPayloadError } from "./webhook-events";
 export { toUtcIso } from "./timestamps";
+export { checkApiBaseUrl, originOf, parseInsecureHosts } from "./endpoints";
 export { GitHubTracker } from "./github";
 export { GitLabTracker } from "./gitlab";
 export { GiteaTracker } from "./gitea";
@@ -73,5 +75,8 @@ export function parseWebhook(provider: Provider, headers: WebhookHeaders, payloa
 /** Null when `repository` is a valid reference for this tracker, else what it must look like. */
 export function repositoryFormatProblem(provider: Provider, repository: string): string | null {
   const { repositoryPattern, repositoryProblem } = TRACKERS[provider];
-  return repositoryPattern.test(repository) ? null : repositoryProblem;
+  if (!repositoryPattern.test(repository)) return repositoryProblem;
+  // "../user" once made a sync call `GET /user/issues` with the token: no segment may be a dot segment.
+  if (repository.split("/").some(isDotSegment)) return `${repositoryProblem}, without "." or ".." segments`;
+  return null;
 }

@@ -37,7 +37,7 @@ export interface FakeTrackerOptions {
   repository?: string;
   /** The only token accepted. Default "test-token". */
   token?: string;
-  /** The secret webhooks are signed with. Default "webhook-secret". */
+  /** The secret webhooks are signed with. Default "webhook-secret-for-tests-0001" (the API requires 20 characters or more). */
   webhookSecret?: string;
   /** The clock at start. Default 2024-01-01T00:00:00Z. */
   startTime?: string;
@@ -103,7 +103,7 @@ export class FakeTracker {
     this.provider = provider;
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.token = options.token ?? "test-token";
-    this.webhookSecret = options.webhookSecret ?? "webhook-secret";
+    this.webhookSecret = options.webhookSecret ?? "webhook-secret-for-tests-0001";
     this.store = new FakeStore({
       provider,
       repository: options.repository ?? "acme/widgets",

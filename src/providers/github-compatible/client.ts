@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { canonicalIssue } from "../canonical";
-import type { TrackerHttp, TrackerHttpDialect } from "../http";
+import { exactPath, underPath, type PathRule, type TrackerHttp, type TrackerHttpDialect } from "../http";
 import { RestTracker } from "../rest-tracker";
 import { TrackerError, type CanonicalIssue, type Provider, type TrackerConfig } from "../types";
 
@@ -75,9 +75,11 @@ export abstract class GitHubCompatibleTracker extends RestTracker {
   protected readonly repoPath: string;
   private login: string | null = null;
 
-  constructor(provider: Provider, config: TrackerConfig, dialect: TrackerHttpDialect) {
+  constructor(provider: Provider, config: TrackerConfig, dialect: TrackerHttpDialect, extraPaths: readonly PathRule[] = []) {
     super(config, dialect);
     this.repoPath = repositoryPath(provider, config.repository);
+    // The token goes to this repository's paths and `/user` (the token's login), nowhere else.
+    this.http.restrictPaths([underPath(this.repoPath), exactPath("/user"), ...extraPaths]);
   }
 
   protected async currentLogin(): Promise<string> {

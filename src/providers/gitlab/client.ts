@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { canonicalIssue } from "../canonical";
-import { parseLinkHeader, type TrackerHttpDialect } from "../http";
+import { exactPath, parseLinkHeader, underPath, type TrackerHttpDialect } from "../http";
 import { firstCreatedSince, issuePage, issueParsers, unreadableIssue } from "../issue-responses";
 import { RestTracker } from "../rest-tracker";
 import { toUtcIso } from "../timestamps";
@@ -66,6 +66,8 @@ export class GitLabTracker extends RestTracker {
     super(config, gitlabHttp);
     // Numeric ids pass through; "group/sub/project" becomes "group%2Fsub%2Fproject".
     this.projectPath = `/projects/${encodeURIComponent(config.repository)}`;
+    // The token goes to this project's paths, `/user` (own username) and `/users` (username → id).
+    this.http.restrictPaths([underPath(this.projectPath), exactPath("/user"), exactPath("/users")]);
   }
 
   async listPage(request: ListPageRequest): Promise<IssuePage> {
