@@ -1,6 +1,6 @@
 import { and, asc, eq, gt } from "drizzle-orm";
 import type { Database } from "./client";
-import { conflicts, events, issues, outbox, projects, syncRuns, webhookDeliveries, type ProjectRow } from "./schema";
+import { conflicts, events, issues, issueTombstones, outbox, projects, syncRuns, webhookDeliveries, type ProjectRow } from "./schema";
 
 export type NewProject = typeof projects.$inferInsert;
 
@@ -47,7 +47,8 @@ export async function updateProject(db: Database, id: string, patch: Partial<New
 
 /** Deletes the project and everything it owns, atomically (one batch). */
 export async function deleteProject(db: Database, id: string): Promise<boolean> {
-  const [, , , , , , deleted] = await db.batch([
+  const [, , , , , , , deleted] = await db.batch([
+    db.delete(issueTombstones).where(eq(issueTombstones.projectId, id)),
     db.delete(issues).where(eq(issues.projectId, id)),
     db.delete(outbox).where(eq(outbox.projectId, id)),
     db.delete(conflicts).where(eq(conflicts.projectId, id)),

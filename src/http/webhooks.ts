@@ -11,7 +11,7 @@ import { getProject } from "../db/projects";
 import type { Env } from "../env";
 import { newId, nowIso } from "../ids";
 import { errorText, log } from "../log";
-import { deliveryIdOf, eventNameOf, originOf, parseWebhook, PROVIDERS, verifyWebhook, WebhookPayloadError, type Provider } from "../providers";
+import { bodyDigest, deliveryIdOf, eventNameOf, originOf, parseWebhook, PROVIDERS, verifyWebhook, webhookSignatureWellFormed, WebhookPayloadError, type Provider } from "../providers";
 import { enqueueDeliveryApply } from "../queue/send";
 import { jsonContent, ProblemSchema } from "./common";
 import { problem } from "./problem";
@@ -132,6 +132,7 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array 
   return bytes;
 }
 
+const unsigned = () => problem(401, "The webhook signature or token is missing or wrong.");
 const tooLarge = () => problem(413, `The webhook body is over ${MAX_WEBHOOK_BODY} bytes.`);
 const notFound = () => problem(404, "No webhook endpoint here: unknown provider or project, or not the project's provider.");
 
@@ -148,6 +149,8 @@ webhooksRouter.openAPIRegistry.registerPath(route);
 webhooksRouter.post("/:provider/:projectId", async (c) => {
   const { provider, projectId } = c.req.param();
   if (!isProvider(provider)) return notFound();
+  // Cheap refusals first: an unsigned request costs no D1 read, no body read and no decryption.
+  if (!webhookSignatureWellFormed(provider, c.req.raw.headers)) return unsigned();
   const declared = c.req.header("content-length");
   if (declared !== undefined && Number(declared) > MAX_WEBHOOK_BODY) return tooLarge();
 
@@ -166,7 +169,7 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
     log.error("webhook secret is bound to another origin", { projectId });
   }
   if (!(await verifyWebhook(provider, c.req.raw.headers, raw, secret))) {
-    return problem(401, "The webhook signature or token is missing or wrong.");
+    return unsigned();
   }
 
   const deliveryId = await deliveryIdOf(provider, c.req.raw.headers, raw);
@@ -188,6 +191,7 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
     status,
     processedAt: finishedAt,
     error: classified.status === "failed" ? classified.error : null,
+    bodySha256: await bodyDigest(raw),
   });
   if (id === null) return c.json({ status: "duplicate" as const }, 200);
   if (classified.status === "failed") {

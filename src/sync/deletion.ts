@@ -4,6 +4,7 @@
  */
 import { deleteIssue, markOrphaned, unlinkForRecreate } from "../db/issues";
 import type { IssueRow } from "../db/schema";
+import { deleteIssueLeavingTombstone } from "../db/tombstones";
 import { newId, nowIso } from "../ids";
 import { enqueuePushes } from "../queue/send";
 import type { SyncContext } from "./context";
@@ -27,7 +28,9 @@ export async function applyGone(
   const why = reason.status === "moved" ? `moved in the tracker${reason.movedTo ? ` to ${reason.movedTo}` : ""}` : "deleted in the tracker";
   const policy = ctx.project.deletionPolicy === "recreate" && ctx.project.syncDirection !== "outbound" ? "orphan" : ctx.project.deletionPolicy;
   if (policy === "delete") {
-    await deleteIssue(ctx.db, local.id);
+    // A confirmed deletion leaves a tombstone; a move does not (the issue lives on elsewhere).
+    if (reason.status === "deleted") await deleteIssueLeavingTombstone(ctx.db, local, now);
+    else await deleteIssue(ctx.db, local.id);
     return "deleted";
   }
   if (policy === "recreate") {

@@ -8,14 +8,24 @@ import { fieldsOfRow, getIssue, insertLocalIssue, updateLocalIssue } from "../db
 import { stringifySet } from "../db/json";
 import type { IssueRow, ProjectRow } from "../db/schema";
 import type { Env } from "../env";
-import { DirectionRefused, NotFound, StateConflict } from "../errors";
+import { DirectionRefused, NotFound, StateConflict, ValidationFailed } from "../errors";
 import { newId, nowIso } from "../ids";
+import { labelNameProblem } from "../providers";
 import type { IssueFields } from "../providers/types";
 import { enqueuePushes } from "../queue/send";
 import { changedFields, pickFields } from "./snapshot";
 
 /** Compare-and-set rounds when a sync writes the row between our read and our write. */
 const MAX_ATTEMPTS = 5;
+
+/** Label names the project's tracker cannot hold as one label (GitLab: a comma splits it in two). */
+function assertLabelsSendable(project: ProjectRow, labels: readonly string[] | undefined): void {
+  const errors = (labels ?? []).flatMap((name, i) => {
+    const problem = labelNameProblem(project.provider, name);
+    return problem ? [{ field: `labels.${i}`, message: problem }] : [];
+  });
+  if (errors.length) throw new ValidationFailed(errors);
+}
 
 /** Local edits reach the tracker unless the tracker is the only master. */
 function assertLocalWritesAllowed(project: ProjectRow): void {
@@ -35,6 +45,7 @@ export interface NewLocalIssue {
 /** Creates a local issue and queues its tracker create. */
 export async function createLocalIssue(env: Env, db: Database, project: ProjectRow, input: NewLocalIssue): Promise<IssueRow> {
   assertLocalWritesAllowed(project);
+  assertLabelsSendable(project, input.labels);
   const now = nowIso();
   const id = newId();
   const row = await insertLocalIssue(
@@ -61,6 +72,7 @@ export async function createLocalIssue(env: Env, db: Database, project: ProjectR
 /** Applies a local edit with compare-and-set, retrying a few times if a sync wrote the row meanwhile. */
 export async function editIssue(env: Env, db: Database, project: ProjectRow, issueId: string, patch: Partial<IssueFields>): Promise<IssueRow> {
   assertLocalWritesAllowed(project);
+  assertLabelsSendable(project, patch.labels);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await getIssue(db, project.id, issueId);
     if (!current) throw new NotFound("issue", issueId);

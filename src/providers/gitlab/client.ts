@@ -28,6 +28,21 @@ export const gitlabHttp: TrackerHttpDialect = {
   forbiddenMayBeRateLimit: false,
 };
 
+/**
+ * GitLab's `labels` write parameter is comma-separated, and its array form is split on commas too
+ * (API::Validations::Types::CommaSeparatedToArray): a name with a comma would become two labels.
+ */
+export function gitlabLabelNameProblem(name: string): string | null {
+  return name.includes(",") ? "GitLab cannot set a label whose name contains a comma (it would become two labels)" : null;
+}
+
+/** The `labels` parameter; refuses, rather than splits, a name with a comma. */
+function labelsParam(labels: readonly string[]): string {
+  const bad = labels.find((name) => gitlabLabelNameProblem(name) !== null);
+  if (bad !== undefined) throw new TrackerError(`gitlab label ${JSON.stringify(bad)}: ${gitlabLabelNameProblem(bad)}`, null, false);
+  return labels.join(",");
+}
+
 const userRef = z.object({ id: z.number(), username: z.string() });
 
 const gitlabIssue = z.object({
@@ -104,7 +119,7 @@ export class GitLabTracker extends RestTracker {
     const body: Record<string, unknown> = {
       title: fields.title,
       description: fields.body,
-      labels: fields.labels.join(","),
+      labels: labelsParam(fields.labels),
       assignee_ids: await this.userIdsOf(fields.assignees),
     };
     if (fields.milestone !== null) body.milestone_id = await this.milestoneId(fields.milestone);
@@ -120,7 +135,7 @@ export class GitLabTracker extends RestTracker {
     if (patch.body !== undefined) body.description = patch.body;
     if (patch.state !== undefined) body.state_event = patch.state === "closed" ? "close" : "reopen";
     // `labels` replaces the set; an empty string clears it.
-    if (patch.labels !== undefined) body.labels = patch.labels.join(",");
+    if (patch.labels !== undefined) body.labels = labelsParam(patch.labels);
     if (patch.assignees !== undefined) body.assignee_ids = await this.userIdsOf(patch.assignees);
     if (patch.milestone !== undefined) {
       body.milestone_id = patch.milestone === null ? null : await this.milestoneId(patch.milestone);
