@@ -31,7 +31,11 @@ export interface TrackerRequestOptions {
   json?: unknown;
   /** Non-2xx statuses handed back to the caller instead of thrown (rate limits are still thrown). */
   accept?: readonly number[];
-  /** Do not follow redirects: GitHub's 301 for a transferred issue is the answer itself. */
+  /**
+   * A redirect the client may not follow (another origin, or a path outside the repository) is
+   * handed back as the answer instead of thrown: GitHub's 301 for a transferred issue is the
+   * answer itself. Redirects within the repository (a rename) are still followed.
+   */
   manualRedirect?: boolean;
 }
 
@@ -207,12 +211,14 @@ export class TrackerHttp {
       this.requests++;
       const res = await this.fetchImpl(url.toString(), this.init(currentMethod, { ...options, json }));
       const location = res.headers.get("location");
-      if (options.manualRedirect || !REDIRECTS.has(res.status) || location === null) return res;
-      await res.body?.cancel();
-      if (hop >= MAX_REDIRECTS) throw new TrackerError(`${what} was redirected more than ${MAX_REDIRECTS} times`, res.status, false);
+      if (!REDIRECTS.has(res.status) || location === null) return res;
       const next = new URL(location, url);
       const refused = this.refusal(next);
+      // GitHub's 301 for an issue transferred to another repository is the answer itself.
+      if (refused && options.manualRedirect) return res;
+      await res.body?.cancel();
       if (refused) throw new TrackerError(`${what} answered ${res.status}, a redirect not followed: ${refused}`, res.status, false);
+      if (hop >= MAX_REDIRECTS) throw new TrackerError(`${what} was redirected more than ${MAX_REDIRECTS} times`, res.status, false);
       if (res.status === 303 || ((res.status === 301 || res.status === 302) && currentMethod === "POST")) {
         currentMethod = "GET";
         json = undefined;

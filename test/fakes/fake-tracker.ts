@@ -68,6 +68,22 @@ export interface FaultSpec {
   resetInSeconds?: number;
 }
 
+/**
+ * A redirect answered instead of the request (nothing is performed). GitHub after a repository
+ * rename answers 301 for reads and 307 for writes, `Location` on the same host under
+ * `/repositories/<id>/…` (PROVIDERS.md); a proxy or a moved GitLab instance may answer 302 to
+ * another origin, which a client must not follow with its `PRIVATE-TOKEN` (issue 17).
+ */
+export interface RedirectSpec {
+  /** Substring of `"METHOD /path?query"` (below the API base), or a RegExp on it. */
+  match: string | RegExp;
+  status: 301 | 302 | 303 | 307 | 308;
+  /** Absolute URL, or a function of the path below the API base returning one. */
+  location: string | ((path: string) => string);
+  /** How many matching requests are redirected. Default: every one. */
+  times?: number;
+}
+
 export interface RequestRecord {
   method: string;
   /** Below the API base, with the query: `/repos/acme/widgets/issues?state=all`. */
@@ -97,6 +113,7 @@ export class FakeTracker {
   token: string;
   webhookSecret: string;
   private readonly faults: (FaultSpec & { remaining: number })[] = [];
+  private readonly redirects: (RedirectSpec & { remaining: number })[] = [];
   private faultCount = 0;
 
   constructor(provider: Provider, options: FakeTrackerOptions) {
@@ -130,6 +147,16 @@ export class FakeTracker {
       fault: null,
     };
     this.requests.push(record);
+
+    const redirect = this.takeRedirect(`${request.method} ${path}`);
+    if (redirect) {
+      const location = typeof redirect.location === "string" ? redirect.location : redirect.location(path);
+      record.status = redirect.status;
+      return new Response(JSON.stringify({ message: "Moved", url: location }), {
+        status: redirect.status,
+        headers: { location, "content-type": "application/json" },
+      });
+    }
 
     const fault = this.takeFault(`${request.method} ${path}`);
     if (fault) {
@@ -210,6 +237,23 @@ export class FakeTracker {
   dropCreateResponse(times = 1, kind: "network" | "server_error" = "network"): this {
     const match = this.provider === "gitlab" ? /^POST \/projects\/[^/]+\/issues(\?|$)/ : /^POST \/repos\/[^/]+\/[^/]+\/issues(\?|$)/;
     return this.fail({ kind, match, times, afterHandling: true });
+  }
+
+  /** Answers matching requests with a redirect (see RedirectSpec). */
+  redirect(spec: RedirectSpec): this {
+    this.redirects.push({ ...spec, remaining: spec.times ?? Number.POSITIVE_INFINITY });
+    return this;
+  }
+
+  private takeRedirect(key: string): RedirectSpec | null {
+    for (const spec of this.redirects) {
+      if (spec.remaining <= 0) continue;
+      if (typeof spec.match === "string" ? key.includes(spec.match) : spec.match.test(key)) {
+        spec.remaining--;
+        return spec;
+      }
+    }
+    return null;
   }
 
   private takeFault(key: string): FaultSpec | null {
