@@ -100,7 +100,10 @@ async function actOnGone(ctx: SyncContext, event: NormalizedEvent, snapshot: Can
     await requestSoonIncremental(ctx.env, ctx.project.id);
     return { status: "ignored", note: `the tracker did not confirm the ${event.action}; an incremental sync was requested` };
   }
-  await applyGone(ctx, local, lookup.status === "deleted" ? { status: "deleted" } : { status: "moved", movedTo: lookup.movedTo ?? event.movedTo }, snapshot.updatedAt);
+  // Gone is confirmed; where it went, the tracker's answer or else the delivery says.
+  const moved = lookup.status === "moved" || event.action === "transferred";
+  const movedTo = (lookup.status === "moved" ? lookup.movedTo : null) ?? event.movedTo;
+  await applyGone(ctx, local, moved ? { status: "moved", movedTo } : { status: "deleted" }, snapshot.updatedAt);
   return { status: "applied", note: null };
 }
 
