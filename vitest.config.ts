@@ -30,6 +30,13 @@ export default defineConfig(async () => {
         bindings: {
           TEST_MIGRATIONS: await readD1Migrations("migrations"),
           API_TOKEN: "test-api-token",
+          // Issue 16: a second admin token (rotation) and a read-only one, valid beside API_TOKEN.
+          API_TOKENS: JSON.stringify([
+            { name: "ops-2026", scope: "admin", token: "test-admin-token-rotated-0002" },
+            { name: "dashboard", scope: "read", token: "test-read-token-dashboard-0003" },
+          ]),
+          // Issue 16: the one non-loopback host a test tracker may reach over plain http://.
+          ALLOW_INSECURE_TRACKER_HOSTS: "plain-http-tracker.test",
           // 32 bytes of 0x01, base64: a fixed key for tests only.
           TOKEN_ENCRYPTION_KEY: "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
           FC_SEED: fcSeed,

@@ -61,7 +61,7 @@ await main(async () => {
   step("Start a fake GitHub with sample issues");
   const fakePort = await freePort();
   const origin = `http://127.0.0.1:${fakePort}`;
-  const fake = new FakeTracker("github", { baseUrl: origin, webhookSecret: "demo-webhook-secret" });
+  const fake = new FakeTracker("github", { baseUrl: origin, webhookSecret: "demo-webhook-secret-0001" });
   fake.seed(SAMPLE_ISSUES, { pullRequestEvery: 7 });
   const fakeServer = await serveFake(fake, fakePort);
   const trackerIssues = fake.store.visible().filter((i) => i.kind === "issue");
@@ -79,7 +79,7 @@ await main(async () => {
       apiBaseUrl: origin,
       repository: "acme/widgets",
       token: "test-token",
-      webhookSecret: "demo-webhook-secret",
+      webhookSecret: "demo-webhook-secret-0001",
       syncDirection: "bidirectional",
     });
     ok(`project ${project.id} created; the tracker token and webhook secret are stored encrypted and never returned`);

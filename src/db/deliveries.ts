@@ -49,14 +49,17 @@ export interface NewDelivery {
   status: DeliveryStatus;
   error?: string | null;
   processedAt?: string | null;
+  /** SHA-256 (hex) of the raw body; a second delivery with the same body is a duplicate. */
+  bodySha256?: string | null;
 }
 
-/** Inserts the delivery unless (project, delivery id) was seen: the row id, or null for a duplicate. */
+/** Inserts the delivery unless (project, delivery id) or (project, body hash) was seen: the row id, or null for a duplicate. */
 export async function insertDelivery(db: Database, row: NewDelivery): Promise<string | null> {
   const inserted = await db
     .insert(webhookDeliveries)
     .values({ ...row, attempts: 0 })
-    .onConflictDoNothing({ target: [webhookDeliveries.projectId, webhookDeliveries.deliveryId] })
+    // Either unique key: the delivery id, or the body's SHA-256 (the same signed body re-sent).
+    .onConflictDoNothing()
     .returning({ id: webhookDeliveries.id });
   return inserted[0]?.id ?? null;
 }

@@ -2,7 +2,7 @@ import { and, asc, eq, gt, sql } from "drizzle-orm";
 import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
 import type { Database } from "./client";
-import { conflicts, events, issues, issueTextParts, outbox, projects, syncRuns, webhookDeliveries, type ProjectRow } from "./schema";
+import { conflicts, events, issues, issueTextParts, issueTombstones, outbox, projects, syncRuns, webhookDeliveries, type ProjectRow } from "./schema";
 
 export type NewProject = typeof projects.$inferInsert;
 
@@ -62,6 +62,7 @@ export async function deleteProject(db: Database, id: string, activity: readonly
   const results = await runBatch(db, [
     ...activityStatements(activity, exists),
     db.delete(issueTextParts).where(eq(issueTextParts.projectId, id)),
+    db.delete(issueTombstones).where(eq(issueTombstones.projectId, id)),
     db.delete(issues).where(eq(issues.projectId, id)),
     db.delete(outbox).where(eq(outbox.projectId, id)),
     db.delete(conflicts).where(eq(conflicts.projectId, id)),
@@ -75,4 +76,9 @@ export async function deleteProject(db: Database, id: string, activity: readonly
 
 export async function setProjectError(db: Database, id: string, error: string | null): Promise<void> {
   await db.update(projects).set({ lastError: error }).where(eq(projects.id, id));
+}
+
+/** Replaces a token stored before origins were bound with its origin-bound form, unless it changed meanwhile. */
+export async function rebindProjectToken(db: Database, id: string, previous: string, sealed: string): Promise<void> {
+  await db.update(projects).set({ tokenEnc: sealed }).where(and(eq(projects.id, id), eq(projects.tokenEnc, previous)));
 }

@@ -145,9 +145,12 @@ export const webhookDeliveries = sqliteTable(
     error: text("error"),
     receivedAt: text("received_at").notNull().default(now),
     processedAt: text("processed_at"),
+    /** SHA-256 (hex) of the raw body: the same signed body under another event or delivery id is a duplicate. */
+    bodySha256: text("body_sha256"),
   },
   (t) => [
     uniqueIndex("webhook_deliveries_project_delivery_uq").on(t.projectId, t.deliveryId),
+    uniqueIndex("webhook_deliveries_project_body_uq").on(t.projectId, t.bodySha256),
     index("webhook_deliveries_project_status_idx").on(t.projectId, t.status),
     // The cron sweep looks for deliveries stuck in "received" across all projects.
     index("webhook_deliveries_status_received_idx").on(t.status, t.receivedAt),
@@ -329,3 +332,16 @@ export interface StoredFields {
   assignees: string[];
   milestone: string | null;
 }
+
+/** A tracker issue confirmed deleted and removed locally (policy `delete`): replayed deliveries cannot revive it. */
+export const issueTombstones = sqliteTable(
+  "issue_tombstones",
+  {
+    projectId: text("project_id").notNull(),
+    externalId: text("external_id").notNull(),
+    externalNumber: integer("external_number"),
+    externalUpdatedAt: text("external_updated_at"),
+    deletedAt: text("deleted_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.externalId] })],
+);

@@ -18,6 +18,13 @@ const API_BODY_LIMIT = 1024 * 1024;
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
+  // Answers hold project data: never cached by a proxy or browser, never sniffed as another type.
+  app.use("*", async (c, next) => {
+    await next();
+    c.res.headers.set("Cache-Control", "no-store");
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
+  });
+
   app.get("/health", (c) => c.json({ status: "ok" }));
   // The operator dashboard (server-rendered; its own session auth, CSRF and CSP).
   app.get("/ui", (c) => c.redirect("/ui/", 301));

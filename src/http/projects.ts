@@ -1,17 +1,17 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { bytesToBase64Url, sealProjectSecret } from "../crypto";
+import { bytesToBase64Url, openProjectSecret, sealProjectSecret } from "../crypto";
 import { database } from "../db/client";
 import { unlinkProject } from "../db/credentials";
 import { hasLinkedIssues } from "../db/issues";
 import { deleteProject, insertProject, listProjects, updateProject, type NewProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
-import { NotFound, StateConflict, ValidationFailed, type FieldError } from "../errors";
+import { NotFound, StateConflict, Unprocessable, ValidationFailed, type FieldError } from "../errors";
 import { newId, nowIso } from "../ids";
-import { APP_INSTALLATION_PROVIDERS, DEFAULT_API_BASE_URL, repositoryFormatProblem } from "../providers";
+import { APP_INSTALLATION_PROVIDERS, checkApiBaseUrl, DEFAULT_API_BASE_URL, originOf, parseInsecureHosts, repositoryFormatProblem } from "../providers";
 import { PROVIDERS, type Provider } from "../providers/types";
 import { projectCreatedActivity, projectDeletedActivity, projectUpdatedActivity } from "../sync/project-activity";
 import { githubAppConfig, resetCredentialHealth } from "../sync/credentials";
-import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
+import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
 
@@ -34,8 +34,19 @@ const ProjectFields = {
     .min(1)
     .max(300)
     .openapi({ description: '"owner/name"; GitLab: "group/sub/project" or the numeric id' }),
-  token: z.string().min(1).max(2000).openapi({ description: "Tracker API token; stored encrypted, never returned" }),
-  webhookSecret: z.string().min(8).max(500).openapi({ description: "Webhook secret; stored encrypted, never returned" }),
+  token: z
+    .string()
+    .min(1)
+    .max(2000)
+    // A header value cannot hold CR/LF: such a token would fail every run as a "network error".
+    .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain line breaks or other control characters")
+    .openapi({ description: "Tracker API token; stored encrypted, bound to the apiBaseUrl's origin, never returned" }),
+  webhookSecret: z
+    .string()
+    // One captured delivery allows an offline guess of the secret: 20 characters or more.
+    .min(20, "must be at least 20 characters")
+    .max(500)
+    .openapi({ description: "Webhook secret (at least 20 characters); stored encrypted, never returned" }),
   installationId: z
     .number()
     .int()
@@ -103,21 +114,30 @@ export function projectToApi(p: ProjectRow): z.infer<typeof ProjectSchema> {
 }
 
 /** Rules that span fields, checked on the project as it would be after the write. */
-function checkProjectRules(p: {
-  provider: Provider;
-  apiBaseUrl: string | undefined;
-  repository: string;
-  syncDirection: string;
-  deletionPolicy: string;
-}): FieldError[] {
+function checkProjectRules(
+  p: {
+    provider: Provider;
+    apiBaseUrl: string | undefined;
+    repository: string;
+    syncDirection: string;
+    deletionPolicy: string;
+  },
+  insecureHosts: readonly string[],
+): { errors: FieldError[]; apiBaseUrl: string } {
   const errors: FieldError[] = [];
+  let apiBaseUrl = "";
   if (!p.apiBaseUrl) errors.push({ field: "apiBaseUrl", message: `is required for ${p.provider}` });
+  else {
+    const checked = checkApiBaseUrl(p.apiBaseUrl, insecureHosts);
+    if (checked.ok) apiBaseUrl = checked.value;
+    else errors.push({ field: "apiBaseUrl", message: checked.problem });
+  }
   const repositoryProblem = repositoryFormatProblem(p.provider, p.repository);
   if (repositoryProblem) errors.push({ field: "repository", message: repositoryProblem });
   if (p.deletionPolicy === "recreate" && p.syncDirection !== "outbound") {
     errors.push({ field: "deletionPolicy", message: '"recreate" is only allowed for outbound projects' });
   }
-  return errors;
+  return { errors, apiBaseUrl };
 }
 
 /** Columns a new project row gets from their defaults (for the activity entry describing it). */
@@ -187,7 +207,12 @@ const routes = {
     tags: ["projects"],
     summary: "Change any field; a new token or webhook secret replaces the old",
     request: { params: ProjectIdParams, body: jsonBody(UpdateProject) },
-    responses: { 200: jsonContent(ProjectSchema, "The project"), ...problemResponses, ...conflictResponse },
+    responses: {
+      200: jsonContent(ProjectSchema, "The project"),
+      ...problemResponses,
+      ...conflictResponse,
+      422: { description: "The API origin changes without a new `token` (`errors` names `token`)", content: { "application/problem+json": { schema: ProblemSchema } } },
+    },
   }),
   remove: createRoute({
     method: "delete",
@@ -205,24 +230,27 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const apiBaseUrl = input.apiBaseUrl ?? DEFAULT_API_BASE_URL[input.provider] ?? undefined;
     const deletionPolicy = input.deletionPolicy ?? "orphan";
     const auth = checkAuthRules(input.provider, input, null, githubAppConfig(c.env) !== null);
-    const errors = [...checkProjectRules({ ...input, apiBaseUrl, deletionPolicy }), ...auth.errors];
+    const checked = checkProjectRules({ ...input, apiBaseUrl, deletionPolicy }, parseInsecureHosts(c.env.ALLOW_INSECURE_TRACKER_HOSTS));
+    const errors = [...checked.errors, ...auth.errors];
     if (errors.length) throw new ValidationFailed(errors);
     const id = newId();
     const now = nowIso();
     const origin = { source: "api" as const, actor: c.var.apiToken.name };
+    // Secrets are bound to the origin they were given for (never sent anywhere else).
+    const apiOrigin = originOf(checked.apiBaseUrl);
     const fields = {
       id,
       name: input.name,
       provider: input.provider,
-      apiBaseUrl: apiBaseUrl!.replace(/\/+$/, ""),
+      apiBaseUrl: checked.apiBaseUrl,
       repository: input.repository,
       syncDirection: input.syncDirection,
       master: input.master ?? "tracker",
       deletionPolicy,
       syncEnabled: input.syncEnabled ?? true,
       // App projects hold no token of their own: the installation's tokens are minted as needed.
-      tokenEnc: input.token !== undefined ? await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "token", input.token) : "",
-      webhookSecretEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret ?? randomSecret()),
+      tokenEnc: input.token !== undefined ? await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "token", input.token, apiOrigin) : "",
+      webhookSecretEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret ?? randomSecret(), apiOrigin),
       installationId: auth.installationId,
       createdAt: now,
       updatedAt: now,
@@ -257,14 +285,24 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       deletionPolicy: input.deletionPolicy ?? current.deletionPolicy,
     };
     const auth = checkAuthRules(provider, input, current, githubAppConfig(c.env) !== null);
-    const errors = [...checkProjectRules(next), ...auth.errors];
+    const checked = checkProjectRules(next, parseInsecureHosts(c.env.ALLOW_INSECURE_TRACKER_HOSTS));
+    const errors = [...checked.errors, ...auth.errors];
     if (errors.length) throw new ValidationFailed(errors);
+    // The stored token was given for the current origin: another origin needs a token given for it
+    // (App projects mint their tokens for whatever apiBaseUrl they have).
+    const apiOrigin = originOf(checked.apiBaseUrl);
+    const originChanged = apiOrigin !== originOf(current.apiBaseUrl);
+    if (originChanged && input.token === undefined && auth.installationId === null) {
+      throw new Unprocessable([
+        { field: "token", message: `is required when the API origin changes (to ${apiOrigin}): the stored token is never sent to another origin` },
+      ]);
+    }
     const patch: Partial<NewProject> = {
       ...(input.name !== undefined ? { name: input.name } : {}),
       ...(input.master !== undefined ? { master: input.master } : {}),
       ...(input.syncEnabled !== undefined ? { syncEnabled: input.syncEnabled } : {}),
       provider: next.provider,
-      apiBaseUrl: next.apiBaseUrl!.replace(/\/+$/, ""),
+      apiBaseUrl: checked.apiBaseUrl,
       repository: next.repository,
       syncDirection: next.syncDirection,
       deletionPolicy: next.deletionPolicy,
@@ -274,11 +312,16 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       patch.cursor = null;
       patch.cursorEtag = null;
     }
-    if (input.token !== undefined) patch.tokenEnc = await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, projectId, "token", input.token);
+    const key = c.env.TOKEN_ENCRYPTION_KEY;
+    if (input.token !== undefined) patch.tokenEnc = await sealProjectSecret(key, projectId, "token", input.token, apiOrigin);
     patch.installationId = auth.installationId;
     if (auth.installationId !== null) patch.tokenEnc = "";
     if (input.webhookSecret !== undefined) {
-      patch.webhookSecretEnc = await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, projectId, "webhookSecret", input.webhookSecret);
+      patch.webhookSecretEnc = await sealProjectSecret(key, projectId, "webhookSecret", input.webhookSecret, apiOrigin);
+    } else if (originChanged) {
+      // The webhook secret stays the same secret; only its binding follows the new origin.
+      const secret = await openProjectSecret(key, projectId, "webhookSecret", current.webhookSecretEnc, originOf(current.apiBaseUrl));
+      patch.webhookSecretEnc = await sealProjectSecret(key, projectId, "webhookSecret", secret, apiOrigin);
     }
     const activity = projectUpdatedActivity(
       current,

@@ -4,14 +4,14 @@
  * read (the project), one D1 write (the delivery) and one queue send.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { openProjectSecret } from "../crypto";
+import { openProjectSecret, SecretOriginMismatch } from "../crypto";
 import { database } from "../db/client";
 import { encodePayload, insertDelivery, type DeliveryStatus } from "../db/deliveries";
 import { getProject } from "../db/projects";
 import type { Env } from "../env";
 import { newId, nowIso } from "../ids";
 import { errorText, log } from "../log";
-import { deliveryIdOf, eventNameOf, parseWebhook, PROVIDERS, verifyWebhook, WebhookPayloadError, type Provider } from "../providers";
+import { bodyDigest, deliveryIdOf, eventNameOf, originOf, parseWebhook, PROVIDERS, verifyWebhook, webhookSignatureWellFormed, WebhookPayloadError, type Provider } from "../providers";
 import { enqueueDeliveryApply } from "../queue/send";
 import { jsonContent, ProblemSchema } from "./common";
 import { problem } from "./problem";
@@ -132,6 +132,7 @@ export async function readLimited(request: Request, limit: number): Promise<Uint
   return bytes;
 }
 
+const unsigned = () => problem(401, "The webhook signature or token is missing or wrong.");
 const tooLarge = () => problem(413, `The webhook body is over ${MAX_WEBHOOK_BODY} bytes.`);
 const notFound = () => problem(404, "No webhook endpoint here: unknown provider or project, or not the project's provider.");
 
@@ -148,6 +149,8 @@ webhooksRouter.openAPIRegistry.registerPath(route);
 webhooksRouter.post("/:provider/:projectId", async (c) => {
   const { provider, projectId } = c.req.param();
   if (!isProvider(provider)) return notFound();
+  // Cheap refusals first: an unsigned request costs no D1 read, no body read and no decryption.
+  if (!webhookSignatureWellFormed(provider, c.req.raw.headers)) return unsigned();
   const declared = c.req.header("content-length");
   if (declared !== undefined && Number(declared) > MAX_WEBHOOK_BODY) return tooLarge();
 
@@ -157,9 +160,16 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
 
   const raw = await readLimited(c.req.raw, MAX_WEBHOOK_BODY);
   if (!raw) return tooLarge();
-  const secret = await openProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, project.id, "webhookSecret", project.webhookSecretEnc);
+  let secret = "";
+  try {
+    secret = await openProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, project.id, "webhookSecret", project.webhookSecretEnc, originOf(project.apiBaseUrl));
+  } catch (err) {
+    // A secret bound to another origin verifies nothing (the empty secret never matches).
+    if (!(err instanceof SecretOriginMismatch)) throw err;
+    log.error("webhook secret is bound to another origin", { projectId });
+  }
   if (!(await verifyWebhook(provider, c.req.raw.headers, raw, secret))) {
-    return problem(401, "The webhook signature or token is missing or wrong.");
+    return unsigned();
   }
 
   const deliveryId = await deliveryIdOf(provider, c.req.raw.headers, raw);
@@ -181,6 +191,7 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
     status,
     processedAt: finishedAt,
     error: classified.status === "failed" ? classified.error : null,
+    bodySha256: await bodyDigest(raw),
   });
   if (id === null) return c.json({ status: "duplicate" as const }, 200);
   if (classified.status === "failed") {

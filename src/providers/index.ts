@@ -4,12 +4,15 @@
  * answer is a lookup in the registry; the facts live in `providers/<name>/`.
  */
 import { TRACKERS } from "./registry";
+import { isDotSegment } from "./endpoints";
 import { sha256Hex } from "./signatures";
 import { PROVIDERS, type NormalizedEvent, type Provider, type Tracker, type TrackerConfig, type WebhookHeaders } from "./types";
 
 export * from "./types";
-export { WebhookPayloadError } from "./webhook-events";
+import { WebhookPayloadError } from "./webhook-events";
+export { WebhookPayloadError };
 export { toUtcIso } from "./timestamps";
+export { checkApiBaseUrl, originOf, parseInsecureHosts } from "./endpoints";
 export { GitHubTracker } from "./github";
 export { GitLabTracker } from "./gitlab";
 export { GiteaTracker } from "./gitea";
@@ -56,6 +59,11 @@ export async function verifyWebhook(
   return TRACKERS[provider].verifyWebhook(headers, rawBody, secret);
 }
 
+/** True when the delivery's signature/token header is present and well formed (no storage read needed). */
+export function webhookSignatureWellFormed(provider: Provider, headers: WebhookHeaders): boolean {
+  return TRACKERS[provider].signatureWellFormed(headers);
+}
+
 /**
  * The id a delivery is deduplicated by: the tracker's delivery header (GitLab's are chosen to
  * survive retries). Without one the body's SHA-256 stands in: identical bytes, same delivery.
@@ -84,11 +92,33 @@ export function eventHeaderNames(provider: Provider): readonly string[] {
  */
 export function parseWebhook(provider: Provider, headers: WebhookHeaders, payload: unknown): NormalizedEvent {
   const tracker = TRACKERS[provider];
-  return tracker.parseWebhook(tracker.eventName(headers) ?? "", payload);
+  const event = tracker.eventName(headers) ?? "";
+  const shape = tracker.webhookShapeProblem(event, payload);
+  if (shape) throw new WebhookPayloadError(`${provider} ${event} payload: (event): ${shape}; refused`);
+  try {
+    return tracker.parseWebhook(event, payload);
+  } catch (err) {
+    // An unparseable timestamp is bad input like a missing field: a 4xx naming it, never a 500.
+    if (err instanceof RangeError) throw new WebhookPayloadError(`${provider} ${event} payload: (timestamp): ${err.message.slice(0, 120)}`);
+    throw err;
+  }
 }
 
 /** Null when `repository` is a valid reference for this tracker, else what it must look like. */
 export function repositoryFormatProblem(provider: Provider, repository: string): string | null {
   const { repositoryPattern, repositoryProblem } = TRACKERS[provider];
-  return repositoryPattern.test(repository) ? null : repositoryProblem;
+  if (!repositoryPattern.test(repository)) return repositoryProblem;
+  // "../user" once made a sync call `GET /user/issues` with the token: no segment may be a dot segment.
+  if (repository.split("/").some(isDotSegment)) return `${repositoryProblem}, without "." or ".." segments`;
+  return null;
+}
+
+/** Null when the tracker can hold `name` as one label, else why not. */
+export function labelNameProblem(provider: Provider, name: string): string | null {
+  return TRACKERS[provider].labelNameProblem?.(name) ?? null;
+}
+
+/** SHA-256 (hex) of a delivery's raw body: the same signed body is the same delivery, whatever its headers say. */
+export function bodyDigest(rawBody: Uint8Array): Promise<string> {
+  return sha256Hex(rawBody);
 }

@@ -199,6 +199,11 @@ export interface WebhookHeaders {
 export interface TrackerDescriptor {
   readonly provider: Provider;
   createTracker(config: TrackerConfig): Tracker;
+  /**
+   * True when the delivery carries its signature/token header in the tracker's form: checked before
+   * any storage read, so an unsigned request costs no D1 read, body read or decryption.
+   */
+  signatureWellFormed(headers: WebhookHeaders): boolean;
   /** Checks a delivery on its raw bytes, in constant time; an empty secret verifies nothing. */
   verifyWebhook(headers: WebhookHeaders, rawBody: Uint8Array, secret: string): Promise<boolean>;
   /** Headers naming the delivery, best first; the first present one dedupes it. */
@@ -207,6 +212,8 @@ export interface TrackerDescriptor {
   readonly eventHeaders: readonly string[];
   /** The event name read from `eventHeaders`, or null when none is present. */
   eventName(headers: WebhookHeaders): string | null;
+  /** Null when a delivery's body has the shape its (unsigned) event name says, else what does not fit. */
+  webhookShapeProblem(event: string, payload: unknown): string | null;
   /** Normalizes a verified delivery; `event` is `eventName(...)`, "" when absent. */
   parseWebhook(event: string, payload: unknown): NormalizedEvent;
   /** Where the API lives when the project names no host; null when there is no public instance. */
@@ -214,4 +221,6 @@ export interface TrackerDescriptor {
   /** What a project's `repository` must match, and the message saying so when it does not. */
   readonly repositoryPattern: RegExp;
   readonly repositoryProblem: string;
+  /** Why a label name cannot be sent to this tracker as one label; absent when every name can. */
+  labelNameProblem?(name: string): string | null;
 }

@@ -35,3 +35,4 @@ export async function loadSyncContext(env: Env, projectId: string): Promise<Sync
   });
   return { env, db, project, tracker, credential };
 }
+

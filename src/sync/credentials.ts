@@ -14,8 +14,9 @@
  * The gate answers in the tracker's stead (429 + Retry-After, 401, 503) so the adapters and the
  * run/push logic handle it as they handle the tracker's own answers. Tokens never reach a log line.
  */
-import { decryptSecret, encryptSecret, openProjectSecret } from "../crypto";
-import type { Database } from "../db/client";
+import { decryptSecret, encryptSecret, isOriginBound, openProjectSecret, sealProjectSecret, SecretOriginMismatch } from "../crypto";
+import { database, type Database } from "../db/client";
+import { rebindProjectToken } from "../db/projects";
 import {
   appRepositoryOfProject,
   dropAccessToken,
@@ -32,6 +33,7 @@ import {
 import type { CredentialRow, GitHubAppRepositoryRow, ProjectRow } from "../db/schema";
 import type { Env } from "../env";
 import { ConfigurationError } from "../errors";
+import { originOf } from "../providers";
 import { nowIso } from "../ids";
 import { errorText, log } from "../log";
 import {
@@ -134,7 +136,7 @@ export async function credentialOf(env: Env, project: ProjectRow): Promise<NewCr
       token: null,
     };
   }
-  const token = await openProjectSecret(env.TOKEN_ENCRYPTION_KEY, project.id, "token", project.tokenEnc);
+  const token = await openTrackerToken(env, database(env.DB), project);
   return {
     id: `token:${await sha256Hex(`${project.provider}\n${project.apiBaseUrl}\n${token}`)}`,
     kind: "token",
@@ -455,4 +457,25 @@ function messageOf(text: string): string {
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * The project's tracker token, opened for the origin of its `apiBaseUrl`: a token stored for another
+ * origin does not open, so it can never be sent there. A token stored before origins were bound is
+ * bound now to the origin it is used with.
+ */
+export async function openTrackerToken(env: Env, db: Database, project: ProjectRow): Promise<string> {
+  const origin = originOf(project.apiBaseUrl);
+  let token: string;
+  try {
+    token = await openProjectSecret(env.TOKEN_ENCRYPTION_KEY, project.id, "token", project.tokenEnc, origin);
+  } catch (err) {
+    if (!(err instanceof SecretOriginMismatch)) throw err;
+    throw new TrackerError(`the stored token was not given for ${origin}; set a new token for this apiBaseUrl`, null, false);
+  }
+  if (!isOriginBound(project.tokenEnc)) {
+    const sealed = await sealProjectSecret(env.TOKEN_ENCRYPTION_KEY, project.id, "token", token, origin);
+    await rebindProjectToken(db, project.id, project.tokenEnc, sealed);
+  }
+  return token;
 }

@@ -4,6 +4,7 @@
  */
 import { deleteIssue, markOrphaned, unlinkForRecreate } from "../db/issues";
 import type { IssueRow } from "../db/schema";
+import { deleteIssueLeavingTombstone } from "../db/tombstones";
 import { newId, nowIso } from "../ids";
 import { enqueuePushes } from "../queue/send";
 import { originOf } from "./activity";
@@ -30,7 +31,10 @@ export async function applyGone(
   const entry = { projectId: ctx.project.id, issueId: local.id, origin: originOf(ctx), createdAt: now };
   const guarded = { ...entry, onlyIfIssue: { id: local.id, version: local.version + 1 } };
   if (policy === "delete") {
-    await deleteIssue(ctx.db, local.id, [{ ...entry, kind: "issue.deleted", detail: `#${local.externalNumber} ${why}; deleted locally (deletion policy "delete")` }]);
+    const deleted = [{ ...entry, kind: "issue.deleted" as const, detail: `#${local.externalNumber} ${why}; deleted locally (deletion policy "delete")` }];
+    // A confirmed deletion leaves a tombstone; a move does not (the issue lives on elsewhere).
+    if (reason.status === "deleted") await deleteIssueLeavingTombstone(ctx.db, local, now, deleted);
+    else await deleteIssue(ctx.db, local.id, deleted);
     return "deleted";
   }
   if (policy === "recreate") {

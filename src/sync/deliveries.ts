@@ -7,11 +7,12 @@ import { INLINE_TEXT_BYTES, utf8Bytes } from "../db/bytes";
 import { database } from "../db/client";
 import { decodePayload, finishDelivery, finishDeliveryWithEvent, getDelivery, markDeliveryFailed, recordAttemptError } from "../db/deliveries";
 import { getIssueByExternalId } from "../db/issues";
+import { hasTombstone } from "../db/tombstones";
 import type { DeliveryRow } from "../db/schema";
 import type { Env } from "../env";
 import { nowIso } from "../ids";
 import { errorText, log } from "../log";
-import { eventHeaderNames, parseWebhook, WebhookPayloadError, type NormalizedEvent, type Provider, type WebhookHeaders } from "../providers";
+import { eventHeaderNames, parseWebhook, WebhookPayloadError, type CanonicalIssue, type NormalizedEvent, type Provider, type WebhookHeaders } from "../providers";
 import { requestSoonIncremental } from "../queue/send";
 import { applySnapshots } from "./apply-snapshots";
 import type { SyncContext } from "./context";
@@ -63,13 +64,11 @@ async function act(ctx: SyncContext, event: NormalizedEvent): Promise<Outcome> {
   if (event.kind !== "issue") return { status: "applied", note: null };
   if (!ctx.project.syncEnabled) return { status: "ignored", note: "sync is disabled for the project; the issue was not changed" };
   const snapshot = event.issue;
-  if (snapshot && (event.action === "deleted" || event.action === "transferred")) {
-    const local = await getIssueByExternalId(ctx.db, ctx.project.id, snapshot.externalId);
-    if (local) {
-      await applyGone(ctx, local, event.action === "deleted" ? { status: "deleted" } : { status: "moved", movedTo: event.movedTo }, snapshot.updatedAt);
-    }
-    return { status: "applied", note: null };
+  // A tracker issue deleted and removed here stays removed, whatever an old delivery says.
+  if (snapshot && (await hasTombstone(ctx.db, ctx.project.id, snapshot.externalId))) {
+    return { status: "ignored", note: "the tracker issue was deleted; a delivery cannot bring it back" };
   }
+  if (snapshot && (event.action === "deleted" || event.action === "transferred")) return actOnGone(ctx, event, snapshot);
   if (!snapshot || !event.complete) {
     await requestSoonIncremental(ctx.env, ctx.project.id);
     return { status: "applied", note: "payload is not a full snapshot; an incremental sync was requested" };
@@ -79,6 +78,34 @@ async function act(ctx: SyncContext, event: NormalizedEvent): Promise<Outcome> {
     await requestSoonIncremental(ctx.env, ctx.project.id);
     return { status: "applied", note: "the payload could not be ordered against the stored copy; an incremental sync was requested" };
   }
+  return { status: "applied", note: null };
+}
+
+/**
+ * A delivery saying the issue was deleted or transferred. Only the body is signed, so a body can be
+ * replayed under another event name: the claim obeys the ordering rule of every snapshot (older
+ * than the stored copy → ignored), and is confirmed with the tracker before any policy applies.
+ */
+async function actOnGone(ctx: SyncContext, event: NormalizedEvent, snapshot: CanonicalIssue): Promise<Outcome> {
+  const local = await getIssueByExternalId(ctx.db, ctx.project.id, snapshot.externalId);
+  if (!local) return { status: "applied", note: null };
+  if (local.externalUpdatedAt && snapshot.updatedAt < local.externalUpdatedAt) {
+    return { status: "ignored", note: `the ${event.action} payload is older than the stored copy` };
+  }
+  const lookup = await ctx.tracker.getIssue(local.externalNumber ?? snapshot.number);
+  if (lookup.status === "found" && lookup.issue.externalId === snapshot.externalId) {
+    // The tracker still has it: the delivery was not true (or not any more). Its current copy is the truth.
+    await applySnapshots(ctx, [lookup.issue], "event");
+    return { status: "ignored", note: `the tracker still has the issue; the ${event.action} delivery was not applied` };
+  }
+  if (lookup.status === "no_access" || lookup.status === "found") {
+    await requestSoonIncremental(ctx.env, ctx.project.id);
+    return { status: "ignored", note: `the tracker did not confirm the ${event.action}; an incremental sync was requested` };
+  }
+  // Gone is confirmed; where it went, the tracker's answer or else the delivery says.
+  const moved = lookup.status === "moved" || event.action === "transferred";
+  const movedTo = (lookup.status === "moved" ? lookup.movedTo : null) ?? event.movedTo;
+  await applyGone(ctx, local, moved ? { status: "moved", movedTo } : { status: "deleted" }, snapshot.updatedAt);
   return { status: "applied", note: null };
 }
 

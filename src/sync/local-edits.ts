@@ -9,8 +9,9 @@ import { fieldsOfRow, fieldsToColumns, getIssue, insertLocalIssue, updateLocalIs
 import { stringifySet } from "../db/json";
 import type { IssueRow, ProjectRow } from "../db/schema";
 import type { Env } from "../env";
-import { DirectionRefused, NotFound, StateConflict } from "../errors";
+import { DirectionRefused, NotFound, StateConflict, ValidationFailed } from "../errors";
 import { newId, nowIso } from "../ids";
+import { labelNameProblem } from "../providers";
 import type { IssueFields } from "../providers/types";
 import { enqueuePushes } from "../queue/send";
 import { rowChanges } from "./activity";
@@ -18,6 +19,15 @@ import { changedFields, pickFields } from "./snapshot";
 
 /** Compare-and-set rounds when a sync writes the row between our read and our write. */
 const MAX_ATTEMPTS = 5;
+
+/** Label names the project's tracker cannot hold as one label (GitLab: a comma splits it in two). */
+function assertLabelsSendable(project: ProjectRow, labels: readonly string[] | undefined): void {
+  const errors = (labels ?? []).flatMap((name, i) => {
+    const problem = labelNameProblem(project.provider, name);
+    return problem ? [{ field: `labels.${i}`, message: problem }] : [];
+  });
+  if (errors.length) throw new ValidationFailed(errors);
+}
 
 /** Local edits reach the tracker unless the tracker is the only master. */
 function assertLocalWritesAllowed(project: ProjectRow): void {
@@ -43,6 +53,7 @@ export async function createLocalIssue(
   origin: ActivityOrigin = { source: "api" },
 ): Promise<IssueRow> {
   assertLocalWritesAllowed(project);
+  assertLabelsSendable(project, input.labels);
   const now = nowIso();
   const id = newId();
   const fields = {
@@ -71,6 +82,7 @@ export async function editIssue(
   origin: ActivityOrigin = { source: "api" },
 ): Promise<IssueRow> {
   assertLocalWritesAllowed(project);
+  assertLabelsSendable(project, patch.labels);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await getIssue(db, project.id, issueId);
     if (!current) throw new NotFound("issue", issueId);

@@ -88,7 +88,15 @@ export async function requestRun(env: Env, projectId: string, mode: RunMode, tri
   const project = await getProject(db, projectId);
   if (!project) throw new NotFound("project", projectId);
   if (!project.syncEnabled) throw new StateConflict(`sync is disabled for project ${projectId}`);
-  const { pausedReason } = await openCredential(env, db, project);
+  // A credential that cannot even be opened (a token not given for this origin) is the run's error to
+  // report, not the API's: the run starts and fails with it, and the tracker never sees the token.
+  const pausedReason = await openCredential(env, db, project).then(
+    (credential) => credential.pausedReason,
+    (err: unknown) => {
+      if (err instanceof TrackerError) return null;
+      throw err;
+    },
+  );
   if (pausedReason) throw new ProjectPaused(`project ${projectId} is paused: ${pausedReason}`);
   const run = await insertRun(db, {
     id: newId(),

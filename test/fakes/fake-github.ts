@@ -33,7 +33,10 @@ export async function routeGitHub(store: FakeStore, req: FakeRequest): Promise<R
   if (isList && method === "GET") return listIssues(store, req);
   if (isList && method === "POST") return createIssue(store, req);
 
-  const single = new RegExp(`^${escape(repo)}/issues/(\\d+)$`, "i").exec(pathname);
+  // The `/repositories/<id>/…` form is where a renamed repository's redirects point.
+  const single =
+    new RegExp(`^${escape(repo)}/issues/(\\d+)$`, "i").exec(pathname) ??
+    new RegExp(`^/repositories/${store.repositoryId}/issues/(\\d+)$`).exec(pathname);
   if (single) {
     const number = Number(single[1]);
     if (method === "GET") return getIssue(store, req, number);

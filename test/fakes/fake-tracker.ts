@@ -38,7 +38,7 @@ export interface FakeTrackerOptions {
   repository?: string;
   /** The only token accepted. Default "test-token". */
   token?: string;
-  /** The secret webhooks are signed with. Default "webhook-secret". */
+  /** The secret webhooks are signed with. Default "webhook-secret-for-tests-0001" (the API requires 20 characters or more). */
   webhookSecret?: string;
   /** The clock at start. Default 2024-01-01T00:00:00Z. */
   startTime?: string;
@@ -67,6 +67,22 @@ export interface FaultSpec {
   afterHandling?: boolean;
   /** Seconds from the fake's clock until the rate limit resets. Default 60. */
   resetInSeconds?: number;
+}
+
+/**
+ * A redirect answered instead of the request (nothing is performed). GitHub after a repository
+ * rename answers 301 for reads and 307 for writes, `Location` on the same host under
+ * `/repositories/<id>/…` (PROVIDERS.md); a proxy or a moved GitLab instance may answer 302 to
+ * another origin, which a client must not follow with its `PRIVATE-TOKEN` (issue 17).
+ */
+export interface RedirectSpec {
+  /** Substring of `"METHOD /path?query"` (below the API base), or a RegExp on it. */
+  match: string | RegExp;
+  status: 301 | 302 | 303 | 307 | 308;
+  /** Absolute URL, or a function of the path below the API base returning one. */
+  location: string | ((path: string) => string);
+  /** How many matching requests are redirected. Default: every one. */
+  times?: number;
 }
 
 export interface RequestRecord {
@@ -98,6 +114,7 @@ export class FakeTracker {
   token: string;
   webhookSecret: string;
   private readonly faults: (FaultSpec & { remaining: number })[] = [];
+  private readonly redirects: (RedirectSpec & { remaining: number })[] = [];
   private faultCount = 0;
   /** GitHub: the App whose installation tokens are accepted too (see `useApp`). */
   private app: { app: FakeGitHubApp; installationId: number } | null = null;
@@ -108,7 +125,7 @@ export class FakeTracker {
     this.provider = provider;
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.token = options.token ?? "test-token";
-    this.webhookSecret = options.webhookSecret ?? "webhook-secret";
+    this.webhookSecret = options.webhookSecret ?? "webhook-secret-for-tests-0001";
     this.store = new FakeStore({
       provider,
       repository: options.repository ?? "acme/widgets",
@@ -138,6 +155,16 @@ export class FakeTracker {
       fault: null,
     };
     this.requests.push(record);
+
+    const redirect = this.takeRedirect(`${request.method} ${path}`);
+    if (redirect) {
+      const location = typeof redirect.location === "string" ? redirect.location : redirect.location(path);
+      record.status = redirect.status;
+      return new Response(JSON.stringify({ message: "Moved", url: location }), {
+        status: redirect.status,
+        headers: { location, "content-type": "application/json" },
+      });
+    }
 
     const fault = this.takeFault(`${request.method} ${path}`);
     if (fault) {
@@ -250,6 +277,23 @@ export class FakeTracker {
   dropCreateResponse(times = 1, kind: "network" | "server_error" = "network"): this {
     const match = this.provider === "gitlab" ? /^POST \/projects\/[^/]+\/issues(\?|$)/ : /^POST \/repos\/[^/]+\/[^/]+\/issues(\?|$)/;
     return this.fail({ kind, match, times, afterHandling: true });
+  }
+
+  /** Answers matching requests with a redirect (see RedirectSpec). */
+  redirect(spec: RedirectSpec): this {
+    this.redirects.push({ ...spec, remaining: spec.times ?? Number.POSITIVE_INFINITY });
+    return this;
+  }
+
+  private takeRedirect(key: string): RedirectSpec | null {
+    for (const spec of this.redirects) {
+      if (spec.remaining <= 0) continue;
+      if (typeof spec.match === "string" ? key.includes(spec.match) : spec.match.test(key)) {
+        spec.remaining--;
+        return spec;
+      }
+    }
+    return null;
   }
 
   private takeFault(key: string): FaultSpec | null {

@@ -77,7 +77,7 @@ describe("project auth with a GitHub App installation", () => {
 
     const both = await expectProblem(await api("/api/v1/projects", { method: "POST", body: { name: "x", provider: "github", repository: "a/b", token: "t", installationId: 5, syncDirection: "inbound" } }), 400);
     expect(both.errors?.map((e) => e.field)).toContain("installationId");
-    const neither = await expectProblem(await api("/api/v1/projects", { method: "POST", body: { name: "x", provider: "github", repository: "a/b", syncDirection: "inbound", webhookSecret: "whsec_12345678" } }), 400);
+    const neither = await expectProblem(await api("/api/v1/projects", { method: "POST", body: { name: "x", provider: "github", repository: "a/b", syncDirection: "inbound", webhookSecret: "whsec_1234567890abcdefghij" } }), 400);
     expect(neither.errors?.map((e) => e.field)).toEqual(["token"]);
     for (const provider of ["gitlab", "gitea"]) {
       const refused = await expectProblem(

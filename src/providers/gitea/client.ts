@@ -14,7 +14,7 @@ import {
   missingMilestone,
   toCanonical,
 } from "../github-compatible/client";
-import { parseLinkHeader, type TrackerHttpDialect } from "../http";
+import { parseLinkHeader, underPath, type TrackerHttpDialect } from "../http";
 import { firstCreatedSince, issuePage, issueParsers, unreadableIssue } from "../issue-responses";
 import { toWholeSecondSince } from "../timestamps";
 import {
@@ -54,7 +54,8 @@ export class GiteaTracker extends GitHubCompatibleTracker {
   private milestoneIds: Map<string, number> | null = null;
 
   constructor(config: TrackerConfig) {
-    super("gitea", config, giteaHttp);
+    // Organisation labels apply to the organisation's repositories: `/orgs/{owner}/labels` is read too.
+    super("gitea", config, giteaHttp, [underPath(`/orgs/${encodeURIComponent(config.repository.split("/")[0] ?? "")}/labels`)]);
   }
 
   async listPage(request: ListPageRequest): Promise<IssuePage> {

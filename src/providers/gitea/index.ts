@@ -7,6 +7,7 @@ import { OWNER_NAME_PATTERN, OWNER_NAME_PROBLEM } from "../github-compatible/cli
 import { hmacSignatureMatches } from "../signatures";
 import type { TrackerDescriptor, WebhookHeaders } from "../types";
 import { firstHeader } from "../webhook-events";
+import { githubStyleShapeProblem } from "../webhook-shapes";
 import { GiteaTracker } from "./client";
 import { parseGiteaWebhook } from "./webhooks";
 
@@ -38,12 +39,14 @@ function signedBytes(headers: WebhookHeaders, rawBody: Uint8Array): Uint8Array {
 export const gitea: TrackerDescriptor = {
   provider: "gitea",
   createTracker: (config) => new GiteaTracker(config),
+  signatureWellFormed: (headers) => SIGNATURE.test(headers.get(GITEA_SIGNATURE_HEADER)?.trim() ?? ""),
   async verifyWebhook(headers, rawBody, secret) {
     const signature = headers.get(GITEA_SIGNATURE_HEADER)?.trim() ?? "";
     return SIGNATURE.test(signature) ? hmacSignatureMatches(signature, secret, signedBytes(headers, rawBody)) : false;
   },
   deliveryIdHeaders: GITEA_DELIVERY_ID_HEADERS,
   eventHeaders: GITEA_EVENT_HEADERS,
+  webhookShapeProblem: githubStyleShapeProblem,
   eventName: (headers) => firstHeader(headers, GITEA_EVENT_HEADERS),
   parseWebhook: parseGiteaWebhook,
   defaultApiBaseUrl: null,

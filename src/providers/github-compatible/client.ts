@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import { canonicalIssue } from "../canonical";
-import type { TrackerHttp, TrackerHttpDialect } from "../http";
+import { exactPath, underPath, type PathRule, type TrackerHttp, type TrackerHttpDialect } from "../http";
 import { RestTracker } from "../rest-tracker";
 import { TrackerError, type CanonicalIssue, type Provider, type TrackerConfig } from "../types";
 
@@ -76,10 +76,12 @@ export abstract class GitHubCompatibleTracker extends RestTracker {
   private login: string | null = null;
   private readonly actorLogin: (() => Promise<string>) | undefined;
 
-  constructor(provider: Provider, config: TrackerConfig, dialect: TrackerHttpDialect) {
+  constructor(provider: Provider, config: TrackerConfig, dialect: TrackerHttpDialect, extraPaths: readonly PathRule[] = []) {
     super(config, dialect);
     this.repoPath = repositoryPath(provider, config.repository);
     this.actorLogin = config.actorLogin;
+    // The token goes to this repository's paths and `/user` (the token's login), nowhere else.
+    this.http.restrictPaths([underPath(this.repoPath), exactPath("/user"), ...extraPaths]);
   }
 
   protected async currentLogin(): Promise<string> {

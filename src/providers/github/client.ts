@@ -53,7 +53,8 @@ export class GitHubTracker extends GitHubCompatibleTracker {
   private milestones: Map<string, number> | null = null;
 
   constructor(config: TrackerConfig) {
-    super("github", config, githubHttp);
+    // `Link` next URLs, and the redirects a renamed repository answers, use `/repositories/<id>/…`.
+    super("github", config, githubHttp, [(path) => /^\/repositories\/\d+\/(issues|milestones|labels)(\/|$)/.test(path)]);
   }
 
   async listPage(request: ListPageRequest): Promise<IssuePage> {

@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { canonicalIssue } from "../canonical";
-import { parseLinkHeader, type TrackerHttpDialect } from "../http";
+import { exactPath, parseLinkHeader, underPath, type TrackerHttpDialect } from "../http";
 import { firstCreatedSince, issuePage, issueParsers, unreadableIssue } from "../issue-responses";
 import { RestTracker } from "../rest-tracker";
 import { toUtcIso } from "../timestamps";
@@ -27,6 +27,21 @@ export const gitlabHttp: TrackerHttpDialect = {
   // GitLab's limits answer 429; a 403 is always a permission error.
   forbiddenMayBeRateLimit: false,
 };
+
+/**
+ * GitLab's `labels` write parameter is comma-separated, and its array form is split on commas too
+ * (API::Validations::Types::CommaSeparatedToArray): a name with a comma would become two labels.
+ */
+export function gitlabLabelNameProblem(name: string): string | null {
+  return name.includes(",") ? "GitLab cannot set a label whose name contains a comma (it would become two labels)" : null;
+}
+
+/** The `labels` parameter; refuses, rather than splits, a name with a comma. */
+function labelsParam(labels: readonly string[]): string {
+  const bad = labels.find((name) => gitlabLabelNameProblem(name) !== null);
+  if (bad !== undefined) throw new TrackerError(`gitlab label ${JSON.stringify(bad)}: ${gitlabLabelNameProblem(bad)}`, null, false);
+  return labels.join(",");
+}
 
 const userRef = z.object({ id: z.number(), username: z.string() });
 
@@ -67,6 +82,9 @@ export class GitLabTracker extends RestTracker {
     super(config, gitlabHttp);
     // Numeric ids pass through; "group/sub/project" becomes "group%2Fsub%2Fproject".
     this.projectPath = `/projects/${encodeURIComponent(config.repository)}`;
+    // The token goes to this project's paths, `/user` (own username) and `/users` (username → id).
+    // `/personal_access_tokens/self`: the token's own expiry, shown in credential health.
+    this.http.restrictPaths([underPath(this.projectPath), exactPath("/user"), exactPath("/users"), exactPath("/personal_access_tokens/self")]);
   }
 
   /** `GET /personal_access_tokens/self` → `expires_at` (a date); 404 for tokens that are not personal/project/group tokens. */
@@ -111,7 +129,7 @@ export class GitLabTracker extends RestTracker {
     const body: Record<string, unknown> = {
       title: fields.title,
       description: fields.body,
-      labels: fields.labels.join(","),
+      labels: labelsParam(fields.labels),
       assignee_ids: await this.userIdsOf(fields.assignees),
     };
     if (fields.milestone !== null) body.milestone_id = await this.milestoneId(fields.milestone);
@@ -127,7 +145,7 @@ export class GitLabTracker extends RestTracker {
     if (patch.body !== undefined) body.description = patch.body;
     if (patch.state !== undefined) body.state_event = patch.state === "closed" ? "close" : "reopen";
     // `labels` replaces the set; an empty string clears it.
-    if (patch.labels !== undefined) body.labels = patch.labels.join(",");
+    if (patch.labels !== undefined) body.labels = labelsParam(patch.labels);
     if (patch.assignees !== undefined) body.assignee_ids = await this.userIdsOf(patch.assignees);
     if (patch.milestone !== undefined) {
       body.milestone_id = patch.milestone === null ? null : await this.milestoneId(patch.milestone);
