@@ -1,6 +1,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { requireApiToken } from "./auth";
+import { commentsRouter } from "./comments";
 import { deliveriesRouter } from "./deliveries";
 import { issuesRouter } from "./issues";
 import { errorToResponse, problem } from "./problem";
@@ -25,6 +26,7 @@ export function createApp() {
   app.use("/api/v1/projects/:projectId/*", loadProject);
   app.route("/api/v1/projects", projectsRouter);
   app.route("/api/v1/projects", issuesRouter);
+  app.route("/api/v1/projects", commentsRouter);
   app.route("/api/v1/projects", deliveriesRouter);
   app.route("/webhooks", webhooksRouter);
   app.route("/api/v1", syncRunsRouter);

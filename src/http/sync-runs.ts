@@ -110,6 +110,18 @@ const StatusSchema = z
     pendingPushes: z.number().int().openapi({ description: "Outbox rows waiting for the tracker" }),
     failedPushes: z.number().int(),
     failedDeliveries: z.number().int().openapi({ description: "Webhook deliveries that could not be applied" }),
+    comments: z
+      .object({
+        total: z.number().int(),
+        internal: z.number().int(),
+        deleted: z.number().int(),
+        error: z.number().int(),
+        waitingForIssue: z.number().int().openapi({ description: "Tracker comments whose issue is not imported yet" }),
+        commentCursor: IsoTimestamp.nullable(),
+      })
+      .openapi({ description: "Comment sync" }),
+    pendingCommentPushes: z.number().int().openapi({ description: "Comment outbox rows waiting for the tracker" }),
+    failedCommentPushes: z.number().int(),
   })
   .openapi("SyncStatus");
 
@@ -134,6 +146,16 @@ function statusToApi(s: SyncStatus): z.infer<typeof StatusSchema> {
     pendingPushes: s.pendingPushes,
     failedPushes: s.failedPushes,
     failedDeliveries: s.failedDeliveries,
+    comments: {
+      total: s.comments.total,
+      internal: s.comments.internal,
+      deleted: s.comments.deleted,
+      error: s.comments.error,
+      waitingForIssue: s.comments.waitingForIssue,
+      commentCursor: s.project.commentCursor,
+    },
+    pendingCommentPushes: s.comments.pendingPushes,
+    failedCommentPushes: s.comments.failedPushes,
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Database } from "../db/client";
+import { commentCounts } from "../db/comments";
 import { countConflicts } from "../db/conflicts";
 import { countFailedDeliveries } from "../db/deliveries";
 import { countBySyncState } from "../db/issues";
@@ -17,6 +18,7 @@ export interface SyncStatus {
   pendingPushes: number;
   failedPushes: number;
   failedDeliveries: number;
+  comments: Awaited<ReturnType<typeof commentCounts>>;
 }
 
 export async function syncStatus(db: Database, project: ProjectRow, now: number = Date.now()): Promise<SyncStatus> {
@@ -29,6 +31,7 @@ export async function syncStatus(db: Database, project: ProjectRow, now: number 
     countByStatus(db, project.id),
     countFailedDeliveries(db, project.id),
   ]);
+  const comments = await commentCounts(db, project.id);
   return {
     project,
     lagSeconds: project.cursor ? Math.max(0, Math.round((now - Date.parse(project.cursor)) / 1000)) : null,
@@ -44,5 +47,6 @@ export async function syncStatus(db: Database, project: ProjectRow, now: number 
     pendingPushes: byOutbox.pending ?? 0,
     failedPushes: byOutbox.failed ?? 0,
     failedDeliveries,
+    comments,
   };
 }
