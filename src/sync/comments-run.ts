@@ -115,11 +115,9 @@ async function listPerIssueStep(ctx: SyncContext, run: SyncRunRow, cp: CommentCh
       await applyComments(ctx, notes, run.mode === "full" ? run.id : null);
       const listed = new Set(notes.map((n) => n.externalId));
       const local = await listLinkedCommentsOfIssue(ctx.db, issue.id);
-      // The issue's complete list: a linked comment not in it was deleted (unless pushed after the read began).
-      await applyCommentDeletions(
-        ctx,
-        local.filter((c) => !listed.has(c.externalId!) && c.externalUpdatedAt !== null && c.externalUpdatedAt < cp.listingStartedAt!),
-      );
+      // The issue's complete list, read inside this step (no push interleaves in the Durable
+      // Object): a linked comment not in it was deleted on the tracker.
+      await applyCommentDeletions(ctx, local.filter((c) => !listed.has(c.externalId!)));
     }
     if (issue.externalUpdatedAt && (!cp.highWater || issue.externalUpdatedAt > cp.highWater)) cp.highWater = issue.externalUpdatedAt;
     cp.afterId = issue.id;
