@@ -4,7 +4,7 @@
  * not having moved on are guarded by it (D1 has no interactive transactions), and rows that change
  * together go in one atomic batch.
  */
-import { and, asc, count, eq, gt, gte, inArray, isNotNull, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
 import { runBatch, type Statement } from "./batch";
 import type { Database } from "./client";
 import {
@@ -299,7 +299,7 @@ export async function listLinkedCommentsOfIssue(db: Database, issueId: string): 
   return db.select().from(comments).where(and(eq(comments.issueId, issueId), isNotNull(comments.externalId), isNull(comments.deletedAt))).all();
 }
 
-/** Linked live issues whose tracker copy changed at or after `since` (all when null), keyset on id. */
+/** Linked live issues whose tracker copy changed after `since` (all when null), keyset on id. */
 export async function listIssuesChangedSince(db: Database, projectId: string, since: string | null, page: { afterId: string | null; limit: number }): Promise<IssueRow[]> {
   return db
     .select()
@@ -310,7 +310,7 @@ export async function listIssuesChangedSince(db: Database, projectId: string, si
         isNotNull(issues.externalNumber),
         isNull(issues.deletedAt),
         ne(issues.syncState, "orphaned"),
-        since ? gte(issues.externalUpdatedAt, since) : undefined,
+        since ? gt(issues.externalUpdatedAt, since) : undefined,
         page.afterId ? gt(issues.id, page.afterId) : undefined,
       ),
     )

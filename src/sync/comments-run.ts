@@ -43,8 +43,12 @@ const ISSUES_PER_STEP = 10;
 const DELETIONS_PER_STEP = 100;
 const OVERLAP_MS = 2 * 60_000;
 
-export function initialCommentCheckpoint(mode: "incremental" | "full", cursor: string | null): CommentCheckpoint {
-  const since = mode === "incremental" && cursor ? new Date(Date.parse(cursor) - OVERLAP_MS).toISOString() : null;
+/**
+ * `repositoryWide`: the since of a tracker listing re-reads an overlap window (tracker clocks). The
+ * per-issue walk (GitLab) compares stored `updated_at`s, so it starts strictly after the cursor.
+ */
+export function initialCommentCheckpoint(mode: "incremental" | "full", cursor: string | null, repositoryWide = true): CommentCheckpoint {
+  const since = mode === "incremental" && cursor ? (repositoryWide ? new Date(Date.parse(cursor) - OVERLAP_MS).toISOString() : cursor) : null;
   return { stage: "list", since, nextUrl: null, highWater: null, listingStartedAt: null, firstRequest: true, firstPageEtag: null, afterId: null };
 }
 

@@ -239,7 +239,7 @@ async function probeStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, coun
 
 /** The comment phase runs as its own step kind, with its own checkpoint and cursor. */
 async function commentPhaseStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint): Promise<boolean> {
-  cp.comments ??= initialCommentCheckpoint(run.mode, ctx.project.commentCursor);
+  cp.comments ??= initialCommentCheckpoint(run.mode, ctx.project.commentCursor, ctx.tracker.repositoryWideComments);
   return commentStep(ctx, run, cp.comments);
 }
 
