@@ -37,6 +37,10 @@ const ProjectFields = {
   master: Master.optional(),
   deletionPolicy: DeletionPolicy.optional(),
   syncEnabled: z.boolean().optional(),
+  commentAttribution: z
+    .boolean()
+    .optional()
+    .openapi({ description: "Start comments posted with the sync's token with a line naming their local author (default false)" }),
 };
 
 const CreateProject = z.strictObject(ProjectFields).openapi("CreateProject");
@@ -53,6 +57,7 @@ export const ProjectSchema = z
     master: Master,
     deletionPolicy: DeletionPolicy,
     syncEnabled: z.boolean(),
+    commentAttribution: z.boolean(),
     webhookUrl: z.string().openapi({ description: "Path to register in the tracker: /webhooks/<provider>/<id>" }),
     createdAt: IsoTimestamp,
     updatedAt: IsoTimestamp,
@@ -73,6 +78,7 @@ export function projectToApi(p: ProjectRow): z.infer<typeof ProjectSchema> {
     master: p.master,
     deletionPolicy: p.deletionPolicy,
     syncEnabled: p.syncEnabled,
+    commentAttribution: p.commentAttribution,
     webhookUrl: `/webhooks/${p.provider}/${p.id}`,
     createdAt: p.createdAt,
     updatedAt: p.updatedAt,
@@ -161,6 +167,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       master: input.master ?? "tracker",
       deletionPolicy,
       syncEnabled: input.syncEnabled ?? true,
+      commentAttribution: input.commentAttribution ?? false,
       tokenEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "token", input.token),
       webhookSecretEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret),
       createdAt: now,
@@ -200,6 +207,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       ...(input.name !== undefined ? { name: input.name } : {}),
       ...(input.master !== undefined ? { master: input.master } : {}),
       ...(input.syncEnabled !== undefined ? { syncEnabled: input.syncEnabled } : {}),
+      ...(input.commentAttribution !== undefined ? { commentAttribution: input.commentAttribution } : {}),
       provider: next.provider,
       apiBaseUrl: next.apiBaseUrl!.replace(/\/+$/, ""),
       repository: next.repository,
@@ -210,6 +218,8 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     if (patch.provider !== current.provider || patch.apiBaseUrl !== current.apiBaseUrl || patch.repository !== current.repository) {
       patch.cursor = null;
       patch.cursorEtag = null;
+      patch.commentCursor = null;
+      patch.commentCursorEtag = null;
     }
     if (input.token !== undefined) patch.tokenEnc = await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, projectId, "token", input.token);
     if (input.webhookSecret !== undefined) {

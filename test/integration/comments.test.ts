@@ -171,6 +171,23 @@ describe.each(PROVIDERS)("comments on %s", (provider) => {
     expect(commentWrites(fake).filter((w) => w.startsWith("POST"))).toHaveLength(1);
   });
 
+  it("with attribution on, the tracker shows who wrote it and the local body stays exactly what they wrote", async () => {
+    const { fake, project } = await projectWithTracker(provider, { commentAttribution: true });
+    expect(project.commentAttribution).toBe(true);
+    const issue = fake.seedIssue();
+    await syncAndWait(project.id);
+    const local = await localIssue(project.id, issue.number);
+    const created = await post(project.id, local.id, { body: "Jane's words", author: "Jane Doe" });
+    await waitComment(project.id, local.id, created.id, (c) => c.syncState === "synced");
+    const [onTracker] = fake.commentsOf(issue.number);
+    expect(onTracker!.body).toBe("*Jane Doe wrote in Syndarix:*\n\nJane's words");
+    const writes = commentWrites(fake).length;
+    if (provider !== "gitlab") await waitProcessed(await accepted(await deliver(project, await fake.commentWebhook("edited", onTracker!.id))));
+    await syncAndWait(project.id, "full");
+    expect((await comments(project.id, local.id)).map((c) => [c.body, c.syncState])).toEqual([["Jane's words", "synced"]]);
+    expect(commentWrites(fake).length).toBe(writes);
+  });
+
   it("internal comments are stored but never sent", async () => {
     const { fake, project } = await projectWithTracker(provider);
     const issue = fake.seedIssue();
