@@ -31,6 +31,12 @@ export const projects = sqliteTable(
   lastError: text("last_error"),
   /** GitHub App projects: the installation whose tokens the project uses (`token_enc` is then ""). */
   installationId: integer("installation_id"),
+  /** Comment listing cursor (GitHub/Gitea repository-wide; GitLab: issues changed since). */
+  commentCursor: text("comment_cursor"),
+  /** GitHub ETag of the last comment listing's first page, for a 304 when nothing changed. */
+  commentCursorEtag: text("comment_cursor_etag"),
+  /** Prefix comments pushed with the sync's token with a line naming their local author. */
+  commentAttribution: integer("comment_attribution", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [index("projects_installation_idx").on(t.installationId)],
 );
@@ -200,6 +206,8 @@ export const conflicts = sqliteTable(
     resolvedAt: text("resolved_at"),
     resolvedKeep: text("resolved_keep", { enum: ["tracker", "local"] }),
     resolvedBy: text("resolved_by"),
+    /** Set when the conflict was about a comment (field "comment.body"). */
+    commentId: text("comment_id"),
   },
   (t) => [index("conflicts_project_created_idx").on(t.projectId, t.createdAt, t.id), index("conflicts_issue_idx").on(t.issueId)],
 );
@@ -211,7 +219,7 @@ export const events = sqliteTable(
     projectId: text("project_id").notNull(),
     provider: text("provider", { enum: ["github", "gitlab", "gitea"] }).notNull(),
     deliveryId: text("delivery_id"),
-    kind: text("kind", { enum: ["issue", "pull_request", "push", "other"] }).notNull(),
+    kind: text("kind", { enum: ["issue", "pull_request", "push", "other", "comment"] }).notNull(),
     action: text("action").notNull(),
     externalId: text("external_id"),
     externalNumber: integer("external_number"),
@@ -314,6 +322,77 @@ export const githubAppDeliveries = sqliteTable("github_app_deliveries", {
 export type CredentialRow = typeof credentials.$inferSelect;
 export type GitHubAppRepositoryRow = typeof githubAppRepositories.$inferSelect;
 
+export const comments = sqliteTable(
+  "comments",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id").notNull(),
+    issueId: text("issue_id").notNull(),
+    body: text("body").notNull(),
+    author: text("author").notNull(),
+    visibility: text("visibility", { enum: ["public", "internal"] }).notNull().default("public"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    /** Bumped on every local write; guards compare-and-set updates. */
+    version: integer("version").notNull().default(1),
+    externalId: text("external_id"),
+    externalUrl: text("external_url"),
+    externalUpdatedAt: text("external_updated_at"),
+    /** The body both sides last agreed on (attribution line removed): the three-way base and echo filter. */
+    base: text("base"),
+    syncState: text("sync_state", { enum: ["synced", "pending_push", "conflict", "error"] }).notNull().default("synced"),
+    syncError: text("sync_error"),
+    deletedAt: text("deleted_at"),
+    /** The last full run whose listing contained this comment. */
+    lastSeenRunId: text("last_seen_run_id"),
+  },
+  (t) => [
+    uniqueIndex("comments_project_external_uq").on(t.projectId, t.externalId),
+    index("comments_issue_created_idx").on(t.issueId, t.createdAt, t.id),
+    index("comments_project_state_idx").on(t.projectId, t.syncState),
+  ],
+);
+
+export const commentOutbox = sqliteTable(
+  "comment_outbox",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id").notNull(),
+    /** One live row per comment: successive local edits coalesce into it. */
+    commentId: text("comment_id").notNull(),
+    op: text("op", { enum: ["create", "update", "delete"] }).notNull(),
+    status: text("status", { enum: ["pending", "done", "failed"] }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    /** Set before a tracker create is sent; a retry with this set first looks for the comment it created. */
+    createAttemptedAt: text("create_attempted_at"),
+    /** The exact text a create sent (attribution included), to recognise it after a lost answer. */
+    sentBody: text("sent_body"),
+    nextAttemptAt: text("next_attempt_at"),
+    lastError: text("last_error"),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+  },
+  (t) => [
+    uniqueIndex("comment_outbox_comment_uq").on(t.commentId),
+    index("comment_outbox_project_status_idx").on(t.projectId, t.status),
+    index("comment_outbox_status_updated_idx").on(t.status, t.updatedAt),
+  ],
+);
+
+/** Tracker comments whose issue is not imported yet: applied once it is. */
+export const pendingComments = sqliteTable(
+  "pending_comments",
+  {
+    projectId: text("project_id").notNull(),
+    externalId: text("external_id").notNull(),
+    issueNumber: integer("issue_number").notNull(),
+    /** JSON of the CanonicalComment. */
+    comment: text("comment").notNull(),
+    receivedAt: text("received_at").notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.externalId] }), index("pending_comments_issue_idx").on(t.projectId, t.issueNumber)],
+);
+
 export type ProjectRow = typeof projects.$inferSelect;
 export type ActivityRow = typeof activity.$inferSelect;
 export type IssueRow = typeof issues.$inferSelect;
@@ -322,6 +401,8 @@ export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type OutboxRow = typeof outbox.$inferSelect;
 export type ConflictRow = typeof conflicts.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
+export type CommentRow = typeof comments.$inferSelect;
+export type CommentOutboxRow = typeof commentOutbox.$inferSelect;
 
 /** The six synced fields as an issue row holds them, lists parsed (the shape of a tracker's `IssueFields`). */
 export interface StoredFields {

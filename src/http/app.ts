@@ -2,6 +2,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
 import { activityRouter } from "./activity";
 import { requireApiToken } from "./auth";
+import { commentsRouter } from "./comments";
 import { deliveriesRouter } from "./deliveries";
 import { githubAppWebhookRouter } from "./github-app-webhook";
 import { issuesRouter } from "./issues";
@@ -38,6 +39,7 @@ export function createApp() {
   app.use("/api/v1/projects/:projectId/*", loadProject);
   app.route("/api/v1/projects", projectsRouter);
   app.route("/api/v1/projects", issuesRouter);
+  app.route("/api/v1/projects", commentsRouter);
   app.route("/api/v1/projects", deliveriesRouter);
   app.route("/webhooks", githubAppWebhookRouter);
   app.route("/webhooks", webhooksRouter);

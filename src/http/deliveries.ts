@@ -14,7 +14,7 @@ import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
 
 const DELIVERY_STATUSES = ["received", "applied", "ignored", "failed"] as const;
-const EVENT_KINDS = ["issue", "pull_request", "push"] as const;
+const EVENT_KINDS = ["issue", "pull_request", "push", "comment"] as const;
 
 export const DeliverySchema = z
   .object({
@@ -38,7 +38,7 @@ export const EventSchema = z
     projectId: z.string(),
     provider: z.enum(PROVIDERS),
     deliveryId: z.string().nullable(),
-    kind: z.enum(["issue", "pull_request", "push", "other"]),
+    kind: z.enum(["issue", "pull_request", "push", "other", "comment"]),
     action: z.string(),
     externalId: z.string().nullable(),
     externalNumber: z.number().int().nullable(),

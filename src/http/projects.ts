@@ -57,6 +57,10 @@ const ProjectFields = {
   master: Master.optional(),
   deletionPolicy: DeletionPolicy.optional(),
   syncEnabled: z.boolean().optional(),
+  commentAttribution: z
+    .boolean()
+    .optional()
+    .openapi({ description: "Start comments posted with the sync's token with a line naming their local author (default false)" }),
 };
 
 const CreateProject = z
@@ -84,6 +88,7 @@ export const ProjectSchema = z
     syncEnabled: z.boolean(),
     webhookUrl: z.string().openapi({ description: "Path to register in the tracker: /webhooks/<provider>/<id> (App projects: /webhooks/github-app)" }),
     installationId: z.number().int().nullable().openapi({ description: "The GitHub App installation the project is connected with; null when it uses a token" }),
+    commentAttribution: z.boolean(),
     createdAt: IsoTimestamp,
     updatedAt: IsoTimestamp,
     lastIncrementalSyncAt: IsoTimestamp.nullable(),
@@ -105,6 +110,7 @@ export function projectToApi(p: ProjectRow): z.infer<typeof ProjectSchema> {
     syncEnabled: p.syncEnabled,
     webhookUrl: p.installationId !== null ? "/webhooks/github-app" : `/webhooks/${p.provider}/${p.id}`,
     installationId: p.installationId,
+    commentAttribution: p.commentAttribution,
     createdAt: p.createdAt,
     updatedAt: p.updatedAt,
     lastIncrementalSyncAt: p.lastIncrementalSyncAt,
@@ -141,7 +147,7 @@ function checkProjectRules(
 }
 
 /** Columns a new project row gets from their defaults (for the activity entry describing it). */
-const NEW_PROJECT_DEFAULTS = { cursor: null, cursorEtag: null, nextCreateAt: null, lastIncrementalSyncAt: null, lastFullSyncAt: null, lastError: null };
+const NEW_PROJECT_DEFAULTS = { cursor: null, cursorEtag: null, commentCursor: null, commentCursorEtag: null, nextCreateAt: null, lastIncrementalSyncAt: null, lastFullSyncAt: null, lastError: null };
 /**
  * How the project authenticates after the write: exactly one of `token` and `installationId`
  * (GitHub only), and a webhook secret unless the App's webhook serves it.
@@ -248,6 +254,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       master: input.master ?? "tracker",
       deletionPolicy,
       syncEnabled: input.syncEnabled ?? true,
+      commentAttribution: input.commentAttribution ?? false,
       // App projects hold no token of their own: the installation's tokens are minted as needed.
       tokenEnc: input.token !== undefined ? await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "token", input.token, apiOrigin) : "",
       webhookSecretEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret ?? randomSecret(), apiOrigin),
@@ -301,6 +308,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       ...(input.name !== undefined ? { name: input.name } : {}),
       ...(input.master !== undefined ? { master: input.master } : {}),
       ...(input.syncEnabled !== undefined ? { syncEnabled: input.syncEnabled } : {}),
+      ...(input.commentAttribution !== undefined ? { commentAttribution: input.commentAttribution } : {}),
       provider: next.provider,
       apiBaseUrl: checked.apiBaseUrl,
       repository: next.repository,
@@ -311,6 +319,8 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     if (patch.provider !== current.provider || patch.apiBaseUrl !== current.apiBaseUrl || patch.repository !== current.repository) {
       patch.cursor = null;
       patch.cursorEtag = null;
+      patch.commentCursor = null;
+      patch.commentCursorEtag = null;
     }
     const key = c.env.TOKEN_ENCRYPTION_KEY;
     if (input.token !== undefined) patch.tokenEnc = await sealProjectSecret(key, projectId, "token", input.token, apiOrigin);

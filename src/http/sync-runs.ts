@@ -139,6 +139,18 @@ const StatusSchema = z
     }),
     credential: CredentialStatusSchema,
     issuesWithSyncWarnings: z.number().int().openapi({ description: "Issues whose last push had fields the tracker refused silently (kept locally; see the issue's syncWarnings)" }),
+    comments: z
+      .object({
+        total: z.number().int(),
+        internal: z.number().int(),
+        deleted: z.number().int(),
+        error: z.number().int(),
+        waitingForIssue: z.number().int().openapi({ description: "Tracker comments whose issue is not imported yet" }),
+        commentCursor: IsoTimestamp.nullable(),
+      })
+      .openapi({ description: "Comment sync" }),
+    pendingCommentPushes: z.number().int().openapi({ description: "Comment outbox rows waiting for the tracker" }),
+    failedCommentPushes: z.number().int(),
   })
   .openapi("SyncStatus");
 
@@ -167,6 +179,16 @@ function statusToApi(s: SyncStatus, credential: CredentialStatus): z.infer<typeo
     paused: pausedReason,
     credential: shown,
     issuesWithSyncWarnings: s.issuesWithSyncWarnings,
+    comments: {
+      total: s.comments.total,
+      internal: s.comments.internal,
+      deleted: s.comments.deleted,
+      error: s.comments.error,
+      waitingForIssue: s.comments.waitingForIssue,
+      commentCursor: s.project.commentCursor,
+    },
+    pendingCommentPushes: s.comments.pendingPushes,
+    failedCommentPushes: s.comments.failedPushes,
   };
 }
 

@@ -68,7 +68,7 @@ export type IssueLookup =
   | { status: "moved"; movedTo: string | null }
   | { status: "no_access" };
 
-export interface Tracker {
+export interface Tracker extends CommentTracker {
   readonly provider: Provider;
   /** Largest page size the tracker allows for issue lists. */
   readonly pageSize: number;
@@ -95,6 +95,58 @@ export interface Tracker {
    * not say. Only trackers whose tokens expire implement it (GitLab).
    */
   credentialExpiresAt?(): Promise<string | null>;
+}
+
+// ---------- comments ----------
+
+/** A tracker comment mapped to one provider-independent shape (timestamps ISO UTC with `Z`). */
+export interface CanonicalComment {
+  /** GitHub/Gitea comment `id`, GitLab note `id`, as a string. */
+  externalId: string;
+  /** The number of the issue it belongs to (GitHub/Gitea `number`, GitLab `iid`). */
+  issueNumber: number;
+  url: string;
+  body: string;
+  /** Login/username of the tracker account that wrote it. */
+  author: string;
+  /** GitLab `internal: true` notes; always false elsewhere. */
+  internal: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CommentPage {
+  /** Issue comments on this page; pull request conversation comments already removed. */
+  comments: CanonicalComment[];
+  nextUrl: string | null;
+  etag: string | null;
+  notModified: boolean;
+  serverTime: string | null;
+  /** `updated_at` of the last raw item (pull request comments included), ISO UTC; null if empty. */
+  lastUpdatedAt: string | null;
+  rawCount: number;
+}
+
+/**
+ * Comment methods every adapter implements. GitHub and Gitea list a whole repository's comments
+ * changed since an instant (`repositoryWideComments`); GitLab only per issue.
+ */
+export interface CommentTracker {
+  readonly repositoryWideComments: boolean;
+  /** True when the repository-wide listing is ordered by `updated_at` ascending (GitHub). */
+  readonly commentsOrderedByUpdate: boolean;
+  /** One page of the repository-wide listing (GitHub/Gitea; GitLab throws). */
+  listCommentsPage(request: ListPageRequest): Promise<CommentPage>;
+  /** Every comment of one issue, system notes removed. Null when the issue is gone. */
+  listIssueComments(issueNumber: number): Promise<CanonicalComment[] | null>;
+  /** One comment, or null when it is gone. */
+  getComment(issueNumber: number, externalId: string): Promise<CanonicalComment | null>;
+  createComment(issueNumber: number, body: string): Promise<CanonicalComment>;
+  updateComment(issueNumber: number, externalId: string, body: string): Promise<CanonicalComment>;
+  /** Deletes; "gone" when the tracker no longer had it. */
+  deleteComment(issueNumber: number, externalId: string): Promise<"deleted" | "gone">;
+  /** Comments this token's user wrote on the issue at or after `since`: how a lost create is adopted. */
+  findOwnComments(issueNumber: number, since: string): Promise<CanonicalComment[]>;
 }
 
 export interface TrackerConfig {
@@ -149,7 +201,7 @@ export class TrackerError extends Error {
 
 // ---------- webhooks ----------
 
-export type EventKind = "issue" | "pull_request" | "push" | "other";
+export type EventKind = "issue" | "pull_request" | "push" | "other" | "comment";
 
 /** Canonical issue actions across trackers. */
 export type IssueAction =
@@ -184,6 +236,13 @@ export interface NormalizedEvent {
   changedFields: string[];
   /** For transfers/moves: where the issue went, when known. */
   movedTo: string | null;
+  /** Comment events (kind "comment"): the comment and what happened to it. */
+  comment?: CommentEvent;
+}
+
+export interface CommentEvent {
+  action: "created" | "edited" | "deleted";
+  comment: CanonicalComment;
 }
 
 export interface WebhookHeaders {

@@ -7,7 +7,7 @@
  */
 import type { Env } from "../env";
 import { errorText, log } from "../log";
-import type { PushJob, SyncJob } from "./messages";
+import type { CommentPushJob, PushJob, SyncJob } from "./messages";
 
 /** Queues accept at most 100 messages per `sendBatch`. */
 export const MAX_BATCH = 100;
@@ -36,6 +36,22 @@ export async function enqueuePushes(env: Env, projectId: string, issueIds: reado
   const jobs = issueIds.map((issueId): PushJob => ({ type: "push", projectId, issueId }));
   await sendBatch(env.PUSH_QUEUE, jobs, (err) =>
     log.error("push enqueue failed; the cron sweep will retry", { projectId, issueIds: issueIds.slice(0, 10), error: errorText(err, 200) }),
+  );
+}
+
+/** Push jobs for comments whose outbox rows are written. Best effort: the cron sweep re-sends a lost one. */
+export async function enqueueCommentPushes(env: Env, projectId: string, commentIds: readonly string[]): Promise<void> {
+  const jobs = commentIds.map((commentId): CommentPushJob => ({ type: "comment_push", projectId, commentId }));
+  await sendBatch(env.PUSH_QUEUE as Queue<unknown> as Queue<CommentPushJob>, jobs, (err) =>
+    log.error("comment push enqueue failed; the cron sweep will retry", { projectId, commentIds: commentIds.slice(0, 10), error: errorText(err, 200) }),
+  );
+}
+
+/** Comment push jobs again for outbox rows whose first send was lost (the cron sweep). */
+export async function resendCommentPushes(env: Env, rows: readonly { projectId: string; commentId: string }[]): Promise<void> {
+  await sendBatch(
+    env.PUSH_QUEUE as Queue<unknown> as Queue<CommentPushJob>,
+    rows.map((r): CommentPushJob => ({ type: "comment_push", ...r })),
   );
 }
 

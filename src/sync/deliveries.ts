@@ -15,6 +15,8 @@ import { errorText, log } from "../log";
 import { eventHeaderNames, parseWebhook, WebhookPayloadError, type CanonicalIssue, type NormalizedEvent, type Provider, type WebhookHeaders } from "../providers";
 import { requestSoonIncremental } from "../queue/send";
 import { applySnapshots } from "./apply-snapshots";
+import { applyCommentEvent } from "./comment-deliveries";
+import { applyWaitingComments } from "./comments";
 import type { SyncContext } from "./context";
 import { applyGone } from "./deletion";
 
@@ -61,6 +63,7 @@ export async function applyDelivery(ctx: SyncContext, deliveryRowId: string): Pr
 
 async function act(ctx: SyncContext, event: NormalizedEvent): Promise<Outcome> {
   if (event.kind === "other") return { status: "ignored", note: null };
+  if (event.kind === "comment") return applyCommentEvent(ctx, event);
   if (event.kind !== "issue") return { status: "applied", note: null };
   if (!ctx.project.syncEnabled) return { status: "ignored", note: "sync is disabled for the project; the issue was not changed" };
   const snapshot = event.issue;
@@ -74,6 +77,8 @@ async function act(ctx: SyncContext, event: NormalizedEvent): Promise<Outcome> {
     return { status: "applied", note: "payload is not a full snapshot; an incremental sync was requested" };
   }
   const counts = await applySnapshots(ctx, [snapshot], "event");
+  // Comments that arrived before this issue are applied now that it exists.
+  await applyWaitingComments(ctx);
   if (counts.needsPoll > 0) {
     await requestSoonIncremental(ctx.env, ctx.project.id);
     return { status: "applied", note: "the payload could not be ordered against the stored copy; an incremental sync was requested" };
@@ -133,7 +138,8 @@ function eventRow(row: DeliveryRow, event: NormalizedEvent) {
     deliveryId: row.deliveryId,
     kind: event.kind,
     action: event.action,
-    externalId: event.issue?.externalId ?? null,
+    // Comment events: the comment's tracker id (the issue's number is `externalNumber`).
+    externalId: event.issue?.externalId ?? event.comment?.comment.externalId ?? null,
     externalNumber: event.issue?.number ?? summaryNumber,
     data: JSON.stringify({
       event: event.event,
@@ -143,8 +149,9 @@ function eventRow(row: DeliveryRow, event: NormalizedEvent) {
       summary: event.summary,
       changedFields: event.changedFields,
       movedTo: event.movedTo,
+      ...(event.comment ? { comment: event.comment } : {}),
     }),
-    occurredAt: event.issue?.updatedAt ?? row.receivedAt,
+    occurredAt: event.issue?.updatedAt ?? event.comment?.comment.updatedAt ?? row.receivedAt,
   };
 }
 

@@ -31,6 +31,7 @@ import { RateLimitedError, TrackerError, type IssuePage } from "../providers/typ
 import { applySnapshots } from "./apply-snapshots";
 import { loadSyncContext, type SyncContext } from "./context";
 import { openCredential, refreshTokenExpiry } from "./credentials";
+import { commentStep, initialCommentCheckpoint, type CommentCheckpoint } from "./comments-run";
 import { applyGone } from "./deletion";
 import { advanceListing, cappedCursor, type ListingPosition } from "./listing-block";
 
@@ -49,7 +50,9 @@ const PROBES_PER_STEP = 10;
 const MAX_STEP_FAILURES = 5;
 
 interface Checkpoint extends ListingPosition {
-  phase: "list" | "probe";
+  /** "comments": the comment phase (sync/comments-run.ts), after the issue listing and probes. */
+  phase: "list" | "probe" | "comments";
+  comments?: CommentCheckpoint;
   /** Keyset position for ordered trackers; the fixed `since` for unordered ones. */
   since: string | null;
   /** A `Link` next URL to follow verbatim, when set. */
@@ -138,7 +141,11 @@ export async function runStep(env: Env, projectId: string, now: () => number = D
   const counts = zeroCounts();
   const startedAt = run.startedAt ?? nowIso(now());
   try {
-    const done = checkpoint.phase === "list" ? await listStep(ctx, run, checkpoint, counts) : await probeStep(ctx, run, checkpoint, counts);
+    let done = checkpoint.phase === "list" ? await listStep(ctx, run, checkpoint, counts) : checkpoint.phase === "probe" ? await probeStep(ctx, run, checkpoint, counts) : await commentPhaseStep(ctx, run, checkpoint);
+    if (done && checkpoint.phase !== "comments") {
+      checkpoint.phase = "comments";
+      done = false;
+    }
     checkpoint.failures = 0;
     counts.requests = ctx.tracker.requestCount;
     if (!done) {
@@ -238,6 +245,12 @@ async function probeStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, coun
     cp.probeAfterId = local.id;
   }
   return missing.length < PROBES_PER_STEP;
+}
+
+/** The comment phase runs as its own step kind, with its own checkpoint and cursor. */
+async function commentPhaseStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint): Promise<boolean> {
+  cp.comments ??= initialCommentCheckpoint(run.mode, ctx.project.commentCursor, ctx.tracker.repositoryWideComments);
+  return commentStep(ctx, run, cp.comments);
 }
 
 async function finishRun(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, counts: RunCounts, startedAt: string, now: () => number): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Database } from "../db/client";
+import { commentCounts } from "../db/comments";
 import { countConflicts } from "../db/conflicts";
 import { countFailedDeliveries } from "../db/deliveries";
 import { countBySyncState, countWithSyncWarnings } from "../db/issues";
@@ -19,6 +20,7 @@ export interface SyncStatus {
   failedDeliveries: number;
   /** Issues whose last push had fields the tracker refused silently (kept locally). */
   issuesWithSyncWarnings: number;
+  comments: Awaited<ReturnType<typeof commentCounts>>;
 }
 
 export async function syncStatus(db: Database, project: ProjectRow, now: number = Date.now()): Promise<SyncStatus> {
@@ -32,6 +34,7 @@ export async function syncStatus(db: Database, project: ProjectRow, now: number 
     countFailedDeliveries(db, project.id),
     countWithSyncWarnings(db, project.id),
   ]);
+  const comments = await commentCounts(db, project.id);
   return {
     project,
     lagSeconds: project.cursor ? Math.max(0, Math.round((now - Date.parse(project.cursor)) / 1000)) : null,
@@ -48,5 +51,6 @@ export async function syncStatus(db: Database, project: ProjectRow, now: number 
     failedPushes: byOutbox.failed ?? 0,
     failedDeliveries,
     issuesWithSyncWarnings,
+    comments,
   };
 }

@@ -29,6 +29,21 @@ export interface FakeIssue {
   movedToId: number | null;
 }
 
+export interface FakeComment {
+  id: number;
+  /** The issue (or pull request) number it belongs to. */
+  issueNumber: number;
+  body: string;
+  author: string;
+  createdAt: number;
+  updatedAt: number;
+  deleted: boolean;
+  /** GitLab: a system note ("changed the description"), not a comment. */
+  system: boolean;
+  /** GitLab: an internal note. */
+  internal: boolean;
+}
+
 export interface FakeUser {
   id: number;
   login: string;
@@ -101,6 +116,7 @@ export class FakeStore {
   readonly duplicateLabels: FakeLabel[] = [];
   /** Gitea: every name a label was created under while a repository or organisation label had it. */
   readonly duplicatedLabelNames: string[] = [];
+  readonly comments = new Map<number, FakeComment>();
   tickMs: number;
   perPage: number;
   private clockMs: number;
@@ -290,6 +306,55 @@ export class FakeStore {
 
   createId(): number {
     return this.nextId++;
+  }
+
+  // ---------- comments ----------
+
+  /**
+   * Adds a comment as a person on the tracker would. All three trackers touch the issue's
+   * `updated_at` when a comment is written (GitLab documents it for notes).
+   */
+  addComment(issueNumber: number, seed: Partial<Pick<FakeComment, "body" | "author" | "system" | "internal">> = {}): FakeComment {
+    const issue = this.require(issueNumber);
+    const at = this.tick();
+    const comment: FakeComment = {
+      id: this.nextId++,
+      issueNumber,
+      body: seed.body ?? `Comment on #${issueNumber}`,
+      author: seed.author ?? "bob",
+      createdAt: at,
+      updatedAt: at,
+      deleted: false,
+      system: seed.system ?? false,
+      internal: seed.internal ?? false,
+    };
+    this.addUser(comment.author);
+    this.comments.set(comment.id, comment);
+    issue.updatedAt = at;
+    return comment;
+  }
+
+  editComment(id: number, body: string): FakeComment {
+    const c = this.requireComment(id);
+    c.body = body;
+    c.updatedAt = this.tick();
+    this.require(c.issueNumber).updatedAt = c.updatedAt;
+    return c;
+  }
+
+  deleteComment(id: number): void {
+    this.requireComment(id).deleted = true;
+  }
+
+  requireComment(id: number): FakeComment {
+    const c = this.comments.get(id);
+    if (!c) throw new Error(`fake ${this.provider}: no comment ${id}`);
+    return c;
+  }
+
+  /** Live comments, oldest first by creation. */
+  visibleComments(): FakeComment[] {
+    return [...this.comments.values()].filter((c) => !c.deleted && this.get(c.issueNumber) !== undefined && !this.get(c.issueNumber)!.deleted).sort((a, b) => a.createdAt - b.createdAt || a.id - b.id);
   }
 }
 

@@ -12,13 +12,14 @@
  * Erasable TypeScript with `.ts` imports and only `import type` from src, so Node 22 runs it as is.
  */
 import type { Provider } from "../../src/providers/types.ts";
-import { gitlabIssuePayload, issue as gitlabIssue, moveGitLab, routeGitLab } from "./fake-gitlab.ts";
-import { githubIssuePayload, issue as githubIssue, routeGitHub, transferGitHub } from "./fake-github.ts";
-import { giteaEventType, giteaIssuePayload, issue as giteaIssue, routeGitea } from "./fake-gitea.ts";
+import { gitlabIssuePayload, gitlabNotePayload, issue as gitlabIssue, moveGitLab, routeGitLab } from "./fake-gitlab.ts";
+import { githubCommentPayload, githubIssuePayload, issue as githubIssue, routeGitHub, transferGitHub } from "./fake-github.ts";
+import { giteaCommentPayload, giteaEventType, giteaIssuePayload, issue as giteaIssue, routeGitea } from "./fake-gitea.ts";
 import type { FakeGitHubApp } from "./fake-github-app.ts";
 import {
   FakeStore,
   json,
+  type FakeComment,
   type FakeIssue,
   type FakeRequest,
   type FakeWebhook,
@@ -27,7 +28,7 @@ import {
   type WebhookOptions,
 } from "./fake-store.ts";
 
-export type { FakeIssue, FakeWebhook, IssueEdit, IssueSeed, WebhookOptions } from "./fake-store.ts";
+export type { FakeComment, FakeIssue, FakeWebhook, IssueEdit, IssueSeed, WebhookOptions } from "./fake-store.ts";
 
 export interface FakeTrackerOptions {
   /** The API base the fake answers under, e.g. `https://api.github.com`, `https://gitlab.example/api/v4`. */
@@ -421,6 +422,53 @@ export class FakeTracker {
 
   clearLog(): void {
     this.requests.length = 0;
+  }
+
+  // ---------- comments ----------
+
+  /** A comment written on the tracker by a person (GitLab: `system`/`internal` notes too). */
+  addComment(issueNumber: number, seed: { body?: string; author?: string; system?: boolean; internal?: boolean } = {}): FakeComment {
+    return this.store.addComment(issueNumber, seed);
+  }
+
+  editComment(id: number, body: string): FakeComment {
+    return this.store.editComment(id, body);
+  }
+
+  deleteComment(id: number): void {
+    this.store.deleteComment(id);
+  }
+
+  comment(id: number): FakeComment | undefined {
+    return this.store.comments.get(id);
+  }
+
+  /** Live comments of one issue, oldest first. */
+  commentsOf(issueNumber: number): FakeComment[] {
+    return this.store.visibleComments().filter((c) => c.issueNumber === issueNumber);
+  }
+
+  /** The next comment create is performed, but its answer is lost. */
+  dropCommentCreateResponse(times = 1, kind: "network" | "server_error" = "network"): this {
+    const match = this.provider === "gitlab" ? /^POST \/projects\/[^/]+\/issues\/\d+\/notes(\?|$)/ : /^POST \/repos\/[^/]+\/[^/]+\/issues\/\d+\/comments(\?|$)/;
+    return this.fail({ kind, match, times, afterHandling: true });
+  }
+
+  /**
+   * A comment delivery as the tracker sends it: GitHub/Gitea `issue_comment` (created, edited,
+   * deleted), GitLab `Note Hook` / `Confidential Note Hook` (create, update: GitLab has no delete hook).
+   */
+  async commentWebhook(action: "created" | "edited" | "deleted", id: number): Promise<FakeWebhook> {
+    const c = this.store.requireComment(id);
+    switch (this.provider) {
+      case "github":
+        return this.signedWebhook("issue_comment", githubCommentPayload(this.store, this.baseUrl, action, c));
+      case "gitlab":
+        if (action === "deleted") throw new Error("GitLab sends no webhook for a deleted note");
+        return this.signedWebhook(c.internal ? "Confidential Note Hook" : "Note Hook", gitlabNotePayload(this.store, this.baseUrl, action === "created" ? "create" : "update", c));
+      case "gitea":
+        return this.signedWebhook(this.store.require(c.issueNumber).kind === "pull_request" ? "pull_request_comment" : "issue_comment", giteaCommentPayload(this.store, this.baseUrl, action, c));
+    }
   }
 
   // ---------- webhooks ----------

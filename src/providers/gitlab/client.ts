@@ -8,12 +8,15 @@
 import { z } from "zod";
 import { canonicalIssue } from "../canonical";
 import { exactPath, parseLinkHeader, underPath, type TrackerHttpDialect } from "../http";
+import { GitLabNotes } from "./comments";
 import { firstCreatedSince, issuePage, issueParsers, unreadableIssue } from "../issue-responses";
 import { RestTracker } from "../rest-tracker";
 import { toUtcIso } from "../timestamps";
 import {
   TrackerError,
+  type CanonicalComment,
   type CanonicalIssue,
+  type CommentPage,
   type IssueFields,
   type IssueLookup,
   type IssuePage,
@@ -78,6 +81,10 @@ export class GitLabTracker extends RestTracker {
   private readonly userIds = new Map<string, number>();
   private readonly milestoneIds = new Map<string, number>();
 
+  readonly repositoryWideComments = false;
+  readonly commentsOrderedByUpdate = true;
+  private readonly notes: GitLabNotes;
+
   constructor(config: TrackerConfig) {
     super(config, gitlabHttp);
     // Numeric ids pass through; "group/sub/project" becomes "group%2Fsub%2Fproject".
@@ -85,6 +92,35 @@ export class GitLabTracker extends RestTracker {
     // The token goes to this project's paths, `/user` (own username) and `/users` (username → id).
     // `/personal_access_tokens/self`: the token's own expiry, shown in credential health.
     this.http.restrictPaths([underPath(this.projectPath), exactPath("/user"), exactPath("/users"), exactPath("/personal_access_tokens/self")]);
+    this.notes = new GitLabNotes(this.http, this.projectPath, this.pageSize, () => this.currentUsername());
+  }
+
+  listCommentsPage(): Promise<CommentPage> {
+    return Promise.reject(new TrackerError("gitlab has no repository-wide note listing", null, false));
+  }
+
+  listIssueComments(issueNumber: number): Promise<CanonicalComment[] | null> {
+    return this.notes.list(issueNumber);
+  }
+
+  getComment(issueNumber: number, externalId: string): Promise<CanonicalComment | null> {
+    return this.notes.get(issueNumber, externalId);
+  }
+
+  createComment(issueNumber: number, body: string): Promise<CanonicalComment> {
+    return this.notes.create(issueNumber, body);
+  }
+
+  updateComment(issueNumber: number, externalId: string, body: string): Promise<CanonicalComment> {
+    return this.notes.edit(issueNumber, externalId, body);
+  }
+
+  deleteComment(issueNumber: number, externalId: string): Promise<"deleted" | "gone"> {
+    return this.notes.remove(issueNumber, externalId);
+  }
+
+  findOwnComments(issueNumber: number, since: string): Promise<CanonicalComment[]> {
+    return this.notes.findOwn(issueNumber, since);
   }
 
   /** `GET /personal_access_tokens/self` → `expires_at` (a date); 404 for tokens that are not personal/project/group tokens. */
