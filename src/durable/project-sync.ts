@@ -3,7 +3,7 @@ import type { Env } from "../env";
 import { loadSyncContext } from "../sync/context";
 import { applyDelivery } from "../sync/deliveries";
 import { pushIssue, type PushOutcome } from "../sync/push";
-import { requestRun, runStep, type RunMode, type RunTrigger } from "../sync/runs";
+import { requestRun, runStep, type PageCarry, type RunMode, type RunTrigger } from "../sync/runs";
 
 declare module "../env" {
   interface Env {
@@ -26,6 +26,12 @@ export type RpcResult<T> = { ok: true; value: T } | { ok: false; error: { name: 
  */
 export class ProjectSync extends DurableObject<Env> {
   #tail: Promise<unknown> = Promise.resolve();
+  /**
+   * The listing page the last run step fetched ahead for the next one (memory only; see PageCarry).
+   * It is a tracker read, not a write: while it is in flight between two alarms another entry point
+   * may run, and the page is applied only inside the next step's `#exclusive` turn.
+   */
+  #carry: PageCarry = { held: null };
 
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const result = this.#tail.then(fn, fn);
@@ -73,7 +79,7 @@ export class ProjectSync extends DurableObject<Env> {
     await this.#exclusive(async () => {
       const projectId = await this.ctx.storage.get<string>("projectId");
       if (!projectId) return;
-      const { nextStepAt } = await runStep(this.env, projectId);
+      const { nextStepAt } = await runStep(this.env, projectId, Date.now, this.#carry);
       if (nextStepAt) await this.#scheduleNextStep(Date.parse(nextStepAt));
     });
   }
