@@ -3,7 +3,7 @@ import { runBatch } from "./batch";
 import { base64ToBytes, bytesToBase64 } from "../crypto";
 import type { Database } from "./client";
 import { insertEventOnce, type NewEvent } from "./events";
-import { webhookDeliveries, type DeliveryRow } from "./schema";
+import { projects, webhookDeliveries, type DeliveryRow } from "./schema";
 
 export type DeliveryStatus = DeliveryRow["status"];
 type Provider = DeliveryRow["provider"];
@@ -55,6 +55,23 @@ export async function insertDelivery(db: Database, row: NewDelivery): Promise<st
     .values({ ...row, attempts: 0 })
     .onConflictDoNothing({ target: [webhookDeliveries.projectId, webhookDeliveries.deliveryId] })
     .returning({ id: webhookDeliveries.id });
+  return inserted[0]?.id ?? null;
+}
+
+/**
+ * The webhook edge's one D1 round trip: inserts the delivery only while the project still exists
+ * with this provider and exactly this (encrypted) webhook secret, unless (project, delivery id) was
+ * seen. So an edge that verified against a cached secret can never store a delivery for a project
+ * deleted or re-keyed since: the check and the write are one statement. The row id, or null when
+ * nothing was written (a duplicate, or the project changed: the caller tells them apart).
+ */
+export async function insertDeliveryIfProjectCurrent(db: Database, row: NewDelivery, current: { webhookSecretEnc: string }): Promise<string | null> {
+  const inserted = await db.all<{ id: string }>(sql`
+    INSERT INTO ${webhookDeliveries} (id, project_id, provider, delivery_id, event, action, payload, status, attempts, error, processed_at)
+    SELECT ${row.id}, ${row.projectId}, ${row.provider}, ${row.deliveryId}, ${row.event}, ${row.action}, ${row.payload}, ${row.status}, 0, ${row.error ?? null}, ${row.processedAt ?? null}
+    WHERE EXISTS (SELECT 1 FROM ${projects} WHERE ${projects.id} = ${row.projectId} AND ${projects.provider} = ${row.provider} AND ${projects.webhookSecretEnc} = ${current.webhookSecretEnc})
+    ON CONFLICT (project_id, delivery_id) DO NOTHING
+    RETURNING id`);
   return inserted[0]?.id ?? null;
 }
 

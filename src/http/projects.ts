@@ -11,6 +11,7 @@ import { PROVIDERS, type Provider } from "../providers/types";
 import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
+import { forgetEdgeProject } from "./webhook-projects";
 
 const Direction = z.enum(["inbound", "outbound", "bidirectional"]);
 const Master = z.enum(["tracker", "local"]);
@@ -216,12 +217,14 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       patch.webhookSecretEnc = await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, projectId, "webhookSecret", input.webhookSecret);
     }
     const row = await updateProject(db, projectId, patch);
+    forgetEdgeProject(projectId); // saves this isolate's webhook edge a reload; others check in the insert
     if (!row) throw new NotFound("project", projectId);
     return c.json(projectToApi(row), 200);
   })
   .openapi(routes.remove, async (c) => {
     const { projectId } = c.req.valid("param");
     const deleted = await deleteProject(database(c.env.DB), projectId);
+    forgetEdgeProject(projectId);
     if (!deleted) throw new NotFound("project", projectId);
     return c.body(null, 204);
   });

@@ -1,13 +1,12 @@
 /**
  * The webhook edge: verify the signature on the raw bytes, dedupe, persist, answer fast; the
- * project's Durable Object applies the delivery later (src/sync/deliveries.ts). Hot path: one D1
- * read (the project), one D1 write (the delivery) and one queue send.
+ * project's Durable Object applies the delivery later (src/sync/deliveries.ts). Hot path: the
+ * project and its secret from the isolate's cache (./webhook-projects.ts), one D1 write (the
+ * delivery, conditional on the project still holding that secret) and one queue send.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { openProjectSecret } from "../crypto";
 import { database } from "../db/client";
-import { encodePayload, insertDelivery, type DeliveryStatus } from "../db/deliveries";
-import { getProject } from "../db/projects";
+import { encodePayload, insertDeliveryIfProjectCurrent, type DeliveryStatus } from "../db/deliveries";
 import type { Env } from "../env";
 import { newId, nowIso } from "../ids";
 import { errorText, log } from "../log";
@@ -16,6 +15,7 @@ import { enqueueDeliveryApply } from "../queue/send";
 import { jsonContent, ProblemSchema } from "./common";
 import { problem } from "./problem";
 import { validationHook } from "./validation";
+import { edgeProject, type EdgeProject } from "./webhook-projects";
 
 /** API.md: bodies over 5 MiB are refused. */
 export const MAX_WEBHOOK_BODY = 5 * 1024 * 1024;
@@ -152,14 +152,18 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
   if (declared !== undefined && Number(declared) > MAX_WEBHOOK_BODY) return tooLarge();
 
   const db = database(c.env.DB);
-  const project = await getProject(db, projectId);
+  let project = await edgeProject(c.env, db, projectId);
   if (!project || project.provider !== provider) return notFound();
 
   const raw = await readLimited(c.req.raw, MAX_WEBHOOK_BODY);
   if (!raw) return tooLarge();
-  const secret = await openProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, project.id, "webhookSecret", project.webhookSecretEnc);
-  if (!(await verifyWebhook(provider, c.req.raw.headers, raw, secret))) {
-    return problem(401, "The webhook signature or token is missing or wrong.");
+  const verifies = (p: EdgeProject) => verifyWebhook(provider, c.req.raw.headers, raw, p.secret);
+  if (!(await verifies(project))) {
+    if (!project.cached) return problem(401, "The webhook signature or token is missing or wrong.");
+    // The cached secret may have been rotated (in another isolate): check D1 once before refusing.
+    project = await edgeProject(c.env, db, projectId, { fresh: true });
+    if (!project || project.provider !== provider) return notFound();
+    if (!(await verifies(project))) return problem(401, "The webhook signature or token is missing or wrong.");
   }
 
   const deliveryId = await deliveryIdOf(provider, c.req.raw.headers, raw);
@@ -170,7 +174,7 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
 
   const status: DeliveryStatus = classified.status;
   const finishedAt = status === "received" ? null : nowIso();
-  const id = await insertDelivery(db, {
+  const row = {
     id: newId(),
     projectId,
     provider,
@@ -181,7 +185,18 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
     status,
     processedAt: finishedAt,
     error: classified.status === "failed" ? classified.error : null,
-  });
+  };
+  // The hot path's one D1 round trip. Nothing written means a duplicate, or a project deleted or
+  // re-keyed since `project` was read: only then is D1 read again to tell which.
+  let id = await insertDeliveryIfProjectCurrent(db, row, project);
+  if (id === null) {
+    const current = await edgeProject(c.env, db, projectId, { fresh: true });
+    if (!current || current.provider !== provider) return notFound();
+    if (current.webhookSecretEnc !== project.webhookSecretEnc) {
+      if (!(await verifies(current))) return problem(401, "The webhook signature or token is missing or wrong.");
+      id = await insertDeliveryIfProjectCurrent(db, row, current);
+    }
+  }
   if (id === null) return c.json({ status: "duplicate" as const }, 200);
   if (classified.status === "failed") {
     return problem(400, classified.error, { errors: [{ field: classified.field, message: classified.error }] });
