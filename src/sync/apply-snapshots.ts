@@ -40,7 +40,12 @@ const CLOCK_SKEW_MS = 5 * 60_000;
  * Merges tracker snapshots (a listing page, a webhook, a push answer) into the store. Returns what
  * happened; pushes that became necessary are queued.
  */
-export async function applySnapshots(ctx: SyncContext, snapshots: readonly CanonicalIssue[], source: SnapshotSource = "listing"): Promise<ApplyCounts> {
+export async function applySnapshots(
+  ctx: SyncContext,
+  snapshots: readonly CanonicalIssue[],
+  source: SnapshotSource = "listing",
+  options: { seenByRun?: string } = {},
+): Promise<ApplyCounts> {
   const counts = emptyCounts();
   // Dedupe on external id, keeping the newest: a page re-read in the overlap window repeats items.
   const newest = new Map<string, CanonicalIssue>();
@@ -119,6 +124,7 @@ export async function applySnapshots(ctx: SyncContext, snapshots: readonly Canon
       updates: updates.map((u) => u.row),
       conflicts: conflictRows,
       outbox: outboxRows,
+      seenByRun: options.seenByRun ?? null,
     });
 
     const retry: CanonicalIssue[] = [];

@@ -238,7 +238,7 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
     try {
       counts.fetched += page.issues.length;
       if (page.issues.length > 0) {
-        const applied = await applySnapshots(ctx, page.issues);
+        const applied = await applySnapshots(ctx, page.issues, "listing", run.mode === "full" ? { seenByRun: run.id } : {});
         counts.created += applied.created;
         counts.updated += applied.updated;
         counts.unchanged += applied.unchanged;
