@@ -28,10 +28,17 @@ export class ProjectSync extends DurableObject<Env> {
   #tail: Promise<unknown> = Promise.resolve();
   /**
    * The listing page the last run step fetched ahead for the next one (memory only; see PageCarry).
-   * It is a tracker read, not a write: while it is in flight between two alarms another entry point
-   * may run, and the page is applied only inside the next step's `#exclusive` turn.
+   * Another write path (a webhook apply, a push) first waits for that request to settle, so tracker
+   * calls of one project never overlap, and then drops it, so no page fetched before that write is
+   * applied after it: the next step fetches it again (one extra request, only when interleaved).
    */
   #carry: PageCarry = { held: null };
+
+  async #dropCarry(): Promise<void> {
+    const held = this.#carry.held;
+    this.#carry.held = null;
+    await held?.page.catch(() => undefined);
+  }
 
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const result = this.#tail.then(fn, fn);
@@ -64,6 +71,7 @@ export class ProjectSync extends DurableObject<Env> {
   /** Applies one stored webhook delivery. */
   async applyDelivery(projectId: string, deliveryRowId: string): Promise<RpcResult<null>> {
     return this.#call(projectId, async () => {
+      await this.#dropCarry();
       await applyDelivery(await loadSyncContext(this.env, projectId), deliveryRowId);
       return null;
     });
@@ -71,7 +79,10 @@ export class ProjectSync extends DurableObject<Env> {
 
   /** Pushes one issue's pending local change to the tracker. */
   async pushIssue(projectId: string, issueId: string): Promise<RpcResult<PushOutcome>> {
-    return this.#call(projectId, async () => pushIssue(await loadSyncContext(this.env, projectId), issueId));
+    return this.#call(projectId, async () => {
+      await this.#dropCarry();
+      return pushIssue(await loadSyncContext(this.env, projectId), issueId);
+    });
   }
 
   /** Each alarm runs one bounded step of the project's active run, in a fresh invocation budget. */

@@ -107,6 +107,9 @@ export async function runStep(env: Env, projectId: string, now: () => number = D
   if (!run) return { nextStepAt: null };
   if (run.resumeAt && Date.parse(run.resumeAt) > now()) return { nextStepAt: run.resumeAt };
 
+  // A page fetched ahead by the previous step is still the one request in flight: let it land before
+  // this step makes any other call to the tracker (one project's tracker calls never overlap).
+  await carry?.held?.page.catch(() => undefined);
   let ctx: SyncContext;
   try {
     ctx = await loadSyncContext(env, projectId);
