@@ -2,7 +2,8 @@
  * The webhook edge: verify the signature on the raw bytes, dedupe, persist, answer fast; the
  * project's Durable Object applies the delivery later (src/sync/deliveries.ts). Hot path: the
  * project and its secret from the isolate's cache (./webhook-projects.ts), one D1 write (the
- * delivery, conditional on the project still holding that secret) and one queue send.
+ * delivery, conditional on the project still holding that secret), then the answer; the queue send
+ * runs after it (waitUntil), with the cron sweep behind it.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { database } from "../db/client";
@@ -203,11 +204,13 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
   }
   if (classified.status === "ignored") return c.json({ status: "ignored" as const, id }, 200);
 
-  try {
-    await enqueueDeliveryApply(c.env, projectId, id);
-  } catch (err) {
-    // The delivery is stored as `received`: the cron sweep (jobs/sweeps.ts) or a replay applies it.
-    log.error("webhook enqueue failed; left for the sweep", { projectId, deliveryRowId: id, error: errorText(err, 200) });
-  }
+  // The delivery is stored: the answer need not wait for the queue. A send that fails leaves it
+  // `received`, and the cron sweep (jobs/sweeps.ts) or a replay applies it.
+  const storedId = id;
+  c.executionCtx.waitUntil(
+    enqueueDeliveryApply(c.env, projectId, storedId).catch((err: unknown) => {
+      log.error("webhook enqueue failed; left for the sweep", { projectId, deliveryRowId: storedId, error: errorText(err, 200) });
+    }),
+  );
   return c.json({ status: "accepted" as const, id }, 202);
 });
