@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, gte, inArray, isNotNull, isNull, ne, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, gte, isNotNull, isNull, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Database } from "./client";
 import { runBatch } from "./batch";
 import { parseStringArray, stringifySet } from "./json";
@@ -134,16 +134,14 @@ export async function updateLocalIssue(
 /** The project's issues linked to these tracker ids, by external id. */
 export async function loadByExternalIds(db: Database, projectId: string, externalIds: readonly string[]): Promise<Map<string, IssueRow>> {
   const byExternal = new Map<string, IssueRow>();
-  // D1 binds at most 100 parameters per statement.
-  for (let i = 0; i < externalIds.length; i += 90) {
-    const chunk = externalIds.slice(i, i + 90);
-    const rows = await db
-      .select()
-      .from(issues)
-      .where(and(eq(issues.projectId, projectId), inArray(issues.externalId, chunk)))
-      .all();
-    for (const row of rows) byExternal.set(row.externalId!, row);
-  }
+  if (externalIds.length === 0) return byExternal;
+  // One statement for a whole page: D1 binds at most 100 parameters, so the ids travel as one JSON array.
+  const rows = await db
+    .select()
+    .from(issues)
+    .where(and(eq(issues.projectId, projectId), sql`${issues.externalId} IN (SELECT value FROM json_each(${JSON.stringify(externalIds)}))`))
+    .all();
+  for (const row of rows) byExternal.set(row.externalId!, row);
   return byExternal;
 }
 

@@ -27,10 +27,15 @@ export interface ApplyCounts {
   orphaned: number;
   /** Event snapshots that could not be ordered against the stored copy: a poll must decide. */
   needsPoll: number;
+  /**
+   * With `seenByRun`: external ids of snapshots whose row this call did not mark as seen by that run
+   * (not written, and not already marked), for `markSeen`. An import page leaves none.
+   */
+  notMarkedSeen: string[];
 }
 
 export function emptyCounts(): ApplyCounts {
-  return { created: 0, updated: 0, unchanged: 0, conflicts: 0, pushQueued: 0, orphaned: 0, needsPoll: 0 };
+  return { created: 0, updated: 0, unchanged: 0, conflicts: 0, pushQueued: 0, orphaned: 0, needsPoll: 0, notMarkedSeen: [] };
 }
 
 /** A lost create is looked for from this long before its attempt: the tracker's clock may differ. */
@@ -57,6 +62,7 @@ export async function applySnapshots(
   const moved = pending.filter((s) => s.movedTo);
   if (moved.length > 0) {
     pending = pending.filter((s) => !s.movedTo);
+    if (options.seenByRun) counts.notMarkedSeen.push(...moved.map((s) => s.externalId));
     const locals = await loadByExternalIds(ctx.db, ctx.project.id, moved.map((s) => s.externalId));
     for (const s of moved) {
       const local = locals.get(s.externalId);
@@ -92,6 +98,8 @@ export async function applySnapshots(
         }
       }
       const decision = decideSnapshot(ctx.project, snapshot, hashes.get(snapshot.externalId)!, local, adopt, now, source);
+      const marked = options.seenByRun !== undefined && local?.lastSeenRunId === options.seenByRun;
+      if ((decision.kind === "skip" || decision.kind === "ambiguous") && options.seenByRun && !marked) counts.notMarkedSeen.push(snapshot.externalId);
       if (decision.kind === "skip") counts.unchanged++;
       else if (decision.kind === "ambiguous") counts.needsPoll++;
       else if (decision.kind === "insert") {

@@ -248,7 +248,8 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
         counts.conflicts += applied.conflicts;
         counts.pushed += applied.pushQueued;
         counts.orphaned += applied.orphaned;
-        if (run.mode === "full") await markSeen(ctx.db, ctx.project.id, run.id, page.issues.map((s) => s.externalId));
+        // Written rows were marked in their write; only skipped ones still need it.
+        if (run.mode === "full" && applied.notMarkedSeen.length > 0) await markSeen(ctx.db, ctx.project.id, run.id, applied.notMarkedSeen);
         for (const s of page.issues) if (!cp.highWater || s.updatedAt > cp.highWater) cp.highWater = s.updatedAt;
       }
     } catch (err) {
