@@ -34,7 +34,7 @@ describe("pipelined listing", () => {
         try {
           await vi.waitFor(() => {
             if (listRequests(fake).length < k + 1) throw new Error("next page not requested yet");
-          }, { timeout: 3_000, interval: 5 });
+          }, { timeout: 10_000, interval: 5 });
           overlapped++;
         } catch {
           // not overlapped: counted by `overlapped` staying behind `heldWrites`
@@ -76,7 +76,7 @@ describe("pipelined listing", () => {
         // The third page's write never completes in this object: wait for the page after it to be fetched.
         await vi.waitFor(() => {
           if (listRequests(fake).length < 4) throw new Error("page 4 not fetched yet");
-        }, { timeout: 5_000, interval: 5 });
+        }, { timeout: 10_000, interval: 5 });
         aheadAtTearDown = listRequests(fake)[3]!;
         await held;
         throw new Error("D1_ERROR: torn down");
