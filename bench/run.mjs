@@ -38,7 +38,7 @@ import {
 
 const QUICK = process.argv.includes("--quick");
 const COMMENTS = process.argv.includes("--comments");
-/** `--only=import,webhooks,cron,large` runs a subset (incremental runs belong to `import`; `webhooks` needs `import`). */
+/** `--only=import,webhooks,cron,large,latency` runs a subset (incremental runs belong to `import`; `webhooks` needs `import`). */
 const ONLY = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",") ?? null;
 const wanted = (section) => ONLY === null || ONLY.includes(section);
 const PAGE_SIZE = 100; // GitHub's maximum per_page, which the adapter asks for
@@ -48,6 +48,8 @@ const ENTRY = join(ROOT, "bench", "worker-entry.ts");
 const plan = QUICK
   ? { imports: [2_000], incremental: [0, 0, 1, 100], webhooks: { count: 300, warmup: 50, concurrency: 16 }, cronProjects: 1_000, cronRepeats: 2 }
   : { imports: [10_000, 100_000], incremental: [0, 0, 1, 100], webhooks: { count: 2_000, warmup: 200, concurrency: 16 }, cronProjects: 10_000, cronRepeats: 3 };
+/** Simulated tracker round trip of the `latency` section (api.github.com takes 300–800 ms a page; kept short here). */
+const LATENCY_MS = 25;
 const IMPORT_TIMEOUT_MS = { 2_000: 120_000, 10_000: 240_000, 100_000: 600_000 };
 /** The comments row of issue 15: 10,000 listed items with 50,000 comments (only with --comments). */
 const COMMENTS_PLAN = COMMENTS ? { issues: 10_000, comments: 50_000 } : null;
@@ -115,10 +117,10 @@ async function floorListing(fakeOrigin, path = ISSUES_PATH) {
 
 // ---------- 1 + 2: full import, then incremental runs ----------
 
-async function importSection(n, { withIncremental, comments = 0 }) {
-  log(`import of ${n.toLocaleString("en")} issues${comments ? ` with ${comments.toLocaleString("en")} comments` : ""}: starting the fake tracker and a fresh worker`);
+async function importSection(n, { withIncremental, comments = 0, latencyMs = 0 }) {
+  log(`import of ${n.toLocaleString("en")} issues${comments ? ` with ${comments.toLocaleString("en")} comments` : ""}${latencyMs ? `, tracker latency ${latencyMs} ms` : ""}: starting the fake tracker and a fresh worker`);
   const dir = makeTempDir(`syndarix-bench-import-${n}-`);
-  const fake = await startFakeServer({ issues: n, dir, comments });
+  const fake = await startFakeServer({ issues: n, dir, comments, latencyMs });
   const worker = await startWorker({ label: `import-${n}`, entry: ENTRY });
   const workerd = worker.workerdPid();
   if (!workerd) throw new Error("could not find the workerd process under wrangler dev");
@@ -179,6 +181,7 @@ async function importSection(n, { withIncremental, comments = 0 }) {
   const entry = {
     n,
     comments,
+    latencyMs,
     finished: true,
     issues: expectedIssues,
     listed: floor.items,
@@ -530,7 +533,7 @@ function report() {
       continue;
     }
     out.push(
-      `| ${fmt(r.n)}${r.comments ? ` + ${fmt(r.comments)} comments` : ""} | ${fmt(r.issues)} | ${fmtMs(r.wallMs)} | ${fmt(r.issuesPerSec)} | ${r.trackerRequests.run} / ${r.trackerRequests.fake} / ${r.trackerRequests.minimum}, ${r.trackerRequests.keysetMinimum ?? "–"} | ${fmtMs(r.floor.ms)} (${r.floor.requests} requests) | ${r.floor.ratio}× | ${r.d1.per1k.roundTrips} / ${r.d1.per1k.statements} | ${fmt(r.d1.per1k.rowsWritten)} | ${r.memory.idleRssMiB} → ${r.memory.peakRssMiB} MiB | ${r.cpuSeconds.workerd} / ${r.cpuSeconds.fake} |`,
+      `| ${fmt(r.n)}${r.comments ? ` + ${fmt(r.comments)} comments` : ""}${r.latencyMs ? `, tracker latency ${r.latencyMs} ms` : ""} | ${fmt(r.issues)} | ${fmtMs(r.wallMs)} | ${fmt(r.issuesPerSec)} | ${r.trackerRequests.run} / ${r.trackerRequests.fake} / ${r.trackerRequests.minimum}, ${r.trackerRequests.keysetMinimum ?? "–"} | ${fmtMs(r.floor.ms)} (${r.floor.requests} requests) | ${r.floor.ratio}× | ${r.d1.per1k.roundTrips} / ${r.d1.per1k.statements} | ${fmt(r.d1.per1k.rowsWritten)} | ${r.memory.idleRssMiB} → ${r.memory.peakRssMiB} MiB | ${r.cpuSeconds.workerd} / ${r.cpuSeconds.fake} |`,
     );
   }
   out.push("");
@@ -626,6 +629,12 @@ await main(async () => {
     const section = await importSection(n, { withIncremental: false });
     await section?.worker.stop();
     if (section) await measureStorage(section.worker, fmt(n));
+  }
+  if (wanted("latency")) {
+    // The same 10,000 import against a tracker that waits LATENCY_MS per request (a network round
+    // trip, not CPU): the production-like case where the next fetch can hide the apply.
+    const section = await importSection(plan.imports[0], { withIncremental: false, latencyMs: LATENCY_MS });
+    await section?.worker.stop();
   }
   if (COMMENTS_PLAN) {
     const section = await importSection(COMMENTS_PLAN.issues, { withIncremental: false, comments: COMMENTS_PLAN.comments });
