@@ -9,7 +9,16 @@
 // with counting wrappers on D1 and the queues. The full run rewrites the generated part of
 // bench/RESULTS.md; a quick run writes bench/out/quick.md. Every loop is bounded; every process is
 // stopped on exit, failure or Ctrl-C.
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+//
+// After each import the worker's local D1 file is measured (SQLite's dbstat, through node:sqlite):
+// bytes per stored issue, per table and per index — the numbers behind the storage ceiling.
+//
+// Comments (issue 12): `npm run bench -- --comments` adds an import of 10,000 issues with 50,000
+// comments, its floor being the plain fetch of the issue listing plus the repository's comment
+// listing. It needs the fake to serve comments (`serve.ts --comments N`, GitHub's
+// GET /repos/{owner}/{repo}/issues/comments?sort=updated&direction=asc&per_page=100) and the run to
+// sync them; until comment sync lands the flag fails loudly at the fake's start.
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { availableParallelism, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -28,7 +37,8 @@ import {
 } from "./lib.mjs";
 
 const QUICK = process.argv.includes("--quick");
-/** `--only=import,webhooks,cron,large` runs a subset (incremental runs belong to `import`; `webhooks` needs `import`). */
+const COMMENTS = process.argv.includes("--comments");
+/** `--only=import,webhooks,cron,large,latency` runs a subset (incremental runs belong to `import`; `webhooks` needs `import`). */
 const ONLY = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",") ?? null;
 const wanted = (section) => ONLY === null || ONLY.includes(section);
 const PAGE_SIZE = 100; // GitHub's maximum per_page, which the adapter asks for
@@ -38,9 +48,15 @@ const ENTRY = join(ROOT, "bench", "worker-entry.ts");
 const plan = QUICK
   ? { imports: [2_000], incremental: [0, 0, 1, 100], webhooks: { count: 300, warmup: 50, concurrency: 16 }, cronProjects: 1_000, cronRepeats: 2 }
   : { imports: [10_000, 100_000], incremental: [0, 0, 1, 100], webhooks: { count: 2_000, warmup: 200, concurrency: 16 }, cronProjects: 10_000, cronRepeats: 3 };
+/** Simulated tracker round trip of the `latency` section (api.github.com takes 300–800 ms a page; kept short here). */
+const LATENCY_MS = 25;
 const IMPORT_TIMEOUT_MS = { 2_000: 120_000, 10_000: 240_000, 100_000: 600_000 };
+/** The comments row of issue 15: 10,000 listed items with 50,000 comments (only with --comments). */
+const COMMENTS_PLAN = COMMENTS ? { issues: 10_000, comments: 50_000 } : null;
+const ISSUES_PATH = `/repos/acme/widgets/issues?state=all&sort=updated&direction=asc&per_page=${PAGE_SIZE}`;
+const COMMENTS_PATH = `/repos/acme/widgets/issues/comments?sort=updated&direction=asc&per_page=${PAGE_SIZE}`;
 
-const results = { quick: QUICK, date: new Date().toISOString(), machine: machine(), imports: [], incremental: [], webhooks: null, cron: null, notes: [] };
+const results = { quick: QUICK, date: new Date().toISOString(), machine: machine(), imports: [], incremental: [], webhooks: null, cron: null, storage: [], notes: [] };
 
 function machine() {
   const cpuinfo = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
@@ -84,8 +100,8 @@ async function benchReset(worker) {
 }
 
 /** The floor: read every page of the same listing with plain Node fetch, in sequence, and parse it. */
-async function floorListing(fakeOrigin) {
-  let url = `${fakeOrigin}/repos/acme/widgets/issues?state=all&sort=updated&direction=asc&per_page=${PAGE_SIZE}`;
+async function floorListing(fakeOrigin, path = ISSUES_PATH) {
+  let url = `${fakeOrigin}${path}`;
   const start = performance.now();
   let requests = 0;
   let items = 0;
@@ -101,10 +117,10 @@ async function floorListing(fakeOrigin) {
 
 // ---------- 1 + 2: full import, then incremental runs ----------
 
-async function importSection(n, { withIncremental }) {
-  log(`import of ${n.toLocaleString("en")} issues: starting the fake tracker and a fresh worker`);
+async function importSection(n, { withIncremental, comments = 0, latencyMs = 0 }) {
+  log(`import of ${n.toLocaleString("en")} issues${comments ? ` with ${comments.toLocaleString("en")} comments` : ""}${latencyMs ? `, tracker latency ${latencyMs} ms` : ""}: starting the fake tracker and a fresh worker`);
   const dir = makeTempDir(`syndarix-bench-import-${n}-`);
-  const fake = await startFakeServer({ issues: n, dir });
+  const fake = await startFakeServer({ issues: n, dir, comments, latencyMs });
   const worker = await startWorker({ label: `import-${n}`, entry: ENTRY });
   const workerd = worker.workerdPid();
   if (!workerd) throw new Error("could not find the workerd process under wrangler dev");
@@ -154,10 +170,18 @@ async function importSection(n, { withIncremental }) {
 
   log("  floor: plain fetch of the same listing");
   const floor = await floorListing(fake.origin);
+  if (comments) {
+    const c = await floorListing(fake.origin, COMMENTS_PATH);
+    floor.ms += c.ms;
+    floor.requests += c.requests;
+    floor.comments = c.items;
+  }
   const serverMs = Date.parse(run.finishedAt) - Date.parse(run.startedAt);
   const per1k = (v) => round((v / expectedIssues) * 1000, 1);
   const entry = {
     n,
+    comments,
+    latencyMs,
     finished: true,
     issues: expectedIssues,
     listed: floor.items,
@@ -165,7 +189,13 @@ async function importSection(n, { withIncremental }) {
     serverMs,
     issuesPerSec: round(expectedIssues / (wallMs / 1000)),
     stats: run.stats,
-    trackerRequests: { run: run.stats.requests, fake: fakeAfter.requests - fakeBefore.requests, minimum: Math.ceil(n / PAGE_SIZE) },
+    trackerRequests: {
+      run: run.stats.requests,
+      fake: fakeAfter.requests - fakeBefore.requests,
+      minimum: Math.ceil(n / PAGE_SIZE) + Math.ceil(comments / PAGE_SIZE),
+      // The keyset scan's `since` is inclusive: each page after the first repeats the boundary item.
+      keysetMinimum: 1 + Math.ceil(Math.max(0, n - PAGE_SIZE) / (PAGE_SIZE - 1)) + Math.ceil(comments / PAGE_SIZE),
+    },
     d1: {
       roundTrips: d1.roundTrips,
       statements: d1.statements,
@@ -216,6 +246,83 @@ async function incrementalSection(worker, fake, project, counts, n) {
       d1Ms: round(d1.d1Ms),
     });
     log(`  incremental on ${n.toLocaleString("en")}, ${label} changed: ${run.stats.requests} requests (${fakeAfter.notModified - fakeBefore.notModified} × 304), ${run.stats.fetched} fetched, ${(wallMs / 1000).toFixed(2)} s`);
+  }
+}
+
+// ---------- storage: bytes per stored issue, from the worker's local D1 file ----------
+
+/** The local D1 database files under a (stopped) worker's persist dir. */
+function d1Files(dir) {
+  const out = [];
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".sqlite") && p.includes("D1DatabaseObject")) out.push(p);
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return out;
+}
+
+/**
+ * Per table and index: bytes on disk (dbstat's pgsize: whole pages, so free space in them counts, as
+ * it does in D1's database size) and payload bytes; then bytes per stored issue. Runs after the
+ * worker stopped, on its D1 file.
+ */
+async function measureStorage(worker, label) {
+  const { DatabaseSync } = await import("node:sqlite");
+  const files = d1Files(join(worker.persist, "v3", "d1"));
+  const withIssues = files
+    .map((file) => {
+      const db = new DatabaseSync(file);
+      try {
+        const has = db.prepare("SELECT count(*) AS n FROM sqlite_schema WHERE name = 'issues'").get().n > 0;
+        return has ? { file, db } : (db.close(), null);
+      } catch {
+        db.close();
+        return null;
+      }
+    })
+    .filter(Boolean);
+  if (withIssues.length !== 1) {
+    results.notes.push(`Storage after the ${label} import: found ${withIssues.length} D1 files with an issues table; not measured.`);
+    for (const f of withIssues) f.db.close();
+    return;
+  }
+  const { file, db } = withIssues[0];
+  try {
+    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    const pageSize = db.prepare("PRAGMA page_size").get().page_size;
+    const pageCount = db.prepare("PRAGMA page_count").get().page_count;
+    const issues = db.prepare("SELECT count(*) AS n, avg(length(title)) AS title, avg(length(body)) AS body, avg(length(base)) AS base, avg(length(labels) + length(assignees)) AS lists FROM issues").get();
+    const objects = db.prepare("SELECT name, tbl_name AS tbl, type FROM sqlite_schema WHERE type IN ('table', 'index')").all();
+    const stat = db.prepare("SELECT name, sum(pgsize) AS bytes, sum(payload) AS payload FROM dbstat GROUP BY name").all();
+    const byName = Object.fromEntries(stat.map((r) => [r.name, r]));
+    const issueObjects = objects.filter((o) => o.tbl === "issues");
+    const perIssue = (bytes) => round(bytes / issues.n, 1);
+    const parts = issueObjects
+      .map((o) => ({ name: o.name, type: o.type, bytes: byName[o.name]?.bytes ?? 0, payload: byName[o.name]?.payload ?? 0 }))
+      .sort((a, b) => b.bytes - a.bytes)
+      .map((p) => ({ ...p, perIssue: perIssue(p.bytes) }));
+    const issuesBytes = parts.reduce((a, p) => a + p.bytes, 0);
+    const otherBytes = stat.filter((r) => !issueObjects.some((o) => o.name === r.name)).reduce((a, r) => a + r.bytes, 0);
+    results.storage.push({
+      label,
+      issues: issues.n,
+      avgChars: { title: round(issues.title, 1), body: round(issues.body, 1), base: round(issues.base, 1), labelsAndAssignees: round(issues.lists, 1) },
+      pageSize,
+      pageCount,
+      databaseBytes: pageSize * pageCount,
+      fileBytes: statSync(file).size,
+      issuesBytes,
+      otherBytes,
+      bytesPerIssue: perIssue(issuesBytes),
+      parts,
+    });
+    log(`  storage: ${fmt(issues.n)} issues, ${round((pageSize * pageCount) / 2 ** 20, 1)} MiB database, ${perIssue(issuesBytes)} bytes per issue (table + indexes)`);
+  } finally {
+    db.close();
   }
 }
 
@@ -418,7 +525,7 @@ function report() {
   out.push("");
   out.push("### 1. Full import (github, 1 in 7 listed items a pull request, which is skipped)");
   out.push("");
-  out.push("| listed items | issues stored | wall time | issues/s | tracker requests (run / fake / minimum) | floor: plain fetch of the listing | import ÷ floor | D1 round trips / statements per 1,000 issues | D1 rows written per 1,000 issues | workerd RSS idle → peak | CPU s (workerd / fake) |");
+  out.push("| listed items | issues stored | wall time | issues/s | tracker requests (run / fake / minimum: offset paging, keyset scan) | floor: plain fetch of the listing | import ÷ floor | D1 round trips / statements per 1,000 issues | D1 rows written per 1,000 issues | workerd RSS idle → peak | CPU s (workerd / fake) |");
   out.push("|---|---|---|---|---|---|---|---|---|---|---|");
   for (const r of results.imports) {
     if (!r.finished) {
@@ -426,7 +533,7 @@ function report() {
       continue;
     }
     out.push(
-      `| ${fmt(r.n)} | ${fmt(r.issues)} | ${fmtMs(r.wallMs)} | ${fmt(r.issuesPerSec)} | ${r.trackerRequests.run} / ${r.trackerRequests.fake} / ${r.trackerRequests.minimum} | ${fmtMs(r.floor.ms)} (${r.floor.requests} requests) | ${r.floor.ratio}× | ${r.d1.per1k.roundTrips} / ${r.d1.per1k.statements} | ${fmt(r.d1.per1k.rowsWritten)} | ${r.memory.idleRssMiB} → ${r.memory.peakRssMiB} MiB | ${r.cpuSeconds.workerd} / ${r.cpuSeconds.fake} |`,
+      `| ${fmt(r.n)}${r.comments ? ` + ${fmt(r.comments)} comments` : ""}${r.latencyMs ? `, tracker latency ${r.latencyMs} ms` : ""} | ${fmt(r.issues)} | ${fmtMs(r.wallMs)} | ${fmt(r.issuesPerSec)} | ${r.trackerRequests.run} / ${r.trackerRequests.fake} / ${r.trackerRequests.minimum}, ${r.trackerRequests.keysetMinimum ?? "–"} | ${fmtMs(r.floor.ms)} (${r.floor.requests} requests) | ${r.floor.ratio}× | ${r.d1.per1k.roundTrips} / ${r.d1.per1k.statements} | ${fmt(r.d1.per1k.rowsWritten)} | ${r.memory.idleRssMiB} → ${r.memory.peakRssMiB} MiB | ${r.cpuSeconds.workerd} / ${r.cpuSeconds.fake} |`,
     );
   }
   out.push("");
@@ -448,10 +555,12 @@ function report() {
     out.push("");
     out.push("| server | requests/s | p50 | p99 | answers |");
     out.push("|---|---|---|---|---|");
-    out.push(`| ours: wrangler dev, POST /webhooks/github/:id (verify, 1 D1 read, 1 D1 write, 1 queue send) | ${w.ours.perSec} | ${w.ours.p50} ms | ${w.ours.p99} ms | ${JSON.stringify(w.ours.statuses)} |`);
+    out.push(`| ours: wrangler dev, POST /webhooks/github/:id (verify, D1 round trips and queue sends as counted below) | ${w.ours.perSec} | ${w.ours.p50} ms | ${w.ours.p99} ms | ${JSON.stringify(w.ours.statuses)} |`);
     out.push(`| ours, edge only: same, on a worker whose sync-jobs queue has no consumer (nothing applied behind it) | ${w.edgeOnly.perSec} | ${w.edgeOnly.p50} ms | ${w.edgeOnly.p99} ms | ${JSON.stringify(w.edgeOnly.statuses)} |`);
     out.push(`| wrangler dev floor: GET /health (no D1, no crypto) | ${w.health.perSec} | ${w.health.p50} ms | ${w.health.p99} ms | ${JSON.stringify(w.health.statuses)} |`);
     out.push(`| @octokit/webhooks createNodeMiddleware on node:http (verify, parse, dispatch) | ${w.theirs.perSec} | ${w.theirs.p50} ms | ${w.theirs.p99} ms | ${JSON.stringify(w.theirs.statuses)} |`);
+    out.push(`| **ours ÷ wrangler dev floor** | **${round(w.ours.perSec / w.health.perSec, 2)}×** | ${round(w.ours.p50 / w.health.p50, 2)}× | ${round(w.ours.p99 / w.health.p99, 2)}× | |`);
+    out.push(`| **ours, edge only ÷ wrangler dev floor** | **${round(w.edgeOnly.perSec / w.health.perSec, 2)}×** | ${round(w.edgeOnly.p50 / w.health.p50, 2)}× | ${round(w.edgeOnly.p99 / w.health.p99, 2)}× | |`);
     out.push(`| ours ÷ theirs | ${w.ratio.throughput}× | ${w.ratio.p50}× | ${w.ratio.p99}× | |`);
     out.push(`| ours, edge only ÷ theirs | ${round(w.edgeOnly.perSec / w.theirs.perSec, 2)}× | ${round(w.edgeOnly.p50 / w.theirs.p50, 2)}× | ${round(w.edgeOnly.p99 / w.theirs.p99, 2)}× | |`);
     out.push("");
@@ -466,6 +575,17 @@ function report() {
     out.push("| trigger | scheduled handler | /__scheduled HTTP | projects | sendBatch calls | messages | D1 round trips |");
     out.push("|---|---|---|---|---|---|---|");
     c.runs.forEach((r, i) => out.push(`| ${i + 1} | ${fmtMs(r.handlerMs)} | ${fmtMs(r.httpMs)} | ${fmt(r.projects)} | ${r.sends} | ${fmt(r.queueMessages)} | ${r.d1RoundTrips} |`));
+    out.push("");
+  }
+  if (results.storage.length > 0) {
+    out.push("### 5. Storage after the imports (local D1 file, SQLite dbstat: whole pages, free space included)");
+    out.push("");
+    out.push("| import | issues | database (page_size × page_count) | issues table + its indexes | bytes per issue | of which (bytes per issue) | rest of the database | average title / body / base / labels+assignees chars |");
+    out.push("|---|---|---|---|---|---|---|---|");
+    for (const st of results.storage) {
+      const parts = st.parts.map((p) => `${p.name} ${p.perIssue}`).join(", ");
+      out.push(`| ${st.label} | ${fmt(st.issues)} | ${round(st.databaseBytes / 2 ** 20, 1)} MiB (${st.pageSize} × ${fmt(st.pageCount)}) | ${round(st.issuesBytes / 2 ** 20, 1)} MiB | ${st.bytesPerIssue} | ${parts} | ${round(st.otherBytes / 2 ** 20, 2)} MiB | ${st.avgChars.title} / ${st.avgChars.body} / ${st.avgChars.base} / ${st.avgChars.labelsAndAssignees} |`);
+    }
     out.push("");
   }
   if (results.notes.length > 0) {
@@ -502,11 +622,24 @@ await main(async () => {
     const first = await importSection(plan.imports[0], { withIncremental: wanted("import") });
     if (first && wanted("webhooks")) await webhookSection(first);
     await first?.worker.stop();
+    if (first) await measureStorage(first.worker, fmt(plan.imports[0]));
   }
   if (wanted("cron")) await cronSection();
   for (const n of wanted("large") ? plan.imports.slice(1) : []) {
     const section = await importSection(n, { withIncremental: false });
     await section?.worker.stop();
+    if (section) await measureStorage(section.worker, fmt(n));
+  }
+  if (wanted("latency")) {
+    // The same 10,000 import against a tracker that waits LATENCY_MS per request (a network round
+    // trip, not CPU): the production-like case where the next fetch can hide the apply.
+    const section = await importSection(plan.imports[0], { withIncremental: false, latencyMs: LATENCY_MS });
+    await section?.worker.stop();
+  }
+  if (COMMENTS_PLAN) {
+    const section = await importSection(COMMENTS_PLAN.issues, { withIncremental: false, comments: COMMENTS_PLAN.comments });
+    await section?.worker.stop();
+    if (section) await measureStorage(section.worker, `${fmt(COMMENTS_PLAN.issues)} + comments`);
   }
   results.machine.loadAtEnd = loadavg().map((l) => round(l, 2));
   const text = report();

@@ -5,7 +5,7 @@ import { utf8Bytes } from "./bytes";
 import { base64ToBytes, bytesToBase64 } from "../crypto";
 import type { Database } from "./client";
 import { insertEventOnce, type NewEvent } from "./events";
-import { webhookDeliveries, type DeliveryRow } from "./schema";
+import { projects, webhookDeliveries, type DeliveryRow } from "./schema";
 
 export type DeliveryStatus = DeliveryRow["status"];
 type Provider = DeliveryRow["provider"];
@@ -61,6 +61,25 @@ export async function insertDelivery(db: Database, row: NewDelivery): Promise<st
     // Either unique key: the delivery id, or the body's SHA-256 (the same signed body re-sent).
     .onConflictDoNothing()
     .returning({ id: webhookDeliveries.id });
+  return inserted[0]?.id ?? null;
+}
+
+/**
+ * The webhook edge's one D1 round trip: inserts the delivery only while the project still exists
+ * with this provider and exactly this (encrypted) webhook secret, unless (project, delivery id) was
+ * seen. So an edge that verified against a cached secret can never store a delivery for a project
+ * deleted or re-keyed since: the check and the write are one statement. The row id, or null when
+ * nothing was written (a duplicate, or the project changed: the caller tells them apart).
+ */
+// ON CONFLICT without a target: either unique key counts, the tracker's delivery id or the body's
+// SHA-256 (a signed body relabelled under a fresh delivery id is a duplicate too).
+export async function insertDeliveryIfProjectCurrent(db: Database, row: NewDelivery, current: { webhookSecretEnc: string }): Promise<string | null> {
+  const inserted = await db.all<{ id: string }>(sql`
+    INSERT INTO ${webhookDeliveries} (id, project_id, provider, delivery_id, event, action, payload, status, attempts, error, processed_at, body_sha256)
+    SELECT ${row.id}, ${row.projectId}, ${row.provider}, ${row.deliveryId}, ${row.event}, ${row.action}, ${row.payload}, ${row.status}, 0, ${row.error ?? null}, ${row.processedAt ?? null}, ${row.bodySha256 ?? null}
+    WHERE EXISTS (SELECT 1 FROM ${projects} WHERE ${projects.id} = ${row.projectId} AND ${projects.provider} = ${row.provider} AND ${projects.webhookSecretEnc} = ${current.webhookSecretEnc})
+    ON CONFLICT DO NOTHING
+    RETURNING id`);
   return inserted[0]?.id ?? null;
 }
 

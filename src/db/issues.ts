@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, gte, inArray, isNotNull, isNull, ne, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, gt, gte, isNotNull, isNull, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Database } from "./client";
 import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
@@ -30,8 +30,14 @@ export async function listIssues(
   if (filter.updatedSince) where.push(gte(issues.updatedAt, filter.updatedSince));
   if (filter.externalNumber !== undefined) where.push(eq(issues.externalNumber, filter.externalNumber));
   if (filter.syncState) where.push(eq(issues.syncState, filter.syncState));
-  if (page.afterId) where.push(gt(issues.id, page.afterId));
-  return withTexts(db, await db.select().from(issues).where(and(...where)).orderBy(asc(issues.id)).limit(page.limit).all());
+  // The literal term lets SQLite use the partial index of issues not 'synced' (a bound value cannot).
+  if (filter.syncState && filter.syncState !== "synced") where.push(sql`${issues.syncState} <> 'synced'`);
+  // Without ANALYZE statistics SQLite prefers the (project, id) index that matches ORDER BY, and would
+  // walk the whole project for a number or a rare sync state: `+id` leaves the choice to the filter.
+  const selective = filter.externalNumber !== undefined || (filter.syncState !== undefined && filter.syncState !== "synced");
+  const id = selective ? sql`+${issues.id}` : sql`${issues.id}`;
+  if (page.afterId) where.push(sql`${id} > ${page.afterId}`);
+  return withTexts(db, await db.select().from(issues).where(and(...where)).orderBy(asc(id)).limit(page.limit).all());
 }
 
 export async function hasLinkedIssues(db: Database, projectId: string): Promise<boolean> {
@@ -130,16 +136,14 @@ export async function updateLocalIssue(
 /** The project's issues linked to these tracker ids, by external id. */
 export async function loadByExternalIds(db: Database, projectId: string, externalIds: readonly string[]): Promise<Map<string, IssueRow>> {
   const byExternal = new Map<string, IssueRow>();
-  // D1 binds at most 100 parameters per statement.
-  for (let i = 0; i < externalIds.length; i += 90) {
-    const chunk = externalIds.slice(i, i + 90);
-    const rows = await db
-      .select()
-      .from(issues)
-      .where(and(eq(issues.projectId, projectId), inArray(issues.externalId, chunk)))
-      .all();
-    for (const row of await withTexts(db, rows)) byExternal.set(row.externalId!, row);
-  }
+  if (externalIds.length === 0) return byExternal;
+  // One statement for a whole page: D1 binds at most 100 parameters, so the ids travel as one JSON array.
+  const rows = await db
+    .select()
+    .from(issues)
+    .where(and(eq(issues.projectId, projectId), sql`${issues.externalId} IN (SELECT value FROM json_each(${JSON.stringify(externalIds)}))`))
+    .all();
+  for (const row of await withTexts(db, rows)) byExternal.set(row.externalId!, row);
   return byExternal;
 }
 
@@ -164,11 +168,15 @@ export async function listUnconfirmedCreates(db: Database, projectId: string): P
   return rows.map((r, i) => ({ issue: full[i]!, attemptedAt: r.attemptedAt! }));
 }
 
-/** Marks the issues a full run's listing contained. D1 binds at most 100 parameters: ids travel as one JSON array. */
+/**
+ * Marks the issues a full run's listing contained. D1 binds at most 100 parameters: ids travel as one
+ * JSON array. Rows already marked (written by this run's page write) are not written again.
+ */
 export async function markSeen(db: Database, projectId: string, runId: string, externalIds: readonly string[]): Promise<void> {
   await db.run(sql`
     UPDATE ${issues} SET last_seen_run_id = ${runId}
-    WHERE project_id = ${projectId} AND external_id IN (SELECT value FROM json_each(${JSON.stringify(externalIds)}))`);
+    WHERE project_id = ${projectId} AND external_id IN (SELECT value FROM json_each(${JSON.stringify(externalIds)}))
+      AND last_seen_run_id IS NOT ${runId}`);
 }
 
 /** Linked, not orphaned issues the run's listing did not contain, keyset on id after `afterId`. */
@@ -252,8 +260,24 @@ export async function unlinkForRecreate(
 
 /** How many of the project's issues are in each sync state (states with none are absent). */
 export async function countBySyncState(db: Database, projectId: string): Promise<Partial<Record<SyncState, number>>> {
-  const rows = await db.select({ state: issues.syncState, n: count() }).from(issues).where(eq(issues.projectId, projectId)).groupBy(issues.syncState).all();
-  return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+  // The total from the (project, id) index, the few states that are not 'synced' from their partial
+  // index; 'synced' is the rest. One statement, no index entry per synced issue.
+  const rows = await db.all<{ state: SyncState | "*"; n: number }>(sql`
+    SELECT '*' AS state, count(*) AS n FROM ${issues} WHERE project_id = ${projectId}
+    UNION ALL
+    SELECT sync_state AS state, count(*) AS n FROM ${issues} WHERE project_id = ${projectId} AND sync_state <> 'synced' GROUP BY sync_state`);
+  const out: Partial<Record<SyncState, number>> = {};
+  let total = 0;
+  let unsynced = 0;
+  for (const r of rows) {
+    if (r.state === "*") total = r.n;
+    else {
+      out[r.state] = r.n;
+      unsynced += r.n;
+    }
+  }
+  if (total > unsynced) out.synced = total - unsynced;
+  return out;
 }
 
 /** How many of the project's issues carry fields the tracker refused on their last push. */

@@ -87,7 +87,9 @@ export const issues = sqliteTable(
     uniqueIndex("issues_project_external_uq").on(t.projectId, t.externalId),
     index("issues_project_updated_idx").on(t.projectId, t.updatedAt, t.id),
     index("issues_project_number_idx").on(t.projectId, t.externalNumber),
-    index("issues_project_state_idx").on(t.projectId, t.syncState),
+    // migrations/0007: keyset pages by id, and a partial index of the issues not 'synced'.
+    index("issues_project_id_idx").on(t.projectId, t.id),
+    index("issues_project_unsynced_idx").on(t.projectId, t.syncState).where(sql`${t.syncState} <> 'synced'`),
   ],
 );
 

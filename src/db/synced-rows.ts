@@ -52,12 +52,14 @@ export interface ConflictWrite {
 
 /**
  * Writes a batch's decisions atomically. Conflicts and outbox rows are written only for rows whose
- * guarded update went through. Returns the ids actually inserted and updated.
+ * guarded update went through. Returns the ids actually inserted and updated. `seenByRun` marks the
+ * written rows as listed by that full run in the same write (`markSeen` then skips them: no second
+ * row write per imported issue).
  */
 export async function writeSyncedRows(
   db: Database,
   projectId: string,
-  writes: { inserts: RowWrite[]; updates: RowWrite[]; conflicts: ConflictWrite[]; outbox: OutboxWrite[]; activity?: ActivityEntry[] },
+  writes: { inserts: RowWrite[]; updates: RowWrite[]; conflicts: ConflictWrite[]; outbox: OutboxWrite[]; activity?: ActivityEntry[]; seenByRun?: string | null },
 ): Promise<{ insertedIds: Set<string>; updatedIds: Set<string> }> {
   const statements: { kind: "insert" | "update" | "other"; query: Statement }[] = [];
   // Texts over a row's share of D1's byte limit go to issue_text_parts (issue-texts.ts).
@@ -69,17 +71,17 @@ export async function writeSyncedRows(
       query: sql`
         INSERT INTO ${issues} (id, project_id, title, body, state, labels, assignees, milestone, created_at, updated_at, version,
           external_id, external_number, external_url, external_updated_at, base, base_hash, sync_state, sync_error, deleted_at,
-          body_parts, base_parts)
+          body_parts, base_parts, last_seen_run_id)
         SELECT ${j("id")}, ${projectId}, ${j("title")}, ${j("body")}, ${j("state")}, ${j("labels")}, ${j("assignees")}, ${j("milestone")},
           ${j("createdAt")}, ${j("updatedAt")}, 1, ${j("externalId")}, ${j("externalNumber")}, ${j("externalUrl")}, ${j("externalUpdatedAt")},
-          ${j("base")}, ${j("baseHash")}, ${j("syncState")}, NULL, NULL, ${j("bodyParts")}, ${j("baseParts")}
+          ${j("base")}, ${j("baseHash")}, ${j("syncState")}, NULL, NULL, ${j("bodyParts")}, ${j("baseParts")}, ${writes.seenByRun ?? null}
         FROM json_each(${chunk}) AS j WHERE true
         ON CONFLICT DO NOTHING
         RETURNING id`,
     });
   }
   for (const chunk of chunkByJsonSize(updates.map((p) => p.row))) {
-    statements.push({ kind: "update", query: updateRowsStatement(projectId, chunk) });
+    statements.push({ kind: "update", query: updateRowsStatement(projectId, chunk, writes.seenByRun ?? null) });
   }
   for (const packed of [...inserts, ...updates]) {
     for (const query of packed.partStatements(projectId)) statements.push({ kind: "other", query });
@@ -116,14 +118,15 @@ export async function writeSyncedRows(
  * updated. `+issues.project_id` keeps SQLite from driving the join with the project index (D1 has
  * no ANALYZE statistics): rows are found by primary key instead of scanning the whole project.
  */
-export function updateRowsStatement(projectId: string, json: string): SQL {
+export function updateRowsStatement(projectId: string, json: string, seenByRun: string | null = null): SQL {
   return sql`
     UPDATE ${issues} SET
       title = ${j("title")}, body = ${j("body")}, state = ${j("state")}, labels = ${j("labels")}, assignees = ${j("assignees")},
       milestone = ${j("milestone")}, updated_at = ${j("updatedAt")}, external_id = ${j("externalId")},
       external_number = ${j("externalNumber")}, external_url = ${j("externalUrl")}, external_updated_at = ${j("externalUpdatedAt")},
       base = ${j("base")}, base_hash = ${j("baseHash")}, sync_state = ${j("syncState")}, sync_error = ${j("syncError")},
-      deleted_at = ${j("deletedAt")}, body_parts = ${j("bodyParts")}, base_parts = ${j("baseParts")}, version = issues.version + 1
+      deleted_at = ${j("deletedAt")}, body_parts = ${j("bodyParts")}, base_parts = ${j("baseParts")}, version = issues.version + 1,
+      last_seen_run_id = COALESCE(${seenByRun}, issues.last_seen_run_id)
     FROM json_each(${json}) AS j
     WHERE issues.id = ${j("id")} AND +issues.project_id = ${projectId} AND issues.version = ${j("version")}
     RETURNING issues.id AS id`;

@@ -4,7 +4,7 @@ import { loadSyncContext } from "../sync/context";
 import { pushComment } from "../sync/comment-push";
 import { applyDelivery } from "../sync/deliveries";
 import { pushIssue, type PushOutcome } from "../sync/push";
-import { requestRun, runStep, type RunMode, type RunTrigger } from "../sync/runs";
+import { requestRun, runStep, type PageCarry, type RunMode, type RunTrigger } from "../sync/runs";
 
 /**
  * What an RPC call answers. Errors travel as data: a thrown error loses its class across RPC (the
@@ -20,6 +20,19 @@ export type RpcResult<T> = { ok: true; value: T } | { ok: false; error: { name: 
  */
 export class ProjectSync extends DurableObject<Env> {
   #tail: Promise<unknown> = Promise.resolve();
+  /**
+   * The listing page the last run step fetched ahead for the next one (memory only; see PageCarry).
+   * Another write path (a webhook apply, a push) first waits for that request to settle, so tracker
+   * calls of one project never overlap, and then drops it, so no page fetched before that write is
+   * applied after it: the next step fetches it again (one extra request, only when interleaved).
+   */
+  #carry: PageCarry = { held: null };
+
+  async #dropCarry(): Promise<void> {
+    const held = this.#carry.held;
+    this.#carry.held = null;
+    await held?.page.catch(() => undefined);
+  }
 
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const result = this.#tail.then(fn, fn);
@@ -52,6 +65,7 @@ export class ProjectSync extends DurableObject<Env> {
   /** Applies one stored webhook delivery. */
   async applyDelivery(projectId: string, deliveryRowId: string): Promise<RpcResult<null>> {
     return this.#call(projectId, async () => {
+      await this.#dropCarry();
       await applyDelivery(await loadSyncContext(this.env, projectId), deliveryRowId);
       return null;
     });
@@ -59,7 +73,10 @@ export class ProjectSync extends DurableObject<Env> {
 
   /** Pushes one issue's pending local change to the tracker. */
   async pushIssue(projectId: string, issueId: string): Promise<RpcResult<PushOutcome>> {
-    return this.#call(projectId, async () => pushIssue(await loadSyncContext(this.env, projectId), issueId));
+    return this.#call(projectId, async () => {
+      await this.#dropCarry();
+      return pushIssue(await loadSyncContext(this.env, projectId), issueId);
+    });
   }
 
   /** Pushes one comment's pending local change to the tracker. */
@@ -72,7 +89,7 @@ export class ProjectSync extends DurableObject<Env> {
     await this.#exclusive(async () => {
       const projectId = await this.ctx.storage.get<string>("projectId");
       if (!projectId) return;
-      const { nextStepAt } = await runStep(this.env, projectId);
+      const { nextStepAt } = await runStep(this.env, projectId, Date.now, this.#carry);
       if (nextStepAt) await this.#scheduleNextStep(Date.parse(nextStepAt));
     });
   }

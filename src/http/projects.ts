@@ -14,6 +14,7 @@ import { githubAppConfig, resetCredentialHealth } from "../sync/credentials";
 import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
+import { forgetEdgeProject } from "./webhook-projects";
 
 const Direction = z.enum(["inbound", "outbound", "bidirectional"]);
 const Master = z.enum(["tracker", "local"]);
@@ -341,6 +342,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       nowIso(),
     );
     const row = await updateProject(db, projectId, patch, activity);
+    forgetEdgeProject(projectId); // saves this isolate's webhook edge a reload; others check in the insert
     if (!row) throw new NotFound("project", projectId);
     // Another repository or installation: the App link is learned again (by name, then by id).
     if (row.installationId !== current.installationId || row.repository !== current.repository || row.apiBaseUrl !== current.apiBaseUrl) {
@@ -353,6 +355,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
   .openapi(routes.remove, async (c) => {
     const { projectId } = c.req.valid("param");
     const deleted = await deleteProject(database(c.env.DB), projectId, projectDeletedActivity(c.var.project, { source: "api", actor: c.var.apiToken.name }, nowIso()));
+    forgetEdgeProject(projectId);
     if (!deleted) throw new NotFound("project", projectId);
     return c.body(null, 204);
   });

@@ -1,21 +1,22 @@
 /**
  * The webhook edge: verify the signature on the raw bytes, dedupe, persist, answer fast; the
- * project's Durable Object applies the delivery later (src/sync/deliveries.ts). Hot path: one D1
- * read (the project), one D1 write (the delivery) and one queue send.
+ * project's Durable Object applies the delivery later (src/sync/deliveries.ts). Hot path: the
+ * project and its secret from the isolate's cache (./webhook-projects.ts), one D1 write (the
+ * delivery, conditional on the project still holding that secret), then the answer; the queue send
+ * runs after it (waitUntil), with the cron sweep behind it.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { openProjectSecret, SecretOriginMismatch } from "../crypto";
 import { database } from "../db/client";
-import { encodePayload, insertDelivery, type DeliveryStatus } from "../db/deliveries";
-import { getProject } from "../db/projects";
+import { encodePayload, insertDeliveryIfProjectCurrent, type DeliveryStatus } from "../db/deliveries";
 import type { Env } from "../env";
 import { newId, nowIso } from "../ids";
 import { errorText, log } from "../log";
-import { bodyDigest, deliveryIdOf, eventNameOf, originOf, parseWebhook, PROVIDERS, verifyWebhook, webhookSignatureWellFormed, WebhookPayloadError, type Provider } from "../providers";
+import { bodyDigest, deliveryIdOf, eventNameOf, parseWebhook, PROVIDERS, verifyWebhook, webhookSignatureWellFormed, WebhookPayloadError, type Provider } from "../providers";
 import { enqueueDeliveryApply } from "../queue/send";
 import { jsonContent, ProblemSchema } from "./common";
 import { problem } from "./problem";
 import { validationHook } from "./validation";
+import { edgeProject, type EdgeProject } from "./webhook-projects";
 
 /** API.md: bodies over 5 MiB are refused. */
 export const MAX_WEBHOOK_BODY = 5 * 1024 * 1024;
@@ -155,21 +156,18 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
   if (declared !== undefined && Number(declared) > MAX_WEBHOOK_BODY) return tooLarge();
 
   const db = database(c.env.DB);
-  const project = await getProject(db, projectId);
+  let project = await edgeProject(c.env, db, projectId);
   if (!project || project.provider !== provider) return notFound();
 
   const raw = await readLimited(c.req.raw, MAX_WEBHOOK_BODY);
   if (!raw) return tooLarge();
-  let secret = "";
-  try {
-    secret = await openProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, project.id, "webhookSecret", project.webhookSecretEnc, originOf(project.apiBaseUrl));
-  } catch (err) {
-    // A secret bound to another origin verifies nothing (the empty secret never matches).
-    if (!(err instanceof SecretOriginMismatch)) throw err;
-    log.error("webhook secret is bound to another origin", { projectId });
-  }
-  if (!(await verifyWebhook(provider, c.req.raw.headers, raw, secret))) {
-    return unsigned();
+  const verifies = (p: EdgeProject) => verifyWebhook(provider, c.req.raw.headers, raw, p.secret);
+  if (!(await verifies(project))) {
+    if (!project.cached) return unsigned();
+    // The cached secret may have been rotated (in another isolate): check D1 once before refusing.
+    project = await edgeProject(c.env, db, projectId, { fresh: true });
+    if (!project || project.provider !== provider) return notFound();
+    if (!(await verifies(project))) return unsigned();
   }
 
   const deliveryId = await deliveryIdOf(provider, c.req.raw.headers, raw);
@@ -180,7 +178,7 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
 
   const status: DeliveryStatus = classified.status;
   const finishedAt = status === "received" ? null : nowIso();
-  const id = await insertDelivery(db, {
+  const row = {
     id: newId(),
     projectId,
     provider,
@@ -192,18 +190,31 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
     processedAt: finishedAt,
     error: classified.status === "failed" ? classified.error : null,
     bodySha256: await bodyDigest(raw),
-  });
+  };
+  // The hot path's one D1 round trip. Nothing written means a duplicate, or a project deleted or
+  // re-keyed since `project` was read: only then is D1 read again to tell which.
+  let id = await insertDeliveryIfProjectCurrent(db, row, project);
+  if (id === null) {
+    const current = await edgeProject(c.env, db, projectId, { fresh: true });
+    if (!current || current.provider !== provider) return notFound();
+    if (current.webhookSecretEnc !== project.webhookSecretEnc) {
+      if (!(await verifies(current))) return unsigned();
+      id = await insertDeliveryIfProjectCurrent(db, row, current);
+    }
+  }
   if (id === null) return c.json({ status: "duplicate" as const }, 200);
   if (classified.status === "failed") {
     return problem(400, classified.error, { errors: [{ field: classified.field, message: classified.error }] });
   }
   if (classified.status === "ignored") return c.json({ status: "ignored" as const, id }, 200);
 
-  try {
-    await enqueueDeliveryApply(c.env, projectId, id);
-  } catch (err) {
-    // The delivery is stored as `received`: the cron sweep (jobs/sweeps.ts) or a replay applies it.
-    log.error("webhook enqueue failed; left for the sweep", { projectId, deliveryRowId: id, error: errorText(err, 200) });
-  }
+  // The delivery is stored: the answer need not wait for the queue. A send that fails leaves it
+  // `received`, and the cron sweep (jobs/sweeps.ts) or a replay applies it.
+  const storedId = id;
+  c.executionCtx.waitUntil(
+    enqueueDeliveryApply(c.env, projectId, storedId).catch((err: unknown) => {
+      log.error("webhook enqueue failed; left for the sweep", { projectId, deliveryRowId: storedId, error: errorText(err, 200) });
+    }),
+  );
   return c.json({ status: "accepted" as const, id }, 202);
 });

@@ -30,10 +30,15 @@ export interface ApplyCounts {
   orphaned: number;
   /** Event snapshots that could not be ordered against the stored copy: a poll must decide. */
   needsPoll: number;
+  /**
+   * With `seenByRun`: external ids of snapshots whose row this call did not mark as seen by that run
+   * (not written, and not already marked), for `markSeen`. An import page leaves none.
+   */
+  notMarkedSeen: string[];
 }
 
 export function emptyCounts(): ApplyCounts {
-  return { created: 0, updated: 0, unchanged: 0, conflicts: 0, pushQueued: 0, orphaned: 0, needsPoll: 0 };
+  return { created: 0, updated: 0, unchanged: 0, conflicts: 0, pushQueued: 0, orphaned: 0, needsPoll: 0, notMarkedSeen: [] };
 }
 
 /** A lost create is looked for from this long before its attempt: the tracker's clock may differ. */
@@ -43,7 +48,12 @@ const CLOCK_SKEW_MS = 5 * 60_000;
  * Merges tracker snapshots (a listing page, a webhook, a push answer) into the store. Returns what
  * happened; pushes that became necessary are queued.
  */
-export async function applySnapshots(ctx: SyncContext, snapshots: readonly CanonicalIssue[], source: SnapshotSource = "listing"): Promise<ApplyCounts> {
+export async function applySnapshots(
+  ctx: SyncContext,
+  snapshots: readonly CanonicalIssue[],
+  source: SnapshotSource = "listing",
+  options: { seenByRun?: string } = {},
+): Promise<ApplyCounts> {
   const counts = emptyCounts();
   // Dedupe on external id, keeping the newest: a page re-read in the overlap window repeats items.
   const newest = new Map<string, CanonicalIssue>();
@@ -55,6 +65,7 @@ export async function applySnapshots(ctx: SyncContext, snapshots: readonly Canon
   const moved = pending.filter((s) => s.movedTo);
   if (moved.length > 0) {
     pending = pending.filter((s) => !s.movedTo);
+    if (options.seenByRun) counts.notMarkedSeen.push(...moved.map((s) => s.externalId));
     const locals = await loadByExternalIds(ctx.db, ctx.project.id, moved.map((s) => s.externalId));
     for (const s of moved) {
       const local = locals.get(s.externalId);
@@ -90,6 +101,8 @@ export async function applySnapshots(ctx: SyncContext, snapshots: readonly Canon
         }
       }
       const decision = decideSnapshot(ctx.project, snapshot, hashes.get(snapshot.externalId)!, local, adopt, now, source);
+      const marked = options.seenByRun !== undefined && local?.lastSeenRunId === options.seenByRun;
+      if ((decision.kind === "skip" || decision.kind === "ambiguous") && options.seenByRun && !marked) counts.notMarkedSeen.push(snapshot.externalId);
       if (decision.kind === "skip") counts.unchanged++;
       else if (decision.kind === "ambiguous") counts.needsPoll++;
       else if (decision.kind === "insert") {
@@ -145,6 +158,7 @@ export async function applySnapshots(ctx: SyncContext, snapshots: readonly Canon
       conflicts: conflictRows,
       outbox: outboxRows,
       activity,
+      seenByRun: options.seenByRun ?? null,
     });
 
     const retry: CanonicalIssue[] = [];

@@ -117,12 +117,15 @@ export async function requestRun(env: Env, projectId: string, mode: RunMode, tri
  * Runs one bounded step of the project's active run. Returns when the next step should run, or
  * null when there is nothing left to do.
  */
-export async function runStep(env: Env, projectId: string, now: () => number = Date.now): Promise<{ nextStepAt: string | null }> {
+export async function runStep(env: Env, projectId: string, now: () => number = Date.now, carry?: PageCarry): Promise<{ nextStepAt: string | null }> {
   const db = database(env.DB);
   const run = await getActiveRun(db, projectId);
   if (!run) return { nextStepAt: null };
   if (run.resumeAt && Date.parse(run.resumeAt) > now()) return { nextStepAt: run.resumeAt };
 
+  // A page fetched ahead by the previous step is still the one request in flight: let it land before
+  // this step makes any other call to the tracker (one project's tracker calls never overlap).
+  await carry?.held?.page.catch(() => undefined);
   let ctx: SyncContext;
   try {
     ctx = { ...(await loadSyncContext(env, projectId)), origin: { source: run.mode === "full" ? "full" : "poll", runId: run.id } };
@@ -141,7 +144,7 @@ export async function runStep(env: Env, projectId: string, now: () => number = D
   const counts = zeroCounts();
   const startedAt = run.startedAt ?? nowIso(now());
   try {
-    let done = checkpoint.phase === "list" ? await listStep(ctx, run, checkpoint, counts) : checkpoint.phase === "probe" ? await probeStep(ctx, run, checkpoint, counts) : await commentPhaseStep(ctx, run, checkpoint);
+    let done = checkpoint.phase === "list" ? await listStep(ctx, run, checkpoint, counts, carry) : checkpoint.phase === "probe" ? await probeStep(ctx, run, checkpoint, counts) : await commentPhaseStep(ctx, run, checkpoint);
     if (done && checkpoint.phase !== "comments") {
       checkpoint.phase = "comments";
       done = false;
@@ -177,12 +180,69 @@ export async function runStep(env: Env, projectId: string, now: () => number = D
   }
 }
 
-/** Reads up to PAGES_PER_STEP pages. True when the listing (and, for full runs, probing) is complete. */
-async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, counts: RunCounts): Promise<boolean> {
+/**
+ * A listing request fetched ahead of the step that applies it. The Durable Object keeps at most one
+ * between alarm invocations (memory only): the next step uses it when its checkpoint asks for
+ * exactly this request, else drops it. After an eviction or crash it is simply gone and the page is
+ * fetched again: nothing about it is durable, and the checkpoint never points past an unapplied page.
+ */
+export interface PageCarry {
+  held: { key: string; page: Promise<IssuePage> } | null;
+}
+
+/** Where the listing stands: the parameters of the next page request. */
+interface PagePosition {
+  since: string | null;
+  url: string | null;
+}
+
+function carryKey(run: SyncRunRow, at: PagePosition): string {
+  return JSON.stringify([run.id, run.mode, at.since, at.url]);
+}
+
+/** Starts a page request now; the rejection is observed later by whoever awaits it. */
+function startPage(ctx: SyncContext, at: PagePosition, etag: string | null): Promise<IssuePage> {
+  const page = ctx.tracker.listPage({ since: at.since, url: at.url, etag });
+  page.catch(() => undefined); // awaited (or deliberately dropped) later; never an unhandled rejection
+  return page;
+}
+
+/** The carried page for `at`, if the previous step fetched exactly that; a failed carry is re-fetched. */
+async function takeCarried(carry: PageCarry | undefined, key: string): Promise<IssuePage | null> {
+  const held = carry?.held ?? null;
+  if (carry) carry.held = null;
+  if (!held || held.key !== key) return null;
+  try {
+    return await held.page;
+  } catch (err) {
+    // A rate limit is real news about the tracker; anything else (e.g. I/O cancelled with the
+    // previous invocation) only costs the request again.
+    if (err instanceof RateLimitedError) throw err;
+    return null;
+  }
+}
+
+/**
+ * Where the listing goes after `page`, known as soon as the page arrives (before it is applied), or
+ * null when it was the last page.
+ */
+
+/**
+ * Reads up to PAGES_PER_STEP pages. True when the listing (and, for full runs, probing) is complete.
+ *
+ * Pipelined: the request for page k+1 is started as soon as page k arrives and runs while page k is
+ * merged and written; the checkpoint (`cp.since` / `cp.nextUrl`) moves past page k only after its
+ * writes completed. The last page of a step starts the next step's first request into `carry`.
+ * Every request started is one the serial loop would make too: nothing is fetched past the end.
+ */
+async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, counts: RunCounts, carry?: PageCarry): Promise<boolean> {
   const ordered = ctx.tracker.orderedByUpdate;
+  const useEtag = cp.firstRequest && run.mode === "incremental" && ctx.project.cursorEtag !== null;
+  const first: PagePosition = { since: cp.since, url: cp.nextUrl };
+  const carried = useEtag ? null : await takeCarried(carry, carryKey(run, first));
+  let pending: Promise<IssuePage> = carried ? Promise.resolve(carried) : startPage(ctx, first, useEtag ? ctx.project.cursorEtag : null);
   for (let i = 0; i < PAGES_PER_STEP; i++) {
-    const useEtag = cp.firstRequest && run.mode === "incremental" && ctx.project.cursorEtag !== null;
-    const page: IssuePage = await ctx.tracker.listPage({ since: cp.since, url: cp.nextUrl, etag: useEtag ? ctx.project.cursorEtag : null });
+    const page: IssuePage = await pending;
     counts.pages++;
     if (cp.firstRequest) {
       cp.listingStartedAt = page.serverTime ?? nowIso(Date.now() - OVERLAP_MS);
@@ -196,20 +256,40 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
       cp.nextUrl = null;
       break;
     }
-    counts.fetched += page.issues.length;
-    if (page.issues.length > 0) {
-      const applied = await applySnapshots(ctx, page.issues);
-      counts.created += applied.created;
-      counts.updated += applied.updated;
-      counts.unchanged += applied.unchanged;
-      counts.conflicts += applied.conflicts;
-      counts.pushed += applied.pushQueued;
-      counts.orphaned += applied.orphaned;
-      if (run.mode === "full") await markSeen(ctx.db, ctx.project.id, run.id, page.issues.map((s) => s.externalId));
-      for (const s of page.issues) if (!cp.highWater || s.updatedAt > cp.highWater) cp.highWater = s.updatedAt;
+    // Where the listing goes after this page (same-second block re-reads included), decided as soon as
+    // the page arrives so the next request overlaps this page's write; the checkpoint takes it after.
+    const after: ListingPosition = structuredClone({ since: cp.since, nextUrl: cp.nextUrl, block: cp.block ?? null, cursorCap: cp.cursorCap ?? null });
+    const next: PagePosition | null = advanceListing(after, page, ordered) ? { since: after.since, url: after.nextUrl } : null;
+    // The step's last page starts the next request only if something will keep it (no wasted request).
+    const ahead = next && (i < PAGES_PER_STEP - 1 || carry) ? startPage(ctx, next, null) : null;
+    try {
+      counts.fetched += page.issues.length;
+      if (page.issues.length > 0) {
+        const applied = await applySnapshots(ctx, page.issues, "listing", run.mode === "full" ? { seenByRun: run.id } : {});
+        counts.created += applied.created;
+        counts.updated += applied.updated;
+        counts.unchanged += applied.unchanged;
+        counts.conflicts += applied.conflicts;
+        counts.pushed += applied.pushQueued;
+        counts.orphaned += applied.orphaned;
+        // Written rows were marked in their write; only skipped ones still need it.
+        if (run.mode === "full" && applied.notMarkedSeen.length > 0) await markSeen(ctx.db, ctx.project.id, run.id, applied.notMarkedSeen);
+        for (const s of page.issues) if (!cp.highWater || s.updatedAt > cp.highWater) cp.highWater = s.updatedAt;
+      }
+    } catch (err) {
+      // Let the request in flight finish before the step ends: no tracker traffic outlives it.
+      await ahead?.catch(() => undefined);
+      throw err;
     }
-    if (!advanceListing(cp, page, ordered)) break;
-    if (i === PAGES_PER_STEP - 1) return false;
+    // Page k is written: only now may the checkpoint move past it (block re-read state included).
+    Object.assign(cp, after);
+    if (!next) break;
+    if (!ahead) return false;
+    if (i === PAGES_PER_STEP - 1) {
+      if (carry) carry.held = { key: carryKey(run, next), page: ahead };
+      return false;
+    }
+    pending = ahead;
   }
   if (cp.nextUrl !== null) return false;
   if (run.mode === "full") {

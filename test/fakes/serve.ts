@@ -29,6 +29,8 @@ const port = Number(option("port", "8788"));
 const which = option("provider", "all");
 const issues = Number(option("issues", "0"));
 const token = option("token", "test-token");
+/** Network latency to simulate per tracker request (bench): waiting, not CPU, as a real tracker's round trip. */
+const latencyMs = Number(option("latency-ms", "0"));
 const origin = `http://127.0.0.1:${port}`;
 
 const mounts = new Map<Provider, { prefix: string; fake: FakeTracker }>();
@@ -107,6 +109,7 @@ const server = createServer(async (req, res) => {
       const body = raw.length > 0 ? (JSON.parse(new TextDecoder().decode(raw)) as Record<string, unknown>) : {};
       return await control(url, body, res);
     }
+    if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
     const mount = [...mounts.values()].find(({ prefix }) => prefix === "" || url.pathname.startsWith(`${prefix}/`));
     if (!mount) return send(res, 404, { message: "Not Found" });
     const headers = new Headers();
