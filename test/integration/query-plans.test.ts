@@ -22,7 +22,7 @@ describe("query plans", () => {
 });
 
 /**
- * Each index on `issues` serves a query (notes/issue-15.md); every index entry is a row written per
+ * Each index on `issues` serves a query (docs/performance.md); every index entry is a row written per
  * imported issue, so the set is pinned, and each query's plan names the index it must use. The
  * statements are captured from the real db functions, then explained with the same parameters.
  */
