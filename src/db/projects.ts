@@ -1,4 +1,4 @@
-import { and, asc, eq, gt } from "drizzle-orm";
+import { and, asc, eq, gt, sql } from "drizzle-orm";
 import type { Database } from "./client";
 import { conflicts, events, issues, outbox, projects, syncRuns, webhookDeliveries, type ProjectRow } from "./schema";
 
@@ -61,4 +61,28 @@ export async function deleteProject(db: Database, id: string): Promise<boolean> 
 
 export async function setProjectError(db: Database, id: string, error: string | null): Promise<void> {
   await db.update(projects).set({ lastError: error }).where(eq(projects.id, id));
+}
+
+/**
+ * What the tracker answered for the repository itself: its id (kept from the first read; renames
+ * keep it), its current name, and access restored.
+ */
+export async function recordRepositoryFound(db: Database, id: string, repository: { id: string; fullName: string }): Promise<void> {
+  await db
+    .update(projects)
+    .set({
+      trackerRepositoryId: sql`COALESCE(${projects.trackerRepositoryId}, ${repository.id})`,
+      trackerRepositoryName: repository.fullName,
+      accessLostAt: null,
+      accessError: null,
+    })
+    .where(eq(projects.id, id));
+}
+
+/** The tracker answers 404 for the repository (or another repository's id): shown in status until a read succeeds. */
+export async function recordAccessLost(db: Database, id: string, reason: string, now: string): Promise<void> {
+  await db
+    .update(projects)
+    .set({ accessLostAt: sql`COALESCE(${projects.accessLostAt}, ${now})`, accessError: reason })
+    .where(eq(projects.id, id));
 }

@@ -46,6 +46,8 @@ const BACKOFF_CAP_MS = 4_000;
 const DEFAULT_TIMEOUT_MS = 20_000;
 /** GitHub's advice when a limit answer names no reset time: wait at least a minute. */
 const UNKNOWN_RESET_WAIT_MS = 60_000;
+/** A reset already past (clock skew) still waits this long: retrying at once only meets the limit again. */
+export const MIN_RATE_LIMIT_WAIT_MS = 5_000;
 /** Bound for helper listings (labels, milestones, own issues): never walk a tracker forever. */
 const MAX_HELPER_PAGES = 50;
 /** POST creates are not idempotent: a retry after a lost answer is how duplicates happen. */
@@ -225,7 +227,7 @@ export function rateLimitRetryAt(
     const value = Number(reset);
     // Epoch seconds (GitHub, GitLab); small values are the IETF draft's delta seconds.
     const atMs = value > 1_000_000_000 ? value * 1000 : nowMs + value * 1000;
-    return fromEpochSeconds(Math.max(atMs, nowMs) / 1000);
+    return fromEpochSeconds((atMs > nowMs ? atMs : nowMs + MIN_RATE_LIMIT_WAIT_MS) / 1000);
   }
   return new Date(nowMs + UNKNOWN_RESET_WAIT_MS).toISOString();
 }
@@ -235,7 +237,7 @@ export function retryAfterAt(value: string, nowMs: number): string | null {
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return new Date(nowMs + Number(trimmed) * 1000).toISOString();
   const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? null : new Date(Math.max(date, nowMs)).toISOString();
+  return Number.isNaN(date) ? null : new Date(date > nowMs ? date : nowMs + MIN_RATE_LIMIT_WAIT_MS).toISOString();
 }
 
 /** `Link` header → rel → URL, URLs kept verbatim. */

@@ -31,6 +31,10 @@ export async function routeGitea(store: FakeStore, req: FakeRequest): Promise<Re
   const pathname = decodeURIComponent(req.path.split("?")[0] ?? "");
   if (method === "GET" && pathname === "/user") return json(200, user(req.base, store.tokenUser));
   const repo = `/repos/${store.repository}`;
+  if (method === "GET" && pathname.toLowerCase() === repo.toLowerCase()) {
+    const [owner = "", name = ""] = store.repository.split("/");
+    return json(200, { id: store.repositoryId, owner: user(req.base, store.addUser(owner)), name, full_name: store.repository, html_url: `${webBase(req.base)}/${store.repository}`, private: true });
+  }
   if (!pathname.toLowerCase().startsWith(`${repo}/`.toLowerCase())) return notFound();
   const rest = pathname.slice(repo.length);
 
@@ -68,8 +72,11 @@ function paged(req: FakeRequest, all: unknown[], maxPerPage: number): Response {
   return json(200, slice.items, pagingHeaders(req, slice));
 }
 
-function pagingHeaders(req: FakeRequest, slice: PageSlice<unknown>): Record<string, string> {
-  const base = new URL(req.url.toString().replace(req.url.origin, new URL(req.base).origin));
+function pagingHeaders(req: FakeRequest, slice: PageSlice<unknown>, rootUrl: string | null = null): Record<string, string> {
+  // Gitea builds Link URLs from its configured ROOT_URL (`setting.AppURL`), not from the host the
+  // request came to: behind a proxy or an internal address they name another host.
+  const origin = rootUrl ? new URL(rootUrl).origin : new URL(req.base).origin;
+  const base = new URL(req.url.toString().replace(req.url.origin, origin));
   base.searchParams.delete("page");
   const headers: Record<string, string> = { "x-total-count": String(slice.total) };
   const link = linkHeader(base, slice, ["next", "last", "first", "prev"]);
@@ -96,7 +103,7 @@ function listIssues(store: FakeStore, req: FakeRequest): Response {
   // No sort parameter: newest created first, so an updated old issue is on the last page.
   items.sort((a, b) => b.createdAt - a.createdAt || b.id - a.id);
   const slice = pageOf(items, q.get("page"), q.get("limit"), 30, store.perPage);
-  return json(200, slice.items.map((i) => issue(req.base, store, i)), pagingHeaders(req, slice));
+  return json(200, slice.items.map((i) => issue(req.base, store, i)), pagingHeaders(req, slice, store.rootUrl));
 }
 
 function seconds(ms: number): number {

@@ -171,6 +171,10 @@ export class FakeTracker {
   }
 
   private route(req: FakeRequest): Promise<Response> {
+    // Lost access: every repository route answers 404 as for a repository that does not exist.
+    if (this.store.accessLost && !req.path.startsWith("/user")) {
+      return Promise.resolve(json(404, { message: this.provider === "gitlab" ? "404 Project Not Found" : "Not Found" }));
+    }
     switch (this.provider) {
       case "github":
         return routeGitHub(this.store, req);
@@ -294,6 +298,20 @@ export class FakeTracker {
     if (this.provider === "github") return transferGitHub(this.store, this.baseUrl, number);
     if (this.provider === "gitlab") return moveGitLab(this.store, number);
     throw new Error("gitea cannot transfer issues");
+  }
+
+  /**
+   * Renames the repository: its id and issue ids stay; GitHub answers the old name with 301 (GET)
+   * or 307 (writes) to the same host; GitLab still finds the project by its old path.
+   */
+  renameRepository(newName: string): void {
+    this.store.renamedFrom.push(this.store.repository);
+    this.store.repository = newName;
+  }
+
+  /** The token loses access to the repository: everything under it answers 404. */
+  loseAccess(lost = true): void {
+    this.store.accessLost = lost;
   }
 
   issue(number: number): FakeIssue | undefined {

@@ -15,7 +15,8 @@ import {
   toCanonical,
 } from "../github-compatible/client";
 import { parseLinkHeader, type TrackerHttpDialect } from "../http";
-import { firstCreatedSince, issuePage, issueParsers, unreadableIssue } from "../issue-responses";
+import { firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
+import { getFollowingSameOrigin, isRedirect } from "../redirects";
 import { toWholeSecondSince } from "../timestamps";
 import {
   TrackerError,
@@ -68,15 +69,22 @@ export class GiteaTracker extends GitHubCompatibleTracker {
       });
     const res = await this.http.request("GET", url);
     const raw = parseList(res.body);
+    const next = parseLinkHeader(res.headers.get("link")).next ?? null;
     return issuePage(raw, raw.filter((item) => item.pull_request == null).map(toCanonical), res.headers, {
-      nextUrl: parseLinkHeader(res.headers.get("link")).next ?? null,
+      nextUrl: next === null ? null : rebaseOntoApi(next, this.http.baseUrl),
     });
   }
 
   async getIssue(number: number): Promise<IssueLookup> {
-    const res = await this.http.request("GET", this.http.url(`${this.repoPath}/issues/${number}`), {
-      accept: [403, 404],
-    });
+    const { res, unfollowed } = await getFollowingSameOrigin(
+      this.http,
+      this.http.url(`${this.repoPath}/issues/${number}`),
+      [403, 404],
+      (target) => this.isOwnRepositoryUrl(target),
+    );
+    if (isRedirect(res.status)) return { status: "moved", movedTo: unfollowed };
+    // Gitea answers 404 for a deleted issue and for a repository the token can no longer read.
+    if (res.status === 404) return lookupAfterNotFound(await this.getRepository());
     return unreadableIssue(res.status) ?? { status: "found", issue: toCanonical(parseIssue(res.body)) };
   }
 
@@ -116,7 +124,11 @@ export class GiteaTracker extends GitHubCompatibleTracker {
     return toCanonical(parseIssue(res.body));
   }
 
-  async findCreatedIssue(title: string, since: string): Promise<CanonicalIssue | null> {
+  async findCreatedIssue(
+    title: string,
+    since: string,
+    accept?: (issue: CanonicalIssue) => boolean | Promise<boolean>,
+  ): Promise<CanonicalIssue | null> {
     const createdBy = await this.currentLogin();
     const floor = toWholeSecondSince(since);
     const items = await this.http.getAllPages(
@@ -128,8 +140,7 @@ export class GiteaTracker extends GitHubCompatibleTracker {
         limit: this.pageSize,
       }),
     );
-    const found = firstCreatedSince(items, parseIssue, title, floor, (i) => i.pull_request != null);
-    return found ? toCanonical(found) : null;
+    return firstAcceptedCreatedSince(items, parseIssue, toCanonical, title, floor, (i) => i.pull_request != null, accept);
   }
 
   /** Label names to ids; a missing repository label is created, as GitHub and GitLab do on write. */
@@ -168,4 +179,20 @@ export class GiteaTracker extends GitHubCompatibleTracker {
     if (id === undefined) throw missingMilestone("gitea", title, this.repository);
     return id;
   }
+}
+
+/**
+ * Gitea builds `Link` URLs from its `ROOT_URL`, which may name another host than the API base we
+ * call (a proxy, an internal address). The path from the API root on, and the query, are re-based
+ * onto our API base, so the token only ever goes where the project points; a link whose path has
+ * no API root in it is refused.
+ */
+export function rebaseOntoApi(link: string, apiBaseUrl: string): string {
+  const base = new URL(apiBaseUrl);
+  const target = new URL(link, base);
+  if (target.origin === base.origin) return target.toString();
+  const root = base.pathname.replace(/\/+$/, "");
+  const at = target.pathname.indexOf(`${root}/`);
+  if (at < 0) throw new TrackerError(`gitea next page link is not under the API root ${root || "/"}`, null, false);
+  return `${base.origin}${target.pathname.slice(at)}${target.search}`;
 }

@@ -7,10 +7,13 @@
 import { z } from "zod";
 import { canonicalIssue } from "../canonical";
 import type { TrackerHttp, TrackerHttpDialect } from "../http";
+import { getFollowingSameOrigin } from "../redirects";
 import { RestTracker } from "../rest-tracker";
-import { TrackerError, type CanonicalIssue, type Provider, type TrackerConfig } from "../types";
+import { TrackerError, type CanonicalIssue, type Provider, type RepositoryLookup, type TrackerConfig } from "../types";
 
 const user = z.object({ login: z.string() });
+/** `GET /repos/{o}/{r}`: only what identifies it. */
+const repositoryRef = z.object({ id: z.number(), full_name: z.string() });
 
 /** What a project's repository must look like on either tracker, checked when it is saved. */
 export const OWNER_NAME_PATTERN = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
@@ -72,12 +75,46 @@ function assigneeLogins(issue: GitHubStyleIssue): string[] {
  * the token's login, whose issues are searched when a create's answer was lost (read once).
  */
 export abstract class GitHubCompatibleTracker extends RestTracker {
-  protected readonly repoPath: string;
+  /** Switches to the repository's new name once a read learns it, so writes stop being redirected. */
+  protected repoPath: string;
+  private readonly providerName: Provider;
   private login: string | null = null;
 
   constructor(provider: Provider, config: TrackerConfig, dialect: TrackerHttpDialect) {
     super(config, dialect);
+    this.providerName = provider;
     this.repoPath = repositoryPath(provider, config.repository);
+  }
+
+  async currentUser(): Promise<string> {
+    return this.currentLogin();
+  }
+
+  /**
+   * A renamed repository answers under its old name with a redirect (GitHub: 301 to
+   * `/repositories/<id>`, whose body has the new `full_name`); 404 means we cannot see it.
+   */
+  protected async readRepository(): Promise<RepositoryLookup> {
+    const { res } = await getFollowingSameOrigin(this.http, this.http.url(this.repoPath), [404]);
+    if (res.status === 404) return { status: "not_found" };
+    const repo = repositoryRef.safeParse(res.body);
+    if (!repo.success) throw new TrackerError(`${this.providerName} repository answer has no id and full_name`, res.status, false);
+    const newPath = repositoryPath(this.providerName, repo.data.full_name);
+    if (newPath.toLowerCase() !== this.repoPath.toLowerCase()) this.repoPath = newPath;
+    return { status: "found", id: String(repo.data.id), fullName: repo.data.full_name };
+  }
+
+  /**
+   * Whether a same-origin redirect target is still inside this repository (renamed: by its id path
+   * or its new name), read from the repository itself. Anything else is another repository.
+   */
+  protected async isOwnRepositoryUrl(target: URL): Promise<boolean> {
+    const repo = this.repositoryObserved?.status === "found" ? this.repositoryObserved : await this.getRepository();
+    if (repo.status !== "found") return false;
+    const base = new URL(this.http.baseUrl).pathname.replace(/\/+$/, "");
+    const path = decodeURIComponent(target.pathname).toLowerCase();
+    const own = [`${base}/repositories/${repo.id}/`, `${base}/repos/${repo.fullName}/`.toLowerCase()];
+    return own.some((prefix) => path.startsWith(prefix));
   }
 
   protected async currentLogin(): Promise<string> {

@@ -14,7 +14,8 @@ import {
   toCanonical,
 } from "../github-compatible/client";
 import { parseLinkHeader, type TrackerHttpDialect } from "../http";
-import { firstCreatedSince, issuePage, issueParsers, serverTimeOf, unreadableIssue } from "../issue-responses";
+import { firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, serverTimeOf, unreadableIssue } from "../issue-responses";
+import { getFollowingSameOrigin, isRedirect } from "../redirects";
 import { toWholeSecondSince } from "../timestamps";
 import type {
   CanonicalIssue,
@@ -81,13 +82,17 @@ export class GitHubTracker extends GitHubCompatibleTracker {
   }
 
   async getIssue(number: number): Promise<IssueLookup> {
-    const res = await this.http.request("GET", this.http.url(`${this.repoPath}/issues/${number}`), {
-      accept: [301, 302, 307, 403, 404, 410],
-      manualRedirect: true,
-    });
-    if (res.status === 301 || res.status === 302 || res.status === 307) {
-      return { status: "moved", movedTo: res.headers.get("location") };
-    }
+    // A renamed repository redirects (301) to the same issue under its id: followed, not "moved".
+    // Only a redirect out of this repository (a transfer) or to another host is a move.
+    const { res, unfollowed } = await getFollowingSameOrigin(
+      this.http,
+      this.http.url(`${this.repoPath}/issues/${number}`),
+      [403, 404, 410],
+      (target) => this.isOwnRepositoryUrl(target),
+    );
+    if (isRedirect(res.status)) return { status: "moved", movedTo: unfollowed };
+    // 410 is GitHub's word for deleted; 404 also answers a token that lost access to the repository.
+    if (res.status === 404) return lookupAfterNotFound(await this.getRepository());
     return unreadableIssue(res.status) ?? { status: "found", issue: toCanonical(parseIssue(res.body)) };
   }
 
@@ -120,7 +125,11 @@ export class GitHubTracker extends GitHubCompatibleTracker {
     return toCanonical(parseIssue(res.body));
   }
 
-  async findCreatedIssue(title: string, since: string): Promise<CanonicalIssue | null> {
+  async findCreatedIssue(
+    title: string,
+    since: string,
+    accept?: (issue: CanonicalIssue) => boolean | Promise<boolean>,
+  ): Promise<CanonicalIssue | null> {
     const creator = await this.currentLogin();
     const floor = toWholeSecondSince(since);
     // `since` filters on updated_at, a superset of "created since"; created_at narrows it.
@@ -134,8 +143,7 @@ export class GitHubTracker extends GitHubCompatibleTracker {
         per_page: this.pageSize,
       }),
     );
-    const found = firstCreatedSince(items, parseIssue, title, floor, (i) => i.pull_request !== undefined);
-    return found ? toCanonical(found) : null;
+    return firstAcceptedCreatedSince(items, parseIssue, toCanonical, title, floor, (i) => i.pull_request !== undefined, accept);
   }
 
   private async milestoneNumber(title: string): Promise<number> {

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { canonicalIssue } from "../canonical";
 import { parseLinkHeader, type TrackerHttpDialect } from "../http";
-import { firstCreatedSince, issuePage, issueParsers, unreadableIssue } from "../issue-responses";
+import { firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
 import { RestTracker } from "../rest-tracker";
 import { toUtcIso } from "../timestamps";
 import {
@@ -19,6 +19,7 @@ import {
   type IssuePage,
   type IssueState,
   type ListPageRequest,
+  type RepositoryLookup,
   type TrackerConfig,
 } from "../types";
 
@@ -52,6 +53,7 @@ type GitLabIssue = z.infer<typeof gitlabIssue>;
 const { parseIssue, parseList } = issueParsers(gitlabIssue, "gitlab");
 
 const milestoneRef = z.object({ id: z.number(), title: z.string() });
+const projectRef = z.object({ id: z.number(), path_with_namespace: z.string() });
 
 export class GitLabTracker extends RestTracker {
   readonly provider = "gitlab" as const;
@@ -89,6 +91,8 @@ export class GitLabTracker extends RestTracker {
     const res = await this.http.request("GET", this.http.url(`${this.projectPath}/issues/${number}`), {
       accept: [403, 404],
     });
+    // GitLab answers 404 for a deleted issue and for a project the token can no longer read.
+    if (res.status === 404) return lookupAfterNotFound(await this.getRepository());
     const unreadable = unreadableIssue(res.status);
     if (unreadable) return unreadable;
     const issue = parseIssue(res.body);
@@ -127,7 +131,11 @@ export class GitLabTracker extends RestTracker {
     return toCanonical(parseIssue(res.body));
   }
 
-  async findCreatedIssue(title: string, since: string): Promise<CanonicalIssue | null> {
+  async findCreatedIssue(
+    title: string,
+    since: string,
+    accept?: (issue: CanonicalIssue) => boolean | Promise<boolean>,
+  ): Promise<CanonicalIssue | null> {
     const author = await this.currentUsername();
     const items = await this.http.getAllPages(
       this.http.url(`${this.projectPath}/issues`, {
@@ -139,8 +147,20 @@ export class GitLabTracker extends RestTracker {
         per_page: this.pageSize,
       }),
     );
-    const found = firstCreatedSince(items, parseIssue, title, since);
-    return found ? toCanonical(found) : null;
+    return firstAcceptedCreatedSince(items, parseIssue, toCanonical, title, since, () => false, accept);
+  }
+
+  async currentUser(): Promise<string> {
+    return this.currentUsername();
+  }
+
+  /** `GET /projects/:id`: a renamed project is still found by its old path; 404 means no access. */
+  protected async readRepository(): Promise<RepositoryLookup> {
+    const res = await this.http.request("GET", this.http.url(this.projectPath), { accept: [404] });
+    if (res.status === 404) return { status: "not_found" };
+    const project = projectRef.safeParse(res.body);
+    if (!project.success) throw new TrackerError("gitlab project answer has no id and path_with_namespace", res.status, false);
+    return { status: "found", id: String(project.data.id), fullName: project.data.path_with_namespace };
   }
 
   private async currentUsername(): Promise<string> {
