@@ -86,3 +86,11 @@ export async function recordAccessLost(db: Database, id: string, reason: string,
     .set({ accessLostAt: sql`COALESCE(${projects.accessLostAt}, ${now})`, accessError: reason })
     .where(eq(projects.id, id));
 }
+
+/** The repository's tracker id, stored only if none is yet (a delivery whose name matched). */
+export async function learnRepositoryId(db: Database, id: string, repositoryId: string): Promise<void> {
+  await db
+    .update(projects)
+    .set({ trackerRepositoryId: repositoryId })
+    .where(and(eq(projects.id, id), sql`${projects.trackerRepositoryId} IS NULL`));
+}

@@ -9,7 +9,7 @@ import { runBatch, type Statement } from "./batch";
 import type { Database } from "./client";
 import { chunkByJsonSize, jsonField as j } from "./json";
 import { outboxUpsertJson, type OutboxWrite } from "./outbox";
-import { conflicts, issues, type IssueRow } from "./schema";
+import { conflicts, issues, projects, type IssueRow } from "./schema";
 
 /** The full state of an issue row after a sync write. */
 export interface RowWrite {
@@ -67,7 +67,9 @@ export async function writeSyncedRows(
         SELECT ${j("id")}, ${projectId}, ${j("title")}, ${j("body")}, ${j("state")}, ${j("labels")}, ${j("assignees")}, ${j("milestone")},
           ${j("createdAt")}, ${j("updatedAt")}, 1, ${j("externalId")}, ${j("externalNumber")}, ${j("externalUrl")}, ${j("externalUpdatedAt")},
           ${j("base")}, ${j("baseHash")}, ${j("syncState")}, NULL, NULL
-        FROM json_each(${chunk}) AS j WHERE true
+        FROM json_each(${chunk}) AS j
+        -- A project deleted while its step was at the tracker gets no rows back.
+        WHERE EXISTS (SELECT 1 FROM ${projects} p WHERE p.id = ${projectId})
         ON CONFLICT DO NOTHING
         RETURNING id`,
     });

@@ -11,8 +11,20 @@ import { getProject } from "../db/projects";
 import type { Env } from "../env";
 import { newId, nowIso } from "../ids";
 import { errorText, log } from "../log";
-import { deliveryIdOf, eventNameOf, parseWebhook, PROVIDERS, verifyWebhook, WebhookPayloadError, type Provider } from "../providers";
-import { enqueueDeliveryApply } from "../queue/send";
+import {
+  answersBadPayloadWith2xx,
+  deliveryIdOf,
+  eventNameOf,
+  parseWebhook,
+  PROVIDERS,
+  verifyWebhook,
+  webhookRepository,
+  WebhookPayloadError,
+  type Provider,
+} from "../providers";
+import type { ProjectRow } from "../db/schema";
+import { enqueueDeliveryApply, requestSoonIncremental } from "../queue/send";
+import { foreignDeliveryReason } from "../sync/repository";
 import { jsonContent, ProblemSchema } from "./common";
 import { problem } from "./problem";
 import { validationHook } from "./validation";
@@ -27,7 +39,7 @@ const WebhookParams = z.object({
 
 const WebhookAnswer = z
   .object({
-    status: z.enum(["accepted", "duplicate", "ignored"]),
+    status: z.enum(["accepted", "duplicate", "ignored", "failed"]),
     id: z.string().optional().openapi({ description: "The stored delivery's id (accepted and ignored deliveries)" }),
   })
   .openapi("WebhookAnswer");
@@ -64,14 +76,14 @@ const route = createRoute({
 });
 
 type Classified =
-  | { status: "received" | "ignored"; event: string; action: string | null; json: string }
+  | { status: "received" | "ignored"; event: string; action: string | null; json: string; reason?: string }
   | { status: "failed"; event: string; action: null; json: string; error: string; field: string };
 
 /**
  * Decides from the verified body whether the product acts on the delivery. Also extracts the JSON
  * from form-encoded deliveries (GitHub's and Gitea's `payload=` content type).
  */
-function classify(provider: Provider, request: Request, text: string | null): Classified {
+function classify(provider: Provider, project: ProjectRow, request: Request, text: string | null): Classified {
   const event = eventNameOf(provider, request.headers) ?? "";
   if (text === null) return { status: "failed", event, action: null, json: "", error: "The body is not valid UTF-8.", field: "(body)" };
   let json = text;
@@ -87,6 +99,9 @@ function classify(provider: Provider, request: Request, text: string | null): Cl
   if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
     return { status: "failed", event, action: null, json: text, error: "The body is not a JSON object.", field: "(body)" };
   }
+  // An organisation/group hook sends other repositories' events here too: recorded, never applied.
+  const foreign = foreignDeliveryReason(project, webhookRepository(provider, payload));
+  if (foreign) return { status: "ignored", event, action: null, json, reason: foreign };
   try {
     const normalized = parseWebhook(provider, request.headers, payload);
     const actedOn = normalized.kind !== "other";
@@ -163,7 +178,7 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
   }
 
   const deliveryId = await deliveryIdOf(provider, c.req.raw.headers, raw);
-  const classified = classify(provider, c.req.raw, decodeUtf8(raw));
+  const classified = classify(provider, project, c.req.raw, decodeUtf8(raw));
   const payload = await encodePayload(classified.json);
   // Only a body that stays over D1's value limit even gzip-compressed lands here (real JSON does not).
   if (payload === null) return problem(413, "The webhook body is too large to store, even compressed.");
@@ -180,9 +195,15 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
     payload,
     status,
     processedAt: finishedAt,
-    error: classified.status === "failed" ? classified.error : null,
+    error: classified.status === "failed" ? classified.error : (classified.reason ?? null),
   });
   if (id === null) return c.json({ status: "duplicate" as const }, 200);
+  if (classified.status === "failed" && answersBadPayloadWith2xx(provider)) {
+    // GitLab disables a hook that gets 4xx answers: recorded as failed, answered 2xx, and a poll
+    // fetches whatever the delivery announced.
+    await requestSoonIncremental(c.env, projectId);
+    return c.json({ status: "failed" as const, id }, 200);
+  }
   if (classified.status === "failed") {
     return problem(400, classified.error, { errors: [{ field: classified.field, message: classified.error }] });
   }

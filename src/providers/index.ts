@@ -5,7 +5,7 @@
  */
 import { TRACKERS } from "./registry";
 import { sha256Hex } from "./signatures";
-import { PROVIDERS, type NormalizedEvent, type Provider, type Tracker, type TrackerConfig, type WebhookHeaders } from "./types";
+import { PROVIDERS, type NormalizedEvent, type Provider, type Tracker, type TrackerConfig, type WebhookHeaders, type WebhookRepository } from "./types";
 
 export * from "./types";
 export { WebhookPayloadError } from "./webhook-events";
@@ -67,7 +67,18 @@ export function eventHeaderNames(provider: Provider): readonly string[] {
  */
 export function parseWebhook(provider: Provider, headers: WebhookHeaders, payload: unknown): NormalizedEvent {
   const tracker = TRACKERS[provider];
-  return tracker.parseWebhook(tracker.eventName(headers) ?? "", payload);
+  const event = tracker.parseWebhook(tracker.eventName(headers) ?? "", payload);
+  return { ...event, repository: event.repository ?? webhookRepository(provider, payload) };
+}
+
+/** The repository a delivery names, read before anything else (a foreign one is not parsed further). */
+export function webhookRepository(provider: Provider, payload: unknown): WebhookRepository | null {
+  return TRACKERS[provider].webhookRepository?.(payload) ?? null;
+}
+
+/** GitLab disables a hook after 4xx answers: a delivery we cannot use still gets a 2xx there. */
+export function answersBadPayloadWith2xx(provider: Provider): boolean {
+  return TRACKERS[provider].disablesHookOn4xx === true;
 }
 
 /** Null when `repository` is a valid reference for this tracker, else what it must look like. */

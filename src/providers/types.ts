@@ -194,7 +194,7 @@ export interface NormalizedEvent {
   /** For transfers/moves: where the issue went, when known. */
   movedTo: string | null;
   /** The repository (GitLab: project) the payload is about, as far as it says: org/group hooks send others too. */
-  repository?: { id: string | null; fullName: string | null } | null;
+  repository?: WebhookRepository | null;
 }
 
 export interface WebhookHeaders {
@@ -225,4 +225,13 @@ export interface TrackerDescriptor {
   /** What a project's `repository` must match, and the message saying so when it does not. */
   readonly repositoryPattern: RegExp;
   readonly repositoryProblem: string;
+  /** The repository a delivery is about (org/group hooks send other repositories' events too). */
+  webhookRepository?(payload: unknown): WebhookRepository | null;
+  /** True when the tracker disables a hook that gets 4xx answers (GitLab): bad payloads then answer 2xx. */
+  readonly disablesHookOn4xx?: boolean;
+}
+
+export interface WebhookRepository {
+  id: string | null;
+  fullName: string | null;
 }

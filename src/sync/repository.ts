@@ -6,6 +6,8 @@
  * as a deletion.
  */
 import { recordAccessLost, recordRepositoryFound } from "../db/projects";
+import type { ProjectRow } from "../db/schema";
+import type { WebhookRepository } from "../providers/types";
 import { nowIso } from "../ids";
 import { log } from "../log";
 import type { SyncContext } from "./context";
@@ -29,4 +31,29 @@ export async function recordRepositoryObservation(ctx: SyncContext): Promise<voi
   }
   if (knownId === seen.id && ctx.project.trackerRepositoryName === seen.fullName && ctx.project.accessLostAt === null) return;
   await recordRepositoryFound(ctx.db, ctx.project.id, seen);
+}
+
+/**
+ * Why a delivery is about another repository than the project's (an organisation, group or Gitea
+ * org hook sends every repository's events to one URL), or null when it is the project's or the
+ * payload does not say. The id decides once it is known; before that, the name.
+ */
+export function foreignDeliveryReason(
+  project: Pick<ProjectRow, "repository" | "trackerRepositoryId" | "trackerRepositoryName">,
+  repository: WebhookRepository | null | undefined,
+): string | null {
+  if (!repository) return null;
+  const ours = project.trackerRepositoryName ?? project.repository;
+  if (project.trackerRepositoryId !== null && repository.id !== null) {
+    return repository.id === project.trackerRepositoryId ? null : foreign(repository, `id ${project.trackerRepositoryId}`);
+  }
+  // GitLab projects may be configured by numeric id.
+  if (/^\d+$/.test(ours) && repository.id !== null) return repository.id === ours ? null : foreign(repository, `id ${ours}`);
+  if (repository.fullName === null) return null;
+  return repository.fullName.toLowerCase() === ours.toLowerCase() ? null : foreign(repository, ours);
+}
+
+function foreign(repository: WebhookRepository, ours: string): string {
+  const theirs = [repository.fullName, repository.id !== null ? `id ${repository.id}` : null].filter(Boolean).join(", ");
+  return `the delivery is for another repository (${theirs}), not the project's (${ours})`;
 }

@@ -30,6 +30,7 @@ import { RateLimitedError, TrackerError, type IssuePage } from "../providers/typ
 import { applySnapshots } from "./apply-snapshots";
 import { loadSyncContext, type SyncContext } from "./context";
 import { applyGone } from "./deletion";
+import { recordRepositoryObservation } from "./repository";
 
 export type RunMode = "incremental" | "full";
 export type RunTrigger = "cron" | "api" | "webhook" | "resume";
@@ -118,6 +119,23 @@ export async function runStep(env: Env, projectId: string, now: () => number = D
   const checkpoint = JSON.parse(run.checkpoint ?? "null") as Checkpoint | null ?? initialCheckpoint(run.mode, ctx.project.cursor);
   const counts = zeroCounts();
   const startedAt = run.startedAt ?? nowIso(now());
+  try {
+    return await runCheckedStep(ctx, run, checkpoint, counts, startedAt, now);
+  } finally {
+    await recordRepositoryObservation(ctx);
+  }
+}
+
+async function runCheckedStep(
+  ctx: SyncContext,
+  run: SyncRunRow,
+  checkpoint: Checkpoint,
+  counts: RunCounts,
+  startedAt: string,
+  now: () => number,
+): Promise<{ nextStepAt: string | null }> {
+  const { db, project } = ctx;
+  const projectId = project.id;
   try {
     const done = checkpoint.phase === "list" ? await listStep(ctx, run, checkpoint, counts) : await probeStep(ctx, run, checkpoint, counts);
     checkpoint.failures = 0;
@@ -211,15 +229,21 @@ async function probeStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, coun
   const missing = await listUnseenLinked(ctx.db, ctx.project.id, run.id, { afterId: cp.probeAfterId, limit: PROBES_PER_STEP });
   for (const local of missing) {
     const lookup = await ctx.tracker.getIssue(local.externalNumber!);
-    if (lookup.status === "found") {
+    if (lookup.status === "found" && lookup.issue.externalId !== local.externalId) {
+      // The number holds another issue now: ours is gone from it (never merged into another's).
+      const outcome = await applyGone(ctx, local, { status: "deleted" });
+      if (outcome === "orphaned" || outcome === "deleted") counts.orphaned++;
+      if (outcome === "recreated") counts.pushed++;
+    } else if (lookup.status === "found") {
       // Listed late (changed while we paged) or filtered from the listing: merge what it is now.
       const applied = await applySnapshots(ctx, [lookup.issue]);
       counts.updated += applied.updated;
       counts.unchanged += applied.unchanged;
       counts.conflicts += applied.conflicts;
       counts.pushed += applied.pushQueued;
-    } else if (lookup.status === "no_access") {
-      log.info("probe: no access to issue; left as is", { projectId: ctx.project.id, issueId: local.id });
+    } else if (lookup.status === "no_access" || lookup.status === "access_lost") {
+      // 403, or 404 with the repository itself unreadable: nothing is proven gone.
+      log.info("probe: no access to issue; left as is", { projectId: ctx.project.id, issueId: local.id, status: lookup.status });
     } else {
       const outcome = await applyGone(ctx, local, lookup.status === "moved" ? { status: "moved", movedTo: lookup.movedTo } : { status: "deleted" });
       if (outcome === "orphaned" || outcome === "deleted") counts.orphaned++;

@@ -4,7 +4,7 @@
  */
 import { secretTokenMatches } from "../signatures";
 import type { TrackerDescriptor } from "../types";
-import { firstHeader } from "../webhook-events";
+import { firstHeader, namedRepository } from "../webhook-events";
 import { GitLabTracker } from "./client";
 import { parseGitLabWebhook } from "./webhooks";
 
@@ -31,6 +31,8 @@ export const gitlab: TrackerDescriptor = {
   defaultApiBaseUrl: GITLAB_API_BASE_URL,
   repositoryPattern: PROJECT_REFERENCE,
   repositoryProblem: 'must be "group/project" (any depth) or a numeric id',
+  webhookRepository: (payload) => namedRepository(payload, "project", "path_with_namespace"),
+  disablesHookOn4xx: true,
 };
 
 export { GitLabTracker } from "./client";
