@@ -97,6 +97,8 @@ export class FakeTracker {
   token: string;
   webhookSecret: string;
   private readonly faults: (FaultSpec & { remaining: number })[] = [];
+  /** Called for every request before it is answered. */
+  onRequest: ((record: RequestRecord) => void | Promise<void>) | null = null;
   private faultCount = 0;
 
   constructor(provider: Provider, options: FakeTrackerOptions) {
@@ -130,6 +132,8 @@ export class FakeTracker {
       fault: null,
     };
     this.requests.push(record);
+    // A test's hook into "while the tracker is answering" (e.g. the project is deleted mid-step).
+    if (this.onRequest) await this.onRequest(record);
 
     const fault = this.takeFault(`${request.method} ${path}`);
     if (fault) {
