@@ -10,6 +10,7 @@ import { DEFAULT_API_BASE_URL, repositoryFormatProblem } from "../providers";
 import { PROVIDERS, type Provider } from "../providers/types";
 import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
+import { assertSameRepository } from "../sync/repository";
 import { validationHook } from "./validation";
 
 const Direction = z.enum(["inbound", "outbound", "bidirectional"]);
@@ -196,6 +197,12 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     };
     const errors = checkProjectRules(next);
     if (errors.length) throw new ValidationFailed(errors);
+    const pointsElsewhere = next.repository !== current.repository || next.apiBaseUrl!.replace(/\/+$/, "") !== current.apiBaseUrl;
+    const sameRepositoryRequired = next.provider === current.provider && pointsElsewhere && (await hasLinkedIssues(db, projectId));
+    if (sameRepositoryRequired) {
+      // Another name or address is fine for the same repository (a rename keeps its id); another repository is not.
+      await assertSameRepository(c.env, current, { apiBaseUrl: next.apiBaseUrl!.replace(/\/+$/, ""), repository: next.repository, token: input.token });
+    }
     const patch: Partial<NewProject> = {
       ...(input.name !== undefined ? { name: input.name } : {}),
       ...(input.master !== undefined ? { master: input.master } : {}),
@@ -210,6 +217,10 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     if (patch.provider !== current.provider || patch.apiBaseUrl !== current.apiBaseUrl || patch.repository !== current.repository) {
       patch.cursor = null;
       patch.cursorEtag = null;
+      // The configured name is used again (and the tracker's current name learned afresh).
+      patch.trackerRepositoryName = null;
+      // Without linked issues it may be another repository: its id is learned afresh.
+      if (!sameRepositoryRequired) patch.trackerRepositoryId = null;
     }
     if (input.token !== undefined) patch.tokenEnc = await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, projectId, "token", input.token);
     if (input.webhookSecret !== undefined) {

@@ -5,7 +5,11 @@
  * A 404 on the repository itself means the token lost access: recorded for status, never treated
  * as a deletion.
  */
+import { openProjectSecret } from "../crypto";
 import { recordAccessLost, recordRepositoryFound } from "../db/projects";
+import type { Env } from "../env";
+import { StateConflict } from "../errors";
+import { createTracker } from "../providers";
 import type { ProjectRow } from "../db/schema";
 import type { WebhookRepository } from "../providers/types";
 import { nowIso } from "../ids";
@@ -56,4 +60,35 @@ export function foreignDeliveryReason(
 function foreign(repository: WebhookRepository, ours: string): string {
   const theirs = [repository.fullName, repository.id !== null ? `id ${repository.id}` : null].filter(Boolean).join(", ");
   return `the delivery is for another repository (${theirs}), not the project's (${ours})`;
+}
+
+/**
+ * A project with linked issues may point at its repository under another name or API address
+ * (a rename or a move keeps the tracker's ids), never at another repository: its mappings hold
+ * that repository's issue ids. Both are read from the tracker and their ids compared; a repository
+ * that cannot be read is refused too (nothing proves it is the same one).
+ */
+export async function assertSameRepository(
+  env: Env,
+  project: ProjectRow,
+  next: { apiBaseUrl: string; repository: string; token: string | undefined },
+): Promise<void> {
+  const token = next.token ?? (await openProjectSecret(env.TOKEN_ENCRYPTION_KEY, project.id, "token", project.tokenEnc));
+  const read = async (apiBaseUrl: string, repository: string, withToken: string): Promise<string | null> => {
+    try {
+      const found = await createTracker({ provider: project.provider, apiBaseUrl, repository, token: withToken }).getRepository();
+      return found.status === "found" ? found.id : null;
+    } catch {
+      return null;
+    }
+  };
+  const currentToken = await openProjectSecret(env.TOKEN_ENCRYPTION_KEY, project.id, "token", project.tokenEnc);
+  const currentId = project.trackerRepositoryId ?? (await read(project.apiBaseUrl, project.trackerRepositoryName ?? project.repository, currentToken));
+  const nextId = await read(next.apiBaseUrl, next.repository, token);
+  if (currentId === null || nextId === null) {
+    throw new StateConflict(`project ${project.id} has linked issues and ${next.repository} could not be confirmed as the same repository (the tracker did not answer its id)`);
+  }
+  if (currentId !== nextId) {
+    throw new StateConflict(`project ${project.id} has issues linked to repository id ${currentId}; ${next.repository} is another repository (id ${nextId}): create a new project for it`);
+  }
 }

@@ -82,7 +82,7 @@ export class FakeStore {
   /** Gitea: the server's `ROOT_URL` when it differs from the host the API is called on (Link headers use it). */
   rootUrl: string | null = null;
   /** GitHub repository id (Link URLs) / GitLab project id / Gitea repository id. */
-  readonly repositoryId = 4242;
+  repositoryId = 4242;
   readonly tokenUser: FakeUser;
   readonly issues = new Map<number, FakeIssue>();
   readonly users = new Map<string, FakeUser>();

@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { api, createIssue, json } from "../support/api";
-import { localByNumber, projectWithTracker, syncAndWait } from "../support/trackers";
+import { fakeTracker, localByNumber, projectWithTracker, syncAndWait } from "../support/trackers";
 import { deliver, deliverAndApply, deliveryRow, storedIssues } from "./webhooks.support";
 
 /**
@@ -128,6 +128,27 @@ describe("identity checks (item 3)", () => {
     // No re-enqueue loop: a handful of reads, not dozens.
     expect(fake.requests.length).toBeLessThan(10);
     expect((await issueRow(local.id)).title).toBe("Our edit");
+  });
+});
+
+describe("changing the repository of a project with linked issues (item 3)", () => {
+  it("another repository (another id) is refused 409; the same repository under its new name is allowed", async () => {
+    const { fake, project } = await projectWithTracker("github");
+    fake.seedIssue({ title: "Linked" });
+    await syncAndWait(project.id);
+
+    const other = fakeTracker("github", { token: fake.token });
+    other.store.repositoryId = 9191;
+    const refused = await api(`/api/v1/projects/${project.id}`, { method: "PATCH", body: { apiBaseUrl: other.baseUrl, repository: other.store.repository } });
+    expect(refused.status).toBe(409);
+    expect((await json(refused)).detail).toMatch(/another repository \(id 9191\)/);
+    const unknown = await api(`/api/v1/projects/${project.id}`, { method: "PATCH", body: { repository: "acme/nowhere" } });
+    expect(unknown.status).toBe(409);
+    expect((await json(await api(`/api/v1/projects/${project.id}`))).repository).toBe("acme/widgets");
+
+    fake.renameRepository("acme/gadgets");
+    const renamed = await api(`/api/v1/projects/${project.id}`, { method: "PATCH", body: { repository: "acme/gadgets" } });
+    expect(renamed.status).toBe(200);
   });
 });
 
