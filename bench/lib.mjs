@@ -311,7 +311,7 @@ function apiClient(origin, token) {
         provider: "github",
         repository: "acme/widgets",
         token: "test-token",
-        webhookSecret: "webhook-secret",
+        webhookSecret: "webhook-secret-for-tests-0001",
         syncDirection: "bidirectional",
         ...fields,
       }),

@@ -294,7 +294,7 @@ async function webhookSection(ctx) {
 
   const dir = makeTempDir("syndarix-bench-octokit-");
   const port = await freePort();
-  await startNodeScript(join(ROOT, "bench", "octokit-server.mjs"), [String(port), "webhook-secret"], { dir, port });
+  await startNodeScript(join(ROOT, "bench", "octokit-server.mjs"), [String(port), "webhook-secret-for-tests-0001"], { dir, port });
   const theirsUrl = `http://127.0.0.1:${port}/webhook`;
   const oursUrl = `${ctx.worker.origin}/webhooks/github/${ctx.project.id}`;
 

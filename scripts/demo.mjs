@@ -9,6 +9,8 @@ import { FakeTracker } from "../test/fakes/fake-tracker.ts";
 import { freePort, main, startWorker, waitFor } from "../bench/lib.mjs";
 
 const SAMPLE_ISSUES = 40;
+/** `npm run demo -- --keep`: leave the Worker and the fake tracker running to look at the dashboard. */
+const KEEP = process.argv.includes("--keep");
 const started = performance.now();
 let stepNo = 0;
 
@@ -59,7 +61,7 @@ await main(async () => {
   step("Start a fake GitHub with sample issues");
   const fakePort = await freePort();
   const origin = `http://127.0.0.1:${fakePort}`;
-  const fake = new FakeTracker("github", { baseUrl: origin, webhookSecret: "demo-webhook-secret" });
+  const fake = new FakeTracker("github", { baseUrl: origin, webhookSecret: "demo-webhook-secret-0001" });
   fake.seed(SAMPLE_ISSUES, { pullRequestEvery: 7 });
   const fakeServer = await serveFake(fake, fakePort);
   const trackerIssues = fake.store.visible().filter((i) => i.kind === "issue");
@@ -77,7 +79,7 @@ await main(async () => {
       apiBaseUrl: origin,
       repository: "acme/widgets",
       token: "test-token",
-      webhookSecret: "demo-webhook-secret",
+      webhookSecret: "demo-webhook-secret-0001",
       syncDirection: "bidirectional",
     });
     ok(`project ${project.id} created; the tracker token and webhook secret are stored encrypted and never returned`);
@@ -154,6 +156,15 @@ await main(async () => {
     say(`pending pushes: ${status.pendingPushes}, failed pushes: ${status.failedPushes}, failed webhook deliveries: ${status.failedDeliveries}, last error: ${status.lastError ?? "none"}`);
     if (status.pendingPushes !== 0 || status.failedPushes !== 0 || status.failedDeliveries !== 0) throw new Error("the status shows unfinished or failed work");
     ok("nothing pending, nothing failed");
+
+    step("Open the dashboard");
+    say(`${worker.origin}/ui/  (sign in with the demo's API token: ${worker.secrets.API_TOKEN})`);
+    say(`activity stream: GET ${worker.origin}/api/v1/projects/${project.id}/activity`);
+    if (KEEP) {
+      ok("left running (--keep): press Ctrl-C to stop the Worker and the fake tracker");
+      await new Promise(() => {}); // the signal handler stops everything and exits
+    }
+    say("(run `npm run demo -- --keep` to leave it running)");
   } finally {
     fakeServer.closeAllConnections();
     await new Promise((resolve) => fakeServer.close(resolve));

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Runs before `npm run dev` and `npm test` (npm's pre-scripts): on a fresh clone it installs exactly
-// what the lock file says, so those two commands are all a newcomer needs. Plain Node, so it runs on
-// the system Node (20 is fine); the project's own Node 22 arrives with the install (npm package "node").
+// Runs before every npm script (each `<name>` has a `pre<name>` calling this; test/unit/npm-scripts.test.ts
+// keeps it so): on a fresh clone it installs exactly what the lock file says, so any `npm run …` works as
+// the first command. Plain Node, so it runs on the system Node (20 is fine); the project's own Node 22
+// arrives with the install (npm package "node") and the script itself then runs on it.
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";

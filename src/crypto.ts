@@ -71,14 +71,43 @@ export async function constantTimeEqual(a: string, b: string): Promise<boolean> 
 /** Which secret of a project; bound into the ciphertext with the project id. */
 export type ProjectSecret = "token" | "webhookSecret";
 
-/** Encrypts one of a project's secrets for storage. */
-export function sealProjectSecret(base64Key: string | undefined, projectId: string, which: ProjectSecret, plaintext: string): Promise<string> {
-  return encryptSecret(base64Key, plaintext, `${projectId}:${which}`);
+/**
+ * Stored secrets since issue 16 are "b1.<v1 ciphertext>": the tracker origin they were submitted for
+ * is bound into the additional data with the project id, so a secret opens only for that origin —
+ * a project whose `apiBaseUrl` was pointed elsewhere cannot hand its old token to the new host.
+ */
+const ORIGIN_BOUND = "b1.";
+
+/** Thrown when a secret is opened for an origin other than the one it was stored for. */
+export class SecretOriginMismatch extends Error {
+  override readonly name = "SecretOriginMismatch";
 }
 
-/** Decrypts one of a project's stored secrets. */
-export function openProjectSecret(base64Key: string | undefined, projectId: string, which: ProjectSecret, stored: string): Promise<string> {
-  return decryptSecret(base64Key, stored, `${projectId}:${which}`);
+/** Encrypts one of a project's secrets for storage, bound to the tracker `origin` it is meant for. */
+export async function sealProjectSecret(base64Key: string | undefined, projectId: string, which: ProjectSecret, plaintext: string, origin: string): Promise<string> {
+  return ORIGIN_BOUND + (await encryptSecret(base64Key, plaintext, `${projectId}:${which}:${origin}`));
+}
+
+/**
+ * Decrypts one of a project's stored secrets for use with `origin`; a secret stored for another
+ * origin does not open (`SecretOriginMismatch`). Secrets stored before the binding existed ("v1.")
+ * open as before: `isOriginBound` tells callers to re-seal them.
+ */
+export async function openProjectSecret(base64Key: string | undefined, projectId: string, which: ProjectSecret, stored: string, origin: string): Promise<string> {
+  if (!stored.startsWith(ORIGIN_BOUND)) return decryptSecret(base64Key, stored, `${projectId}:${which}`);
+  try {
+    return await decryptSecret(base64Key, stored.slice(ORIGIN_BOUND.length), `${projectId}:${which}:${origin}`);
+  } catch (err) {
+    if (err instanceof ConfigurationError && /cannot be decrypted/.test(err.message)) {
+      throw new SecretOriginMismatch(`the stored ${which} was not given for ${origin}; submit a new one for this origin`);
+    }
+    throw err;
+  }
+}
+
+/** True when a stored secret carries its origin binding (written since issue 16). */
+export function isOriginBound(stored: string): boolean {
+  return stored.startsWith(ORIGIN_BOUND);
 }
 
 /** base64 (standard alphabet, padded) of bytes; chunked so large buffers do not overflow the call stack. */

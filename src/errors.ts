@@ -35,7 +35,30 @@ export class ValidationFailed extends Error {
   }
 }
 
+/**
+ * The project may not reach its tracker now: its credential was rejected, its GitHub App
+ * installation is suspended or gone, or its repository was removed from the installation.
+ */
+export class ProjectPaused extends Error {
+  override readonly name = "ProjectPaused";
+}
+
 /** Configuration the Worker cannot run without (a missing or malformed secret). */
 export class ConfigurationError extends Error {
   override readonly name = "ConfigurationError";
+}
+
+/** Well-formed fields that cannot be accepted together (422), e.g. a new tracker origin without a new token. */
+export class Unprocessable extends Error {
+  override readonly name = "Unprocessable";
+  readonly errors: FieldError[];
+  constructor(errors: FieldError[]) {
+    super(errors.map((e) => `${e.field}: ${e.message}`).join("; "));
+    this.errors = errors;
+  }
+}
+
+/** The caller's API token lacks the scope the route needs (403). */
+export class Forbidden extends Error {
+  override readonly name = "Forbidden";
 }

@@ -1,6 +1,9 @@
-import { and, count, desc, eq, lt } from "drizzle-orm";
+import { and, count, desc, eq, isNull, lt, ne, sql } from "drizzle-orm";
+import { activityStatements, type ActivityEntry } from "./activity";
+import { runBatch } from "./batch";
 import type { Database } from "./client";
-import { conflicts, type ConflictRow } from "./schema";
+import { outboxUpsert } from "./outbox";
+import { conflicts, issues, type ConflictRow, type IssueRow } from "./schema";
 
 /** Newest first, optionally for one issue; `beforeId` is the last id of the previous page. */
 export async function listConflicts(
@@ -21,4 +24,60 @@ export async function listConflicts(
 export async function countConflicts(db: Database, projectId: string): Promise<number> {
   const row = await db.select({ n: count() }).from(conflicts).where(eq(conflicts.projectId, projectId)).get();
   return row?.n ?? 0;
+}
+
+export async function getConflict(db: Database, projectId: string, id: string): Promise<ConflictRow | undefined> {
+  return db
+    .select()
+    .from(conflicts)
+    .where(and(eq(conflicts.projectId, projectId), eq(conflicts.id, id)))
+    .get();
+}
+
+/** Conflicts of the issue not yet settled by hand, other than `exceptId`. */
+export async function countUnresolvedForIssue(db: Database, issueId: string, exceptId: string): Promise<number> {
+  const row = await db
+    .select({ n: count() })
+    .from(conflicts)
+    .where(and(eq(conflicts.issueId, issueId), isNull(conflicts.resolvedAt), ne(conflicts.id, exceptId)))
+    .get();
+  return row?.n ?? 0;
+}
+
+/**
+ * A conflict settled by hand, in one batch, if the issue is still at the version read: the chosen
+ * value written to the issue, its push queued when the tracker must follow, the conflict marked
+ * resolved (once: a resolved conflict is left alone) and the activity recorded. False when the
+ * issue moved on or the conflict was already resolved.
+ */
+export async function writeConflictResolution(
+  db: Database,
+  args: {
+    issue: IssueRow;
+    columns: Partial<typeof issues.$inferInsert>;
+    syncState: IssueRow["syncState"];
+    push: { outboxId: string } | null;
+    conflictId: string;
+    keep: "local" | "tracker";
+    actor: string | null;
+    now: string;
+    activity: readonly ActivityEntry[];
+  },
+): Promise<boolean> {
+  const v = args.issue.version;
+  const unresolved = sql`EXISTS (SELECT 1 FROM ${conflicts} c WHERE c.id = ${args.conflictId} AND c.resolved_at IS NULL)`;
+  const results = await runBatch(db, [
+    db
+      .update(issues)
+      .set({ ...args.columns, syncState: args.syncState, syncError: null, updatedAt: args.now, version: v + 1 })
+      .where(and(eq(issues.id, args.issue.id), eq(issues.version, v), unresolved))
+      .returning({ id: issues.id }),
+    ...(args.push ? [outboxUpsert(args.issue.projectId, [{ id: args.push.outboxId, issueId: args.issue.id, version: v + 1, op: args.issue.externalId ? "update" : "create", now: args.now }])] : []),
+    db
+      .update(conflicts)
+      .set({ resolvedAt: args.now, resolvedKeep: args.keep, resolvedBy: args.actor })
+      .where(and(eq(conflicts.id, args.conflictId), isNull(conflicts.resolvedAt), sql`EXISTS (SELECT 1 FROM ${issues} i WHERE i.id = ${args.issue.id} AND i.version = ${v + 1})`)),
+    ...activityStatements(args.activity),
+  ]);
+  return results[0]!.results.length > 0;
 }

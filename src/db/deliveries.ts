@@ -1,5 +1,7 @@
 import { and, asc, count, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
+import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
+import { utf8Bytes } from "./bytes";
 import { base64ToBytes, bytesToBase64 } from "../crypto";
 import type { Database } from "./client";
 import { insertEventOnce, type NewEvent } from "./events";
@@ -9,7 +11,7 @@ export type DeliveryStatus = DeliveryRow["status"];
 type Provider = DeliveryRow["provider"];
 
 /**
- * D1 holds at most ~2 MB in one value; 900 KB leaves room for the rest of the row. Webhook bodies
+ * D1 holds at most 2,000,000 bytes in one value; 900 KB (UTF-8 bytes) leaves room for the rest of the row. Webhook bodies
  * may be up to 5 MiB, so larger ones are stored gzip-compressed (JSON shrinks ~10x) behind a prefix.
  */
 export const MAX_STORED_PAYLOAD = 900_000;
@@ -17,7 +19,8 @@ const GZIP_PREFIX = "gzip+base64:";
 
 /** The stored form of a body, or null when even compressed it does not fit in a D1 value. */
 export async function encodePayload(text: string): Promise<string | null> {
-  if (text.length <= MAX_STORED_PAYLOAD) return text;
+  // Sized in UTF-8 bytes: D1's limit is bytes, and a CJK payload is 3 bytes a character.
+  if (utf8Bytes(text) <= MAX_STORED_PAYLOAD) return text;
   const compressed = await pipeBytes(new TextEncoder().encode(text), new CompressionStream("gzip"));
   const stored = GZIP_PREFIX + bytesToBase64(compressed);
   return stored.length <= MAX_STORED_PAYLOAD ? stored : null;
@@ -46,14 +49,17 @@ export interface NewDelivery {
   status: DeliveryStatus;
   error?: string | null;
   processedAt?: string | null;
+  /** SHA-256 (hex) of the raw body; a second delivery with the same body is a duplicate. */
+  bodySha256?: string | null;
 }
 
-/** Inserts the delivery unless (project, delivery id) was seen: the row id, or null for a duplicate. */
+/** Inserts the delivery unless (project, delivery id) or (project, body hash) was seen: the row id, or null for a duplicate. */
 export async function insertDelivery(db: Database, row: NewDelivery): Promise<string | null> {
   const inserted = await db
     .insert(webhookDeliveries)
     .values({ ...row, attempts: 0 })
-    .onConflictDoNothing({ target: [webhookDeliveries.projectId, webhookDeliveries.deliveryId] })
+    // Either unique key: the delivery id, or the body's SHA-256 (the same signed body re-sent).
+    .onConflictDoNothing()
     .returning({ id: webhookDeliveries.id });
   return inserted[0]?.id ?? null;
 }
@@ -123,9 +129,12 @@ export async function markDeliveryFailed(db: Database, projectId: string, id: st
   return rows.length > 0;
 }
 
-/** Back to `received` for another apply. */
-export async function resetForReplay(db: Database, id: string): Promise<void> {
-  await db.update(webhookDeliveries).set({ status: "received", error: null, processedAt: null }).where(eq(webhookDeliveries.id, id));
+/** Back to `received` for another apply (with the activity entry recording who asked). */
+export async function resetForReplay(db: Database, id: string, activity: readonly ActivityEntry[] = []): Promise<void> {
+  await runBatch(db, [
+    db.update(webhookDeliveries).set({ status: "received", error: null, processedAt: null }).where(eq(webhookDeliveries.id, id)),
+    ...activityStatements(activity),
+  ]);
 }
 
 /** Deliveries still `received` since before `before` (their queue message was lost), oldest first. */

@@ -5,7 +5,7 @@
  */
 import { sql, type SQL } from "drizzle-orm";
 import type { Database } from "./client";
-import { events, outbox, syncRuns, webhookDeliveries } from "./schema";
+import { activity, events, outbox, syncRuns, webhookDeliveries } from "./schema";
 
 async function deleted(db: Database, statement: SQL): Promise<number> {
   const result = await db.run(statement);
@@ -34,4 +34,13 @@ export function deleteDoneOutbox(db: Database, before: string, limit: number): P
   return deleted(db, sql`
     DELETE FROM ${outbox} WHERE id IN (
       SELECT id FROM ${outbox} WHERE updated_at < ${before} AND status = 'done' ORDER BY id LIMIT ${limit})`);
+}
+
+/**
+ * Activity entries created before `before` (ISO instant). Found through the created_at index (seq
+ * order is time order, so this removes the oldest); a follower's cursor stays valid (seq > cursor).
+ */
+export function deleteOldActivity(db: Database, before: string, limit: number): Promise<number> {
+  return deleted(db, sql`
+    DELETE FROM ${activity} WHERE seq IN (SELECT seq FROM ${activity} WHERE created_at < ${before} LIMIT ${limit})`);
 }

@@ -1,7 +1,9 @@
 import { and, asc, count, eq, gt, gte, inArray, isNotNull, isNull, ne, or, sql, type SQL } from "drizzle-orm";
 import type { Database } from "./client";
+import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
 import { parseStringArray, stringifySet } from "./json";
+import { deletePartsOf, withText, withTexts } from "./issue-texts";
 import { outboxUpsert } from "./outbox";
 import { conflicts, issues, outbox, type IssueRow, type StoredFields } from "./schema";
 
@@ -29,7 +31,7 @@ export async function listIssues(
   if (filter.externalNumber !== undefined) where.push(eq(issues.externalNumber, filter.externalNumber));
   if (filter.syncState) where.push(eq(issues.syncState, filter.syncState));
   if (page.afterId) where.push(gt(issues.id, page.afterId));
-  return db.select().from(issues).where(and(...where)).orderBy(asc(issues.id)).limit(page.limit).all();
+  return withTexts(db, await db.select().from(issues).where(and(...where)).orderBy(asc(issues.id)).limit(page.limit).all());
 }
 
 export async function hasLinkedIssues(db: Database, projectId: string): Promise<boolean> {
@@ -43,11 +45,12 @@ export async function hasLinkedIssues(db: Database, projectId: string): Promise<
 }
 
 export async function getIssue(db: Database, projectId: string, id: string): Promise<IssueRow | undefined> {
-  return db
+  const row = await db
     .select()
     .from(issues)
     .where(and(eq(issues.projectId, projectId), eq(issues.id, id)))
     .get();
+  return withText(db, row);
 }
 
 /** The synced fields as the local row holds them. */
@@ -78,15 +81,13 @@ export async function insertLocalIssue(
   db: Database,
   row: NewIssue & { id: string; projectId: string },
   push: { outboxId: string } | null,
+  activity: readonly ActivityEntry[] = [],
 ): Promise<IssueRow> {
   const now = row.updatedAt;
-  if (!push) {
-    const [created] = await db.insert(issues).values(row).returning();
-    return created!;
-  }
   await runBatch(db, [
     db.insert(issues).values({ ...row, version: 1 }),
-    outboxUpsert(row.projectId, [{ id: push.outboxId, issueId: row.id, version: 1, op: "create", now }]),
+    ...(push ? [outboxUpsert(row.projectId, [{ id: push.outboxId, issueId: row.id, version: 1, op: "create", now }])] : []),
+    ...activityStatements(activity),
   ]);
   return (await getIssue(db, row.projectId, row.id))!;
 }
@@ -101,26 +102,27 @@ export async function updateLocalIssue(
   patch: Partial<StoredFields>,
   push: { outboxId: string } | null,
   now: string,
+  /** Recorded only if the update applied: guard them with `onlyIfIssue: { id, version: current.version + 1 }`. */
+  activity: readonly ActivityEntry[] = [],
 ): Promise<IssueRow | undefined> {
   const nextVersion = current.version + 1;
   const update = db
     .update(issues)
     .set({
       ...fieldsToColumns(patch),
+      // A local body is at most 65,536 characters: always inline (see issue-texts.ts).
+      ...(patch.body !== undefined ? { bodyParts: 0 } : {}),
       updatedAt: now,
       version: nextVersion,
       ...(push ? { syncState: "pending_push" as const, syncError: null } : {}),
     })
     .where(and(eq(issues.id, current.id), eq(issues.version, current.version)))
     .returning();
-  if (!push) {
-    const [row] = await update;
-    return row;
-  }
   const op = current.externalId ? "update" : "create";
   const [result] = await runBatch(db, [
     update,
-    outboxUpsert(current.projectId, [{ id: push.outboxId, issueId: current.id, version: nextVersion, op, now }]),
+    ...(push ? [outboxUpsert(current.projectId, [{ id: push.outboxId, issueId: current.id, version: nextVersion, op, now }])] : []),
+    ...activityStatements(activity),
   ]);
   return result!.results.length > 0 ? getIssue(db, current.projectId, current.id) : undefined;
 }
@@ -136,17 +138,18 @@ export async function loadByExternalIds(db: Database, projectId: string, externa
       .from(issues)
       .where(and(eq(issues.projectId, projectId), inArray(issues.externalId, chunk)))
       .all();
-    for (const row of rows) byExternal.set(row.externalId!, row);
+    for (const row of await withTexts(db, rows)) byExternal.set(row.externalId!, row);
   }
   return byExternal;
 }
 
 export async function getIssueByExternalId(db: Database, projectId: string, externalId: string): Promise<IssueRow | undefined> {
-  return db
+  const row = await db
     .select()
     .from(issues)
     .where(and(eq(issues.projectId, projectId), eq(issues.externalId, externalId)))
     .get();
+  return withText(db, row);
 }
 
 /**
@@ -160,7 +163,8 @@ export async function listUnconfirmedCreates(db: Database, projectId: string): P
     .innerJoin(outbox, eq(outbox.issueId, issues.id))
     .where(and(eq(issues.projectId, projectId), isNull(issues.externalId), isNotNull(outbox.createAttemptedAt), eq(outbox.status, "pending")))
     .all();
-  return rows.map((r) => ({ issue: r.issue, attemptedAt: r.attemptedAt! }));
+  const full = await withTexts(db, rows.map((r) => r.issue));
+  return rows.map((r, i) => ({ issue: full[i]!, attemptedAt: r.attemptedAt! }));
 }
 
 /** Marks the issues a full run's listing contained. D1 binds at most 100 parameters: ids travel as one JSON array. */
@@ -172,7 +176,7 @@ export async function markSeen(db: Database, projectId: string, runId: string, e
 
 /** Linked, not orphaned issues the run's listing did not contain, keyset on id after `afterId`. */
 export async function listUnseenLinked(db: Database, projectId: string, runId: string, page: { afterId: string | null; limit: number }): Promise<IssueRow[]> {
-  return db
+  const rows = await db
     .select()
     .from(issues)
     .where(
@@ -187,14 +191,17 @@ export async function listUnseenLinked(db: Database, projectId: string, runId: s
     .orderBy(issues.id)
     .limit(page.limit)
     .all();
+  return withTexts(db, rows);
 }
 
-/** Removes the issue with its outbox row and conflicts, atomically. */
-export async function deleteIssue(db: Database, issueId: string): Promise<void> {
+/** Removes the issue with its outbox row and conflicts, atomically (with the activity recording it). */
+export async function deleteIssue(db: Database, issueId: string, activity: readonly ActivityEntry[] = []): Promise<void> {
   await runBatch(db, [
     db.delete(outbox).where(eq(outbox.issueId, issueId)),
     db.delete(conflicts).where(eq(conflicts.issueId, issueId)),
     db.delete(issues).where(eq(issues.id, issueId)),
+    ...activityStatements(activity),
+    deletePartsOf(issueId),
   ]);
 }
 
@@ -203,18 +210,27 @@ export async function markOrphaned(
   db: Database,
   issue: IssueRow,
   args: { reason: string; now: string; externalUpdatedAt: string | null },
+  activity: readonly ActivityEntry[] = [],
 ): Promise<void> {
-  await db
-    .update(issues)
-    .set({ syncState: "orphaned", syncError: args.reason, deletedAt: args.now, externalUpdatedAt: args.externalUpdatedAt, version: issue.version + 1 })
-    .where(and(eq(issues.id, issue.id), eq(issues.version, issue.version)));
+  await runBatch(db, [
+    db
+      .update(issues)
+      .set({ syncState: "orphaned", syncError: args.reason, deletedAt: args.now, externalUpdatedAt: args.externalUpdatedAt, version: issue.version + 1 })
+      .where(and(eq(issues.id, issue.id), eq(issues.version, issue.version))),
+    ...activityStatements(activity),
+  ]);
 }
 
 /**
  * Unlinks the issue from its gone tracker issue and queues its recreate, in one batch, if it is
  * still at its version: the push path creates it in the tracker again.
  */
-export async function unlinkForRecreate(db: Database, issue: IssueRow, args: { outboxId: string; reason: string; now: string }): Promise<void> {
+export async function unlinkForRecreate(
+  db: Database,
+  issue: IssueRow,
+  args: { outboxId: string; reason: string; now: string },
+  activity: readonly ActivityEntry[] = [],
+): Promise<void> {
   await runBatch(db, [
     db
       .update(issues)
@@ -225,6 +241,7 @@ export async function unlinkForRecreate(db: Database, issue: IssueRow, args: { o
         externalUpdatedAt: null,
         base: null,
         baseHash: null,
+        baseParts: 0,
         syncState: "pending_push",
         syncError: args.reason,
         deletedAt: null,
@@ -232,6 +249,7 @@ export async function unlinkForRecreate(db: Database, issue: IssueRow, args: { o
       })
       .where(and(eq(issues.id, issue.id), eq(issues.version, issue.version))),
     outboxUpsert(issue.projectId, [{ id: args.outboxId, issueId: issue.id, version: issue.version + 1, op: "recreate", now: args.now }]),
+    ...activityStatements(activity),
   ]);
 }
 
@@ -239,4 +257,10 @@ export async function unlinkForRecreate(db: Database, issue: IssueRow, args: { o
 export async function countBySyncState(db: Database, projectId: string): Promise<Partial<Record<SyncState, number>>> {
   const rows = await db.select({ state: issues.syncState, n: count() }).from(issues).where(eq(issues.projectId, projectId)).groupBy(issues.syncState).all();
   return Object.fromEntries(rows.map((r) => [r.state, r.n]));
+}
+
+/** How many of the project's issues carry fields the tracker refused on their last push. */
+export async function countWithSyncWarnings(db: Database, projectId: string): Promise<number> {
+  const row = await db.select({ n: count() }).from(issues).where(and(eq(issues.projectId, projectId), isNotNull(issues.syncWarnings))).get();
+  return row?.n ?? 0;
 }

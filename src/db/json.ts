@@ -1,4 +1,5 @@
 import { sql, type SQL } from "drizzle-orm";
+import { ByteBudgetError, MAX_D1_VALUE_BYTES, MAX_JSON_PARAM_BYTES, utf8Bytes } from "./bytes";
 
 /** Labels and assignees are stored as JSON arrays in TEXT columns. */
 export function parseStringArray(stored: string | null | undefined): string[] {
@@ -16,23 +17,26 @@ export function jsonField(path: string): SQL {
   return sql.raw(`json_extract(j.value, '$.${path}')`);
 }
 
-/** JSON parameters stay well under D1's per-value limit; larger sets are split across statements. */
-const MAX_JSON_PARAM = 900_000;
-
-/** The items as JSON arrays, each small enough to bind as one parameter. */
+/**
+ * The items as JSON arrays, each at most MAX_JSON_PARAM_BYTES UTF-8 bytes (D1 limits a value to
+ * 2,000,000 bytes, not characters); an item larger than that travels alone, and one over D1's
+ * value limit is refused here rather than by production D1.
+ */
 export function chunkByJsonSize<T>(items: readonly T[]): string[] {
   const chunks: string[] = [];
   let current: string[] = [];
   let size = 2;
   for (const item of items) {
     const json = JSON.stringify(item);
-    if (current.length > 0 && size + json.length + 1 > MAX_JSON_PARAM) {
+    const bytes = utf8Bytes(json);
+    if (bytes + 2 > MAX_D1_VALUE_BYTES) throw new ByteBudgetError(`a row of ${bytes} bytes is over D1's ${MAX_D1_VALUE_BYTES}-byte limit`);
+    if (current.length > 0 && size + bytes + 1 > MAX_JSON_PARAM_BYTES) {
       chunks.push(`[${current.join(",")}]`);
       current = [];
       size = 2;
     }
     current.push(json);
-    size += json.length + 1;
+    size += bytes + 1;
   }
   if (current.length > 0) chunks.push(`[${current.join(",")}]`);
   return chunks;

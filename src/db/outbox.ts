@@ -5,9 +5,11 @@
  * rows that change together go in one atomic batch.
  */
 import { and, asc, count, eq, lt, sql, type SQL } from "drizzle-orm";
+import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
 import type { Database } from "./client";
 import { jsonField as j, stringifySet } from "./json";
+import { issueAtVersion, packText, replacePartsStatements } from "./issue-texts";
 import { issues, outbox, projects, type IssueRow, type OutboxRow, type StoredFields } from "./schema";
 
 /** One outbox write: queued only if the issue is at `version` after the write it goes with. */
@@ -75,6 +77,9 @@ export async function recordCreateAttempt(
   db: Database,
   args: { projectId: string; issueId: string; sent: StoredFields; at: string; nextCreateAt: string },
 ): Promise<void> {
+  // A recreated issue may carry an imported body too large for the row: split it (issue-texts.ts).
+  const base = packText(JSON.stringify(args.sent));
+  const unlinked = sql`EXISTS (SELECT 1 FROM ${issues} i WHERE i.id = ${args.issueId} AND i.external_id IS NULL)`;
   await runBatch(db, [
     db
       .update(outbox)
@@ -82,8 +87,9 @@ export async function recordCreateAttempt(
       .where(eq(outbox.issueId, args.issueId)),
     db
       .update(issues)
-      .set({ base: JSON.stringify(args.sent) })
+      .set({ base: base.inline, baseParts: base.parts.length })
       .where(and(eq(issues.id, args.issueId), sql`${issues.externalId} IS NULL`)),
+    ...(base.parts.length > 0 ? replacePartsStatements(args.projectId, args.issueId, "base", base.parts, unlinked) : []),
     // Never earlier than it is: later slots may already be reserved by waiting creates.
     db
       .update(projects)
@@ -113,9 +119,13 @@ export interface PushResult {
   baseHash: string;
   /** Local fields to store if the issue is still at the version read (pass the read fields to keep them). */
   local: StoredFields;
-  /** True when `local` equals `base`: the issue is synced and its outbox row done. */
+  /** True when `local` equals `base` (but for refused fields): the issue is synced and its outbox row done. */
   settled: boolean;
+  /** JSON of the fields the tracker refused silently (kept locally), or null. */
+  warnings?: string | null;
   now: string;
+  /** Entries for the activity stream, guarded by the caller where they depend on the version. */
+  activity?: readonly ActivityEntry[];
 }
 
 /**
@@ -138,6 +148,10 @@ export async function storePushResult(db: Database, r: PushResult): Promise<bool
   const state = r.settled ? "synced" : "pending_push";
   // After the issue update, version v + 1 means it was still at v: nothing was edited meanwhile.
   const done = r.settled ? sql`EXISTS (SELECT 1 FROM ${issues} i WHERE i.id = ${r.issue.id} AND i.version = ${v + 1})` : sql`0`;
+  // Texts too large for the row are split into issue_text_parts (issue-texts.ts).
+  const base = packText(JSON.stringify(r.base));
+  const body = packText(r.local.body);
+  const exists = sql`EXISTS (SELECT 1 FROM ${issues} i WHERE i.id = ${r.issue.id})`;
   const [issueResult] = await runBatch(db, [
     sql`
       UPDATE ${issues} SET
@@ -146,10 +160,12 @@ export async function storePushResult(db: Database, r: PushResult): Promise<bool
         external_url = ${r.mapping.externalUrl},
         external_updated_at = CASE WHEN external_updated_at IS NULL OR external_updated_at < ${r.mapping.externalUpdatedAt}
           THEN ${r.mapping.externalUpdatedAt} ELSE external_updated_at END,
-        base = ${JSON.stringify(r.base)},
+        base = ${base.inline},
+        base_parts = ${base.parts.length},
         base_hash = ${r.baseHash},
         title = CASE WHEN ${same} THEN ${r.local.title} ELSE title END,
-        body = CASE WHEN ${same} THEN ${r.local.body} ELSE body END,
+        body = CASE WHEN ${same} THEN ${body.inline} ELSE body END,
+        body_parts = CASE WHEN ${same} THEN ${body.parts.length} ELSE body_parts END,
         state = CASE WHEN ${same} THEN ${r.local.state} ELSE state END,
         labels = CASE WHEN ${same} THEN ${stringifySet(r.local.labels)} ELSE labels END,
         assignees = CASE WHEN ${same} THEN ${stringifySet(r.local.assignees)} ELSE assignees END,
@@ -157,6 +173,7 @@ export async function storePushResult(db: Database, r: PushResult): Promise<bool
         updated_at = CASE WHEN ${same} THEN ${updatedAt} ELSE updated_at END,
         sync_state = CASE WHEN ${same} THEN ${state} ELSE 'pending_push' END,
         sync_error = NULL,
+        sync_warnings = CASE WHEN ${same} THEN ${r.warnings ?? null} ELSE sync_warnings END,
         deleted_at = NULL,
         version = version + 1
       WHERE id = ${r.issue.id} AND project_id = ${r.issue.projectId}
@@ -168,6 +185,9 @@ export async function storePushResult(db: Database, r: PushResult): Promise<bool
         op = 'update', create_attempted_at = NULL, attempts = 0, last_error = NULL, next_attempt_at = NULL,
         updated_at = ${r.now}
       WHERE issue_id = ${r.issue.id}`,
+    ...activityStatements(r.activity ?? []),
+    ...(base.parts.length > 0 ? replacePartsStatements(r.issue.projectId, r.issue.id, "base", base.parts, exists) : []),
+    ...(body.parts.length > 0 ? replacePartsStatements(r.issue.projectId, r.issue.id, "body", body.parts, issueAtVersion(r.issue.id, v + 1)) : []),
   ]);
   return issueResult!.results[0]?.version === v + 1;
 }
@@ -190,7 +210,11 @@ export async function recordPushAttempt(db: Database, issueId: string, error: st
  * Only if the issue is still at `version`: a local edit made meanwhile has its own push coming,
  * which must not find its row failed.
  */
-export async function failPush(db: Database, args: { issueId: string; version: number; reason: string; now: string }): Promise<boolean> {
+export async function failPush(
+  db: Database,
+  args: { issueId: string; version: number; reason: string; now: string },
+  activity: readonly ActivityEntry[] = [],
+): Promise<boolean> {
   const [updated] = await runBatch(db, [
     db
       .update(issues)
@@ -201,6 +225,7 @@ export async function failPush(db: Database, args: { issueId: string; version: n
       UPDATE ${outbox} SET status = 'failed', last_error = ${args.reason}, attempts = attempts + 1, updated_at = ${args.now}
       WHERE issue_id = ${args.issueId} AND status = 'pending'
         AND EXISTS (SELECT 1 FROM ${issues} i WHERE i.id = ${args.issueId} AND i.version = ${args.version})`,
+    ...activityStatements(activity),
   ]);
   return updated!.results.length > 0;
 }
@@ -214,9 +239,16 @@ export async function closeOutbox(db: Database, issueId: string, status: "done" 
  * Retries exhausted: the row fails and the issue shows why. Only a row that has failed since the
  * last local edit (an edit resets `attempts` to 0 and has its own push coming).
  */
-export async function failExhaustedPush(db: Database, args: { projectId: string; issueId: string; reason: string; now: string }): Promise<boolean> {
+export async function failExhaustedPush(
+  db: Database,
+  args: { projectId: string; issueId: string; reason: string; now: string },
+  activity: readonly ActivityEntry[] = [],
+): Promise<boolean> {
   const failing = sql`EXISTS (SELECT 1 FROM ${outbox} o WHERE o.issue_id = ${args.issueId} AND o.status = 'pending' AND o.attempts > 0)`;
-  const [updated] = await runBatch(db, [
+  // The activity is recorded only if the row was failing (checked first: the updates change it).
+  const recorded = activityStatements(activity, failing);
+  const results = await runBatch(db, [
+    ...recorded,
     db
       .update(issues)
       .set({ syncState: "error", syncError: args.reason })
@@ -227,7 +259,7 @@ export async function failExhaustedPush(db: Database, args: { projectId: string;
         last_error = COALESCE(last_error, ${args.reason})
       WHERE issue_id = ${args.issueId} AND status = 'pending' AND attempts > 0`,
   ]);
-  return updated!.results.length > 0;
+  return results[recorded.length]!.results.length > 0;
 }
 
 /** Pending rows of enabled projects not touched since `before` (their push job was lost), oldest first. */
@@ -246,4 +278,25 @@ export async function listStalePending(db: Database, before: string, limit: numb
 export async function countByStatus(db: Database, projectId: string): Promise<Partial<Record<OutboxRow["status"], number>>> {
   const rows = await db.select({ status: outbox.status, n: count() }).from(outbox).where(eq(outbox.projectId, projectId)).groupBy(outbox.status).all();
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+}
+
+/**
+ * A failed push made pending again by hand (retry-push), with the issue back to `pending_push` and
+ * the activity recording it, in one batch. False when the row was not failed.
+ */
+export async function reopenFailedPush(db: Database, args: { issueId: string; now: string; activity: readonly ActivityEntry[] }): Promise<boolean> {
+  const failed = sql`EXISTS (SELECT 1 FROM ${outbox} o WHERE o.issue_id = ${args.issueId} AND o.status = 'failed')`;
+  const activity = activityStatements(args.activity, failed);
+  const results = await runBatch(db, [
+    ...activity,
+    db
+      .update(issues)
+      .set({ syncState: "pending_push", syncError: null })
+      .where(and(eq(issues.id, args.issueId), failed, sql`${issues.syncState} IN ('error', 'pending_push', 'synced')`)),
+    sql`
+      UPDATE ${outbox} SET status = 'pending', attempts = 0, last_error = NULL, next_attempt_at = NULL, updated_at = ${args.now}
+      WHERE issue_id = ${args.issueId} AND status = 'failed'
+      RETURNING id`,
+  ]);
+  return results[results.length - 1]!.results.length > 0;
 }

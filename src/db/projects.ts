@@ -1,12 +1,14 @@
 import { and, asc, eq, gt, sql } from "drizzle-orm";
+import { activityStatements, type ActivityEntry } from "./activity";
+import { runBatch } from "./batch";
 import type { Database } from "./client";
-import { conflicts, events, issues, outbox, projects, syncRuns, webhookDeliveries, type ProjectRow } from "./schema";
+import { conflicts, events, issues, issueTextParts, issueTombstones, outbox, projects, syncRuns, webhookDeliveries, type ProjectRow } from "./schema";
 
 export type NewProject = typeof projects.$inferInsert;
 
-export async function insertProject(db: Database, row: NewProject): Promise<ProjectRow> {
-  const [created] = await db.insert(projects).values(row).returning();
-  return created!;
+export async function insertProject(db: Database, row: NewProject & { id: string }, activity: readonly ActivityEntry[] = []): Promise<ProjectRow> {
+  await runBatch(db, [db.insert(projects).values(row), ...activityStatements(activity)]);
+  return (await getProject(db, row.id))!;
 }
 
 export async function getProject(db: Database, id: string): Promise<ProjectRow | undefined> {
@@ -36,18 +38,31 @@ export async function listEnabledProjectIds(db: Database, opts: { limit: number;
   return rows.map((r) => r.id);
 }
 
-export async function updateProject(db: Database, id: string, patch: Partial<NewProject>): Promise<ProjectRow | undefined> {
-  const [row] = await db
-    .update(projects)
-    .set({ ...patch, updatedAt: new Date().toISOString() })
-    .where(eq(projects.id, id))
-    .returning();
-  return row;
+export async function updateProject(
+  db: Database,
+  id: string,
+  patch: Partial<NewProject>,
+  activity: readonly ActivityEntry[] = [],
+): Promise<ProjectRow | undefined> {
+  const exists = sql`EXISTS (SELECT 1 FROM ${projects} WHERE id = ${id})`;
+  await runBatch(db, [
+    db
+      .update(projects)
+      .set({ ...patch, updatedAt: new Date().toISOString() })
+      .where(eq(projects.id, id)),
+    ...activityStatements(activity, exists),
+  ]);
+  return getProject(db, id);
 }
 
 /** Deletes the project and everything it owns, atomically (one batch). */
-export async function deleteProject(db: Database, id: string): Promise<boolean> {
-  const [, , , , , , deleted] = await db.batch([
+export async function deleteProject(db: Database, id: string, activity: readonly ActivityEntry[] = []): Promise<boolean> {
+  const exists = sql`EXISTS (SELECT 1 FROM ${projects} WHERE id = ${id})`;
+  // First, while the project still exists. Activity rows outlive the project: its audit trail.
+  const results = await runBatch(db, [
+    ...activityStatements(activity, exists),
+    db.delete(issueTextParts).where(eq(issueTextParts.projectId, id)),
+    db.delete(issueTombstones).where(eq(issueTombstones.projectId, id)),
     db.delete(issues).where(eq(issues.projectId, id)),
     db.delete(outbox).where(eq(outbox.projectId, id)),
     db.delete(conflicts).where(eq(conflicts.projectId, id)),
@@ -56,7 +71,7 @@ export async function deleteProject(db: Database, id: string): Promise<boolean> 
     db.delete(syncRuns).where(eq(syncRuns.projectId, id)),
     db.delete(projects).where(eq(projects.id, id)).returning({ id: projects.id }),
   ]);
-  return deleted.length > 0;
+  return results[results.length - 1]!.results.length > 0;
 }
 
 export async function setProjectError(db: Database, id: string, error: string | null): Promise<void> {
@@ -93,4 +108,9 @@ export async function learnRepositoryId(db: Database, id: string, repositoryId: 
     .update(projects)
     .set({ trackerRepositoryId: repositoryId })
     .where(and(eq(projects.id, id), sql`${projects.trackerRepositoryId} IS NULL`));
+}
+
+/** Replaces a token stored before origins were bound with its origin-bound form, unless it changed meanwhile. */
+export async function rebindProjectToken(db: Database, id: string, previous: string, sealed: string): Promise<void> {
+  await db.update(projects).set({ tokenEnc: sealed }).where(and(eq(projects.id, id), eq(projects.tokenEnc, previous)));
 }

@@ -1,9 +1,11 @@
 import { sql } from "drizzle-orm";
-import { index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 const now = sql`(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))`;
 
-export const projects = sqliteTable("projects", {
+export const projects = sqliteTable(
+  "projects",
+  {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
   provider: text("provider", { enum: ["github", "gitlab", "gitea"] }).notNull(),
@@ -34,7 +36,17 @@ export const projects = sqliteTable("projects", {
   /** Set while the tracker answers 404 for the repository itself: the token lost access (nothing is deleted). */
   accessLostAt: text("access_lost_at"),
   accessError: text("access_error"),
-});
+  /** GitHub App projects: the installation whose tokens the project uses (`token_enc` is then ""). */
+  installationId: integer("installation_id"),
+  /** Comment listing cursor (GitHub/Gitea repository-wide; GitLab: issues changed since). */
+  commentCursor: text("comment_cursor"),
+  /** GitHub ETag of the last comment listing's first page, for a 304 when nothing changed. */
+  commentCursorEtag: text("comment_cursor_etag"),
+  /** Prefix comments pushed with the sync's token with a line naming their local author. */
+  commentAttribution: integer("comment_attribution", { mode: "boolean" }).notNull().default(false),
+  },
+  (t) => [index("projects_installation_idx").on(t.installationId)],
+);
 
 export const issues = sqliteTable(
   "issues",
@@ -71,6 +83,12 @@ export const issues = sqliteTable(
     deletedAt: text("deleted_at"),
     /** The last full run whose tracker listing contained this issue: the rest are probed for deletion. */
     lastSeenRunId: text("last_seen_run_id"),
+    /** How many `issue_text_parts` rows hold the body (0: the `body` column holds it). */
+    bodyParts: integer("body_parts").notNull().default(0),
+    /** How many `issue_text_parts` rows hold the base JSON (0: the `base` column holds it). */
+    baseParts: integer("base_parts").notNull().default(0),
+    /** JSON array of SyncWarning: fields the tracker refused on the last push, kept locally. */
+    syncWarnings: text("sync_warnings"),
   },
   (t) => [
     uniqueIndex("issues_project_external_uq").on(t.projectId, t.externalId),
@@ -78,6 +96,19 @@ export const issues = sqliteTable(
     index("issues_project_number_idx").on(t.projectId, t.externalNumber),
     index("issues_project_state_idx").on(t.projectId, t.syncState),
   ],
+);
+
+/** A body or base JSON too large for an issue row (D1: 2,000,000 bytes a row), in order. */
+export const issueTextParts = sqliteTable(
+  "issue_text_parts",
+  {
+    issueId: text("issue_id").notNull(),
+    projectId: text("project_id").notNull(),
+    field: text("field", { enum: ["body", "base"] }).notNull(),
+    seq: integer("seq").notNull(),
+    text: text("text").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.issueId, t.field, t.seq] }), index("issue_text_parts_project_idx").on(t.projectId)],
 );
 
 export const syncRuns = sqliteTable(
@@ -102,6 +133,8 @@ export const syncRuns = sqliteTable(
     pushed: integer("pushed").notNull().default(0),
     requests: integer("requests").notNull().default(0),
     error: text("error"),
+    /** Issues the tracker says the listing holds (GitLab `X-Total`, Gitea `X-Total-Count`), when it says. */
+    total: integer("total"),
     createdAt: text("created_at").notNull().default(now),
     startedAt: text("started_at"),
     finishedAt: text("finished_at"),
@@ -125,9 +158,12 @@ export const webhookDeliveries = sqliteTable(
     error: text("error"),
     receivedAt: text("received_at").notNull().default(now),
     processedAt: text("processed_at"),
+    /** SHA-256 (hex) of the raw body: the same signed body under another event or delivery id is a duplicate. */
+    bodySha256: text("body_sha256"),
   },
   (t) => [
     uniqueIndex("webhook_deliveries_project_delivery_uq").on(t.projectId, t.deliveryId),
+    uniqueIndex("webhook_deliveries_project_body_uq").on(t.projectId, t.bodySha256),
     index("webhook_deliveries_project_status_idx").on(t.projectId, t.status),
     // The cron sweep looks for deliveries stuck in "received" across all projects.
     index("webhook_deliveries_status_received_idx").on(t.status, t.receivedAt),
@@ -173,6 +209,12 @@ export const conflicts = sqliteTable(
     /** Which side won: the project's master at the time. */
     resolution: text("resolution", { enum: ["tracker", "local"] }).notNull(),
     createdAt: text("created_at").notNull().default(now),
+    /** Settled by hand (keep local / take tracker): when, which side, and the API token's name. */
+    resolvedAt: text("resolved_at"),
+    resolvedKeep: text("resolved_keep", { enum: ["tracker", "local"] }),
+    resolvedBy: text("resolved_by"),
+    /** Set when the conflict was about a comment (field "comment.body"). */
+    commentId: text("comment_id"),
   },
   (t) => [index("conflicts_project_created_idx").on(t.projectId, t.createdAt, t.id), index("conflicts_issue_idx").on(t.issueId)],
 );
@@ -184,7 +226,7 @@ export const events = sqliteTable(
     projectId: text("project_id").notNull(),
     provider: text("provider", { enum: ["github", "gitlab", "gitea"] }).notNull(),
     deliveryId: text("delivery_id"),
-    kind: text("kind", { enum: ["issue", "pull_request", "push", "other"] }).notNull(),
+    kind: text("kind", { enum: ["issue", "pull_request", "push", "other", "comment"] }).notNull(),
     action: text("action").notNull(),
     externalId: text("external_id"),
     externalNumber: integer("external_number"),
@@ -196,13 +238,178 @@ export const events = sqliteTable(
   (t) => [index("events_project_created_idx").on(t.projectId, t.createdAt, t.id)],
 );
 
+/**
+ * The activity stream: every change the product made, in commit order (`seq`, assigned by SQLite in
+ * the writing batch). Rows outlive their project (an audit trail of its deletion); retention prunes them.
+ */
+export const activity = sqliteTable(
+  "activity",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    projectId: text("project_id").notNull(),
+    issueId: text("issue_id"),
+    kind: text("kind").notNull(),
+    source: text("source").notNull(),
+    /** The API token's name for changes made through the API or dashboard; null for sync. */
+    actor: text("actor"),
+    runId: text("run_id"),
+    deliveryId: text("delivery_id"),
+    /** JSON `{ field: { before, after } }`, each value bounded in bytes. */
+    changes: text("changes"),
+    detail: text("detail"),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [
+    index("activity_project_seq_idx").on(t.projectId, t.seq),
+    index("activity_issue_seq_idx").on(t.issueId, t.seq),
+    index("activity_created_idx").on(t.createdAt),
+  ],
+);
+
+/**
+ * One row per credential projects share: a GitHub App installation (`app:<api origin>:<installation>`)
+ * or a token (`token:<sha256 of api origin and token>`; the token itself is only in each project's
+ * `token_enc`). Holds the cached installation token (encrypted), the shared rate-limit budget and
+ * the credential's health.
+ */
+export const credentials = sqliteTable("credentials", {
+  id: text("id").primaryKey(),
+  kind: text("kind", { enum: ["installation", "token"] }).notNull(),
+  provider: text("provider", { enum: ["github", "gitlab", "gitea"] }).notNull(),
+  apiBaseUrl: text("api_base_url").notNull(),
+  installationId: integer("installation_id"),
+  /** AES-GCM ciphertext of the cached installation token (bound to the credential id). */
+  accessTokenEnc: text("access_token_enc"),
+  accessTokenExpiresAt: text("access_token_expires_at"),
+  rateRemaining: integer("rate_remaining"),
+  rateResetAt: text("rate_reset_at"),
+  /** Set when one project learned the budget is spent: every project on it waits until then. */
+  limitedUntil: text("limited_until"),
+  health: text("health", { enum: ["ok", "rejected", "suspended", "removed"] }).notNull().default("ok"),
+  healthAt: text("health_at"),
+  healthReason: text("health_reason"),
+  /** GitLab: the token's own `expires_at` (a date), when the tracker tells. */
+  tokenExpiresAt: text("token_expires_at"),
+  tokenExpiryCheckedAt: text("token_expiry_checked_at"),
+  updatedAt: text("updated_at").notNull().default(now),
+});
+
+/** Repositories a GitHub App installation can see, by GitHub's repository id (survives renames). */
+export const githubAppRepositories = sqliteTable(
+  "github_app_repositories",
+  {
+    repositoryId: text("repository_id").primaryKey(),
+    installationId: integer("installation_id").notNull(),
+    fullName: text("full_name").notNull(),
+    /** Set when the repository was removed from the installation; its projects are paused. */
+    removedAt: text("removed_at"),
+    updatedAt: text("updated_at").notNull().default(now),
+  },
+  (t) => [index("github_app_repositories_installation_idx").on(t.installationId)],
+);
+
+/** Which repository (by id) an App project syncs: how App deliveries find their projects. */
+export const githubAppProjectRepositories = sqliteTable(
+  "github_app_project_repositories",
+  {
+    projectId: text("project_id").primaryKey(),
+    repositoryId: text("repository_id").notNull(),
+  },
+  (t) => [index("github_app_project_repositories_repo_idx").on(t.repositoryId)],
+);
+
+/** App-level deliveries (installation events) already handled, by `X-GitHub-Delivery`. */
+export const githubAppDeliveries = sqliteTable("github_app_deliveries", {
+  deliveryId: text("delivery_id").primaryKey(),
+  event: text("event").notNull(),
+  action: text("action"),
+  receivedAt: text("received_at").notNull().default(now),
+});
+
+export type CredentialRow = typeof credentials.$inferSelect;
+export type GitHubAppRepositoryRow = typeof githubAppRepositories.$inferSelect;
+
+export const comments = sqliteTable(
+  "comments",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id").notNull(),
+    issueId: text("issue_id").notNull(),
+    body: text("body").notNull(),
+    author: text("author").notNull(),
+    visibility: text("visibility", { enum: ["public", "internal"] }).notNull().default("public"),
+    createdAt: text("created_at").notNull(),
+    updatedAt: text("updated_at").notNull(),
+    /** Bumped on every local write; guards compare-and-set updates. */
+    version: integer("version").notNull().default(1),
+    externalId: text("external_id"),
+    externalUrl: text("external_url"),
+    externalUpdatedAt: text("external_updated_at"),
+    /** The body both sides last agreed on (attribution line removed): the three-way base and echo filter. */
+    base: text("base"),
+    syncState: text("sync_state", { enum: ["synced", "pending_push", "conflict", "error"] }).notNull().default("synced"),
+    syncError: text("sync_error"),
+    deletedAt: text("deleted_at"),
+    /** The last full run whose listing contained this comment. */
+    lastSeenRunId: text("last_seen_run_id"),
+  },
+  (t) => [
+    uniqueIndex("comments_project_external_uq").on(t.projectId, t.externalId),
+    index("comments_issue_created_idx").on(t.issueId, t.createdAt, t.id),
+    index("comments_project_state_idx").on(t.projectId, t.syncState),
+  ],
+);
+
+export const commentOutbox = sqliteTable(
+  "comment_outbox",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id").notNull(),
+    /** One live row per comment: successive local edits coalesce into it. */
+    commentId: text("comment_id").notNull(),
+    op: text("op", { enum: ["create", "update", "delete"] }).notNull(),
+    status: text("status", { enum: ["pending", "done", "failed"] }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    /** Set before a tracker create is sent; a retry with this set first looks for the comment it created. */
+    createAttemptedAt: text("create_attempted_at"),
+    /** The exact text a create sent (attribution included), to recognise it after a lost answer. */
+    sentBody: text("sent_body"),
+    nextAttemptAt: text("next_attempt_at"),
+    lastError: text("last_error"),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+  },
+  (t) => [
+    uniqueIndex("comment_outbox_comment_uq").on(t.commentId),
+    index("comment_outbox_project_status_idx").on(t.projectId, t.status),
+    index("comment_outbox_status_updated_idx").on(t.status, t.updatedAt),
+  ],
+);
+
+/** Tracker comments whose issue is not imported yet: applied once it is. */
+export const pendingComments = sqliteTable(
+  "pending_comments",
+  {
+    projectId: text("project_id").notNull(),
+    externalId: text("external_id").notNull(),
+    issueNumber: integer("issue_number").notNull(),
+    /** JSON of the CanonicalComment. */
+    comment: text("comment").notNull(),
+    receivedAt: text("received_at").notNull().default(now),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.externalId] }), index("pending_comments_issue_idx").on(t.projectId, t.issueNumber)],
+);
+
 export type ProjectRow = typeof projects.$inferSelect;
+export type ActivityRow = typeof activity.$inferSelect;
 export type IssueRow = typeof issues.$inferSelect;
 export type SyncRunRow = typeof syncRuns.$inferSelect;
 export type DeliveryRow = typeof webhookDeliveries.$inferSelect;
 export type OutboxRow = typeof outbox.$inferSelect;
 export type ConflictRow = typeof conflicts.$inferSelect;
 export type EventRow = typeof events.$inferSelect;
+export type CommentRow = typeof comments.$inferSelect;
+export type CommentOutboxRow = typeof commentOutbox.$inferSelect;
 
 /** The six synced fields as an issue row holds them, lists parsed (the shape of a tracker's `IssueFields`). */
 export interface StoredFields {
@@ -213,3 +420,16 @@ export interface StoredFields {
   assignees: string[];
   milestone: string | null;
 }
+
+/** A tracker issue confirmed deleted and removed locally (policy `delete`): replayed deliveries cannot revive it. */
+export const issueTombstones = sqliteTable(
+  "issue_tombstones",
+  {
+    projectId: text("project_id").notNull(),
+    externalId: text("external_id").notNull(),
+    externalNumber: integer("external_number"),
+    externalUpdatedAt: text("external_updated_at"),
+    deletedAt: text("deleted_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.externalId] })],
+);

@@ -1,4 +1,6 @@
 import { and, asc, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
+import { activityStatements, type ActivityEntry } from "./activity";
+import { runBatch } from "./batch";
 import type { Database } from "./client";
 import { projects, syncRuns, type SyncRunRow } from "./schema";
 
@@ -96,9 +98,14 @@ export async function recordRunSucceeded(
 }
 
 /** A failed run, and the project's last error naming it, in one batch. */
-export async function recordRunFailed(db: Database, args: { runId: string; projectId: string; error: string; finishedAt: string }): Promise<void> {
-  await db.batch([
+export async function recordRunFailed(
+  db: Database,
+  args: { runId: string; projectId: string; error: string; finishedAt: string },
+  activity: readonly ActivityEntry[] = [],
+): Promise<void> {
+  await runBatch(db, [
     recordStep(db, args.runId, {}, { status: "failed", finishedAt: args.finishedAt, error: args.error, resumeAt: null }),
     db.update(projects).set({ lastError: `sync run ${args.runId} failed: ${args.error}` }).where(eq(projects.id, args.projectId)),
+    ...activityStatements(activity),
   ]);
 }

@@ -7,6 +7,8 @@
 import { sql, type SQL } from "drizzle-orm";
 import { runBatch, type Statement } from "./batch";
 import type { Database } from "./client";
+import { activityStatements, type ActivityEntry } from "./activity";
+import { issueAtVersion, packText, replacePartsStatements } from "./issue-texts";
 import { chunkByJsonSize, jsonField as j } from "./json";
 import { outboxUpsertJson, type OutboxWrite } from "./outbox";
 import { conflicts, issues, projects, type IssueRow } from "./schema";
@@ -55,18 +57,22 @@ export interface ConflictWrite {
 export async function writeSyncedRows(
   db: Database,
   projectId: string,
-  writes: { inserts: RowWrite[]; updates: RowWrite[]; conflicts: ConflictWrite[]; outbox: OutboxWrite[] },
+  writes: { inserts: RowWrite[]; updates: RowWrite[]; conflicts: ConflictWrite[]; outbox: OutboxWrite[]; activity?: ActivityEntry[] },
 ): Promise<{ insertedIds: Set<string>; updatedIds: Set<string> }> {
   const statements: { kind: "insert" | "update" | "other"; query: Statement }[] = [];
-  for (const chunk of chunkByJsonSize(writes.inserts)) {
+  // Texts over a row's share of D1's byte limit go to issue_text_parts (issue-texts.ts).
+  const inserts = writes.inserts.map((row) => packRow(row, 1));
+  const updates = writes.updates.map((row) => packRow(row, row.version + 1));
+  for (const chunk of chunkByJsonSize(inserts.map((p) => p.row))) {
     statements.push({
       kind: "insert",
       query: sql`
         INSERT INTO ${issues} (id, project_id, title, body, state, labels, assignees, milestone, created_at, updated_at, version,
-          external_id, external_number, external_url, external_updated_at, base, base_hash, sync_state, sync_error, deleted_at)
+          external_id, external_number, external_url, external_updated_at, base, base_hash, sync_state, sync_error, deleted_at,
+          body_parts, base_parts)
         SELECT ${j("id")}, ${projectId}, ${j("title")}, ${j("body")}, ${j("state")}, ${j("labels")}, ${j("assignees")}, ${j("milestone")},
           ${j("createdAt")}, ${j("updatedAt")}, 1, ${j("externalId")}, ${j("externalNumber")}, ${j("externalUrl")}, ${j("externalUpdatedAt")},
-          ${j("base")}, ${j("baseHash")}, ${j("syncState")}, NULL, NULL
+          ${j("base")}, ${j("baseHash")}, ${j("syncState")}, NULL, NULL, ${j("bodyParts")}, ${j("baseParts")}
         FROM json_each(${chunk}) AS j
         -- A project deleted while its step was at the tracker gets no rows back.
         WHERE EXISTS (SELECT 1 FROM ${projects} p WHERE p.id = ${projectId})
@@ -74,8 +80,11 @@ export async function writeSyncedRows(
         RETURNING id`,
     });
   }
-  for (const chunk of chunkByJsonSize(writes.updates)) {
+  for (const chunk of chunkByJsonSize(updates.map((p) => p.row))) {
     statements.push({ kind: "update", query: updateRowsStatement(projectId, chunk) });
+  }
+  for (const packed of [...inserts, ...updates]) {
+    for (const query of packed.partStatements(projectId)) statements.push({ kind: "other", query });
   }
   for (const chunk of chunkByJsonSize(writes.conflicts)) {
     statements.push({
@@ -91,6 +100,8 @@ export async function writeSyncedRows(
   for (const chunk of chunkByJsonSize(writes.outbox)) {
     statements.push({ kind: "other", query: outboxUpsertJson(projectId, chunk) });
   }
+  // Last: each entry is guarded on its issue's write having applied (see ActivityEntry.onlyIfIssue).
+  for (const query of activityStatements(writes.activity ?? [])) statements.push({ kind: "other", query });
   if (statements.length === 0) return { insertedIds: new Set(), updatedIds: new Set() };
   const results = await runBatch(db, statements.map((s) => s.query));
   const insertedIds = new Set<string>();
@@ -114,8 +125,29 @@ export function updateRowsStatement(projectId: string, json: string): SQL {
       milestone = ${j("milestone")}, updated_at = ${j("updatedAt")}, external_id = ${j("externalId")},
       external_number = ${j("externalNumber")}, external_url = ${j("externalUrl")}, external_updated_at = ${j("externalUpdatedAt")},
       base = ${j("base")}, base_hash = ${j("baseHash")}, sync_state = ${j("syncState")}, sync_error = ${j("syncError")},
-      deleted_at = ${j("deletedAt")}, version = issues.version + 1
+      deleted_at = ${j("deletedAt")}, body_parts = ${j("bodyParts")}, base_parts = ${j("baseParts")}, version = issues.version + 1
     FROM json_each(${json}) AS j
     WHERE issues.id = ${j("id")} AND +issues.project_id = ${projectId} AND issues.version = ${j("version")}
     RETURNING issues.id AS id`;
+}
+
+/**
+ * The row with its body and base inline or split (then "" inline, and the statements writing the
+ * parts, each guarded by the row being at `versionAfter`: written only if the row write happened).
+ */
+function packRow(row: RowWrite, versionAfter: number): { row: RowWrite & { bodyParts: number; baseParts: number }; partStatements(projectId: string): SQL[] } {
+  const body = packText(row.body);
+  const base = packText(row.base);
+  return {
+    row: { ...row, body: body.inline, base: base.inline, bodyParts: body.parts.length, baseParts: base.parts.length },
+    partStatements(projectId) {
+      // A row that had parts and now has none keeps stale part rows that count 0 ignores; clear them
+      // only where there is something to write, to keep small pages at a handful of statements.
+      const guard = issueAtVersion(row.id, versionAfter);
+      return [
+        ...(body.parts.length > 0 ? replacePartsStatements(projectId, row.id, "body", body.parts, guard) : []),
+        ...(base.parts.length > 0 ? replacePartsStatements(projectId, row.id, "base", base.parts, guard) : []),
+      ];
+    },
+  };
 }

@@ -28,5 +28,8 @@ export function projectSync(env: Env, projectId: string) {
     async pushIssue(issueId: string): Promise<PushOutcome> {
       return unwrap(await stub.pushIssue(projectId, issueId));
     },
+    async pushComment(commentId: string): Promise<PushOutcome> {
+      return unwrap(await stub.pushComment(projectId, commentId));
+    },
   };
 }

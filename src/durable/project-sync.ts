@@ -1,16 +1,10 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { loadSyncContext } from "../sync/context";
+import { pushComment } from "../sync/comment-push";
 import { applyDelivery } from "../sync/deliveries";
 import { pushIssue, type PushOutcome } from "../sync/push";
 import { requestRun, runStep, type RunMode, type RunTrigger } from "../sync/runs";
-
-declare module "../env" {
-  interface Env {
-    /** One ProjectSync Durable Object per project (named by the project id). Reach it through ./client.ts. */
-    PROJECT_SYNC: DurableObjectNamespace<ProjectSync>;
-  }
-}
 
 /**
  * What an RPC call answers. Errors travel as data: a thrown error loses its class across RPC (the
@@ -66,6 +60,11 @@ export class ProjectSync extends DurableObject<Env> {
   /** Pushes one issue's pending local change to the tracker. */
   async pushIssue(projectId: string, issueId: string): Promise<RpcResult<PushOutcome>> {
     return this.#call(projectId, async () => pushIssue(await loadSyncContext(this.env, projectId), issueId));
+  }
+
+  /** Pushes one comment's pending local change to the tracker. */
+  async pushComment(projectId: string, commentId: string): Promise<RpcResult<PushOutcome>> {
+    return this.#call(projectId, async () => pushComment(await loadSyncContext(this.env, projectId), commentId));
   }
 
   /** Each alarm runs one bounded step of the project's active run, in a fresh invocation budget. */

@@ -1,7 +1,10 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { bodyLimit } from "hono/body-limit";
+import { activityRouter } from "./activity";
 import { requireApiToken } from "./auth";
+import { commentsRouter } from "./comments";
 import { deliveriesRouter } from "./deliveries";
+import { githubAppWebhookRouter } from "./github-app-webhook";
 import { issuesRouter } from "./issues";
 import { errorToResponse, problem } from "./problem";
 import { loadProject, type AppEnv } from "./project";
@@ -9,13 +12,24 @@ import { projectsRouter } from "./projects";
 import { syncRunsRouter } from "./sync-runs";
 import { validationHook } from "./validation";
 import { webhooksRouter } from "./webhooks";
+import { uiRouter } from "../ui/app";
 
 const API_BODY_LIMIT = 1024 * 1024;
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
+  // Answers hold project data: never cached by a proxy or browser, never sniffed as another type.
+  app.use("*", async (c, next) => {
+    await next();
+    c.res.headers.set("Cache-Control", "no-store");
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
+  });
+
   app.get("/health", (c) => c.json({ status: "ok" }));
+  // The operator dashboard (server-rendered; its own session auth, CSRF and CSP).
+  app.get("/ui", (c) => c.redirect("/ui/", 301));
+  app.route("/ui/", uiRouter);
 
   app.use(
     "/api/*",
@@ -25,9 +39,12 @@ export function createApp() {
   app.use("/api/v1/projects/:projectId/*", loadProject);
   app.route("/api/v1/projects", projectsRouter);
   app.route("/api/v1/projects", issuesRouter);
+  app.route("/api/v1/projects", commentsRouter);
   app.route("/api/v1/projects", deliveriesRouter);
+  app.route("/webhooks", githubAppWebhookRouter);
   app.route("/webhooks", webhooksRouter);
   app.route("/api/v1", syncRunsRouter);
+  app.route("/api/v1", activityRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", (c) => ({

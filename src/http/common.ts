@@ -19,6 +19,7 @@ const problemContent = { "application/problem+json": { schema: ProblemSchema } }
 export const problemResponses = {
   400: { description: "Invalid input; `errors` names each bad field", content: problemContent },
   401: { description: "Missing or wrong bearer token", content: problemContent },
+  403: { description: "The bearer token's scope is too small (a `read` token on a route that changes something)", content: problemContent },
   404: { description: "Unknown id", content: problemContent },
 } as const;
 

@@ -5,6 +5,7 @@ import { findDelivery, listDeliveries, resetForReplay } from "../db/deliveries";
 import { listEvents } from "../db/events";
 import type { DeliveryRow, EventRow } from "../db/schema";
 import { NotFound } from "../errors";
+import { nowIso } from "../ids";
 import { errorText, log } from "../log";
 import { PROVIDERS } from "../providers/types";
 import { enqueueDeliveryApply } from "../queue/send";
@@ -13,7 +14,7 @@ import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
 
 const DELIVERY_STATUSES = ["received", "applied", "ignored", "failed"] as const;
-const EVENT_KINDS = ["issue", "pull_request", "push"] as const;
+const EVENT_KINDS = ["issue", "pull_request", "push", "comment"] as const;
 
 export const DeliverySchema = z
   .object({
@@ -37,7 +38,7 @@ export const EventSchema = z
     projectId: z.string(),
     provider: z.enum(PROVIDERS),
     deliveryId: z.string().nullable(),
-    kind: z.enum(["issue", "pull_request", "push", "other"]),
+    kind: z.enum(["issue", "pull_request", "push", "other", "comment"]),
     action: z.string(),
     externalId: z.string().nullable(),
     externalNumber: z.number().int().nullable(),
@@ -139,7 +140,15 @@ export const deliveriesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validatio
     const db = database(c.env.DB);
     const row = await findDelivery(db, projectId, deliveryId);
     if (!row) throw new NotFound("delivery", deliveryId);
-    await resetForReplay(db, row.id);
+    await resetForReplay(db, row.id, [
+      {
+        projectId,
+        kind: "delivery.replayed",
+        origin: { source: "api", actor: c.var.apiToken.name, deliveryId: row.deliveryId },
+        createdAt: nowIso(),
+        detail: `delivery ${row.deliveryId} (${row.event}${row.action ? `/${row.action}` : ""}, was ${row.status}) queued again`,
+      },
+    ]);
     try {
       await enqueueDeliveryApply(c.env, projectId, row.id);
     } catch (err) {

@@ -50,6 +50,9 @@ export const IssueSchema = z
     syncState: z.enum(SYNC_STATES),
     syncError: z.string().nullable().openapi({ description: "Why the last push or apply failed, when syncState is error" }),
     deletedAt: IsoTimestamp.nullable(),
+    syncWarnings: z
+      .array(z.object({ field: z.string(), reason: z.string(), sent: z.unknown(), tracker: z.unknown() }))
+      .openapi({ description: "Fields the tracker accepted a write for but did not store (kept locally), from the last push" }),
   })
   .openapi("Issue");
 
@@ -67,6 +70,7 @@ export function issueToApi(row: IssueRow): z.infer<typeof IssueSchema> {
     syncState: row.syncState,
     syncError: row.syncError,
     deletedAt: row.deletedAt,
+    syncWarnings: row.syncWarnings ? (JSON.parse(row.syncWarnings) as { field: string; reason: string; sent: unknown; tracker: unknown }[]) : [],
   };
 }
 
@@ -135,16 +139,16 @@ export const issuesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
     return c.json(issueToApi(row), 200);
   })
   .openapi(routes.create, async (c) => {
-    const row = await createLocalIssue(c.env, database(c.env.DB), c.var.project, c.req.valid("json"));
+    const row = await createLocalIssue(c.env, database(c.env.DB), c.var.project, c.req.valid("json"), { source: "api", actor: c.var.apiToken.name });
     return c.json(issueToApi(row), 201);
   })
   .openapi(routes.update, async (c) => {
     const { issueId } = c.req.valid("param");
-    const row = await editIssue(c.env, database(c.env.DB), c.var.project, issueId, c.req.valid("json"));
+    const row = await editIssue(c.env, database(c.env.DB), c.var.project, issueId, c.req.valid("json"), { source: "api", actor: c.var.apiToken.name });
     return c.json(issueToApi(row), 200);
   })
   .openapi(routes.close, async (c) => {
     const { issueId } = c.req.valid("param");
-    const row = await editIssue(c.env, database(c.env.DB), c.var.project, issueId, { state: "closed" });
+    const row = await editIssue(c.env, database(c.env.DB), c.var.project, issueId, { state: "closed" }, { source: "api", actor: c.var.apiToken.name });
     return c.json(issueToApi(row), 200);
   });

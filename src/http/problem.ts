@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
 import { errorText, log } from "../log";
-import { ConfigurationError, DirectionRefused, NotFound, StateConflict, ValidationFailed, type FieldError } from "../errors";
+import { ConfigurationError, DirectionRefused, Forbidden, NotFound, ProjectPaused, StateConflict, Unprocessable, ValidationFailed, type FieldError } from "../errors";
 
 /** RFC 9457 problem details. */
 export interface Problem {
@@ -16,6 +16,7 @@ export interface Problem {
 const TITLES: Record<number, string> = {
   400: "Bad Request",
   401: "Unauthorized",
+  403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
   409: "Conflict",
@@ -50,9 +51,13 @@ export function zodFieldErrors(error: ZodError, prefix?: string): FieldError[] {
 /** Turns known errors into problem+json; anything unknown is a 500 without internals. */
 export function errorToResponse(err: unknown, c: Context): Response {
   if (err instanceof ValidationFailed) return problem(400, "The request has invalid fields.", { errors: err.errors });
+  if (err instanceof Unprocessable) return problem(422, "The request cannot be applied as sent.", { errors: err.errors });
+  if (err instanceof Forbidden) return problem(403, err.message);
   if (err instanceof NotFound) return problem(404, err.message);
   if (err instanceof DirectionRefused) return problem(409, err.message, { type: "urn:syndarix-sync:direction-refused" });
   if (err instanceof StateConflict) return problem(409, err.message);
+  // Also when it crossed the Durable Object's RPC boundary, which keeps only the error's name.
+  if (err instanceof ProjectPaused || (err instanceof Error && err.name === "ProjectPaused")) return problem(409, err.message, { type: "urn:syndarix-sync:project-paused" });
   if (err instanceof HTTPException) {
     const status = err.status;
     // Hono's own messages here are safe ("Malformed JSON in request body", "Unsupported Media Type").

@@ -4,9 +4,10 @@ import { getProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
 import type { Env } from "../env";
 import { NotFound } from "../errors";
+import type { ApiToken } from "./auth";
 
 /** Hono env of the routers: the bindings, and the project of a `/projects/:projectId/...` route. */
-export type AppEnv = { Bindings: Env; Variables: { project: ProjectRow } };
+export type AppEnv = { Bindings: Env; Variables: { project: ProjectRow; apiToken: ApiToken } };
 
 /**
  * Loads the project of every `/projects/:projectId` route once and puts it on the context

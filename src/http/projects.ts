@@ -1,14 +1,17 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { sealProjectSecret } from "../crypto";
+import { bytesToBase64Url, openProjectSecret, sealProjectSecret } from "../crypto";
 import { database } from "../db/client";
+import { unlinkProject } from "../db/credentials";
 import { hasLinkedIssues } from "../db/issues";
 import { deleteProject, insertProject, listProjects, updateProject, type NewProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
-import { NotFound, StateConflict, ValidationFailed, type FieldError } from "../errors";
+import { NotFound, StateConflict, Unprocessable, ValidationFailed, type FieldError } from "../errors";
 import { newId, nowIso } from "../ids";
-import { DEFAULT_API_BASE_URL, repositoryFormatProblem } from "../providers";
+import { APP_INSTALLATION_PROVIDERS, checkApiBaseUrl, DEFAULT_API_BASE_URL, originOf, parseInsecureHosts, repositoryFormatProblem } from "../providers";
 import { PROVIDERS, type Provider } from "../providers/types";
-import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
+import { projectCreatedActivity, projectDeletedActivity, projectUpdatedActivity } from "../sync/project-activity";
+import { githubAppConfig, resetCredentialHealth } from "../sync/credentials";
+import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
 import { assertSameRepository } from "../sync/repository";
 import { validationHook } from "./validation";
@@ -32,15 +35,45 @@ const ProjectFields = {
     .min(1)
     .max(300)
     .openapi({ description: '"owner/name"; GitLab: "group/sub/project" or the numeric id' }),
-  token: z.string().min(1).max(2000).openapi({ description: "Tracker API token; stored encrypted, never returned" }),
-  webhookSecret: z.string().min(8).max(500).openapi({ description: "Webhook secret; stored encrypted, never returned" }),
+  token: z
+    .string()
+    .min(1)
+    .max(2000)
+    // A header value cannot hold CR/LF: such a token would fail every run as a "network error".
+    .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain line breaks or other control characters")
+    .openapi({ description: "Tracker API token; stored encrypted, bound to the apiBaseUrl's origin, never returned" }),
+  webhookSecret: z
+    .string()
+    // One captured delivery allows an offline guess of the secret: 20 characters or more.
+    .min(20, "must be at least 20 characters")
+    .max(500)
+    .openapi({ description: "Webhook secret (at least 20 characters); stored encrypted, never returned" }),
+  installationId: z
+    .number()
+    .int()
+    .positive()
+    .max(Number.MAX_SAFE_INTEGER)
+    .openapi({ description: "GitHub only: the GitHub App installation to connect with, instead of a token" }),
   syncDirection: Direction,
   master: Master.optional(),
   deletionPolicy: DeletionPolicy.optional(),
   syncEnabled: z.boolean().optional(),
+  commentAttribution: z
+    .boolean()
+    .optional()
+    .openapi({ description: "Start comments posted with the sync's token with a line naming their local author (default false)" }),
 };
 
-const CreateProject = z.strictObject(ProjectFields).openapi("CreateProject");
+const CreateProject = z
+  .strictObject({
+    ...ProjectFields,
+    token: ProjectFields.token.optional().openapi({ description: 'Tracker API token (or "installationId" for GitHub); stored encrypted, never returned' }),
+    webhookSecret: ProjectFields.webhookSecret
+      .optional()
+      .openapi({ description: "Webhook secret (not needed with installationId: the App's webhook is used); stored encrypted, never returned" }),
+    installationId: ProjectFields.installationId.optional(),
+  })
+  .openapi("CreateProject");
 const UpdateProject = z.strictObject(ProjectFields).partial().openapi("UpdateProject");
 
 export const ProjectSchema = z
@@ -54,7 +87,9 @@ export const ProjectSchema = z
     master: Master,
     deletionPolicy: DeletionPolicy,
     syncEnabled: z.boolean(),
-    webhookUrl: z.string().openapi({ description: "Path to register in the tracker: /webhooks/<provider>/<id>" }),
+    webhookUrl: z.string().openapi({ description: "Path to register in the tracker: /webhooks/<provider>/<id> (App projects: /webhooks/github-app)" }),
+    installationId: z.number().int().nullable().openapi({ description: "The GitHub App installation the project is connected with; null when it uses a token" }),
+    commentAttribution: z.boolean(),
     createdAt: IsoTimestamp,
     updatedAt: IsoTimestamp,
     lastIncrementalSyncAt: IsoTimestamp.nullable(),
@@ -74,7 +109,9 @@ export function projectToApi(p: ProjectRow): z.infer<typeof ProjectSchema> {
     master: p.master,
     deletionPolicy: p.deletionPolicy,
     syncEnabled: p.syncEnabled,
-    webhookUrl: `/webhooks/${p.provider}/${p.id}`,
+    webhookUrl: p.installationId !== null ? "/webhooks/github-app" : `/webhooks/${p.provider}/${p.id}`,
+    installationId: p.installationId,
+    commentAttribution: p.commentAttribution,
     createdAt: p.createdAt,
     updatedAt: p.updatedAt,
     lastIncrementalSyncAt: p.lastIncrementalSyncAt,
@@ -84,23 +121,82 @@ export function projectToApi(p: ProjectRow): z.infer<typeof ProjectSchema> {
 }
 
 /** Rules that span fields, checked on the project as it would be after the write. */
-function checkProjectRules(p: {
-  provider: Provider;
-  apiBaseUrl: string | undefined;
-  repository: string;
-  syncDirection: string;
-  deletionPolicy: string;
-}): FieldError[] {
+function checkProjectRules(
+  p: {
+    provider: Provider;
+    apiBaseUrl: string | undefined;
+    repository: string;
+    syncDirection: string;
+    deletionPolicy: string;
+  },
+  insecureHosts: readonly string[],
+): { errors: FieldError[]; apiBaseUrl: string } {
   const errors: FieldError[] = [];
+  let apiBaseUrl = "";
   if (!p.apiBaseUrl) errors.push({ field: "apiBaseUrl", message: `is required for ${p.provider}` });
+  else {
+    const checked = checkApiBaseUrl(p.apiBaseUrl, insecureHosts);
+    if (checked.ok) apiBaseUrl = checked.value;
+    else errors.push({ field: "apiBaseUrl", message: checked.problem });
+  }
   const repositoryProblem = repositoryFormatProblem(p.provider, p.repository);
   if (repositoryProblem) errors.push({ field: "repository", message: repositoryProblem });
   if (p.deletionPolicy === "recreate" && p.syncDirection !== "outbound") {
     errors.push({ field: "deletionPolicy", message: '"recreate" is only allowed for outbound projects' });
   }
-  return errors;
+  return { errors, apiBaseUrl };
 }
 
+/** Columns a new project row gets from their defaults (for the activity entry describing it). */
+const NEW_PROJECT_DEFAULTS = {
+  cursor: null,
+  cursorEtag: null,
+  commentCursor: null,
+  commentCursorEtag: null,
+  nextCreateAt: null,
+  lastIncrementalSyncAt: null,
+  lastFullSyncAt: null,
+  lastError: null,
+  trackerRepositoryId: null,
+  trackerRepositoryName: null,
+  accessLostAt: null,
+  accessError: null,
+};
+/**
+ * How the project authenticates after the write: exactly one of `token` and `installationId`
+ * (GitHub only), and a webhook secret unless the App's webhook serves it.
+ */
+function checkAuthRules(
+  provider: Provider,
+  input: { token?: string | undefined; installationId?: number | undefined; webhookSecret?: string | undefined },
+  current: ProjectRow | null,
+  appConfigured: boolean,
+): { errors: FieldError[]; installationId: number | null } {
+  const errors: FieldError[] = [];
+  if (input.token !== undefined && input.installationId !== undefined) {
+    errors.push({ field: "installationId", message: 'give either "token" or "installationId", not both' });
+  }
+  const installationId = input.installationId ?? (input.token !== undefined ? null : (current?.installationId ?? null));
+  const appCapable = APP_INSTALLATION_PROVIDERS.includes(provider);
+  if (installationId !== null && !appCapable) {
+    errors.push({ field: "installationId", message: `is for GitHub App installations only; ${provider} projects use "token"` });
+  }
+  if (input.installationId !== undefined && !appConfigured) {
+    errors.push({ field: "installationId", message: "the Worker has no GitHub App configured (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY)" });
+  }
+  if (installationId === null && input.token === undefined && (current === null || current.tokenEnc === "")) {
+    errors.push({ field: "token", message: appCapable ? 'is required (or "installationId" for a GitHub App installation)' : "is required" });
+  }
+  if (current === null && installationId === null && input.webhookSecret === undefined) {
+    errors.push({ field: "webhookSecret", message: 'is required (unless the project uses "installationId")' });
+  }
+  return { errors, installationId };
+}
+
+/** App projects need no per-project webhook: an unguessable secret keeps that endpoint shut. */
+function randomSecret(): string {
+  return bytesToBase64Url(crypto.getRandomValues(new Uint8Array(32)));
+}
 
 const routes = {
   create: createRoute({
@@ -131,7 +227,12 @@ const routes = {
     tags: ["projects"],
     summary: "Change any field; a new token or webhook secret replaces the old",
     request: { params: ProjectIdParams, body: jsonBody(UpdateProject) },
-    responses: { 200: jsonContent(ProjectSchema, "The project"), ...problemResponses, ...conflictResponse },
+    responses: {
+      200: jsonContent(ProjectSchema, "The project"),
+      ...problemResponses,
+      ...conflictResponse,
+      422: { description: "The API origin changes without a new `token` (`errors` names `token`)", content: { "application/problem+json": { schema: ProblemSchema } } },
+    },
   }),
   remove: createRoute({
     method: "delete",
@@ -148,25 +249,34 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const input = c.req.valid("json");
     const apiBaseUrl = input.apiBaseUrl ?? DEFAULT_API_BASE_URL[input.provider] ?? undefined;
     const deletionPolicy = input.deletionPolicy ?? "orphan";
-    const errors = checkProjectRules({ ...input, apiBaseUrl, deletionPolicy });
+    const auth = checkAuthRules(input.provider, input, null, githubAppConfig(c.env) !== null);
+    const checked = checkProjectRules({ ...input, apiBaseUrl, deletionPolicy }, parseInsecureHosts(c.env.ALLOW_INSECURE_TRACKER_HOSTS));
+    const errors = [...checked.errors, ...auth.errors];
     if (errors.length) throw new ValidationFailed(errors);
     const id = newId();
     const now = nowIso();
-    const row = await insertProject(database(c.env.DB), {
+    const origin = { source: "api" as const, actor: c.var.apiToken.name };
+    // Secrets are bound to the origin they were given for (never sent anywhere else).
+    const apiOrigin = originOf(checked.apiBaseUrl);
+    const fields = {
       id,
       name: input.name,
       provider: input.provider,
-      apiBaseUrl: apiBaseUrl!.replace(/\/+$/, ""),
+      apiBaseUrl: checked.apiBaseUrl,
       repository: input.repository,
       syncDirection: input.syncDirection,
       master: input.master ?? "tracker",
       deletionPolicy,
       syncEnabled: input.syncEnabled ?? true,
-      tokenEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "token", input.token),
-      webhookSecretEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret),
+      commentAttribution: input.commentAttribution ?? false,
+      // App projects hold no token of their own: the installation's tokens are minted as needed.
+      tokenEnc: input.token !== undefined ? await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "token", input.token, apiOrigin) : "",
+      webhookSecretEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret ?? randomSecret(), apiOrigin),
+      installationId: auth.installationId,
       createdAt: now,
       updatedAt: now,
-    });
+    };
+    const row = await insertProject(database(c.env.DB), fields, projectCreatedActivity({ ...fields, ...NEW_PROJECT_DEFAULTS }, origin, now));
     return c.json(projectToApi(row), 201);
   })
   .openapi(routes.list, async (c) => {
@@ -195,20 +305,32 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       syncDirection: input.syncDirection ?? current.syncDirection,
       deletionPolicy: input.deletionPolicy ?? current.deletionPolicy,
     };
-    const errors = checkProjectRules(next);
+    const auth = checkAuthRules(provider, input, current, githubAppConfig(c.env) !== null);
+    const checked = checkProjectRules(next, parseInsecureHosts(c.env.ALLOW_INSECURE_TRACKER_HOSTS));
+    const errors = [...checked.errors, ...auth.errors];
     if (errors.length) throw new ValidationFailed(errors);
-    const pointsElsewhere = next.repository !== current.repository || next.apiBaseUrl!.replace(/\/+$/, "") !== current.apiBaseUrl;
+    // The stored token was given for the current origin: another origin needs a token given for it
+    // (App projects mint their tokens for whatever apiBaseUrl they have).
+    const apiOrigin = originOf(checked.apiBaseUrl);
+    const originChanged = apiOrigin !== originOf(current.apiBaseUrl);
+    if (originChanged && input.token === undefined && auth.installationId === null) {
+      throw new Unprocessable([
+        { field: "token", message: `is required when the API origin changes (to ${apiOrigin}): the stored token is never sent to another origin` },
+      ]);
+    }
+    const pointsElsewhere = next.repository !== current.repository || checked.apiBaseUrl !== current.apiBaseUrl;
     const sameRepositoryRequired = next.provider === current.provider && pointsElsewhere && (await hasLinkedIssues(db, projectId));
     if (sameRepositoryRequired) {
       // Another name or address is fine for the same repository (a rename keeps its id); another repository is not.
-      await assertSameRepository(c.env, current, { apiBaseUrl: next.apiBaseUrl!.replace(/\/+$/, ""), repository: next.repository, token: input.token });
+      await assertSameRepository(c.env, current, { apiBaseUrl: checked.apiBaseUrl, repository: next.repository, token: input.token });
     }
     const patch: Partial<NewProject> = {
       ...(input.name !== undefined ? { name: input.name } : {}),
       ...(input.master !== undefined ? { master: input.master } : {}),
       ...(input.syncEnabled !== undefined ? { syncEnabled: input.syncEnabled } : {}),
+      ...(input.commentAttribution !== undefined ? { commentAttribution: input.commentAttribution } : {}),
       provider: next.provider,
-      apiBaseUrl: next.apiBaseUrl!.replace(/\/+$/, ""),
+      apiBaseUrl: checked.apiBaseUrl,
       repository: next.repository,
       syncDirection: next.syncDirection,
       deletionPolicy: next.deletionPolicy,
@@ -217,22 +339,44 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     if (patch.provider !== current.provider || patch.apiBaseUrl !== current.apiBaseUrl || patch.repository !== current.repository) {
       patch.cursor = null;
       patch.cursorEtag = null;
+      patch.commentCursor = null;
+      patch.commentCursorEtag = null;
       // The configured name is used again (and the tracker's current name learned afresh).
       patch.trackerRepositoryName = null;
       // Without linked issues it may be another repository: its id is learned afresh.
       if (!sameRepositoryRequired) patch.trackerRepositoryId = null;
     }
-    if (input.token !== undefined) patch.tokenEnc = await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, projectId, "token", input.token);
+    const key = c.env.TOKEN_ENCRYPTION_KEY;
+    if (input.token !== undefined) patch.tokenEnc = await sealProjectSecret(key, projectId, "token", input.token, apiOrigin);
+    patch.installationId = auth.installationId;
+    if (auth.installationId !== null) patch.tokenEnc = "";
     if (input.webhookSecret !== undefined) {
-      patch.webhookSecretEnc = await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, projectId, "webhookSecret", input.webhookSecret);
+      patch.webhookSecretEnc = await sealProjectSecret(key, projectId, "webhookSecret", input.webhookSecret, apiOrigin);
+    } else if (originChanged) {
+      // The webhook secret stays the same secret; only its binding follows the new origin.
+      const secret = await openProjectSecret(key, projectId, "webhookSecret", current.webhookSecretEnc, originOf(current.apiBaseUrl));
+      patch.webhookSecretEnc = await sealProjectSecret(key, projectId, "webhookSecret", secret, apiOrigin);
     }
-    const row = await updateProject(db, projectId, patch);
+    const activity = projectUpdatedActivity(
+      current,
+      patch,
+      { token: input.token !== undefined, webhookSecret: input.webhookSecret !== undefined },
+      { source: "api", actor: c.var.apiToken.name },
+      nowIso(),
+    );
+    const row = await updateProject(db, projectId, patch, activity);
     if (!row) throw new NotFound("project", projectId);
+    // Another repository or installation: the App link is learned again (by name, then by id).
+    if (row.installationId !== current.installationId || row.repository !== current.repository || row.apiBaseUrl !== current.apiBaseUrl) {
+      await unlinkProject(db, projectId);
+    }
+    // A new token (or installation) given by hand: whatever refused the old one, try this one.
+    if (input.token !== undefined || input.installationId !== undefined) await resetCredentialHealth(c.env, db, row);
     return c.json(projectToApi(row), 200);
   })
   .openapi(routes.remove, async (c) => {
     const { projectId } = c.req.valid("param");
-    const deleted = await deleteProject(database(c.env.DB), projectId);
+    const deleted = await deleteProject(database(c.env.DB), projectId, projectDeletedActivity(c.var.project, { source: "api", actor: c.var.apiToken.name }, nowIso()));
     if (!deleted) throw new NotFound("project", projectId);
     return c.body(null, 204);
   });

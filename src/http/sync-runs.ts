@@ -7,6 +7,7 @@ import { projectSync } from "../durable/client";
 import { NotFound, StateConflict } from "../errors";
 import type { SyncStatus } from "../sync/status";
 import { syncStatus } from "../sync/status";
+import { credentialStatus, type CredentialStatus } from "../sync/credentials";
 import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
@@ -63,7 +64,7 @@ export function runToApi(r: SyncRunRow): z.infer<typeof SyncRunSchema> {
   };
 }
 
-const ConflictSchema = z
+export const ConflictSchema = z
   .object({
     id: z.string(),
     projectId: z.string(),
@@ -74,10 +75,13 @@ const ConflictSchema = z
     trackerValue: z.unknown(),
     resolution: z.enum(["tracker", "local"]).openapi({ description: "The side that won: the project's master" }),
     createdAt: IsoTimestamp,
+    resolvedAt: IsoTimestamp.nullable().openapi({ description: "When an operator settled it by hand (POST …/resolve)" }),
+    resolvedKeep: z.enum(["tracker", "local"]).nullable().openapi({ description: "The side the operator kept" }),
+    resolvedBy: z.string().nullable().openapi({ description: "The API token's name that resolved it" }),
   })
   .openapi("Conflict");
 
-function conflictToApi(c: ConflictRow): z.infer<typeof ConflictSchema> {
+export function conflictToApi(c: ConflictRow): z.infer<typeof ConflictSchema> {
   const parse = (v: string | null) => (v === null ? null : (JSON.parse(v) as unknown));
   return {
     id: c.id,
@@ -89,8 +93,28 @@ function conflictToApi(c: ConflictRow): z.infer<typeof ConflictSchema> {
     trackerValue: parse(c.trackerValue),
     resolution: c.resolution,
     createdAt: c.createdAt,
+    resolvedAt: c.resolvedAt,
+    resolvedKeep: c.resolvedKeep,
+    resolvedBy: c.resolvedBy,
   };
 }
+
+const CredentialStatusSchema = z
+  .object({
+    kind: z.enum(["installation", "token"]).openapi({ description: "A GitHub App installation, or a token (shared by every project using it)" }),
+    installationId: z.number().int().nullable(),
+    health: z.enum(["ok", "rejected", "suspended", "removed"]),
+    healthAt: IsoTimestamp.nullable().openapi({ description: "When the tracker refused the credential (or the installation was suspended/removed)" }),
+    healthReason: z.string().nullable(),
+    rateLimit: z.object({
+      remaining: z.number().int().nullable().openapi({ description: "Requests left, as the tracker's last answer said (shared by the credential's projects)" }),
+      resetAt: IsoTimestamp.nullable(),
+      limitedUntil: IsoTimestamp.nullable().openapi({ description: "Set while the budget is spent: every project on the credential waits until then" }),
+    }),
+    tokenExpiresAt: z.string().nullable().openapi({ description: "GitLab: when the token expires, when known" }),
+    warning: z.string().nullable().openapi({ description: "Set two weeks before the token expires" }),
+  })
+  .openapi("CredentialStatus");
 
 const StatusSchema = z
   .object({
@@ -121,10 +145,28 @@ const StatusSchema = z
       .object({ since: IsoTimestamp, reason: z.string().nullable() })
       .nullable()
       .openapi({ description: "Set while the tracker answers 404 for the repository itself: the token lost access; nothing is deleted meanwhile" }),
+    paused: z.string().nullable().openapi({
+      description: "Why the project sends nothing to its tracker now (credentials rejected, App installation suspended or removed, repository removed), or null",
+    }),
+    credential: CredentialStatusSchema,
+    issuesWithSyncWarnings: z.number().int().openapi({ description: "Issues whose last push had fields the tracker refused silently (kept locally; see the issue's syncWarnings)" }),
+    comments: z
+      .object({
+        total: z.number().int(),
+        internal: z.number().int(),
+        deleted: z.number().int(),
+        error: z.number().int(),
+        waitingForIssue: z.number().int().openapi({ description: "Tracker comments whose issue is not imported yet" }),
+        commentCursor: IsoTimestamp.nullable(),
+      })
+      .openapi({ description: "Comment sync" }),
+    pendingCommentPushes: z.number().int().openapi({ description: "Comment outbox rows waiting for the tracker" }),
+    failedCommentPushes: z.number().int(),
   })
   .openapi("SyncStatus");
 
-function statusToApi(s: SyncStatus): z.infer<typeof StatusSchema> {
+function statusToApi(s: SyncStatus, credential: CredentialStatus): z.infer<typeof StatusSchema> {
+  const { pausedReason, ...shown } = credential;
   return {
     projectId: s.project.id,
     syncEnabled: s.project.syncEnabled,
@@ -151,6 +193,19 @@ function statusToApi(s: SyncStatus): z.infer<typeof StatusSchema> {
     pendingPushes: s.pendingPushes,
     failedPushes: s.failedPushes,
     failedDeliveries: s.failedDeliveries,
+    paused: pausedReason,
+    credential: shown,
+    issuesWithSyncWarnings: s.issuesWithSyncWarnings,
+    comments: {
+      total: s.comments.total,
+      internal: s.comments.internal,
+      deleted: s.comments.deleted,
+      error: s.comments.error,
+      waitingForIssue: s.comments.waitingForIssue,
+      commentCursor: s.project.commentCursor,
+    },
+    pendingCommentPushes: s.comments.pendingPushes,
+    failedCommentPushes: s.comments.failedPushes,
   };
 }
 
@@ -227,7 +282,9 @@ export const syncRunsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     return c.json(runToApi(run), 200);
   })
   .openapi(routes.status, async (c) => {
-    return c.json(statusToApi(await syncStatus(database(c.env.DB), c.var.project)), 200);
+    const db = database(c.env.DB);
+    const [status, credential] = await Promise.all([syncStatus(db, c.var.project), credentialStatus(c.env, db, c.var.project)]);
+    return c.json(statusToApi(status, credential), 200);
   })
   .openapi(routes.conflicts, async (c) => {
     const { limit, cursor, issueId } = c.req.valid("query");

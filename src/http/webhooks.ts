@@ -4,7 +4,7 @@
  * read (the project), one D1 write (the delivery) and one queue send.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { openProjectSecret } from "../crypto";
+import { openProjectSecret, SecretOriginMismatch } from "../crypto";
 import { database } from "../db/client";
 import { encodePayload, insertDelivery, type DeliveryStatus } from "../db/deliveries";
 import { getProject } from "../db/projects";
@@ -13,12 +13,15 @@ import { newId, nowIso } from "../ids";
 import { errorText, log } from "../log";
 import {
   answersBadPayloadWith2xx,
+  bodyDigest,
   deliveryIdOf,
   eventNameOf,
+  originOf,
   parseWebhook,
   PROVIDERS,
   verifyWebhook,
   webhookRepository,
+  webhookSignatureWellFormed,
   WebhookPayloadError,
   type Provider,
 } from "../providers";
@@ -75,7 +78,7 @@ const route = createRoute({
   },
 });
 
-type Classified =
+export type Classified =
   | { status: "received" | "ignored"; event: string; action: string | null; json: string; reason?: string }
   | { status: "failed"; event: string; action: null; json: string; error: string; field: string };
 
@@ -83,7 +86,7 @@ type Classified =
  * Decides from the verified body whether the product acts on the delivery. Also extracts the JSON
  * from form-encoded deliveries (GitHub's and Gitea's `payload=` content type).
  */
-function classify(provider: Provider, project: ProjectRow, request: Request, text: string | null): Classified {
+export function classify(provider: Provider, request: Request, text: string | null, project: ProjectRow | null = null): Classified {
   const event = eventNameOf(provider, request.headers) ?? "";
   if (text === null) return { status: "failed", event, action: null, json: "", error: "The body is not valid UTF-8.", field: "(body)" };
   let json = text;
@@ -100,7 +103,7 @@ function classify(provider: Provider, project: ProjectRow, request: Request, tex
     return { status: "failed", event, action: null, json: text, error: "The body is not a JSON object.", field: "(body)" };
   }
   // An organisation/group hook sends other repositories' events here too: recorded, never applied.
-  const foreign = foreignDeliveryReason(project, webhookRepository(provider, payload));
+  const foreign = project ? foreignDeliveryReason(project, webhookRepository(provider, payload)) : null;
   if (foreign) return { status: "ignored", event, action: null, json, reason: foreign };
   try {
     const normalized = parseWebhook(provider, request.headers, payload);
@@ -114,7 +117,7 @@ function classify(provider: Provider, project: ProjectRow, request: Request, tex
 }
 
 /** JSON is UTF-8 (RFC 8259): a body that is not is refused, not stored with U+FFFD in it. */
-function decodeUtf8(bytes: Uint8Array): string | null {
+export function decodeUtf8(bytes: Uint8Array): string | null {
   try {
     return new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
@@ -123,7 +126,7 @@ function decodeUtf8(bytes: Uint8Array): string | null {
 }
 
 /** The body, or null once it passes `limit` bytes — counted while reading, so a chunked body is cut too. */
-async function readLimited(request: Request, limit: number): Promise<Uint8Array | null> {
+export async function readLimited(request: Request, limit: number): Promise<Uint8Array | null> {
   if (!request.body) return new Uint8Array(0);
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -147,6 +150,7 @@ async function readLimited(request: Request, limit: number): Promise<Uint8Array 
   return bytes;
 }
 
+const unsigned = () => problem(401, "The webhook signature or token is missing or wrong.");
 const tooLarge = () => problem(413, `The webhook body is over ${MAX_WEBHOOK_BODY} bytes.`);
 const notFound = () => problem(404, "No webhook endpoint here: unknown provider or project, or not the project's provider.");
 
@@ -163,6 +167,8 @@ webhooksRouter.openAPIRegistry.registerPath(route);
 webhooksRouter.post("/:provider/:projectId", async (c) => {
   const { provider, projectId } = c.req.param();
   if (!isProvider(provider)) return notFound();
+  // Cheap refusals first: an unsigned request costs no D1 read, no body read and no decryption.
+  if (!webhookSignatureWellFormed(provider, c.req.raw.headers)) return unsigned();
   const declared = c.req.header("content-length");
   if (declared !== undefined && Number(declared) > MAX_WEBHOOK_BODY) return tooLarge();
 
@@ -172,13 +178,20 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
 
   const raw = await readLimited(c.req.raw, MAX_WEBHOOK_BODY);
   if (!raw) return tooLarge();
-  const secret = await openProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, project.id, "webhookSecret", project.webhookSecretEnc);
+  let secret = "";
+  try {
+    secret = await openProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, project.id, "webhookSecret", project.webhookSecretEnc, originOf(project.apiBaseUrl));
+  } catch (err) {
+    // A secret bound to another origin verifies nothing (the empty secret never matches).
+    if (!(err instanceof SecretOriginMismatch)) throw err;
+    log.error("webhook secret is bound to another origin", { projectId });
+  }
   if (!(await verifyWebhook(provider, c.req.raw.headers, raw, secret))) {
-    return problem(401, "The webhook signature or token is missing or wrong.");
+    return unsigned();
   }
 
   const deliveryId = await deliveryIdOf(provider, c.req.raw.headers, raw);
-  const classified = classify(provider, project, c.req.raw, decodeUtf8(raw));
+  const classified = classify(provider, c.req.raw, decodeUtf8(raw), project);
   const payload = await encodePayload(classified.json);
   // Only a body that stays over D1's value limit even gzip-compressed lands here (real JSON does not).
   if (payload === null) return problem(413, "The webhook body is too large to store, even compressed.");
@@ -196,6 +209,7 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
     status,
     processedAt: finishedAt,
     error: classified.status === "failed" ? classified.error : (classified.reason ?? null),
+    bodySha256: await bodyDigest(raw),
   });
   if (id === null) return c.json({ status: "duplicate" as const }, 200);
   if (classified.status === "failed" && answersBadPayloadWith2xx(provider)) {

@@ -1,7 +1,8 @@
 import { projectSync } from "../durable/client";
 import type { Env } from "../env";
 import { errorText, log } from "../log";
-import { PushJob, QUEUES, SyncJob } from "../queue/messages";
+import { CommentPushJob, PushJob, QUEUES, SyncJob } from "../queue/messages";
+import { recordCommentPushFailure } from "../sync/comment-push";
 import { recordDeliveryFailure } from "../sync/deliveries";
 import { recordPushFailure } from "../sync/push";
 
@@ -23,6 +24,12 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
       } catch (err) {
         if (err instanceof Error && err.name === "NotFound") {
           // The project was deleted after the message was sent: nothing left to do.
+          message.ack();
+          return;
+        }
+        if (err instanceof Error && err.name === "ProjectPaused") {
+          // Paused (credentials rejected, installation suspended…): retrying cannot help; resuming
+          // the project starts a run of its own.
           message.ack();
           return;
         }
@@ -49,6 +56,9 @@ async function handleMessage(queue: string, message: Message<unknown>, env: Env)
     message.ack();
     return;
   }
+  if ((queue === QUEUES.push || queue === QUEUES.pushDead) && (message.body as { type?: unknown } | null)?.type === "comment_push") {
+    return handleCommentPush(queue, message, env);
+  }
   if (queue === QUEUES.push || queue === QUEUES.pushDead) {
     const parsed = PushJob.safeParse(message.body);
     if (!parsed.success) return ackMalformed(queue, message);
@@ -70,6 +80,25 @@ async function handleMessage(queue: string, message: Message<unknown>, env: Env)
   }
   log.error("message from an unknown queue acked", { queue });
   message.ack();
+}
+
+/** A comment push: same queue, retries, rate-limit delays and dead letter as issue pushes. */
+async function handleCommentPush(queue: string, message: Message<unknown>, env: Env): Promise<void> {
+  const parsed = CommentPushJob.safeParse(message.body);
+  if (!parsed.success) return ackMalformed(queue, message);
+  const job = parsed.data;
+  if (queue === QUEUES.pushDead) {
+    await recordCommentPushFailure(env, job.projectId, job.commentId, "retries exhausted");
+    message.ack();
+    return;
+  }
+  const outcome = await projectSync(env, job.projectId).pushComment(job.commentId);
+  if (outcome.retryAt) {
+    const delay = Math.ceil((Date.parse(outcome.retryAt) - Date.now()) / 1000);
+    message.retry({ delaySeconds: Math.min(43_200, Math.max(1, delay)) });
+  } else {
+    message.ack();
+  }
 }
 
 function ackMalformed(queue: string, message: Message<unknown>): void {

@@ -1,5 +1,5 @@
 import { database, type Database } from "../db/client";
-import { deleteDoneOutbox, deleteEvents, deleteFinishedRuns, deleteProcessedDeliveries } from "../db/history";
+import { deleteDoneOutbox, deleteEvents, deleteFinishedRuns, deleteOldActivity, deleteProcessedDeliveries } from "../db/history";
 import type { Env } from "../env";
 import { idFloor } from "../ids";
 
@@ -14,6 +14,7 @@ export const RETENTION = {
   deliveriesDays: 14,
   eventsDays: 30,
   finishedOutboxDays: 7,
+  activityDays: 30,
 } as const;
 
 /** Rows deleted per statement, and statements per table per call: bounded work for the daily cron. */
@@ -25,6 +26,7 @@ export interface PruneResult {
   deliveries: number;
   events: number;
   outbox: number;
+  activity: number;
 }
 
 /** Deletes finished history older than its retention, oldest first, in bounded chunks. */
@@ -45,5 +47,6 @@ export async function pruneHistory(env: Env, now: number = Date.now()): Promise<
     deliveries: await prune(deleteProcessedDeliveries, before(RETENTION.deliveriesDays)),
     events: await prune(deleteEvents, before(RETENTION.eventsDays)),
     outbox: await prune(deleteDoneOutbox, new Date(now - RETENTION.finishedOutboxDays * DAY_MS).toISOString()),
+    activity: await prune(deleteOldActivity, new Date(now - RETENTION.activityDays * DAY_MS).toISOString()),
   };
 }

@@ -5,10 +5,11 @@
  */
 import { database } from "../db/client";
 import { listStaleReceived } from "../db/deliveries";
+import { listStaleCommentPushes } from "../db/comments";
 import { listStalePending } from "../db/outbox";
 import type { Env } from "../env";
 import { nowIso } from "../ids";
-import { resendDeliveries, resendPushes } from "../queue/send";
+import { resendCommentPushes, resendDeliveries, resendPushes } from "../queue/send";
 
 /** An outbox row pending this long lost its push job (a failed send): send it again. */
 const STALE_OUTBOX_MS = 10 * 60_000;
@@ -19,7 +20,9 @@ const STALE_DELIVERY_MS = 15 * 60_000;
 export async function resendStalePushes(env: Env, now: number = Date.now()): Promise<number> {
   const rows = await listStalePending(database(env.DB), nowIso(now - STALE_OUTBOX_MS), 1000);
   await resendPushes(env, rows);
-  return rows.length;
+  const commentRows = await listStaleCommentPushes(database(env.DB), nowIso(now - STALE_OUTBOX_MS), 1000);
+  await resendCommentPushes(env, commentRows);
+  return rows.length + commentRows.length;
 }
 
 /** Re-sends the apply jobs of deliveries left `received` too long. */

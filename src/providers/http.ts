@@ -5,6 +5,11 @@
  * `TrackerHttpDialect` from the tracker's own client. Reading answers into issues and pages is
  * `issue-responses.ts`.
  * Error messages name the method, path and status, never the token or the request body.
+ *
+ * Where the token may go (issue 17): only to the API base's origin, only to paths below the base
+ * that the adapter allowed (its own repository or project, plus the few others it needs, e.g.
+ * `/user`), and redirects are followed by hand under the same two rules — the runtime would follow
+ * a cross-origin redirect carrying GitLab's `PRIVATE-TOKEN`. Answers are read up to a size limit.
  */
 import { fromEpochSeconds } from "./timestamps";
 import { RateLimitedError, TrackerError, type Provider, type TrackerConfig } from "./types";
@@ -26,8 +31,25 @@ export interface TrackerRequestOptions {
   json?: unknown;
   /** Non-2xx statuses handed back to the caller instead of thrown (rate limits are still thrown). */
   accept?: readonly number[];
-  /** Do not follow redirects: GitHub's 301 for a transferred issue is the answer itself. */
+  /**
+   * A redirect the client may not follow (another origin, or a path outside the repository) is
+   * handed back as the answer instead of thrown: GitHub's 301 for a transferred issue is the
+   * answer itself. Redirects within the repository (a rename) are still followed.
+   */
   manualRedirect?: boolean;
+}
+
+/** True when a path below the API base (e.g. `/repos/acme/widgets/issues`) may be requested. */
+export type PathRule = (pathBelowBase: string) => boolean;
+
+/** A rule allowing `prefix` itself and everything below it (`prefix/...`), nothing beside it. */
+export function underPath(prefix: string): PathRule {
+  return (path) => path === prefix || path.startsWith(`${prefix}/`);
+}
+
+/** A rule allowing exactly `path`. */
+export function exactPath(exact: string): PathRule {
+  return (path) => path === exact;
 }
 
 export interface TrackerResponse {
@@ -35,6 +57,8 @@ export interface TrackerResponse {
   headers: Headers;
   /** Parsed JSON, or null for an empty body (304, 204). */
   body: unknown;
+  /** The URL that gave this answer: the requested one, or where the redirects it followed led. */
+  url: string;
 }
 
 export type QueryValue = string | number | boolean | null | undefined;
@@ -50,6 +74,10 @@ const UNKNOWN_RESET_WAIT_MS = 60_000;
 export const MIN_RATE_LIMIT_WAIT_MS = 5_000;
 /** Bound for helper listings (labels, milestones, own issues): never walk a tracker forever. */
 const MAX_HELPER_PAGES = 50;
+/** Redirects followed for one request before giving up (GitHub's rename answers need one). */
+const MAX_REDIRECTS = 5;
+/** Largest tracker answer read: a page of 100 issues at GitHub's 65,536-character body limit fits. */
+export const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
 /** POST creates are not idempotent: a retry after a lost answer is how duplicates happen. */
 const IDEMPOTENT: ReadonlySet<HttpMethod> = new Set(["GET", "PUT", "PATCH", "DELETE"]);
 
@@ -57,6 +85,9 @@ export class TrackerHttp {
   readonly provider: Provider;
   readonly baseUrl: string;
   private readonly origin: string;
+  /** The API base's path ("/api/v3"), which every request path must start with. */
+  private readonly basePath: string;
+  private pathRules: readonly PathRule[] = [];
   private readonly token: string;
   private readonly dialect: TrackerHttpDialect;
   private readonly fetchImpl: typeof fetch;
@@ -71,6 +102,7 @@ export class TrackerHttp {
     this.dialect = dialect;
     this.baseUrl = config.apiBaseUrl.replace(/\/+$/, "");
     this.origin = new URL(this.baseUrl).origin;
+    this.basePath = new URL(this.baseUrl).pathname.replace(/\/+$/, "");
     this.token = config.token;
     // Resolved per call, not captured: tests replace globalThis.fetch after adapters exist.
     this.fetchImpl = config.fetch ?? ((input, init) => fetch(input, init));
@@ -94,28 +126,51 @@ export class TrackerHttp {
     return url.toString();
   }
 
+  /**
+   * Limits every later request to paths below the API base that one of `rules` allows. The adapter
+   * calls it once, with its repository's or project's path and the few others it needs.
+   */
+  restrictPaths(rules: readonly PathRule[]): void {
+    this.pathRules = rules;
+  }
+
+  /** Why the token must not go to `target`, or null when it may. */
+  private refusal(target: URL): string | null {
+    // A Link URL is followed verbatim, but never to another host: that would hand it our token.
+    if (target.origin !== this.origin) return `refused to send credentials to ${target.origin}`;
+    // `new URL()` has already resolved any dot segment: this is the path that would be sent.
+    const path = target.pathname;
+    const below = path.startsWith(`${this.basePath}/`) ? path.slice(this.basePath.length) : null;
+    if (below === null || !this.pathRules.some((allowed) => allowed(below))) {
+      return `refused to send credentials to ${path}: not under the project's repository`;
+    }
+    return null;
+  }
+
   async request(method: HttpMethod, url: string, options: TrackerRequestOptions = {}): Promise<TrackerResponse> {
     const target = new URL(url);
-    // A Link URL is followed verbatim, but never to another host: that would hand it our token.
-    if (target.origin !== this.origin) {
-      throw new TrackerError(`${this.provider} refused to send credentials to ${target.origin}`, null, false);
-    }
+    const refused = this.refusal(target);
+    if (refused) throw new TrackerError(`${this.provider} ${refused}`, null, false);
     const what = `${this.provider} ${method} ${target.pathname}`;
     const attempts = IDEMPOTENT.has(method) ? this.maxAttempts : 1;
     let lastError: TrackerError | null = null;
 
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (attempt > 1) await this.sleep(backoffMs(attempt - 1));
-      this.requests++;
       let res: Response;
+      let answeredBy: URL;
       try {
-        res = await this.fetchImpl(target.toString(), this.init(method, options));
+        ({ res, url: answeredBy } = await this.fetchFollowing(method, target, options, what));
       } catch (err) {
+        if (err instanceof TrackerError) throw err;
         lastError = new TrackerError(`${what} failed: ${networkReason(err)}`, null, true);
         continue;
       }
 
-      const text = await readText(res);
+      const text = await readText(res, MAX_RESPONSE_BYTES);
+      if (text === TOO_LARGE) {
+        throw new TrackerError(`${what} answered ${res.status} with a body over ${MAX_RESPONSE_BYTES} bytes`, res.status, false);
+      }
       if (text === null) {
         lastError = new TrackerError(`${what} answered ${res.status} with an unreadable body`, res.status, true);
         continue;
@@ -137,15 +192,44 @@ export class TrackerHttp {
         throw error;
       }
 
-      if (text.trim() === "") return { status: res.status, headers: res.headers, body: null };
+      if (text.trim() === "") return { status: res.status, headers: res.headers, body: null, url: answeredBy.toString() };
       try {
-        return { status: res.status, headers: res.headers, body: JSON.parse(text) as unknown };
+        return { status: res.status, headers: res.headers, body: JSON.parse(text) as unknown, url: answeredBy.toString() };
       } catch {
         // A cut-off body is a transport fault like a dropped connection: retry, then report retryable.
         lastError = new TrackerError(`${what} answered ${res.status} with a body that is not JSON`, res.status, true);
       }
     }
     throw lastError ?? new TrackerError(`${what} failed`, null, true);
+  }
+
+  /**
+   * One request with redirects followed by hand: only within the origin and the allowed paths,
+   * at most MAX_REDIRECTS hops. 307/308 repeat the method and body; 303, and 301/302 after a POST,
+   * continue as a GET without a body (RFC 9110 §15.4); other 301/302 keep the method.
+   */
+  private async fetchFollowing(method: HttpMethod, target: URL, options: TrackerRequestOptions, what: string): Promise<{ res: Response; url: URL }> {
+    let url = target;
+    let currentMethod: HttpMethod = method;
+    let json = options.json;
+    for (let hop = 0; ; hop++) {
+      this.requests++;
+      const res = await this.fetchImpl(url.toString(), this.init(currentMethod, { ...options, json }));
+      const location = res.headers.get("location");
+      if (!REDIRECTS.has(res.status) || location === null) return { res, url };
+      const next = new URL(location, url);
+      const refused = this.refusal(next);
+      // GitHub's 301 for an issue transferred to another repository is the answer itself.
+      if (refused && options.manualRedirect) return { res, url };
+      await res.body?.cancel();
+      if (refused) throw new TrackerError(`${what} answered ${res.status}, a redirect not followed: ${refused}`, res.status, false);
+      if (hop >= MAX_REDIRECTS) throw new TrackerError(`${what} was redirected more than ${MAX_REDIRECTS} times`, res.status, false);
+      if (res.status === 303 || ((res.status === 301 || res.status === 302) && currentMethod === "POST")) {
+        currentMethod = "GET";
+        json = undefined;
+      }
+      url = next;
+    }
   }
 
   /** GET that must answer 2xx with JSON. */
@@ -180,12 +264,12 @@ export class TrackerHttp {
     };
     // A tracker that stops answering must not hold the project's Durable Object: the timeout turns
     // it into a network error (retried for idempotent methods, ambiguous for creates).
-    const init: RequestInit = { method, headers, signal: AbortSignal.timeout(this.timeoutMs) };
+    // Redirects are never left to the runtime: it would follow them to any origin (fetchFollowing).
+    const init: RequestInit = { method, headers, signal: AbortSignal.timeout(this.timeoutMs), redirect: "manual" };
     if (options.json !== undefined) {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(options.json);
     }
-    if (options.manualRedirect) init.redirect = "manual";
     return init;
   }
 
@@ -258,12 +342,41 @@ function backoffMs(retry: number): number {
   return ceiling / 2 + Math.random() * (ceiling / 2);
 }
 
-async function readText(res: Response): Promise<string | null> {
+const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
+const TOO_LARGE = Symbol("too large");
+
+/** The body as text, TOO_LARGE past `limit` bytes (counted while reading), null when unreadable. */
+async function readText(res: Response, limit: number): Promise<string | null | typeof TOO_LARGE> {
+  const declared = Number(res.headers.get("content-length") ?? "");
+  if (Number.isFinite(declared) && declared > limit) {
+    await res.body?.cancel();
+    return TOO_LARGE;
+  }
+  if (!res.body) return "";
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
   try {
-    return await res.text();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > limit) {
+        await reader.cancel();
+        return TOO_LARGE;
+      }
+      chunks.push(value);
+    }
   } catch {
     return null;
   }
+  const bytes = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(bytes);
 }
 
 /** GitHub/Gitea `{message}`, GitLab `{message}` (sometimes an object) or `{error}`. */

@@ -4,15 +4,35 @@
  * answer is a lookup in the registry; the facts live in `providers/<name>/`.
  */
 import { TRACKERS } from "./registry";
+import { isDotSegment } from "./endpoints";
 import { sha256Hex } from "./signatures";
 import { PROVIDERS, type NormalizedEvent, type Provider, type Tracker, type TrackerConfig, type WebhookHeaders, type WebhookRepository } from "./types";
 
 export * from "./types";
-export { WebhookPayloadError } from "./webhook-events";
+import { WebhookPayloadError } from "./webhook-events";
+export { WebhookPayloadError };
 export { toUtcIso } from "./timestamps";
+export { checkApiBaseUrl, originOf, parseInsecureHosts } from "./endpoints";
 export { GitHubTracker } from "./github";
 export { GitLabTracker } from "./gitlab";
 export { GiteaTracker } from "./gitea";
+export * from "./credential-budget";
+export {
+  AppAuthError,
+  AppCredentialsRejected,
+  appBotLogin,
+  fetchAppSlug,
+  InstallationGone,
+  InstallationSuspended,
+  mintInstallationToken,
+  tokenNeedsRefresh,
+  type InstallationToken,
+} from "./github/app-installation-token";
+export { AppIdInvalid, AppPrivateKeyInvalid } from "./github/app-jwt";
+export { parseAppDelivery, type AppDelivery, type AppRepositoryRef } from "./github/app-webhooks";
+
+/** Trackers whose projects may connect with an App installation (`installationId`) instead of a token. */
+export const APP_INSTALLATION_PROVIDERS: readonly Provider[] = ["github"];
 
 /** Where each tracker's API lives when the project names no host; Gitea is always self-hosted. */
 export const DEFAULT_API_BASE_URL: Readonly<Record<Provider, string | null>> = Object.fromEntries(
@@ -37,6 +57,11 @@ export async function verifyWebhook(
 ): Promise<boolean> {
   if (secret === "") return false;
   return TRACKERS[provider].verifyWebhook(headers, rawBody, secret);
+}
+
+/** True when the delivery's signature/token header is present and well formed (no storage read needed). */
+export function webhookSignatureWellFormed(provider: Provider, headers: WebhookHeaders): boolean {
+  return TRACKERS[provider].signatureWellFormed(headers);
 }
 
 /**
@@ -67,8 +92,18 @@ export function eventHeaderNames(provider: Provider): readonly string[] {
  */
 export function parseWebhook(provider: Provider, headers: WebhookHeaders, payload: unknown): NormalizedEvent {
   const tracker = TRACKERS[provider];
-  const event = tracker.parseWebhook(tracker.eventName(headers) ?? "", payload);
-  return { ...event, repository: event.repository ?? webhookRepository(provider, payload) };
+  const event = tracker.eventName(headers) ?? "";
+  const shape = tracker.webhookShapeProblem(event, payload);
+  if (shape) throw new WebhookPayloadError(`${provider} ${event} payload: (event): ${shape}; refused`);
+  let parsed: NormalizedEvent;
+  try {
+    parsed = tracker.parseWebhook(event, payload);
+  } catch (err) {
+    // An unparseable timestamp is bad input like a missing field: a 4xx naming it, never a 500.
+    if (err instanceof RangeError) throw new WebhookPayloadError(`${provider} ${event} payload: (timestamp): ${err.message.slice(0, 120)}`);
+    throw err;
+  }
+  return { ...parsed, repository: parsed.repository ?? webhookRepository(provider, payload) };
 }
 
 /** The repository a delivery names, read before anything else (a foreign one is not parsed further). */
@@ -84,5 +119,18 @@ export function answersBadPayloadWith2xx(provider: Provider): boolean {
 /** Null when `repository` is a valid reference for this tracker, else what it must look like. */
 export function repositoryFormatProblem(provider: Provider, repository: string): string | null {
   const { repositoryPattern, repositoryProblem } = TRACKERS[provider];
-  return repositoryPattern.test(repository) ? null : repositoryProblem;
+  if (!repositoryPattern.test(repository)) return repositoryProblem;
+  // "../user" once made a sync call `GET /user/issues` with the token: no segment may be a dot segment.
+  if (repository.split("/").some(isDotSegment)) return `${repositoryProblem}, without "." or ".." segments`;
+  return null;
+}
+
+/** Null when the tracker can hold `name` as one label, else why not. */
+export function labelNameProblem(provider: Provider, name: string): string | null {
+  return TRACKERS[provider].labelNameProblem?.(name) ?? null;
+}
+
+/** SHA-256 (hex) of a delivery's raw body: the same signed body is the same delivery, whatever its headers say. */
+export function bodyDigest(rawBody: Uint8Array): Promise<string> {
+  return sha256Hex(rawBody);
 }

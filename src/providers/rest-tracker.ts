@@ -5,7 +5,9 @@
  */
 import { TrackerHttp, type TrackerHttpDialect } from "./http";
 import type {
+  CanonicalComment,
   CanonicalIssue,
+  CommentPage,
   IssueFields,
   IssueLookup,
   IssuePage,
@@ -58,6 +60,16 @@ export abstract class RestTracker implements Tracker {
   abstract currentUser(): Promise<string>;
   /** GET of the repository itself; 404 is `not_found` (the token cannot see it). */
   protected abstract readRepository(): Promise<RepositoryLookup>;
+
+  abstract readonly repositoryWideComments: boolean;
+  abstract readonly commentsOrderedByUpdate: boolean;
+  abstract listCommentsPage(request: ListPageRequest): Promise<CommentPage>;
+  abstract listIssueComments(issueNumber: number): Promise<CanonicalComment[] | null>;
+  abstract getComment(issueNumber: number, externalId: string): Promise<CanonicalComment | null>;
+  abstract createComment(issueNumber: number, body: string): Promise<CanonicalComment>;
+  abstract updateComment(issueNumber: number, externalId: string, body: string): Promise<CanonicalComment>;
+  abstract deleteComment(issueNumber: number, externalId: string): Promise<"deleted" | "gone">;
+  abstract findOwnComments(issueNumber: number, since: string): Promise<CanonicalComment[]>;
 }
 
 /** Walks every page from the first, following each page's `nextUrl` verbatim. */

@@ -81,7 +81,7 @@ export interface RepositoryIdentity {
 
 export type RepositoryLookup = ({ status: "found" } & RepositoryIdentity) | { status: "not_found" };
 
-export interface Tracker {
+export interface Tracker extends CommentTracker {
   readonly provider: Provider;
   /** Largest page size the tracker allows for issue lists. */
   readonly pageSize: number;
@@ -109,6 +109,63 @@ export interface Tracker {
   readonly repositoryObserved: RepositoryLookup | null;
   /** The token's own user (login / username), read once. */
   currentUser(): Promise<string>;
+  /**
+   * When the token itself expires (ISO date or instant), null when it does not or the tracker does
+   * not say. Only trackers whose tokens expire implement it (GitLab).
+   */
+  credentialExpiresAt?(): Promise<string | null>;
+}
+
+// ---------- comments ----------
+
+/** A tracker comment mapped to one provider-independent shape (timestamps ISO UTC with `Z`). */
+export interface CanonicalComment {
+  /** GitHub/Gitea comment `id`, GitLab note `id`, as a string. */
+  externalId: string;
+  /** The number of the issue it belongs to (GitHub/Gitea `number`, GitLab `iid`). */
+  issueNumber: number;
+  url: string;
+  body: string;
+  /** Login/username of the tracker account that wrote it. */
+  author: string;
+  /** GitLab `internal: true` notes; always false elsewhere. */
+  internal: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface CommentPage {
+  /** Issue comments on this page; pull request conversation comments already removed. */
+  comments: CanonicalComment[];
+  nextUrl: string | null;
+  etag: string | null;
+  notModified: boolean;
+  serverTime: string | null;
+  /** `updated_at` of the last raw item (pull request comments included), ISO UTC; null if empty. */
+  lastUpdatedAt: string | null;
+  rawCount: number;
+}
+
+/**
+ * Comment methods every adapter implements. GitHub and Gitea list a whole repository's comments
+ * changed since an instant (`repositoryWideComments`); GitLab only per issue.
+ */
+export interface CommentTracker {
+  readonly repositoryWideComments: boolean;
+  /** True when the repository-wide listing is ordered by `updated_at` ascending (GitHub). */
+  readonly commentsOrderedByUpdate: boolean;
+  /** One page of the repository-wide listing (GitHub/Gitea; GitLab throws). */
+  listCommentsPage(request: ListPageRequest): Promise<CommentPage>;
+  /** Every comment of one issue, system notes removed. Null when the issue is gone. */
+  listIssueComments(issueNumber: number): Promise<CanonicalComment[] | null>;
+  /** One comment, or null when it is gone. */
+  getComment(issueNumber: number, externalId: string): Promise<CanonicalComment | null>;
+  createComment(issueNumber: number, body: string): Promise<CanonicalComment>;
+  updateComment(issueNumber: number, externalId: string, body: string): Promise<CanonicalComment>;
+  /** Deletes; "gone" when the tracker no longer had it. */
+  deleteComment(issueNumber: number, externalId: string): Promise<"deleted" | "gone">;
+  /** Comments this token's user wrote on the issue at or after `since`: how a lost create is adopted. */
+  findOwnComments(issueNumber: number, since: string): Promise<CanonicalComment[]>;
 }
 
 export interface TrackerConfig {
@@ -127,6 +184,11 @@ export interface TrackerConfig {
   sleep?: (ms: number) => Promise<void>;
   /** Clock for rate-limit `retryAt` computed from relative `Retry-After` (epoch ms). Default Date.now. */
   now?: () => number;
+  /**
+   * The login the tracker shows as the author of what this credential creates, when `GET /user`
+   * cannot tell (a GitHub App's installation token acts as `<slug>[bot]`).
+   */
+  actorLogin?: () => Promise<string>;
 }
 
 /** The tracker refused for rate limiting; try again at `retryAt` (ISO UTC). Never sleep on it. */
@@ -158,7 +220,7 @@ export class TrackerError extends Error {
 
 // ---------- webhooks ----------
 
-export type EventKind = "issue" | "pull_request" | "push" | "other";
+export type EventKind = "issue" | "pull_request" | "push" | "other" | "comment";
 
 /** Canonical issue actions across trackers. */
 export type IssueAction =
@@ -195,6 +257,13 @@ export interface NormalizedEvent {
   movedTo: string | null;
   /** The repository (GitLab: project) the payload is about, as far as it says: org/group hooks send others too. */
   repository?: WebhookRepository | null;
+  /** Comment events (kind "comment"): the comment and what happened to it. */
+  comment?: CommentEvent;
+}
+
+export interface CommentEvent {
+  action: "created" | "edited" | "deleted";
+  comment: CanonicalComment;
 }
 
 export interface WebhookHeaders {
@@ -210,6 +279,11 @@ export interface WebhookHeaders {
 export interface TrackerDescriptor {
   readonly provider: Provider;
   createTracker(config: TrackerConfig): Tracker;
+  /**
+   * True when the delivery carries its signature/token header in the tracker's form: checked before
+   * any storage read, so an unsigned request costs no D1 read, body read or decryption.
+   */
+  signatureWellFormed(headers: WebhookHeaders): boolean;
   /** Checks a delivery on its raw bytes, in constant time; an empty secret verifies nothing. */
   verifyWebhook(headers: WebhookHeaders, rawBody: Uint8Array, secret: string): Promise<boolean>;
   /** Headers naming the delivery, best first; the first present one dedupes it. */
@@ -218,6 +292,8 @@ export interface TrackerDescriptor {
   readonly eventHeaders: readonly string[];
   /** The event name read from `eventHeaders`, or null when none is present. */
   eventName(headers: WebhookHeaders): string | null;
+  /** Null when a delivery's body has the shape its (unsigned) event name says, else what does not fit. */
+  webhookShapeProblem(event: string, payload: unknown): string | null;
   /** Normalizes a verified delivery; `event` is `eventName(...)`, "" when absent. */
   parseWebhook(event: string, payload: unknown): NormalizedEvent;
   /** Where the API lives when the project names no host; null when there is no public instance. */
@@ -225,6 +301,8 @@ export interface TrackerDescriptor {
   /** What a project's `repository` must match, and the message saying so when it does not. */
   readonly repositoryPattern: RegExp;
   readonly repositoryProblem: string;
+  /** Why a label name cannot be sent to this tracker as one label; absent when every name can. */
+  labelNameProblem?(name: string): string | null;
   /** The repository a delivery is about (org/group hooks send other repositories' events too). */
   webhookRepository?(payload: unknown): WebhookRepository | null;
   /** True when the tracker disables a hook that gets 4xx answers (GitLab): bad payloads then answer 2xx. */

@@ -22,7 +22,15 @@ export const PushJob = z.object({
 });
 export type PushJob = z.infer<typeof PushJob>;
 
-export type Job = SyncJob | PushJob;
+/** A comment's pending local change, sent on the push queue (same retries and dead letter as issue pushes). */
+export const CommentPushJob = z.object({
+  type: z.literal("comment_push"),
+  projectId: z.string().min(1),
+  commentId: z.string().min(1),
+});
+export type CommentPushJob = z.infer<typeof CommentPushJob>;
+
+export type Job = SyncJob | PushJob | CommentPushJob;
 
 /** Queue names, as in wrangler.toml. */
 export const QUEUES = {

@@ -7,7 +7,7 @@
  */
 import type { Env } from "../env";
 import { errorText, log } from "../log";
-import type { PushJob, SyncJob } from "./messages";
+import type { CommentPushJob, PushJob, SyncJob } from "./messages";
 
 /** Queues accept at most 100 messages per `sendBatch`. */
 export const MAX_BATCH = 100;
@@ -39,11 +39,36 @@ export async function enqueuePushes(env: Env, projectId: string, issueIds: reado
   );
 }
 
+/** Push jobs for comments whose outbox rows are written. Best effort: the cron sweep re-sends a lost one. */
+export async function enqueueCommentPushes(env: Env, projectId: string, commentIds: readonly string[]): Promise<void> {
+  const jobs = commentIds.map((commentId): CommentPushJob => ({ type: "comment_push", projectId, commentId }));
+  await sendBatch(env.PUSH_QUEUE as Queue<unknown> as Queue<CommentPushJob>, jobs, (err) =>
+    log.error("comment push enqueue failed; the cron sweep will retry", { projectId, commentIds: commentIds.slice(0, 10), error: errorText(err, 200) }),
+  );
+}
+
+/** Comment push jobs again for outbox rows whose first send was lost (the cron sweep). */
+export async function resendCommentPushes(env: Env, rows: readonly { projectId: string; commentId: string }[]): Promise<void> {
+  await sendBatch(
+    env.PUSH_QUEUE as Queue<unknown> as Queue<CommentPushJob>,
+    rows.map((r): CommentPushJob => ({ type: "comment_push", ...r })),
+  );
+}
+
 /** One sync job per project (the cron fan-out); returns the number of `sendBatch` calls. */
 export function enqueueSyncRuns(env: Env, projectIds: readonly string[], mode: "incremental" | "full", trigger: "cron"): Promise<number> {
   return sendBatch(
     env.SYNC_QUEUE,
     projectIds.map((projectId): SyncJob => ({ type: "sync", projectId, mode, trigger })),
+  );
+}
+
+/** Incremental runs for projects that were paused and may sync again (installation unsuspended, repository re-added). */
+export async function enqueueResumedRuns(env: Env, projectIds: readonly string[]): Promise<void> {
+  await sendBatch(
+    env.SYNC_QUEUE,
+    projectIds.map((projectId): SyncJob => ({ type: "sync", projectId, mode: "incremental", trigger: "resume" })),
+    (err) => log.error("resume enqueue failed; the next cron run covers it", { projects: projectIds.length, error: errorText(err, 200) }),
   );
 }
 

@@ -5,6 +5,7 @@
  * Writes are computed in code and written in one atomic D1 batch, each row guarded by its version
  * (D1 has no interactive transactions): a row that a local API edit changed meanwhile is re-merged.
  */
+import { fieldChanges, type ActivityEntry } from "../db/activity";
 import { listUnconfirmedCreates, loadByExternalIds } from "../db/issues";
 import type { OutboxWrite } from "../db/outbox";
 import { writeSyncedRows, type ConflictWrite, type RowWrite } from "../db/synced-rows";
@@ -12,6 +13,7 @@ import { newId, nowIso } from "../ids";
 import type { IssueRow } from "../db/schema";
 import type { CanonicalIssue, IssueFields } from "../providers/types";
 import { enqueuePushes } from "../queue/send";
+import { originOf, rowChanges } from "./activity";
 import type { SyncContext } from "./context";
 import { decideSnapshot, type Decision, type SnapshotSource } from "./decide";
 import { applyGone } from "./deletion";
@@ -73,7 +75,7 @@ export async function applySnapshots(ctx: SyncContext, snapshots: readonly Canon
     const adoptable = unmatched.length > 0 && ctx.project.syncDirection !== "inbound" ? await unconfirmedCreates(ctx) : [];
 
     const inserts: RowWrite[] = [];
-    const updates: { row: RowWrite; snapshot: CanonicalIssue; decision: Extract<Decision, { kind: "update" }> }[] = [];
+    const updates: { row: RowWrite; before: IssueRow; snapshot: CanonicalIssue; decision: Extract<Decision, { kind: "update" }> }[] = [];
     const inserted = new Map<string, CanonicalIssue>();
     for (const snapshot of pending) {
       let local = locals.get(snapshot.externalId);
@@ -93,7 +95,7 @@ export async function applySnapshots(ctx: SyncContext, snapshots: readonly Canon
       else if (decision.kind === "insert") {
         inserts.push(decision.row);
         inserted.set(decision.row.id, snapshot);
-      } else updates.push({ row: decision.row, snapshot, decision });
+      } else updates.push({ row: decision.row, before: local!, snapshot, decision });
     }
 
     const conflictRows: ConflictWrite[] = [];
@@ -115,11 +117,34 @@ export async function applySnapshots(ctx: SyncContext, snapshots: readonly Canon
       if (decision.push) outboxRows.push({ id: newId(), issueId: row.id, version: row.version + 1, op: "update", now });
     }
 
+    const origin = originOf(ctx, source === "event" ? "webhook" : "poll");
+    const activity: ActivityEntry[] = [];
+    for (const row of inserts) {
+      const entry = { projectId: ctx.project.id, issueId: row.id, origin, createdAt: now, onlyIfIssue: { id: row.id } };
+      activity.push({ ...entry, kind: "issue.created", changes: rowChanges(undefined, row), detail: `imported #${row.externalNumber}` });
+    }
+    for (const { row, before } of updates) {
+      const changes = rowChanges(before, row);
+      if (changes) activity.push({ projectId: ctx.project.id, issueId: row.id, origin, createdAt: now, onlyIfIssue: { id: row.id, version: row.version + 1 }, kind: "issue.updated", changes });
+    }
+    for (const c of conflictRows) {
+      activity.push({
+        projectId: ctx.project.id,
+        issueId: c.issueId,
+        origin,
+        createdAt: now,
+        onlyIfIssue: { id: c.issueId, version: c.version },
+        kind: "conflict.recorded",
+        changes: fieldChanges({ [c.field]: JSON.parse(c.localValue) }, { [c.field]: JSON.parse(c.trackerValue) }),
+        detail: `conflict ${c.id}: "${c.field}" changed on both sides; ${c.resolution} won`,
+      });
+    }
     const { insertedIds, updatedIds } = await writeSyncedRows(ctx.db, ctx.project.id, {
       inserts,
       updates: updates.map((u) => u.row),
       conflicts: conflictRows,
       outbox: outboxRows,
+      activity,
     });
 
     const retry: CanonicalIssue[] = [];

@@ -4,8 +4,10 @@
  */
 import { deleteIssue, markOrphaned, unlinkForRecreate } from "../db/issues";
 import type { IssueRow } from "../db/schema";
+import { deleteIssueLeavingTombstone } from "../db/tombstones";
 import { newId, nowIso } from "../ids";
 import { enqueuePushes } from "../queue/send";
+import { originOf } from "./activity";
 import type { SyncContext } from "./context";
 
 export type GoneReason = { status: "deleted" } | { status: "moved"; movedTo: string | null };
@@ -26,16 +28,25 @@ export async function applyGone(
   const externalUpdatedAt = seenAt && (!local.externalUpdatedAt || seenAt > local.externalUpdatedAt) ? seenAt : local.externalUpdatedAt;
   const why = reason.status === "moved" ? `moved in the tracker${reason.movedTo ? ` to ${reason.movedTo}` : ""}` : "deleted in the tracker";
   const policy = ctx.project.deletionPolicy === "recreate" && ctx.project.syncDirection !== "outbound" ? "orphan" : ctx.project.deletionPolicy;
+  const entry = { projectId: ctx.project.id, issueId: local.id, origin: originOf(ctx), createdAt: now };
+  const guarded = { ...entry, onlyIfIssue: { id: local.id, version: local.version + 1 } };
   if (policy === "delete") {
-    await deleteIssue(ctx.db, local.id);
+    const deleted = [{ ...entry, kind: "issue.deleted" as const, detail: `#${local.externalNumber} ${why}; deleted locally (deletion policy "delete")` }];
+    // A confirmed deletion leaves a tombstone; a move does not (the issue lives on elsewhere).
+    if (reason.status === "deleted") await deleteIssueLeavingTombstone(ctx.db, local, now, deleted);
+    else await deleteIssue(ctx.db, local.id, deleted);
     return "deleted";
   }
   if (policy === "recreate") {
-    await unlinkForRecreate(ctx.db, local, { outboxId: newId(), reason: `${why}; recreating`, now });
+    await unlinkForRecreate(ctx.db, local, { outboxId: newId(), reason: `${why}; recreating`, now }, [
+      { ...guarded, kind: "issue.recreate_queued", detail: `#${local.externalNumber} ${why}; recreating it in the tracker` },
+    ]);
     await enqueuePushes(ctx.env, ctx.project.id, [local.id]);
     return "recreated";
   }
   if (local.syncState === "orphaned") return "unchanged";
-  await markOrphaned(ctx.db, local, { reason: why, now, externalUpdatedAt });
+  await markOrphaned(ctx.db, local, { reason: why, now, externalUpdatedAt }, [
+    { ...guarded, kind: "issue.orphaned", changes: { syncState: { before: local.syncState, after: "orphaned" } }, detail: `#${local.externalNumber} ${why}` },
+  ]);
   return "orphaned";
 }

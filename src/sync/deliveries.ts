@@ -3,16 +3,20 @@
  * and a push never interleave). Webhooks are hints: a delivery whose payload cannot be merged as a
  * full snapshot asks for a soon incremental run instead, and polling remains the truth.
  */
+import { INLINE_TEXT_BYTES, utf8Bytes } from "../db/bytes";
 import { database } from "../db/client";
 import { decodePayload, finishDelivery, finishDeliveryWithEvent, getDelivery, markDeliveryFailed, recordAttemptError } from "../db/deliveries";
 import { getIssueByExternalId } from "../db/issues";
+import { hasTombstone } from "../db/tombstones";
 import type { DeliveryRow } from "../db/schema";
 import type { Env } from "../env";
 import { nowIso } from "../ids";
 import { errorText, log } from "../log";
-import { eventHeaderNames, parseWebhook, WebhookPayloadError, type NormalizedEvent, type Provider, type WebhookHeaders } from "../providers";
+import { eventHeaderNames, parseWebhook, WebhookPayloadError, type CanonicalIssue, type NormalizedEvent, type Provider, type WebhookHeaders } from "../providers";
 import { requestSoonIncremental } from "../queue/send";
 import { applySnapshots } from "./apply-snapshots";
+import { applyCommentEvent } from "./comment-deliveries";
+import { applyWaitingComments } from "./comments";
 import type { SyncContext } from "./context";
 import { applyGone } from "./deletion";
 import { foreignDeliveryReason } from "./repository";
@@ -30,6 +34,7 @@ export async function applyDelivery(ctx: SyncContext, deliveryRowId: string): Pr
   const { db, project } = ctx;
   const row = await getDelivery(db, project.id, deliveryRowId);
   if (!row || row.status !== "received") return;
+  ctx = { ...ctx, origin: { source: "webhook", deliveryId: row.deliveryId } };
 
   let event: NormalizedEvent;
   try {
@@ -67,21 +72,22 @@ async function act(ctx: SyncContext, event: NormalizedEvent): Promise<Outcome> {
     await learnRepositoryId(ctx.db, ctx.project.id, event.repository.id);
   }
   if (event.kind === "other") return { status: "ignored", note: null };
+  if (event.kind === "comment") return applyCommentEvent(ctx, event);
   if (event.kind !== "issue") return { status: "applied", note: null };
   if (!ctx.project.syncEnabled) return { status: "ignored", note: "sync is disabled for the project; the issue was not changed" };
   const snapshot = event.issue;
-  if (snapshot && (event.action === "deleted" || event.action === "transferred")) {
-    const local = await getIssueByExternalId(ctx.db, ctx.project.id, snapshot.externalId);
-    if (local) {
-      await applyGone(ctx, local, event.action === "deleted" ? { status: "deleted" } : { status: "moved", movedTo: event.movedTo }, snapshot.updatedAt);
-    }
-    return { status: "applied", note: null };
+  // A tracker issue deleted and removed here stays removed, whatever an old delivery says.
+  if (snapshot && (await hasTombstone(ctx.db, ctx.project.id, snapshot.externalId))) {
+    return { status: "ignored", note: "the tracker issue was deleted; a delivery cannot bring it back" };
   }
+  if (snapshot && (event.action === "deleted" || event.action === "transferred")) return actOnGone(ctx, event, snapshot);
   if (!snapshot || !event.complete) {
     await requestSoonIncremental(ctx.env, ctx.project.id);
     return { status: "applied", note: "payload is not a full snapshot; an incremental sync was requested" };
   }
   const counts = await applySnapshots(ctx, [snapshot], "event");
+  // Comments that arrived before this issue are applied now that it exists.
+  await applyWaitingComments(ctx);
   if (counts.needsPoll > 0) {
     await requestSoonIncremental(ctx.env, ctx.project.id);
     return { status: "applied", note: "the payload could not be ordered against the stored copy; an incremental sync was requested" };
@@ -89,10 +95,47 @@ async function act(ctx: SyncContext, event: NormalizedEvent): Promise<Outcome> {
   return { status: "applied", note: null };
 }
 
+/**
+ * A delivery saying the issue was deleted or transferred. Only the body is signed, so a body can be
+ * replayed under another event name: the claim obeys the ordering rule of every snapshot (older
+ * than the stored copy → ignored), and is confirmed with the tracker before any policy applies.
+ */
+async function actOnGone(ctx: SyncContext, event: NormalizedEvent, snapshot: CanonicalIssue): Promise<Outcome> {
+  const local = await getIssueByExternalId(ctx.db, ctx.project.id, snapshot.externalId);
+  if (!local) return { status: "applied", note: null };
+  if (local.externalUpdatedAt && snapshot.updatedAt < local.externalUpdatedAt) {
+    return { status: "ignored", note: `the ${event.action} payload is older than the stored copy` };
+  }
+  const lookup = await ctx.tracker.getIssue(local.externalNumber ?? snapshot.number);
+  if (lookup.status === "found" && lookup.issue.externalId === snapshot.externalId) {
+    // The tracker still has it: the delivery was not true (or not any more). Its current copy is the truth.
+    await applySnapshots(ctx, [lookup.issue], "event");
+    return { status: "ignored", note: `the tracker still has the issue; the ${event.action} delivery was not applied` };
+  }
+  if (lookup.status === "no_access" || lookup.status === "found") {
+    await requestSoonIncremental(ctx.env, ctx.project.id);
+    return { status: "ignored", note: `the tracker did not confirm the ${event.action}; an incremental sync was requested` };
+  }
+  // Gone is confirmed; where it went, the tracker's answer or else the delivery says.
+  const moved = lookup.status === "moved" || event.action === "transferred";
+  const movedTo = (lookup.status === "moved" ? lookup.movedTo : null) ?? event.movedTo;
+  await applyGone(ctx, local, moved ? { status: "moved", movedTo } : { status: "deleted" }, snapshot.updatedAt);
+  return { status: "applied", note: null };
+}
+
 /** parseWebhook reads the event name from the headers; only that header is stored with the delivery. */
 function storedHeaders(provider: Provider, event: string): WebhookHeaders {
   const names = eventHeaderNames(provider);
   return { get: (name) => (names.includes(name.toLowerCase()) && event !== "" ? event : null) };
+}
+
+/**
+ * The event log keeps the snapshot, but a body that would take the row past D1's byte limit (a
+ * GitLab description may be ~4 MB of UTF-8) is left out and flagged: the issue itself holds it.
+ */
+function loggedIssue(event: NormalizedEvent): { issue: NormalizedEvent["issue"]; bodyOmitted?: true } {
+  if (!event.issue || utf8Bytes(event.issue.body ?? "") <= INLINE_TEXT_BYTES) return { issue: event.issue };
+  return { issue: { ...event.issue, body: "" }, bodyOmitted: true };
 }
 
 function eventRow(row: DeliveryRow, event: NormalizedEvent) {
@@ -104,18 +147,20 @@ function eventRow(row: DeliveryRow, event: NormalizedEvent) {
     deliveryId: row.deliveryId,
     kind: event.kind,
     action: event.action,
-    externalId: event.issue?.externalId ?? null,
+    // Comment events: the comment's tracker id (the issue's number is `externalNumber`).
+    externalId: event.issue?.externalId ?? event.comment?.comment.externalId ?? null,
     externalNumber: event.issue?.number ?? summaryNumber,
     data: JSON.stringify({
       event: event.event,
       action: event.action,
       complete: event.complete,
-      issue: event.issue,
+      ...loggedIssue(event),
       summary: event.summary,
       changedFields: event.changedFields,
       movedTo: event.movedTo,
+      ...(event.comment ? { comment: event.comment } : {}),
     }),
-    occurredAt: event.issue?.updatedAt ?? row.receivedAt,
+    occurredAt: event.issue?.updatedAt ?? event.comment?.comment.updatedAt ?? row.receivedAt,
   };
 }
 

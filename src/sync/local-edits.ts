@@ -3,19 +3,31 @@
  * push job (best effort: the cron sweep re-sends a lost one). Refused for inbound projects, where
  * the tracker is the only master.
  */
+import type { ActivityOrigin } from "../db/activity";
 import type { Database } from "../db/client";
-import { fieldsOfRow, getIssue, insertLocalIssue, updateLocalIssue } from "../db/issues";
+import { fieldsOfRow, fieldsToColumns, getIssue, insertLocalIssue, updateLocalIssue } from "../db/issues";
 import { stringifySet } from "../db/json";
 import type { IssueRow, ProjectRow } from "../db/schema";
 import type { Env } from "../env";
-import { DirectionRefused, NotFound, StateConflict } from "../errors";
+import { DirectionRefused, NotFound, StateConflict, ValidationFailed } from "../errors";
 import { newId, nowIso } from "../ids";
+import { labelNameProblem } from "../providers";
 import type { IssueFields } from "../providers/types";
 import { enqueuePushes } from "../queue/send";
+import { rowChanges } from "./activity";
 import { changedFields, pickFields } from "./snapshot";
 
 /** Compare-and-set rounds when a sync writes the row between our read and our write. */
 const MAX_ATTEMPTS = 5;
+
+/** Label names the project's tracker cannot hold as one label (GitLab: a comma splits it in two). */
+function assertLabelsSendable(project: ProjectRow, labels: readonly string[] | undefined): void {
+  const errors = (labels ?? []).flatMap((name, i) => {
+    const problem = labelNameProblem(project.provider, name);
+    return problem ? [{ field: `labels.${i}`, message: problem }] : [];
+  });
+  if (errors.length) throw new ValidationFailed(errors);
+}
 
 /** Local edits reach the tracker unless the tracker is the only master. */
 function assertLocalWritesAllowed(project: ProjectRow): void {
@@ -33,34 +45,44 @@ export interface NewLocalIssue {
 }
 
 /** Creates a local issue and queues its tracker create. */
-export async function createLocalIssue(env: Env, db: Database, project: ProjectRow, input: NewLocalIssue): Promise<IssueRow> {
+export async function createLocalIssue(
+  env: Env,
+  db: Database,
+  project: ProjectRow,
+  input: NewLocalIssue,
+  origin: ActivityOrigin = { source: "api" },
+): Promise<IssueRow> {
   assertLocalWritesAllowed(project);
+  assertLabelsSendable(project, input.labels);
   const now = nowIso();
   const id = newId();
-  const row = await insertLocalIssue(
-    db,
-    {
-      id,
-      projectId: project.id,
-      title: input.title,
-      body: input.body ?? "",
-      state: "open",
-      labels: stringifySet(input.labels ?? []),
-      assignees: stringifySet(input.assignees ?? []),
-      milestone: input.milestone ?? null,
-      createdAt: now,
-      updatedAt: now,
-      syncState: "pending_push",
-    },
-    { outboxId: newId() },
-  );
+  const fields = {
+    title: input.title,
+    body: input.body ?? "",
+    state: "open" as const,
+    labels: stringifySet(input.labels ?? []),
+    assignees: stringifySet(input.assignees ?? []),
+    milestone: input.milestone ?? null,
+    syncState: "pending_push" as const,
+  };
+  const row = await insertLocalIssue(db, { id, projectId: project.id, ...fields, createdAt: now, updatedAt: now }, { outboxId: newId() }, [
+    { projectId: project.id, issueId: id, kind: "issue.created", origin, changes: rowChanges(undefined, fields), detail: "created locally", createdAt: now },
+  ]);
   await enqueuePushes(env, project.id, [id]);
   return row;
 }
 
 /** Applies a local edit with compare-and-set, retrying a few times if a sync wrote the row meanwhile. */
-export async function editIssue(env: Env, db: Database, project: ProjectRow, issueId: string, patch: Partial<IssueFields>): Promise<IssueRow> {
+export async function editIssue(
+  env: Env,
+  db: Database,
+  project: ProjectRow,
+  issueId: string,
+  patch: Partial<IssueFields>,
+  origin: ActivityOrigin = { source: "api" },
+): Promise<IssueRow> {
   assertLocalWritesAllowed(project);
+  assertLabelsSendable(project, patch.labels);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await getIssue(db, project.id, issueId);
     if (!current) throw new NotFound("issue", issueId);
@@ -71,7 +93,11 @@ export async function editIssue(env: Env, db: Database, project: ProjectRow, iss
     const wanted = { ...fields, ...patch };
     const changed = pickFields(wanted, changedFields(fields, wanted));
     if (Object.keys(changed).length === 0) return current;
-    const row = await updateLocalIssue(db, current, changed, { outboxId: newId() }, nowIso());
+    const now = nowIso();
+    const after = { ...current, ...fieldsToColumns(changed), syncState: "pending_push" as const };
+    const row = await updateLocalIssue(db, current, changed, { outboxId: newId() }, now, [
+      { projectId: project.id, issueId, kind: "issue.updated", origin, changes: rowChanges(current, after), createdAt: now, onlyIfIssue: { id: issueId, version: current.version + 1 } },
+    ]);
     if (row) {
       await enqueuePushes(env, project.id, [issueId]);
       return row;

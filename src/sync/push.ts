@@ -19,8 +19,9 @@
  *   `RateLimitedError`, which moves the row's `next_attempt_at` (and, for creates, the project's
  *   pacing) to the reset time. The queue message is retried then, never slept on.
  */
+import type { ActivityEntry } from "../db/activity";
 import { database } from "../db/client";
-import { fieldsOfRow, getIssue, getIssueByExternalId } from "../db/issues";
+import { fieldsOfRow, fieldsToColumns, getIssue, getIssueByExternalId } from "../db/issues";
 import {
   closeOutbox,
   deferPush,
@@ -39,11 +40,13 @@ import type { Env } from "../env";
 import { nowIso } from "../ids";
 import { log } from "../log";
 import { RateLimitedError, TrackerError, type CanonicalIssue, type IssueFields } from "../providers/types";
+import { originOf, rowChanges } from "./activity";
 import { applySnapshots } from "./apply-snapshots";
 import type { SyncContext } from "./context";
 import { applyGone, type GoneReason } from "./deletion";
 import { mergeThreeWay } from "./merge";
 import { recordRepositoryObservation } from "./repository";
+import { keepRefused, onlyRefusedDiffer, refusedFields, warningsJson, type SyncWarning } from "./refused-fields";
 import { baseOfRow, changedFields, fieldsEqual, normalizeFields, pickFields, snapshotHash, SYNCED_FIELDS, type SyncedField } from "./snapshot";
 
 export interface PushOutcome {
@@ -70,6 +73,7 @@ const AGAIN: Step = { kind: "again" };
 
 /** Pushes the issue's pending outbox row, if any. Idempotent: duplicate jobs find nothing to do. */
 export async function pushIssue(ctx: SyncContext, issueId: string): Promise<PushOutcome> {
+  ctx = { ...ctx, origin: ctx.origin ?? { source: "push" } };
   try {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const step = await pushOnce(ctx, issueId);
@@ -91,6 +95,8 @@ async function pushOnce(ctx: SyncContext, issueId: string): Promise<Step> {
   // Sync switched off: nothing goes to the tracker. The row stays pending and is sent when sync is
   // enabled again (the cron sweep re-sends pending rows of enabled projects).
   if (!ctx.project.syncEnabled) return DONE;
+  // Paused (credentials rejected, installation suspended, repository removed): the same, until resumed.
+  if (ctx.credential.pausedReason) return DONE;
   if (ctx.project.syncDirection === "inbound") {
     // Switched to inbound after the edit: the tracker is the master now, local edits are not sent.
     await closeOutbox(ctx.db, issueId, "failed", "the project syncs inbound only", nowIso());
@@ -130,7 +136,7 @@ async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now
       ctx.project.syncDirection === "outbound"
         ? normalizeFields(local)
         : mergeThreeWay({ base: baseOfRow(issue), local, tracker, master: ctx.project.master }).merged;
-    return store(ctx, issue, found, tracker, merged, fieldsEqual(merged, tracker));
+    return store(ctx, issue, found, tracker, merged, fieldsEqual(merged, tracker), `linked to #${found.number}, created by an earlier attempt`);
   }
 
   await recordCreateAttempt(ctx.db, {
@@ -141,9 +147,10 @@ async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now
     nextCreateAt: nowIso(now + CREATE_SPACING_MS),
   });
   const created = await ctx.tracker.createIssue(local);
-  // Every field was sent: what the tracker stored is the answer (it may drop what it refuses silently).
+  // Every field was sent: what the tracker stored is the base; a field it dropped silently is kept locally.
   const base = normalizeFields(created);
-  return store(ctx, issue, created, base, base, true);
+  const warnings = refusedFields(local, base, SYNCED_FIELDS);
+  return store(ctx, issue, created, base, keepRefused(base, local, warnings), true, `created #${created.number} in the tracker`, warnings);
 }
 
 /**
@@ -175,7 +182,7 @@ async function updateStep(ctx: SyncContext, issue: IssueRow, number: number | nu
   const fields: SyncedField[] = base ? changedFields(base, local) : [...SYNCED_FIELDS];
   if (fields.length === 0) {
     // Nothing differs from the tracker (the edits were undone, or a poll already brought them).
-    return store(ctx, issue, null, base!, local, true);
+    return store(ctx, issue, null, base!, local, true, null);
   }
   // Read the tracker first: an edit made there since the base must be merged (and a true conflict
   // settled by master and recorded), never silently overwritten. No tracker offers If-Match on
@@ -196,8 +203,10 @@ async function updateStep(ctx: SyncContext, issue: IssueRow, number: number | nu
   }
   const answer = await ctx.tracker.updateIssue(number, pickFields(local, fields));
   const tracker = normalizeFields(answer);
-  const merged = mergeAnswer(ctx.project.syncDirection, local, tracker, fields);
-  return store(ctx, issue, answer, tracker, merged, fieldsEqual(merged, tracker));
+  // A sent field the answer does not hold was refused silently: keep it locally and say so.
+  const warnings = refusedFields(local, tracker, fields);
+  const merged = keepRefused(mergeAnswer(ctx.project.syncDirection, local, tracker, fields), local, warnings);
+  return store(ctx, issue, answer, tracker, merged, fieldsEqual(merged, tracker) || onlyRefusedDiffer(merged, tracker, warnings), `sent ${fields.join(", ")} to #${number}`, warnings);
 }
 
 /**
@@ -221,7 +230,21 @@ async function store(
   base: IssueFields,
   local: IssueFields,
   settled: boolean,
+  /** What the tracker was sent, for the activity stream (null: nothing was sent). */
+  what: string | null,
+  warnings: readonly SyncWarning[] = [],
 ): Promise<Step> {
+  const now = nowIso();
+  const entry = { projectId: ctx.project.id, issueId: issue.id, origin: originOf(ctx, "push"), createdAt: now };
+  const activity: ActivityEntry[] = [];
+  if (answer && what) {
+    const linked = issue.externalNumber !== answer.number ? { externalNumber: { before: issue.externalNumber, after: answer.number } } : null;
+    activity.push({ ...entry, kind: "issue.pushed", detail: what, changes: linked });
+  }
+  // Local fields and sync state change only if the issue was still at the version read.
+  const after = { ...issue, ...fieldsToColumns(local), syncState: settled ? ("synced" as const) : ("pending_push" as const) };
+  const changes = rowChanges(issue, after);
+  if (changes) activity.push({ ...entry, kind: "issue.updated", changes, onlyIfIssue: { id: issue.id, version: issue.version + 1 } });
   const mapping = answer
     ? { externalId: answer.externalId, externalNumber: answer.number, externalUrl: answer.url, externalUpdatedAt: answer.updatedAt }
     : { externalId: issue.externalId!, externalNumber: issue.externalNumber!, externalUrl: issue.externalUrl, externalUpdatedAt: issue.externalUpdatedAt };
@@ -232,7 +255,9 @@ async function store(
     baseHash: await snapshotHash(base),
     local,
     settled,
-    now: nowIso(),
+    warnings: warningsJson(warnings),
+    now,
+    activity,
   });
   return atVersion && settled ? DONE : AGAIN;
 }
@@ -256,7 +281,18 @@ async function handleFailure(ctx: SyncContext, issue: IssueRow, err: unknown): P
     if (gone) return applyDeletionPolicy(ctx, issue, gone);
   }
   log.error("push refused by the tracker", { projectId: ctx.project.id, issueId: issue.id, status: err.status, error: err.message });
-  await failPush(ctx.db, { issueId: issue.id, version: issue.version, reason: `push failed: ${err.message}`, now });
+  await failPush(ctx.db, { issueId: issue.id, version: issue.version, reason: `push failed: ${err.message}`, now }, [
+    {
+      projectId: ctx.project.id,
+      issueId: issue.id,
+      origin: originOf(ctx, "push"),
+      createdAt: now,
+      onlyIfIssue: { id: issue.id, version: issue.version },
+      kind: err.status === 401 || err.status === 403 ? "access.failed" : "push.refused",
+      changes: { syncState: { before: issue.syncState, after: "error" } },
+      detail: `the tracker refused the push${err.status ? ` (HTTP ${err.status})` : ""}: ${err.message}`,
+    },
+  ]);
   return DONE;
 }
 
@@ -305,6 +341,9 @@ export async function recordPushFailure(env: Env, projectId: string, issueId: st
   const row = await getOutboxRow(db, issueId);
   if (!row || row.status !== "pending") return;
   const reason = row.lastError ? `push failed (${error}): ${row.lastError}` : `push failed: ${error}`;
-  const marked = await failExhaustedPush(db, { projectId, issueId, reason, now: nowIso() });
+  const now = nowIso();
+  const marked = await failExhaustedPush(db, { projectId, issueId, reason, now }, [
+    { projectId, issueId, origin: { source: "push" }, createdAt: now, kind: "push.failed", changes: { syncState: { before: null, after: "error" } }, detail: reason },
+  ]);
   if (marked) log.error("push failed for good", { projectId, issueId, error: reason });
 }

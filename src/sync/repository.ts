@@ -5,16 +5,17 @@
  * A 404 on the repository itself means the token lost access: recorded for status, never treated
  * as a deletion.
  */
-import { openProjectSecret } from "../crypto";
+import { database } from "../db/client";
 import { recordAccessLost, recordRepositoryFound } from "../db/projects";
 import type { Env } from "../env";
 import { StateConflict } from "../errors";
-import { createTracker } from "../providers";
+import { createTracker, originOf } from "../providers";
 import type { ProjectRow } from "../db/schema";
-import type { WebhookRepository } from "../providers/types";
+import type { TrackerConfig, WebhookRepository } from "../providers/types";
 import { nowIso } from "../ids";
 import { log } from "../log";
 import type { SyncContext } from "./context";
+import { openCredential } from "./credentials";
 
 export const ACCESS_LOST_REASON = "the tracker answers 404 for the repository itself: the token lost access (nothing is deleted meanwhile)";
 
@@ -73,18 +74,29 @@ export async function assertSameRepository(
   project: ProjectRow,
   next: { apiBaseUrl: string; repository: string; token: string | undefined },
 ): Promise<void> {
-  const token = next.token ?? (await openProjectSecret(env.TOKEN_ENCRYPTION_KEY, project.id, "token", project.tokenEnc));
-  const read = async (apiBaseUrl: string, repository: string, withToken: string): Promise<string | null> => {
+  const credential = await openCredential(env, database(env.DB), project);
+  const read = async (config: Pick<TrackerConfig, "apiBaseUrl" | "repository" | "token" | "fetch" | "actorLogin">): Promise<string | null> => {
     try {
-      const found = await createTracker({ provider: project.provider, apiBaseUrl, repository, token: withToken }).getRepository();
+      const found = await createTracker({ provider: project.provider, ...config }).getRepository();
       return found.status === "found" ? found.id : null;
     } catch {
       return null;
     }
   };
-  const currentToken = await openProjectSecret(env.TOKEN_ENCRYPTION_KEY, project.id, "token", project.tokenEnc);
-  const currentId = project.trackerRepositoryId ?? (await read(project.apiBaseUrl, project.trackerRepositoryName ?? project.repository, currentToken));
-  const nextId = await read(next.apiBaseUrl, next.repository, token);
+  const stored = {
+    token: credential.token,
+    fetch: credential.fetch,
+    ...(credential.actorLogin ? { actorLogin: credential.actorLogin } : {}),
+  };
+  const currentId =
+    project.trackerRepositoryId ?? (await read({ ...stored, apiBaseUrl: project.apiBaseUrl, repository: project.trackerRepositoryName ?? project.repository }));
+  // A new token is read with alone; the stored credential only ever goes to its own origin (issue 17).
+  const nextId =
+    next.token !== undefined
+      ? await read({ apiBaseUrl: next.apiBaseUrl, repository: next.repository, token: next.token })
+      : originOf(next.apiBaseUrl) === originOf(project.apiBaseUrl)
+        ? await read({ ...stored, apiBaseUrl: next.apiBaseUrl, repository: next.repository })
+        : null;
   if (currentId === null || nextId === null) {
     throw new StateConflict(`project ${project.id} has linked issues and ${next.repository} could not be confirmed as the same repository (the tracker did not answer its id)`);
   }

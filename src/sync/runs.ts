@@ -10,7 +10,8 @@
  * - Trackers that sort by `updated_at` (GitHub, GitLab) are read as a keyset scan: each page is a
  *   fresh "updated since <last updated_at seen>" query. An issue edited while we page moves to the
  *   end of the order and is read later; offset pagination could skip a neighbour instead. Only a
- *   page whose items all share one timestamp follows the tracker's `Link` next URL.
+ *   page whose items all share one timestamp follows the tracker's `Link` next URL, and such a
+ *   block is re-read until a pass brings nothing new (listing-block.ts).
  * - Gitea cannot sort: every page is read following `Link` verbatim, and the cursor becomes the
  *   tracker's clock at the start of the run (its `Date` header), so a change made while we paged is
  *   re-read next time.
@@ -23,14 +24,17 @@ import { getProject } from "../db/projects";
 import type { SyncRunRow } from "../db/schema";
 import { getActiveRun, insertRun, recordRunFailed, recordRunSucceeded, recordStep, zeroCounts, type RunCounts } from "../db/sync-runs";
 import type { Env } from "../env";
-import { ConfigurationError, NotFound, StateConflict } from "../errors";
+import { ConfigurationError, NotFound, ProjectPaused, StateConflict } from "../errors";
 import { newId, nowIso } from "../ids";
 import { log } from "../log";
 import { RateLimitedError, TrackerError, type IssuePage } from "../providers/types";
 import { applySnapshots } from "./apply-snapshots";
 import { loadSyncContext, type SyncContext } from "./context";
+import { openCredential, refreshTokenExpiry } from "./credentials";
+import { commentStep, initialCommentCheckpoint, type CommentCheckpoint } from "./comments-run";
 import { applyGone } from "./deletion";
 import { recordRepositoryObservation } from "./repository";
+import { advanceListing, cappedCursor, type ListingPosition } from "./listing-block";
 
 export type RunMode = "incremental" | "full";
 export type RunTrigger = "cron" | "api" | "webhook" | "resume";
@@ -46,8 +50,10 @@ const PROBES_PER_STEP = 10;
 /** Consecutive failed steps (5xx / network after the tracker client's own retries) before a run fails. */
 const MAX_STEP_FAILURES = 5;
 
-interface Checkpoint {
-  phase: "list" | "probe";
+interface Checkpoint extends ListingPosition {
+  /** "comments": the comment phase (sync/comments-run.ts), after the issue listing and probes. */
+  phase: "list" | "probe" | "comments";
+  comments?: CommentCheckpoint;
   /** Keyset position for ordered trackers; the fixed `since` for unordered ones. */
   since: string | null;
   /** A `Link` next URL to follow verbatim, when set. */
@@ -86,6 +92,16 @@ export async function requestRun(env: Env, projectId: string, mode: RunMode, tri
   const project = await getProject(db, projectId);
   if (!project) throw new NotFound("project", projectId);
   if (!project.syncEnabled) throw new StateConflict(`sync is disabled for project ${projectId}`);
+  // A credential that cannot even be opened (a token not given for this origin) is the run's error to
+  // report, not the API's: the run starts and fails with it, and the tracker never sees the token.
+  const pausedReason = await openCredential(env, db, project).then(
+    (credential) => credential.pausedReason,
+    (err: unknown) => {
+      if (err instanceof TrackerError) return null;
+      throw err;
+    },
+  );
+  if (pausedReason) throw new ProjectPaused(`project ${projectId} is paused: ${pausedReason}`);
   const run = await insertRun(db, {
     id: newId(),
     projectId,
@@ -110,12 +126,18 @@ export async function runStep(env: Env, projectId: string, now: () => number = D
 
   let ctx: SyncContext;
   try {
-    ctx = await loadSyncContext(env, projectId);
+    ctx = { ...(await loadSyncContext(env, projectId)), origin: { source: run.mode === "full" ? "full" : "poll", runId: run.id } };
   } catch (err) {
     await failRun(db, run, projectId, err instanceof NotFound || err instanceof ConfigurationError ? err.message : String(err));
     return { nextStepAt: null };
   }
+  if (ctx.credential.pausedReason) {
+    // No retry storm: the run ends now with the reason; resuming the project starts a new one.
+    await failRun(db, run, projectId, `paused: ${ctx.credential.pausedReason}`);
+    return { nextStepAt: null };
+  }
 
+  await refreshTokenExpiry(db, ctx.credential, ctx.tracker, now);
   const checkpoint = JSON.parse(run.checkpoint ?? "null") as Checkpoint | null ?? initialCheckpoint(run.mode, ctx.project.cursor);
   const counts = zeroCounts();
   const startedAt = run.startedAt ?? nowIso(now());
@@ -137,7 +159,11 @@ async function runCheckedStep(
   const { db, project } = ctx;
   const projectId = project.id;
   try {
-    const done = checkpoint.phase === "list" ? await listStep(ctx, run, checkpoint, counts) : await probeStep(ctx, run, checkpoint, counts);
+    let done = checkpoint.phase === "list" ? await listStep(ctx, run, checkpoint, counts) : checkpoint.phase === "probe" ? await probeStep(ctx, run, checkpoint, counts) : await commentPhaseStep(ctx, run, checkpoint);
+    if (done && checkpoint.phase !== "comments") {
+      checkpoint.phase = "comments";
+      done = false;
+    }
     checkpoint.failures = 0;
     counts.requests = ctx.tracker.requestCount;
     if (!done) {
@@ -164,7 +190,7 @@ async function runCheckedStep(
       return { nextStepAt: retryAt };
     }
     await recordStep(db, run.id, counts, { startedAt });
-    await failRun(db, run, projectId, message);
+    await failRun(db, run, projectId, message, err instanceof TrackerError ? err.status : null);
     return { nextStepAt: null };
   }
 }
@@ -200,16 +226,7 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
       if (run.mode === "full") await markSeen(ctx.db, ctx.project.id, run.id, page.issues.map((s) => s.externalId));
       for (const s of page.issues) if (!cp.highWater || s.updatedAt > cp.highWater) cp.highWater = s.updatedAt;
     }
-    if (page.nextUrl === null) {
-      cp.nextUrl = null;
-      break;
-    }
-    if (ordered && page.lastUpdatedAt && (!cp.since || page.lastUpdatedAt > cp.since)) {
-      cp.since = page.lastUpdatedAt;
-      cp.nextUrl = null;
-    } else {
-      cp.nextUrl = page.nextUrl;
-    }
+    if (!advanceListing(cp, page, ordered)) break;
     if (i === PAGES_PER_STEP - 1) return false;
   }
   if (cp.nextUrl !== null) return false;
@@ -254,12 +271,18 @@ async function probeStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, coun
   return missing.length < PROBES_PER_STEP;
 }
 
+/** The comment phase runs as its own step kind, with its own checkpoint and cursor. */
+async function commentPhaseStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint): Promise<boolean> {
+  cp.comments ??= initialCommentCheckpoint(run.mode, ctx.project.commentCursor, ctx.tracker.repositoryWideComments);
+  return commentStep(ctx, run, cp.comments);
+}
+
 async function finishRun(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, counts: RunCounts, startedAt: string, now: () => number): Promise<void> {
   const finishedAt = nowIso(now());
   // Ordered trackers: everything up to the highest updated_at stored is stored. Unordered: everything
   // changed before the listing began was listed.
   const advancedTo = ctx.tracker.orderedByUpdate ? cp.highWater : cp.highWater ? cp.listingStartedAt : null;
-  const cursor = maxIso(ctx.project.cursor, advancedTo);
+  const cursor = maxIso(ctx.project.cursor, cappedCursor(advancedTo, cp));
   await recordRunSucceeded(ctx.db, {
     runId: run.id,
     projectId: ctx.project.id,
@@ -274,9 +297,14 @@ async function finishRun(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, coun
   log.info("sync run succeeded", { projectId: ctx.project.id, runId: run.id, mode: run.mode });
 }
 
-async function failRun(db: Database, run: SyncRunRow, projectId: string, error: string): Promise<void> {
+async function failRun(db: Database, run: SyncRunRow, projectId: string, error: string, status: number | null = null): Promise<void> {
   const finishedAt = nowIso();
-  await recordRunFailed(db, { runId: run.id, projectId, error, finishedAt });
+  // A refused credential is its own kind: the operator must act (new token, restored access).
+  const kind = status === 401 || status === 403 ? "access.failed" : "sync.failed";
+  const origin = { source: run.mode === "full" ? ("full" as const) : ("poll" as const), runId: run.id };
+  await recordRunFailed(db, { runId: run.id, projectId, error, finishedAt }, [
+    { projectId, kind, origin, createdAt: finishedAt, detail: `${run.mode} run failed${status ? ` (HTTP ${status})` : ""}: ${error}` },
+  ]);
   log.info("sync run failed", { projectId, runId: run.id, error });
 }
 

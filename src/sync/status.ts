@@ -1,7 +1,8 @@
 import type { Database } from "../db/client";
+import { commentCounts } from "../db/comments";
 import { countConflicts } from "../db/conflicts";
 import { countFailedDeliveries } from "../db/deliveries";
-import { countBySyncState } from "../db/issues";
+import { countBySyncState, countWithSyncWarnings } from "../db/issues";
 import { countByStatus } from "../db/outbox";
 import type { ProjectRow, SyncRunRow } from "../db/schema";
 import { getActiveRun, lastRunOf } from "../db/sync-runs";
@@ -17,10 +18,13 @@ export interface SyncStatus {
   pendingPushes: number;
   failedPushes: number;
   failedDeliveries: number;
+  /** Issues whose last push had fields the tracker refused silently (kept locally). */
+  issuesWithSyncWarnings: number;
+  comments: Awaited<ReturnType<typeof commentCounts>>;
 }
 
 export async function syncStatus(db: Database, project: ProjectRow, now: number = Date.now()): Promise<SyncStatus> {
-  const [active, lastIncremental, lastFull, byState, conflictsRecorded, byOutbox, failedDeliveries] = await Promise.all([
+  const [active, lastIncremental, lastFull, byState, conflictsRecorded, byOutbox, failedDeliveries, issuesWithSyncWarnings] = await Promise.all([
     getActiveRun(db, project.id),
     lastRunOf(db, project.id, "incremental"),
     lastRunOf(db, project.id, "full"),
@@ -28,7 +32,9 @@ export async function syncStatus(db: Database, project: ProjectRow, now: number 
     countConflicts(db, project.id),
     countByStatus(db, project.id),
     countFailedDeliveries(db, project.id),
+    countWithSyncWarnings(db, project.id),
   ]);
+  const comments = await commentCounts(db, project.id);
   return {
     project,
     lagSeconds: project.cursor ? Math.max(0, Math.round((now - Date.parse(project.cursor)) / 1000)) : null,
@@ -44,5 +50,7 @@ export async function syncStatus(db: Database, project: ProjectRow, now: number 
     pendingPushes: byOutbox.pending ?? 0,
     failedPushes: byOutbox.failed ?? 0,
     failedDeliveries,
+    issuesWithSyncWarnings,
+    comments,
   };
 }

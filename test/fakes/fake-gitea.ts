@@ -13,6 +13,7 @@ import {
   readJson,
   stringArray,
   withOffset,
+  type FakeComment,
   type FakeIssue,
   type FakeLabel,
   type FakeMilestone,
@@ -30,6 +31,12 @@ export async function routeGitea(store: FakeStore, req: FakeRequest): Promise<Re
   const { method } = req;
   const pathname = decodeURIComponent(req.path.split("?")[0] ?? "");
   if (method === "GET" && pathname === "/user") return json(200, user(req.base, store.tokenUser));
+  // Organisation labels live at /orgs/{org}/labels; for a user-owned repository that is a 404.
+  const owner = store.repository.split("/")[0]!;
+  if (method === "GET" && pathname.toLowerCase() === `/orgs/${owner}/labels`.toLowerCase()) {
+    if (!store.ownerIsOrganisation) return notFound();
+    return paged(req, [...store.orgLabels.values()].map((l) => label(req.base, store, l)), store.perPage);
+  }
   const repo = `/repos/${store.repository}`;
   if (method === "GET" && pathname.toLowerCase() === repo.toLowerCase()) {
     const [owner = "", name = ""] = store.repository.split("/");
@@ -38,6 +45,8 @@ export async function routeGitea(store: FakeStore, req: FakeRequest): Promise<Re
   if (!pathname.toLowerCase().startsWith(`${repo}/`.toLowerCase())) return notFound();
   const rest = pathname.slice(repo.length);
 
+  const comments = await routeComments(store, req, rest);
+  if (comments) return comments;
   if (rest === "/issues" && method === "GET") return listIssues(store, req);
   if (rest === "/issues" && method === "POST") return createIssue(store, req);
   const single = /^\/issues\/(\d+)(\/labels)?$/.exec(rest);
@@ -48,7 +57,8 @@ export async function routeGitea(store: FakeStore, req: FakeRequest): Promise<Re
     if (!single[2] && method === "PATCH") return editIssue(store, req, number);
   }
   if (rest === "/labels" && method === "GET") {
-    return paged(req, [...store.labels.values()].map((l) => label(req.base, store, l)), store.perPage);
+    // Repository labels only (organisation labels are not in this list), duplicates included.
+    return paged(req, [...store.labels.values(), ...store.duplicateLabels].map((l) => label(req.base, store, l)), store.perPage);
   }
   if (rest === "/labels" && method === "POST") return createLabel(store, req);
   if (rest === "/milestones" && method === "GET") {
@@ -176,8 +186,8 @@ async function createLabel(store: FakeStore, req: FakeRequest): Promise<Response
   if (!body || typeof body.name !== "string" || typeof body.color !== "string") {
     return json(422, { message: "[Name Color]: Required", url: "" });
   }
-  if (store.labels.has(body.name)) return json(409, { message: "label already exists", url: "" });
-  return json(201, label(req.base, store, store.ensureLabel(body.name, body.color)));
+  // Gitea does not refuse a name that exists (in the repository or its organisation): it creates a second label.
+  return json(201, label(req.base, store, store.createRepoLabel(body.name, body.color)));
 }
 
 function writableFields(
@@ -289,6 +299,87 @@ export function issue(base: string, store: FakeStore, i: FakeIssue): Record<stri
 }
 
 /** The `X-Gitea-Event-Type` Gitea sends for an issue action. */
+// ---------- comments ----------
+
+/**
+ * Comments as Gitea serves them (swagger: issueGetRepoComments, issueGetComments,
+ * issueCreateComment, issueGetComment, issueEditComment, issueDeleteComment): the repository-wide
+ * `/issues/comments?since=&before=&page=&limit=` ordered by creation (pull request comments
+ * included: `pull_request_url` set, `issue_url` empty), per issue `/issues/{index}/comments`
+ * (not paginated; POST answers 201), and one comment: GET, PATCH 200, DELETE 204.
+ */
+async function routeComments(store: FakeStore, req: FakeRequest, rest: string): Promise<Response | null> {
+  const { method } = req;
+  if (rest === "/issues/comments" && method === "GET") {
+    const q = req.url.searchParams;
+    const since = parseTime(q.get("since"));
+    if (since === "invalid") return json(422, { message: "since is invalid" });
+    let items = store.visibleComments();
+    if (typeof since === "number") items = items.filter((c) => seconds(c.updatedAt) >= seconds(since));
+    return paged(req, items.map((c) => comment(req.base, store, c)), store.perPage);
+  }
+  const one = /^\/issues\/comments\/(\d+)$/.exec(rest);
+  if (one) {
+    const found = store.comments.get(Number(one[1]));
+    if (!found || found.deleted) return notFound();
+    if (method === "GET") return json(200, comment(req.base, store, found));
+    if (method === "PATCH") {
+      const body = await readJson(req.request);
+      if (!body || typeof body.body !== "string") return json(422, { message: "body is required" });
+      return json(200, comment(req.base, store, store.editComment(found.id, body.body)));
+    }
+    if (method === "DELETE") {
+      store.deleteComment(found.id);
+      return new Response(null, { status: 204 });
+    }
+  }
+  const perIssue = /^\/issues\/(\d+)\/comments$/.exec(rest);
+  if (perIssue) {
+    const number = Number(perIssue[1]);
+    const issueFound = store.get(number);
+    if (!issueFound || issueFound.deleted) return notFound();
+    if (method === "GET") {
+      const since = parseTime(req.url.searchParams.get("since"));
+      let items = store.visibleComments().filter((c) => c.issueNumber === number);
+      if (typeof since === "number") items = items.filter((c) => seconds(c.updatedAt) >= seconds(since));
+      return json(200, items.map((c) => comment(req.base, store, c)));
+    }
+    if (method === "POST") {
+      const body = await readJson(req.request);
+      if (!body || typeof body.body !== "string" || body.body === "") return json(422, { message: "body is required" });
+      return json(201, comment(req.base, store, store.addComment(number, { body: body.body, author: store.tokenUser.login })));
+    }
+  }
+  return null;
+}
+
+export function comment(base: string, store: FakeStore, c: FakeComment): Record<string, unknown> {
+  const i = store.require(c.issueNumber);
+  const isPull = i.kind === "pull_request";
+  const web = `${webBase(base)}/${store.repository}`;
+  return {
+    id: c.id,
+    html_url: `${web}/${isPull ? "pulls" : "issues"}/${i.number}#issuecomment-${c.id}`,
+    pull_request_url: isPull ? `${web}/pulls/${i.number}` : "",
+    issue_url: isPull ? "" : `${web}/issues/${i.number}`,
+    user: user(base, store.addUser(c.author)),
+    original_author: "",
+    original_author_id: 0,
+    body: c.body,
+    assets: [],
+    created_at: time(c.createdAt),
+    updated_at: time(c.updatedAt),
+  };
+}
+
+/** An `issue_comment` delivery as Gitea sends it (created / edited / deleted). */
+export function giteaCommentPayload(store: FakeStore, base: string, action: string, c: FakeComment): Record<string, unknown> {
+  const i = store.require(c.issueNumber);
+  const payload = giteaIssuePayload(store, base, action, i, undefined);
+  delete payload.number;
+  return { ...payload, comment: comment(base, store, c), is_pull: i.kind === "pull_request" };
+}
+
 export function giteaEventType(action: string): string {
   if (action === "assigned" || action === "unassigned") return "issue_assign";
   if (action === "label_updated" || action === "label_cleared") return "issue_label";

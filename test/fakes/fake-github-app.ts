@@ -72,6 +72,13 @@ interface IssuedToken {
 
 type RateLimitKind = "primary" | "secondary";
 
+export interface FakeAppDelivery {
+  headers: Record<string, string>;
+  body: string;
+  rawBody: Uint8Array;
+  payload: Record<string, unknown>;
+}
+
 export class FakeGitHubApp {
   readonly appId: number;
   readonly clientId: string;
@@ -171,6 +178,33 @@ export class FakeGitHubApp {
    */
   rateLimitNext(kind: RateLimitKind = "primary", count = 1): void {
     for (let i = 0; i < count; i++) this.pendingRateLimits.push(kind);
+  }
+
+  /**
+   * A delivery as GitHub sends it to the App's one webhook URL: signed with the App's webhook secret
+   * (`X-Hub-Signature-256`), `X-GitHub-Hook-Installation-Target-Type: integration` with the App id.
+   * The payload carries `installation` (and, for repository events, `repository`) as GitHub's do.
+   */
+  async delivery(event: string, payload: Record<string, unknown>, webhookSecret: string, deliveryId: string = crypto.randomUUID()): Promise<FakeAppDelivery> {
+    const body = JSON.stringify(payload);
+    const rawBody = new TextEncoder().encode(body);
+    const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(webhookSecret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const signature = [...new Uint8Array(await crypto.subtle.sign("HMAC", key, rawBody))].map((b) => b.toString(16).padStart(2, "0")).join("");
+    return {
+      body,
+      rawBody,
+      payload,
+      headers: {
+        "content-type": "application/json",
+        "user-agent": "GitHub-Hookshot/f1aa6a4",
+        "x-github-event": event,
+        "x-github-delivery": deliveryId,
+        "x-github-hook-id": "1",
+        "x-github-hook-installation-target-type": "integration",
+        "x-github-hook-installation-target-id": String(this.appId),
+        "x-hub-signature-256": `sha256=${signature}`,
+      },
+    };
   }
 
   // ---------- the HTTP side ----------

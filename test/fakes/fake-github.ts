@@ -11,6 +11,7 @@ import {
   parseTime,
   readJson,
   stringArray,
+  type FakeComment,
   type FakeIssue,
   type FakeLabel,
   type FakeMilestone,
@@ -53,7 +54,13 @@ export async function routeGitHub(store: FakeStore, req: FakeRequest): Promise<R
   if (isList && method === "GET") return listIssues(store, req);
   if (isList && method === "POST") return createIssue(store, req);
 
-  const single = new RegExp(`^${escape(repo)}/issues/(\\d+)$`, "i").exec(pathname);
+  const comments = await routeComments(store, req, repo, pathname);
+  if (comments) return comments;
+
+  // The `/repositories/<id>/…` form is where a renamed repository's redirects point.
+  const single =
+    new RegExp(`^${escape(repo)}/issues/(\\d+)$`, "i").exec(pathname) ??
+    new RegExp(`^/repositories/${store.repositoryId}/issues/(\\d+)$`).exec(pathname);
   if (single) {
     const number = Number(single[1]);
     if (method === "GET") return getIssue(store, req, number);
@@ -79,6 +86,8 @@ async function listIssues(store: FakeStore, req: FakeRequest): Promise<Response>
   const key = sort === "updated" ? (i: FakeIssue) => i.updatedAt : (i: FakeIssue) => i.createdAt;
   items.sort((a, b) => (key(a) - key(b) || a.number - b.number) * (direction === "asc" ? 1 : -1));
 
+  // Offset pages are recomputed on every request (GitHub's `page=N` is an offset into the current
+  // order): an issue edited between two page requests moves to the end and its neighbours slide up.
   const slice = pageOf(items, q.get("page"), q.get("per_page"), 30, store.perPage);
   const body = slice.items.map((i) => issue(req.base, store, i));
   const text = JSON.stringify(body);
@@ -152,6 +161,8 @@ async function writableFields(
   body: Record<string, unknown>,
 ): Promise<{ labels?: string[]; assignees?: string[]; milestone?: string | null } | Response> {
   const out: { labels?: string[]; assignees?: string[]; milestone?: string | null } = {};
+  // Without push access GitHub drops these three fields silently and answers success.
+  if (store.tokenWithoutPushAccess) return out;
   if (body.labels !== undefined) {
     const labels = stringArray(body.labels);
     if (!labels) return validationFailed("labels");
@@ -184,6 +195,113 @@ function listMilestones(store: FakeStore, req: FakeRequest): Response {
   for (const [k, v] of q) if (k !== "page") base.searchParams.set(k, v);
   const link = linkHeader(base, slice, ["prev", "next", "last", "first"]);
   return json(200, slice.items.map((m) => milestone(req.base, store, m)), link ? { link } : {});
+}
+
+// ---------- comments ----------
+
+/**
+ * Issue comments as api.github.com serves them: the repository-wide listing
+ * (`/repos/{o}/{r}/issues/comments?since=&sort=updated&direction=asc`, pull request conversation
+ * comments included, `Link` over `/repositories/<id>/issues/comments`, ETag/304), per issue
+ * (`/issues/{n}/comments`, POST 201), and one comment (`/issues/comments/{id}`: GET, PATCH 200,
+ * DELETE 204, 404 once deleted). A new comment touches its issue's `updated_at`.
+ */
+async function routeComments(store: FakeStore, req: FakeRequest, repo: string, pathname: string): Promise<Response | null> {
+  const lower = pathname.toLowerCase();
+  if (req.method === "GET" && (lower === `${repo}/issues/comments`.toLowerCase() || pathname === `/repositories/${store.repositoryId}/issues/comments`)) {
+    const q = req.url.searchParams;
+    const since = parseTime(q.get("since"));
+    if (since === "invalid") return validationFailed("since");
+    let items = store.visibleComments();
+    if (typeof since === "number") items = items.filter((c) => Math.floor(c.updatedAt / 1000) * 1000 >= since);
+    const sort = q.get("sort") ?? "created";
+    const asc = (q.get("direction") ?? "asc") === "asc";
+    const key = sort === "updated" ? (c: FakeComment) => c.updatedAt : (c: FakeComment) => c.createdAt;
+    items.sort((a, b) => (key(a) - key(b) || a.id - b.id) * (asc ? 1 : -1));
+    const slice = pageOf(items, q.get("page"), q.get("per_page"), 30, 100);
+    const text = JSON.stringify(slice.items.map((c) => comment(req.base, store, c)));
+    const etag = `W/"${await sha256Hex(text)}"`;
+    const headers: Record<string, string> = { etag, ...rateHeaders(store) };
+    const linkBase = new URL(`${req.base}/repositories/${store.repositoryId}/issues/comments`);
+    for (const [k, v] of q) if (k !== "page") linkBase.searchParams.set(k, v);
+    const link = linkHeader(linkBase, slice, ["prev", "next", "last", "first"]);
+    if (link) headers.link = link;
+    if (req.request.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers: { etag, ...rateHeaders(store) } });
+    return new Response(text, { status: 200, headers: { "content-type": "application/json; charset=utf-8", ...headers } });
+  }
+  const one = new RegExp(`^${escape(repo)}/issues/comments/(\\d+)$`, "i").exec(pathname);
+  if (one) {
+    const found = store.comments.get(Number(one[1]));
+    if (!found || found.deleted) return json(404, { message: "Not Found", documentation_url: DOCS, status: "404" });
+    if (req.method === "GET") return json(200, comment(req.base, store, found), rateHeaders(store));
+    if (req.method === "PATCH") {
+      const body = await readJson(req.request);
+      if (!body || typeof body.body !== "string") return validationFailed("body", "missing_field");
+      return json(200, comment(req.base, store, store.editComment(found.id, body.body)), rateHeaders(store));
+    }
+    if (req.method === "DELETE") {
+      store.deleteComment(found.id);
+      return new Response(null, { status: 204, headers: rateHeaders(store) });
+    }
+  }
+  const perIssue = new RegExp(`^${escape(repo)}/issues/(\\d+)/comments$`, "i").exec(pathname);
+  if (perIssue) {
+    const number = Number(perIssue[1]);
+    const issue = store.get(number);
+    if (!issue || issue.kind === "incident") return json(404, { message: "Not Found", documentation_url: DOCS, status: "404" });
+    if (issue.deleted) return json(410, { message: "This issue was deleted", documentation_url: DOCS, status: "410" });
+    if (req.method === "GET") {
+      const q = req.url.searchParams;
+      const since = parseTime(q.get("since"));
+      if (since === "invalid") return validationFailed("since");
+      let items = store.visibleComments().filter((c) => c.issueNumber === number);
+      if (typeof since === "number") items = items.filter((c) => Math.floor(c.updatedAt / 1000) * 1000 >= since);
+      const slice = pageOf(items, q.get("page"), q.get("per_page"), 30, 100);
+      const base = new URL(`${req.base}${repo}/issues/${number}/comments`);
+      for (const [k, v] of q) if (k !== "page") base.searchParams.set(k, v);
+      const link = linkHeader(base, slice, ["prev", "next", "last", "first"]);
+      return json(200, slice.items.map((c) => comment(req.base, store, c)), { ...rateHeaders(store), ...(link ? { link } : {}) });
+    }
+    if (req.method === "POST") {
+      const body = await readJson(req.request);
+      if (!body || typeof body.body !== "string" || body.body === "") return validationFailed("body", "missing_field");
+      const created = store.addComment(number, { body: body.body, author: store.tokenUser.login });
+      const rendered = comment(req.base, store, created);
+      return json(201, rendered, { location: String(rendered.url), ...rateHeaders(store) });
+    }
+  }
+  return null;
+}
+
+export function comment(base: string, store: FakeStore, c: FakeComment): Record<string, unknown> {
+  const issue = store.get(c.issueNumber);
+  const isPull = issue?.kind === "pull_request";
+  return {
+    url: `${base}/repos/${store.repository}/issues/comments/${c.id}`,
+    html_url: `${WEB}/${store.repository}/${isPull ? "pull" : "issues"}/${c.issueNumber}#issuecomment-${c.id}`,
+    issue_url: `${base}/repos/${store.repository}/issues/${c.issueNumber}`,
+    id: c.id,
+    node_id: `IC_${c.id}`,
+    user: user(base, store.addUser(c.author)),
+    created_at: isoSeconds(c.createdAt),
+    updated_at: isoSeconds(c.updatedAt),
+    author_association: c.author === store.tokenUser.login ? "OWNER" : "CONTRIBUTOR",
+    body: c.body,
+    performed_via_github_app: null,
+  };
+}
+
+/** An `issue_comment` delivery as GitHub sends it (created / edited / deleted). */
+export function githubCommentPayload(store: FakeStore, base: string, action: string, c: FakeComment, changes?: Record<string, unknown>): Record<string, unknown> {
+  const payload: Record<string, unknown> = {
+    action,
+    issue: issue(base, store, store.require(c.issueNumber)),
+    comment: comment(base, store, c),
+    repository: repository(base, store),
+    sender: user(base, store.addUser(c.author)),
+  };
+  if (changes) payload.changes = changes;
+  return payload;
 }
 
 function validationFailed(field: string, code = "invalid", value?: string): Response {

@@ -14,6 +14,7 @@ import {
   readJson,
   stringArray,
   utcSuffix,
+  type FakeComment,
   type FakeIssue,
   type FakeRequest,
   type FakeStore,
@@ -28,6 +29,22 @@ export async function routeGitLab(store: FakeStore, req: FakeRequest): Promise<R
   const { method } = req;
   const rawPath = req.path.split("?")[0] ?? "";
   if (method === "GET" && rawPath === "/user") return json(200, user(req.base, store.tokenUser));
+  // https://docs.gitlab.com/api/personal_access_tokens/#get-single-personal-access-token (self): the
+  // token's own record, `expires_at` a date (tokens must expire since GitLab 16.0).
+  if (method === "GET" && rawPath === "/personal_access_tokens/self") {
+    return json(200, {
+      id: 42,
+      name: "syndarix-sync",
+      revoked: false,
+      created_at: "2024-01-01T00:00:00.000Z",
+      description: null,
+      scopes: ["api"],
+      user_id: store.tokenUser.id,
+      last_used_at: null,
+      active: true,
+      expires_at: store.tokenExpiresAt,
+    });
+  }
   if (method === "GET" && rawPath === "/users") {
     const wanted = req.url.searchParams.get("username");
     const found = wanted ? store.users.get(wanted) : undefined;
@@ -45,6 +62,8 @@ export async function routeGitLab(store: FakeStore, req: FakeRequest): Promise<R
 
   if (rest === "/issues" && method === "GET") return listIssues(store, req);
   if (rest === "/issues" && method === "POST") return createIssue(store, req);
+  const notes = await routeNotes(store, req, rest);
+  if (notes) return notes;
   const single = /^\/issues\/(\d+)$/.exec(rest);
   if (single) {
     const iid = Number(single[1]);
@@ -87,6 +106,8 @@ function listIssues(store: FakeStore, req: FakeRequest): Response {
   const direction = q.get("sort") === "asc" ? 1 : -1;
   items.sort((a, b) => (key(a) - key(b) || a.id - b.id) * direction);
 
+  // Offset pagination (`page=N`) is recomputed on every request (GitLab doc/api/rest: offset pages
+  // over the current order): an issue edited while a client pages moves and its neighbours slide.
   const slice = pageOf(items, q.get("page"), q.get("per_page"), 20, store.perPage);
   const counted = slice.total <= COUNT_LIMIT;
   const linkBase = new URL(req.url.toString().replace(req.url.origin, new URL(req.base).origin));
@@ -169,6 +190,8 @@ function writableFields(
     const ids = numberArray(body.assignee_ids);
     if (!ids) return json(400, { error: "assignee_ids is invalid" });
     out.assignees = ids.map((id) => store.userById(id)?.login).filter((l): l is string => l !== undefined);
+    // GitLab Free: one assignee per issue; the rest of `assignee_ids` is dropped without an error.
+    if (store.singleAssignee) out.assignees = out.assignees.slice(0, 1);
   }
   if (body.milestone_id !== undefined) {
     const id = body.milestone_id;
@@ -197,6 +220,125 @@ function user(base: string, u: FakeUser): Record<string, unknown> {
     state: "active",
     avatar_url: `https://www.gravatar.com/avatar/${u.id}?s=80&d=identicon`,
     web_url: `${webBase(base)}/${u.login}`,
+  };
+}
+
+// ---------- notes ----------
+
+/**
+ * Issue notes as GitLab serves them: `/issues/:iid/notes` (system notes included, `order_by`
+ * created_at|updated_at, `sort`, `Link` + `x-next-page`), POST 201 (`internal` optional), and one
+ * note: GET, PUT 200, DELETE 204. A note touches its issue's `updated_at`.
+ */
+async function routeNotes(store: FakeStore, req: FakeRequest, rest: string): Promise<Response | null> {
+  const list = /^\/issues\/(\d+)\/notes$/.exec(rest);
+  const one = /^\/issues\/(\d+)\/notes\/(\d+)$/.exec(rest);
+  const iid = Number((list ?? one)?.[1] ?? NaN);
+  if (!list && !one) return null;
+  const issueFound = store.get(iid);
+  if (!issueFound || issueFound.deleted || issueFound.kind === "pull_request") return notFound("Issue");
+  if (list && req.method === "GET") {
+    const q = req.url.searchParams;
+    const byUpdated = q.get("order_by") === "updated_at";
+    const asc = q.get("sort") === "asc";
+    const all = store.visibleComments().filter((c) => c.issueNumber === iid);
+    all.sort((a, b) => ((byUpdated ? a.updatedAt - b.updatedAt : a.createdAt - b.createdAt) || a.id - b.id) * (asc ? 1 : -1));
+    const slice = pageOf(all, q.get("page"), q.get("per_page"), 20, 100);
+    const headers: Record<string, string> = { "x-page": String(slice.page), "x-per-page": String(slice.perPage), "x-total": String(slice.total) };
+    if (slice.page < slice.lastPage) headers["x-next-page"] = String(slice.page + 1);
+    const base = new URL(`${req.base}${req.path.split("?")[0]}`);
+    for (const [k, v] of q) if (k !== "page") base.searchParams.set(k, v);
+    const link = linkHeader(base, slice, ["next", "first", "last", "prev"]);
+    if (link) headers.link = link;
+    return json(200, slice.items.map((c) => note(req.base, store, c)), headers);
+  }
+  if (list && req.method === "POST") {
+    const body = await readJson(req.request);
+    if (!body || typeof body.body !== "string" || body.body === "") return json(400, { message: { note: ["can't be blank"] } });
+    const created = store.addComment(iid, { body: body.body, author: store.tokenUser.login, internal: body.internal === true });
+    return json(201, note(req.base, store, created));
+  }
+  if (one) {
+    const found = store.comments.get(Number(one[2]));
+    if (!found || found.deleted || found.issueNumber !== iid) return notFound("Note");
+    if (req.method === "GET") return json(200, note(req.base, store, found));
+    if (req.method === "PUT") {
+      const body = await readJson(req.request);
+      if (!body || typeof body.body !== "string") return json(400, { error: "body is missing" });
+      return json(200, note(req.base, store, store.editComment(found.id, body.body)));
+    }
+    if (req.method === "DELETE") {
+      store.deleteComment(found.id);
+      return new Response(null, { status: 204 });
+    }
+  }
+  return null;
+}
+
+export function note(base: string, store: FakeStore, c: FakeComment): Record<string, unknown> {
+  const i = store.require(c.issueNumber);
+  return {
+    id: c.id,
+    type: null,
+    body: c.body,
+    attachment: null,
+    author: user(base, store.addUser(c.author)),
+    created_at: isoMillis(c.createdAt),
+    updated_at: isoMillis(c.updatedAt),
+    system: c.system,
+    noteable_id: i.id,
+    noteable_type: "Issue",
+    project_id: store.repositoryId,
+    resolvable: false,
+    confidential: c.internal,
+    internal: c.internal,
+    noteable_iid: i.number,
+    commands_changes: {},
+  };
+}
+
+/** A Note Hook delivery for an issue note (`Confidential Note Hook` for internal ones). */
+export function gitlabNotePayload(store: FakeStore, base: string, action: "create" | "update", c: FakeComment): Record<string, unknown> {
+  const i = store.require(c.issueNumber);
+  const author = store.addUser(c.author);
+  const [namespace = "", name = ""] = store.repository.split("/");
+  return {
+    object_kind: "note",
+    event_type: c.internal ? "confidential_note" : "note",
+    user: { id: author.id, name: author.login, username: author.login, avatar_url: "", email: "[REDACTED]" },
+    project_id: store.repositoryId,
+    project: { id: store.repositoryId, name, namespace, web_url: `${webBase(base)}/${store.repository}`, path_with_namespace: store.repository, default_branch: "main" },
+    object_attributes: {
+      attachment: null,
+      author_id: author.id,
+      change_position: null,
+      commit_id: null,
+      created_at: utcSuffix(c.createdAt),
+      discussion_id: `d${c.id}`,
+      id: c.id,
+      line_code: null,
+      note: c.body,
+      noteable_id: i.id,
+      noteable_type: "Issue",
+      original_position: null,
+      position: null,
+      project_id: store.repositoryId,
+      resolved_at: null,
+      resolved_by_id: null,
+      resolved_by_push: null,
+      st_diff: null,
+      system: c.system,
+      type: null,
+      updated_at: utcSuffix(c.updatedAt),
+      updated_by_id: null,
+      description: c.body,
+      url: `${issueWebUrl(base, store, i)}#note_${c.id}`,
+      internal: c.internal,
+      confidential: c.internal,
+      action,
+    },
+    repository: { name, url: `${webBase(base)}/${store.repository}.git`, description: null, homepage: `${webBase(base)}/${store.repository}` },
+    issue: issue(base, store, i),
   };
 }
 

@@ -29,6 +29,21 @@ export interface FakeIssue {
   movedToId: number | null;
 }
 
+export interface FakeComment {
+  id: number;
+  /** The issue (or pull request) number it belongs to. */
+  issueNumber: number;
+  body: string;
+  author: string;
+  createdAt: number;
+  updatedAt: number;
+  deleted: boolean;
+  /** GitLab: a system note ("changed the description"), not a comment. */
+  system: boolean;
+  /** GitLab: an internal note. */
+  internal: boolean;
+}
+
 export interface FakeUser {
   id: number;
   login: string;
@@ -83,11 +98,34 @@ export class FakeStore {
   rootUrl: string | null = null;
   /** GitHub repository id (Link URLs) / GitLab project id / Gitea repository id. */
   repositoryId = 4242;
-  readonly tokenUser: FakeUser;
+  /** Who the accepted credential acts as (a GitHub App installation acts as `<slug>[bot]`). */
+  tokenUser: FakeUser;
+  /** GitLab: the token's `expires_at` (a date, `YYYY-MM-DD`), or null for none. */
+  tokenExpiresAt: string | null = null;
   readonly issues = new Map<number, FakeIssue>();
   readonly users = new Map<string, FakeUser>();
   readonly labels = new Map<string, FakeLabel>();
   readonly milestones = new Map<string, FakeMilestone>();
+  /**
+   * GitHub: the token's user has no push access. GitHub then silently drops `labels`, `assignees`
+   * and `milestone` from an issue create or edit and still answers 201/200 (REST docs: only users
+   * with push access can set them; "Otherwise, they are silently dropped").
+   */
+  tokenWithoutPushAccess = false;
+  /** GitLab Free: an issue has at most one assignee; extra `assignee_ids` are dropped (the first is kept). */
+  singleAssignee = false;
+  /**
+   * Gitea: organisation labels, listed at `/orgs/{owner}/labels` only (the repository's `/labels`
+   * lists repository labels alone), usable on every repository of the organisation.
+   */
+  readonly orgLabels = new Map<string, FakeLabel>();
+  /** Gitea: whether the owner is an organisation; for a user-owned repository `/orgs/{owner}/…` is 404. */
+  ownerIsOrganisation = false;
+  /** Gitea: repository labels created under a name that already existed (Gitea makes a second one). */
+  readonly duplicateLabels: FakeLabel[] = [];
+  /** Gitea: every name a label was created under while a repository or organisation label had it. */
+  readonly duplicatedLabelNames: string[] = [];
+  readonly comments = new Map<number, FakeComment>();
   tickMs: number;
   perPage: number;
   private clockMs: number;
@@ -143,15 +181,34 @@ export class FakeStore {
   }
 
   ensureLabel(name: string, color = "ededed"): FakeLabel {
-    const existing = this.labels.get(name);
+    const existing = this.labels.get(name) ?? this.orgLabels.get(name);
     if (existing) return existing;
     const label = { id: this.nextSmallId++, name, color: color.replace(/^#/, "") };
     this.labels.set(name, label);
     return label;
   }
 
+  /** Gitea: an organisation label (and the owner becomes an organisation). */
+  addOrgLabel(name: string, color = "e11d21"): FakeLabel {
+    this.ownerIsOrganisation = true;
+    const existing = this.orgLabels.get(name);
+    if (existing) return existing;
+    const label = { id: this.nextSmallId++, name, color };
+    this.orgLabels.set(name, label);
+    return label;
+  }
+
+  /** Gitea: a repository label, even when one with that name exists (Gitea does not refuse it). */
+  createRepoLabel(name: string, color: string): FakeLabel {
+    const label = { id: this.nextSmallId++, name, color: color.replace(/^#/, "") };
+    if (this.labels.has(name) || this.orgLabels.has(name)) this.duplicatedLabelNames.push(name);
+    if (this.labels.has(name)) this.duplicateLabels.push(label);
+    else this.labels.set(name, label);
+    return label;
+  }
+
   labelById(id: number): FakeLabel | undefined {
-    for (const label of this.labels.values()) if (label.id === id) return label;
+    for (const label of [...this.labels.values(), ...this.orgLabels.values(), ...this.duplicateLabels]) if (label.id === id) return label;
     return undefined;
   }
 
@@ -259,6 +316,55 @@ export class FakeStore {
   createId(): number {
     return this.nextId++;
   }
+
+  // ---------- comments ----------
+
+  /**
+   * Adds a comment as a person on the tracker would. All three trackers touch the issue's
+   * `updated_at` when a comment is written (GitLab documents it for notes).
+   */
+  addComment(issueNumber: number, seed: Partial<Pick<FakeComment, "body" | "author" | "system" | "internal">> = {}): FakeComment {
+    const issue = this.require(issueNumber);
+    const at = this.tick();
+    const comment: FakeComment = {
+      id: this.nextId++,
+      issueNumber,
+      body: seed.body ?? `Comment on #${issueNumber}`,
+      author: seed.author ?? "bob",
+      createdAt: at,
+      updatedAt: at,
+      deleted: false,
+      system: seed.system ?? false,
+      internal: seed.internal ?? false,
+    };
+    this.addUser(comment.author);
+    this.comments.set(comment.id, comment);
+    issue.updatedAt = at;
+    return comment;
+  }
+
+  editComment(id: number, body: string): FakeComment {
+    const c = this.requireComment(id);
+    c.body = body;
+    c.updatedAt = this.tick();
+    this.require(c.issueNumber).updatedAt = c.updatedAt;
+    return c;
+  }
+
+  deleteComment(id: number): void {
+    this.requireComment(id).deleted = true;
+  }
+
+  requireComment(id: number): FakeComment {
+    const c = this.comments.get(id);
+    if (!c) throw new Error(`fake ${this.provider}: no comment ${id}`);
+    return c;
+  }
+
+  /** Live comments, oldest first by creation. */
+  visibleComments(): FakeComment[] {
+    return [...this.comments.values()].filter((c) => !c.deleted && this.get(c.issueNumber) !== undefined && !this.get(c.issueNumber)!.deleted).sort((a, b) => a.createdAt - b.createdAt || a.id - b.id);
+  }
 }
 
 // ---------- shared rendering ----------
@@ -364,7 +470,7 @@ export interface FakeRequest {
 export interface FakeWebhook {
   /** Lower-case header names, as the tracker sends them. */
   headers: Record<string, string>;
-  /** The exact JSON text that was signed. */
+  /** The body as sent: the JSON text, or `payload=<urlencoded JSON>` for a form delivery. */
   body: string;
   rawBody: Uint8Array;
   payload: Record<string, unknown>;

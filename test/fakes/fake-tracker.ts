@@ -12,12 +12,14 @@
  * Erasable TypeScript with `.ts` imports and only `import type` from src, so Node 22 runs it as is.
  */
 import type { Provider } from "../../src/providers/types.ts";
-import { gitlabIssuePayload, issue as gitlabIssue, moveGitLab, routeGitLab } from "./fake-gitlab.ts";
-import { githubIssuePayload, issue as githubIssue, routeGitHub, transferGitHub } from "./fake-github.ts";
-import { giteaEventType, giteaIssuePayload, issue as giteaIssue, routeGitea } from "./fake-gitea.ts";
+import { gitlabIssuePayload, gitlabNotePayload, issue as gitlabIssue, moveGitLab, routeGitLab } from "./fake-gitlab.ts";
+import { githubCommentPayload, githubIssuePayload, issue as githubIssue, routeGitHub, transferGitHub } from "./fake-github.ts";
+import { giteaCommentPayload, giteaEventType, giteaIssuePayload, issue as giteaIssue, routeGitea } from "./fake-gitea.ts";
+import type { FakeGitHubApp } from "./fake-github-app.ts";
 import {
   FakeStore,
   json,
+  type FakeComment,
   type FakeIssue,
   type FakeRequest,
   type FakeWebhook,
@@ -26,7 +28,7 @@ import {
   type WebhookOptions,
 } from "./fake-store.ts";
 
-export type { FakeIssue, FakeWebhook, IssueEdit, IssueSeed, WebhookOptions } from "./fake-store.ts";
+export type { FakeComment, FakeIssue, FakeWebhook, IssueEdit, IssueSeed, WebhookOptions } from "./fake-store.ts";
 
 export interface FakeTrackerOptions {
   /** The API base the fake answers under, e.g. `https://api.github.com`, `https://gitlab.example/api/v4`. */
@@ -37,7 +39,7 @@ export interface FakeTrackerOptions {
   repository?: string;
   /** The only token accepted. Default "test-token". */
   token?: string;
-  /** The secret webhooks are signed with. Default "webhook-secret". */
+  /** The secret webhooks are signed with. Default "webhook-secret-for-tests-0001" (the API requires 20 characters or more). */
   webhookSecret?: string;
   /** The clock at start. Default 2024-01-01T00:00:00Z. */
   startTime?: string;
@@ -66,6 +68,22 @@ export interface FaultSpec {
   afterHandling?: boolean;
   /** Seconds from the fake's clock until the rate limit resets. Default 60. */
   resetInSeconds?: number;
+}
+
+/**
+ * A redirect answered instead of the request (nothing is performed). GitHub after a repository
+ * rename answers 301 for reads and 307 for writes, `Location` on the same host under
+ * `/repositories/<id>/…` (PROVIDERS.md); a proxy or a moved GitLab instance may answer 302 to
+ * another origin, which a client must not follow with its `PRIVATE-TOKEN` (issue 17).
+ */
+export interface RedirectSpec {
+  /** Substring of `"METHOD /path?query"` (below the API base), or a RegExp on it. */
+  match: string | RegExp;
+  status: 301 | 302 | 303 | 307 | 308;
+  /** Absolute URL, or a function of the path below the API base returning one. */
+  location: string | ((path: string) => string);
+  /** How many matching requests are redirected. Default: every one. */
+  times?: number;
 }
 
 export interface RequestRecord {
@@ -97,15 +115,20 @@ export class FakeTracker {
   token: string;
   webhookSecret: string;
   private readonly faults: (FaultSpec & { remaining: number })[] = [];
-  /** Called for every request before it is answered. */
-  onRequest: ((record: RequestRecord) => void | Promise<void>) | null = null;
+  /** Called for every request before it is answered (awaited): a test's hook into "while the tracker is answering". */
+  beforeAnswer: ((record: RequestRecord) => void | Promise<void>) | null = null;
+  private readonly redirects: (RedirectSpec & { remaining: number })[] = [];
   private faultCount = 0;
+  /** GitHub: the App whose installation tokens are accepted too (see `useApp`). */
+  private app: { app: FakeGitHubApp; installationId: number } | null = null;
+  /** Called with each request once recorded and answered: lets a test act between a run's requests. */
+  onRequest: ((record: RequestRecord) => void) | null = null;
 
   constructor(provider: Provider, options: FakeTrackerOptions) {
     this.provider = provider;
     this.baseUrl = options.baseUrl.replace(/\/+$/, "");
     this.token = options.token ?? "test-token";
-    this.webhookSecret = options.webhookSecret ?? "webhook-secret";
+    this.webhookSecret = options.webhookSecret ?? "webhook-secret-for-tests-0001";
     this.store = new FakeStore({
       provider,
       repository: options.repository ?? "acme/widgets",
@@ -118,6 +141,9 @@ export class FakeTracker {
   // ---------- serving ----------
 
   async handle(request: Request): Promise<Response> {
+    // The App's own endpoints (`/app`, token mint) live on the same API host.
+    const appAnswer = this.app ? await this.app.app.handle(request.clone()) : null;
+    if (appAnswer) return appAnswer;
     const url = new URL(request.url);
     const basePath = new URL(this.baseUrl).pathname.replace(/\/+$/, "");
     const path = url.pathname.startsWith(basePath) ? url.pathname.slice(basePath.length) + url.search : url.pathname + url.search;
@@ -133,7 +159,17 @@ export class FakeTracker {
     };
     this.requests.push(record);
     // A test's hook into "while the tracker is answering" (e.g. the project is deleted mid-step).
-    if (this.onRequest) await this.onRequest(record);
+    if (this.beforeAnswer) await this.beforeAnswer(record);
+
+    const redirect = this.takeRedirect(`${request.method} ${path}`);
+    if (redirect) {
+      const location = typeof redirect.location === "string" ? redirect.location : redirect.location(path);
+      record.status = redirect.status;
+      return new Response(JSON.stringify({ message: "Moved", url: location }), {
+        status: redirect.status,
+        headers: { location, "content-type": "application/json" },
+      });
+    }
 
     const fault = this.takeFault(`${request.method} ${path}`);
     if (fault) {
@@ -151,9 +187,14 @@ export class FakeTracker {
       return res;
     }
 
-    let res = this.authorized(request)
-      ? await this.route({ method: request.method, url, path, request, base: this.baseUrl })
-      : this.unauthorized();
+    const credential = this.authorized(request);
+    let res =
+      credential === null
+        ? this.unauthorized()
+        : credential === "installation" && url.pathname.endsWith("/user")
+          ? // Installation tokens act as the App's bot, which has no `GET /user`.
+            json(403, { message: "Resource not accessible by integration", documentation_url: "https://docs.github.com/rest/users/users#get-the-authenticated-user", status: "403" })
+          : await this.route({ method: request.method, url, path, request, base: this.baseUrl });
 
     if (fault) {
       if (fault.kind === "network") {
@@ -171,7 +212,20 @@ export class FakeTracker {
     // Every answer carries the fake's clock, as a tracker's Date header carries its own.
     if (!res.headers.has("date")) res.headers.set("date", new Date(this.store.nowMs).toUTCString());
     record.status = res.status;
+    this.onRequest?.(record);
     return res;
+  }
+
+  /**
+   * GitHub: also accept installation tokens of `app`'s installation, as a repository the App is
+   * installed on does; expired or unknown ones get 401 "Bad credentials". What the token creates is
+   * authored by `<slug>[bot]`.
+   */
+  useApp(app: FakeGitHubApp, installationId: number): this {
+    if (this.provider !== "github") throw new Error("only GitHub has Apps");
+    this.app = { app, installationId };
+    this.store.tokenUser = this.store.addUser(`${app.slug}[bot]`);
+    return this;
   }
 
   private route(req: FakeRequest): Promise<Response> {
@@ -189,20 +243,28 @@ export class FakeTracker {
     }
   }
 
-  private authorized(request: Request): boolean {
+  private authorized(request: Request): "token" | "installation" | null {
     const auth = request.headers.get("authorization") ?? "";
     switch (this.provider) {
-      case "github":
-        return auth === `Bearer ${this.token}` || auth === `token ${this.token}`;
+      case "github": {
+        if (auth === `Bearer ${this.token}` || auth === `token ${this.token}`) return "token";
+        const presented = /^(?:Bearer|token) (\S+)$/.exec(auth)?.[1];
+        if (this.app && presented && this.app.app.isValidToken(presented) === "valid" && this.app.app.installationOfToken(presented) === this.app.installationId) {
+          return "installation";
+        }
+        return null;
+      }
       case "gitlab":
-        return request.headers.get("private-token") === this.token || auth === `Bearer ${this.token}`;
+        return request.headers.get("private-token") === this.token || auth === `Bearer ${this.token}` ? "token" : null;
       case "gitea":
-        return auth === `token ${this.token}` || auth === `Bearer ${this.token}`;
+        return auth === `token ${this.token}` || auth === `Bearer ${this.token}` ? "token" : null;
     }
   }
 
   private unauthorized(): Response {
-    const message = { github: "Bad credentials", gitlab: "401 Unauthorized", gitea: "token is required" }[this.provider];
+    // GitHub: https://docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api#401-unauthorized
+    if (this.provider === "github") return json(401, { message: "Bad credentials", documentation_url: "https://docs.github.com/rest", status: "401" });
+    const message = { gitlab: "401 Unauthorized", gitea: "token is required" }[this.provider];
     return json(401, { message });
   }
 
@@ -214,10 +276,33 @@ export class FakeTracker {
     return this;
   }
 
+  /** Forgets every fault not yet spent: the tracker recovers. */
+  clearFaults(): this {
+    this.faults.length = 0;
+    return this;
+  }
+
   /** The next create is performed, but its answer is lost (network error by default). */
   dropCreateResponse(times = 1, kind: "network" | "server_error" = "network"): this {
     const match = this.provider === "gitlab" ? /^POST \/projects\/[^/]+\/issues(\?|$)/ : /^POST \/repos\/[^/]+\/[^/]+\/issues(\?|$)/;
     return this.fail({ kind, match, times, afterHandling: true });
+  }
+
+  /** Answers matching requests with a redirect (see RedirectSpec). */
+  redirect(spec: RedirectSpec): this {
+    this.redirects.push({ ...spec, remaining: spec.times ?? Number.POSITIVE_INFINITY });
+    return this;
+  }
+
+  private takeRedirect(key: string): RedirectSpec | null {
+    for (const spec of this.redirects) {
+      if (spec.remaining <= 0) continue;
+      if (typeof spec.match === "string" ? key.includes(spec.match) : spec.match.test(key)) {
+        spec.remaining--;
+        return spec;
+      }
+    }
+    return null;
   }
 
   private takeFault(key: string): FaultSpec | null {
@@ -361,6 +446,53 @@ export class FakeTracker {
     this.requests.length = 0;
   }
 
+  // ---------- comments ----------
+
+  /** A comment written on the tracker by a person (GitLab: `system`/`internal` notes too). */
+  addComment(issueNumber: number, seed: { body?: string; author?: string; system?: boolean; internal?: boolean } = {}): FakeComment {
+    return this.store.addComment(issueNumber, seed);
+  }
+
+  editComment(id: number, body: string): FakeComment {
+    return this.store.editComment(id, body);
+  }
+
+  deleteComment(id: number): void {
+    this.store.deleteComment(id);
+  }
+
+  comment(id: number): FakeComment | undefined {
+    return this.store.comments.get(id);
+  }
+
+  /** Live comments of one issue, oldest first. */
+  commentsOf(issueNumber: number): FakeComment[] {
+    return this.store.visibleComments().filter((c) => c.issueNumber === issueNumber);
+  }
+
+  /** The next comment create is performed, but its answer is lost. */
+  dropCommentCreateResponse(times = 1, kind: "network" | "server_error" = "network"): this {
+    const match = this.provider === "gitlab" ? /^POST \/projects\/[^/]+\/issues\/\d+\/notes(\?|$)/ : /^POST \/repos\/[^/]+\/[^/]+\/issues\/\d+\/comments(\?|$)/;
+    return this.fail({ kind, match, times, afterHandling: true });
+  }
+
+  /**
+   * A comment delivery as the tracker sends it: GitHub/Gitea `issue_comment` (created, edited,
+   * deleted), GitLab `Note Hook` / `Confidential Note Hook` (create, update: GitLab has no delete hook).
+   */
+  async commentWebhook(action: "created" | "edited" | "deleted", id: number): Promise<FakeWebhook> {
+    const c = this.store.requireComment(id);
+    switch (this.provider) {
+      case "github":
+        return this.signedWebhook("issue_comment", githubCommentPayload(this.store, this.baseUrl, action, c));
+      case "gitlab":
+        if (action === "deleted") throw new Error("GitLab sends no webhook for a deleted note");
+        return this.signedWebhook(c.internal ? "Confidential Note Hook" : "Note Hook", gitlabNotePayload(this.store, this.baseUrl, action === "created" ? "create" : "update", c));
+      case "gitea":
+        return this.signedWebhook(this.store.require(c.issueNumber).kind === "pull_request" ? "pull_request_comment" : "issue_comment", giteaCommentPayload(this.store, this.baseUrl, action, c));
+    }
+  }
+
   // ---------- webhooks ----------
 
   /**
@@ -383,13 +515,45 @@ export class FakeTracker {
   }
 
   /**
+   * GitHub App: an issue delivery as it reaches the App's webhook URL (`installation` added, signed
+   * with the App's webhook secret). The repository's current name and id come from the store.
+   */
+  async appWebhook(action: string, number: number, webhookSecret: string, options: WebhookOptions = {}): Promise<FakeWebhook> {
+    if (!this.app) throw new Error("useApp first");
+    const payload = githubIssuePayload(this.store, this.baseUrl, action, this.store.require(number), options);
+    payload.installation = { id: this.app.installationId, node_id: `MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u${this.app.installationId}` };
+    return this.app.app.delivery("issues", payload, webhookSecret);
+  }
+
+  /**
    * Any payload as a delivery of `event`: GitHub `X-GitHub-Event`, GitLab `X-Gitlab-Event`, Gitea
    * `X-Gitea-Event-Type` (its `X-Gitea-Event` is derived the way Gitea does).
    */
   async signedWebhook(event: string, payload: Record<string, unknown>, deliveryId: string = crypto.randomUUID()): Promise<FakeWebhook> {
-    const body = JSON.stringify(payload);
+    return this.encodedWebhook(event, payload, deliveryId, "json");
+  }
+
+  /**
+   * The delivery with the content type `application/x-www-form-urlencoded`: the body is
+   * `payload=<urlencoded JSON>`. GitHub signs the form body it sends (its docs: the signature is of
+   * the request body); Gitea signs the JSON payload, not the form body (services/webhook/deliver.go
+   * computes every signature over `PayloadContent` and only then form-encodes it). GitLab has no form
+   * content type.
+   */
+  async formWebhook(action: string, number: number, options: WebhookOptions = {}): Promise<FakeWebhook> {
+    if (this.provider === "gitlab") throw new Error("GitLab sends JSON only");
+    const json = await this.webhook(action, number, options);
+    const event = json.headers["x-github-event-type"] ?? json.headers["x-github-event"]!;
+    return this.encodedWebhook(this.provider === "gitea" ? json.headers["x-gitea-event-type"]! : event, json.payload, crypto.randomUUID(), "form");
+  }
+
+  private async encodedWebhook(event: string, payload: Record<string, unknown>, deliveryId: string, encoding: "json" | "form"): Promise<FakeWebhook> {
+    const json = JSON.stringify(payload);
+    const body = encoding === "form" ? new URLSearchParams({ payload: json }).toString() : json;
     const rawBody = new TextEncoder().encode(body);
-    const headers: Record<string, string> = { "content-type": "application/json" };
+    // What each tracker's HMAC covers: GitHub the bytes it sends, Gitea always the JSON.
+    const signedBytes = this.provider === "gitea" ? new TextEncoder().encode(json) : rawBody;
+    const headers: Record<string, string> = { "content-type": encoding === "form" ? "application/x-www-form-urlencoded" : "application/json" };
     if (this.provider === "github") {
       Object.assign(headers, {
         "user-agent": "GitHub-Hookshot/f1aa6a4",
@@ -398,8 +562,8 @@ export class FakeTracker {
         "x-github-hook-id": "1",
         "x-github-hook-installation-target-type": "repository",
         "x-github-hook-installation-target-id": String(this.store.repositoryId),
-        "x-hub-signature": `sha1=${await hmacHex("SHA-1", this.webhookSecret, rawBody)}`,
-        "x-hub-signature-256": `sha256=${await hmacHex("SHA-256", this.webhookSecret, rawBody)}`,
+        "x-hub-signature": `sha1=${await hmacHex("SHA-1", this.webhookSecret, signedBytes)}`,
+        "x-hub-signature-256": `sha256=${await hmacHex("SHA-256", this.webhookSecret, signedBytes)}`,
       });
     } else if (this.provider === "gitlab") {
       Object.assign(headers, {
@@ -413,8 +577,8 @@ export class FakeTracker {
         "x-gitlab-webhook-uuid": crypto.randomUUID(),
       });
     } else {
-      const sha256 = await hmacHex("SHA-256", this.webhookSecret, rawBody);
-      const sha1 = await hmacHex("SHA-1", this.webhookSecret, rawBody);
+      const sha256 = await hmacHex("SHA-256", this.webhookSecret, signedBytes);
+      const sha1 = await hmacHex("SHA-1", this.webhookSecret, signedBytes);
       const eventName = giteaEventName(event);
       // Gitea also sends Gogs- and GitHub-compatible copies of its headers.
       Object.assign(headers, {

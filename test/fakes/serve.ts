@@ -8,6 +8,7 @@
  * /github, /gitlab/api/v4 and /gitea/api/v1. Control endpoints (JSON, add `?provider=` with `all`):
  *   POST /__control/seed  {"count": 100, "pullRequestEvery": 5}
  *   POST /__control/edit  {"count": 10} or {"numbers": [1, 2], "title": "…"}
+ *   POST /__control/comments {"perIssue": 5} (or {"count": 50000}: spread over the plain issues)
  *   POST /__control/fault {"kind": "rate_limit", "match": "GET", "times": 1}
  *   GET  /__control/stats
  * Bound to 127.0.0.1 only; the token is `test-token` unless --token is given.
@@ -77,6 +78,12 @@ async function control(url: URL, body: Record<string, unknown>, res: ServerRespo
   if (action === "seed") {
     const seeded = fake.seed(Number(body.count ?? 1), { pullRequestEvery: typeof body.pullRequestEvery === "number" ? body.pullRequestEvery : undefined });
     return send(res, 200, { seeded: seeded.length, numbers: seeded.map((i) => i.number) });
+  }
+  if (action === "comments") {
+    const issues = fake.store.visible().filter((i) => i.kind === "issue");
+    const count = typeof body.count === "number" ? body.count : issues.length * Number(body.perIssue ?? 1);
+    for (let n = 0; n < count && issues.length > 0; n++) fake.addComment(issues[n % issues.length]!.number, { body: `Comment ${n + 1}` });
+    return send(res, 200, { comments: count });
   }
   if (action === "edit") {
     const numbers = Array.isArray(body.numbers)

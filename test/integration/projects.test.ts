@@ -109,7 +109,7 @@ describe("projects", () => {
     const stored = JSON.stringify(row);
     expect(stored).not.toContain(SECRET_TOKEN);
     expect(stored).not.toContain(SECRET_WEBHOOK);
-    expect(row!.token_enc).toMatch(/^v1\./);
+    expect(row!.token_enc).toMatch(/^b1\.v1\./);
   });
 
   it("no response of any project route contains a secret", async () => {

@@ -264,8 +264,8 @@ describe("storage", () => {
     expect(rows).toBeGreaterThan(10);
     // The project row holds its secrets encrypted, and they still decrypt to working credentials.
     const stored = (await env.DB.prepare("select token_enc, webhook_secret_enc from projects where id = ?").bind(project.id).first<Record<string, string>>())!;
-    expect(stored.token_enc).toMatch(/^v1\./);
-    expect(stored.webhook_secret_enc).toMatch(/^v1\./);
+    expect(stored.token_enc).toMatch(/^b1\.v1\./);
+    expect(stored.webhook_secret_enc).toMatch(/^b1\.v1\./);
   });
 });
 

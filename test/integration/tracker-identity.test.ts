@@ -139,7 +139,7 @@ describe("changing the repository of a project with linked issues (item 3)", () 
 
     const other = fakeTracker("github", { token: fake.token });
     other.store.repositoryId = 9191;
-    const refused = await api(`/api/v1/projects/${project.id}`, { method: "PATCH", body: { apiBaseUrl: other.baseUrl, repository: other.store.repository } });
+    const refused = await api(`/api/v1/projects/${project.id}`, { method: "PATCH", body: { apiBaseUrl: other.baseUrl, repository: other.store.repository, token: other.token } });
     expect(refused.status).toBe(409);
     expect((await json(refused)).detail).toMatch(/another repository \(id 9191\)/);
     const unknown = await api(`/api/v1/projects/${project.id}`, { method: "PATCH", body: { repository: "acme/nowhere" } });
@@ -236,7 +236,7 @@ describe("smaller ones (item 10)", () => {
     const { fake, project } = await projectWithTracker("github");
     fake.seed(3);
     let deleted = false;
-    fake.onRequest = async (record) => {
+    fake.beforeAnswer = async (record) => {
       if (deleted || record.method !== "GET" || !record.path.includes("/issues")) return;
       deleted = true;
       const res = await api(`/api/v1/projects/${project.id}`, { method: "DELETE" });

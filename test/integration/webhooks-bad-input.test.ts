@@ -240,7 +240,8 @@ const routingCases: Case[] = (["github", "gitlab", "gitea"] as const).flatMap((p
   {
     name: "a valid delivery posted under another provider's path",
     provider: p,
-    status: 404,
+    // Issue 17: without that provider's signature header it is refused before any storage read.
+    status: 401,
     outcome: "nothing",
     async build(ctx) {
       const other = p === "github" ? "gitea" : "github";

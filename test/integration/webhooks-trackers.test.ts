@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { FakeIssue, IssueEdit, IssueSeed } from "../fakes/fake-tracker";
 import giteaPush from "../fixtures/webhooks/gitea/push.json";
 import gitlabMergeRequest from "../fixtures/webhooks/gitlab/merge-request-hook.json";
@@ -167,12 +167,12 @@ describe("GitLab specifics", () => {
     expect(await countRows("issues", project.id)).toBe(0);
   });
 
-  it("a Note Hook (comment) answers 200 ignored", async () => {
+  it("a Note Hook on an issue (comment) is accepted and logged as a comment event (issue 12)", async () => {
     const { fake, project } = await trackerProject("gitlab");
     const res = await deliver(project, await fake.signedWebhook("Note Hook", gitlabNote));
-    expect(res.status).toBe(200);
-    expect(await json(res)).toMatchObject({ status: "ignored" });
-    expect(await countRows("events", project.id)).toBe(0);
+    expect(res.status).toBe(202);
+    expect(await json(res)).toMatchObject({ status: "accepted" });
+    await vi.waitFor(async () => expect(await countRows("events", project.id)).toBe(1), { timeout: 10_000, interval: 25 });
   });
 });
 

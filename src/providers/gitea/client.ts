@@ -14,13 +14,15 @@ import {
   missingMilestone,
   toCanonical,
 } from "../github-compatible/client";
-import { parseLinkHeader, type TrackerHttpDialect } from "../http";
+import { GitHubStyleComments } from "../github-compatible/comments";
+import { parseLinkHeader, underPath, type TrackerHttpDialect } from "../http";
 import { firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
-import { getFollowingSameOrigin, isRedirect } from "../redirects";
 import { toWholeSecondSince } from "../timestamps";
 import {
   TrackerError,
+  type CanonicalComment,
   type CanonicalIssue,
+  type CommentPage,
   type IssueFields,
   type IssueLookup,
   type IssuePage,
@@ -53,9 +55,43 @@ export class GiteaTracker extends GitHubCompatibleTracker {
   readonly orderedByUpdate = false;
   private labelIds: Map<string, number> | null = null;
   private milestoneIds: Map<string, number> | null = null;
+  readonly repositoryWideComments = true;
+  // Gitea orders the repository-wide comment listing by creation, not by update.
+  readonly commentsOrderedByUpdate = false;
+  private readonly comments: GitHubStyleComments;
 
   constructor(config: TrackerConfig) {
-    super("gitea", config, giteaHttp);
+    // Organisation labels apply to the organisation's repositories: `/orgs/{owner}/labels` is read too.
+    super("gitea", config, giteaHttp, [underPath(`/orgs/${encodeURIComponent(config.repository.split("/")[0] ?? "")}/labels`)]);
+    this.comments = new GitHubStyleComments(this.http, () => this.repoPath, () => this.currentLogin());
+  }
+
+  listCommentsPage(request: ListPageRequest): Promise<CommentPage> {
+    return this.comments.listPage(request, { limit: this.pageSize });
+  }
+
+  listIssueComments(issueNumber: number): Promise<CanonicalComment[] | null> {
+    return this.comments.listIssueComments(issueNumber, {});
+  }
+
+  getComment(issueNumber: number, externalId: string): Promise<CanonicalComment | null> {
+    return this.comments.get(issueNumber, externalId);
+  }
+
+  createComment(issueNumber: number, body: string): Promise<CanonicalComment> {
+    return this.comments.create(issueNumber, body);
+  }
+
+  updateComment(issueNumber: number, externalId: string, body: string): Promise<CanonicalComment> {
+    return this.comments.edit(issueNumber, externalId, body);
+  }
+
+  deleteComment(_issueNumber: number, externalId: string): Promise<"deleted" | "gone"> {
+    return this.comments.remove(externalId);
+  }
+
+  findOwnComments(issueNumber: number, since: string): Promise<CanonicalComment[]> {
+    return this.comments.findOwn(issueNumber, since, {});
   }
 
   async listPage(request: ListPageRequest): Promise<IssuePage> {
@@ -76,13 +112,9 @@ export class GiteaTracker extends GitHubCompatibleTracker {
   }
 
   async getIssue(number: number): Promise<IssueLookup> {
-    const { res, unfollowed } = await getFollowingSameOrigin(
-      this.http,
-      this.http.url(`${this.repoPath}/issues/${number}`),
-      [403, 404],
-      (target) => this.isOwnRepositoryUrl(target),
-    );
-    if (isRedirect(res.status)) return { status: "moved", movedTo: unfollowed };
+    // A renamed repository redirects (307) to its new name: followed there, not "moved".
+    const res = await this.getIssueAnswer(number, [403, 404]);
+    if ("movedTo" in res) return { status: "moved", movedTo: res.movedTo };
     // Gitea answers 404 for a deleted issue and for a repository the token can no longer read.
     if (res.status === 404) return lookupAfterNotFound(await this.getRepository());
     return unreadableIssue(res.status) ?? { status: "found", issue: toCanonical(parseIssue(res.body)) };
@@ -143,14 +175,15 @@ export class GiteaTracker extends GitHubCompatibleTracker {
     return firstAcceptedCreatedSince(items, parseIssue, toCanonical, title, floor, (i) => i.pull_request != null, accept);
   }
 
-  /** Label names to ids; a missing repository label is created, as GitHub and GitLab do on write. */
+  /**
+   * Label names to ids, resolved against repository and organisation labels (`/repos/{o}/{r}/labels`
+   * lists repository labels only). A name found in neither is created as a repository label, as
+   * GitHub and GitLab do on write; Gitea would create a second label under an existing name, so the
+   * lists are read again before any create.
+   */
   private async labelIdsOf(names: readonly string[]): Promise<number[]> {
-    this.labelIds ??= await idsByName(
-      this.http,
-      this.http.url(`${this.repoPath}/labels`, { limit: this.pageSize }),
-      namedId,
-      (label) => [label.name, label.id],
-    );
+    this.labelIds ??= await this.listLabelIds();
+    if (names.some((name) => !this.labelIds!.has(name))) this.labelIds = await this.listLabelIds();
     const ids: number[] = [];
     for (const name of names) {
       let id = this.labelIds.get(name);
@@ -164,6 +197,36 @@ export class GiteaTracker extends GitHubCompatibleTracker {
         this.labelIds.set(name, id);
       }
       ids.push(id);
+    }
+    return ids;
+  }
+
+  /** Repository labels win over organisation labels of the same name (the more specific one). */
+  private async listLabelIds(): Promise<Map<string, number>> {
+    const repoLabels = await idsByName(
+      this.http,
+      this.http.url(`${this.repoPath}/labels`, { limit: this.pageSize }),
+      namedId,
+      (label) => [label.name, label.id],
+    );
+    const ids = await this.orgLabelIds();
+    for (const [name, id] of repoLabels) ids.set(name, id);
+    return ids;
+  }
+
+  /** Organisation labels; a user-owned repository has none (`/orgs/{owner}/labels` answers 404). */
+  private async orgLabelIds(): Promise<Map<string, number>> {
+    const owner = this.repository.split("/")[0]!;
+    const url = this.http.url(`/orgs/${encodeURIComponent(owner)}/labels`, { limit: this.pageSize });
+    const first = await this.http.request("GET", url, { accept: [404] });
+    const ids = new Map<string, number>();
+    if (first.status === 404) return ids;
+    const items: unknown[] = Array.isArray(first.body) ? [...(first.body as unknown[])] : [];
+    const next = parseLinkHeader(first.headers.get("link")).next;
+    if (next) items.push(...(await this.http.getAllPages(next)));
+    for (const item of items) {
+      const parsed = namedId.safeParse(item);
+      if (parsed.success) ids.set(parsed.data.name, parsed.data.id);
     }
     return ids;
   }

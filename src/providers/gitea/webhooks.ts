@@ -3,6 +3,7 @@
  * (`issue_label`, `issue_assign`, `issue_milestone`) and a pull request's issue events arrive as
  * issue events with `pull_request` set.
  */
+import { parseGitHubStyleCommentEvent } from "../comment-webhooks";
 import { z } from "zod";
 import { toCanonical } from "../github-compatible/client";
 import {
@@ -36,6 +37,7 @@ const issuePayload = z.object({
 export function parseGiteaWebhook(event: string, payload: unknown): NormalizedEvent {
   // No event header: the body is left unclassified, not even read for an `action`.
   if (event === "") return nonIssueEvent("gitea", "other", event, "");
+  if (event === "issue_comment") return parseGitHubStyleCommentEvent("gitea", event, payload);
   if (event === "issues" || event === "issue_assign" || event === "issue_label" || event === "issue_milestone") {
     return parseIssueEvent(event, payload);
   }

@@ -13,12 +13,14 @@ import {
   missingMilestone,
   toCanonical,
 } from "../github-compatible/client";
+import { GitHubStyleComments } from "../github-compatible/comments";
 import { parseLinkHeader, type TrackerHttpDialect } from "../http";
 import { firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, serverTimeOf, unreadableIssue } from "../issue-responses";
-import { getFollowingSameOrigin, isRedirect } from "../redirects";
 import { toWholeSecondSince } from "../timestamps";
 import type {
+  CanonicalComment,
   CanonicalIssue,
+  CommentPage,
   IssueFields,
   IssueLookup,
   IssuePage,
@@ -51,10 +53,44 @@ export class GitHubTracker extends GitHubCompatibleTracker {
   readonly provider = "github" as const;
   readonly pageSize = 100;
   readonly orderedByUpdate = true;
+  readonly repositoryWideComments = true;
+  readonly commentsOrderedByUpdate = true;
   private milestones: Map<string, number> | null = null;
+  private readonly comments: GitHubStyleComments;
 
   constructor(config: TrackerConfig) {
-    super("github", config, githubHttp);
+    // `Link` next URLs, and the redirects a renamed repository answers, use `/repositories/<id>/…`.
+    // The repository object itself too: a renamed repository's `GET /repos/{o}/{r}` redirects to `/repositories/<id>`.
+    super("github", config, githubHttp, [(path) => /^\/repositories\/\d+(\/(issues|milestones|labels)(\/.*)?)?$/.test(path)]);
+    this.comments = new GitHubStyleComments(this.http, () => this.repoPath, () => this.currentLogin());
+  }
+
+  listCommentsPage(request: ListPageRequest): Promise<CommentPage> {
+    return this.comments.listPage(request, { sort: "updated", direction: "asc", per_page: this.pageSize });
+  }
+
+  listIssueComments(issueNumber: number): Promise<CanonicalComment[] | null> {
+    return this.comments.listIssueComments(issueNumber, { per_page: this.pageSize });
+  }
+
+  getComment(issueNumber: number, externalId: string): Promise<CanonicalComment | null> {
+    return this.comments.get(issueNumber, externalId);
+  }
+
+  createComment(issueNumber: number, body: string): Promise<CanonicalComment> {
+    return this.comments.create(issueNumber, body);
+  }
+
+  updateComment(issueNumber: number, externalId: string, body: string): Promise<CanonicalComment> {
+    return this.comments.edit(issueNumber, externalId, body);
+  }
+
+  deleteComment(_issueNumber: number, externalId: string): Promise<"deleted" | "gone"> {
+    return this.comments.remove(externalId);
+  }
+
+  findOwnComments(issueNumber: number, since: string): Promise<CanonicalComment[]> {
+    return this.comments.findOwn(issueNumber, since, { per_page: this.pageSize });
   }
 
   async listPage(request: ListPageRequest): Promise<IssuePage> {
@@ -83,14 +119,9 @@ export class GitHubTracker extends GitHubCompatibleTracker {
 
   async getIssue(number: number): Promise<IssueLookup> {
     // A renamed repository redirects (301) to the same issue under its id: followed, not "moved".
-    // Only a redirect out of this repository (a transfer) or to another host is a move.
-    const { res, unfollowed } = await getFollowingSameOrigin(
-      this.http,
-      this.http.url(`${this.repoPath}/issues/${number}`),
-      [403, 404, 410],
-      (target) => this.isOwnRepositoryUrl(target),
-    );
-    if (isRedirect(res.status)) return { status: "moved", movedTo: unfollowed };
+    // Only an answer from, or a redirect to, another repository (a transfer) or host is a move.
+    const res = await this.getIssueAnswer(number, [403, 404, 410]);
+    if ("movedTo" in res) return { status: "moved", movedTo: res.movedTo };
     // 410 is GitHub's word for deleted; 404 also answers a token that lost access to the repository.
     if (res.status === 404) return lookupAfterNotFound(await this.getRepository());
     return unreadableIssue(res.status) ?? { status: "found", issue: toCanonical(parseIssue(res.body)) };

@@ -6,6 +6,7 @@ import { OWNER_NAME_PATTERN, OWNER_NAME_PROBLEM } from "../github-compatible/cli
 import { hmacSignatureMatches } from "../signatures";
 import type { TrackerDescriptor } from "../types";
 import { firstHeader, namedRepository } from "../webhook-events";
+import { githubStyleShapeProblem } from "../webhook-shapes";
 import { GitHubTracker } from "./client";
 import { parseGitHubWebhook } from "./webhooks";
 
@@ -19,12 +20,14 @@ const GITHUB_EVENT_HEADERS = ["x-github-event"] as const;
 export const github: TrackerDescriptor = {
   provider: "github",
   createTracker: (config) => new GitHubTracker(config),
+  signatureWellFormed: (headers) => SIGNATURE.test(headers.get(GITHUB_SIGNATURE_HEADER)?.trim() ?? ""),
   async verifyWebhook(headers, rawBody, secret) {
     const match = SIGNATURE.exec(headers.get(GITHUB_SIGNATURE_HEADER)?.trim() ?? "");
     return match?.[1] ? hmacSignatureMatches(match[1], secret, rawBody) : false;
   },
   deliveryIdHeaders: GITHUB_DELIVERY_ID_HEADERS,
   eventHeaders: GITHUB_EVENT_HEADERS,
+  webhookShapeProblem: githubStyleShapeProblem,
   eventName: (headers) => firstHeader(headers, GITHUB_EVENT_HEADERS),
   parseWebhook: parseGitHubWebhook,
   defaultApiBaseUrl: GITHUB_API_BASE_URL,

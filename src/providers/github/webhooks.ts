@@ -13,6 +13,7 @@ import {
   pushPayload,
   pushSummary,
 } from "../github-compatible/webhooks";
+import { parseGitHubStyleCommentEvent } from "../comment-webhooks";
 import type { IssueAction, NormalizedEvent } from "../types";
 import { nonIssueEvent, parsePayload } from "../webhook-events";
 import { githubIssue } from "./client";
@@ -35,6 +36,7 @@ const transferChanges = z.object({ new_issue: z.object({ html_url: z.string() })
 
 export function parseGitHubWebhook(event: string, payload: unknown): NormalizedEvent {
   if (event === "issues") return parseIssuesEvent(event, payload);
+  if (event === "issue_comment") return parseGitHubStyleCommentEvent("github", event, payload);
   if (event === "pull_request") {
     const p = parsePayload(pullRequestPayload, payload, "github pull_request payload");
     return nonIssueEvent("github", "pull_request", event, p.action ?? "", pullRequestSummary(p, { draft: true }));

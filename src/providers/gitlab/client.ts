@@ -7,13 +7,16 @@
  */
 import { z } from "zod";
 import { canonicalIssue } from "../canonical";
-import { parseLinkHeader, type TrackerHttpDialect } from "../http";
+import { exactPath, parseLinkHeader, underPath, type TrackerHttpDialect } from "../http";
+import { GitLabNotes } from "./comments";
 import { firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
 import { RestTracker } from "../rest-tracker";
 import { toUtcIso } from "../timestamps";
 import {
   TrackerError,
+  type CanonicalComment,
   type CanonicalIssue,
+  type CommentPage,
   type IssueFields,
   type IssueLookup,
   type IssuePage,
@@ -28,6 +31,21 @@ export const gitlabHttp: TrackerHttpDialect = {
   // GitLab's limits answer 429; a 403 is always a permission error.
   forbiddenMayBeRateLimit: false,
 };
+
+/**
+ * GitLab's `labels` write parameter is comma-separated, and its array form is split on commas too
+ * (API::Validations::Types::CommaSeparatedToArray): a name with a comma would become two labels.
+ */
+export function gitlabLabelNameProblem(name: string): string | null {
+  return name.includes(",") ? "GitLab cannot set a label whose name contains a comma (it would become two labels)" : null;
+}
+
+/** The `labels` parameter; refuses, rather than splits, a name with a comma. */
+function labelsParam(labels: readonly string[]): string {
+  const bad = labels.find((name) => gitlabLabelNameProblem(name) !== null);
+  if (bad !== undefined) throw new TrackerError(`gitlab label ${JSON.stringify(bad)}: ${gitlabLabelNameProblem(bad)}`, null, false);
+  return labels.join(",");
+}
 
 const userRef = z.object({ id: z.number(), username: z.string() });
 
@@ -54,6 +72,7 @@ const { parseIssue, parseList } = issueParsers(gitlabIssue, "gitlab");
 
 const milestoneRef = z.object({ id: z.number(), title: z.string() });
 const projectRef = z.object({ id: z.number(), path_with_namespace: z.string() });
+const tokenSelf = z.object({ expires_at: z.string().nullish() });
 
 export class GitLabTracker extends RestTracker {
   readonly provider = "gitlab" as const;
@@ -64,10 +83,54 @@ export class GitLabTracker extends RestTracker {
   private readonly userIds = new Map<string, number>();
   private readonly milestoneIds = new Map<string, number>();
 
+  readonly repositoryWideComments = false;
+  readonly commentsOrderedByUpdate = true;
+  private readonly notes: GitLabNotes;
+
   constructor(config: TrackerConfig) {
     super(config, gitlabHttp);
     // Numeric ids pass through; "group/sub/project" becomes "group%2Fsub%2Fproject".
     this.projectPath = `/projects/${encodeURIComponent(config.repository)}`;
+    // The token goes to this project's paths, `/user` (own username) and `/users` (username → id).
+    // `/personal_access_tokens/self`: the token's own expiry, shown in credential health.
+    this.http.restrictPaths([underPath(this.projectPath), exactPath("/user"), exactPath("/users"), exactPath("/personal_access_tokens/self")]);
+    this.notes = new GitLabNotes(this.http, this.projectPath, this.pageSize, () => this.currentUsername());
+  }
+
+  listCommentsPage(): Promise<CommentPage> {
+    return Promise.reject(new TrackerError("gitlab has no repository-wide note listing", null, false));
+  }
+
+  listIssueComments(issueNumber: number): Promise<CanonicalComment[] | null> {
+    return this.notes.list(issueNumber);
+  }
+
+  getComment(issueNumber: number, externalId: string): Promise<CanonicalComment | null> {
+    return this.notes.get(issueNumber, externalId);
+  }
+
+  createComment(issueNumber: number, body: string): Promise<CanonicalComment> {
+    return this.notes.create(issueNumber, body);
+  }
+
+  updateComment(issueNumber: number, externalId: string, body: string): Promise<CanonicalComment> {
+    return this.notes.edit(issueNumber, externalId, body);
+  }
+
+  deleteComment(issueNumber: number, externalId: string): Promise<"deleted" | "gone"> {
+    return this.notes.remove(issueNumber, externalId);
+  }
+
+  findOwnComments(issueNumber: number, since: string): Promise<CanonicalComment[]> {
+    return this.notes.findOwn(issueNumber, since);
+  }
+
+  /** `GET /personal_access_tokens/self` → `expires_at` (a date); 404 for tokens that are not personal/project/group tokens. */
+  async credentialExpiresAt(): Promise<string | null> {
+    const res = await this.http.request("GET", this.http.url("/personal_access_tokens/self"), { accept: [403, 404] });
+    if (res.status !== 200) return null;
+    const parsed = tokenSelf.safeParse(res.body);
+    return parsed.success ? (parsed.data.expires_at ?? null) : null;
   }
 
   async listPage(request: ListPageRequest): Promise<IssuePage> {
@@ -106,7 +169,7 @@ export class GitLabTracker extends RestTracker {
     const body: Record<string, unknown> = {
       title: fields.title,
       description: fields.body,
-      labels: fields.labels.join(","),
+      labels: labelsParam(fields.labels),
       assignee_ids: await this.userIdsOf(fields.assignees),
     };
     if (fields.milestone !== null) body.milestone_id = await this.milestoneId(fields.milestone);
@@ -122,7 +185,7 @@ export class GitLabTracker extends RestTracker {
     if (patch.body !== undefined) body.description = patch.body;
     if (patch.state !== undefined) body.state_event = patch.state === "closed" ? "close" : "reopen";
     // `labels` replaces the set; an empty string clears it.
-    if (patch.labels !== undefined) body.labels = patch.labels.join(",");
+    if (patch.labels !== undefined) body.labels = labelsParam(patch.labels);
     if (patch.assignees !== undefined) body.assignee_ids = await this.userIdsOf(patch.assignees);
     if (patch.milestone !== undefined) {
       body.milestone_id = patch.milestone === null ? null : await this.milestoneId(patch.milestone);

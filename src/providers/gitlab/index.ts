@@ -5,7 +5,8 @@
 import { secretTokenMatches } from "../signatures";
 import type { TrackerDescriptor } from "../types";
 import { firstHeader, namedRepository } from "../webhook-events";
-import { GitLabTracker } from "./client";
+import { gitlabShapeProblem } from "../webhook-shapes";
+import { GitLabTracker, gitlabLabelNameProblem } from "./client";
 import { parseGitLabWebhook } from "./webhooks";
 
 const GITLAB_API_BASE_URL = "https://gitlab.com/api/v4";
@@ -23,9 +24,15 @@ const PROJECT_REFERENCE = /^(\d+|[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)+)$/;
 export const gitlab: TrackerDescriptor = {
   provider: "gitlab",
   createTracker: (config) => new GitLabTracker(config),
+  // The secret itself: 20 to 500 characters, as the projects API accepts it.
+  signatureWellFormed: (headers) => {
+    const token = headers.get(GITLAB_TOKEN_HEADER) ?? "";
+    return token.length >= 20 && token.length <= 500;
+  },
   verifyWebhook: (headers, _rawBody, secret) => secretTokenMatches(headers.get(GITLAB_TOKEN_HEADER), secret),
   deliveryIdHeaders: GITLAB_DELIVERY_ID_HEADERS,
   eventHeaders: GITLAB_EVENT_HEADERS,
+  webhookShapeProblem: gitlabShapeProblem,
   eventName: (headers) => firstHeader(headers, GITLAB_EVENT_HEADERS),
   parseWebhook: parseGitLabWebhook,
   defaultApiBaseUrl: GITLAB_API_BASE_URL,
@@ -33,6 +40,7 @@ export const gitlab: TrackerDescriptor = {
   repositoryProblem: 'must be "group/project" (any depth) or a numeric id',
   webhookRepository: (payload) => namedRepository(payload, "project", "path_with_namespace"),
   disablesHookOn4xx: true,
+  labelNameProblem: gitlabLabelNameProblem,
 };
 
 export { GitLabTracker } from "./client";

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { canonicalIssue } from "../canonical";
+import { parseGitLabNoteEvent } from "../comment-webhooks";
 import type { IssueAction, IssueFields, NormalizedEvent } from "../types";
 import { changedFieldsOf, nonIssueEvent, parsePayload } from "../webhook-events";
 
@@ -82,6 +83,7 @@ export function parseGitLabWebhook(event: string, payload: unknown): NormalizedE
   if (ISSUE_EVENTS.has(event) || objectKind === "issue" || objectKind === "work_item") {
     return parseIssueHook(event, payload);
   }
+  if (event === "Note Hook" || event === "Confidential Note Hook" || objectKind === "note") return parseGitLabNoteEvent(event, payload);
   if (event === "Merge Request Hook" || objectKind === "merge_request") {
     const mr = parsePayload(mergeRequestHook, payload, "gitlab merge request payload").object_attributes ?? {};
     return nonIssueEvent("gitlab", "pull_request", event, mr.action ?? "", {

@@ -113,8 +113,9 @@ describe("GitHub non-issue events", () => {
     expect(normalized.summary).toMatchObject({ ref: payload.ref, commits: (payload.commits as unknown[]).length });
   });
 
-  it("ping, issue comments and unknown events are kind other", () => {
-    for (const name of ["ping", "issue_comment", "star"]) {
+  it("ping and unknown events are kind other; issue comments are kind comment (issue 12)", () => {
+    for (const p of group("issue_comment")) expect(parseWebhook("github", event("issue_comment"), p).kind).toBe("comment");
+    for (const name of ["ping", "star"]) {
       const payload = group(name)[0];
       expect(parseWebhook("github", event(name), payload).kind).toBe("other");
     }

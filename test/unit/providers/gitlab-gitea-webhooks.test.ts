@@ -172,7 +172,8 @@ describe("Gitea issue events", () => {
     });
     expect(parseWebhook("gitea", gitea("pull_request", "pull_request_label"), giteaPullRequest).kind).toBe("pull_request");
     expect(parseWebhook("gitea", gitea("push", "push"), giteaPush)).toMatchObject({ kind: "push", summary: { commits: 1 } });
-    expect(parseWebhook("gitea", gitea("issue_comment", "issue_comment"), giteaOpened).kind).toBe("other");
+    // issue_comment is a comment event (issue 12): an issue payload without `comment` is refused.
+    expect(() => parseWebhook("gitea", gitea("issue_comment", "issue_comment"), giteaOpened)).toThrow(/comment/);
   });
 
   it("names the missing field", () => {

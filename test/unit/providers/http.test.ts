@@ -34,6 +34,9 @@ function client(responses: (Response | Error)[], overrides: Partial<TrackerConfi
     ...overrides,
   };
   const http = new TrackerHttp(config, dialects[config.provider]);
+  // These tests are about retries, limits and bodies; which paths an adapter allows is tested in
+  // test/unit/providers/request-guard.test.ts and test/integration/hardening.test.ts.
+  http.restrictPaths([() => true]);
   return { http, calls, sleeps };
 }
 
@@ -172,6 +175,7 @@ describe("TrackerHttp", () => {
 
   it("resolves the global fetch at call time when none is injected", async () => {
     const http = new TrackerHttp({ provider: "gitea", apiBaseUrl: "https://gitea.example/api/v1", repository: "a/b", token: "t" }, dialects.gitea);
+    http.restrictPaths([() => true]);
     const spy = vi.spyOn(globalThis, "fetch").mockImplementation(async () => ok({ late: true }));
     try {
       expect((await http.request("GET", "https://gitea.example/api/v1/x")).body).toEqual({ late: true });

@@ -1,0 +1,228 @@
+/**
+ * The activity stream: one row for every change the product makes (to a local issue, a conflict, a
+ * push, a project's settings), whatever its source. Writers never insert activity on their own: each
+ * db function that changes something takes the entries describing it and adds `activityStatements`
+ * to its own batch, so a change and its record commit together or not at all (no gaps, no ghosts).
+ *
+ * Order and cursor: `seq` is SQLite's AUTOINCREMENT rowid, assigned inside the writing transaction.
+ * D1 runs each batch as one transaction on a single primary and SQLite admits one writer at a time,
+ * so seqs become visible in increasing order: a reader that saw seq N will never later find a
+ * committed N-1 it missed. A UUIDv7 made in code would not have that property (two writers can
+ * commit out of the order they generated ids in), which is why the cursor is `seq` and not an id.
+ */
+import { and, asc, eq, gt, inArray, sql, type SQL } from "drizzle-orm";
+import { runBatch, type Statement } from "./batch";
+import type { Database } from "./client";
+import { chunkByJsonSize, jsonField as j } from "./json";
+import { activity, issues, type ActivityRow } from "./schema";
+
+export const ACTIVITY_KINDS = [
+  // local issues
+  "issue.created",
+  "issue.updated",
+  "issue.pushed",
+  "issue.orphaned",
+  "issue.deleted",
+  "issue.recreate_queued",
+  // conflicts and pushes
+  "conflict.recorded",
+  "conflict.resolved",
+  "push.failed",
+  "push.refused",
+  "push.retried",
+  // runs, deliveries, access
+  "sync.failed",
+  "access.failed",
+  "delivery.replayed",
+  // administrative changes
+  "project.created",
+  "project.updated",
+  "project.deleted",
+  "project.token_replaced",
+  "project.webhook_secret_replaced",
+  "sync.paused",
+  "sync.resumed",
+] as const;
+export type ActivityKind = (typeof ACTIVITY_KINDS)[number];
+
+/** Where a change came from: an incremental poll, a full reconciliation, a webhook, the API (or dashboard), a push answer. */
+export const ACTIVITY_SOURCES = ["poll", "full", "webhook", "api", "push"] as const;
+export type ActivitySource = (typeof ACTIVITY_SOURCES)[number];
+
+/** Who and what caused a write path to run: stamped on every entry it records. */
+export interface ActivityOrigin {
+  source: ActivitySource;
+  runId?: string | null;
+  deliveryId?: string | null;
+  /** The API token's name (never the token). */
+  actor?: string | null;
+}
+
+export type FieldChanges = Record<string, { before: unknown; after: unknown }>;
+
+export interface ActivityEntry {
+  projectId: string;
+  issueId?: string | null;
+  kind: ActivityKind;
+  origin: ActivityOrigin;
+  changes?: FieldChanges | null;
+  detail?: string | null;
+  createdAt: string;
+  /**
+   * Recorded only if, after the writes of the same batch, the issue exists — at `version` when given.
+   * Version-guarded writes (compare-and-set) thus record activity exactly when they applied.
+   */
+  onlyIfIssue?: { id: string; version?: number };
+}
+
+/** A value longer than this (UTF-8 bytes, as JSON) is cut; one entry's changes stay under MAX_CHANGES_BYTES. */
+export const MAX_VALUE_BYTES = 1_024;
+export const MAX_CHANGES_BYTES = 8_192;
+const MAX_DETAIL_CHARS = 500;
+
+const encoder = new TextEncoder();
+
+function byteLength(s: string): number {
+  return encoder.encode(s).length;
+}
+
+/** The longest prefix of `s` that fits in `max` UTF-8 bytes, never splitting a character. */
+export function truncateUtf8(s: string, max: number): string {
+  if (byteLength(s) <= max) return s;
+  const bytes = encoder.encode(s).subarray(0, max);
+  // Drop a partial multi-byte sequence at the end.
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1]! & 0xc0) === 0x80) end--;
+  if (end > 0 && bytes[end - 1]! >= 0xc0) end--;
+  return new TextDecoder().decode(bytes.subarray(0, end));
+}
+
+/** A value as stored in `changes`: itself when small, else a marked prefix with its full size. */
+export function boundedValue(value: unknown): unknown {
+  const json = JSON.stringify(value ?? null);
+  const bytes = byteLength(json);
+  if (bytes <= MAX_VALUE_BYTES) return value ?? null;
+  const text = typeof value === "string" ? value : json;
+  return { truncated: true, bytes, prefix: truncateUtf8(text, MAX_VALUE_BYTES - 64) };
+}
+
+/**
+ * The fields that differ between `before` and `after` (compared as JSON), each value bounded.
+ * Null when nothing differs. `before` undefined: a new record (every field of `after`, before null).
+ */
+export function fieldChanges(before: Record<string, unknown> | undefined, after: Record<string, unknown>): FieldChanges | null {
+  const changes: FieldChanges = {};
+  for (const [field, value] of Object.entries(after)) {
+    const old = before?.[field];
+    if (before && JSON.stringify(old ?? null) === JSON.stringify(value ?? null)) continue;
+    changes[field] = { before: boundedValue(old ?? null), after: boundedValue(value) };
+  }
+  return Object.keys(changes).length > 0 ? changes : null;
+}
+
+/** The JSON stored for changes: at most MAX_CHANGES_BYTES; over that, only the field names remain. */
+export function changesJson(changes: FieldChanges | null | undefined): string | null {
+  if (!changes) return null;
+  const json = JSON.stringify(changes);
+  if (byteLength(json) <= MAX_CHANGES_BYTES) return json;
+  const names = Object.fromEntries(Object.keys(changes).map((f) => [f, { before: { truncated: true }, after: { truncated: true } }]));
+  return JSON.stringify(names);
+}
+
+function rowOf(e: ActivityEntry) {
+  return {
+    projectId: e.projectId,
+    issueId: e.issueId ?? null,
+    kind: e.kind,
+    source: e.origin.source,
+    actor: e.origin.actor ?? null,
+    runId: e.origin.runId ?? null,
+    deliveryId: e.origin.deliveryId ?? null,
+    changes: changesJson(e.changes),
+    detail: e.detail ? e.detail.slice(0, MAX_DETAIL_CHARS) : null,
+    createdAt: e.createdAt,
+    guardId: e.onlyIfIssue?.id ?? null,
+    guardVersion: e.onlyIfIssue?.version ?? null,
+  };
+}
+
+/**
+ * Statements inserting the entries, to put in the batch of the change they describe (last, after
+ * the writes, so their guards see the result; `when` adds a condition of the caller's). Rows travel
+ * as one JSON parameter per statement.
+ */
+export function activityStatements(entries: readonly ActivityEntry[], when: SQL = sql`1`): SQL[] {
+  return chunkByJsonSize(entries.map(rowOf)).map(
+    (chunk) => sql`
+      INSERT INTO ${activity} (project_id, issue_id, kind, source, actor, run_id, delivery_id, changes, detail, created_at)
+      SELECT ${j("projectId")}, ${j("issueId")}, ${j("kind")}, ${j("source")}, ${j("actor")}, ${j("runId")}, ${j("deliveryId")},
+        ${j("changes")}, ${j("detail")}, ${j("createdAt")}
+      FROM json_each(${chunk}) AS j
+      WHERE (${j("guardId")} IS NULL OR EXISTS (
+        SELECT 1 FROM ${issues} i WHERE i.id = ${j("guardId")} AND (${j("guardVersion")} IS NULL OR i.version = ${j("guardVersion")})))
+        AND (${when})
+      ORDER BY j.key`,
+  );
+}
+
+/** A change that is only its record (nothing else to write), or writes plus their record in one batch. */
+export async function recordActivity(db: Database, entries: readonly ActivityEntry[], with_: Statement[] = []): Promise<void> {
+  await runBatch(db, [...with_, ...activityStatements(entries)]);
+}
+
+export interface ActivityFilter {
+  projectId?: string;
+  kinds?: readonly string[];
+  source?: string;
+  issueId?: string;
+}
+
+/** Entries after `afterSeq`, oldest first. */
+export async function listActivity(db: Database, filter: ActivityFilter, page: { afterSeq: number | null; limit: number }): Promise<ActivityRow[]> {
+  return db
+    .select()
+    .from(activity)
+    .where(
+      and(
+        filter.projectId ? eq(activity.projectId, filter.projectId) : undefined,
+        filter.issueId ? eq(activity.issueId, filter.issueId) : undefined,
+        filter.kinds && filter.kinds.length > 0 ? inArray(activity.kind, [...filter.kinds]) : undefined,
+        filter.source ? eq(activity.source, filter.source) : undefined,
+        page.afterSeq !== null ? gt(activity.seq, page.afterSeq) : undefined,
+      ),
+    )
+    .orderBy(asc(activity.seq))
+    .limit(page.limit)
+    .all();
+}
+
+/** The newest entries of a project (the dashboard shows the latest first). */
+export async function latestActivity(db: Database, filter: ActivityFilter, limit: number): Promise<ActivityRow[]> {
+  const rows = await db
+    .select()
+    .from(activity)
+    .where(
+      and(
+        filter.projectId ? eq(activity.projectId, filter.projectId) : undefined,
+        filter.issueId ? eq(activity.issueId, filter.issueId) : undefined,
+        filter.kinds && filter.kinds.length > 0 ? inArray(activity.kind, [...filter.kinds]) : undefined,
+        filter.source ? eq(activity.source, filter.source) : undefined,
+      ),
+    )
+    .orderBy(sql`${activity.seq} DESC`)
+    .limit(limit)
+    .all();
+  return rows;
+}
+
+/** When the project's credentials were last refused (an `access.failed` entry), if ever. */
+export async function lastAccessFailureAt(db: Database, projectId: string): Promise<string | null> {
+  const row = await db
+    .select({ at: activity.createdAt })
+    .from(activity)
+    .where(and(eq(activity.projectId, projectId), eq(activity.kind, "access.failed")))
+    .orderBy(sql`${activity.seq} DESC`)
+    .limit(1)
+    .get();
+  return row?.at ?? null;
+}

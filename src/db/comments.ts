@@ -1,0 +1,473 @@
+/**
+ * Comments: the local store, its outbox, comments waiting for their issue, and the queries the
+ * comment phase of a run needs. Every local write bumps `version`; writes that depend on a row
+ * not having moved on are guarded by it (D1 has no interactive transactions), and rows that change
+ * together go in one atomic batch.
+ */
+import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
+import { runBatch, type Statement } from "./batch";
+import type { Database } from "./client";
+import {
+  commentOutbox,
+  comments,
+  conflicts,
+  issues,
+  pendingComments,
+  projects,
+  type CommentOutboxRow,
+  type CommentRow,
+  type IssueRow,
+} from "./schema";
+
+export type NewComment = typeof comments.$inferInsert;
+export type CommentOp = CommentOutboxRow["op"];
+
+// ---------- reads ----------
+
+export async function getComment(db: Database, projectId: string, id: string): Promise<CommentRow | undefined> {
+  return db.select().from(comments).where(and(eq(comments.projectId, projectId), eq(comments.id, id))).get();
+}
+
+/** One issue's comments, oldest first (created_at, then id); `afterId` is the last id of the previous page. */
+export async function listIssueComments(
+  db: Database,
+  projectId: string,
+  issueId: string,
+  page: { limit: number; afterId?: string | null },
+): Promise<CommentRow[]> {
+  const where: (SQL | undefined)[] = [eq(comments.projectId, projectId), eq(comments.issueId, issueId)];
+  if (page.afterId) {
+    const after = sql`(SELECT created_at FROM ${comments} WHERE id = ${page.afterId})`;
+    where.push(or(gt(comments.createdAt, after), and(eq(comments.createdAt, after), gt(comments.id, page.afterId))));
+  }
+  return db.select().from(comments).where(and(...where)).orderBy(asc(comments.createdAt), asc(comments.id)).limit(page.limit).all();
+}
+
+export async function loadCommentsByExternalIds(db: Database, projectId: string, externalIds: readonly string[]): Promise<Map<string, CommentRow>> {
+  const out = new Map<string, CommentRow>();
+  for (let i = 0; i < externalIds.length; i += 90) {
+    const rows = await db
+      .select()
+      .from(comments)
+      .where(and(eq(comments.projectId, projectId), inArray(comments.externalId, externalIds.slice(i, i + 90))))
+      .all();
+    for (const r of rows) out.set(r.externalId!, r);
+  }
+  return out;
+}
+
+/** The project's linked issues by tracker number (the live one when a number was reused). */
+export async function issuesByNumber(db: Database, projectId: string, numbers: readonly number[]): Promise<Map<number, IssueRow>> {
+  const out = new Map<number, IssueRow>();
+  const unique = [...new Set(numbers)];
+  for (let i = 0; i < unique.length; i += 90) {
+    const rows = await db
+      .select()
+      .from(issues)
+      .where(and(eq(issues.projectId, projectId), inArray(issues.externalNumber, unique.slice(i, i + 90))))
+      .all();
+    for (const r of rows) {
+      const seen = out.get(r.externalNumber!);
+      if (!seen || (seen.deletedAt !== null && r.deletedAt === null)) out.set(r.externalNumber!, r);
+    }
+  }
+  return out;
+}
+
+/**
+ * Local comments of these issues with a create sent but never confirmed: a poll that meets the
+ * comment the lost create made links it to them instead of importing a copy.
+ */
+export async function listUnconfirmedCommentCreates(db: Database, issueIds: readonly string[]): Promise<{ comment: CommentRow; sentBody: string; attemptedAt: string }[]> {
+  if (issueIds.length === 0) return [];
+  const rows = await db
+    .select({ comment: comments, sentBody: commentOutbox.sentBody, attemptedAt: commentOutbox.createAttemptedAt })
+    .from(comments)
+    .innerJoin(commentOutbox, eq(commentOutbox.commentId, comments.id))
+    .where(and(inArray(comments.issueId, [...new Set(issueIds)].slice(0, 90)), isNull(comments.externalId), isNotNull(commentOutbox.createAttemptedAt)))
+    .all();
+  return rows.map((r) => ({ comment: r.comment, sentBody: r.sentBody ?? "", attemptedAt: r.attemptedAt! }));
+}
+
+// ---------- local writes (API) ----------
+
+interface OutboxWrite {
+  id: string;
+  projectId: string;
+  commentId: string;
+  /** The comment's version after the write this push goes with. */
+  version: number;
+  op: CommentOp;
+  now: string;
+}
+
+/**
+ * Queues (or coalesces into) the comment's one outbox row, only if the comment is at `version`
+ * (so "comment changed" and "push queued" are one atomic step). A create not yet confirmed stays a
+ * create; a delete wins over everything.
+ */
+export function commentOutboxUpsert(w: OutboxWrite): SQL {
+  return sql`
+    INSERT INTO ${commentOutbox} (id, project_id, comment_id, op, status, attempts, created_at, updated_at)
+    SELECT ${w.id}, ${w.projectId}, ${w.commentId}, ${w.op}, 'pending', 0, ${w.now}, ${w.now}
+    WHERE EXISTS (SELECT 1 FROM ${comments} c WHERE c.id = ${w.commentId} AND c.version = ${w.version})
+    ON CONFLICT (comment_id) DO UPDATE SET
+      status = 'pending', attempts = 0, last_error = NULL,
+      next_attempt_at = CASE WHEN comment_outbox.op = 'create' AND comment_outbox.status = 'pending' THEN comment_outbox.next_attempt_at ELSE NULL END,
+      op = CASE
+        WHEN excluded.op = 'delete' THEN 'delete'
+        WHEN comment_outbox.op = 'create' AND comment_outbox.status = 'pending' THEN 'create'
+        ELSE excluded.op END,
+      updated_at = excluded.updated_at`;
+}
+
+/** Inserts a local comment and, when it is to reach the tracker, its outbox row, atomically. */
+export async function insertLocalComment(db: Database, row: NewComment & { id: string; projectId: string }, push: { outboxId: string } | null): Promise<CommentRow> {
+  const statements: Statement[] = [db.insert(comments).values({ ...row, version: 1 })];
+  if (push) statements.push(commentOutboxUpsert({ id: push.outboxId, projectId: row.projectId, commentId: row.id, version: 1, op: "create", now: row.updatedAt }));
+  await runBatch(db, statements);
+  return (await getComment(db, row.projectId, row.id))!;
+}
+
+/**
+ * A local edit or deletion if the comment is still at its version (compare-and-set), with its push
+ * queued in the same batch. Undefined when the row moved on meanwhile.
+ */
+export async function updateLocalComment(
+  db: Database,
+  current: CommentRow,
+  change: { body?: string; deletedAt?: string },
+  push: { outboxId: string; op: CommentOp } | null,
+  now: string,
+): Promise<CommentRow | undefined> {
+  const nextVersion = current.version + 1;
+  const update = db
+    .update(comments)
+    .set({
+      ...(change.body !== undefined ? { body: change.body } : {}),
+      ...(change.deletedAt !== undefined ? { deletedAt: change.deletedAt } : {}),
+      updatedAt: now,
+      version: nextVersion,
+      ...(push ? { syncState: "pending_push" as const, syncError: null } : {}),
+    })
+    .where(and(eq(comments.id, current.id), eq(comments.version, current.version)))
+    .returning({ id: comments.id });
+  const statements: Statement[] = [update];
+  if (push) statements.push(commentOutboxUpsert({ id: push.outboxId, projectId: current.projectId, commentId: current.id, version: nextVersion, op: push.op, now }));
+  const [result] = await runBatch(db, statements);
+  return result!.results.length > 0 ? getComment(db, current.projectId, current.id) : undefined;
+}
+
+// ---------- inbound writes (polls, webhooks) ----------
+
+export interface InboundInsert {
+  kind: "insert";
+  row: NewComment & { id: string; projectId: string };
+}
+
+export interface InboundUpdate {
+  kind: "update";
+  current: CommentRow;
+  set: Partial<Pick<CommentRow, "body" | "base" | "externalId" | "externalUrl" | "externalUpdatedAt" | "syncState" | "syncError" | "deletedAt" | "updatedAt" | "lastSeenRunId">>;
+  /** Queue an update push (local wins) or close the pending one (tracker wins / converged). */
+  push?: { outboxId: string; op: CommentOp; now: string } | "close";
+  conflict?: { id: string; issueId: string; base: string; local: string; tracker: string; resolution: "tracker" | "local" };
+}
+
+export type InboundWrite = InboundInsert | InboundUpdate;
+
+/**
+ * Stores decisions in one batch. Updates are guarded by the version read: a local edit made while
+ * the decision was computed wins the race and the row is decided again on the next read.
+ */
+export async function storeInbound(db: Database, writes: readonly InboundWrite[]): Promise<void> {
+  const statements: Statement[] = [];
+  for (const w of writes) {
+    if (w.kind === "insert") {
+      statements.push(sql`INSERT INTO ${comments} (id, project_id, issue_id, body, author, visibility, created_at, updated_at, version,
+          external_id, external_url, external_updated_at, base, sync_state, deleted_at, last_seen_run_id)
+        VALUES (${w.row.id}, ${w.row.projectId}, ${w.row.issueId}, ${w.row.body}, ${w.row.author}, ${w.row.visibility ?? "public"},
+          ${w.row.createdAt}, ${w.row.updatedAt}, 1, ${w.row.externalId ?? null}, ${w.row.externalUrl ?? null}, ${w.row.externalUpdatedAt ?? null},
+          ${w.row.base ?? null}, ${w.row.syncState ?? "synced"}, ${w.row.deletedAt ?? null}, ${w.row.lastSeenRunId ?? null})
+        ON CONFLICT (project_id, external_id) DO NOTHING`);
+      continue;
+    }
+    const next = w.current.version + 1;
+    statements.push(
+      db
+        .update(comments)
+        .set({ ...w.set, version: next })
+        .where(and(eq(comments.id, w.current.id), eq(comments.version, w.current.version))),
+    );
+    if (w.push === "close") {
+      statements.push(
+        sql`UPDATE ${commentOutbox} SET status = 'done', updated_at = ${w.set.updatedAt ?? w.current.updatedAt}
+          WHERE comment_id = ${w.current.id} AND status = 'pending'
+            AND EXISTS (SELECT 1 FROM ${comments} c WHERE c.id = ${w.current.id} AND c.version = ${next})`,
+      );
+    } else if (w.push) {
+      statements.push(commentOutboxUpsert({ id: w.push.outboxId, projectId: w.current.projectId, commentId: w.current.id, version: next, op: w.push.op, now: w.push.now }));
+    }
+    if (w.conflict) {
+      const c = w.conflict;
+      statements.push(sql`INSERT INTO ${conflicts} (id, project_id, issue_id, field, base_value, local_value, tracker_value, resolution, comment_id)
+        SELECT ${c.id}, ${w.current.projectId}, ${c.issueId}, 'comment.body', ${JSON.stringify(c.base)}, ${JSON.stringify(c.local)}, ${JSON.stringify(c.tracker)}, ${c.resolution}, ${w.current.id}
+        WHERE EXISTS (SELECT 1 FROM ${comments} x WHERE x.id = ${w.current.id} AND x.version = ${next})`);
+    }
+  }
+  for (let i = 0; i < statements.length; i += 200) await runBatch(db, statements.slice(i, i + 200));
+}
+
+// ---------- comments that arrived before their issue ----------
+
+export async function savePendingComments(db: Database, projectId: string, items: readonly { externalId: string; issueNumber: number; json: string }[]): Promise<void> {
+  if (items.length === 0) return;
+  await runBatch(
+    db,
+    items.map(
+      (i) => sql`INSERT INTO ${pendingComments} (project_id, external_id, issue_number, comment) VALUES (${projectId}, ${i.externalId}, ${i.issueNumber}, ${i.json})
+        ON CONFLICT (project_id, external_id) DO UPDATE SET comment = CASE
+          WHEN json_extract(excluded.comment, '$.updatedAt') >= json_extract(pending_comments.comment, '$.updatedAt') THEN excluded.comment
+          ELSE pending_comments.comment END`,
+    ),
+  );
+}
+
+/** Waiting comments whose issue is now imported (oldest first, at most `limit`). */
+export async function listPendingWithIssue(db: Database, projectId: string, limit: number): Promise<{ externalId: string; comment: string }[]> {
+  return db
+    .select({ externalId: pendingComments.externalId, comment: pendingComments.comment })
+    .from(pendingComments)
+    .where(
+      and(
+        eq(pendingComments.projectId, projectId),
+        sql`EXISTS (SELECT 1 FROM ${issues} i WHERE i.project_id = ${projectId} AND i.external_number = ${pendingComments.issueNumber} AND i.deleted_at IS NULL)`,
+      ),
+    )
+    .orderBy(asc(pendingComments.receivedAt))
+    .limit(limit)
+    .all();
+}
+
+export async function deletePending(db: Database, projectId: string, externalIds: readonly string[]): Promise<void> {
+  for (let i = 0; i < externalIds.length; i += 90) {
+    await db.delete(pendingComments).where(and(eq(pendingComments.projectId, projectId), inArray(pendingComments.externalId, externalIds.slice(i, i + 90))));
+  }
+}
+
+export async function countPending(db: Database, projectId: string): Promise<number> {
+  const row = await db.select({ n: count() }).from(pendingComments).where(eq(pendingComments.projectId, projectId)).get();
+  return row?.n ?? 0;
+}
+
+// ---------- the comment phase of runs ----------
+
+export async function markCommentsSeen(db: Database, projectId: string, runId: string, externalIds: readonly string[]): Promise<void> {
+  for (let i = 0; i < externalIds.length; i += 90) {
+    await db
+      .update(comments)
+      .set({ lastSeenRunId: runId })
+      .where(and(eq(comments.projectId, projectId), inArray(comments.externalId, externalIds.slice(i, i + 90))));
+  }
+}
+
+/**
+ * After a complete repository-wide listing: linked, live comments of live issues the listing did
+ * not contain (keyset on id). They were deleted on the tracker.
+ */
+export async function listUnseenLinkedComments(db: Database, projectId: string, runId: string, page: { afterId: string | null; limit: number }): Promise<CommentRow[]> {
+  return db
+    .select()
+    .from(comments)
+    .where(
+      and(
+        eq(comments.projectId, projectId),
+        isNotNull(comments.externalId),
+        isNull(comments.deletedAt),
+        or(isNull(comments.lastSeenRunId), ne(comments.lastSeenRunId, runId)),
+        page.afterId ? gt(comments.id, page.afterId) : undefined,
+        sql`EXISTS (SELECT 1 FROM ${issues} i WHERE i.id = ${comments.issueId} AND i.deleted_at IS NULL AND i.sync_state <> 'orphaned')`,
+      ),
+    )
+    .orderBy(asc(comments.id))
+    .limit(page.limit)
+    .all();
+}
+
+/** Live linked comments of one issue (to find those a complete listing of the issue no longer has). */
+export async function listLinkedCommentsOfIssue(db: Database, issueId: string): Promise<CommentRow[]> {
+  return db.select().from(comments).where(and(eq(comments.issueId, issueId), isNotNull(comments.externalId), isNull(comments.deletedAt))).all();
+}
+
+/** Linked live issues whose tracker copy changed after `since` (all when null), keyset on id. */
+export async function listIssuesChangedSince(db: Database, projectId: string, since: string | null, page: { afterId: string | null; limit: number }): Promise<IssueRow[]> {
+  return db
+    .select()
+    .from(issues)
+    .where(
+      and(
+        eq(issues.projectId, projectId),
+        isNotNull(issues.externalNumber),
+        isNull(issues.deletedAt),
+        ne(issues.syncState, "orphaned"),
+        since ? gt(issues.externalUpdatedAt, since) : undefined,
+        page.afterId ? gt(issues.id, page.afterId) : undefined,
+      ),
+    )
+    .orderBy(asc(issues.id))
+    .limit(page.limit)
+    .all();
+}
+
+/** Moves the comment cursor (never backwards) and stores the first page's ETag for it. */
+export async function storeCommentCursor(db: Database, projectId: string, cursor: string | null, etag: string | null): Promise<void> {
+  await db
+    .update(projects)
+    .set({
+      commentCursor: sql`CASE WHEN ${projects.commentCursor} IS NULL OR ${projects.commentCursor} < ${cursor} THEN ${cursor} ELSE ${projects.commentCursor} END`,
+      commentCursorEtag: etag,
+    })
+    .where(eq(projects.id, projectId));
+}
+
+// ---------- the comment outbox ----------
+
+export async function getCommentOutboxRow(db: Database, commentId: string): Promise<CommentOutboxRow | undefined> {
+  return db.select().from(commentOutbox).where(eq(commentOutbox.commentId, commentId)).get();
+}
+
+/** Written before a create is sent: the first attempt's time and the exact text about to be sent. */
+export async function recordCommentCreateAttempt(db: Database, args: { commentId: string; sentBody: string; at: string }): Promise<void> {
+  await db
+    .update(commentOutbox)
+    .set({ createAttemptedAt: sql`COALESCE(${commentOutbox.createAttemptedAt}, ${args.at})`, sentBody: args.sentBody, updatedAt: args.at })
+    .where(eq(commentOutbox.commentId, args.commentId));
+}
+
+/**
+ * Stores a push's answer: the mapping, base and external `updated_at` always (they describe the
+ * tracker); the sync state and the outbox row's completion only if the comment is still at the
+ * version read (a local edit made meanwhile has its own round coming). True when it was.
+ */
+export async function storeCommentPushResult(
+  db: Database,
+  args: {
+    comment: CommentRow;
+    externalId: string | null;
+    externalUrl: string | null;
+    externalUpdatedAt: string | null;
+    base: string | null;
+    /** The local body now equals what the tracker holds (or the deletion reached it). */
+    settled: boolean;
+    /** The deletion reached the tracker: the row is done whatever its op. */
+    deleted?: boolean;
+    now: string;
+  },
+): Promise<boolean> {
+  const c = args.comment;
+  const v = c.version;
+  const same = sql`${comments.version} = ${v}`;
+  const state = args.settled ? "synced" : "pending_push";
+  const done = args.settled ? sql`EXISTS (SELECT 1 FROM ${comments} x WHERE x.id = ${c.id} AND x.version = ${v + 1})` : sql`0`;
+  const [result] = await runBatch(db, [
+    sql`UPDATE ${comments} SET
+        external_id = COALESCE(${args.externalId}, external_id),
+        external_url = COALESCE(${args.externalUrl}, external_url),
+        external_updated_at = CASE WHEN ${args.externalUpdatedAt} IS NOT NULL AND (external_updated_at IS NULL OR external_updated_at < ${args.externalUpdatedAt})
+          THEN ${args.externalUpdatedAt} ELSE external_updated_at END,
+        base = COALESCE(${args.base}, base),
+        sync_state = CASE WHEN ${same} THEN ${state} ELSE 'pending_push' END,
+        sync_error = NULL,
+        version = version + 1
+      WHERE id = ${c.id}
+      RETURNING version`,
+    sql`UPDATE ${commentOutbox} SET
+        status = CASE WHEN ${done} THEN 'done' ELSE status END,
+        op = CASE WHEN op = 'delete' THEN 'delete' ELSE 'update' END,
+        create_attempted_at = NULL, attempts = 0, last_error = NULL, next_attempt_at = NULL, updated_at = ${args.now}
+      WHERE comment_id = ${c.id}`,
+  ]);
+  return result!.results[0]?.version === v + 1;
+}
+
+export async function deferCommentPush(db: Database, commentId: string, at: string): Promise<void> {
+  await db.update(commentOutbox).set({ nextAttemptAt: at }).where(eq(commentOutbox.commentId, commentId));
+}
+
+export async function recordCommentPushAttempt(db: Database, commentId: string, error: string, now: string): Promise<void> {
+  await db
+    .update(commentOutbox)
+    .set({ attempts: sql`${commentOutbox.attempts} + 1`, lastError: error, updatedAt: now })
+    .where(eq(commentOutbox.commentId, commentId));
+}
+
+/** A push that cannot succeed by retrying: the row fails and the comment shows why (if not edited since). */
+export async function failCommentPush(db: Database, args: { commentId: string; version: number | null; reason: string; now: string }): Promise<boolean> {
+  const atVersion = args.version === null ? sql`1` : sql`EXISTS (SELECT 1 FROM ${comments} c WHERE c.id = ${args.commentId} AND c.version = ${args.version})`;
+  const [updated] = await runBatch(db, [
+    sql`UPDATE ${comments} SET sync_state = 'error', sync_error = ${args.reason} WHERE id = ${args.commentId} AND ${atVersion} RETURNING id`,
+    sql`UPDATE ${commentOutbox} SET status = 'failed', last_error = ${args.reason}, attempts = attempts + 1, updated_at = ${args.now}
+      WHERE comment_id = ${args.commentId} AND status = 'pending' AND ${atVersion}`,
+  ]);
+  return updated!.results.length > 0;
+}
+
+/** Closes a pending row with nothing left to do. */
+export async function closeCommentOutbox(db: Database, commentId: string, status: "done" | "failed", reason: string | null, now: string): Promise<void> {
+  await db
+    .update(commentOutbox)
+    .set({ status, lastError: reason, updatedAt: now })
+    .where(and(eq(commentOutbox.commentId, commentId), eq(commentOutbox.status, "pending")));
+}
+
+/** Retries exhausted (dead letter): the row fails and the comment shows why. */
+export async function failExhaustedCommentPush(db: Database, args: { commentId: string; reason: string; now: string }): Promise<boolean> {
+  const [updated] = await runBatch(db, [
+    sql`UPDATE ${comments} SET sync_state = 'error', sync_error = ${args.reason}
+      WHERE id = ${args.commentId} AND EXISTS (SELECT 1 FROM ${commentOutbox} o WHERE o.comment_id = ${args.commentId} AND o.status = 'pending')
+      RETURNING id`,
+    sql`UPDATE ${commentOutbox} SET status = 'failed', updated_at = ${args.now}, last_error = COALESCE(last_error, ${args.reason})
+      WHERE comment_id = ${args.commentId} AND status = 'pending'`,
+  ]);
+  return updated!.results.length > 0;
+}
+
+/** Pending comment pushes of enabled projects not touched since `before` (their job was lost). */
+export async function listStaleCommentPushes(db: Database, before: string, limit: number): Promise<{ projectId: string; commentId: string }[]> {
+  return db
+    .select({ projectId: commentOutbox.projectId, commentId: commentOutbox.commentId })
+    .from(commentOutbox)
+    .innerJoin(projects, eq(projects.id, commentOutbox.projectId))
+    .where(and(eq(commentOutbox.status, "pending"), lt(commentOutbox.updatedAt, before), eq(projects.syncEnabled, true)))
+    .orderBy(asc(commentOutbox.updatedAt))
+    .limit(limit)
+    .all();
+}
+
+/** Comment counts for the project status. */
+export async function commentCounts(db: Database, projectId: string): Promise<{ total: number; internal: number; deleted: number; error: number; pendingPushes: number; failedPushes: number; waitingForIssue: number }> {
+  const [c, o, waiting] = await Promise.all([
+    db
+      .select({
+        total: count(),
+        internal: sql<number>`COALESCE(SUM(CASE WHEN ${comments.visibility} = 'internal' THEN 1 ELSE 0 END), 0)`,
+        deleted: sql<number>`COALESCE(SUM(CASE WHEN ${comments.deletedAt} IS NOT NULL THEN 1 ELSE 0 END), 0)`,
+        error: sql<number>`COALESCE(SUM(CASE WHEN ${comments.syncState} = 'error' THEN 1 ELSE 0 END), 0)`,
+      })
+      .from(comments)
+      .where(eq(comments.projectId, projectId))
+      .get(),
+    db.select({ status: commentOutbox.status, n: count() }).from(commentOutbox).where(eq(commentOutbox.projectId, projectId)).groupBy(commentOutbox.status).all(),
+    countPending(db, projectId),
+  ]);
+  const byStatus = Object.fromEntries(o.map((r) => [r.status, r.n])) as Partial<Record<CommentOutboxRow["status"], number>>;
+  return {
+    total: c?.total ?? 0,
+    internal: Number(c?.internal ?? 0),
+    deleted: Number(c?.deleted ?? 0),
+    error: Number(c?.error ?? 0),
+    pendingPushes: byStatus.pending ?? 0,
+    failedPushes: byStatus.failed ?? 0,
+    waitingForIssue: waiting,
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * The activity stream (read like a log, oldest first, resumable by cursor) and the repair routes an
+ * operator uses: settle a conflict by hand, retry a failed push. The dashboard calls the same
+ * functions (src/ui/).
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { ACTIVITY_KINDS, ACTIVITY_SOURCES, listActivity, type ActivityFilter } from "../db/activity";
+import { database } from "../db/client";
+import type { ActivityRow } from "../db/schema";
+import { ValidationFailed } from "../errors";
+import { resolveConflict, retryPush } from "../sync/repair";
+import { conflictResponse, IdParam, IsoTimestamp, jsonBody, jsonContent, problemResponses, ProjectIdParams } from "./common";
+import { IssueSchema, issueToApi } from "./issues";
+import type { AppEnv } from "./project";
+import { ConflictSchema, conflictToApi } from "./sync-runs";
+import { validationHook } from "./validation";
+
+export const ActivitySchema = z
+  .object({
+    id: z.string().openapi({ description: "Position in the stream (increasing); pass the last one seen as `after`" }),
+    projectId: z.string(),
+    issueId: z.string().nullable(),
+    kind: z.enum(ACTIVITY_KINDS),
+    source: z.enum(ACTIVITY_SOURCES).openapi({ description: "poll (incremental run), full (reconciliation), webhook, api (API or dashboard), push (a push's answer)" }),
+    actor: z.string().nullable().openapi({ description: "The API token's name for changes made through the API or dashboard (never the token)" }),
+    runId: z.string().nullable(),
+    deliveryId: z.string().nullable().openapi({ description: "The tracker's delivery id for webhook changes" }),
+    changes: z
+      .record(z.string(), z.object({ before: z.unknown(), after: z.unknown() }))
+      .nullable()
+      .openapi({ description: "Fields changed, before → after. A value over 1 KiB is `{ truncated: true, bytes, prefix }`" }),
+    detail: z.string().nullable(),
+    createdAt: IsoTimestamp,
+  })
+  .openapi("Activity");
+
+export function activityToApi(row: ActivityRow): z.infer<typeof ActivitySchema> {
+  return {
+    id: String(row.seq),
+    projectId: row.projectId,
+    issueId: row.issueId,
+    kind: row.kind as (typeof ACTIVITY_KINDS)[number],
+    source: row.source as (typeof ACTIVITY_SOURCES)[number],
+    actor: row.actor,
+    runId: row.runId,
+    deliveryId: row.deliveryId,
+    changes: row.changes ? (JSON.parse(row.changes) as Record<string, { before: unknown; after: unknown }>) : null,
+    detail: row.detail,
+    createdAt: row.createdAt,
+  };
+}
+
+const ActivityList = z
+  .object({
+    items: z.array(ActivitySchema),
+    nextCursor: z
+      .string()
+      .nullable()
+      .openapi({ description: "Pass as `after` to continue. Never null once an entry was seen: an empty page means caught up, ask again later with the same cursor" }),
+  })
+  .openapi("ActivityList");
+
+const ActivityQuery = z.object({
+  after: z.string().max(20).optional().openapi({ description: "`nextCursor` (or an entry's `id`) to continue after; omitted: from the oldest kept entry" }),
+  limit: z.coerce.number().int().min(1).max(500).default(100).openapi({ description: "Page size, 1–500 (default 100)" }),
+  kind: z.string().max(1000).optional().openapi({ description: "Comma-separated kinds, e.g. `issue.updated,conflict.recorded`" }),
+  source: z.enum(ACTIVITY_SOURCES).optional(),
+  issueId: z.string().max(64).optional(),
+});
+
+type ActivityQueryInput = z.infer<typeof ActivityQuery>;
+
+function parseAfter(after: string | undefined): number | null {
+  if (after === undefined || after === "") return null;
+  if (!/^\d{1,15}$/.test(after)) throw new ValidationFailed([{ field: "after", message: "is not a cursor this API issued" }]);
+  return Number(after);
+}
+
+function parseKinds(kind: string | undefined): string[] | undefined {
+  if (kind === undefined || kind === "") return undefined;
+  const kinds = kind.split(",").map((k) => k.trim());
+  const unknown = kinds.filter((k) => !(ACTIVITY_KINDS as readonly string[]).includes(k));
+  if (unknown.length > 0) throw new ValidationFailed([{ field: "kind", message: `unknown kind ${unknown.join(", ")}; one of ${ACTIVITY_KINDS.join(", ")}` }]);
+  return kinds;
+}
+
+/** One page of the stream: oldest first after the cursor; the cursor moves to the last entry returned. */
+export async function activityPage(d1: D1Database, projectId: string | undefined, q: ActivityQueryInput) {
+  const afterSeq = parseAfter(q.after);
+  const filter: ActivityFilter = { projectId, kinds: parseKinds(q.kind), source: q.source, issueId: q.issueId };
+  const rows = await listActivity(database(d1), filter, { afterSeq, limit: q.limit });
+  const last = rows[rows.length - 1];
+  return { items: rows.map(activityToApi), nextCursor: last ? String(last.seq) : afterSeq !== null ? String(afterSeq) : null };
+}
+
+const ConflictParams = ProjectIdParams.extend({ conflictId: IdParam("conflictId") });
+const IssueParams = ProjectIdParams.extend({ issueId: IdParam("issueId") });
+
+const Resolve = z.strictObject({ keep: z.enum(["local", "tracker"]).openapi({ description: "The side whose value (as recorded in the conflict) the issue takes" }) }).openapi("ResolveConflict");
+
+const Resolved = z
+  .object({ conflict: ConflictSchema, issue: IssueSchema, pushQueued: z.boolean().openapi({ description: "True when the tracker must change too: a push was queued" }) })
+  .openapi("ConflictResolved");
+
+const routes = {
+  projectActivity: createRoute({
+    method: "get",
+    path: "/projects/{projectId}/activity",
+    tags: ["activity"],
+    summary: "The project's activity stream, oldest first: every change to its issues, conflicts, pushes, settings",
+    request: { params: ProjectIdParams, query: ActivityQuery },
+    responses: { 200: jsonContent(ActivityList, "Entries after the cursor, oldest first"), ...problemResponses },
+  }),
+  allActivity: createRoute({
+    method: "get",
+    path: "/activity",
+    tags: ["activity"],
+    summary: "Every project's activity stream in one, oldest first (follow it like a log)",
+    request: { query: ActivityQuery.extend({ projectId: z.string().max(64).optional() }) },
+    responses: { 200: jsonContent(ActivityList, "Entries after the cursor, oldest first"), ...problemResponses },
+  }),
+  resolve: createRoute({
+    method: "post",
+    path: "/projects/{projectId}/conflicts/{conflictId}/resolve",
+    tags: ["sync"],
+    summary: "Settle a conflict by hand: keep the local value or take the tracker's (pushed when the tracker must change)",
+    request: { params: ConflictParams, body: jsonBody(Resolve) },
+    responses: { 200: jsonContent(Resolved, "The resolved conflict and the issue as it is now"), ...problemResponses, ...conflictResponse },
+  }),
+  retryPush: createRoute({
+    method: "post",
+    path: "/projects/{projectId}/issues/{issueId}/retry-push",
+    tags: ["issues"],
+    summary: "Queue a failed push again",
+    request: { params: IssueParams },
+    responses: {
+      202: jsonContent(z.object({ status: z.literal("queued"), issueId: z.string() }).openapi("PushRetried"), "The push is queued"),
+      ...problemResponses,
+      ...conflictResponse,
+    },
+  }),
+};
+
+export const activityRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(routes.projectActivity, async (c) => c.json(await activityPage(c.env.DB, c.var.project.id, c.req.valid("query")), 200))
+  .openapi(routes.allActivity, async (c) => {
+    const { projectId, ...q } = c.req.valid("query");
+    return c.json(await activityPage(c.env.DB, projectId, q), 200);
+  })
+  .openapi(routes.resolve, async (c) => {
+    const { conflictId } = c.req.valid("param");
+    const { keep } = c.req.valid("json");
+    const r = await resolveConflict(c.env, database(c.env.DB), c.var.project, conflictId, keep, { source: "api", actor: c.var.apiToken.name });
+    return c.json({ conflict: conflictToApi(r.conflict), issue: issueToApi(r.issue), pushQueued: r.pushQueued }, 200);
+  })
+  .openapi(routes.retryPush, async (c) => {
+    const { issueId } = c.req.valid("param");
+    await retryPush(c.env, database(c.env.DB), c.var.project, issueId, { source: "api", actor: c.var.apiToken.name });
+    return c.json({ status: "queued" as const, issueId }, 202);
+  });

@@ -1,0 +1,123 @@
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { database } from "../db/client";
+import { listIssueComments } from "../db/comments";
+import { getIssue } from "../db/issues";
+import type { CommentRow } from "../db/schema";
+import { NotFound } from "../errors";
+import { createLocalComment, deleteLocalComment, editLocalComment } from "../sync/comment-edits";
+import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses } from "./common";
+import type { AppEnv } from "./project";
+import { validationHook } from "./validation";
+
+// GitHub's limit (65,536 characters) is the strictest of the three trackers.
+const Body = z.string().min(1).max(65_536).refine((s) => s.trim() !== "", { message: "must not be blank" });
+
+const CreateComment = z
+  .strictObject({
+    body: Body,
+    author: z.string().trim().min(1).max(100).optional().openapi({ description: "Who wrote it (default: the API token's name)" }),
+    visibility: z.enum(["public", "internal"]).default("public").openapi({ description: "internal comments never leave Syndarix" }),
+  })
+  .openapi("CreateComment");
+
+const UpdateComment = z.strictObject({ body: Body }).openapi("UpdateComment");
+
+export const CommentSchema = z
+  .object({
+    id: z.string(),
+    issueId: z.string(),
+    projectId: z.string(),
+    body: z.string(),
+    author: z.string(),
+    visibility: z.enum(["public", "internal"]),
+    createdAt: IsoTimestamp,
+    updatedAt: IsoTimestamp,
+    external: z.object({ id: z.string(), url: z.string().nullable(), updatedAt: IsoTimestamp.nullable() }).nullable(),
+    syncState: z.enum(["synced", "pending_push", "conflict", "error"]),
+    syncError: z.string().nullable(),
+    deletedAt: IsoTimestamp.nullable(),
+  })
+  .openapi("Comment");
+
+export function commentToApi(row: CommentRow): z.infer<typeof CommentSchema> {
+  return {
+    id: row.id,
+    issueId: row.issueId,
+    projectId: row.projectId,
+    body: row.body,
+    author: row.author,
+    visibility: row.visibility,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    external: row.externalId !== null ? { id: row.externalId, url: row.externalUrl, updatedAt: row.externalUpdatedAt } : null,
+    syncState: row.syncState,
+    syncError: row.syncError,
+    deletedAt: row.deletedAt,
+  };
+}
+
+const IssueParams = z.object({ projectId: IdParam("projectId"), issueId: IdParam("issueId") });
+const CommentParams = IssueParams.extend({ commentId: IdParam("commentId") });
+
+const routes = {
+  list: createRoute({
+    method: "get",
+    path: "/{projectId}/issues/{issueId}/comments",
+    tags: ["comments"],
+    summary: "An issue's comments, oldest first (deleted ones included, with deletedAt)",
+    request: { params: IssueParams, query: ListQuery },
+    responses: { 200: jsonContent(listOf(CommentSchema, "CommentList"), "Comments, oldest first"), ...problemResponses },
+  }),
+  create: createRoute({
+    method: "post",
+    path: "/{projectId}/issues/{issueId}/comments",
+    tags: ["comments"],
+    summary: "Write a local comment; public ones are posted to the tracker (refused for inbound projects)",
+    request: { params: IssueParams, body: jsonBody(CreateComment) },
+    responses: { 201: jsonContent(CommentSchema, "The comment"), ...problemResponses, ...conflictResponse },
+  }),
+  update: createRoute({
+    method: "patch",
+    path: "/{projectId}/issues/{issueId}/comments/{commentId}",
+    tags: ["comments"],
+    summary: "Edit a local comment and queue the tracker edit (refused for inbound projects)",
+    request: { params: CommentParams, body: jsonBody(UpdateComment) },
+    responses: { 200: jsonContent(CommentSchema, "The comment"), ...problemResponses, ...conflictResponse },
+  }),
+  delete: createRoute({
+    method: "delete",
+    path: "/{projectId}/issues/{issueId}/comments/{commentId}",
+    tags: ["comments"],
+    summary: "Delete a local comment and queue the tracker deletion (refused for inbound projects)",
+    request: { params: CommentParams },
+    responses: { 204: { description: "Deleted" }, ...problemResponses, ...conflictResponse },
+  }),
+};
+
+export const commentsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(routes.list, async (c) => {
+    const { issueId } = c.req.valid("param");
+    const { limit, cursor } = c.req.valid("query");
+    const afterId = decodeCursor(cursor);
+    const db = database(c.env.DB);
+    if (!(await getIssue(db, c.var.project.id, issueId))) throw new NotFound("issue", issueId);
+    const rows = await listIssueComments(db, c.var.project.id, issueId, { limit: limit + 1, afterId });
+    return c.json(pageOf(rows, limit, commentToApi), 200);
+  })
+  .openapi(routes.create, async (c) => {
+    const { issueId } = c.req.valid("param");
+    const input = c.req.valid("json");
+    const author = input.author ?? (c.var as { apiToken?: { name: string } }).apiToken?.name ?? "syndarix";
+    const row = await createLocalComment(c.env, database(c.env.DB), c.var.project, issueId, { body: input.body, author, visibility: input.visibility });
+    return c.json(commentToApi(row), 201);
+  })
+  .openapi(routes.update, async (c) => {
+    const { issueId, commentId } = c.req.valid("param");
+    const row = await editLocalComment(c.env, database(c.env.DB), c.var.project, issueId, commentId, c.req.valid("json").body);
+    return c.json(commentToApi(row), 200);
+  })
+  .openapi(routes.delete, async (c) => {
+    const { issueId, commentId } = c.req.valid("param");
+    await deleteLocalComment(c.env, database(c.env.DB), c.var.project, issueId, commentId);
+    return c.body(null, 204);
+  });

@@ -1,0 +1,115 @@
+/**
+ * GitLab notes on issues. There is no project-wide listing: the notes of each issue are read from
+ * `GET /projects/:id/issues/:iid/notes` (a new or edited note touches its issue's `updated_at`, so
+ * the issues an incremental run lists are the ones whose notes can have changed). `system: true`
+ * notes are events ("changed the description"), not comments: skipped. `internal: true` (older:
+ * `confidential`) notes are internal. Notes are written with POST, edited with PUT.
+ */
+import { z } from "zod";
+import { parseLinkHeader, type TrackerHttp } from "../http";
+import { toUtcIso } from "../timestamps";
+import { TrackerError, type CanonicalComment } from "../types";
+
+export const gitlabNote = z.object({
+  id: z.number(),
+  body: z.string().nullish(),
+  author: z.object({ username: z.string() }).nullish(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  system: z.boolean().nullish(),
+  internal: z.boolean().nullish(),
+  confidential: z.boolean().nullish(),
+  noteable_type: z.string().nullish(),
+});
+type GitLabNote = z.infer<typeof gitlabNote>;
+
+export function noteToCanonical(n: GitLabNote, issueNumber: number, url: string): CanonicalComment {
+  return {
+    externalId: String(n.id),
+    issueNumber,
+    url,
+    body: n.body ?? "",
+    author: n.author?.username ?? "",
+    internal: n.internal === true || n.confidential === true,
+    createdAt: toUtcIso(n.created_at),
+    updatedAt: toUtcIso(n.updated_at),
+  };
+}
+
+function parseNote(body: unknown): GitLabNote {
+  const r = gitlabNote.safeParse(body);
+  if (!r.success) {
+    const field = r.error.issues[0]?.path.map(String).join(".") ?? "";
+    throw new TrackerError(`gitlab answered a note without a valid ${field || "body"}`, null, false);
+  }
+  return r.data;
+}
+
+export class GitLabNotes {
+  constructor(
+    private readonly http: TrackerHttp,
+    private readonly projectPath: string,
+    private readonly pageSize: number,
+    private readonly currentUsername: () => Promise<string>,
+  ) {}
+
+  private notesPath(issueNumber: number): string {
+    return `${this.projectPath}/issues/${issueNumber}/notes`;
+  }
+
+  async list(issueNumber: number): Promise<CanonicalComment[] | null> {
+    let url: string | null = this.http.url(this.notesPath(issueNumber), { order_by: "updated_at", sort: "asc", per_page: this.pageSize });
+    const notes: CanonicalComment[] = [];
+    for (let page = 0; url && page < 1000; page++) {
+      const res = await this.http.request("GET", url, { accept: [404] });
+      if (res.status === 404) return null;
+      if (!Array.isArray(res.body)) throw new TrackerError("gitlab note list is not a list", res.status, false);
+      for (const item of res.body) {
+        const n = parseNote(item);
+        if (n.system) continue;
+        notes.push(noteToCanonical(n, issueNumber, ""));
+      }
+      url = nextPage(url, res.headers);
+    }
+    return notes;
+  }
+
+  async get(issueNumber: number, externalId: string): Promise<CanonicalComment | null> {
+    const res = await this.http.request("GET", this.http.url(`${this.notesPath(issueNumber)}/${encodeURIComponent(externalId)}`), { accept: [404] });
+    if (res.status === 404) return null;
+    return noteToCanonical(parseNote(res.body), issueNumber, "");
+  }
+
+  async create(issueNumber: number, body: string): Promise<CanonicalComment> {
+    const res = await this.http.request("POST", this.http.url(this.notesPath(issueNumber)), { json: { body } });
+    return noteToCanonical(parseNote(res.body), issueNumber, "");
+  }
+
+  async edit(issueNumber: number, externalId: string, body: string): Promise<CanonicalComment> {
+    const res = await this.http.request("PUT", this.http.url(`${this.notesPath(issueNumber)}/${encodeURIComponent(externalId)}`), { json: { body } });
+    return noteToCanonical(parseNote(res.body), issueNumber, "");
+  }
+
+  async remove(issueNumber: number, externalId: string): Promise<"deleted" | "gone"> {
+    const res = await this.http.request("DELETE", this.http.url(`${this.notesPath(issueNumber)}/${encodeURIComponent(externalId)}`), { accept: [404] });
+    return res.status === 404 ? "gone" : "deleted";
+  }
+
+  async findOwn(issueNumber: number, since: string): Promise<CanonicalComment[]> {
+    const me = await this.currentUsername();
+    const floor = toUtcIso(since);
+    const all = (await this.list(issueNumber)) ?? [];
+    return all.filter((n) => n.author === me && n.createdAt >= floor);
+  }
+}
+
+/** `Link: rel="next"` verbatim; without it, `x-next-page` applied to the current URL. */
+function nextPage(current: string, headers: Headers): string | null {
+  const next = parseLinkHeader(headers.get("link")).next;
+  if (next) return next;
+  const page = headers.get("x-next-page")?.trim();
+  if (!page) return null;
+  const url = new URL(current);
+  url.searchParams.set("page", page);
+  return url.toString();
+}

@@ -1,0 +1,198 @@
+/**
+ * Outbound comments: one comment's pending local change (create, edit, delete) reaches the tracker
+ * exactly once, through the same queue, retries, rate-limit deferral and dead letter as issue
+ * pushes. Runs inside the project's Durable Object.
+ *
+ * - Internal comments never leave Syndarix: no outbox row is written for them, and a row that
+ *   somehow names one is closed without a tracker call.
+ * - Create once: the attempt time and the exact text are recorded before the create is sent. A
+ *   retry that finds an attempt on record first looks for the comment it made — same issue, the
+ *   token's own user, same text, created inside the attempt window — and adopts it.
+ * - Edit: the tracker's copy is read first; a change made there since the base is merged (and a
+ *   true conflict settled by master and recorded), never silently overwritten.
+ * - The answer becomes the base and external `updated_at`, so the webhook or poll that brings our
+ *   own comment back is an echo and changes nothing.
+ * - Creates are paced with the project's issue creates (GitHub's secondary limit counts both).
+ */
+import { database } from "../db/client";
+import {
+  closeCommentOutbox,
+  deferCommentPush,
+  failCommentPush,
+  failExhaustedCommentPush,
+  getComment,
+  getCommentOutboxRow,
+  loadCommentsByExternalIds,
+  recordCommentCreateAttempt,
+  recordCommentPushAttempt,
+  storeCommentPushResult,
+} from "../db/comments";
+import { getIssue } from "../db/issues";
+import { delayCreates, nextCreateAt } from "../db/outbox";
+import type { CommentOutboxRow, CommentRow } from "../db/schema";
+import type { Env } from "../env";
+import { nowIso } from "../ids";
+import { log } from "../log";
+import { RateLimitedError, TrackerError, type CanonicalComment } from "../providers/types";
+import { enqueueCommentPushes } from "../queue/send";
+import { normalizeBody, withAttribution, withoutAttribution } from "./comment-attribution";
+import { applyCommentDeletions, applyComments } from "./comments";
+import type { SyncContext } from "./context";
+import { CREATE_SPACING_MS, type PushOutcome } from "./push";
+
+const CLOCK_SKEW_MS = 5 * 60_000;
+const MAX_ROUNDS = 3;
+/** A comment on an issue whose own create has not reached the tracker yet waits this long. */
+const WAIT_FOR_ISSUE_MS = 10_000;
+
+type Step = { kind: "done" } | { kind: "wait"; retryAt: string } | { kind: "again" };
+const DONE: Step = { kind: "done" };
+const AGAIN: Step = { kind: "again" };
+
+export async function pushComment(ctx: SyncContext, commentId: string): Promise<PushOutcome> {
+  for (let round = 0; round < MAX_ROUNDS; round++) {
+    const step = await pushOnce(ctx, commentId);
+    if (step.kind === "done") return { retryAt: null };
+    if (step.kind === "wait") return { retryAt: step.retryAt };
+  }
+  await enqueueCommentPushes(ctx.env, ctx.project.id, [commentId]);
+  return { retryAt: null };
+}
+
+async function pushOnce(ctx: SyncContext, commentId: string): Promise<Step> {
+  const [comment, row] = await Promise.all([getComment(ctx.db, ctx.project.id, commentId), getCommentOutboxRow(ctx.db, commentId)]);
+  if (!comment || !row || row.status !== "pending") return DONE;
+  if (!ctx.project.syncEnabled) return DONE;
+  const now = Date.now();
+  if (ctx.project.syncDirection === "inbound") {
+    await closeCommentOutbox(ctx.db, commentId, "failed", "the project syncs inbound only", nowIso(now));
+    return DONE;
+  }
+  if (comment.visibility === "internal") {
+    await closeCommentOutbox(ctx.db, commentId, "done", "internal comments are never sent", nowIso(now));
+    return DONE;
+  }
+  const issue = await getIssue(ctx.db, ctx.project.id, comment.issueId);
+  if (!issue || issue.deletedAt !== null || issue.syncState === "orphaned") {
+    await failCommentPush(ctx.db, { commentId, version: null, reason: "the comment's tracker issue is gone", now: nowIso(now) });
+    return DONE;
+  }
+  if (issue.externalNumber === null) {
+    // The issue's own create has not reached the tracker yet: come back once it has.
+    return { kind: "wait", retryAt: nowIso(now + WAIT_FOR_ISSUE_MS) };
+  }
+  if (row.nextAttemptAt && Date.parse(row.nextAttemptAt) > now) return { kind: "wait", retryAt: row.nextAttemptAt };
+  try {
+    if (row.op === "delete" || comment.deletedAt !== null) return await deleteStep(ctx, comment, row, issue.externalNumber);
+    if (comment.externalId === null) return await createStep(ctx, comment, row, issue.externalNumber, now);
+    return await updateStep(ctx, comment, issue.externalNumber);
+  } catch (err) {
+    return handleFailure(ctx, comment, err);
+  }
+}
+
+function textFor(ctx: SyncContext, comment: CommentRow): string {
+  return withAttribution(comment.author, comment.body, ctx.project.commentAttribution);
+}
+
+async function createStep(ctx: SyncContext, comment: CommentRow, row: CommentOutboxRow, number: number, now: number): Promise<Step> {
+  const pacedUntil = await nextCreateAt(ctx.db, ctx.project.id);
+  if (!row.createAttemptedAt && pacedUntil && Date.parse(pacedUntil) > now) {
+    await deferCommentPush(ctx.db, comment.id, pacedUntil);
+    return { kind: "wait", retryAt: pacedUntil };
+  }
+  if (row.createAttemptedAt) {
+    const found = await findLostCreate(ctx, comment, row, number);
+    if (found) return store(ctx, comment, found);
+  }
+  const text = textFor(ctx, comment);
+  await recordCommentCreateAttempt(ctx.db, { commentId: comment.id, sentBody: text, at: nowIso(now) });
+  await delayCreates(ctx.db, ctx.project.id, nowIso(now + CREATE_SPACING_MS));
+  const created = await ctx.tracker.createComment(number, text);
+  return store(ctx, comment, created);
+}
+
+/** The comment an earlier attempt made and never heard back about: same issue, our user, same text, in the window. */
+async function findLostCreate(ctx: SyncContext, comment: CommentRow, row: CommentOutboxRow, number: number): Promise<CanonicalComment | null> {
+  const since = nowIso(Date.parse(row.createAttemptedAt!) - CLOCK_SKEW_MS);
+  const sent = normalizeBody(row.sentBody ?? textFor(ctx, comment));
+  const candidates = (await ctx.tracker.findOwnComments(number, since)).filter((c) => normalizeBody(c.body) === sent);
+  if (candidates.length === 0) return null;
+  // Never adopt a comment another local comment already owns (two identical "+1"s).
+  const owned = await loadCommentsByExternalIds(ctx.db, ctx.project.id, candidates.map((c) => c.externalId));
+  return candidates.find((c) => !owned.has(c.externalId)) ?? null;
+}
+
+async function updateStep(ctx: SyncContext, comment: CommentRow, number: number): Promise<Step> {
+  if (comment.base !== null && comment.base === comment.body) return store(ctx, comment, null);
+  const current = await ctx.tracker.getComment(number, comment.externalId!);
+  if (!current) {
+    // Deleted on the tracker while edited here: the tracker's deletion stands.
+    await markGone(ctx, comment);
+    return DONE;
+  }
+  const tracker = withoutAttribution(comment.author, normalizeBody(current.body));
+  const stale = comment.externalUpdatedAt !== null && current.updatedAt < comment.externalUpdatedAt;
+  if (!stale && tracker !== (comment.base ?? "")) {
+    // Changed on the tracker since the base: merge (conflicts settled by master), then go again.
+    await applyComments(ctx, [current]);
+    return AGAIN;
+  }
+  const answer = await ctx.tracker.updateComment(number, comment.externalId!, textFor(ctx, comment));
+  return store(ctx, comment, answer);
+}
+
+async function deleteStep(ctx: SyncContext, comment: CommentRow, row: CommentOutboxRow, number: number): Promise<Step> {
+  let externalId = comment.externalId;
+  if (externalId === null && row.createAttemptedAt) externalId = (await findLostCreate(ctx, comment, row, number))?.externalId ?? null;
+  if (externalId !== null) await ctx.tracker.deleteComment(number, externalId);
+  await storeCommentPushResult(ctx.db, { comment, externalId, externalUrl: null, externalUpdatedAt: null, base: null, settled: true, deleted: true, now: nowIso() });
+  await closeCommentOutbox(ctx.db, comment.id, "done", null, nowIso());
+  return DONE;
+}
+
+async function store(ctx: SyncContext, comment: CommentRow, answer: CanonicalComment | null): Promise<Step> {
+  const base = answer ? withoutAttribution(comment.author, normalizeBody(answer.body)) : comment.base;
+  const settled = base === comment.body;
+  const atVersion = await storeCommentPushResult(ctx.db, {
+    comment,
+    externalId: answer?.externalId ?? null,
+    externalUrl: answer?.url || null,
+    externalUpdatedAt: answer?.updatedAt ?? null,
+    base,
+    settled,
+    now: nowIso(),
+  });
+  return atVersion && settled ? DONE : AGAIN;
+}
+
+async function markGone(ctx: SyncContext, comment: CommentRow): Promise<void> {
+  const fresh = await getComment(ctx.db, ctx.project.id, comment.id);
+  if (fresh) await applyCommentDeletions(ctx, [fresh]);
+}
+
+async function handleFailure(ctx: SyncContext, comment: CommentRow, err: unknown): Promise<Step> {
+  const now = nowIso();
+  if (err instanceof RateLimitedError) {
+    await deferCommentPush(ctx.db, comment.id, err.retryAt);
+    if (comment.externalId === null) await delayCreates(ctx.db, ctx.project.id, err.retryAt);
+    return { kind: "wait", retryAt: err.retryAt };
+  }
+  if (!(err instanceof TrackerError)) throw err;
+  if (err.retryable) {
+    await recordCommentPushAttempt(ctx.db, comment.id, err.message, now);
+    throw err;
+  }
+  log.error("comment push refused by the tracker", { projectId: ctx.project.id, commentId: comment.id, status: err.status, error: err.message });
+  await failCommentPush(ctx.db, { commentId: comment.id, version: comment.version, reason: `push failed: ${err.message}`, now });
+  return DONE;
+}
+
+/** Dead letter: retries exhausted; the row fails and the comment shows why. */
+export async function recordCommentPushFailure(env: Env, projectId: string, commentId: string, error: string): Promise<void> {
+  const db = database(env.DB);
+  const row = await getCommentOutboxRow(db, commentId);
+  if (!row || row.status !== "pending") return;
+  const reason = row.lastError ? `push failed (${error}): ${row.lastError}` : `push failed: ${error}`;
+  if (await failExhaustedCommentPush(db, { commentId, reason, now: nowIso() })) log.error("comment push failed for good", { projectId, commentId, error: reason });
+}

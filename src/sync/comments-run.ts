@@ -1,0 +1,138 @@
+/**
+ * The comment phase of a sync run: a separate step kind that runs after the issue listing (and,
+ * for full runs, the probes), in bounded steps that checkpoint like the rest of the run.
+ *
+ * - GitHub and Gitea: one repository-wide listing of comments changed since the comment cursor
+ *   (minus the overlap). GitHub sorts by `updated_at`, so pages are read as a keyset scan like
+ *   issues, and an idle run costs one conditional request answered 304 (free). Gitea orders by
+ *   creation: every page is read and the cursor becomes its clock at the start of the listing.
+ *   A full run lists everything; afterwards live linked comments the listing did not contain (on
+ *   live issues, older than the listing) were deleted on the tracker.
+ * - GitLab: no repository-wide listing. The notes of each issue whose tracker copy changed since
+ *   the comment cursor are read (a note touches its issue's `updated_at`, and the issue phase just
+ *   stored those); a full run reads every linked issue's notes. Each read is the issue's complete
+ *   list, so local comments missing from it were deleted.
+ * - Last, comments that were waiting for their issue are applied if the issue arrived.
+ */
+import {
+  listIssuesChangedSince,
+  listLinkedCommentsOfIssue,
+  listUnseenLinkedComments,
+  markCommentsSeen,
+  storeCommentCursor,
+} from "../db/comments";
+import type { SyncRunRow } from "../db/schema";
+import { nowIso } from "../ids";
+import { applyCommentDeletions, applyComments, applyWaitingComments } from "./comments";
+import type { SyncContext } from "./context";
+
+export interface CommentCheckpoint {
+  stage: "list" | "deletions" | "waiting";
+  since: string | null;
+  nextUrl: string | null;
+  highWater: string | null;
+  listingStartedAt: string | null;
+  firstRequest: boolean;
+  firstPageEtag: string | null;
+  /** Keyset over local ids (GitLab issues; deletion candidates). */
+  afterId: string | null;
+}
+
+const PAGES_PER_STEP = 5;
+const ISSUES_PER_STEP = 10;
+const DELETIONS_PER_STEP = 100;
+const OVERLAP_MS = 2 * 60_000;
+
+/**
+ * `repositoryWide`: the since of a tracker listing re-reads an overlap window (tracker clocks). The
+ * per-issue walk (GitLab) compares stored `updated_at`s, so it starts strictly after the cursor.
+ */
+export function initialCommentCheckpoint(mode: "incremental" | "full", cursor: string | null, repositoryWide = true): CommentCheckpoint {
+  const since = mode === "incremental" && cursor ? (repositoryWide ? new Date(Date.parse(cursor) - OVERLAP_MS).toISOString() : cursor) : null;
+  return { stage: "list", since, nextUrl: null, highWater: null, listingStartedAt: null, firstRequest: true, firstPageEtag: null, afterId: null };
+}
+
+/** One bounded step of the comment phase. True when the phase is complete (and the cursor stored). */
+export async function commentStep(ctx: SyncContext, run: SyncRunRow, cp: CommentCheckpoint): Promise<boolean> {
+  if (cp.stage === "list") {
+    const listed = ctx.tracker.repositoryWideComments ? await listRepositoryStep(ctx, run, cp) : await listPerIssueStep(ctx, run, cp);
+    if (!listed) return false;
+    cp.stage = run.mode === "full" && ctx.tracker.repositoryWideComments ? "deletions" : "waiting";
+    cp.afterId = null;
+    return false;
+  }
+  if (cp.stage === "deletions") {
+    const unseen = await listUnseenLinkedComments(ctx.db, ctx.project.id, run.id, { afterId: cp.afterId, limit: DELETIONS_PER_STEP });
+    // Only comments the tracker had before the listing began: one pushed meanwhile was not listable.
+    const gone = unseen.filter((c) => cp.listingStartedAt !== null && c.externalUpdatedAt !== null && c.externalUpdatedAt < cp.listingStartedAt);
+    await applyCommentDeletions(ctx, gone);
+    cp.afterId = unseen.at(-1)?.id ?? cp.afterId;
+    if (unseen.length === DELETIONS_PER_STEP) return false;
+    cp.stage = "waiting";
+    return false;
+  }
+  await applyWaitingComments(ctx);
+  await finishComments(ctx, run, cp);
+  return true;
+}
+
+async function listRepositoryStep(ctx: SyncContext, run: SyncRunRow, cp: CommentCheckpoint): Promise<boolean> {
+  const ordered = ctx.tracker.commentsOrderedByUpdate;
+  for (let i = 0; i < PAGES_PER_STEP; i++) {
+    const useEtag = cp.firstRequest && run.mode === "incremental" && ctx.project.commentCursorEtag !== null;
+    const page = await ctx.tracker.listCommentsPage({ since: cp.since, url: cp.nextUrl, etag: useEtag ? ctx.project.commentCursorEtag : null });
+    if (cp.firstRequest) {
+      cp.listingStartedAt = page.serverTime ?? nowIso(Date.now() - OVERLAP_MS);
+      cp.firstPageEtag = page.etag && page.nextUrl === null && page.rawCount < ctx.tracker.pageSize ? page.etag : null;
+      cp.firstRequest = false;
+    }
+    if (page.notModified) {
+      cp.firstPageEtag = ctx.project.commentCursorEtag;
+      cp.nextUrl = null;
+      return true;
+    }
+    if (page.comments.length > 0) {
+      await applyComments(ctx, page.comments, run.mode === "full" ? run.id : null);
+      if (run.mode === "full") await markCommentsSeen(ctx.db, ctx.project.id, run.id, page.comments.map((c) => c.externalId));
+      for (const c of page.comments) if (!cp.highWater || c.updatedAt > cp.highWater) cp.highWater = c.updatedAt;
+    }
+    if (page.nextUrl === null) {
+      cp.nextUrl = null;
+      return true;
+    }
+    if (ordered && page.lastUpdatedAt && (!cp.since || page.lastUpdatedAt > cp.since)) {
+      cp.since = page.lastUpdatedAt;
+      cp.nextUrl = null;
+    } else {
+      cp.nextUrl = page.nextUrl;
+    }
+  }
+  return false;
+}
+
+async function listPerIssueStep(ctx: SyncContext, run: SyncRunRow, cp: CommentCheckpoint): Promise<boolean> {
+  cp.listingStartedAt ??= nowIso();
+  const changed = await listIssuesChangedSince(ctx.db, ctx.project.id, cp.since, { afterId: cp.afterId, limit: ISSUES_PER_STEP });
+  for (const issue of changed) {
+    const notes = await ctx.tracker.listIssueComments(issue.externalNumber!);
+    if (notes !== null) {
+      await applyComments(ctx, notes, run.mode === "full" ? run.id : null);
+      const listed = new Set(notes.map((n) => n.externalId));
+      const local = await listLinkedCommentsOfIssue(ctx.db, issue.id);
+      // The issue's complete list, read inside this step (no push interleaves in the Durable
+      // Object): a linked comment not in it was deleted on the tracker.
+      await applyCommentDeletions(ctx, local.filter((c) => !listed.has(c.externalId!)));
+    }
+    if (issue.externalUpdatedAt && (!cp.highWater || issue.externalUpdatedAt > cp.highWater)) cp.highWater = issue.externalUpdatedAt;
+    cp.afterId = issue.id;
+  }
+  return changed.length < ISSUES_PER_STEP;
+}
+
+async function finishComments(ctx: SyncContext, run: SyncRunRow, cp: CommentCheckpoint): Promise<void> {
+  const current = ctx.project.commentCursor;
+  const advancedTo = ctx.tracker.commentsOrderedByUpdate ? cp.highWater : cp.highWater ? cp.listingStartedAt : null;
+  const cursor = !current ? advancedTo : advancedTo && advancedTo > current ? advancedTo : current;
+  const etag = ctx.tracker.repositoryWideComments && cursor === current ? cp.firstPageEtag : null;
+  await storeCommentCursor(ctx.db, ctx.project.id, cursor, etag);
+}

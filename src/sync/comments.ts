@@ -1,0 +1,200 @@
+/**
+ * Inbound comments: tracker comments (from a listing or a webhook) merged into the local store.
+ *
+ * - Three-way on the body against `base` (what both sides last agreed on): a change on one side is
+ *   taken; the same change on both converges; different changes on both sides are a conflict,
+ *   settled by the project's master (inbound: the tracker; outbound: local) and recorded in
+ *   `conflicts` with field "comment.body".
+ * - Echo suppression: after a push the base is what the tracker stored, so our own comment coming
+ *   back equals the base and changes nothing. An older copy than the stored external `updated_at`
+ *   is ignored, so a late webhook never rolls a comment back.
+ * - A comment whose issue is not imported yet waits in `pending_comments` and is applied once the
+ *   issue exists. A comment deleted on either side stays deleted: a deleted row is never revived.
+ * - A lost create found by a poll (same issue, same text, a create on record) is linked to the
+ *   local comment that sent it, never imported as a second copy.
+ */
+import {
+  deletePending,
+  issuesByNumber,
+  listPendingWithIssue,
+  listUnconfirmedCommentCreates,
+  loadCommentsByExternalIds,
+  savePendingComments,
+  storeInbound,
+  type InboundUpdate,
+  type InboundWrite,
+} from "../db/comments";
+import type { CommentRow, IssueRow } from "../db/schema";
+import { newId, nowIso } from "../ids";
+import type { CanonicalComment } from "../providers/types";
+import { enqueueCommentPushes } from "../queue/send";
+import { normalizeBody, withoutAttribution } from "./comment-attribution";
+import type { SyncContext } from "./context";
+
+export interface CommentCounts {
+  created: number;
+  updated: number;
+  unchanged: number;
+  conflicts: number;
+  deleted: number;
+  waiting: number;
+  pushQueued: number;
+}
+
+export function zeroCommentCounts(): CommentCounts {
+  return { created: 0, updated: 0, unchanged: 0, conflicts: 0, deleted: 0, waiting: 0, pushQueued: 0 };
+}
+
+/** Merges tracker comments; `runId` marks them seen by a full run. */
+export async function applyComments(ctx: SyncContext, incoming: readonly CanonicalComment[], runId: string | null = null): Promise<CommentCounts> {
+  const counts = zeroCommentCounts();
+  if (incoming.length === 0) return counts;
+  const latest = new Map<string, CanonicalComment>();
+  for (const c of incoming) {
+    const seen = latest.get(c.externalId);
+    if (!seen || c.updatedAt >= seen.updatedAt) latest.set(c.externalId, c);
+  }
+  const list = [...latest.values()];
+  const [locals, issuesByNum] = await Promise.all([
+    loadCommentsByExternalIds(ctx.db, ctx.project.id, list.map((c) => c.externalId)),
+    issuesByNumber(ctx.db, ctx.project.id, list.map((c) => c.issueNumber)),
+  ]);
+  const unconfirmed = await listUnconfirmedCommentCreates(ctx.db, [...issuesByNum.values()].map((i) => i.id));
+  const adopted = new Set<string>();
+
+  const writes: InboundWrite[] = [];
+  const waiting: { externalId: string; issueNumber: number; json: string }[] = [];
+  const applied: string[] = [];
+  const pushes: string[] = [];
+  const now = nowIso();
+  for (const t of list) {
+    const local = locals.get(t.externalId);
+    const issue = issuesByNum.get(t.issueNumber);
+    if (!local) {
+      if (!issue) {
+        waiting.push({ externalId: t.externalId, issueNumber: t.issueNumber, json: JSON.stringify(t) });
+        counts.waiting++;
+        continue;
+      }
+      applied.push(t.externalId);
+      if (issue.deletedAt !== null || issue.syncState === "orphaned") continue;
+      const lost = unconfirmed.find((u) => u.comment.issueId === issue.id && !adopted.has(u.comment.id) && normalizeBody(u.sentBody) === normalizeBody(t.body) && t.createdAt >= isoMinus(u.attemptedAt, 5 * 60_000));
+      if (lost) {
+        // The create's answer was lost; this is the comment it made. Link it, push what is left.
+        adopted.add(lost.comment.id);
+        writes.push(linkLostCreate(lost.comment, t, now));
+        counts.updated++;
+        continue;
+      }
+      writes.push(insertOf(ctx, issue, t, runId));
+      counts.created++;
+      continue;
+    }
+    applied.push(t.externalId);
+    const w = decideComment(ctx, local, t, runId, now);
+    if (!w) {
+      counts.unchanged++;
+      continue;
+    }
+    writes.push(w);
+    if (w.conflict) counts.conflicts++;
+    if (w.push && w.push !== "close") pushes.push(local.id);
+    if (w.set.body !== undefined || w.set.deletedAt !== undefined) counts.updated++;
+    else counts.unchanged++;
+  }
+  await storeInbound(ctx.db, writes);
+  await savePendingComments(ctx.db, ctx.project.id, waiting);
+  await deletePending(ctx.db, ctx.project.id, applied);
+  if (pushes.length > 0) {
+    counts.pushQueued += pushes.length;
+    await enqueueCommentPushes(ctx.env, ctx.project.id, pushes);
+  }
+  return counts;
+}
+
+/** Comments the tracker deleted (webhook, or missing from a complete listing): marked deleted locally. */
+export async function applyCommentDeletions(ctx: SyncContext, rows: readonly CommentRow[], deletedAt: string = nowIso()): Promise<number> {
+  const writes: InboundWrite[] = rows
+    .filter((r) => r.deletedAt === null)
+    .map((r) => ({ kind: "update", current: r, set: { deletedAt, syncState: "synced", syncError: null }, push: "close" }));
+  await storeInbound(ctx.db, writes);
+  return writes.length;
+}
+
+/** Applies waiting comments whose issue has been imported since. */
+export async function applyWaitingComments(ctx: SyncContext, limit = 200): Promise<CommentCounts> {
+  const rows = await listPendingWithIssue(ctx.db, ctx.project.id, limit);
+  if (rows.length === 0) return zeroCommentCounts();
+  return applyComments(ctx, rows.map((r) => JSON.parse(r.comment) as CanonicalComment));
+}
+
+function insertOf(ctx: SyncContext, issue: IssueRow, t: CanonicalComment, runId: string | null): InboundWrite {
+  const body = normalizeBody(t.body);
+  return {
+    kind: "insert",
+    row: {
+      id: newId(),
+      projectId: ctx.project.id,
+      issueId: issue.id,
+      body,
+      author: t.author,
+      visibility: t.internal ? "internal" : "public",
+      createdAt: t.createdAt,
+      updatedAt: t.updatedAt,
+      externalId: t.externalId,
+      externalUrl: t.url || null,
+      externalUpdatedAt: t.updatedAt,
+      base: body,
+      syncState: "synced",
+      lastSeenRunId: runId,
+    },
+  };
+}
+
+function linkLostCreate(local: CommentRow, t: CanonicalComment, now: string): InboundWrite {
+  const trackerBody = withoutAttribution(local.author, normalizeBody(t.body));
+  const settled = trackerBody === local.body;
+  return {
+    kind: "update",
+    current: local,
+    set: { externalId: t.externalId, externalUrl: t.url || null, externalUpdatedAt: t.updatedAt, base: trackerBody, syncState: settled ? "synced" : "pending_push" },
+    push: settled ? "close" : { outboxId: newId(), op: "update", now },
+  };
+}
+
+/** One tracker copy against its local row: the write to make, or null when nothing changes. */
+export function decideComment(ctx: Pick<SyncContext, "project">, local: CommentRow, t: CanonicalComment, runId: string | null, now: string): InboundUpdate | null {
+  const seen = runId !== null && local.lastSeenRunId !== runId ? { lastSeenRunId: runId } : {};
+  // Older than what we hold (a late webhook): ignored. A deleted row is never revived.
+  if ((local.externalUpdatedAt && t.updatedAt < local.externalUpdatedAt) || local.deletedAt !== null) {
+    return Object.keys(seen).length > 0 ? { kind: "update", current: local, set: seen } : null;
+  }
+  const tracker = withoutAttribution(local.author, normalizeBody(t.body));
+  const base = local.base ?? "";
+  const touched = t.updatedAt !== local.externalUpdatedAt ? { externalUpdatedAt: t.updatedAt } : {};
+  const trackerChanged = tracker !== base;
+  const localChanged = local.body !== base;
+  if (!trackerChanged) {
+    const set = { ...touched, ...seen };
+    return Object.keys(set).length > 0 ? { kind: "update", current: local, set } : null;
+  }
+  const { syncDirection, master } = ctx.project;
+  if (!localChanged || tracker === local.body) {
+    if (tracker === local.body) return { kind: "update", current: local, set: { ...touched, ...seen, base: tracker, syncState: "synced", syncError: null }, push: "close" };
+    // Outbound: local is the master; tracker drift is put back.
+    if (syncDirection === "outbound" && local.visibility === "public") {
+      return { kind: "update", current: local, set: { ...touched, ...seen, base: tracker, syncState: "pending_push" }, push: { outboxId: newId(), op: "update", now } };
+    }
+    return { kind: "update", current: local, set: { ...touched, ...seen, body: tracker, base: tracker, updatedAt: t.updatedAt, syncState: "synced", syncError: null } };
+  }
+  const winner = syncDirection === "inbound" ? "tracker" : syncDirection === "outbound" ? "local" : master;
+  const conflict = { id: newId(), issueId: local.issueId, base, local: local.body, tracker, resolution: winner } as const;
+  if (winner === "tracker" || local.visibility === "internal") {
+    return { kind: "update", current: local, set: { ...touched, ...seen, body: tracker, base: tracker, updatedAt: t.updatedAt, syncState: "synced", syncError: null }, push: "close", conflict: { ...conflict, resolution: "tracker" } };
+  }
+  return { kind: "update", current: local, set: { ...touched, ...seen, base: tracker, syncState: "pending_push" }, push: { outboxId: newId(), op: "update", now }, conflict };
+}
+
+function isoMinus(iso: string, ms: number): string {
+  return new Date(Date.parse(iso) - ms).toISOString();
+}

@@ -1,0 +1,122 @@
+/**
+ * Repairs an operator makes by hand (API and dashboard alike): settle a conflict by keeping the
+ * local value or taking the tracker's, and retry a push that failed. Like local edits, each write
+ * is a compare-and-set on the issue version in one batch with its push and its activity entry;
+ * the push job is sent afterwards (the cron sweep re-sends a lost one).
+ */
+import type { ActivityOrigin } from "../db/activity";
+import type { Database } from "../db/client";
+import { countUnresolvedForIssue, getConflict, writeConflictResolution } from "../db/conflicts";
+import { fieldsOfRow, fieldsToColumns, getIssue } from "../db/issues";
+import { getOutboxRow, reopenFailedPush } from "../db/outbox";
+import type { ConflictRow, IssueRow, ProjectRow } from "../db/schema";
+import type { Env } from "../env";
+import { DirectionRefused, NotFound, StateConflict } from "../errors";
+import { newId, nowIso } from "../ids";
+import type { IssueFields } from "../providers/types";
+import { enqueuePushes } from "../queue/send";
+import { rowChanges } from "./activity";
+import { baseOfRow, fieldsEqual, normalizeFields, SYNCED_FIELDS, type SyncedField } from "./snapshot";
+
+const MAX_ATTEMPTS = 5;
+
+export interface Resolution {
+  conflict: ConflictRow;
+  issue: IssueRow;
+  /** True when the tracker must change too: a push was queued. */
+  pushQueued: boolean;
+}
+
+/**
+ * Settles a conflict by hand: the issue's field takes the value the chosen side had when the
+ * conflict was recorded; when the tracker does not hold that value, the change is pushed.
+ */
+export async function resolveConflict(
+  env: Env,
+  db: Database,
+  project: ProjectRow,
+  conflictId: string,
+  keep: "local" | "tracker",
+  origin: ActivityOrigin,
+): Promise<Resolution> {
+  const conflict = await getConflict(db, project.id, conflictId);
+  if (!conflict) throw new NotFound("conflict", conflictId);
+  if (conflict.resolvedAt) throw new StateConflict(`conflict ${conflictId} was already resolved (kept ${conflict.resolvedKeep})`);
+  if (!(SYNCED_FIELDS as readonly string[]).includes(conflict.field)) throw new StateConflict(`conflict ${conflictId} is on an unknown field`);
+  const field = conflict.field as SyncedField;
+  if (keep === "local" && project.syncDirection === "inbound") {
+    throw new DirectionRefused(`project ${project.id} syncs inbound only: the tracker's value stands`);
+  }
+  const chosen = JSON.parse((keep === "local" ? conflict.localValue : conflict.trackerValue) ?? "null") as IssueFields[SyncedField];
+
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const issue = await getIssue(db, project.id, conflict.issueId);
+    if (!issue) throw new NotFound("issue", conflict.issueId);
+    if (issue.syncState === "orphaned" || issue.deletedAt) throw new StateConflict(`issue ${issue.id} is orphaned: its tracker issue is gone`);
+    const wanted = normalizeFields({ ...fieldsOfRow(issue), [field]: chosen } as IssueFields);
+    const tracker = baseOfRow(issue);
+    const push = project.syncDirection !== "inbound" && (!tracker || !fieldsEqual(wanted, tracker));
+    const othersOpen = await countUnresolvedForIssue(db, issue.id, conflict.id);
+    const syncState: IssueRow["syncState"] = push ? "pending_push" : othersOpen > 0 && issue.syncState === "conflict" ? "conflict" : "synced";
+    const columns = fieldsToColumns({ [field]: wanted[field] });
+    const now = nowIso();
+    const written = await writeConflictResolution(db, {
+      issue,
+      columns,
+      syncState,
+      push: push ? { outboxId: newId() } : null,
+      conflictId: conflict.id,
+      keep,
+      actor: origin.actor ?? null,
+      now,
+      activity: [
+        {
+          projectId: project.id,
+          issueId: issue.id,
+          kind: "conflict.resolved",
+          origin,
+          createdAt: now,
+          onlyIfIssue: { id: issue.id, version: issue.version + 1 },
+          changes: rowChanges(issue, { ...issue, ...columns, syncState }),
+          detail: `conflict ${conflict.id} on "${field}" resolved by hand: kept ${keep}${push ? "; pushing to the tracker" : ""}`,
+        },
+      ],
+    });
+    if (written) {
+      if (push) await enqueuePushes(env, project.id, [issue.id]);
+      const [resolvedConflict, resolvedIssue] = await Promise.all([getConflict(db, project.id, conflict.id), getIssue(db, project.id, issue.id)]);
+      return { conflict: resolvedConflict!, issue: resolvedIssue!, pushQueued: push };
+    }
+    const again = await getConflict(db, project.id, conflictId);
+    if (again?.resolvedAt) throw new StateConflict(`conflict ${conflictId} was already resolved (kept ${again.resolvedKeep})`);
+  }
+  throw new StateConflict(`issue ${conflict.issueId} is being changed concurrently; try again`);
+}
+
+/** Makes a failed push pending again and queues it. */
+export async function retryPush(env: Env, db: Database, project: ProjectRow, issueId: string, origin: ActivityOrigin): Promise<{ issueId: string }> {
+  if (project.syncDirection === "inbound") throw new DirectionRefused(`project ${project.id} syncs inbound only: nothing is pushed`);
+  const issue = await getIssue(db, project.id, issueId);
+  if (!issue) throw new NotFound("issue", issueId);
+  const row = await getOutboxRow(db, issueId);
+  if (!row || row.status !== "failed") throw new StateConflict(`issue ${issueId} has no failed push to retry`);
+  const now = nowIso();
+  const reopened = await reopenFailedPush(db, {
+    issueId,
+    now,
+    activity: [
+      {
+        projectId: project.id,
+        issueId,
+        kind: "push.retried",
+        origin,
+        createdAt: now,
+        changes: issue.syncState !== "pending_push" ? { syncState: { before: issue.syncState, after: "pending_push" } } : null,
+        detail: `push retried by hand${row.lastError ? ` (last error: ${row.lastError})` : ""}`,
+      },
+    ],
+  });
+  if (!reopened) throw new StateConflict(`issue ${issueId} has no failed push to retry`);
+  await enqueuePushes(env, project.id, [issueId]);
+  return { issueId };
+}

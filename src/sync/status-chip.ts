@@ -1,0 +1,34 @@
+/**
+ * The one-word health of a project shown on the dashboard, from its sync status. The rules, in
+ * order (the first that holds wins), are written on the overview page and in the README:
+ */
+import type { SyncStatus } from "./status";
+
+export const CHIPS = ["paused", "access lost", "importing", "failing", "late", "syncing", "healthy"] as const;
+export type Chip = (typeof CHIPS)[number];
+
+/** Cron runs an incremental sync every 5 minutes; "late" is more than two intervals without one. */
+export const LATE_AFTER_MS = 2 * 5 * 60_000;
+
+export const CHIP_RULES: Record<Chip, string> = {
+  paused: "sync is switched off for the project (syncEnabled false)",
+  "access lost": "the tracker refused the stored credentials (HTTP 401/403) since the last successful run",
+  importing: "the first full run is going: the project has never finished a sync",
+  failing: "the last finished run failed, or pushes or webhook deliveries failed and wait for repair",
+  late: "no successful run for more than two cron intervals (10 minutes)",
+  syncing: "a run is going",
+  healthy: "none of the above",
+};
+
+export function chipOf(s: SyncStatus, lastAccessFailureAt: string | null, now: number = Date.now()): Chip {
+  const p = s.project;
+  if (!p.syncEnabled) return "paused";
+  const lastSuccess = p.lastIncrementalSyncAt;
+  if (lastAccessFailureAt && (!lastSuccess || lastAccessFailureAt > lastSuccess)) return "access lost";
+  if (s.activeRun && !p.lastFullSyncAt && !p.lastIncrementalSyncAt) return "importing";
+  const finished = [s.lastRuns.incremental, s.lastRuns.full].filter((r) => r !== null).sort((a, b) => ((a.finishedAt ?? "") < (b.finishedAt ?? "") ? 1 : -1));
+  if (finished[0]?.status === "failed" || s.failedPushes > 0 || s.failedDeliveries > 0) return "failing";
+  if (!lastSuccess ? !s.activeRun : now - Date.parse(lastSuccess) > LATE_AFTER_MS) return "late";
+  if (s.activeRun) return "syncing";
+  return "healthy";
+}

@@ -1,0 +1,53 @@
+/**
+ * The dashboard's two static files, served by the Worker from /ui/assets/ (no front-end build).
+ * The Content-Security-Policy allows scripts and styles from these URLs only: nothing inline.
+ */
+
+/** Refreshes `<main data-refresh="N">` every N seconds in place (not while a form field has focus). */
+export const APP_JS = `"use strict";
+(function () {
+  var main = document.querySelector("main[data-refresh]");
+  if (!main) return;
+  var seconds = Number(main.getAttribute("data-refresh")) || 5;
+  setInterval(function () {
+    var active = document.activeElement;
+    if (active && active.closest && active.closest("form") && active.tagName !== "BUTTON") return;
+    fetch(location.href, { credentials: "same-origin", headers: { "x-refresh": "1" } })
+      .then(function (res) { return res.ok ? res.text() : null; })
+      .then(function (html) {
+        if (!html) return;
+        var next = new DOMParser().parseFromString(html, "text/html").querySelector("main");
+        if (next) main.innerHTML = next.innerHTML;
+      })
+      .catch(function () {});
+  }, seconds * 1000);
+})();
+`;
+
+export const APP_CSS = `
+:root { font-family: system-ui, sans-serif; color: #1b1f24; background: #fff; }
+body { margin: 0; }
+header { display: flex; gap: 1rem; align-items: center; padding: .5rem 1rem; background: #1b1f24; color: #fff; }
+header a { color: #fff; }
+header form { margin-left: auto; }
+main { padding: 1rem; max-width: 80rem; }
+table { border-collapse: collapse; width: 100%; margin: .5rem 0 1.5rem; }
+th, td { text-align: left; padding: .3rem .5rem; border-bottom: 1px solid #d0d7de; vertical-align: top; }
+th { background: #f6f8fa; }
+.chip { display: inline-block; padding: .1rem .5rem; border-radius: 1rem; font-weight: 600; font-size: .85rem; border: 1px solid currentColor; }
+.chip-healthy { color: #116329; background: #dafbe1; }
+.chip-syncing, .chip-importing { color: #0a3069; background: #ddf4ff; }
+.chip-late { color: #6f4400; background: #fff8c5; }
+.chip-failing, .chip-access-lost { color: #82071e; background: #ffebe9; }
+.chip-paused { color: #32383f; background: #eaeef2; }
+progress { width: 20rem; height: 1rem; }
+form.inline { display: inline; }
+button { font: inherit; padding: .2rem .6rem; cursor: pointer; }
+code, pre { font-family: ui-monospace, monospace; font-size: .85rem; }
+pre { white-space: pre-wrap; word-break: break-word; margin: 0; max-width: 40rem; }
+.muted { color: #57606a; }
+.error { color: #82071e; }
+dl.rules dt { font-weight: 600; }
+svg text { font-size: 10px; fill: #1b1f24; }
+svg .duration { fill: #0969da; } svg .requests { fill: #8250df; } svg .changes { fill: #1a7f37; } svg .failed { fill: #cf222e; }
+`;
