@@ -202,15 +202,15 @@ describe("issue 17.2: a signed body cannot be relabelled or replayed", () => {
   }
 
   async function commentDeleted(fake: Awaited<ReturnType<typeof linkedGitHub>>["fake"]) {
-    const base = (await fake.webhook("edited", 1)).payload;
-    const payload = { ...base, action: "deleted", comment: { id: 77, body: "a comment", user: { login: "someone" } } };
-    return fake.signedWebhook("issue_comment", payload);
+    // A genuine issue_comment "deleted" delivery, as GitHub sends it (comment sync acts on it).
+    const comment = fake.addComment(1, { body: "a comment", author: "someone" });
+    return fake.commentWebhook("deleted", comment.id);
   }
 
   it.each(["orphan", "delete"])("an issue_comment body re-sent as issues (fresh delivery id) is a duplicate; the issue stays (policy %s)", async (policy) => {
     const { fake, project } = await linkedGitHub(policy);
     const original = await commentDeleted(fake);
-    expect((await deliver(project, original)).status).toBe(200);
+    expect([200, 202]).toContain((await deliver(project, original)).status);
     const relabelled = { ...original, headers: { ...original.headers, "x-github-event": "issues", "x-github-delivery": crypto.randomUUID() } };
     const res = await deliver(project, relabelled);
     expect(res.status).toBe(200);
