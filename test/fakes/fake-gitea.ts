@@ -37,6 +37,17 @@ export async function routeGitea(store: FakeStore, req: FakeRequest): Promise<Re
     if (!store.ownerIsOrganisation) return notFound();
     return paged(req, [...store.orgLabels.values()].map((l) => label(req.base, store, l)), store.perPage);
   }
+  // A renamed repository: Gitea answers every request for the old name with 307 to the same path
+  // under the new owner/name, query kept, Location a path from AppSubURL (context.RedirectToRepo).
+  for (const old of store.renamedFrom) {
+    const prefix = `/repos/${old}`.toLowerCase();
+    const lower = pathname.toLowerCase();
+    if (lower === prefix || lower.startsWith(`${prefix}/`)) {
+      const query = req.path.includes("?") ? req.path.slice(req.path.indexOf("?")) : "";
+      const location = `${new URL(req.base).pathname.replace(/\/+$/, "")}/repos/${store.repository}${pathname.slice(prefix.length)}${query}`;
+      return new Response(null, { status: 307, headers: { location } });
+    }
+  }
   const repo = `/repos/${store.repository}`;
   if (method === "GET" && pathname.toLowerCase() === repo.toLowerCase()) {
     const [owner = "", name = ""] = store.repository.split("/");

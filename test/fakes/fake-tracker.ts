@@ -391,7 +391,8 @@ export class FakeTracker {
 
   /**
    * Renames the repository: its id and issue ids stay; GitHub answers the old name with 301 (GET)
-   * or 307 (writes) to the same host; GitLab still finds the project by its old path.
+   * or 307 (writes) to the same host, Gitea with 307 to the new name; GitLab still finds the
+   * project by its old path.
    */
   renameRepository(newName: string): void {
     this.store.renamedFrom.push(this.store.repository);

@@ -43,6 +43,28 @@ describe("renamed repository (item 2)", () => {
     expect(s.trackerRepository).toEqual({ id: "4242", name: "acme/gadgets", renamed: true });
     expect(s.accessLost).toBeNull();
   });
+
+  it("a push after a Gitea rename (307 to the new name) reaches the same issue and later requests use the new name", async () => {
+    const { fake, project } = await projectWithTracker("gitea", { syncDirection: "bidirectional", deletionPolicy: "delete" });
+    fake.seedIssue({ title: "Before rename" });
+    await syncAndWait(project.id);
+    const local = (await localByNumber(project.id)).get(1)!;
+
+    fake.renameRepository("acme/gadgets");
+    await editIssue(project.id, local.id, { title: "Edited after rename" });
+
+    await vi.waitFor(() => expect(fake.issue(1)!.title).toBe("Edited after rename"), { timeout: 10_000, interval: 25 });
+    await vi.waitFor(async () => expect((await issueRow(local.id)).sync_state).toBe("synced"), { timeout: 5_000, interval: 25 });
+    expect((await issueRow(local.id)).deleted_at).toBeNull();
+    expect((await status(project.id)).trackerRepository).toEqual({ id: "4242", name: "acme/gadgets", renamed: true });
+    // The write went to the new name: only reads met the old one.
+    const writes = fake.requests.filter((r) => r.method !== "GET");
+    expect(writes.length).toBeGreaterThan(0);
+    expect(writes.every((r) => r.path.startsWith("/repos/acme/gadgets/"))).toBe(true);
+    fake.requests.length = 0;
+    expect((await syncAndWait(project.id)).status).toBe("succeeded");
+    expect(fake.requests.filter((r) => r.path.startsWith("/repos/acme/widgets"))).toEqual([]);
+  });
 });
 
 describe("404 is not 'deleted' (item 5)", () => {
