@@ -202,7 +202,8 @@ export async function linkProjectsByName(db: Database, installationId: number, r
 export async function renameLinkedProjects(db: Database, repository: AppRepository, now: string): Promise<void> {
   await db
     .update(projects)
-    .set({ repository: repository.fullName, updatedAt: now })
+    // The tracker's current name too (issue 11): requests use it, so it must not keep the old one.
+    .set({ repository: repository.fullName, trackerRepositoryName: repository.fullName, updatedAt: now })
     .where(
       and(
         sql`${projects.id} in (select ${githubAppProjectRepositories.projectId} from ${githubAppProjectRepositories} where ${githubAppProjectRepositories.repositoryId} = ${repository.repositoryId})`,

@@ -156,13 +156,16 @@ export async function getIssueByExternalId(db: Database, projectId: string, exte
   return withText(db, row);
 }
 
-/** Local issues whose tracker create was sent but never confirmed, with when it was first attempted. */
+/**
+ * Local issues whose tracker create is still in flight (outbox row pending) and was sent but never
+ * confirmed, with when it was first attempted. A failed or dead-lettered create is not in flight.
+ */
 export async function listUnconfirmedCreates(db: Database, projectId: string): Promise<{ issue: IssueRow; attemptedAt: string }[]> {
   const rows = await db
     .select({ issue: issues, attemptedAt: outbox.createAttemptedAt })
     .from(issues)
     .innerJoin(outbox, eq(outbox.issueId, issues.id))
-    .where(and(eq(issues.projectId, projectId), isNull(issues.externalId), isNotNull(outbox.createAttemptedAt)))
+    .where(and(eq(issues.projectId, projectId), isNull(issues.externalId), isNotNull(outbox.createAttemptedAt), eq(outbox.status, "pending")))
     .all();
   const full = await withTexts(db, rows.map((r) => r.issue));
   return rows.map((r, i) => ({ issue: full[i]!, attemptedAt: r.attemptedAt! }));

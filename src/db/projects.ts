@@ -78,6 +78,38 @@ export async function setProjectError(db: Database, id: string, error: string | 
   await db.update(projects).set({ lastError: error }).where(eq(projects.id, id));
 }
 
+/**
+ * What the tracker answered for the repository itself: its id (kept from the first read; renames
+ * keep it), its current name, and access restored.
+ */
+export async function recordRepositoryFound(db: Database, id: string, repository: { id: string; fullName: string }): Promise<void> {
+  await db
+    .update(projects)
+    .set({
+      trackerRepositoryId: sql`COALESCE(${projects.trackerRepositoryId}, ${repository.id})`,
+      trackerRepositoryName: repository.fullName,
+      accessLostAt: null,
+      accessError: null,
+    })
+    .where(eq(projects.id, id));
+}
+
+/** The tracker answers 404 for the repository (or another repository's id): shown in status until a read succeeds. */
+export async function recordAccessLost(db: Database, id: string, reason: string, now: string): Promise<void> {
+  await db
+    .update(projects)
+    .set({ accessLostAt: sql`COALESCE(${projects.accessLostAt}, ${now})`, accessError: reason })
+    .where(eq(projects.id, id));
+}
+
+/** The repository's tracker id, stored only if none is yet (a delivery whose name matched). */
+export async function learnRepositoryId(db: Database, id: string, repositoryId: string): Promise<void> {
+  await db
+    .update(projects)
+    .set({ trackerRepositoryId: repositoryId })
+    .where(and(eq(projects.id, id), sql`${projects.trackerRepositoryId} IS NULL`));
+}
+
 /** Replaces a token stored before origins were bound with its origin-bound form, unless it changed meanwhile. */
 export async function rebindProjectToken(db: Database, id: string, previous: string, sealed: string): Promise<void> {
   await db.update(projects).set({ tokenEnc: sealed }).where(and(eq(projects.id, id), eq(projects.tokenEnc, previous)));

@@ -29,6 +29,13 @@ export const projects = sqliteTable(
   lastIncrementalSyncAt: text("last_incremental_sync_at"),
   lastFullSyncAt: text("last_full_sync_at"),
   lastError: text("last_error"),
+  /** The repository's id on the tracker, stored the first time it is read: renames keep it, another repository has another. */
+  trackerRepositoryId: text("tracker_repository_id"),
+  /** The repository's current name as the tracker answers it (differs from `repository` after a rename). */
+  trackerRepositoryName: text("tracker_repository_name"),
+  /** Set while the tracker answers 404 for the repository itself: the token lost access (nothing is deleted). */
+  accessLostAt: text("access_lost_at"),
+  accessError: text("access_error"),
   /** GitHub App projects: the installation whose tokens the project uses (`token_enc` is then ""). */
   installationId: integer("installation_id"),
   /** Comment listing cursor (GitHub/Gitea repository-wide; GitLab: issues changed since). */

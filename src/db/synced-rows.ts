@@ -11,7 +11,7 @@ import { activityStatements, type ActivityEntry } from "./activity";
 import { issueAtVersion, packText, replacePartsStatements } from "./issue-texts";
 import { chunkByJsonSize, jsonField as j } from "./json";
 import { outboxUpsertJson, type OutboxWrite } from "./outbox";
-import { conflicts, issues, type IssueRow } from "./schema";
+import { conflicts, issues, projects, type IssueRow } from "./schema";
 
 /** The full state of an issue row after a sync write. */
 export interface RowWrite {
@@ -75,7 +75,8 @@ export async function writeSyncedRows(
         SELECT ${j("id")}, ${projectId}, ${j("title")}, ${j("body")}, ${j("state")}, ${j("labels")}, ${j("assignees")}, ${j("milestone")},
           ${j("createdAt")}, ${j("updatedAt")}, 1, ${j("externalId")}, ${j("externalNumber")}, ${j("externalUrl")}, ${j("externalUpdatedAt")},
           ${j("base")}, ${j("baseHash")}, ${j("syncState")}, NULL, NULL, ${j("bodyParts")}, ${j("baseParts")}, ${writes.seenByRun ?? null}
-        FROM json_each(${chunk}) AS j WHERE true
+        FROM json_each(${chunk}) AS j
+        WHERE EXISTS (SELECT 1 FROM ${projects} p WHERE p.id = ${projectId})
         ON CONFLICT DO NOTHING
         RETURNING id`,
     });

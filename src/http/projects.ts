@@ -13,6 +13,7 @@ import { projectCreatedActivity, projectDeletedActivity, projectUpdatedActivity 
 import { githubAppConfig, resetCredentialHealth } from "../sync/credentials";
 import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
+import { assertSameRepository } from "../sync/repository";
 import { validationHook } from "./validation";
 import { forgetEdgeProject } from "./webhook-projects";
 
@@ -148,7 +149,20 @@ function checkProjectRules(
 }
 
 /** Columns a new project row gets from their defaults (for the activity entry describing it). */
-const NEW_PROJECT_DEFAULTS = { cursor: null, cursorEtag: null, commentCursor: null, commentCursorEtag: null, nextCreateAt: null, lastIncrementalSyncAt: null, lastFullSyncAt: null, lastError: null };
+const NEW_PROJECT_DEFAULTS = {
+  cursor: null,
+  cursorEtag: null,
+  commentCursor: null,
+  commentCursorEtag: null,
+  nextCreateAt: null,
+  lastIncrementalSyncAt: null,
+  lastFullSyncAt: null,
+  lastError: null,
+  trackerRepositoryId: null,
+  trackerRepositoryName: null,
+  accessLostAt: null,
+  accessError: null,
+};
 /**
  * How the project authenticates after the write: exactly one of `token` and `installationId`
  * (GitHub only), and a webhook secret unless the App's webhook serves it.
@@ -305,6 +319,12 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
         { field: "token", message: `is required when the API origin changes (to ${apiOrigin}): the stored token is never sent to another origin` },
       ]);
     }
+    const pointsElsewhere = next.repository !== current.repository || checked.apiBaseUrl !== current.apiBaseUrl;
+    const sameRepositoryRequired = next.provider === current.provider && pointsElsewhere && (await hasLinkedIssues(db, projectId));
+    if (sameRepositoryRequired) {
+      // Another name or address is fine for the same repository (a rename keeps its id); another repository is not.
+      await assertSameRepository(c.env, current, { apiBaseUrl: checked.apiBaseUrl, repository: next.repository, token: input.token });
+    }
     const patch: Partial<NewProject> = {
       ...(input.name !== undefined ? { name: input.name } : {}),
       ...(input.master !== undefined ? { master: input.master } : {}),
@@ -322,6 +342,10 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       patch.cursorEtag = null;
       patch.commentCursor = null;
       patch.commentCursorEtag = null;
+      // The configured name is used again (and the tracker's current name learned afresh).
+      patch.trackerRepositoryName = null;
+      // Without linked issues it may be another repository: its id is learned afresh.
+      if (!sameRepositoryRequired) patch.trackerRepositoryId = null;
     }
     const key = c.env.TOKEN_ENCRYPTION_KEY;
     if (input.token !== undefined) patch.tokenEnc = await sealProjectSecret(key, projectId, "token", input.token, apiOrigin);

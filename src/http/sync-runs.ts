@@ -134,6 +134,17 @@ const StatusSchema = z
     pendingPushes: z.number().int().openapi({ description: "Outbox rows waiting for the tracker" }),
     failedPushes: z.number().int(),
     failedDeliveries: z.number().int().openapi({ description: "Webhook deliveries that could not be applied" }),
+    trackerRepository: z
+      .object({
+        id: z.string().nullable().openapi({ description: "The repository's id on the tracker, learned the first time it is read" }),
+        name: z.string().nullable().openapi({ description: "Its current name as the tracker answers it; differs from `repository` after a rename" }),
+        renamed: z.boolean().openapi({ description: "True when the tracker answers another name than the configured `repository`" }),
+      })
+      .openapi({ description: "The repository as the tracker identifies it" }),
+    accessLost: z
+      .object({ since: IsoTimestamp, reason: z.string().nullable() })
+      .nullable()
+      .openapi({ description: "Set while the tracker answers 404 for the repository itself: the token lost access; nothing is deleted meanwhile" }),
     paused: z.string().nullable().openapi({
       description: "Why the project sends nothing to its tracker now (credentials rejected, App installation suspended or removed, repository removed), or null",
     }),
@@ -165,6 +176,12 @@ function statusToApi(s: SyncStatus, credential: CredentialStatus): z.infer<typeo
     lastIncrementalSyncAt: s.project.lastIncrementalSyncAt,
     lastFullSyncAt: s.project.lastFullSyncAt,
     lastError: s.project.lastError,
+    trackerRepository: {
+      id: s.project.trackerRepositoryId,
+      name: s.project.trackerRepositoryName,
+      renamed: s.project.trackerRepositoryName !== null && s.project.trackerRepositoryName.toLowerCase() !== s.project.repository.toLowerCase(),
+    },
+    accessLost: s.project.accessLostAt ? { since: s.project.accessLostAt, reason: s.project.accessError } : null,
     activeRun: s.activeRun ? runToApi(s.activeRun) : null,
     lastRuns: {
       incremental: s.lastRuns.incremental ? runToApi(s.lastRuns.incremental) : null,

@@ -28,6 +28,10 @@ export interface EdgeProject {
   /** The stored (encrypted) secret: the version the delivery insert checks is still current. */
   webhookSecretEnc: string;
   secret: string;
+  /** What a delivery's repository is compared with (org / group hooks send other repositories' events). */
+  repository: string;
+  trackerRepositoryId: string | null;
+  trackerRepositoryName: string | null;
   /** True when this came from the isolate's cache rather than from D1 just now. */
   cached: boolean;
 }
@@ -54,7 +58,16 @@ export async function edgeProject(env: Env, db: Database, projectId: string, { f
     if (!(err instanceof SecretOriginMismatch)) throw err;
     log.error("webhook secret is bound to another origin", { projectId });
   }
-  const project: EdgeProject = { id: row.id, provider: row.provider, webhookSecretEnc: row.webhookSecretEnc, secret, cached: false };
+  const project: EdgeProject = {
+    id: row.id,
+    provider: row.provider,
+    webhookSecretEnc: row.webhookSecretEnc,
+    secret,
+    repository: row.repository,
+    trackerRepositoryId: row.trackerRepositoryId,
+    trackerRepositoryName: row.trackerRepositoryName,
+    cached: false,
+  };
   // Bounded: a full cache starts over (entries reload on demand, one D1 read each).
   if (cache.size >= MAX_ENTRIES && !cache.has(projectId)) cache.clear();
   cache.set(projectId, { project, loadedAt: now });

@@ -11,8 +11,22 @@ import { encodePayload, insertDeliveryIfProjectCurrent, type DeliveryStatus } fr
 import type { Env } from "../env";
 import { newId, nowIso } from "../ids";
 import { errorText, log } from "../log";
-import { bodyDigest, deliveryIdOf, eventNameOf, parseWebhook, PROVIDERS, verifyWebhook, webhookSignatureWellFormed, WebhookPayloadError, type Provider } from "../providers";
-import { enqueueDeliveryApply } from "../queue/send";
+import {
+  answersBadPayloadWith2xx,
+  bodyDigest,
+  deliveryIdOf,
+  eventNameOf,
+  parseWebhook,
+  PROVIDERS,
+  verifyWebhook,
+  webhookRepository,
+  webhookSignatureWellFormed,
+  WebhookPayloadError,
+  type Provider,
+} from "../providers";
+import type { ProjectRow } from "../db/schema";
+import { enqueueDeliveryApply, requestSoonIncremental } from "../queue/send";
+import { foreignDeliveryReason } from "../sync/repository";
 import { jsonContent, ProblemSchema } from "./common";
 import { problem } from "./problem";
 import { validationHook } from "./validation";
@@ -28,7 +42,7 @@ const WebhookParams = z.object({
 
 const WebhookAnswer = z
   .object({
-    status: z.enum(["accepted", "duplicate", "ignored"]),
+    status: z.enum(["accepted", "duplicate", "ignored", "failed"]),
     id: z.string().optional().openapi({ description: "The stored delivery's id (accepted and ignored deliveries)" }),
   })
   .openapi("WebhookAnswer");
@@ -65,14 +79,19 @@ const route = createRoute({
 });
 
 export type Classified =
-  | { status: "received" | "ignored"; event: string; action: string | null; json: string }
+  | { status: "received" | "ignored"; event: string; action: string | null; json: string; reason?: string }
   | { status: "failed"; event: string; action: null; json: string; error: string; field: string };
 
 /**
  * Decides from the verified body whether the product acts on the delivery. Also extracts the JSON
  * from form-encoded deliveries (GitHub's and Gitea's `payload=` content type).
  */
-export function classify(provider: Provider, request: Request, text: string | null): Classified {
+export function classify(
+  provider: Provider,
+  request: Request,
+  text: string | null,
+  project: Pick<ProjectRow, "repository" | "trackerRepositoryId" | "trackerRepositoryName"> | null = null,
+): Classified {
   const event = eventNameOf(provider, request.headers) ?? "";
   if (text === null) return { status: "failed", event, action: null, json: "", error: "The body is not valid UTF-8.", field: "(body)" };
   let json = text;
@@ -88,6 +107,9 @@ export function classify(provider: Provider, request: Request, text: string | nu
   if (payload === null || typeof payload !== "object" || Array.isArray(payload)) {
     return { status: "failed", event, action: null, json: text, error: "The body is not a JSON object.", field: "(body)" };
   }
+  // An organisation/group hook sends other repositories' events here too: recorded, never applied.
+  const foreign = project ? foreignDeliveryReason(project, webhookRepository(provider, payload)) : null;
+  if (foreign) return { status: "ignored", event, action: null, json, reason: foreign };
   try {
     const normalized = parseWebhook(provider, request.headers, payload);
     const actedOn = normalized.kind !== "other";
@@ -171,7 +193,7 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
   }
 
   const deliveryId = await deliveryIdOf(provider, c.req.raw.headers, raw);
-  const classified = classify(provider, c.req.raw, decodeUtf8(raw));
+  const classified = classify(provider, c.req.raw, decodeUtf8(raw), project);
   const payload = await encodePayload(classified.json);
   // Only a body that stays over D1's value limit even gzip-compressed lands here (real JSON does not).
   if (payload === null) return problem(413, "The webhook body is too large to store, even compressed.");
@@ -188,7 +210,7 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
     payload,
     status,
     processedAt: finishedAt,
-    error: classified.status === "failed" ? classified.error : null,
+    error: classified.status === "failed" ? classified.error : (classified.reason ?? null),
     bodySha256: await bodyDigest(raw),
   };
   // The hot path's one D1 round trip. Nothing written means a duplicate, or a project deleted or
@@ -203,6 +225,12 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
     }
   }
   if (id === null) return c.json({ status: "duplicate" as const }, 200);
+  if (classified.status === "failed" && answersBadPayloadWith2xx(provider)) {
+    // GitLab disables a hook that gets 4xx answers: recorded as failed, answered 2xx, and a poll
+    // fetches whatever the delivery announced.
+    await requestSoonIncremental(c.env, projectId);
+    return c.json({ status: "failed" as const, id }, 200);
+  }
   if (classified.status === "failed") {
     return problem(400, classified.error, { errors: [{ field: classified.field, message: classified.error }] });
   }

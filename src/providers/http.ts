@@ -57,6 +57,8 @@ export interface TrackerResponse {
   headers: Headers;
   /** Parsed JSON, or null for an empty body (304, 204). */
   body: unknown;
+  /** The URL that gave this answer: the requested one, or where the redirects it followed led. */
+  url: string;
 }
 
 export type QueryValue = string | number | boolean | null | undefined;
@@ -68,6 +70,8 @@ const BACKOFF_CAP_MS = 4_000;
 const DEFAULT_TIMEOUT_MS = 20_000;
 /** GitHub's advice when a limit answer names no reset time: wait at least a minute. */
 const UNKNOWN_RESET_WAIT_MS = 60_000;
+/** A reset already past (clock skew) still waits this long: retrying at once only meets the limit again. */
+export const MIN_RATE_LIMIT_WAIT_MS = 5_000;
 /** Bound for helper listings (labels, milestones, own issues): never walk a tracker forever. */
 const MAX_HELPER_PAGES = 50;
 /** Redirects followed for one request before giving up (GitHub's rename answers need one). */
@@ -154,8 +158,9 @@ export class TrackerHttp {
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (attempt > 1) await this.sleep(backoffMs(attempt - 1));
       let res: Response;
+      let answeredBy: URL;
       try {
-        res = await this.fetchFollowing(method, target, options, what);
+        ({ res, url: answeredBy } = await this.fetchFollowing(method, target, options, what));
       } catch (err) {
         if (err instanceof TrackerError) throw err;
         lastError = new TrackerError(`${what} failed: ${networkReason(err)}`, null, true);
@@ -187,9 +192,9 @@ export class TrackerHttp {
         throw error;
       }
 
-      if (text.trim() === "") return { status: res.status, headers: res.headers, body: null };
+      if (text.trim() === "") return { status: res.status, headers: res.headers, body: null, url: answeredBy.toString() };
       try {
-        return { status: res.status, headers: res.headers, body: JSON.parse(text) as unknown };
+        return { status: res.status, headers: res.headers, body: JSON.parse(text) as unknown, url: answeredBy.toString() };
       } catch {
         // A cut-off body is a transport fault like a dropped connection: retry, then report retryable.
         lastError = new TrackerError(`${what} answered ${res.status} with a body that is not JSON`, res.status, true);
@@ -203,7 +208,7 @@ export class TrackerHttp {
    * at most MAX_REDIRECTS hops. 307/308 repeat the method and body; 303, and 301/302 after a POST,
    * continue as a GET without a body (RFC 9110 §15.4); other 301/302 keep the method.
    */
-  private async fetchFollowing(method: HttpMethod, target: URL, options: TrackerRequestOptions, what: string): Promise<Response> {
+  private async fetchFollowing(method: HttpMethod, target: URL, options: TrackerRequestOptions, what: string): Promise<{ res: Response; url: URL }> {
     let url = target;
     let currentMethod: HttpMethod = method;
     let json = options.json;
@@ -211,11 +216,11 @@ export class TrackerHttp {
       this.requests++;
       const res = await this.fetchImpl(url.toString(), this.init(currentMethod, { ...options, json }));
       const location = res.headers.get("location");
-      if (!REDIRECTS.has(res.status) || location === null) return res;
+      if (!REDIRECTS.has(res.status) || location === null) return { res, url };
       const next = new URL(location, url);
       const refused = this.refusal(next);
       // GitHub's 301 for an issue transferred to another repository is the answer itself.
-      if (refused && options.manualRedirect) return res;
+      if (refused && options.manualRedirect) return { res, url };
       await res.body?.cancel();
       if (refused) throw new TrackerError(`${what} answered ${res.status}, a redirect not followed: ${refused}`, res.status, false);
       if (hop >= MAX_REDIRECTS) throw new TrackerError(`${what} was redirected more than ${MAX_REDIRECTS} times`, res.status, false);
@@ -306,7 +311,7 @@ export function rateLimitRetryAt(
     const value = Number(reset);
     // Epoch seconds (GitHub, GitLab); small values are the IETF draft's delta seconds.
     const atMs = value > 1_000_000_000 ? value * 1000 : nowMs + value * 1000;
-    return fromEpochSeconds(Math.max(atMs, nowMs) / 1000);
+    return fromEpochSeconds((atMs > nowMs ? atMs : nowMs + MIN_RATE_LIMIT_WAIT_MS) / 1000);
   }
   return new Date(nowMs + UNKNOWN_RESET_WAIT_MS).toISOString();
 }
@@ -316,7 +321,7 @@ export function retryAfterAt(value: string, nowMs: number): string | null {
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return new Date(nowMs + Number(trimmed) * 1000).toISOString();
   const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? null : new Date(Math.max(date, nowMs)).toISOString();
+  return Number.isNaN(date) ? null : new Date(date > nowMs ? date : nowMs + MIN_RATE_LIMIT_WAIT_MS).toISOString();
 }
 
 /** `Link` header → rel → URL, URLs kept verbatim. */

@@ -6,7 +6,7 @@
 import { TRACKERS } from "./registry";
 import { isDotSegment } from "./endpoints";
 import { sha256Hex } from "./signatures";
-import { PROVIDERS, type NormalizedEvent, type Provider, type Tracker, type TrackerConfig, type WebhookHeaders } from "./types";
+import { PROVIDERS, type NormalizedEvent, type Provider, type Tracker, type TrackerConfig, type WebhookHeaders, type WebhookRepository } from "./types";
 
 export * from "./types";
 import { WebhookPayloadError } from "./webhook-events";
@@ -95,13 +95,25 @@ export function parseWebhook(provider: Provider, headers: WebhookHeaders, payloa
   const event = tracker.eventName(headers) ?? "";
   const shape = tracker.webhookShapeProblem(event, payload);
   if (shape) throw new WebhookPayloadError(`${provider} ${event} payload: (event): ${shape}; refused`);
+  let parsed: NormalizedEvent;
   try {
-    return tracker.parseWebhook(event, payload);
+    parsed = tracker.parseWebhook(event, payload);
   } catch (err) {
     // An unparseable timestamp is bad input like a missing field: a 4xx naming it, never a 500.
     if (err instanceof RangeError) throw new WebhookPayloadError(`${provider} ${event} payload: (timestamp): ${err.message.slice(0, 120)}`);
     throw err;
   }
+  return { ...parsed, repository: parsed.repository ?? webhookRepository(provider, payload) };
+}
+
+/** The repository a delivery names, read before anything else (a foreign one is not parsed further). */
+export function webhookRepository(provider: Provider, payload: unknown): WebhookRepository | null {
+  return TRACKERS[provider].webhookRepository?.(payload) ?? null;
+}
+
+/** GitLab disables a hook after 4xx answers: a delivery we cannot use still gets a 2xx there. */
+export function answersBadPayloadWith2xx(provider: Provider): boolean {
+  return TRACKERS[provider].disablesHookOn4xx === true;
 }
 
 /** Null when `repository` is a valid reference for this tracker, else what it must look like. */

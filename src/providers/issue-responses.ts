@@ -4,7 +4,7 @@
  */
 import type { z } from "zod";
 import { toUtcIso } from "./timestamps";
-import { TrackerError, type CanonicalIssue, type IssueLookup, type IssuePage, type Provider } from "./types";
+import { TrackerError, type CanonicalIssue, type IssueLookup, type IssuePage, type Provider, type RepositoryLookup } from "./types";
 
 /** The `Date` header as ISO UTC, or null. */
 export function serverTimeOf(headers: Headers): string | null {
@@ -85,4 +85,33 @@ export function firstCreatedSince<T extends { title: string; created_at: string 
     if (toUtcIso(issue.created_at) >= floorIso) return issue;
   }
   return null;
+}
+
+/**
+ * Like `firstCreatedSince`, but each candidate (mapped) must also pass `accept`, which may ask the
+ * store: a lost create is adopted only if it is not already another local issue's, and sent the
+ * same body within the window.
+ */
+export async function firstAcceptedCreatedSince<T extends { title: string; created_at: string }>(
+  items: readonly unknown[],
+  parseIssue: (body: unknown) => T,
+  toCanonical: (issue: T) => CanonicalIssue,
+  title: string,
+  floor: string,
+  skip: (issue: T) => boolean,
+  accept: ((issue: CanonicalIssue) => boolean | Promise<boolean>) | undefined,
+): Promise<CanonicalIssue | null> {
+  const floorIso = toUtcIso(floor);
+  for (const item of items) {
+    const issue = parseIssue(item);
+    if (skip(issue) || issue.title !== title || toUtcIso(issue.created_at) < floorIso) continue;
+    const canonical = toCanonical(issue);
+    if (!accept || (await accept(canonical))) return canonical;
+  }
+  return null;
+}
+
+/** After an issue answered 404: deleted if the repository itself is still readable, else access lost. */
+export function lookupAfterNotFound(repository: RepositoryLookup): IssueLookup {
+  return repository.status === "found" ? { status: "deleted" } : { status: "access_lost" };
 }

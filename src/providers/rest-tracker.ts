@@ -14,6 +14,7 @@ import type {
   IssueState,
   ListPageRequest,
   Provider,
+  RepositoryLookup,
   Tracker,
   TrackerConfig,
 } from "./types";
@@ -31,6 +32,14 @@ export abstract class RestTracker implements Tracker {
     this.repository = config.repository;
   }
 
+  /** What the last repository read answered (null until one was made). */
+  repositoryObserved: RepositoryLookup | null = null;
+
+  async getRepository(): Promise<RepositoryLookup> {
+    this.repositoryObserved = await this.readRepository();
+    return this.repositoryObserved;
+  }
+
   get requestCount(): number {
     return this.http.requestCount;
   }
@@ -43,7 +52,14 @@ export abstract class RestTracker implements Tracker {
   abstract getIssue(number: number): Promise<IssueLookup>;
   abstract createIssue(fields: Omit<IssueFields, "state"> & { state?: IssueState }): Promise<CanonicalIssue>;
   abstract updateIssue(number: number, patch: Partial<IssueFields>): Promise<CanonicalIssue>;
-  abstract findCreatedIssue(title: string, since: string): Promise<CanonicalIssue | null>;
+  abstract findCreatedIssue(
+    title: string,
+    since: string,
+    accept?: (issue: CanonicalIssue) => boolean | Promise<boolean>,
+  ): Promise<CanonicalIssue | null>;
+  abstract currentUser(): Promise<string>;
+  /** GET of the repository itself; 404 is `not_found` (the token cannot see it). */
+  protected abstract readRepository(): Promise<RepositoryLookup>;
 
   abstract readonly repositoryWideComments: boolean;
   abstract readonly commentsOrderedByUpdate: boolean;

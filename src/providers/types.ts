@@ -34,6 +34,8 @@ export interface CanonicalIssue extends IssueFields {
    * issue readable, closed, with `moved_to_id`): the sync treats it as gone, not as an edit.
    */
   movedTo?: string | null;
+  /** Who opened the issue (login / username), when the answer says. */
+  author?: string | null;
 }
 
 export interface IssuePage {
@@ -66,7 +68,18 @@ export type IssueLookup =
   | { status: "found"; issue: CanonicalIssue }
   | { status: "deleted" }
   | { status: "moved"; movedTo: string | null }
-  | { status: "no_access" };
+  | { status: "no_access" }
+  /** The issue answered 404 and so did the repository itself: the token lost access; nothing is proven gone. */
+  | { status: "access_lost" };
+
+/** The repository as the tracker identifies it: its id survives renames and transfers. */
+export interface RepositoryIdentity {
+  id: string;
+  /** "owner/name" (GitLab: the full path) as the tracker answers it now. */
+  fullName: string;
+}
+
+export type RepositoryLookup = ({ status: "found" } & RepositoryIdentity) | { status: "not_found" };
 
 export interface Tracker extends CommentTracker {
   readonly provider: Provider;
@@ -89,7 +102,13 @@ export interface Tracker extends CommentTracker {
    * Finds an issue this token's user created at or after `since` with exactly this title: how a
    * create whose response was lost is adopted instead of created twice. Null when there is none.
    */
-  findCreatedIssue(title: string, since: string): Promise<CanonicalIssue | null>;
+  findCreatedIssue(title: string, since: string, accept?: (issue: CanonicalIssue) => boolean | Promise<boolean>): Promise<CanonicalIssue | null>;
+  /** Reads the repository itself (same-origin redirects followed): 404 there means the token lost access. */
+  getRepository(): Promise<RepositoryLookup>;
+  /** What this adapter last learned about the repository while answering (null: it never read it). */
+  readonly repositoryObserved: RepositoryLookup | null;
+  /** The token's own user (login / username), read once. */
+  currentUser(): Promise<string>;
   /**
    * When the token itself expires (ISO date or instant), null when it does not or the tracker does
    * not say. Only trackers whose tokens expire implement it (GitLab).
@@ -236,6 +255,8 @@ export interface NormalizedEvent {
   changedFields: string[];
   /** For transfers/moves: where the issue went, when known. */
   movedTo: string | null;
+  /** The repository (GitLab: project) the payload is about, as far as it says: org/group hooks send others too. */
+  repository?: WebhookRepository | null;
   /** Comment events (kind "comment"): the comment and what happened to it. */
   comment?: CommentEvent;
 }
@@ -282,4 +303,13 @@ export interface TrackerDescriptor {
   readonly repositoryProblem: string;
   /** Why a label name cannot be sent to this tracker as one label; absent when every name can. */
   labelNameProblem?(name: string): string | null;
+  /** The repository a delivery is about (org/group hooks send other repositories' events too). */
+  webhookRepository?(payload: unknown): WebhookRepository | null;
+  /** True when the tracker disables a hook that gets 4xx answers (GitLab): bad payloads then answer 2xx. */
+  readonly disablesHookOn4xx?: boolean;
+}
+
+export interface WebhookRepository {
+  id: string | null;
+  fullName: string | null;
 }

@@ -3,7 +3,7 @@
  * field, the shape of non-issue events, and reading `changes` into our field names.
  */
 import type { z } from "zod";
-import type { EventKind, IssueAction, IssueFields, NormalizedEvent, Provider, WebhookHeaders } from "./types";
+import type { EventKind, IssueAction, IssueFields, NormalizedEvent, Provider, WebhookHeaders, WebhookRepository } from "./types";
 
 /** A webhook payload that lacks what its event needs; the message names the field. */
 export class WebhookPayloadError extends Error {
@@ -74,4 +74,17 @@ export function firstHeader(headers: WebhookHeaders, names: readonly string[]): 
     if (value !== null) return value;
   }
   return null;
+}
+
+/**
+ * The repository named by `payload[key]` with its id and name fields (GitHub/Gitea `repository`
+ * with `id`/`full_name`, GitLab `project` with `id`/`path_with_namespace`); null when absent.
+ */
+export function namedRepository(payload: unknown, key: string, nameField: string): WebhookRepository | null {
+  const value = (payload as Record<string, unknown> | null)?.[key];
+  if (!value || typeof value !== "object") return null;
+  const record = value as Record<string, unknown>;
+  const id = typeof record.id === "number" || typeof record.id === "string" ? String(record.id) : null;
+  const fullName = typeof record[nameField] === "string" ? (record[nameField] as string) : null;
+  return id === null && fullName === null ? null : { id, fullName };
 }

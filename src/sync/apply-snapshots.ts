@@ -11,13 +11,13 @@ import type { OutboxWrite } from "../db/outbox";
 import { writeSyncedRows, type ConflictWrite, type RowWrite } from "../db/synced-rows";
 import { newId, nowIso } from "../ids";
 import type { IssueRow } from "../db/schema";
-import type { CanonicalIssue } from "../providers/types";
+import type { CanonicalIssue, IssueFields } from "../providers/types";
 import { enqueuePushes } from "../queue/send";
 import { originOf, rowChanges } from "./activity";
 import type { SyncContext } from "./context";
 import { decideSnapshot, type Decision, type SnapshotSource } from "./decide";
 import { applyGone } from "./deletion";
-import { normalizeFields, snapshotHash } from "./snapshot";
+import { baseOfRow, normalizeFields, snapshotHash } from "./snapshot";
 
 export interface ApplyCounts {
   created: number;
@@ -93,7 +93,7 @@ export async function applySnapshots(
       let adopt = false;
       if (!local) {
         // Our own create whose answer was lost: link it instead of importing a duplicate.
-        const index = adoptable.findIndex((row) => row.issue.title === snapshot.title && row.attemptedAt <= snapshot.createdAt);
+        const index = await findAdoptable(ctx, adoptable, snapshot);
         if (index >= 0) {
           local = adoptable[index]!.issue;
           adoptable.splice(index, 1);
@@ -184,9 +184,42 @@ export async function applySnapshots(
   return counts;
 }
 
-/** Local issues whose tracker create was sent but never confirmed, each with the earliest instant it could show up. */
-async function unconfirmedCreates(ctx: SyncContext) {
+/** A lost create is adopted only if the tracker issue was created this soon after the first attempt. */
+const ADOPT_WINDOW_MS = 15 * 60_000;
+
+interface Adoptable {
+  issue: IssueRow;
+  /** The earliest and latest instant the lost create's issue could have been created at. */
+  from: string;
+  until: string;
+  /** The fields the create sent (stored as the base before it was sent). */
+  sent: IssueFields;
+}
+
+/** Creates still in flight (outbox pending) that were sent but never confirmed. */
+async function unconfirmedCreates(ctx: SyncContext): Promise<Adoptable[]> {
   const rows = await listUnconfirmedCreates(ctx.db, ctx.project.id);
   // Allow for clock skew between this Worker and the tracker.
-  return rows.map((r) => ({ issue: r.issue, attemptedAt: new Date(Date.parse(r.attemptedAt) - CLOCK_SKEW_MS).toISOString() }));
+  return rows.flatMap((r) => {
+    const sent = baseOfRow(r.issue);
+    if (!sent) return [];
+    const at = Date.parse(r.attemptedAt);
+    return [{ issue: r.issue, sent, from: nowIso(at - CLOCK_SKEW_MS), until: nowIso(at + ADOPT_WINDOW_MS) }];
+  });
+}
+
+/**
+ * The in-flight create this snapshot is, or -1: same title and body as sent, created within the
+ * window of the attempt, and made by the token's own user — the last is asked of the tracker
+ * (its creator-filtered search must return this very issue), so a person's same-titled issue is
+ * imported as their own, never adopted.
+ */
+async function findAdoptable(ctx: SyncContext, adoptable: readonly Adoptable[], snapshot: CanonicalIssue): Promise<number> {
+  const fields = normalizeFields(snapshot);
+  const index = adoptable.findIndex(
+    (a) => a.sent.title === fields.title && a.sent.body === fields.body && a.from <= snapshot.createdAt && snapshot.createdAt <= a.until,
+  );
+  if (index < 0) return -1;
+  const own = await ctx.tracker.findCreatedIssue(snapshot.title, adoptable[index]!.from, (c) => c.externalId === snapshot.externalId);
+  return own ? index : -1;
 }

@@ -28,7 +28,8 @@ export async function loadSyncContext(env: Env, projectId: string): Promise<Sync
   const tracker = createTracker({
     provider: project.provider,
     apiBaseUrl: project.apiBaseUrl,
-    repository: project.repository,
+    // After a rename the tracker's current name is used, so requests are not redirected forever.
+    repository: project.trackerRepositoryName ?? project.repository,
     token: credential.token,
     fetch: credential.fetch,
     ...(credential.actorLogin ? { actorLogin: credential.actorLogin } : {}),

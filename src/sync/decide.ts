@@ -121,8 +121,9 @@ export function decideSnapshot(
   let recorded: FieldConflict[] = [];
   if (project.syncDirection === "inbound") {
     merged = tracker;
-  } else if (project.syncDirection === "outbound" || adopt) {
-    // Local is master (or this is our own create coming back): tracker edits are drift to put back.
+  } else if (project.syncDirection === "outbound") {
+    // Local is master: tracker edits are drift to put back. (An adopted create in a bidirectional
+    // project merges three-way below, against the fields the create sent, which are its base.)
     merged = localFields;
     const base = baseOfRow(local);
     const driftedByTracker = base ? changedFields(base, tracker) : [];

@@ -21,7 +21,7 @@
  */
 import type { ActivityEntry } from "../db/activity";
 import { database } from "../db/client";
-import { fieldsOfRow, fieldsToColumns, getIssue } from "../db/issues";
+import { fieldsOfRow, fieldsToColumns, getIssue, getIssueByExternalId } from "../db/issues";
 import {
   closeOutbox,
   deferPush,
@@ -40,11 +40,12 @@ import type { Env } from "../env";
 import { nowIso } from "../ids";
 import { log } from "../log";
 import { RateLimitedError, TrackerError, type CanonicalIssue, type IssueFields } from "../providers/types";
-import { enqueuePushes } from "../queue/send";
 import { originOf, rowChanges } from "./activity";
 import { applySnapshots } from "./apply-snapshots";
 import type { SyncContext } from "./context";
 import { applyGone, type GoneReason } from "./deletion";
+import { mergeThreeWay } from "./merge";
+import { recordRepositoryObservation } from "./repository";
 import { keepRefused, onlyRefusedDiffer, refusedFields, warningsJson, type SyncWarning } from "./refused-fields";
 import { baseOfRow, changedFields, fieldsEqual, normalizeFields, pickFields, snapshotHash, SYNCED_FIELDS, type SyncedField } from "./snapshot";
 
@@ -59,6 +60,12 @@ export const CREATE_SPACING_MS = 1_000;
 const CLOCK_SKEW_MS = 5 * 60_000;
 /** Rounds within one call when local edits keep arriving during tracker calls. */
 const MAX_ROUNDS = 3;
+/** A push still unsettled after its rounds comes back after this long (never at once). */
+const UNSETTLED_RETRY_MS = 30_000;
+/** A push that found the repository unreadable (access lost) tries again after this long. */
+const ACCESS_LOST_RETRY_MS = 10 * 60_000;
+/** A lost create is adopted only if the tracker issue was created this soon after the first attempt. */
+const ADOPT_WINDOW_MS = 15 * 60_000;
 
 type Step = { kind: "done" } | { kind: "wait"; retryAt: string } | { kind: "again" };
 const DONE: Step = { kind: "done" };
@@ -67,14 +74,19 @@ const AGAIN: Step = { kind: "again" };
 /** Pushes the issue's pending outbox row, if any. Idempotent: duplicate jobs find nothing to do. */
 export async function pushIssue(ctx: SyncContext, issueId: string): Promise<PushOutcome> {
   ctx = { ...ctx, origin: ctx.origin ?? { source: "push" } };
-  for (let round = 0; round < MAX_ROUNDS; round++) {
-    const step = await pushOnce(ctx, issueId);
-    if (step.kind === "done") return { retryAt: null };
-    if (step.kind === "wait") return { retryAt: step.retryAt };
+  try {
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const step = await pushOnce(ctx, issueId);
+      if (step.kind === "done") return { retryAt: null };
+      if (step.kind === "wait") return { retryAt: step.retryAt };
+    }
+  } finally {
+    await recordRepositoryObservation(ctx);
   }
-  // Still being edited: the row stays pending and a fresh job carries on (the cron sweep would too).
-  await enqueuePushes(ctx.env, ctx.project.id, [issueId]);
-  return { retryAt: null };
+  // Still not settled: the row stays pending and this message comes back after a delay. Never a
+  // fresh job at once — a push that cannot settle would spin on the tracker; the queue's retry
+  // limit bounds it (then the dead-letter consumer fails the row with a reason).
+  return { retryAt: nowIso(Date.now() + UNSETTLED_RETRY_MS) };
 }
 
 async function pushOnce(ctx: SyncContext, issueId: string): Promise<Step> {
@@ -117,9 +129,14 @@ async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now
   const local = fieldsOfRow(issue);
   const found = row.createAttemptedAt ? await findLostCreate(ctx, issue, row.createAttemptedAt) : null;
   if (found) {
-    // Adopted: the tracker holds what the lost attempt sent; later local edits go as an update.
-    const base = normalizeFields(found);
-    return store(ctx, issue, found, base, local, fieldsEqual(local, base), `linked to #${found.number}, created by an earlier attempt`);
+    // Adopted: merged three-way against the fields the create sent (stored as the base before it
+    // was sent), so an edit made on the tracker since is kept; outbound projects put local back.
+    const tracker = normalizeFields(found);
+    const merged =
+      ctx.project.syncDirection === "outbound"
+        ? normalizeFields(local)
+        : mergeThreeWay({ base: baseOfRow(issue), local, tracker, master: ctx.project.master }).merged;
+    return store(ctx, issue, found, tracker, merged, fieldsEqual(merged, tracker), `linked to #${found.number}, created by an earlier attempt`);
   }
 
   await recordCreateAttempt(ctx.db, {
@@ -136,12 +153,23 @@ async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now
   return store(ctx, issue, created, base, keepRefused(base, local, warnings), true, `created #${created.number} in the tracker`, warnings);
 }
 
-/** The issue an earlier attempt created and never heard back about, looked up by the title it sent. */
+/**
+ * The issue an earlier attempt created and never heard back about: made by the token's own user
+ * (the tracker query filters on it), with the title and body the attempt sent, created within a
+ * short window of the attempt, and not already another local issue's (two same-titled creates).
+ */
 async function findLostCreate(ctx: SyncContext, issue: IssueRow, attemptedAt: string): Promise<CanonicalIssue | null> {
   const since = nowIso(Date.parse(attemptedAt) - CLOCK_SKEW_MS);
-  const titles = [...new Set([baseOfRow(issue)?.title, issue.title].filter((t): t is string => t !== undefined))];
+  const until = nowIso(Date.parse(attemptedAt) + ADOPT_WINDOW_MS);
+  const sent = baseOfRow(issue);
+  const body = (sent ?? normalizeFields(fieldsOfRow(issue))).body;
+  const accept = async (candidate: CanonicalIssue): Promise<boolean> => {
+    if (candidate.createdAt > until || normalizeFields(candidate).body !== body) return false;
+    return (await getIssueByExternalId(ctx.db, ctx.project.id, candidate.externalId)) === undefined;
+  };
+  const titles = [...new Set([sent?.title, issue.title].filter((t): t is string => t !== undefined))];
   for (const title of titles) {
-    const found = await ctx.tracker.findCreatedIssue(title, since);
+    const found = await ctx.tracker.findCreatedIssue(title, since, accept);
     if (found) return found;
   }
   return null;
@@ -164,6 +192,9 @@ async function updateStep(ctx: SyncContext, issue: IssueRow, number: number | nu
     return applyDeletionPolicy(ctx, issue, lookup.status === "moved" ? { status: "moved", movedTo: lookup.movedTo } : { status: "deleted" });
   }
   if (lookup.status === "no_access") throw new TrackerError("the token can no longer read this tracker issue", 403, false);
+  if (lookup.status === "access_lost") return waitForAccess(ctx, issue);
+  // The number now holds another issue (another id): ours is gone from it, whatever the number says.
+  if (lookup.issue.externalId !== issue.externalId) return applyDeletionPolicy(ctx, issue, { status: "deleted" });
   const current = lookup.issue;
   const stale = issue.externalUpdatedAt !== null && current.updatedAt < issue.externalUpdatedAt;
   if (!stale && (await snapshotHash(normalizeFields(current))) !== issue.baseHash) {
@@ -245,7 +276,8 @@ async function handleFailure(ctx: SyncContext, issue: IssueRow, err: unknown): P
     throw err;
   }
   if (issue.externalNumber !== null && (err.status === 404 || err.status === 410)) {
-    const gone = await goneReason(ctx, issue.externalNumber);
+    const gone = await goneReason(ctx, issue);
+    if (gone === "access_lost") return waitForAccess(ctx, issue);
     if (gone) return applyDeletionPolicy(ctx, issue, gone);
   }
   log.error("push refused by the tracker", { projectId: ctx.project.id, issueId: issue.id, status: err.status, error: err.message });
@@ -265,15 +297,28 @@ async function handleFailure(ctx: SyncContext, issue: IssueRow, err: unknown): P
 }
 
 /** Whether an update's 404/410 means the tracker issue is gone (or only that we may not see it). */
-async function goneReason(ctx: SyncContext, number: number): Promise<GoneReason | null> {
+async function goneReason(ctx: SyncContext, issue: IssueRow): Promise<GoneReason | "access_lost" | null> {
   try {
-    const lookup = await ctx.tracker.getIssue(number);
+    const lookup = await ctx.tracker.getIssue(issue.externalNumber!);
     if (lookup.status === "deleted") return { status: "deleted" };
     if (lookup.status === "moved") return { status: "moved", movedTo: lookup.movedTo };
+    if (lookup.status === "access_lost") return "access_lost";
+    if (lookup.status === "found" && lookup.issue.externalId !== issue.externalId) return { status: "deleted" };
     return null;
   } catch {
     return null;
   }
+}
+
+/**
+ * The repository itself answers 404: the token lost access. Nothing is deleted or orphaned; the
+ * edit stays pending and is tried again later (status shows the lost access meanwhile).
+ */
+async function waitForAccess(ctx: SyncContext, issue: IssueRow): Promise<Step> {
+  const retryAt = nowIso(Date.now() + ACCESS_LOST_RETRY_MS);
+  await deferPush(ctx.db, issue.id, retryAt);
+  log.info("push waits: the token cannot read the repository", { projectId: ctx.project.id, issueId: issue.id });
+  return { kind: "wait", retryAt };
 }
 
 async function applyDeletionPolicy(ctx: SyncContext, issue: IssueRow, gone: GoneReason): Promise<Step> {

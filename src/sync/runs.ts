@@ -33,6 +33,7 @@ import { loadSyncContext, type SyncContext } from "./context";
 import { openCredential, refreshTokenExpiry } from "./credentials";
 import { commentStep, initialCommentCheckpoint, type CommentCheckpoint } from "./comments-run";
 import { applyGone } from "./deletion";
+import { recordRepositoryObservation } from "./repository";
 import { advanceListing, cappedCursor, type ListingPosition } from "./listing-block";
 
 export type RunMode = "incremental" | "full";
@@ -143,6 +144,24 @@ export async function runStep(env: Env, projectId: string, now: () => number = D
   const checkpoint = JSON.parse(run.checkpoint ?? "null") as Checkpoint | null ?? initialCheckpoint(run.mode, ctx.project.cursor);
   const counts = zeroCounts();
   const startedAt = run.startedAt ?? nowIso(now());
+  try {
+    return await runCheckedStep(ctx, run, checkpoint, counts, startedAt, now, carry);
+  } finally {
+    await recordRepositoryObservation(ctx);
+  }
+}
+
+async function runCheckedStep(
+  ctx: SyncContext,
+  run: SyncRunRow,
+  checkpoint: Checkpoint,
+  counts: RunCounts,
+  startedAt: string,
+  now: () => number,
+  carry: PageCarry | undefined,
+): Promise<{ nextStepAt: string | null }> {
+  const { db, project } = ctx;
+  const projectId = project.id;
   try {
     let done = checkpoint.phase === "list" ? await listStep(ctx, run, checkpoint, counts, carry) : checkpoint.phase === "probe" ? await probeStep(ctx, run, checkpoint, counts) : await commentPhaseStep(ctx, run, checkpoint);
     if (done && checkpoint.phase !== "comments") {
@@ -308,15 +327,21 @@ async function probeStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, coun
   const missing = await listUnseenLinked(ctx.db, ctx.project.id, run.id, { afterId: cp.probeAfterId, limit: PROBES_PER_STEP });
   for (const local of missing) {
     const lookup = await ctx.tracker.getIssue(local.externalNumber!);
-    if (lookup.status === "found") {
+    if (lookup.status === "found" && lookup.issue.externalId !== local.externalId) {
+      // The number holds another issue now: ours is gone from it (never merged into another's).
+      const outcome = await applyGone(ctx, local, { status: "deleted" });
+      if (outcome === "orphaned" || outcome === "deleted") counts.orphaned++;
+      if (outcome === "recreated") counts.pushed++;
+    } else if (lookup.status === "found") {
       // Listed late (changed while we paged) or filtered from the listing: merge what it is now.
       const applied = await applySnapshots(ctx, [lookup.issue]);
       counts.updated += applied.updated;
       counts.unchanged += applied.unchanged;
       counts.conflicts += applied.conflicts;
       counts.pushed += applied.pushQueued;
-    } else if (lookup.status === "no_access") {
-      log.info("probe: no access to issue; left as is", { projectId: ctx.project.id, issueId: local.id });
+    } else if (lookup.status === "no_access" || lookup.status === "access_lost") {
+      // 403, or 404 with the repository itself unreadable: nothing is proven gone.
+      log.info("probe: no access to issue; left as is", { projectId: ctx.project.id, issueId: local.id, status: lookup.status });
     } else {
       const outcome = await applyGone(ctx, local, lookup.status === "moved" ? { status: "moved", movedTo: lookup.movedTo } : { status: "deleted" });
       if (outcome === "orphaned" || outcome === "deleted") counts.orphaned++;

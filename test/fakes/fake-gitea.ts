@@ -37,7 +37,22 @@ export async function routeGitea(store: FakeStore, req: FakeRequest): Promise<Re
     if (!store.ownerIsOrganisation) return notFound();
     return paged(req, [...store.orgLabels.values()].map((l) => label(req.base, store, l)), store.perPage);
   }
+  // A renamed repository: Gitea answers every request for the old name with 307 to the same path
+  // under the new owner/name, query kept, Location a path from AppSubURL (context.RedirectToRepo).
+  for (const old of store.renamedFrom) {
+    const prefix = `/repos/${old}`.toLowerCase();
+    const lower = pathname.toLowerCase();
+    if (lower === prefix || lower.startsWith(`${prefix}/`)) {
+      const query = req.path.includes("?") ? req.path.slice(req.path.indexOf("?")) : "";
+      const location = `${new URL(req.base).pathname.replace(/\/+$/, "")}/repos/${store.repository}${pathname.slice(prefix.length)}${query}`;
+      return new Response(null, { status: 307, headers: { location } });
+    }
+  }
   const repo = `/repos/${store.repository}`;
+  if (method === "GET" && pathname.toLowerCase() === repo.toLowerCase()) {
+    const [owner = "", name = ""] = store.repository.split("/");
+    return json(200, { id: store.repositoryId, owner: user(req.base, store.addUser(owner)), name, full_name: store.repository, html_url: `${webBase(req.base)}/${store.repository}`, private: true });
+  }
   if (!pathname.toLowerCase().startsWith(`${repo}/`.toLowerCase())) return notFound();
   const rest = pathname.slice(repo.length);
 
@@ -78,8 +93,11 @@ function paged(req: FakeRequest, all: unknown[], maxPerPage: number): Response {
   return json(200, slice.items, pagingHeaders(req, slice));
 }
 
-function pagingHeaders(req: FakeRequest, slice: PageSlice<unknown>): Record<string, string> {
-  const base = new URL(req.url.toString().replace(req.url.origin, new URL(req.base).origin));
+function pagingHeaders(req: FakeRequest, slice: PageSlice<unknown>, rootUrl: string | null = null): Record<string, string> {
+  // Gitea builds Link URLs from its configured ROOT_URL (`setting.AppURL`), not from the host the
+  // request came to: behind a proxy or an internal address they name another host.
+  const origin = rootUrl ? new URL(rootUrl).origin : new URL(req.base).origin;
+  const base = new URL(req.url.toString().replace(req.url.origin, origin));
   base.searchParams.delete("page");
   const headers: Record<string, string> = { "x-total-count": String(slice.total) };
   const link = linkHeader(base, slice, ["next", "last", "first", "prev"]);
@@ -106,7 +124,7 @@ function listIssues(store: FakeStore, req: FakeRequest): Response {
   // No sort parameter: newest created first, so an updated old issue is on the last page.
   items.sort((a, b) => b.createdAt - a.createdAt || b.id - a.id);
   const slice = pageOf(items, q.get("page"), q.get("limit"), 30, store.perPage);
-  return json(200, slice.items.map((i) => issue(req.base, store, i)), pagingHeaders(req, slice));
+  return json(200, slice.items.map((i) => issue(req.base, store, i)), pagingHeaders(req, slice, store.rootUrl));
 }
 
 function seconds(ms: number): number {

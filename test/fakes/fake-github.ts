@@ -27,8 +27,28 @@ const DOCS = "https://docs.github.com/rest";
 export async function routeGitHub(store: FakeStore, req: FakeRequest): Promise<Response> {
   const repo = `/repos/${store.repository}`;
   const { method, path } = req;
-  const pathname = decodeURIComponent(path.split("?")[0] ?? "");
+  let pathname = decodeURIComponent(path.split("?")[0] ?? "");
   if (method === "GET" && pathname === "/user") return json(200, user(req.base, store.tokenUser));
+
+  // A renamed repository: GitHub redirects every request for the old name, "301 for GET and HEAD,
+  // 307 for other methods", Location on the same host under `/repositories/<id>` (REST docs,
+  // "Best practices: follow redirects"; repository and issue ids are unchanged).
+  for (const old of store.renamedFrom) {
+    const prefix = `/repos/${old}`.toLowerCase();
+    const lower = pathname.toLowerCase();
+    if (lower === prefix || lower.startsWith(`${prefix}/`)) {
+      const rest = pathname.slice(prefix.length) + (path.includes("?") ? path.slice(path.indexOf("?")) : "");
+      const location = `${req.base}/repositories/${store.repositoryId}${rest}`;
+      const status = method === "GET" || method === "HEAD" ? 301 : 307;
+      return json(status, { message: status === 301 ? "Moved Permanently" : "Temporary Redirect", url: location, documentation_url: DOCS }, { location });
+    }
+  }
+  // `/repositories/<id>/…` is the repository under its id, whatever its name.
+  const byId = `/repositories/${store.repositoryId}`;
+  if (pathname === byId || pathname.startsWith(`${byId}/`)) {
+    if (pathname !== `${byId}/issues`) pathname = repo + pathname.slice(byId.length);
+  }
+  if (method === "GET" && pathname.toLowerCase() === repo.toLowerCase()) return json(200, repository(req.base, store));
 
   const isList = pathname.toLowerCase() === `${repo}/issues`.toLowerCase() || pathname === `/repositories/${store.repositoryId}/issues`;
   if (isList && method === "GET") return listIssues(store, req);

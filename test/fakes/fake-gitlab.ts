@@ -55,6 +55,10 @@ export async function routeGitLab(store: FakeStore, req: FakeRequest): Promise<R
   const id = decodeURIComponent(project[1] ?? "");
   if (id !== store.repository && id !== String(store.repositoryId)) return notFound("Project");
   const rest = project[2] ?? "";
+  if (rest === "" && method === "GET") {
+    const [, name = ""] = store.repository.split("/");
+    return json(200, { id: store.repositoryId, name, path: name, path_with_namespace: store.repository, web_url: `${webBase(req.base)}/${store.repository}` });
+  }
 
   if (rest === "/issues" && method === "GET") return listIssues(store, req);
   if (rest === "/issues" && method === "POST") return createIssue(store, req);

@@ -85,8 +85,17 @@ const FIRST_ID: Record<Provider, number> = { github: 1_000_001, gitlab: 2_000_00
 
 export class FakeStore {
   readonly provider: Provider;
-  /** Mutable: a GitHub repository can be renamed or transferred (its id stays). */
+  /** "owner/name" now; `rename` changes it (the id stays). */
   repository: string;
+  /** Names the repository had before renames: GitHub keeps redirecting them (see fake-github.ts). */
+  readonly renamedFrom: string[] = [];
+  /**
+   * The token lost access to a private repository: GitHub, GitLab and Gitea then answer 404 (not
+   * 403) for the repository and everything in it, as if it did not exist (PROVIDERS.md traps).
+   */
+  accessLost = false;
+  /** Gitea: the server's `ROOT_URL` when it differs from the host the API is called on (Link headers use it). */
+  rootUrl: string | null = null;
   /** GitHub repository id (Link URLs) / GitLab project id / Gitea repository id. */
   repositoryId = 4242;
   /** Who the accepted credential acts as (a GitHub App installation acts as `<slug>[bot]`). */

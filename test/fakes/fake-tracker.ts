@@ -115,6 +115,8 @@ export class FakeTracker {
   token: string;
   webhookSecret: string;
   private readonly faults: (FaultSpec & { remaining: number })[] = [];
+  /** Called for every request before it is answered (awaited): a test's hook into "while the tracker is answering". */
+  beforeAnswer: ((record: RequestRecord) => void | Promise<void>) | null = null;
   private readonly redirects: (RedirectSpec & { remaining: number })[] = [];
   private faultCount = 0;
   /** GitHub: the App whose installation tokens are accepted too (see `useApp`). */
@@ -156,6 +158,8 @@ export class FakeTracker {
       fault: null,
     };
     this.requests.push(record);
+    // A test's hook into "while the tracker is answering" (e.g. the project is deleted mid-step).
+    if (this.beforeAnswer) await this.beforeAnswer(record);
 
     const redirect = this.takeRedirect(`${request.method} ${path}`);
     if (redirect) {
@@ -225,6 +229,10 @@ export class FakeTracker {
   }
 
   private route(req: FakeRequest): Promise<Response> {
+    // Lost access: every repository route answers 404 as for a repository that does not exist.
+    if (this.store.accessLost && !req.path.startsWith("/user")) {
+      return Promise.resolve(json(404, { message: this.provider === "gitlab" ? "404 Project Not Found" : "Not Found" }));
+    }
     switch (this.provider) {
       case "github":
         return routeGitHub(this.store, req);
@@ -379,6 +387,21 @@ export class FakeTracker {
     if (this.provider === "github") return transferGitHub(this.store, this.baseUrl, number);
     if (this.provider === "gitlab") return moveGitLab(this.store, number);
     throw new Error("gitea cannot transfer issues");
+  }
+
+  /**
+   * Renames the repository: its id and issue ids stay; GitHub answers the old name with 301 (GET)
+   * or 307 (writes) to the same host, Gitea with 307 to the new name; GitLab still finds the
+   * project by its old path.
+   */
+  renameRepository(newName: string): void {
+    this.store.renamedFrom.push(this.store.repository);
+    this.store.repository = newName;
+  }
+
+  /** The token loses access to the repository: everything under it answers 404. */
+  loseAccess(lost = true): void {
+    this.store.accessLost = lost;
   }
 
   issue(number: number): FakeIssue | undefined {

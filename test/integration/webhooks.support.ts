@@ -25,9 +25,13 @@ export function deliver(project: { id: string; provider: string }, hook: FakeWeb
 export async function githubDelivery(
   event: string,
   payload: unknown,
-  options: { secret?: string; deliveryId?: string } = {},
+  options: { secret?: string; deliveryId?: string; keepRepository?: boolean } = {},
 ): Promise<FakeWebhook> {
-  const body = JSON.stringify(payload);
+  // GitHub's example payloads name their own repositories (Codertocat/Hello-World, octo-org/…);
+  // the test projects watch the fakes' acme/widgets, and a delivery for another repository is
+  // ignored (issue 11), so the examples are addressed to it unless a test says otherwise.
+  const addressed = options.keepRepository ? payload : toTestRepository(payload);
+  const body = JSON.stringify(addressed);
   return {
     headers: {
       "content-type": "application/json",
@@ -38,8 +42,14 @@ export async function githubDelivery(
     },
     body,
     rawBody: new TextEncoder().encode(body),
-    payload: payload as Record<string, unknown>,
+    payload: addressed as Record<string, unknown>,
   };
+}
+
+function toTestRepository(payload: unknown): unknown {
+  const record = payload as Record<string, unknown> | null;
+  if (!record || typeof record !== "object" || !record.repository || typeof record.repository !== "object") return payload;
+  return { ...record, repository: { ...(record.repository as Record<string, unknown>), id: 4242, full_name: "acme/widgets" } };
 }
 
 export async function accepted(res: Response): Promise<string> {

@@ -263,9 +263,9 @@ describe("the webhook edge", () => {
 
   it("a form-encoded delivery (payload=…) is verified on its raw bytes and applied", async () => {
     const { project } = await githubProject();
-    const body = new URLSearchParams({ payload: JSON.stringify(opened) }).toString();
-    const { sign } = await import("@octokit/webhooks-methods");
     const hook = await githubDelivery("issues", opened);
+    const body = new URLSearchParams({ payload: hook.body }).toString();
+    const { sign } = await import("@octokit/webhooks-methods");
     const headers = { ...hook.headers, "content-type": "application/x-www-form-urlencoded", "x-hub-signature-256": await sign(SECRET_WEBHOOK, body) };
     const id = await accepted(await postWebhook(`/webhooks/github/${project.id}`, { headers, body }));
     expect((await waitProcessed(id)).status).toBe("applied");

@@ -16,7 +16,7 @@ import {
 } from "../github-compatible/client";
 import { GitHubStyleComments } from "../github-compatible/comments";
 import { parseLinkHeader, underPath, type TrackerHttpDialect } from "../http";
-import { firstCreatedSince, issuePage, issueParsers, unreadableIssue } from "../issue-responses";
+import { firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
 import { toWholeSecondSince } from "../timestamps";
 import {
   TrackerError,
@@ -63,7 +63,7 @@ export class GiteaTracker extends GitHubCompatibleTracker {
   constructor(config: TrackerConfig) {
     // Organisation labels apply to the organisation's repositories: `/orgs/{owner}/labels` is read too.
     super("gitea", config, giteaHttp, [underPath(`/orgs/${encodeURIComponent(config.repository.split("/")[0] ?? "")}/labels`)]);
-    this.comments = new GitHubStyleComments(this.http, this.repoPath, () => this.currentLogin());
+    this.comments = new GitHubStyleComments(this.http, () => this.repoPath, () => this.currentLogin());
   }
 
   listCommentsPage(request: ListPageRequest): Promise<CommentPage> {
@@ -105,15 +105,18 @@ export class GiteaTracker extends GitHubCompatibleTracker {
       });
     const res = await this.http.request("GET", url);
     const raw = parseList(res.body);
+    const next = parseLinkHeader(res.headers.get("link")).next ?? null;
     return issuePage(raw, raw.filter((item) => item.pull_request == null).map(toCanonical), res.headers, {
-      nextUrl: parseLinkHeader(res.headers.get("link")).next ?? null,
+      nextUrl: next === null ? null : rebaseOntoApi(next, this.http.baseUrl),
     });
   }
 
   async getIssue(number: number): Promise<IssueLookup> {
-    const res = await this.http.request("GET", this.http.url(`${this.repoPath}/issues/${number}`), {
-      accept: [403, 404],
-    });
+    // A renamed repository redirects (307) to its new name: followed there, not "moved".
+    const res = await this.getIssueAnswer(number, [403, 404]);
+    if ("movedTo" in res) return { status: "moved", movedTo: res.movedTo };
+    // Gitea answers 404 for a deleted issue and for a repository the token can no longer read.
+    if (res.status === 404) return lookupAfterNotFound(await this.getRepository());
     return unreadableIssue(res.status) ?? { status: "found", issue: toCanonical(parseIssue(res.body)) };
   }
 
@@ -153,7 +156,11 @@ export class GiteaTracker extends GitHubCompatibleTracker {
     return toCanonical(parseIssue(res.body));
   }
 
-  async findCreatedIssue(title: string, since: string): Promise<CanonicalIssue | null> {
+  async findCreatedIssue(
+    title: string,
+    since: string,
+    accept?: (issue: CanonicalIssue) => boolean | Promise<boolean>,
+  ): Promise<CanonicalIssue | null> {
     const createdBy = await this.currentLogin();
     const floor = toWholeSecondSince(since);
     const items = await this.http.getAllPages(
@@ -165,8 +172,7 @@ export class GiteaTracker extends GitHubCompatibleTracker {
         limit: this.pageSize,
       }),
     );
-    const found = firstCreatedSince(items, parseIssue, title, floor, (i) => i.pull_request != null);
-    return found ? toCanonical(found) : null;
+    return firstAcceptedCreatedSince(items, parseIssue, toCanonical, title, floor, (i) => i.pull_request != null, accept);
   }
 
   /**
@@ -236,4 +242,20 @@ export class GiteaTracker extends GitHubCompatibleTracker {
     if (id === undefined) throw missingMilestone("gitea", title, this.repository);
     return id;
   }
+}
+
+/**
+ * Gitea builds `Link` URLs from its `ROOT_URL`, which may name another host than the API base we
+ * call (a proxy, an internal address). The path from the API root on, and the query, are re-based
+ * onto our API base, so the token only ever goes where the project points; a link whose path has
+ * no API root in it is refused.
+ */
+export function rebaseOntoApi(link: string, apiBaseUrl: string): string {
+  const base = new URL(apiBaseUrl);
+  const target = new URL(link, base);
+  if (target.origin === base.origin) return target.toString();
+  const root = base.pathname.replace(/\/+$/, "");
+  const at = target.pathname.indexOf(`${root}/`);
+  if (at < 0) throw new TrackerError(`gitea next page link is not under the API root ${root || "/"}`, null, false);
+  return `${base.origin}${target.pathname.slice(at)}${target.search}`;
 }

@@ -6,7 +6,7 @@
 import { OWNER_NAME_PATTERN, OWNER_NAME_PROBLEM } from "../github-compatible/client";
 import { hmacSignatureMatches } from "../signatures";
 import type { TrackerDescriptor, WebhookHeaders } from "../types";
-import { firstHeader } from "../webhook-events";
+import { firstHeader, namedRepository } from "../webhook-events";
 import { githubStyleShapeProblem } from "../webhook-shapes";
 import { GiteaTracker } from "./client";
 import { parseGiteaWebhook } from "./webhooks";
@@ -52,6 +52,7 @@ export const gitea: TrackerDescriptor = {
   defaultApiBaseUrl: null,
   repositoryPattern: OWNER_NAME_PATTERN,
   repositoryProblem: OWNER_NAME_PROBLEM,
+  webhookRepository: (payload) => namedRepository(payload, "repository", "full_name"),
 };
 
 export { GiteaTracker } from "./client";

@@ -16,7 +16,7 @@ import {
   pushSummary,
 } from "../github-compatible/webhooks";
 import type { IssueAction, NormalizedEvent } from "../types";
-import { nonIssueEvent, parsePayload } from "../webhook-events";
+import { nonIssueEvent, parsePayload, WebhookPayloadError } from "../webhook-events";
 import { giteaIssue } from "./client";
 
 const ISSUE_ACTIONS: Record<string, IssueAction> = {
@@ -27,7 +27,9 @@ const ISSUE_ACTIONS: Record<string, IssueAction> = {
 
 const issuePayload = z.object({
   action: z.string(),
-  issue: giteaIssue,
+  // Gitea before 1.11 sends no `issue.html_url`: derived from the repository's below.
+  issue: giteaIssue.extend({ html_url: z.string().optional() }),
+  repository: z.object({ html_url: z.string().optional() }).nullish(),
   changes: z.record(z.string(), z.unknown()).nullish(),
 });
 
@@ -56,12 +58,15 @@ function parseIssueEvent(event: string, payload: unknown): NormalizedEvent {
     return nonIssueEvent("gitea", "pull_request", event, p.action, { number: p.issue.number, title: p.issue.title });
   }
   const action = ISSUE_ACTIONS[p.action] ?? "other";
+  const repositoryUrl = p.repository?.html_url?.replace(/\/+$/, "");
+  const htmlUrl = p.issue.html_url ?? (repositoryUrl ? `${repositoryUrl}/issues/${p.issue.number}` : undefined);
+  if (htmlUrl === undefined) throw new WebhookPayloadError("gitea issues payload: issue.html_url: required (or repository.html_url)");
   return {
     provider: "gitea",
     kind: "issue",
     action,
     event,
-    issue: toCanonical(p.issue),
+    issue: toCanonical({ ...p.issue, html_url: htmlUrl }),
     // Gitea sends the full API issue; a null `assignees` means nobody, not unknown.
     complete: p.issue.labels !== undefined,
     summary: { action: p.action, number: p.issue.number },

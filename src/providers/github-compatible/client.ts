@@ -6,11 +6,24 @@
  */
 import { z } from "zod";
 import { canonicalIssue } from "../canonical";
-import { exactPath, underPath, type PathRule, type TrackerHttp, type TrackerHttpDialect } from "../http";
+import { exactPath, underPath, type PathRule, type TrackerHttp, type TrackerHttpDialect, type TrackerResponse } from "../http";
 import { RestTracker } from "../rest-tracker";
-import { TrackerError, type CanonicalIssue, type Provider, type TrackerConfig } from "../types";
+import { TrackerError, type CanonicalIssue, type Provider, type RepositoryLookup, type TrackerConfig } from "../types";
 
 const user = z.object({ login: z.string() });
+/** Redirect answers: followed by the client where its path rules allow, else handed back (`manualRedirect`). */
+const REDIRECT_STATUSES = [301, 302, 303, 307, 308] as const;
+
+export function isRedirectStatus(status: number): boolean {
+  return (REDIRECT_STATUSES as readonly number[]).includes(status);
+}
+
+/** Two URLs naming the same path (case-insensitive, as GitHub and Gitea match repository names). */
+function samePath(a: string, b: string): boolean {
+  return new URL(a).pathname.toLowerCase() === new URL(b).pathname.toLowerCase();
+}
+/** `GET /repos/{o}/{r}`: only what identifies it. */
+const repositoryRef = z.object({ id: z.number(), full_name: z.string() });
 
 /** What a project's repository must look like on either tracker, checked when it is saved. */
 export const OWNER_NAME_PATTERN = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
@@ -72,16 +85,107 @@ function assigneeLogins(issue: GitHubStyleIssue): string[] {
  * the token's login, whose issues are searched when a create's answer was lost (read once).
  */
 export abstract class GitHubCompatibleTracker extends RestTracker {
-  protected readonly repoPath: string;
+  /** Switches to the repository's new name once a read learns it, so writes stop being redirected. */
+  protected repoPath: string;
+  /** While `readRepository` reads where a rename redirect pointed (`/repos/<owner>/<name>`): that one path. */
+  private renamedRepositoryPath: string | null = null;
+  private readonly providerName: Provider;
   private login: string | null = null;
   private readonly actorLogin: (() => Promise<string>) | undefined;
 
   constructor(provider: Provider, config: TrackerConfig, dialect: TrackerHttpDialect, extraPaths: readonly PathRule[] = []) {
     super(config, dialect);
+    this.providerName = provider;
     this.repoPath = repositoryPath(provider, config.repository);
     this.actorLogin = config.actorLogin;
-    // The token goes to this repository's paths and `/user` (the token's login), nowhere else.
-    this.http.restrictPaths([underPath(this.repoPath), exactPath("/user"), ...extraPaths]);
+    // The token goes to this repository's paths (under its current name: `repoPath` follows a rename
+    // the tracker confirmed) and `/user` (the token's login), nowhere else.
+    this.http.restrictPaths([
+      (path) => underPath(this.repoPath)(path),
+      (path) => this.renamedRepositoryPath !== null && path === this.renamedRepositoryPath,
+      exactPath("/user"),
+      ...extraPaths,
+    ]);
+  }
+
+  async currentUser(): Promise<string> {
+    return this.currentLogin();
+  }
+
+  /**
+   * A renamed repository answers under its old name with a redirect: GitHub 301 to
+   * `/repositories/<id>` (followed by the client, within its path rules), Gitea 307 to the new
+   * `/repos/<owner>/<name>` (handed back, and read here: only that repository object). The body has
+   * the id and the current `full_name`; 404 means we cannot see it.
+   */
+  protected async readRepository(): Promise<RepositoryLookup> {
+    const requested = this.http.url(this.repoPath);
+    let res = await this.http.request("GET", requested, { accept: [404, ...REDIRECT_STATUSES], manualRedirect: true });
+    if (isRedirectStatus(res.status)) {
+      const location = res.headers.get("location");
+      const renamed = location === null ? null : this.repositoryObjectPath(new URL(location, res.url));
+      if (renamed === null) {
+        throw new TrackerError(`${this.providerName} GET ${this.repoPath} answered ${res.status} to somewhere that is not a repository on this host`, res.status, false);
+      }
+      this.renamedRepositoryPath = renamed;
+      try {
+        res = await this.http.request("GET", this.http.url(renamed), { accept: [404] });
+      } finally {
+        this.renamedRepositoryPath = null;
+      }
+    }
+    if (res.status === 404) return { status: "not_found" };
+    const repo = repositoryRef.safeParse(res.body);
+    if (!repo.success) throw new TrackerError(`${this.providerName} repository answer has no id and full_name`, res.status, false);
+    const newPath = repositoryPath(this.providerName, repo.data.full_name);
+    if (newPath.toLowerCase() !== this.repoPath.toLowerCase()) this.repoPath = newPath;
+    return { status: "found", id: String(repo.data.id), fullName: repo.data.full_name };
+  }
+
+  /**
+   * One issue's GET. A redirect never means "moved" by itself: the client follows those its path
+   * rules allow (GitHub's rename answers under `/repositories/<id>/…`), and one it hands back is
+   * followed here when it stays in this repository under its new name (Gitea's rename answer).
+   * Moved is only an answer from, or a redirect to, another repository (a transfer) or host.
+   */
+  protected async getIssueAnswer(number: number, accept: readonly number[]): Promise<TrackerResponse | { movedTo: string | null }> {
+    const options = { accept: [...REDIRECT_STATUSES, ...accept], manualRedirect: true };
+    let res = await this.http.request("GET", this.http.url(`${this.repoPath}/issues/${number}`), options);
+    if (isRedirectStatus(res.status)) {
+      const location = res.headers.get("location");
+      const target = location === null ? null : new URL(location, res.url);
+      if (target === null || !(await this.isOwnRepositoryUrl(target))) return { movedTo: location };
+      res = await this.http.request("GET", target.toString(), options);
+      if (isRedirectStatus(res.status)) return { movedTo: res.headers.get("location") };
+    }
+    // Followed by the client into another repository (GitHub: a transfer to `/repositories/<other id>/…`).
+    if (!samePath(res.url, this.http.url(`${this.repoPath}/issues/${number}`)) && !(await this.isOwnRepositoryUrl(new URL(res.url)))) {
+      return { movedTo: res.url };
+    }
+    return res;
+  }
+
+  /**
+   * Whether a redirect target is still inside this repository (renamed: by its id path or its new
+   * name), read from the repository itself. Anything else — another repository or host — is not.
+   */
+  protected async isOwnRepositoryUrl(target: URL): Promise<boolean> {
+    if (target.origin !== new URL(this.http.baseUrl).origin) return false;
+    const repo = this.repositoryObserved?.status === "found" ? this.repositoryObserved : await this.getRepository();
+    if (repo.status !== "found") return false;
+    const base = new URL(this.http.baseUrl).pathname.replace(/\/+$/, "");
+    const path = decodeURIComponent(target.pathname).toLowerCase();
+    const own = [`${base}/repositories/${repo.id}/`, `${base}/repos/${repo.fullName}/`.toLowerCase()];
+    return own.some((prefix) => path.startsWith(prefix));
+  }
+
+  /** `/repos/<owner>/<name>` below the API base when `target` is exactly a repository on this host; else null. */
+  private repositoryObjectPath(target: URL): string | null {
+    const base = new URL(this.http.baseUrl);
+    const basePath = base.pathname.replace(/\/+$/, "");
+    if (target.origin !== base.origin || !target.pathname.startsWith(`${basePath}/`)) return null;
+    const below = target.pathname.slice(basePath.length);
+    return /^\/repos\/[^/]+\/[^/]+$/.test(below) ? below : null;
   }
 
   protected async currentLogin(): Promise<string> {

@@ -69,9 +69,14 @@ function parseCommentList(provider: string, body: unknown): GitHubStyleComment[]
 export class GitHubStyleComments {
   constructor(
     private readonly http: TrackerHttp,
-    private readonly repoPath: string,
+    /** The adapter's repository path, read per call: a rename learned from the tracker changes it. */
+    private readonly repoPathOf: () => string,
     private readonly currentLogin: () => Promise<string>,
   ) {}
+
+  private get repoPath(): string {
+    return this.repoPathOf();
+  }
 
   async listPage(request: ListPageRequest, query: Record<string, string | number | null>): Promise<CommentPage> {
     const url =

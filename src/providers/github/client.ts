@@ -15,7 +15,7 @@ import {
 } from "../github-compatible/client";
 import { GitHubStyleComments } from "../github-compatible/comments";
 import { parseLinkHeader, type TrackerHttpDialect } from "../http";
-import { firstCreatedSince, issuePage, issueParsers, serverTimeOf, unreadableIssue } from "../issue-responses";
+import { firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, serverTimeOf, unreadableIssue } from "../issue-responses";
 import { toWholeSecondSince } from "../timestamps";
 import type {
   CanonicalComment,
@@ -60,8 +60,9 @@ export class GitHubTracker extends GitHubCompatibleTracker {
 
   constructor(config: TrackerConfig) {
     // `Link` next URLs, and the redirects a renamed repository answers, use `/repositories/<id>/…`.
-    super("github", config, githubHttp, [(path) => /^\/repositories\/\d+\/(issues|milestones|labels)(\/|$)/.test(path)]);
-    this.comments = new GitHubStyleComments(this.http, this.repoPath, () => this.currentLogin());
+    // The repository object itself too: a renamed repository's `GET /repos/{o}/{r}` redirects to `/repositories/<id>`.
+    super("github", config, githubHttp, [(path) => /^\/repositories\/\d+(\/(issues|milestones|labels)(\/.*)?)?$/.test(path)]);
+    this.comments = new GitHubStyleComments(this.http, () => this.repoPath, () => this.currentLogin());
   }
 
   listCommentsPage(request: ListPageRequest): Promise<CommentPage> {
@@ -117,13 +118,12 @@ export class GitHubTracker extends GitHubCompatibleTracker {
   }
 
   async getIssue(number: number): Promise<IssueLookup> {
-    const res = await this.http.request("GET", this.http.url(`${this.repoPath}/issues/${number}`), {
-      accept: [301, 302, 307, 403, 404, 410],
-      manualRedirect: true,
-    });
-    if (res.status === 301 || res.status === 302 || res.status === 307) {
-      return { status: "moved", movedTo: res.headers.get("location") };
-    }
+    // A renamed repository redirects (301) to the same issue under its id: followed, not "moved".
+    // Only an answer from, or a redirect to, another repository (a transfer) or host is a move.
+    const res = await this.getIssueAnswer(number, [403, 404, 410]);
+    if ("movedTo" in res) return { status: "moved", movedTo: res.movedTo };
+    // 410 is GitHub's word for deleted; 404 also answers a token that lost access to the repository.
+    if (res.status === 404) return lookupAfterNotFound(await this.getRepository());
     return unreadableIssue(res.status) ?? { status: "found", issue: toCanonical(parseIssue(res.body)) };
   }
 
@@ -156,7 +156,11 @@ export class GitHubTracker extends GitHubCompatibleTracker {
     return toCanonical(parseIssue(res.body));
   }
 
-  async findCreatedIssue(title: string, since: string): Promise<CanonicalIssue | null> {
+  async findCreatedIssue(
+    title: string,
+    since: string,
+    accept?: (issue: CanonicalIssue) => boolean | Promise<boolean>,
+  ): Promise<CanonicalIssue | null> {
     const creator = await this.currentLogin();
     const floor = toWholeSecondSince(since);
     // `since` filters on updated_at, a superset of "created since"; created_at narrows it.
@@ -170,8 +174,7 @@ export class GitHubTracker extends GitHubCompatibleTracker {
         per_page: this.pageSize,
       }),
     );
-    const found = firstCreatedSince(items, parseIssue, title, floor, (i) => i.pull_request !== undefined);
-    return found ? toCanonical(found) : null;
+    return firstAcceptedCreatedSince(items, parseIssue, toCanonical, title, floor, (i) => i.pull_request !== undefined, accept);
   }
 
   private async milestoneNumber(title: string): Promise<number> {

@@ -5,7 +5,7 @@
 import { OWNER_NAME_PATTERN, OWNER_NAME_PROBLEM } from "../github-compatible/client";
 import { hmacSignatureMatches } from "../signatures";
 import type { TrackerDescriptor } from "../types";
-import { firstHeader } from "../webhook-events";
+import { firstHeader, namedRepository } from "../webhook-events";
 import { githubStyleShapeProblem } from "../webhook-shapes";
 import { GitHubTracker } from "./client";
 import { parseGitHubWebhook } from "./webhooks";
@@ -33,6 +33,7 @@ export const github: TrackerDescriptor = {
   defaultApiBaseUrl: GITHUB_API_BASE_URL,
   repositoryPattern: OWNER_NAME_PATTERN,
   repositoryProblem: OWNER_NAME_PROBLEM,
+  webhookRepository: (payload) => namedRepository(payload, "repository", "full_name"),
 };
 
 export { GitHubTracker } from "./client";

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { canonicalIssue } from "../canonical";
 import { exactPath, parseLinkHeader, underPath, type TrackerHttpDialect } from "../http";
 import { GitLabNotes } from "./comments";
-import { firstCreatedSince, issuePage, issueParsers, unreadableIssue } from "../issue-responses";
+import { firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
 import { RestTracker } from "../rest-tracker";
 import { toUtcIso } from "../timestamps";
 import {
@@ -22,6 +22,7 @@ import {
   type IssuePage,
   type IssueState,
   type ListPageRequest,
+  type RepositoryLookup,
   type TrackerConfig,
 } from "../types";
 
@@ -70,6 +71,7 @@ type GitLabIssue = z.infer<typeof gitlabIssue>;
 const { parseIssue, parseList } = issueParsers(gitlabIssue, "gitlab");
 
 const milestoneRef = z.object({ id: z.number(), title: z.string() });
+const projectRef = z.object({ id: z.number(), path_with_namespace: z.string() });
 const tokenSelf = z.object({ expires_at: z.string().nullish() });
 
 export class GitLabTracker extends RestTracker {
@@ -152,6 +154,8 @@ export class GitLabTracker extends RestTracker {
     const res = await this.http.request("GET", this.http.url(`${this.projectPath}/issues/${number}`), {
       accept: [403, 404],
     });
+    // GitLab answers 404 for a deleted issue and for a project the token can no longer read.
+    if (res.status === 404) return lookupAfterNotFound(await this.getRepository());
     const unreadable = unreadableIssue(res.status);
     if (unreadable) return unreadable;
     const issue = parseIssue(res.body);
@@ -190,7 +194,11 @@ export class GitLabTracker extends RestTracker {
     return toCanonical(parseIssue(res.body));
   }
 
-  async findCreatedIssue(title: string, since: string): Promise<CanonicalIssue | null> {
+  async findCreatedIssue(
+    title: string,
+    since: string,
+    accept?: (issue: CanonicalIssue) => boolean | Promise<boolean>,
+  ): Promise<CanonicalIssue | null> {
     const author = await this.currentUsername();
     const items = await this.http.getAllPages(
       this.http.url(`${this.projectPath}/issues`, {
@@ -202,8 +210,20 @@ export class GitLabTracker extends RestTracker {
         per_page: this.pageSize,
       }),
     );
-    const found = firstCreatedSince(items, parseIssue, title, since);
-    return found ? toCanonical(found) : null;
+    return firstAcceptedCreatedSince(items, parseIssue, toCanonical, title, since, () => false, accept);
+  }
+
+  async currentUser(): Promise<string> {
+    return this.currentUsername();
+  }
+
+  /** `GET /projects/:id`: a renamed project is still found by its old path; 404 means no access. */
+  protected async readRepository(): Promise<RepositoryLookup> {
+    const res = await this.http.request("GET", this.http.url(this.projectPath), { accept: [404] });
+    if (res.status === 404) return { status: "not_found" };
+    const project = projectRef.safeParse(res.body);
+    if (!project.success) throw new TrackerError("gitlab project answer has no id and path_with_namespace", res.status, false);
+    return { status: "found", id: String(project.data.id), fullName: project.data.path_with_namespace };
   }
 
   private async currentUsername(): Promise<string> {

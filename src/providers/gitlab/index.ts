@@ -4,7 +4,7 @@
  */
 import { secretTokenMatches } from "../signatures";
 import type { TrackerDescriptor } from "../types";
-import { firstHeader } from "../webhook-events";
+import { firstHeader, namedRepository } from "../webhook-events";
 import { gitlabShapeProblem } from "../webhook-shapes";
 import { GitLabTracker, gitlabLabelNameProblem } from "./client";
 import { parseGitLabWebhook } from "./webhooks";
@@ -38,6 +38,8 @@ export const gitlab: TrackerDescriptor = {
   defaultApiBaseUrl: GITLAB_API_BASE_URL,
   repositoryPattern: PROJECT_REFERENCE,
   repositoryProblem: 'must be "group/project" (any depth) or a numeric id',
+  webhookRepository: (payload) => namedRepository(payload, "project", "path_with_namespace"),
+  disablesHookOn4xx: true,
   labelNameProblem: gitlabLabelNameProblem,
 };
 
