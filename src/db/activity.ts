@@ -177,20 +177,21 @@ export interface ActivityFilter {
   issueId?: string;
 }
 
+function filterTerms(filter: ActivityFilter): (SQL | undefined)[] {
+  return [
+    filter.projectId ? eq(activity.projectId, filter.projectId) : undefined,
+    filter.issueId ? eq(activity.issueId, filter.issueId) : undefined,
+    filter.kinds && filter.kinds.length > 0 ? inArray(activity.kind, [...filter.kinds]) : undefined,
+    filter.source ? eq(activity.source, filter.source) : undefined,
+  ];
+}
+
 /** Entries after `afterSeq`, oldest first. */
 export async function listActivity(db: Database, filter: ActivityFilter, page: { afterSeq: number | null; limit: number }): Promise<ActivityRow[]> {
   return db
     .select()
     .from(activity)
-    .where(
-      and(
-        filter.projectId ? eq(activity.projectId, filter.projectId) : undefined,
-        filter.issueId ? eq(activity.issueId, filter.issueId) : undefined,
-        filter.kinds && filter.kinds.length > 0 ? inArray(activity.kind, [...filter.kinds]) : undefined,
-        filter.source ? eq(activity.source, filter.source) : undefined,
-        page.afterSeq !== null ? gt(activity.seq, page.afterSeq) : undefined,
-      ),
-    )
+    .where(and(...filterTerms(filter), page.afterSeq !== null ? gt(activity.seq, page.afterSeq) : undefined))
     .orderBy(asc(activity.seq))
     .limit(page.limit)
     .all();
@@ -201,14 +202,7 @@ export async function latestActivity(db: Database, filter: ActivityFilter, limit
   const rows = await db
     .select()
     .from(activity)
-    .where(
-      and(
-        filter.projectId ? eq(activity.projectId, filter.projectId) : undefined,
-        filter.issueId ? eq(activity.issueId, filter.issueId) : undefined,
-        filter.kinds && filter.kinds.length > 0 ? inArray(activity.kind, [...filter.kinds]) : undefined,
-        filter.source ? eq(activity.source, filter.source) : undefined,
-      ),
-    )
+    .where(and(...filterTerms(filter)))
     .orderBy(sql`${activity.seq} DESC`)
     .limit(limit)
     .all();

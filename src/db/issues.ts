@@ -60,7 +60,7 @@ export async function getIssue(db: Database, projectId: string, id: string): Pro
 }
 
 /** The synced fields as the local row holds them. */
-export function fieldsOfRow(row: IssueRow): StoredFields {
+export function fieldsOfRow(row: Pick<IssueRow, "title" | "body" | "state" | "labels" | "assignees" | "milestone">): StoredFields {
   return {
     title: row.title,
     body: row.body,

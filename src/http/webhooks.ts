@@ -11,6 +11,7 @@ import { encodePayload, insertDeliveryIfProjectCurrent, type DeliveryStatus } fr
 import type { Env } from "../env";
 import { newId, nowIso } from "../ids";
 import { errorText, log } from "../log";
+import { readStreamLimited } from "../streams";
 import {
   answersBadPayloadWith2xx,
   bodyDigest,
@@ -130,29 +131,10 @@ export function decodeUtf8(bytes: Uint8Array): string | null {
   }
 }
 
-/** The body, or null once it passes `limit` bytes — counted while reading, so a chunked body is cut too. */
+/** The body, or null once it passes `limit` bytes. */
 export async function readLimited(request: Request, limit: number): Promise<Uint8Array | null> {
-  if (!request.body) return new Uint8Array(0);
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel();
-      return null;
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return bytes;
+  const bytes = await readStreamLimited(request.body, limit);
+  return bytes === "too_large" ? null : bytes;
 }
 
 const unsigned = () => problem(401, "The webhook signature or token is missing or wrong.");

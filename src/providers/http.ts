@@ -11,6 +11,7 @@
  * `/user`), and redirects are followed by hand under the same two rules — the runtime would follow
  * a cross-origin redirect carrying GitLab's `PRIVATE-TOKEN`. Answers are read up to a size limit.
  */
+import { readStreamLimited } from "../streams";
 import { fromEpochSeconds } from "./timestamps";
 import { RateLimitedError, TrackerError, type Provider, type TrackerConfig } from "./types";
 
@@ -352,30 +353,13 @@ async function readText(res: Response, limit: number): Promise<string | null | t
     await res.body?.cancel();
     return TOO_LARGE;
   }
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
+  let bytes: Uint8Array | "too_large";
   try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > limit) {
-        await reader.cancel();
-        return TOO_LARGE;
-      }
-      chunks.push(value);
-    }
+    bytes = await readStreamLimited(res.body, limit);
   } catch {
     return null;
   }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  if (bytes === "too_large") return TOO_LARGE;
   return new TextDecoder().decode(bytes);
 }
 

@@ -2,7 +2,7 @@
  * Building activity entries in the engine (the db functions write them in the batch of the change).
  */
 import { fieldChanges, type ActivityOrigin, type ActivitySource, type FieldChanges } from "../db/activity";
-import { parseStringArray } from "../db/json";
+import { fieldsOfRow } from "../db/issues";
 import type { IssueRow } from "../db/schema";
 import type { SyncContext } from "./context";
 
@@ -15,15 +15,7 @@ type RowLike = Pick<IssueRow, "title" | "body" | "state" | "labels" | "assignees
 
 /** What an operator cares about in an issue row: its synced fields (lists parsed) and its sync state. */
 export function trackedFields(row: RowLike): Record<string, unknown> {
-  return {
-    title: row.title,
-    body: row.body,
-    state: row.state,
-    labels: parseStringArray(row.labels),
-    assignees: parseStringArray(row.assignees),
-    milestone: row.milestone,
-    syncState: row.syncState,
-  };
+  return { ...fieldsOfRow(row), syncState: row.syncState };
 }
 
 /** Field changes between two rows (before undefined: a new issue). */
