@@ -210,8 +210,10 @@ describe.each(PROVIDERS)("comments on %s", (provider) => {
     const local = await localIssue(project.id, issue.number);
     const [mine] = await comments(project.id, local.id);
 
-    // Hold pushes back: edit locally while the tracker is rate limited, then edit on the tracker.
-    fake.fail({ kind: "rate_limit", match: /^(PATCH|PUT|GET) .*\/(comments|notes)\/\d+/, times: 1, resetInSeconds: 3600 });
+    // Hold pushes back: edit locally while the tracker fails the comment's reads and writes, then edit
+    // on the tracker. (Not a rate limit: that would make every request on the credential wait, the
+    // run's too, since projects share their credential's budget.)
+    fake.fail({ kind: "server_error", match: /^(PATCH|PUT|GET) .*\/(comments|notes)\/\d+/, times: 100 });
     await api(`/api/v1/projects/${project.id}/issues/${local.id}/comments/${mine.id}`, { method: "PATCH", body: { body: "local edit" } });
     fake.editComment(c.id, "tracker edit");
     await syncAndWait(project.id);

@@ -14,13 +14,11 @@ import {
   missingMilestone,
   toCanonical,
 } from "../github-compatible/client";
-import { GitHubStyleComments } from "../github-compatible/comments";
 import { parseLinkHeader, underPath, type TrackerHttpDialect } from "../http";
 import { firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
 import { toWholeSecondSince } from "../timestamps";
 import {
   TrackerError,
-  type CanonicalComment,
   type CanonicalIssue,
   type CommentPage,
   type IssueFields,
@@ -58,40 +56,18 @@ export class GiteaTracker extends GitHubCompatibleTracker {
   readonly repositoryWideComments = true;
   // Gitea orders the repository-wide comment listing by creation, not by update.
   readonly commentsOrderedByUpdate = false;
-  private readonly comments: GitHubStyleComments;
 
   constructor(config: TrackerConfig) {
     // Organisation labels apply to the organisation's repositories: `/orgs/{owner}/labels` is read too.
     super("gitea", config, giteaHttp, [underPath(`/orgs/${encodeURIComponent(config.repository.split("/")[0] ?? "")}/labels`)]);
-    this.comments = new GitHubStyleComments(this.http, () => this.repoPath, () => this.currentLogin());
   }
 
   listCommentsPage(request: ListPageRequest): Promise<CommentPage> {
     return this.comments.listPage(request, { limit: this.pageSize });
   }
 
-  listIssueComments(issueNumber: number): Promise<CanonicalComment[] | null> {
-    return this.comments.listIssueComments(issueNumber, {});
-  }
-
-  getComment(issueNumber: number, externalId: string): Promise<CanonicalComment | null> {
-    return this.comments.get(issueNumber, externalId);
-  }
-
-  createComment(issueNumber: number, body: string): Promise<CanonicalComment> {
-    return this.comments.create(issueNumber, body);
-  }
-
-  updateComment(issueNumber: number, externalId: string, body: string): Promise<CanonicalComment> {
-    return this.comments.edit(issueNumber, externalId, body);
-  }
-
-  deleteComment(_issueNumber: number, externalId: string): Promise<"deleted" | "gone"> {
-    return this.comments.remove(externalId);
-  }
-
-  findOwnComments(issueNumber: number, since: string): Promise<CanonicalComment[]> {
-    return this.comments.findOwn(issueNumber, since, {});
+  protected commentQuery(): Record<string, string | number | null> {
+    return {};
   }
 
   async listPage(request: ListPageRequest): Promise<IssuePage> {

@@ -8,7 +8,8 @@ import { z } from "zod";
 import { canonicalIssue } from "../canonical";
 import { exactPath, underPath, type PathRule, type TrackerHttp, type TrackerHttpDialect, type TrackerResponse } from "../http";
 import { RestTracker } from "../rest-tracker";
-import { TrackerError, type CanonicalIssue, type Provider, type RepositoryLookup, type TrackerConfig } from "../types";
+import { TrackerError, type CanonicalComment, type CanonicalIssue, type Provider, type RepositoryLookup, type TrackerConfig } from "../types";
+import { GitHubStyleComments } from "./comments";
 
 const user = z.object({ login: z.string() });
 /** Redirect answers: followed by the client where its path rules allow, else handed back (`manualRedirect`). */
@@ -92,12 +93,14 @@ export abstract class GitHubCompatibleTracker extends RestTracker {
   private readonly providerName: Provider;
   private login: string | null = null;
   private readonly actorLogin: (() => Promise<string>) | undefined;
+  protected readonly comments: GitHubStyleComments;
 
   constructor(provider: Provider, config: TrackerConfig, dialect: TrackerHttpDialect, extraPaths: readonly PathRule[] = []) {
     super(config, dialect);
     this.providerName = provider;
     this.repoPath = repositoryPath(provider, config.repository);
     this.actorLogin = config.actorLogin;
+    this.comments = new GitHubStyleComments(this.http, () => this.repoPath, () => this.currentLogin());
     // The token goes to this repository's paths (under its current name: `repoPath` follows a rename
     // the tracker confirmed) and `/user` (the token's login), nowhere else.
     this.http.restrictPaths([
@@ -110,6 +113,35 @@ export abstract class GitHubCompatibleTracker extends RestTracker {
 
   async currentUser(): Promise<string> {
     return this.currentLogin();
+  }
+
+  // ---------- comments: the same endpoints on GitHub and Gitea; only list query parameters differ ----------
+
+  /** Query parameters for per-issue comment listings (page size). */
+  protected abstract commentQuery(): Record<string, string | number | null>;
+
+  listIssueComments(issueNumber: number): Promise<CanonicalComment[] | null> {
+    return this.comments.listIssueComments(issueNumber, this.commentQuery());
+  }
+
+  getComment(issueNumber: number, externalId: string): Promise<CanonicalComment | null> {
+    return this.comments.get(issueNumber, externalId);
+  }
+
+  createComment(issueNumber: number, body: string): Promise<CanonicalComment> {
+    return this.comments.create(issueNumber, body);
+  }
+
+  updateComment(issueNumber: number, externalId: string, body: string): Promise<CanonicalComment> {
+    return this.comments.edit(issueNumber, externalId, body);
+  }
+
+  deleteComment(_issueNumber: number, externalId: string): Promise<"deleted" | "gone"> {
+    return this.comments.remove(externalId);
+  }
+
+  findOwnComments(issueNumber: number, since: string): Promise<CanonicalComment[]> {
+    return this.comments.findOwn(issueNumber, since, this.commentQuery());
   }
 
   /**

@@ -13,12 +13,10 @@ import {
   missingMilestone,
   toCanonical,
 } from "../github-compatible/client";
-import { GitHubStyleComments } from "../github-compatible/comments";
 import { parseLinkHeader, type TrackerHttpDialect } from "../http";
 import { firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, serverTimeOf, unreadableIssue } from "../issue-responses";
 import { toWholeSecondSince } from "../timestamps";
 import type {
-  CanonicalComment,
   CanonicalIssue,
   CommentPage,
   IssueFields,
@@ -56,41 +54,19 @@ export class GitHubTracker extends GitHubCompatibleTracker {
   readonly repositoryWideComments = true;
   readonly commentsOrderedByUpdate = true;
   private milestones: Map<string, number> | null = null;
-  private readonly comments: GitHubStyleComments;
 
   constructor(config: TrackerConfig) {
     // `Link` next URLs, and the redirects a renamed repository answers, use `/repositories/<id>/…`.
     // The repository object itself too: a renamed repository's `GET /repos/{o}/{r}` redirects to `/repositories/<id>`.
     super("github", config, githubHttp, [(path) => /^\/repositories\/\d+(\/(issues|milestones|labels)(\/.*)?)?$/.test(path)]);
-    this.comments = new GitHubStyleComments(this.http, () => this.repoPath, () => this.currentLogin());
   }
 
   listCommentsPage(request: ListPageRequest): Promise<CommentPage> {
     return this.comments.listPage(request, { sort: "updated", direction: "asc", per_page: this.pageSize });
   }
 
-  listIssueComments(issueNumber: number): Promise<CanonicalComment[] | null> {
-    return this.comments.listIssueComments(issueNumber, { per_page: this.pageSize });
-  }
-
-  getComment(issueNumber: number, externalId: string): Promise<CanonicalComment | null> {
-    return this.comments.get(issueNumber, externalId);
-  }
-
-  createComment(issueNumber: number, body: string): Promise<CanonicalComment> {
-    return this.comments.create(issueNumber, body);
-  }
-
-  updateComment(issueNumber: number, externalId: string, body: string): Promise<CanonicalComment> {
-    return this.comments.edit(issueNumber, externalId, body);
-  }
-
-  deleteComment(_issueNumber: number, externalId: string): Promise<"deleted" | "gone"> {
-    return this.comments.remove(externalId);
-  }
-
-  findOwnComments(issueNumber: number, since: string): Promise<CanonicalComment[]> {
-    return this.comments.findOwn(issueNumber, since, { per_page: this.pageSize });
+  protected commentQuery(): Record<string, string | number | null> {
+    return { per_page: this.pageSize };
   }
 
   async listPage(request: ListPageRequest): Promise<IssuePage> {
