@@ -1,0 +1,89 @@
+import { exports } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import { api, API_TOKEN, json } from "../support/api";
+import { projectWithTracker, syncAndWait } from "../support/trackers";
+
+const ORIGIN = "http://sync.test";
+
+function ui(path: string, cookie?: string): Promise<Response> {
+  return exports.default.fetch(new Request(`${ORIGIN}${path}`, { headers: cookie ? { cookie } : {}, redirect: "manual" }));
+}
+
+async function signIn(): Promise<string> {
+  const res = await exports.default.fetch(
+    new Request(`${ORIGIN}/ui/login`, { method: "POST", body: new URLSearchParams({ token: API_TOKEN }), redirect: "manual" }),
+  );
+  expect(res.status).toBe(303);
+  return res.headers.get("set-cookie")!.split(";")[0]!;
+}
+
+/** Starts a full run and waits until it sits rate-limited after its first listing page. */
+async function runHeldAfterFirstPage(projectId: string): Promise<any> {
+  const res = await api(`/api/v1/projects/${projectId}/sync`, { method: "POST", body: { mode: "full" } });
+  expect(res.status).toBe(202);
+  const { runId } = await json(res);
+  return vi.waitFor(
+    async () => {
+      const run = await json(await api(`/api/v1/sync-runs/${runId}`));
+      if (!run.resumeAt || run.stats.pages < 1) throw new Error("not waiting yet");
+      return run;
+    },
+    { timeout: 15_000, interval: 25 },
+  );
+}
+
+function progressOf(html: string): string {
+  return /<progress id="run-progress"[^>]*>/.exec(html)![0];
+}
+
+describe("determinate progress (task 1)", () => {
+  const cases: { provider: "gitlab" | "gitea"; secondPage: RegExp }[] = [
+    // GitLab is read as a keyset scan: the second request is a fresh "updated_after" query.
+    { provider: "gitlab", secondPage: /updated_after=/ },
+    // Gitea follows its Link header to page 2.
+    { provider: "gitea", secondPage: /[?&]page=2/ },
+  ];
+  for (const { provider, secondPage } of cases) {
+    it(`${provider}: the run records the tracker's count from its first page and the project page shows a determinate bar`, async () => {
+      const { fake, project } = await projectWithTracker(provider);
+      fake.seed(150);
+      fake.fail({ kind: "rate_limit", match: secondPage, times: 1, resetInSeconds: 3600 });
+      const run = await runHeldAfterFirstPage(project.id);
+      expect(run.total).toBe(150);
+      const cookie = await signIn();
+      const html = await (await ui(`/ui/projects/${project.id}`, cookie)).text();
+      expect(progressOf(html)).toMatch(/max="150"/);
+      expect(progressOf(html)).toMatch(/value="\d+"/);
+      expect(html).toMatch(/\d+ of 150 issues read/);
+    });
+  }
+
+  it("gitlab past 10,000 issues (no X-Total): total stays null and the bar is honest (indeterminate)", async () => {
+    const { fake, project } = await projectWithTracker("gitlab");
+    fake.seed(10_001);
+    fake.fail({ kind: "rate_limit", match: /updated_after=/, times: 1, resetInSeconds: 3600 });
+    const run = await runHeldAfterFirstPage(project.id);
+    expect(run.total).toBeNull();
+    const cookie = await signIn();
+    const html = await (await ui(`/ui/projects/${project.id}`, cookie)).text();
+    expect(progressOf(html)).not.toMatch(/max=/);
+    expect(html).toMatch(/\d+ issues read/);
+  });
+
+  it("github gives no total; a finished gitea incremental run records the count of its change set", async () => {
+    const { fake: gh, project: ghProject } = await projectWithTracker("github");
+    gh.seed(3);
+    expect((await syncAndWait(ghProject.id, "full")).total).toBeNull();
+
+    const { fake, project } = await projectWithTracker("gitea");
+    fake.seed(5);
+    // Older than the incremental run's overlap window, so its listing holds only what changed.
+    fake.advance(10 * 60_000);
+    const full = await syncAndWait(project.id, "full");
+    expect(full.total).toBe(5);
+    fake.edit(2, { title: "changed" });
+    const incremental = await syncAndWait(project.id, "incremental");
+    expect(incremental.status).toBe("succeeded");
+    expect(incremental.total).toBe(1);
+  });
+});
