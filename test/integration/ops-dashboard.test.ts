@@ -87,3 +87,55 @@ describe("determinate progress (task 1)", () => {
     expect(incremental.total).toBe(1);
   });
 });
+
+async function editIssue(projectId: string, issueId: string, body: Record<string, unknown>): Promise<void> {
+  const res = await api(`/api/v1/projects/${projectId}/issues/${issueId}`, { method: "PATCH", body });
+  if (res.status !== 200) throw new Error(`edit failed: ${res.status} ${await res.text()}`);
+}
+
+/** The overview row (one <tr>) of a project. */
+async function overviewRow(cookie: string, projectId: string): Promise<string> {
+  const html = await (await ui("/ui/", cookie)).text();
+  const row = html.split("<tr>").find((r) => r.includes(`/ui/projects/${projectId}"`));
+  if (!row) throw new Error(`no overview row for ${projectId}`);
+  return row;
+}
+
+describe("rate limit and credential chips on the dashboard (tasks 2 and 3)", () => {
+  it("the overview row and the project page show the credential's remaining budget and its reset", async () => {
+    const { fake, project } = await projectWithTracker("github", { syncDirection: "inbound" });
+    fake.seed(2);
+    expect((await syncAndWait(project.id, "full")).status).toBe("succeeded");
+    const cookie = await signIn();
+    expect(await overviewRow(cookie, project.id)).toMatch(/<span class="rate-limit">4999 left · resets <time datetime="[^"]+"/);
+    const page = await (await ui(`/ui/projects/${project.id}`, cookie)).text();
+    expect(/<p id="credential">[\s\S]*?<\/p>/.exec(page)![0]).toMatch(/token · rate limit[\s\S]*4999 left · resets/);
+  });
+
+  it("a project whose credentials were rejected shows `paused` with the reason, not `access lost`", async () => {
+    const { fake, project } = await projectWithTracker("gitea", { syncDirection: "inbound" });
+    fake.seed(1);
+    fake.token = "rotated-token";
+    expect((await syncAndWait(project.id, "full")).status).toBe("failed");
+    const cookie = await signIn();
+    const row = await overviewRow(cookie, project.id);
+    expect(row).toContain('class="chip chip-paused"');
+    expect(row).toMatch(/<span class="chip-reason">credentials rejected since /);
+    const page = await (await ui(`/ui/projects/${project.id}`, cookie)).text();
+    expect(page).toMatch(/<h1>[\s\S]*chip-paused[\s\S]*credentials rejected since[\s\S]*<\/h1>/);
+  });
+
+  it("a repository answering 404 (access lost) shows `access lost` with when and why", async () => {
+    const { fake, project } = await projectWithTracker("github", { syncDirection: "bidirectional", deletionPolicy: "delete" });
+    fake.seedIssue({ title: "Private" });
+    await syncAndWait(project.id);
+    const local = (await json(await api(`/api/v1/projects/${project.id}/issues`))).items[0];
+    fake.loseAccess();
+    await editIssue(project.id, local.id, { title: "Edited without access" });
+    await vi.waitFor(async () => expect((await json(await api(`/api/v1/projects/${project.id}/status`))).accessLost).not.toBeNull(), { timeout: 10_000, interval: 25 });
+    const cookie = await signIn();
+    const row = await overviewRow(cookie, project.id);
+    expect(row).toContain('class="chip chip-access-lost"');
+    expect(row).toMatch(/<span class="chip-reason">since [^:]+:[^<]*lost access/);
+  });
+});
