@@ -1,7 +1,9 @@
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
+import { forgetForeignNotes } from "../../src/sync/foreign-deliveries";
 import { describe, expect, it, vi } from "vitest";
 import { api, API_TOKEN, json } from "../support/api";
 import { projectWithTracker, syncAndWait } from "../support/trackers";
+import { deliver } from "./webhooks.support";
 
 const ORIGIN = "http://sync.test";
 
@@ -137,5 +139,87 @@ describe("rate limit and credential chips on the dashboard (tasks 2 and 3)", () 
     const row = await overviewRow(cookie, project.id);
     expect(row).toContain('class="chip chip-access-lost"');
     expect(row).toMatch(/<span class="chip-reason">since [^:]+:[^<]*lost access/);
+  });
+});
+
+async function activityOf(projectId: string, kinds: string): Promise<any[]> {
+  return (await json(await api(`/api/v1/projects/${projectId}/activity?kind=${kinds}&limit=100`))).items;
+}
+
+describe("activity for access, renames, foreign deliveries and credentials (task 4)", () => {
+  it("access lost is recorded once with its reason; access regained when the repository reads again", async () => {
+    // GitLab answers 404 for a deleted issue too; the repository read that follows tells lost access from deletion.
+    const { fake, project } = await projectWithTracker("gitlab", { syncDirection: "bidirectional", deletionPolicy: "orphan" });
+    fake.seedIssue({ title: "Private" });
+    fake.seedIssue({ title: "Soon deleted" });
+    await syncAndWait(project.id);
+    const items = (await json(await api(`/api/v1/projects/${project.id}/issues`))).items;
+    fake.loseAccess();
+    await editIssue(project.id, items[0].id, { title: "Edited without access" });
+    await editIssue(project.id, items[1].id, { title: "Edited without access too" });
+    await vi.waitFor(async () => expect(await activityOf(project.id, "access.lost")).toHaveLength(1), { timeout: 10_000, interval: 25 });
+    const [lost] = await activityOf(project.id, "access.lost");
+    expect(lost).toMatchObject({ source: "push", detail: expect.stringMatching(/lost access/) });
+    // Both pushes met the 404; the state changed once, so there is one entry.
+    await vi.waitFor(async () => {
+      // Both edits met the 404 and wait (deferred by 10 minutes).
+      const outbox = await env.DB.prepare("select count(*) as n from outbox where project_id = ? and next_attempt_at > ?")
+        .bind(project.id, new Date(Date.now() + 60_000).toISOString())
+        .first<{ n: number }>();
+      expect(outbox!.n).toBe(2);
+    }, { timeout: 10_000, interval: 25 });
+    expect(await activityOf(project.id, "access.lost")).toHaveLength(1);
+
+    fake.loseAccess(false);
+    fake.delete(2);
+    expect((await syncAndWait(project.id, "full")).status).toBe("succeeded");
+    const regained = await activityOf(project.id, "access.regained");
+    expect(regained).toHaveLength(1);
+    expect(regained[0]).toMatchObject({ source: "full", runId: expect.any(String) });
+    expect((await json(await api(`/api/v1/projects/${project.id}/status`))).accessLost).toBeNull();
+  });
+
+  it("a rename is recorded with the new name, once", async () => {
+    const { fake, project } = await projectWithTracker("github", { syncDirection: "bidirectional" });
+    fake.seedIssue({ title: "Before rename" });
+    await syncAndWait(project.id);
+    const local = (await json(await api(`/api/v1/projects/${project.id}/issues`))).items[0];
+    fake.renameRepository("acme/gadgets");
+    await editIssue(project.id, local.id, { title: "After rename" });
+    await vi.waitFor(async () => expect(await activityOf(project.id, "repository.renamed")).toHaveLength(1), { timeout: 10_000, interval: 25 });
+    const [renamed] = await activityOf(project.id, "repository.renamed");
+    expect(renamed.changes).toEqual({ repository: { before: fake.store.repository === "acme/gadgets" ? "acme/widgets" : expect.any(String), after: "acme/gadgets" } });
+    await editIssue(project.id, local.id, { title: "After rename, again" });
+    await vi.waitFor(() => expect(fake.issue(1)!.title).toBe("After rename, again"), { timeout: 10_000, interval: 25 });
+    expect(await activityOf(project.id, "repository.renamed")).toHaveLength(1);
+  });
+
+  it("foreign deliveries (an organisation hook) are noted once per hour per project, not once each", async () => {
+    const { fake, project } = await projectWithTracker("github");
+    fake.seedIssue({ title: "Elsewhere" });
+    const hook = await fake.webhook("opened", 1);
+    const payload = { ...hook.payload, repository: { ...(hook.payload.repository as object), id: 777, full_name: "acme/other" } };
+    for (let i = 0; i < 3; i++) {
+      const res = await deliver(project, await fake.signedWebhook("issues", { ...payload, sequence: i }));
+      expect((await json(res)).status).toBe("ignored");
+    }
+    await vi.waitFor(async () => expect(await activityOf(project.id, "delivery.foreign")).toHaveLength(1), { timeout: 5_000, interval: 25 });
+    const [note] = await activityOf(project.id, "delivery.foreign");
+    expect(note).toMatchObject({ source: "webhook", deliveryId: expect.any(String), detail: expect.stringMatching(/acme\/other, id 777/) });
+    // Another isolate (no memory of the note) still finds it in D1 and adds none.
+    forgetForeignNotes();
+    expect((await json(await deliver(project, await fake.signedWebhook("issues", { ...payload, sequence: 9 })))).status).toBe("ignored");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await activityOf(project.id, "delivery.foreign")).toHaveLength(1);
+  });
+
+  it("rejected credentials are recorded once, when they are refused", async () => {
+    const { fake, project } = await projectWithTracker("gitea", { syncDirection: "inbound" });
+    fake.seed(1);
+    fake.token = "rotated-token";
+    expect((await syncAndWait(project.id, "full")).status).toBe("failed");
+    const rejected = await activityOf(project.id, "credential.rejected");
+    expect(rejected).toHaveLength(1);
+    expect(rejected[0]).toMatchObject({ source: "poll", detail: expect.stringMatching(/refused the token \(401\).*paused/) });
   });
 });
