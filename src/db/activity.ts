@@ -34,6 +34,15 @@ export const ACTIVITY_KINDS = [
   "sync.failed",
   "access.failed",
   "delivery.replayed",
+  // repository identity and credentials (state changes of the project's link to its tracker)
+  "access.lost",
+  "access.regained",
+  "repository.renamed",
+  "delivery.foreign",
+  "credential.rejected",
+  "credential.suspended",
+  "credential.removed",
+  "credential.resumed",
   // administrative changes
   "project.created",
   "project.updated",
@@ -168,6 +177,16 @@ export function activityStatements(entries: readonly ActivityEntry[], when: SQL 
 /** A change that is only its record (nothing else to write), or writes plus their record in one batch. */
 export async function recordActivity(db: Database, entries: readonly ActivityEntry[], with_: Statement[] = []): Promise<void> {
   await runBatch(db, [...with_, ...activityStatements(entries)]);
+}
+
+/**
+ * Records the entry unless the project has one of the same kind created after `sinceIso` (checked
+ * in the insert itself): for notes that must not repeat per event, e.g. foreign deliveries.
+ */
+export async function recordActivityUnlessRecent(db: Database, entry: ActivityEntry, sinceIso: string): Promise<void> {
+  const recent = sql`NOT EXISTS (SELECT 1 FROM ${activity} WHERE ${activity.projectId} = ${entry.projectId}
+    AND ${activity.kind} = ${entry.kind} AND ${activity.createdAt} > ${sinceIso})`;
+  await runBatch(db, activityStatements([entry], recent));
 }
 
 export interface ActivityFilter {

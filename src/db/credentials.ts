@@ -5,6 +5,7 @@
  */
 import { and, eq, inArray, isNull, sql } from "drizzle-orm";
 import type { Database } from "./client";
+import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
 import {
   credentials,
@@ -66,11 +67,25 @@ export async function recordBudget(
     .where(eq(credentials.id, id));
 }
 
-export async function setCredentialHealth(db: Database, id: string, health: CredentialHealth, reason: string | null, now: string): Promise<void> {
-  await db
-    .update(credentials)
-    .set({ health, healthAt: health === "ok" ? null : now, healthReason: reason, updatedAt: now, ...(health === "ok" ? {} : { accessTokenEnc: null, accessTokenExpiresAt: null }) })
-    .where(eq(credentials.id, id));
+/**
+ * The credential's health. `activity` (credential.rejected / resumed …) is recorded only when the
+ * health changes: its insert runs first in the batch, guarded on the health before the update.
+ */
+export async function setCredentialHealth(
+  db: Database,
+  id: string,
+  health: CredentialHealth,
+  reason: string | null,
+  now: string,
+  activity: readonly ActivityEntry[] = [],
+): Promise<void> {
+  await runBatch(db, [
+    ...activityStatements(activity, sql`EXISTS (SELECT 1 FROM ${credentials} WHERE ${credentials.id} = ${id} AND ${credentials.health} <> ${health})`),
+    db
+      .update(credentials)
+      .set({ health, healthAt: health === "ok" ? null : now, healthReason: reason, updatedAt: now, ...(health === "ok" ? {} : { accessTokenEnc: null, accessTokenExpiresAt: null }) })
+      .where(eq(credentials.id, id)),
+  ]);
 }
 
 /**
@@ -84,19 +99,22 @@ export async function setInstallationHealth(
   reason: string | null,
   now: string,
   onlyFrom?: readonly CredentialHealth[],
-): Promise<number> {
-  const rows = await db
-    .update(credentials)
-    .set({ health, healthAt: health === "ok" ? null : now, healthReason: reason, updatedAt: now, accessTokenEnc: null, accessTokenExpiresAt: null })
-    .where(
-      and(
-        eq(credentials.kind, "installation"),
-        eq(credentials.installationId, installationId),
-        onlyFrom ? inArray(credentials.health, [...onlyFrom]) : undefined,
-      ),
-    )
-    .returning({ id: credentials.id });
-  return rows.length;
+  activity: readonly ActivityEntry[] = [],
+): Promise<void> {
+  const which = and(
+    eq(credentials.kind, "installation"),
+    eq(credentials.installationId, installationId),
+    onlyFrom ? inArray(credentials.health, [...onlyFrom]) : undefined,
+  );
+  // Entries first, recorded only if some row of the installation changes health.
+  const changes = sql`EXISTS (SELECT 1 FROM ${credentials} WHERE ${which} AND ${credentials.health} <> ${health})`;
+  await runBatch(db, [
+    ...activityStatements(activity, changes),
+    db
+      .update(credentials)
+      .set({ health, healthAt: health === "ok" ? null : now, healthReason: reason, updatedAt: now, accessTokenEnc: null, accessTokenExpiresAt: null })
+      .where(which),
+  ]);
 }
 
 export async function recordTokenExpiry(db: Database, id: string, expiresAt: string | null, now: string): Promise<void> {
@@ -111,11 +129,20 @@ export interface AppRepository {
 }
 
 /** Repositories the installation can see (created, added, or learned from a delivery); un-removes them. */
-export async function upsertAppRepositories(db: Database, installationId: number, repositories: readonly AppRepository[], now: string): Promise<void> {
+export async function upsertAppRepositories(
+  db: Database,
+  installationId: number,
+  repositories: readonly AppRepository[],
+  now: string,
+  /** credential.resumed entries, recorded only if one of the repositories was marked removed. */
+  activity: readonly ActivityEntry[] = [],
+): Promise<void> {
   if (repositories.length === 0) return;
-  await runBatch(
-    db,
-    repositories.map((r) =>
+  const wasRemoved = sql`EXISTS (SELECT 1 FROM ${githubAppRepositories} WHERE ${inArray(githubAppRepositories.repositoryId, repositories.map((r) => r.repositoryId))}
+    AND ${githubAppRepositories.removedAt} IS NOT NULL)`;
+  await runBatch(db, [
+    ...activityStatements(activity, wasRemoved),
+    ...repositories.map((r) =>
       db
         .insert(githubAppRepositories)
         .values({ repositoryId: r.repositoryId, installationId, fullName: r.fullName, removedAt: null, updatedAt: now })
@@ -124,16 +151,24 @@ export async function upsertAppRepositories(db: Database, installationId: number
           set: { installationId, fullName: r.fullName, removedAt: null, updatedAt: now },
         }),
     ),
-  );
+  ]);
 }
 
 /** Repositories removed from the installation (or the whole installation when `ids` is null). */
-export async function markAppRepositoriesRemoved(db: Database, installationId: number, ids: readonly string[] | null, now: string): Promise<void> {
+export async function markAppRepositoriesRemoved(
+  db: Database,
+  installationId: number,
+  ids: readonly string[] | null,
+  now: string,
+  /** credential.removed entries, recorded only if one of the repositories was not removed yet. */
+  activity: readonly ActivityEntry[] = [],
+): Promise<void> {
   const where = ids === null
     ? eq(githubAppRepositories.installationId, installationId)
     : and(eq(githubAppRepositories.installationId, installationId), inArray(githubAppRepositories.repositoryId, [...ids]));
   if (ids !== null && ids.length === 0) return;
-  await db.update(githubAppRepositories).set({ removedAt: now, updatedAt: now }).where(where);
+  const notYet = sql`EXISTS (SELECT 1 FROM ${githubAppRepositories} WHERE ${where} AND ${githubAppRepositories.removedAt} IS NULL)`;
+  await runBatch(db, [...activityStatements(activity, notYet), db.update(githubAppRepositories).set({ removedAt: now, updatedAt: now }).where(where)]);
 }
 
 export async function getAppRepository(db: Database, repositoryId: string): Promise<GitHubAppRepositoryRow | undefined> {
@@ -199,8 +234,14 @@ export async function linkProjectsByName(db: Database, installationId: number, r
 }
 
 /** A linked project follows its repository's new name (renamed or transferred, same id). */
-export async function renameLinkedProjects(db: Database, repository: AppRepository, now: string): Promise<void> {
-  await db
+export async function renameLinkedProjects(db: Database, repository: AppRepository, now: string, activity: readonly ActivityEntry[] = []): Promise<void> {
+  // Each project's repository.renamed entry first, recorded only if that project's name changes.
+  const renamed = activity.flatMap((e) =>
+    activityStatements([e], sql`EXISTS (SELECT 1 FROM ${projects} WHERE ${projects.id} = ${e.projectId} AND ${projects.repository} <> ${repository.fullName})`),
+  );
+  await runBatch(db, [
+    ...renamed,
+    db
     .update(projects)
     // The tracker's current name too (issue 11): requests use it, so it must not keep the old one.
     .set({ repository: repository.fullName, trackerRepositoryName: repository.fullName, updatedAt: now })
@@ -209,7 +250,8 @@ export async function renameLinkedProjects(db: Database, repository: AppReposito
         sql`${projects.id} in (select ${githubAppProjectRepositories.projectId} from ${githubAppProjectRepositories} where ${githubAppProjectRepositories.repositoryId} = ${repository.repositoryId})`,
         sql`${projects.repository} <> ${repository.fullName}`,
       ),
-    );
+    ),
+  ]);
 }
 
 /** Forgets a project's link (its repository or installation changed). */

@@ -82,8 +82,21 @@ export async function setProjectError(db: Database, id: string, error: string | 
  * What the tracker answered for the repository itself: its id (kept from the first read; renames
  * keep it), its current name, and access restored.
  */
-export async function recordRepositoryFound(db: Database, id: string, repository: { id: string; fullName: string }): Promise<void> {
-  await db
+export async function recordRepositoryFound(
+  db: Database,
+  id: string,
+  repository: { id: string; fullName: string },
+  activity: { regained?: ActivityEntry; renamed?: ActivityEntry } = {},
+): Promise<void> {
+  // Entries first, each guarded on the state before the update: regained only if access was lost,
+  // renamed only if the name the project knew is another one.
+  const lost = sql`EXISTS (SELECT 1 FROM ${projects} WHERE ${projects.id} = ${id} AND ${projects.accessLostAt} IS NOT NULL)`;
+  const otherName = sql`EXISTS (SELECT 1 FROM ${projects} WHERE ${projects.id} = ${id}
+    AND lower(COALESCE(${projects.trackerRepositoryName}, ${projects.repository})) <> lower(${repository.fullName}))`;
+  await runBatch(db, [
+    ...(activity.regained ? activityStatements([activity.regained], lost) : []),
+    ...(activity.renamed ? activityStatements([activity.renamed], otherName) : []),
+    db
     .update(projects)
     .set({
       trackerRepositoryId: sql`COALESCE(${projects.trackerRepositoryId}, ${repository.id})`,
@@ -91,15 +104,23 @@ export async function recordRepositoryFound(db: Database, id: string, repository
       accessLostAt: null,
       accessError: null,
     })
-    .where(eq(projects.id, id));
+    .where(eq(projects.id, id)),
+  ]);
 }
 
-/** The tracker answers 404 for the repository (or another repository's id): shown in status until a read succeeds. */
-export async function recordAccessLost(db: Database, id: string, reason: string, now: string): Promise<void> {
-  await db
-    .update(projects)
-    .set({ accessLostAt: sql`COALESCE(${projects.accessLostAt}, ${now})`, accessError: reason })
-    .where(eq(projects.id, id));
+/**
+ * The tracker answers 404 for the repository (or another repository's id): shown in status until a
+ * read succeeds. `activity` (access.lost) is recorded only when access was not lost already: its
+ * insert runs first in the batch, guarded on the state before the update.
+ */
+export async function recordAccessLost(db: Database, id: string, reason: string, now: string, activity: readonly ActivityEntry[] = []): Promise<void> {
+  await runBatch(db, [
+    ...activityStatements(activity, sql`EXISTS (SELECT 1 FROM ${projects} WHERE ${projects.id} = ${id} AND ${projects.accessLostAt} IS NULL)`),
+    db
+      .update(projects)
+      .set({ accessLostAt: sql`COALESCE(${projects.accessLostAt}, ${now})`, accessError: reason })
+      .where(eq(projects.id, id)),
+  ]);
 }
 
 /** The repository's tracker id, stored only if none is yet (a delivery whose name matched). */

@@ -58,7 +58,7 @@ export function recordStep(
   db: Database,
   id: string,
   delta: Partial<RunCounts>,
-  set: Partial<Pick<NewRun, "status" | "checkpoint" | "resumeAt" | "error" | "startedAt" | "finishedAt" | "mode">>,
+  set: Partial<Pick<NewRun, "status" | "checkpoint" | "resumeAt" | "error" | "startedAt" | "finishedAt" | "mode" | "total">>,
 ) {
   const increments = Object.fromEntries(
     RUN_COUNTERS.filter((k) => (delta[k] ?? 0) !== 0).map((k) => [k, sql`${syncRuns[k]} + ${delta[k]!}`]),
@@ -81,10 +81,20 @@ export async function recordRunSucceeded(
     finishedAt: string;
     cursor: string | null;
     cursorEtag: string | null;
+    /** The listing's count, when the tracker gave one (absent: leave the column as it is). */
+    total?: number | null;
   },
 ): Promise<void> {
   await db.batch([
-    recordStep(db, args.runId, args.counts, { status: "succeeded", startedAt: args.startedAt, finishedAt: args.finishedAt, checkpoint: null, resumeAt: null, error: null }),
+    recordStep(db, args.runId, args.counts, {
+      status: "succeeded",
+      startedAt: args.startedAt,
+      finishedAt: args.finishedAt,
+      checkpoint: null,
+      resumeAt: null,
+      error: null,
+      ...(args.total !== undefined ? { total: args.total } : {}),
+    }),
     db
       .update(projects)
       .set({

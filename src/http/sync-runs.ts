@@ -36,6 +36,9 @@ export const SyncRunSchema = z
     stats: RunStats,
     error: z.string().nullable(),
     resumeAt: IsoTimestamp.nullable().openapi({ description: "When a rate-limited or failing run continues" }),
+    total: z.number().int().nullable().openapi({
+      description: "Issues the tracker counts for the run's listing (GitLab X-Total, Gitea X-Total-Count, from its first page); null when it gives none (GitHub, GitLab past 10,000)",
+    }),
   })
   .openapi("SyncRun");
 
@@ -61,6 +64,7 @@ export function runToApi(r: SyncRunRow): z.infer<typeof SyncRunSchema> {
     },
     error: r.error,
     resumeAt: r.resumeAt,
+    total: r.total ?? null,
   };
 }
 

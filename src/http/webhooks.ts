@@ -27,6 +27,7 @@ import {
 } from "../providers";
 import type { ProjectRow } from "../db/schema";
 import { enqueueDeliveryApply, requestSoonIncremental } from "../queue/send";
+import { noteForeignDelivery } from "../sync/foreign-deliveries";
 import { foreignDeliveryReason } from "../sync/repository";
 import { jsonContent, ProblemSchema } from "./common";
 import { problem } from "./problem";
@@ -216,7 +217,17 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
   if (classified.status === "failed") {
     return problem(400, classified.error, { errors: [{ field: classified.field, message: classified.error }] });
   }
-  if (classified.status === "ignored") return c.json({ status: "ignored" as const, id }, 200);
+  if (classified.status === "ignored") {
+    const foreign = classified.reason;
+    if (foreign) {
+      c.executionCtx.waitUntil(
+        noteForeignDelivery(db, projectId, deliveryId, foreign).catch((err: unknown) => {
+          log.error("foreign delivery note failed", { projectId, error: errorText(err, 200) });
+        }),
+      );
+    }
+    return c.json({ status: "ignored" as const, id }, 200);
+  }
 
   // The delivery is stored: the answer need not wait for the queue. A send that fails leaves it
   // `received`, and the cron sweep (jobs/sweeps.ts) or a replay applies it.

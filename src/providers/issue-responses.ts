@@ -22,7 +22,7 @@ export function issuePage(
   raw: readonly { updated_at: string }[],
   issues: CanonicalIssue[],
   headers: Headers,
-  links: { nextUrl: string | null; etag?: string | null },
+  links: { nextUrl: string | null; etag?: string | null; total?: number | null },
 ): IssuePage {
   const last = raw.at(-1);
   return {
@@ -33,7 +33,16 @@ export function issuePage(
     serverTime: serverTimeOf(headers),
     lastUpdatedAt: last ? toUtcIso(last.updated_at) : null,
     rawCount: raw.length,
+    total: links.total ?? null,
   };
+}
+
+/** A count header (GitLab `X-Total`, Gitea `X-Total-Count`) as a number, or null when absent or not a count. */
+export function countHeader(headers: Headers, name: string): number | null {
+  const value = headers.get(name)?.trim();
+  if (!value || !/^\d+$/.test(value)) return null;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : null;
 }
 
 /**

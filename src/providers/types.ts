@@ -53,6 +53,11 @@ export interface IssuePage {
   lastUpdatedAt: string | null;
   /** Raw items on the page before pull requests were removed. */
   rawCount: number;
+  /**
+   * How many items the whole listing (this query, every page) holds, when the tracker says: GitLab
+   * `X-Total` (omitted past 10,000 results), Gitea `X-Total-Count`. GitHub gives none: null/absent.
+   */
+  total?: number | null;
 }
 
 export interface ListPageRequest {

@@ -15,6 +15,7 @@
  * run/push logic handle it as they handle the tracker's own answers. Tokens never reach a log line.
  */
 import { decryptSecret, encryptSecret, isOriginBound, openProjectSecret, sealProjectSecret, SecretOriginMismatch } from "../crypto";
+import type { ActivityKind } from "../db/activity";
 import { database, type Database } from "../db/client";
 import { rebindProjectToken } from "../db/projects";
 import {
@@ -158,7 +159,7 @@ export async function openCredential(env: Env, db: Database, project: ProjectRow
 
   if (credential.kind === "token") {
     const expiryCheckDue = !row.tokenExpiryCheckedAt || now() - Date.parse(row.tokenExpiryCheckedAt) >= EXPIRY_CHECK_INTERVAL_MS;
-    return { id: row.id, kind: "token", pausedReason, token: credential.token!, fetch: gate({ env, db, row, mem, now, app: null }), expiryCheckDue };
+    return { id: row.id, kind: "token", pausedReason, token: credential.token!, fetch: gate({ env, db, row, mem, now, app: null, projectId: project.id }), expiryCheckDue };
   }
   const app = githubAppConfig(env);
   if (!app) throw new ConfigurationError("the project uses a GitHub App installation, but GITHUB_APP_ID or GITHUB_APP_PRIVATE_KEY is not set");
@@ -167,7 +168,7 @@ export async function openCredential(env: Env, db: Database, project: ProjectRow
     kind: "installation",
     pausedReason,
     token: INSTALLATION_TOKEN_PLACEHOLDER,
-    fetch: gate({ env, db, row, mem, now, app }),
+    fetch: gate({ env, db, row, mem, now, app, projectId: project.id }),
     actorLogin: () => botLogin(project.apiBaseUrl, app, now),
     // Installation tokens are minted hourly; their expiry is handled, not shown.
     expiryCheckDue: false,
@@ -211,6 +212,8 @@ interface GateContext {
   mem: CredentialMemory;
   now: () => number;
   app: GitHubAppConfig | null;
+  /** The project whose request learned the credential's new state: its activity entry says so. */
+  projectId: string;
 }
 
 type Outcome = { token: string } | { answer: Response };
@@ -245,7 +248,7 @@ function gate(ctx: GateContext): typeof fetch {
       if (!isCredentialRefusal(res.status)) return res;
     }
     refused = `the tracker refused the ${ctx.app ? "GitHub App installation token" : "token"} (401) at ${nowIso(ctx.now())}`;
-    await markRefused(ctx, refused);
+    await markRefused(ctx, refused, init?.method ?? (input instanceof Request ? input.method : "GET"));
     return res;
   };
 }
@@ -273,9 +276,22 @@ async function observe(ctx: GateContext, res: Response): Promise<void> {
   }
 }
 
-async function markRefused(ctx: GateContext, reason: string): Promise<void> {
+/**
+ * The credential's new health, with a `credential.*` activity entry for the project that learned it
+ * (recorded only if the health changed). Its source: a refused write was a push, a read a poll.
+ */
+async function setHealth(ctx: GateContext, health: "rejected" | "suspended" | "removed", reason: string, method = "GET"): Promise<void> {
+  const at = nowIso(ctx.now());
+  const kind: ActivityKind = health === "rejected" ? "credential.rejected" : health === "suspended" ? "credential.suspended" : "credential.removed";
+  const source = method.toUpperCase() === "GET" ? ("poll" as const) : ("push" as const);
+  await setCredentialHealth(ctx.db, ctx.row.id, health, reason, at, [
+    { projectId: ctx.projectId, kind, origin: { source }, createdAt: at, detail: `${reason}; every project on this credential is paused` },
+  ]);
+}
+
+async function markRefused(ctx: GateContext, reason: string, method: string): Promise<void> {
   ctx.mem.token = null;
-  await setCredentialHealth(ctx.db, ctx.row.id, "rejected", reason, nowIso(ctx.now()));
+  await setHealth(ctx, "rejected", reason, method);
   log.error("credential rejected; its projects stop until a new token", { credential: publicId(ctx.row.id), provider: ctx.row.provider });
 }
 
@@ -338,15 +354,15 @@ async function mintRefusal(ctx: GateContext, err: unknown): Promise<Response> {
     return budgetSpentResponse(err.retryAt);
   }
   if (err instanceof InstallationSuspended) {
-    await setCredentialHealth(ctx.db, ctx.row.id, "suspended", err.message, at);
+    await setHealth(ctx, "suspended", err.message);
     return credentialRefusedResponse(err.message);
   }
   if (err instanceof InstallationGone) {
-    await setCredentialHealth(ctx.db, ctx.row.id, "removed", err.message, at);
+    await setHealth(ctx, "removed", err.message);
     return credentialRefusedResponse(err.message);
   }
   if (err instanceof AppCredentialsRejected || (err instanceof TrackerError && !err.retryable)) {
-    await setCredentialHealth(ctx.db, ctx.row.id, "rejected", err.message, at);
+    await setHealth(ctx, "rejected", err.message);
     return credentialRefusedResponse(err.message);
   }
   if (err instanceof AppPrivateKeyInvalid || err instanceof AppIdInvalid || err instanceof ConfigurationError) {

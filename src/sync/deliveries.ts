@@ -19,6 +19,7 @@ import { applyCommentEvent } from "./comment-deliveries";
 import { applyWaitingComments } from "./comments";
 import type { SyncContext } from "./context";
 import { applyGone } from "./deletion";
+import { noteForeignDelivery } from "./foreign-deliveries";
 import { foreignDeliveryReason } from "./repository";
 import { learnRepositoryId } from "../db/projects";
 
@@ -66,7 +67,10 @@ export async function applyDelivery(ctx: SyncContext, deliveryRowId: string): Pr
 async function act(ctx: SyncContext, event: NormalizedEvent): Promise<Outcome> {
   // Stored before the project learned its repository's id, or replayed: checked again here.
   const foreign = foreignDeliveryReason(ctx.project, event.repository);
-  if (foreign) return { status: "ignored", note: foreign };
+  if (foreign) {
+    await noteForeignDelivery(ctx.db, ctx.project.id, ctx.origin?.deliveryId ?? null, foreign);
+    return { status: "ignored", note: foreign };
+  }
   if (ctx.project.trackerRepositoryId === null && event.repository?.id) {
     // The name matched: this is the project's repository, and its id is learned once.
     await learnRepositoryId(ctx.db, ctx.project.id, event.repository.id);

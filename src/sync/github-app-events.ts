@@ -5,6 +5,7 @@
  * suspended or uninstalled installations and removed repositories pause their projects (the
  * credential or repository row says why), unsuspending or adding the repository again resumes them.
  */
+import type { ActivityEntry, ActivityKind } from "../db/activity";
 import { database, type Database } from "../db/client";
 import {
   linkProjectsByName,
@@ -53,10 +54,11 @@ export async function receiveAppDelivery(env: Env, input: AppDeliveryInput): Pro
     case "installation":
     case "installation_repositories": {
       if (!(await recordAppDelivery(db, input.deliveryId, input.event, input.action))) return { status: "duplicate" };
+      const origin = { source: "webhook" as const, deliveryId: input.deliveryId };
       const resumed =
         delivery.kind === "installation"
-          ? await installationChanged(db, delivery.action, delivery.installationId, delivery.repositories, now)
-          : await repositoriesChanged(db, delivery.action, delivery.installationId, delivery.added, delivery.removed, now);
+          ? await installationChanged(db, delivery.action, delivery.installationId, delivery.repositories, now, origin)
+          : await repositoriesChanged(db, delivery.action, delivery.installationId, delivery.added, delivery.removed, now, origin);
       if (resumed.length > 0) await enqueueResumedRuns(env, resumed);
       log.info("github app installation event", { event: input.event, action: input.action, resumed: resumed.length });
       return { status: "accepted" };
@@ -81,7 +83,20 @@ async function routeToProjects(
     // names it is linked on first sight, and a renamed or transferred one follows the new name.
     await upsertAppRepositories(db, installationId, [repository], now);
     await linkProjectsByName(db, installationId, repository);
-    await renameLinkedProjects(db, repository, now);
+    const renamed = (await projectsOfAppRepository(db, repository.repositoryId)).filter((p) => p.repository !== repository.fullName);
+    await renameLinkedProjects(
+      db,
+      repository,
+      now,
+      renamed.map((p) => ({
+        projectId: p.id,
+        kind: "repository.renamed" as const,
+        origin: { source: "webhook" as const, deliveryId: input.deliveryId },
+        createdAt: now,
+        changes: { repository: { before: p.repository, after: repository.fullName } },
+        detail: `the repository id ${repository.repositoryId} is now called ${repository.fullName} (was ${p.repository})`,
+      })),
+    );
   }
   const projects = (await projectsOfAppRepository(db, repository.repositoryId)).filter((p) => p.installationId !== null);
   if (projects.length === 0) return { status: "ignored" };
@@ -120,28 +135,49 @@ async function routeToProjects(
   return { status: input.status === "received" ? "accepted" : "ignored", ...(firstId ? { id: firstId } : {}) };
 }
 
+type Origin = ActivityEntry["origin"];
+
+/** One entry per project for a change of the installation or repository they sync through. */
+function entriesFor(projectIds: readonly string[], kind: ActivityKind, detail: string, origin: Origin, now: string): ActivityEntry[] {
+  return projectIds.map((projectId) => ({ projectId, kind, origin, createdAt: now, detail }));
+}
+
 /** `installation` events. Returns the projects to resume. */
-async function installationChanged(db: Database, action: string, installationId: number, repositories: AppRepositoryRef[], now: string): Promise<string[]> {
+async function installationChanged(
+  db: Database,
+  action: string,
+  installationId: number,
+  repositories: AppRepositoryRef[],
+  now: string,
+  origin: Origin,
+): Promise<string[]> {
+  // The installation's projects (bounded): each gets the entry, written with the state change.
+  const projectIds = () => projectIdsOfInstallation(db, installationId, RESUME_LIMIT);
+  const resumed = async (detail: string) => entriesFor(await projectIds(), "credential.resumed", detail, origin, now);
   switch (action) {
     case "created":
       await upsertAppRepositories(db, installationId, repositories, now);
       for (const repository of repositories) await linkProjectsByName(db, installationId, repository);
-      await setInstallationHealth(db, installationId, "ok", null, now);
-      return projectIdsOfInstallation(db, installationId, RESUME_LIMIT);
-    case "deleted":
-      await setInstallationHealth(db, installationId, "removed", "the GitHub App was uninstalled from the account", now);
+      await setInstallationHealth(db, installationId, "ok", null, now, undefined, await resumed(`GitHub App installation ${installationId} was installed again`));
+      return projectIds();
+    case "deleted": {
+      const reason = "the GitHub App was uninstalled from the account";
+      await setInstallationHealth(db, installationId, "removed", reason, now, undefined, entriesFor(await projectIds(), "credential.removed", `GitHub App installation ${installationId}: ${reason}`, origin, now));
       await markAppRepositoriesRemoved(db, installationId, null, now);
       return [];
-    case "suspend":
-      await setInstallationHealth(db, installationId, "suspended", "the account suspended the GitHub App installation", now);
+    }
+    case "suspend": {
+      const reason = "the account suspended the GitHub App installation";
+      await setInstallationHealth(db, installationId, "suspended", reason, now, undefined, entriesFor(await projectIds(), "credential.suspended", `GitHub App installation ${installationId}: ${reason}`, origin, now));
       return [];
+    }
     case "unsuspend":
-      await setInstallationHealth(db, installationId, "ok", null, now, ["suspended"]);
-      return projectIdsOfInstallation(db, installationId, RESUME_LIMIT);
+      await setInstallationHealth(db, installationId, "ok", null, now, ["suspended"], await resumed(`GitHub App installation ${installationId} was unsuspended`));
+      return projectIds();
     case "new_permissions_accepted":
       // Permissions the installation lacked (a refused mint) may be granted now.
-      await setInstallationHealth(db, installationId, "ok", null, now, ["rejected"]);
-      return projectIdsOfInstallation(db, installationId, RESUME_LIMIT);
+      await setInstallationHealth(db, installationId, "ok", null, now, ["rejected"], await resumed(`GitHub App installation ${installationId} accepted new permissions`));
+      return projectIds();
     default:
       return [];
   }
@@ -155,14 +191,21 @@ async function repositoriesChanged(
   added: AppRepositoryRef[],
   removed: AppRepositoryRef[],
   now: string,
+  origin: Origin,
 ): Promise<string[]> {
-  await markAppRepositoriesRemoved(db, installationId, removed.map((r) => r.repositoryId), now);
+  for (const repository of removed) {
+    const projectIds = (await projectsOfAppRepository(db, repository.repositoryId)).map((p) => p.id);
+    const detail = `repository ${repository.fullName} was removed from GitHub App installation ${installationId}`;
+    await markAppRepositoriesRemoved(db, installationId, [repository.repositoryId], now, entriesFor(projectIds, "credential.removed", detail, origin, now));
+  }
   if (added.length === 0 || action !== "added") return [];
-  await upsertAppRepositories(db, installationId, added, now);
   const resumed: string[] = [];
   for (const repository of added) {
     await linkProjectsByName(db, installationId, repository);
-    for (const project of await projectsOfAppRepository(db, repository.repositoryId)) if (project.syncEnabled) resumed.push(project.id);
+    const projects = (await projectsOfAppRepository(db, repository.repositoryId)).filter((p) => p.syncEnabled);
+    const detail = `repository ${repository.fullName} was added to GitHub App installation ${installationId} again`;
+    await upsertAppRepositories(db, installationId, [repository], now, entriesFor(projects.map((p) => p.id), "credential.resumed", detail, origin, now));
+    resumed.push(...projects.map((p) => p.id));
   }
   return resumed.slice(0, RESUME_LIMIT);
 }

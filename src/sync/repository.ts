@@ -16,6 +16,7 @@ import { nowIso } from "../ids";
 import { log } from "../log";
 import type { SyncContext } from "./context";
 import { openCredential } from "./credentials";
+import { originOf as activityOrigin } from "./activity";
 
 export const ACCESS_LOST_REASON = "the tracker answers 404 for the repository itself: the token lost access (nothing is deleted meanwhile)";
 
@@ -23,19 +24,35 @@ export const ACCESS_LOST_REASON = "the tracker answers 404 for the repository it
 export async function recordRepositoryObservation(ctx: SyncContext): Promise<void> {
   const seen = ctx.tracker.repositoryObserved;
   if (!seen) return;
+  const now = nowIso();
+  const entry = (kind: "access.lost" | "access.regained" | "repository.renamed", detail: string) => ({
+    projectId: ctx.project.id,
+    kind,
+    origin: activityOrigin(ctx),
+    createdAt: now,
+    detail,
+  });
   if (seen.status === "not_found") {
-    await recordAccessLost(ctx.db, ctx.project.id, ACCESS_LOST_REASON, nowIso());
+    await recordAccessLost(ctx.db, ctx.project.id, ACCESS_LOST_REASON, now, [entry("access.lost", ACCESS_LOST_REASON)]);
     log.info("tracker repository not readable: access lost", { projectId: ctx.project.id });
     return;
   }
   const knownId = ctx.project.trackerRepositoryId;
   if (knownId !== null && knownId !== seen.id) {
     // The configured name now belongs to another repository (e.g. the old name of a renamed one was reused).
-    await recordAccessLost(ctx.db, ctx.project.id, `the repository answering as ${seen.fullName} has id ${seen.id}, not ${knownId}: another repository`, nowIso());
+    const reason = `the repository answering as ${seen.fullName} has id ${seen.id}, not ${knownId}: another repository`;
+    await recordAccessLost(ctx.db, ctx.project.id, reason, now, [entry("access.lost", reason)]);
     return;
   }
   if (knownId === seen.id && ctx.project.trackerRepositoryName === seen.fullName && ctx.project.accessLostAt === null) return;
-  await recordRepositoryFound(ctx.db, ctx.project.id, seen);
+  const before = ctx.project.trackerRepositoryName ?? ctx.project.repository;
+  await recordRepositoryFound(ctx.db, ctx.project.id, seen, {
+    regained: entry("access.regained", `the tracker answers for the repository again (${seen.fullName}, id ${seen.id})`),
+    renamed: {
+      ...entry("repository.renamed", `the repository id ${seen.id} is now called ${seen.fullName} (was ${before})`),
+      changes: { repository: { before, after: seen.fullName } },
+    },
+  });
 }
 
 /**

@@ -69,6 +69,8 @@ interface Checkpoint extends ListingPosition {
   /** Probe phase: keyset over local issue ids. */
   probeAfterId: string | null;
   failures: number;
+  /** Items the tracker says the listing holds (its first page's count header); null when it gives none. */
+  total?: number | null;
 }
 
 function initialCheckpoint(mode: RunMode, cursor: string | null): Checkpoint {
@@ -85,7 +87,8 @@ export async function requestRun(env: Env, projectId: string, mode: RunMode, tri
   const active = await getActiveRun(db, projectId);
   if (active) {
     if (mode === "full" && active.mode === "incremental") {
-      await recordStep(db, active.id, {}, { mode: "full", checkpoint: JSON.stringify(initialCheckpoint("full", null)), resumeAt: null });
+      // The incremental listing's total does not describe the full one: unknown until its first page.
+      await recordStep(db, active.id, {}, { mode: "full", checkpoint: JSON.stringify(initialCheckpoint("full", null)), resumeAt: null, total: null });
     }
     return { runId: active.id, joined: true };
   }
@@ -171,7 +174,7 @@ async function runCheckedStep(
     checkpoint.failures = 0;
     counts.requests = ctx.tracker.requestCount;
     if (!done) {
-      await recordStep(db, run.id, counts, { status: "running", startedAt, checkpoint: JSON.stringify(checkpoint), resumeAt: null });
+      await recordStep(db, run.id, counts, { status: "running", startedAt, checkpoint: JSON.stringify(checkpoint), resumeAt: null, ...totalOf(checkpoint) });
       return { nextStepAt: nowIso(now()) };
     }
     await finishRun(ctx, run, checkpoint, counts, startedAt, now);
@@ -180,7 +183,7 @@ async function runCheckedStep(
     counts.requests = ctx.tracker.requestCount;
     if (err instanceof RateLimitedError) {
       // Keep the checkpoint (the failed page is read again) and come back at the reset time.
-      await recordStep(db, run.id, counts, { status: "running", startedAt, checkpoint: JSON.stringify(checkpoint), resumeAt: err.retryAt });
+      await recordStep(db, run.id, counts, { status: "running", startedAt, checkpoint: JSON.stringify(checkpoint), resumeAt: err.retryAt, ...totalOf(checkpoint) });
       log.info("sync run rate limited", { projectId, runId: run.id, retryAt: err.retryAt });
       return { nextStepAt: err.retryAt };
     }
@@ -269,6 +272,8 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
       // sorts last, so it would land on a later page and leave a full first page unchanged.
       cp.firstPageEtag = page.etag && page.nextUrl === null && page.rawCount < ctx.tracker.pageSize ? page.etag : null;
       cp.firstRequest = false;
+      // The progress bar's denominator: what the tracker counts for this listing, if it counts.
+      cp.total = page.total ?? null;
     }
     if (page.notModified) {
       cp.firstPageEtag = ctx.project.cursorEtag;
@@ -374,6 +379,7 @@ async function finishRun(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, coun
     cursor,
     // The stored ETag belongs to the request that starts from this cursor; a moved cursor changes the URL.
     cursorEtag: cursor === ctx.project.cursor ? cp.firstPageEtag : null,
+    ...totalOf(cp),
   });
   log.info("sync run succeeded", { projectId: ctx.project.id, runId: run.id, mode: run.mode });
 }
@@ -387,6 +393,11 @@ async function failRun(db: Database, run: SyncRunRow, projectId: string, error: 
     { projectId, kind, origin, createdAt: finishedAt, detail: `${run.mode} run failed${status ? ` (HTTP ${status})` : ""}: ${error}` },
   ]);
   log.info("sync run failed", { projectId, runId: run.id, error });
+}
+
+/** The run's `total` column once the listing's first page said (or did not say) it. */
+function totalOf(cp: Checkpoint): { total?: number | null } {
+  return cp.total !== undefined ? { total: cp.total } : {};
 }
 
 function maxIso(a: string | null, b: string | null): string | null {

@@ -23,7 +23,8 @@ import { enqueueDeliveryApply } from "../queue/send";
 import { projectUpdatedActivity } from "../sync/project-activity";
 import { resolveConflict, retryPush } from "../sync/repair";
 import { syncStatus } from "../sync/status";
-import { chipOf } from "../sync/status-chip";
+import { credentialStatus, type CredentialStatus } from "../sync/credentials";
+import { chipOf, chipReasonOf } from "../sync/status-chip";
 import { APP_CSS, APP_JS } from "./assets";
 import { LoginPage, OverviewPage, ProjectPage, type Viewer } from "./pages";
 import { checkCsrf, csrfToken, SESSION_COOKIE, SESSION_TTL_MS, signSession, verifySession, type Session } from "./session";
@@ -104,12 +105,22 @@ uiRouter.get("/", async (c) => {
   const now = Date.now();
   const rows = await Promise.all(
     projects.map(async (p) => {
-      const status = await syncStatus(db, p, now);
-      return { status, chip: chipOf(status, await lastAccessFailureAt(db, p.id), now) };
+      const [status, accessFailure, credential] = await Promise.all([syncStatus(db, p, now), lastAccessFailureAt(db, p.id), credentialOf(c.env, db, p, now)]);
+      const chip = chipOf(status, accessFailure, now, credential?.pausedReason ?? null);
+      return { status, chip, chipReason: chipReasonOf(chip, status, accessFailure, credential?.pausedReason ?? null), credential };
     }),
   );
   return c.html(<OverviewPage viewer={c.var.viewer} rows={rows} />);
 });
+
+/** The project's credential status, or null when it cannot be read (e.g. a token stored for another origin). */
+async function credentialOf(env: Env, db: Database, project: ProjectRow, now: number): Promise<CredentialStatus | null> {
+  try {
+    return await credentialStatus(env, db, project, now);
+  } catch {
+    return null;
+  }
+}
 
 async function loadProject(db: Database, id: string): Promise<ProjectRow> {
   const project = await getProject(db, id);
@@ -124,7 +135,7 @@ uiRouter.get("/projects/:projectId", async (c) => {
   const kind = c.req.query("kind") || undefined;
   const source = c.req.query("source") || undefined;
   const issueId = c.req.query("issueId") || undefined;
-  const [status, accessFailure, runs, activity, byState, conflicts, failedPushes, failedDeliveries] = await Promise.all([
+  const [status, accessFailure, runs, activity, byState, conflicts, failedPushes, failedDeliveries, credential] = await Promise.all([
     syncStatus(db, project, now),
     lastAccessFailureAt(db, project.id),
     listRuns(db, project.id, { limit: 30 }),
@@ -133,12 +144,16 @@ uiRouter.get("/projects/:projectId", async (c) => {
     listConflicts(db, project.id, {}, { limit: 100 }),
     listIssues(db, project.id, { syncState: "error" }, { limit: 100 }),
     listDeliveries(db, project.id, { status: "failed" }, { limit: 100 }),
+    credentialOf(c.env, db, project, now),
   ]);
+  const chip = chipOf(status, accessFailure, now, credential?.pausedReason ?? null);
   return c.html(
     <ProjectPage
       viewer={c.var.viewer}
       status={status}
-      chip={chipOf(status, accessFailure, now)}
+      chip={chip}
+      chipReason={chipReasonOf(chip, status, accessFailure, credential?.pausedReason ?? null)}
+      credential={credential}
       runs={runs.filter((r) => r.status !== "queued" && r.status !== "running")}
       activity={activity}
       activityFilter={{ kind, source, issueId }}

@@ -6,6 +6,7 @@ import type { Child } from "hono/jsx";
 import type { ActivityRow, ConflictRow, DeliveryRow, IssueRow, ProjectRow, SyncRunRow } from "../db/schema";
 import { CHIP_RULES, CHIPS, type Chip } from "../sync/status-chip";
 import type { SyncStatus } from "../sync/status";
+import type { CredentialStatus } from "../sync/credentials";
 
 export interface Viewer {
   name: string;
@@ -53,8 +54,29 @@ export function LoginPage(props: { error?: string }) {
   );
 }
 
-export function ChipView(props: { chip: Chip }) {
-  return <span class={`chip chip-${props.chip.replace(" ", "-")}`}>{props.chip}</span>;
+export function ChipView(props: { chip: Chip; reason?: string | null }) {
+  const chip = <span class={`chip chip-${props.chip.replace(" ", "-")}`}>{props.chip}</span>;
+  if (!props.reason) return chip;
+  return (
+    <>
+      {chip} <span class="chip-reason">{props.reason}</span>
+    </>
+  );
+}
+
+/** The credential's rate-limit budget as its tracker last reported it (shared by the credential's projects). */
+export function RateLimitView(props: { credential: CredentialStatus | null; run: SyncRunRow | null }) {
+  const rate = props.credential?.rateLimit;
+  if (rate?.limitedUntil) return <span class="rate-limit">spent: waits until {when(rate.limitedUntil)}</span>;
+  if (rate && rate.remaining !== null) {
+    return (
+      <span class="rate-limit">
+        {rate.remaining} left{rate.resetAt ? <> · resets {when(rate.resetAt)}</> : null}
+      </span>
+    );
+  }
+  if (props.run?.resumeAt) return <span class="rate-limit">limited until {when(props.run.resumeAt)}</span>;
+  return <span class="muted">not reported</span>;
 }
 
 function when(iso: string | null) {
@@ -71,6 +93,10 @@ function lag(seconds: number | null) {
 export interface OverviewRow {
   status: SyncStatus;
   chip: Chip;
+  /** Why the chip is `paused` or `access lost`, else null. */
+  chipReason?: string | null;
+  /** The project's credential (rate limit, health), or null when it could not be read. */
+  credential?: CredentialStatus | null;
 }
 
 export function OverviewPage(props: { viewer: Viewer; rows: OverviewRow[] }) {
@@ -93,7 +119,7 @@ export function OverviewPage(props: { viewer: Viewer; rows: OverviewRow[] }) {
           </tr>
         </thead>
         <tbody>
-          {props.rows.map(({ status: s, chip }) => (
+          {props.rows.map(({ status: s, chip, chipReason, credential }) => (
             <tr>
               <td>
                 <a href={`/ui/projects/${s.project.id}`}>{s.project.name}</a>
@@ -103,7 +129,7 @@ export function OverviewPage(props: { viewer: Viewer; rows: OverviewRow[] }) {
               </td>
               <td>{s.project.syncDirection}</td>
               <td>
-                <ChipView chip={chip} />
+                <ChipView chip={chip} reason={chipReason} />
               </td>
               <td>{when(s.project.lastIncrementalSyncAt)}</td>
               <td>{lag(s.lagSeconds)}</td>
@@ -112,7 +138,9 @@ export function OverviewPage(props: { viewer: Viewer; rows: OverviewRow[] }) {
               </td>
               <td>{s.failedDeliveries}</td>
               <td>{s.issues.conflict}</td>
-              <td>{s.activeRun?.resumeAt ? <span>limited until {when(s.activeRun.resumeAt)}</span> : <span class="muted">not reported</span>}</td>
+              <td>
+                <RateLimitView credential={credential ?? null} run={s.activeRun} />
+              </td>
             </tr>
           ))}
         </tbody>
@@ -232,6 +260,8 @@ export interface ProjectPageData {
   viewer: Viewer;
   status: SyncStatus;
   chip: Chip;
+  chipReason?: string | null;
+  credential?: CredentialStatus | null;
   runs: SyncRunRow[];
   activity: ActivityRow[];
   activityFilter: { kind?: string; source?: string; issueId?: string };
@@ -251,13 +281,19 @@ export function ProjectPage(d: ProjectPageData) {
   return (
     <Layout title={p.name} viewer={d.viewer} refresh={3}>
       <h1>
-        {p.name} <ChipView chip={d.chip} />
+        {p.name} <ChipView chip={d.chip} reason={d.chipReason} />
       </h1>
       {d.notice && <p role="status">{d.notice}</p>}
       <p>
         {p.provider} <code>{p.repository}</code> · {p.syncDirection} · master {p.master} · last successful sync {when(p.lastIncrementalSyncAt)} · lag{" "}
         {lag(d.status.lagSeconds)}
         {p.lastError && <span class="error"> · {p.lastError}</span>}
+      </p>
+      <p id="credential">
+        {d.credential ? (d.credential.kind === "installation" ? `GitHub App installation ${d.credential.installationId}` : "token") : "credential"} · rate limit{" "}
+        <RateLimitView credential={d.credential ?? null} run={d.status.activeRun} />
+        {d.credential?.tokenExpiresAt && <> · token expires {when(d.credential.tokenExpiresAt)}</>}
+        {d.credential?.warning && <span class="error"> · {d.credential.warning}</span>}
       </p>
       <section aria-labelledby="actions">
         <h2 id="actions">Actions</h2>

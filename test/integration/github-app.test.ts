@@ -64,6 +64,13 @@ function exampleOf(event: string, action: string, installationId: number, patch:
 
 const status = async (projectId: string) => json(await api(`/api/v1/projects/${projectId}/status`));
 
+/** The project's credential.* activity entries, oldest first (the fields that say what and why). */
+async function credentialActivity(projectId: string): Promise<{ kind: string; source: string; deliveryId: string | null; detail: string }[]> {
+  const kinds = "credential.rejected,credential.suspended,credential.removed,credential.resumed";
+  const { items } = await json(await api(`/api/v1/projects/${projectId}/activity?kind=${kinds}`));
+  return items.map((e: Payload) => ({ kind: e.kind, source: e.source, deliveryId: e.deliveryId, detail: e.detail }));
+}
+
 function trackerRequests(fake: FakeTracker) {
   return fake.requests.filter((r) => !r.path.startsWith("/app"));
 }
@@ -207,6 +214,7 @@ describe("POST /webhooks/github-app", () => {
     const paused = await status(project.id);
     expect(paused.paused).toMatch(/suspended/);
     expect(paused.credential).toMatchObject({ health: "suspended", healthAt: expect.any(String) });
+    expect(await credentialActivity(project.id)).toEqual([{ kind: "credential.suspended", source: "webhook", deliveryId: expect.any(String), detail: expect.stringMatching(/suspended/) }]);
     fake.clearLog();
     const refused = await expectProblem(await api(`/api/v1/projects/${project.id}/sync`, { method: "POST", body: { mode: "incremental" } }), 409);
     expect(refused.detail).toMatch(/suspended/);
@@ -217,6 +225,7 @@ describe("POST /webhooks/github-app", () => {
     app.setSuspended(installationId, false);
     expect((await postAppWebhook(await app.delivery("installation", exampleOf("installation", "unsuspend", installationId), APP_WEBHOOK_SECRET))).status).toBe(202);
     expect((await status(project.id)).paused).toBeNull();
+    expect((await credentialActivity(project.id)).map((e) => e.kind)).toEqual(["credential.suspended", "credential.resumed"]);
     fake.seedIssue({ title: "after unsuspend" });
     expect((await syncAndWait(project.id, "incremental")).status).toBe("succeeded");
     expect((await listAllIssues(project.id)).map((i) => i.title)).toContain("after unsuspend");
@@ -237,11 +246,13 @@ describe("POST /webhooks/github-app", () => {
     });
     expect((await postAppWebhook(await app.delivery("installation_repositories", removed, APP_WEBHOOK_SECRET))).status).toBe(202);
     expect((await status(project.id)).paused).toMatch(/removed from GitHub App installation/);
+    expect(await credentialActivity(project.id)).toEqual([{ kind: "credential.removed", source: "webhook", deliveryId: expect.any(String), detail: expect.stringMatching(/was removed from GitHub App installation/) }]);
     await expectProblem(await api(`/api/v1/projects/${project.id}/sync`, { method: "POST", body: {} }), 409);
 
     const again = { ...added };
     expect((await postAppWebhook(await app.delivery("installation_repositories", again, APP_WEBHOOK_SECRET))).status).toBe(202);
     expect((await status(project.id)).paused).toBeNull();
+    expect((await credentialActivity(project.id)).map((e) => e.kind)).toEqual(["credential.removed", "credential.resumed"]);
     expect((await syncAndWait(project.id, "incremental")).status).toBe("succeeded");
   });
 });

@@ -15,7 +15,7 @@ import {
   toCanonical,
 } from "../github-compatible/client";
 import { parseLinkHeader, underPath, type TrackerHttpDialect } from "../http";
-import { firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
+import { countHeader, firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
 import { toWholeSecondSince } from "../timestamps";
 import {
   TrackerError,
@@ -84,6 +84,8 @@ export class GiteaTracker extends GitHubCompatibleTracker {
     const next = parseLinkHeader(res.headers.get("link")).next ?? null;
     return issuePage(raw, raw.filter((item) => item.pull_request == null).map(toCanonical), res.headers, {
       nextUrl: next === null ? null : rebaseOntoApi(next, this.http.baseUrl),
+      // Gitea counts the listing in `X-Total-Count`.
+      total: countHeader(res.headers, "x-total-count"),
     });
   }
 

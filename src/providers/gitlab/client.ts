@@ -9,7 +9,7 @@ import { z } from "zod";
 import { canonicalIssue } from "../canonical";
 import { exactPath, parseLinkHeader, underPath, type TrackerHttpDialect } from "../http";
 import { GitLabNotes } from "./comments";
-import { firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
+import { countHeader, firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
 import { RestTracker } from "../rest-tracker";
 import { toUtcIso } from "../timestamps";
 import {
@@ -147,6 +147,8 @@ export class GitLabTracker extends RestTracker {
     const raw = parseList(res.body);
     return issuePage(raw, raw.filter(isPlainIssue).map(toCanonical), res.headers, {
       nextUrl: nextPageUrl(url, res.headers),
+      // GitLab counts the listing in `X-Total`, and omits it past 10,000 results (then: unknown).
+      total: countHeader(res.headers, "x-total"),
     });
   }
 
