@@ -28,6 +28,8 @@ import type { CommentRow, IssueRow } from "../db/schema";
 import { newId, nowIso } from "../ids";
 import type { CanonicalComment } from "../providers/types";
 import { enqueueCommentPushes } from "../queue/send";
+import { originOf } from "./activity";
+import { inboundActivity } from "./comment-activity";
 import { normalizeBody, withoutAttribution } from "./comment-attribution";
 import type { SyncContext } from "./context";
 
@@ -102,7 +104,7 @@ export async function applyComments(ctx: SyncContext, incoming: readonly Canonic
     if (w.set.body !== undefined || w.set.deletedAt !== undefined) counts.updated++;
     else counts.unchanged++;
   }
-  await storeInbound(ctx.db, writes);
+  await storeInbound(ctx.db, withActivity(ctx, writes, now));
   await savePendingComments(ctx.db, ctx.project.id, waiting);
   await deletePending(ctx.db, ctx.project.id, applied);
   if (pushes.length > 0) {
@@ -117,7 +119,7 @@ export async function applyCommentDeletions(ctx: SyncContext, rows: readonly Com
   const writes: InboundWrite[] = rows
     .filter((r) => r.deletedAt === null)
     .map((r) => ({ kind: "update", current: r, set: { deletedAt, syncState: "synced", syncError: null }, push: "close" }));
-  await storeInbound(ctx.db, writes);
+  await storeInbound(ctx.db, withActivity(ctx, writes, nowIso()));
   return writes.length;
 }
 
@@ -126,6 +128,12 @@ export async function applyWaitingComments(ctx: SyncContext, limit = 200): Promi
   const rows = await listPendingWithIssue(ctx.db, ctx.project.id, limit);
   if (rows.length === 0) return zeroCommentCounts();
   return applyComments(ctx, rows.map((r) => JSON.parse(r.comment) as CanonicalComment));
+}
+
+/** Each write with the activity entries describing it (recorded in its batch, only if it applied). */
+function withActivity(ctx: SyncContext, writes: readonly InboundWrite[], now: string): InboundWrite[] {
+  const where = { projectId: ctx.project.id, origin: originOf(ctx, "poll"), now };
+  return writes.map((w) => ({ ...w, activity: inboundActivity(where, w) }));
 }
 
 function insertOf(ctx: SyncContext, issue: IssueRow, t: CanonicalComment, runId: string | null): InboundWrite {
