@@ -4,7 +4,7 @@
  */
 import type { SyncStatus } from "./status";
 
-export const CHIPS = ["paused", "access lost", "importing", "failing", "late", "syncing", "healthy"] as const;
+export const CHIPS = ["paused", "access lost", "importing", "failing", "late", "new", "syncing", "healthy"] as const;
 export type Chip = (typeof CHIPS)[number];
 
 /** Cron runs an incremental sync every 5 minutes; "late" is more than two intervals without one. */
@@ -13,9 +13,10 @@ export const LATE_AFTER_MS = 2 * 5 * 60_000;
 export const CHIP_RULES: Record<Chip, string> = {
   paused: "sync is switched off for the project (syncEnabled false)",
   "access lost": "the tracker refused the stored credentials (HTTP 401/403) since the last successful run",
-  importing: "the first full run is going: the project has never finished a sync",
+  importing: "a run is queued or going and the project has never finished a sync (its first import)",
   failing: "the last finished run failed, or pushes or webhook deliveries failed and wait for repair",
-  late: "no successful run for more than two cron intervals (10 minutes)",
+  late: "no successful run for more than two cron intervals (10 minutes), counted from the project's creation if it never synced",
+  new: "created less than two cron intervals ago and no run queued yet: the cron starts the first one within 5 minutes",
   syncing: "a run is going",
   healthy: "none of the above",
 };
@@ -28,7 +29,9 @@ export function chipOf(s: SyncStatus, lastAccessFailureAt: string | null, now: n
   if (s.activeRun && !p.lastFullSyncAt && !p.lastIncrementalSyncAt) return "importing";
   const finished = [s.lastRuns.incremental, s.lastRuns.full].filter((r) => r !== null).sort((a, b) => ((a.finishedAt ?? "") < (b.finishedAt ?? "") ? 1 : -1));
   if (finished[0]?.status === "failed" || s.failedPushes > 0 || s.failedDeliveries > 0) return "failing";
-  if (!lastSuccess ? !s.activeRun : now - Date.parse(lastSuccess) > LATE_AFTER_MS) return "late";
+  // Never synced and no run (an active one is "importing" above): late only once the cron should have run.
+  if (now - Date.parse(lastSuccess ?? p.createdAt) > LATE_AFTER_MS) return "late";
+  if (!lastSuccess) return "new";
   if (s.activeRun) return "syncing";
   return "healthy";
 }
