@@ -13,6 +13,7 @@ import { newId, nowIso } from "../ids";
 import type { ActivityOrigin } from "../db/activity";
 import { enqueueCommentPushes } from "../queue/send";
 import { commentChangedEntry, commentCreatedEntry } from "./comment-activity";
+import { leavesSyndarix } from "./comment-visibility";
 
 const MAX_ATTEMPTS = 5;
 
@@ -42,7 +43,7 @@ export async function createLocalComment(
   if (issue.deletedAt !== null || issue.syncState === "orphaned") throw new StateConflict(`issue ${issueId} is orphaned: its tracker issue was deleted or moved`);
   const now = nowIso();
   const id = newId();
-  const pushed = input.visibility === "public";
+  const pushed = leavesSyndarix(project, input);
   const fields = {
     id,
     projectId: project.id,
@@ -81,7 +82,7 @@ export async function editLocalComment(
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await loadLive(db, project, issueId, commentId);
     if (current.body === body) return current;
-    const pushed = current.visibility === "public";
+    const pushed = leavesSyndarix(project, current);
     const now = nowIso();
     const after = { ...current, body, syncState: pushed ? ("pending_push" as const) : current.syncState };
     const entry = commentChangedEntry({ projectId: project.id, origin, now }, current, after, "edited locally");
@@ -105,7 +106,7 @@ export async function deleteLocalComment(
   assertLocalWritesAllowed(project);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await loadLive(db, project, issueId, commentId);
-    const pushed = current.visibility === "public";
+    const pushed = leavesSyndarix(project, current);
     const now = nowIso();
     const after = { ...current, deletedAt: now, syncState: pushed ? ("pending_push" as const) : current.syncState };
     const entry = commentChangedEntry({ projectId: project.id, origin, now }, current, after, "deleted locally");

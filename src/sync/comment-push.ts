@@ -3,7 +3,8 @@
  * exactly once, through the same queue, retries, rate-limit deferral and dead letter as issue
  * pushes. Runs inside the project's Durable Object.
  *
- * - Internal comments never leave Syndarix: no outbox row is written for them, and a row that
+ * - Internal comments never leave Syndarix (except as GitLab internal notes when the project opted
+ *   in: `gitlabInternalNotes`): no outbox row is written for them, and a row that
  *   somehow names one is closed without a tracker call.
  * - Create once: the attempt time and the exact text are recorded before the create is sent. A
  *   retry that finds an attempt on record first looks for the comment it made — same issue, the
@@ -39,6 +40,7 @@ import { enqueueCommentPushes } from "../queue/send";
 import { originOf } from "./activity";
 import { commentChangedEntry } from "./comment-activity";
 import { normalizeBody, withAttribution, withoutAttribution } from "./comment-attribution";
+import { leavesSyndarix } from "./comment-visibility";
 import { applyCommentDeletions, applyComments } from "./comments";
 import type { SyncContext } from "./context";
 import { CREATE_SPACING_MS, type PushOutcome } from "./push";
@@ -73,7 +75,7 @@ async function pushOnce(ctx: SyncContext, commentId: string): Promise<Step> {
     await closeCommentOutbox(ctx.db, commentId, "failed", "the project syncs inbound only", nowIso(now));
     return DONE;
   }
-  if (comment.visibility === "internal") {
+  if (!leavesSyndarix(ctx.project, comment)) {
     await closeCommentOutbox(ctx.db, commentId, "done", "internal comments are never sent", nowIso(now));
     return DONE;
   }
@@ -116,7 +118,8 @@ async function createStep(ctx: SyncContext, comment: CommentRow, row: CommentOut
   const text = textFor(ctx, comment);
   await recordCommentCreateAttempt(ctx.db, { commentId: comment.id, sentBody: text, at: nowIso(now) });
   await delayCreates(ctx.db, ctx.project.id, nowIso(now + CREATE_SPACING_MS));
-  const created = await ctx.tracker.createComment(number, text);
+  // Only reached for an internal comment on a GitLab project that opted in: an internal note.
+  const created = await ctx.tracker.createComment(number, text, comment.visibility === "internal" ? { internal: true } : undefined);
   return store(ctx, comment, created, `created tracker comment ${created.externalId} on #${number}`);
 }
 

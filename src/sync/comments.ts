@@ -31,6 +31,7 @@ import { enqueueCommentPushes } from "../queue/send";
 import { originOf } from "./activity";
 import { inboundActivity } from "./comment-activity";
 import { normalizeBody, withoutAttribution } from "./comment-attribution";
+import { leavesSyndarix } from "./comment-visibility";
 import type { SyncContext } from "./context";
 
 export interface CommentCounts {
@@ -190,14 +191,14 @@ export function decideComment(ctx: Pick<SyncContext, "project">, local: CommentR
   if (!localChanged || tracker === local.body) {
     if (tracker === local.body) return { kind: "update", current: local, set: { ...touched, ...seen, base: tracker, syncState: "synced", syncError: null }, push: "close" };
     // Outbound: local is the master; tracker drift is put back.
-    if (syncDirection === "outbound" && local.visibility === "public") {
+    if (syncDirection === "outbound" && leavesSyndarix(ctx.project, local)) {
       return { kind: "update", current: local, set: { ...touched, ...seen, base: tracker, syncState: "pending_push" }, push: { outboxId: newId(), op: "update", now } };
     }
     return { kind: "update", current: local, set: { ...touched, ...seen, body: tracker, base: tracker, updatedAt: t.updatedAt, syncState: "synced", syncError: null } };
   }
   const winner = syncDirection === "inbound" ? "tracker" : syncDirection === "outbound" ? "local" : master;
   const conflict = { id: newId(), issueId: local.issueId, base, local: local.body, tracker, resolution: winner } as const;
-  if (winner === "tracker" || local.visibility === "internal") {
+  if (winner === "tracker" || !leavesSyndarix(ctx.project, local)) {
     return { kind: "update", current: local, set: { ...touched, ...seen, body: tracker, base: tracker, updatedAt: t.updatedAt, syncState: "synced", syncError: null }, push: "close", conflict: { ...conflict, resolution: "tracker" } };
   }
   return { kind: "update", current: local, set: { ...touched, ...seen, base: tracker, syncState: "pending_push" }, push: { outboxId: newId(), op: "update", now }, conflict };
