@@ -211,8 +211,11 @@ describe.each(PROVIDERS)("comments on %s", (provider) => {
     const [mine] = await comments(project.id, local.id);
 
     // Hold pushes back: edit locally while the tracker is rate limited, then edit on the tracker.
-    fake.fail({ kind: "rate_limit", match: /^(PATCH|PUT|GET) .*\/(comments|notes)\/\d+/, times: 1, resetInSeconds: 3600 });
+    // The limit is the credential's (issue 16): the run waits for its reset too, so keep it short, and
+    // wait until the push has hit it, so the order (push refused, then the run) is always the same.
+    fake.fail({ kind: "rate_limit", match: /^(PATCH|PUT|GET) .*\/(comments|notes)\/\d+/, times: 1, resetInSeconds: 1 });
     await api(`/api/v1/projects/${project.id}/issues/${local.id}/comments/${mine.id}`, { method: "PATCH", body: { body: "local edit" } });
+    await vi.waitFor(() => expect(fake.requests.some((r) => /\/(comments|notes)\/\d+/.test(r.path) && typeof r.status === "number" && r.status >= 400)).toBe(true), { timeout: 10_000, interval: 25 });
     fake.editComment(c.id, "tracker edit");
     await syncAndWait(project.id);
 
