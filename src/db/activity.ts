@@ -14,7 +14,7 @@ import { and, asc, eq, gt, inArray, sql, type SQL } from "drizzle-orm";
 import { runBatch, type Statement } from "./batch";
 import type { Database } from "./client";
 import { chunkByJsonSize, jsonField as j } from "./json";
-import { activity, issues, type ActivityRow } from "./schema";
+import { activity, comments, issues, type ActivityRow } from "./schema";
 
 export const ACTIVITY_KINDS = [
   // local issues
@@ -24,6 +24,13 @@ export const ACTIVITY_KINDS = [
   "issue.orphaned",
   "issue.deleted",
   "issue.recreate_queued",
+  // comments (the comment's id is in \`detail\`, which starts "comment <id>")
+  "comment.created",
+  "comment.updated",
+  "comment.deleted",
+  "comment.pushed",
+  "comment.push_refused",
+  "comment.push_failed",
   // conflicts and pushes
   "conflict.recorded",
   "conflict.resolved",
@@ -82,6 +89,8 @@ export interface ActivityEntry {
    * Version-guarded writes (compare-and-set) thus record activity exactly when they applied.
    */
   onlyIfIssue?: { id: string; version?: number };
+  /** Likewise for a comment: recorded only if the comment exists after the batch (at `version` when given). */
+  onlyIfComment?: { id: string; version?: number };
 }
 
 /** A value longer than this (UTF-8 bytes, as JSON) is cut; one entry's changes stay under MAX_CHANGES_BYTES. */
@@ -152,6 +161,8 @@ function rowOf(e: ActivityEntry) {
     createdAt: e.createdAt,
     guardId: e.onlyIfIssue?.id ?? null,
     guardVersion: e.onlyIfIssue?.version ?? null,
+    commentGuardId: e.onlyIfComment?.id ?? null,
+    commentGuardVersion: e.onlyIfComment?.version ?? null,
   };
 }
 
@@ -169,6 +180,8 @@ export function activityStatements(entries: readonly ActivityEntry[], when: SQL 
       FROM json_each(${chunk}) AS j
       WHERE (${j("guardId")} IS NULL OR EXISTS (
         SELECT 1 FROM ${issues} i WHERE i.id = ${j("guardId")} AND (${j("guardVersion")} IS NULL OR i.version = ${j("guardVersion")})))
+        AND (${j("commentGuardId")} IS NULL OR EXISTS (
+        SELECT 1 FROM ${comments} c WHERE c.id = ${j("commentGuardId")} AND (${j("commentGuardVersion")} IS NULL OR c.version = ${j("commentGuardVersion")})))
         AND (${when})
       ORDER BY j.key`,
   );

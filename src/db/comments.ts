@@ -5,6 +5,7 @@
  * together go in one atomic batch.
  */
 import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
+import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch, type Statement } from "./batch";
 import type { Database } from "./client";
 import {
@@ -121,10 +122,16 @@ export function commentOutboxUpsert(w: OutboxWrite): SQL {
       updated_at = excluded.updated_at`;
 }
 
-/** Inserts a local comment and, when it is to reach the tracker, its outbox row, atomically. */
-export async function insertLocalComment(db: Database, row: NewComment & { id: string; projectId: string }, push: { outboxId: string } | null): Promise<CommentRow> {
+/** Inserts a local comment and, when it is to reach the tracker, its outbox row, atomically (with its activity). */
+export async function insertLocalComment(
+  db: Database,
+  row: NewComment & { id: string; projectId: string },
+  push: { outboxId: string } | null,
+  activity: readonly ActivityEntry[] = [],
+): Promise<CommentRow> {
   const statements: Statement[] = [db.insert(comments).values({ ...row, version: 1 })];
   if (push) statements.push(commentOutboxUpsert({ id: push.outboxId, projectId: row.projectId, commentId: row.id, version: 1, op: "create", now: row.updatedAt }));
+  statements.push(...activityStatements(activity));
   await runBatch(db, statements);
   return (await getComment(db, row.projectId, row.id))!;
 }
@@ -139,6 +146,8 @@ export async function updateLocalComment(
   change: { body?: string; deletedAt?: string },
   push: { outboxId: string; op: CommentOp } | null,
   now: string,
+  /** Recorded only if the update applied: guard them with `onlyIfComment: { id, version: current.version + 1 }`. */
+  activity: readonly ActivityEntry[] = [],
 ): Promise<CommentRow | undefined> {
   const nextVersion = current.version + 1;
   const update = db
@@ -153,6 +162,8 @@ export async function updateLocalComment(
     .where(and(eq(comments.id, current.id), eq(comments.version, current.version)))
     .returning({ id: comments.id });
   const statements: Statement[] = [update];
+  // Right after the update: recorded only if it changed the row (see storeInbound).
+  statements.push(...activityStatements(activity, sql`changes() > 0`));
   if (push) statements.push(commentOutboxUpsert({ id: push.outboxId, projectId: current.projectId, commentId: current.id, version: nextVersion, op: push.op, now }));
   const [result] = await runBatch(db, statements);
   return result!.results.length > 0 ? getComment(db, current.projectId, current.id) : undefined;
@@ -163,6 +174,8 @@ export async function updateLocalComment(
 export interface InboundInsert {
   kind: "insert";
   row: NewComment & { id: string; projectId: string };
+  /** Its activity, guarded so it is recorded only if the insert applied. */
+  activity?: readonly ActivityEntry[];
 }
 
 export interface InboundUpdate {
@@ -172,6 +185,8 @@ export interface InboundUpdate {
   /** Queue an update push (local wins) or close the pending one (tracker wins / converged). */
   push?: { outboxId: string; op: CommentOp; now: string } | "close";
   conflict?: { id: string; issueId: string; base: string; local: string; tracker: string; resolution: "tracker" | "local" };
+  /** Its activity, guarded on the comment's next version (recorded only if the update applied). */
+  activity?: readonly ActivityEntry[];
 }
 
 export type InboundWrite = InboundInsert | InboundUpdate;
@@ -181,8 +196,14 @@ export type InboundWrite = InboundInsert | InboundUpdate;
  * the decision was computed wins the race and the row is decided again on the next read.
  */
 export async function storeInbound(db: Database, writes: readonly InboundWrite[]): Promise<void> {
-  const statements: Statement[] = [];
+  // A write's statements (and its activity) always go in the same batch: batches hold whole writes.
+  let statements: Statement[] = [];
+  const flush = async () => {
+    if (statements.length > 0) await runBatch(db, statements);
+    statements = [];
+  };
   for (const w of writes) {
+    if (statements.length >= 200) await flush();
     if (w.kind === "insert") {
       statements.push(sql`INSERT INTO ${comments} (id, project_id, issue_id, body, author, visibility, created_at, updated_at, version,
           external_id, external_url, external_updated_at, base, sync_state, deleted_at, last_seen_run_id)
@@ -190,6 +211,8 @@ export async function storeInbound(db: Database, writes: readonly InboundWrite[]
           ${w.row.createdAt}, ${w.row.updatedAt}, 1, ${w.row.externalId ?? null}, ${w.row.externalUrl ?? null}, ${w.row.externalUpdatedAt ?? null},
           ${w.row.base ?? null}, ${w.row.syncState ?? "synced"}, ${w.row.deletedAt ?? null}, ${w.row.lastSeenRunId ?? null})
         ON CONFLICT (project_id, external_id) DO NOTHING`);
+      // Guarded on the new row's id (a fresh id: absent when the insert was skipped).
+      statements.push(...activityStatements(w.activity ?? []));
       continue;
     }
     const next = w.current.version + 1;
@@ -199,6 +222,9 @@ export async function storeInbound(db: Database, writes: readonly InboundWrite[]
         .set({ ...w.set, version: next })
         .where(and(eq(comments.id, w.current.id), eq(comments.version, w.current.version))),
     );
+    // Right after the update: recorded only if it changed the row. (The version guard alone would
+    // also hold if another writer moved the row to the same next version meanwhile.)
+    statements.push(...activityStatements(w.activity ?? [], sql`changes() > 0`));
     if (w.push === "close") {
       statements.push(
         sql`UPDATE ${commentOutbox} SET status = 'done', updated_at = ${w.set.updatedAt ?? w.current.updatedAt}
@@ -215,7 +241,7 @@ export async function storeInbound(db: Database, writes: readonly InboundWrite[]
         WHERE EXISTS (SELECT 1 FROM ${comments} x WHERE x.id = ${w.current.id} AND x.version = ${next})`);
     }
   }
-  for (let i = 0; i < statements.length; i += 200) await runBatch(db, statements.slice(i, i + 200));
+  await flush();
 }
 
 // ---------- comments that arrived before their issue ----------
@@ -362,6 +388,8 @@ export async function storeCommentPushResult(
     /** The deletion reached the tracker: the row is done whatever its op. */
     deleted?: boolean;
     now: string;
+    /** Guard local changes with `onlyIfComment: { id, version: comment.version + 1 }` (what was sent is recorded unguarded). */
+    activity?: readonly ActivityEntry[];
   },
 ): Promise<boolean> {
   const c = args.comment;
@@ -386,6 +414,7 @@ export async function storeCommentPushResult(
         op = CASE WHEN op = 'delete' THEN 'delete' ELSE 'update' END,
         create_attempted_at = NULL, attempts = 0, last_error = NULL, next_attempt_at = NULL, updated_at = ${args.now}
       WHERE comment_id = ${c.id}`,
+    ...activityStatements(args.activity ?? []),
   ]);
   return result!.results[0]?.version === v + 1;
 }
@@ -402,14 +431,22 @@ export async function recordCommentPushAttempt(db: Database, commentId: string, 
 }
 
 /** A push that cannot succeed by retrying: the row fails and the comment shows why (if not edited since). */
-export async function failCommentPush(db: Database, args: { commentId: string; version: number | null; reason: string; now: string }): Promise<boolean> {
+export async function failCommentPush(
+  db: Database,
+  args: { commentId: string; version: number | null; reason: string; now: string },
+  activity: readonly ActivityEntry[] = [],
+): Promise<boolean> {
   const atVersion = args.version === null ? sql`1` : sql`EXISTS (SELECT 1 FROM ${comments} c WHERE c.id = ${args.commentId} AND c.version = ${args.version})`;
-  const [updated] = await runBatch(db, [
+  // Recorded only if the row was still pending (checked first: the updates change it) and at the version.
+  const pending = sql`EXISTS (SELECT 1 FROM ${commentOutbox} o WHERE o.comment_id = ${args.commentId} AND o.status = 'pending') AND ${atVersion}`;
+  const recorded = activityStatements(activity, pending);
+  const results = await runBatch(db, [
+    ...recorded,
     sql`UPDATE ${comments} SET sync_state = 'error', sync_error = ${args.reason} WHERE id = ${args.commentId} AND ${atVersion} RETURNING id`,
     sql`UPDATE ${commentOutbox} SET status = 'failed', last_error = ${args.reason}, attempts = attempts + 1, updated_at = ${args.now}
       WHERE comment_id = ${args.commentId} AND status = 'pending' AND ${atVersion}`,
   ]);
-  return updated!.results.length > 0;
+  return results[recorded.length]!.results.length > 0;
 }
 
 /** Closes a pending row with nothing left to do. */
@@ -421,15 +458,22 @@ export async function closeCommentOutbox(db: Database, commentId: string, status
 }
 
 /** Retries exhausted (dead letter): the row fails and the comment shows why. */
-export async function failExhaustedCommentPush(db: Database, args: { commentId: string; reason: string; now: string }): Promise<boolean> {
-  const [updated] = await runBatch(db, [
+export async function failExhaustedCommentPush(
+  db: Database,
+  args: { commentId: string; reason: string; now: string },
+  activity: readonly ActivityEntry[] = [],
+): Promise<boolean> {
+  // Recorded only if the row was pending (checked first: the updates change it).
+  const recorded = activityStatements(activity, sql`EXISTS (SELECT 1 FROM ${commentOutbox} o WHERE o.comment_id = ${args.commentId} AND o.status = 'pending')`);
+  const results = await runBatch(db, [
+    ...recorded,
     sql`UPDATE ${comments} SET sync_state = 'error', sync_error = ${args.reason}
       WHERE id = ${args.commentId} AND EXISTS (SELECT 1 FROM ${commentOutbox} o WHERE o.comment_id = ${args.commentId} AND o.status = 'pending')
       RETURNING id`,
     sql`UPDATE ${commentOutbox} SET status = 'failed', updated_at = ${args.now}, last_error = COALESCE(last_error, ${args.reason})
       WHERE comment_id = ${args.commentId} AND status = 'pending'`,
   ]);
-  return updated!.results.length > 0;
+  return results[recorded.length]!.results.length > 0;
 }
 
 /** Pending comment pushes of enabled projects not touched since `before` (their job was lost). */

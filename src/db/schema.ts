@@ -44,6 +44,8 @@ export const projects = sqliteTable(
   commentCursorEtag: text("comment_cursor_etag"),
   /** Prefix comments pushed with the sync's token with a line naming their local author. */
   commentAttribution: integer("comment_attribution", { mode: "boolean" }).notNull().default(false),
+  /** GitLab only: internal comments are sent as internal notes (off: internal comments never leave Syndarix). */
+  gitlabInternalNotes: integer("gitlab_internal_notes", { mode: "boolean" }).notNull().default(false),
   },
   (t) => [index("projects_installation_idx").on(t.installationId)],
 );

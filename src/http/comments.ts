@@ -108,16 +108,16 @@ export const commentsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const { issueId } = c.req.valid("param");
     const input = c.req.valid("json");
     const author = input.author ?? (c.var as { apiToken?: { name: string } }).apiToken?.name ?? "syndarix";
-    const row = await createLocalComment(c.env, database(c.env.DB), c.var.project, issueId, { body: input.body, author, visibility: input.visibility });
+    const row = await createLocalComment(c.env, database(c.env.DB), c.var.project, issueId, { body: input.body, author, visibility: input.visibility }, { source: "api", actor: c.var.apiToken.name });
     return c.json(commentToApi(row), 201);
   })
   .openapi(routes.update, async (c) => {
     const { issueId, commentId } = c.req.valid("param");
-    const row = await editLocalComment(c.env, database(c.env.DB), c.var.project, issueId, commentId, c.req.valid("json").body);
+    const row = await editLocalComment(c.env, database(c.env.DB), c.var.project, issueId, commentId, c.req.valid("json").body, { source: "api", actor: c.var.apiToken.name });
     return c.json(commentToApi(row), 200);
   })
   .openapi(routes.delete, async (c) => {
     const { issueId, commentId } = c.req.valid("param");
-    await deleteLocalComment(c.env, database(c.env.DB), c.var.project, issueId, commentId);
+    await deleteLocalComment(c.env, database(c.env.DB), c.var.project, issueId, commentId, { source: "api", actor: c.var.apiToken.name });
     return c.body(null, 204);
   });

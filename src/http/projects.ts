@@ -63,6 +63,10 @@ const ProjectFields = {
     .boolean()
     .optional()
     .openapi({ description: "Start comments posted with the sync's token with a line naming their local author (default false)" }),
+  gitlabInternalNotes: z
+    .boolean()
+    .optional()
+    .openapi({ description: "GitLab only: send internal comments as internal notes (default false: internal comments never leave Syndarix)" }),
 };
 
 const CreateProject = z
@@ -91,6 +95,7 @@ export const ProjectSchema = z
     webhookUrl: z.string().openapi({ description: "Path to register in the tracker: /webhooks/<provider>/<id> (App projects: /webhooks/github-app)" }),
     installationId: z.number().int().nullable().openapi({ description: "The GitHub App installation the project is connected with; null when it uses a token" }),
     commentAttribution: z.boolean(),
+    gitlabInternalNotes: z.boolean(),
     createdAt: IsoTimestamp,
     updatedAt: IsoTimestamp,
     lastIncrementalSyncAt: IsoTimestamp.nullable(),
@@ -113,6 +118,7 @@ export function projectToApi(p: ProjectRow): z.infer<typeof ProjectSchema> {
     webhookUrl: p.installationId !== null ? "/webhooks/github-app" : `/webhooks/${p.provider}/${p.id}`,
     installationId: p.installationId,
     commentAttribution: p.commentAttribution,
+    gitlabInternalNotes: p.gitlabInternalNotes,
     createdAt: p.createdAt,
     updatedAt: p.updatedAt,
     lastIncrementalSyncAt: p.lastIncrementalSyncAt,
@@ -245,6 +251,11 @@ const routes = {
   }),
 };
 
+/** Internal notes exist only on GitLab: the opt-in is refused for the other trackers. */
+function internalNotesErrors(provider: string, on: boolean): FieldError[] {
+  return on && provider !== "gitlab" ? [{ field: "gitlabInternalNotes", message: `only GitLab has internal notes; not available for ${provider}` }] : [];
+}
+
 export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.create, async (c) => {
     const input = c.req.valid("json");
@@ -252,7 +263,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const deletionPolicy = input.deletionPolicy ?? "orphan";
     const auth = checkAuthRules(input.provider, input, null, githubAppConfig(c.env) !== null);
     const checked = checkProjectRules({ ...input, apiBaseUrl, deletionPolicy }, parseInsecureHosts(c.env.ALLOW_INSECURE_TRACKER_HOSTS));
-    const errors = [...checked.errors, ...auth.errors];
+    const errors = [...checked.errors, ...auth.errors, ...internalNotesErrors(input.provider, input.gitlabInternalNotes ?? false)];
     if (errors.length) throw new ValidationFailed(errors);
     const id = newId();
     const now = nowIso();
@@ -270,6 +281,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       deletionPolicy,
       syncEnabled: input.syncEnabled ?? true,
       commentAttribution: input.commentAttribution ?? false,
+      gitlabInternalNotes: input.gitlabInternalNotes ?? false,
       // App projects hold no token of their own: the installation's tokens are minted as needed.
       tokenEnc: input.token !== undefined ? await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "token", input.token, apiOrigin) : "",
       webhookSecretEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret ?? randomSecret(), apiOrigin),
@@ -308,7 +320,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     };
     const auth = checkAuthRules(provider, input, current, githubAppConfig(c.env) !== null);
     const checked = checkProjectRules(next, parseInsecureHosts(c.env.ALLOW_INSECURE_TRACKER_HOSTS));
-    const errors = [...checked.errors, ...auth.errors];
+    const errors = [...checked.errors, ...auth.errors, ...internalNotesErrors(provider, input.gitlabInternalNotes ?? (input.provider !== undefined ? false : current.gitlabInternalNotes))];
     if (errors.length) throw new ValidationFailed(errors);
     // The stored token was given for the current origin: another origin needs a token given for it
     // (App projects mint their tokens for whatever apiBaseUrl they have).
@@ -330,6 +342,8 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       ...(input.master !== undefined ? { master: input.master } : {}),
       ...(input.syncEnabled !== undefined ? { syncEnabled: input.syncEnabled } : {}),
       ...(input.commentAttribution !== undefined ? { commentAttribution: input.commentAttribution } : {}),
+      ...(input.gitlabInternalNotes !== undefined ? { gitlabInternalNotes: input.gitlabInternalNotes } : {}),
+      ...(provider !== "gitlab" ? { gitlabInternalNotes: false } : {}),
       provider: next.provider,
       apiBaseUrl: checked.apiBaseUrl,
       repository: next.repository,

@@ -165,7 +165,8 @@ export interface CommentTracker {
   listIssueComments(issueNumber: number): Promise<CanonicalComment[] | null>;
   /** One comment, or null when it is gone. */
   getComment(issueNumber: number, externalId: string): Promise<CanonicalComment | null>;
-  createComment(issueNumber: number, body: string): Promise<CanonicalComment>;
+  /** `internal`: GitLab only (an internal note); the other trackers are never asked for one. */
+  createComment(issueNumber: number, body: string, options?: { internal?: boolean }): Promise<CanonicalComment>;
   updateComment(issueNumber: number, externalId: string, body: string): Promise<CanonicalComment>;
   /** Deletes; "gone" when the tracker no longer had it. */
   deleteComment(issueNumber: number, externalId: string): Promise<"deleted" | "gone">;

@@ -10,7 +10,10 @@ import type { CommentRow, ProjectRow } from "../db/schema";
 import type { Env } from "../env";
 import { DirectionRefused, NotFound, StateConflict } from "../errors";
 import { newId, nowIso } from "../ids";
+import type { ActivityOrigin } from "../db/activity";
 import { enqueueCommentPushes } from "../queue/send";
+import { commentChangedEntry, commentCreatedEntry } from "./comment-activity";
+import { leavesSyndarix } from "./comment-visibility";
 
 const MAX_ATTEMPTS = 5;
 
@@ -26,29 +29,35 @@ export interface NewLocalComment {
   visibility: "public" | "internal";
 }
 
-export async function createLocalComment(env: Env, db: Database, project: ProjectRow, issueId: string, input: NewLocalComment): Promise<CommentRow> {
+export async function createLocalComment(
+  env: Env,
+  db: Database,
+  project: ProjectRow,
+  issueId: string,
+  input: NewLocalComment,
+  origin: ActivityOrigin = { source: "api" },
+): Promise<CommentRow> {
   assertLocalWritesAllowed(project);
   const issue = await getIssue(db, project.id, issueId);
   if (!issue) throw new NotFound("issue", issueId);
   if (issue.deletedAt !== null || issue.syncState === "orphaned") throw new StateConflict(`issue ${issueId} is orphaned: its tracker issue was deleted or moved`);
   const now = nowIso();
   const id = newId();
-  const pushed = input.visibility === "public";
-  const row = await insertLocalComment(
-    db,
-    {
-      id,
-      projectId: project.id,
-      issueId,
-      body: input.body,
-      author: input.author,
-      visibility: input.visibility,
-      createdAt: now,
-      updatedAt: now,
-      syncState: pushed ? "pending_push" : "synced",
-    },
-    pushed ? { outboxId: newId() } : null,
-  );
+  const pushed = leavesSyndarix(project, input);
+  const fields = {
+    id,
+    projectId: project.id,
+    issueId,
+    body: input.body,
+    author: input.author,
+    visibility: input.visibility,
+    createdAt: now,
+    updatedAt: now,
+    syncState: pushed ? ("pending_push" as const) : ("synced" as const),
+  };
+  const row = await insertLocalComment(db, fields, pushed ? { outboxId: newId() } : null, [
+    commentCreatedEntry({ projectId: project.id, origin, now }, { ...fields, externalId: null, deletedAt: null }, "created locally"),
+  ]);
   if (pushed) await enqueueCommentPushes(env, project.id, [id]);
   return row;
 }
@@ -60,13 +69,24 @@ async function loadLive(db: Database, project: ProjectRow, issueId: string, comm
   return current;
 }
 
-export async function editLocalComment(env: Env, db: Database, project: ProjectRow, issueId: string, commentId: string, body: string): Promise<CommentRow> {
+export async function editLocalComment(
+  env: Env,
+  db: Database,
+  project: ProjectRow,
+  issueId: string,
+  commentId: string,
+  body: string,
+  origin: ActivityOrigin = { source: "api" },
+): Promise<CommentRow> {
   assertLocalWritesAllowed(project);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await loadLive(db, project, issueId, commentId);
     if (current.body === body) return current;
-    const pushed = current.visibility === "public";
-    const row = await updateLocalComment(db, current, { body }, pushed ? { outboxId: newId(), op: current.externalId ? "update" : "create" } : null, nowIso());
+    const pushed = leavesSyndarix(project, current);
+    const now = nowIso();
+    const after = { ...current, body, syncState: pushed ? ("pending_push" as const) : current.syncState };
+    const entry = commentChangedEntry({ projectId: project.id, origin, now }, current, after, "edited locally");
+    const row = await updateLocalComment(db, current, { body }, pushed ? { outboxId: newId(), op: current.externalId ? "update" : "create" } : null, now, entry ? [entry] : []);
     if (row) {
       if (pushed) await enqueueCommentPushes(env, project.id, [commentId]);
       return row;
@@ -75,13 +95,22 @@ export async function editLocalComment(env: Env, db: Database, project: ProjectR
   throw new StateConflict(`comment ${commentId} is being changed concurrently; try again`);
 }
 
-export async function deleteLocalComment(env: Env, db: Database, project: ProjectRow, issueId: string, commentId: string): Promise<void> {
+export async function deleteLocalComment(
+  env: Env,
+  db: Database,
+  project: ProjectRow,
+  issueId: string,
+  commentId: string,
+  origin: ActivityOrigin = { source: "api" },
+): Promise<void> {
   assertLocalWritesAllowed(project);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await loadLive(db, project, issueId, commentId);
-    const pushed = current.visibility === "public";
+    const pushed = leavesSyndarix(project, current);
     const now = nowIso();
-    const row = await updateLocalComment(db, current, { deletedAt: now }, pushed ? { outboxId: newId(), op: "delete" } : null, now);
+    const after = { ...current, deletedAt: now, syncState: pushed ? ("pending_push" as const) : current.syncState };
+    const entry = commentChangedEntry({ projectId: project.id, origin, now }, current, after, "deleted locally");
+    const row = await updateLocalComment(db, current, { deletedAt: now }, pushed ? { outboxId: newId(), op: "delete" } : null, now, entry ? [entry] : []);
     if (row) {
       if (pushed) await enqueueCommentPushes(env, project.id, [commentId]);
       return;

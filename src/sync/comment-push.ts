@@ -3,7 +3,8 @@
  * exactly once, through the same queue, retries, rate-limit deferral and dead letter as issue
  * pushes. Runs inside the project's Durable Object.
  *
- * - Internal comments never leave Syndarix: no outbox row is written for them, and a row that
+ * - Internal comments never leave Syndarix (except as GitLab internal notes when the project opted
+ *   in: `gitlabInternalNotes`): no outbox row is written for them, and a row that
  *   somehow names one is closed without a tracker call.
  * - Create once: the attempt time and the exact text are recorded before the create is sent. A
  *   retry that finds an attempt on record first looks for the comment it made — same issue, the
@@ -14,6 +15,7 @@
  *   own comment back is an echo and changes nothing.
  * - Creates are paced with the project's issue creates (GitHub's secondary limit counts both).
  */
+import type { ActivityEntry } from "../db/activity";
 import { database } from "../db/client";
 import {
   closeCommentOutbox,
@@ -35,7 +37,10 @@ import { nowIso } from "../ids";
 import { log } from "../log";
 import { RateLimitedError, TrackerError, type CanonicalComment } from "../providers/types";
 import { enqueueCommentPushes } from "../queue/send";
+import { originOf } from "./activity";
+import { commentChangedEntry } from "./comment-activity";
 import { normalizeBody, withAttribution, withoutAttribution } from "./comment-attribution";
+import { leavesSyndarix } from "./comment-visibility";
 import { applyCommentDeletions, applyComments } from "./comments";
 import type { SyncContext } from "./context";
 import { CREATE_SPACING_MS, type PushOutcome } from "./push";
@@ -50,6 +55,8 @@ const DONE: Step = { kind: "done" };
 const AGAIN: Step = { kind: "again" };
 
 export async function pushComment(ctx: SyncContext, commentId: string): Promise<PushOutcome> {
+  // Everything this push changes (its answer, a tracker edit it merges) is recorded as from a push.
+  ctx = { ...ctx, origin: originOf(ctx, "push") };
   for (let round = 0; round < MAX_ROUNDS; round++) {
     const step = await pushOnce(ctx, commentId);
     if (step.kind === "done") return { retryAt: null };
@@ -68,13 +75,16 @@ async function pushOnce(ctx: SyncContext, commentId: string): Promise<Step> {
     await closeCommentOutbox(ctx.db, commentId, "failed", "the project syncs inbound only", nowIso(now));
     return DONE;
   }
-  if (comment.visibility === "internal") {
+  if (!leavesSyndarix(ctx.project, comment)) {
     await closeCommentOutbox(ctx.db, commentId, "done", "internal comments are never sent", nowIso(now));
     return DONE;
   }
   const issue = await getIssue(ctx.db, ctx.project.id, comment.issueId);
   if (!issue || issue.deletedAt !== null || issue.syncState === "orphaned") {
-    await failCommentPush(ctx.db, { commentId, version: null, reason: "the comment's tracker issue is gone", now: nowIso(now) });
+    const reason = "the comment's tracker issue is gone";
+    await failCommentPush(ctx.db, { commentId, version: null, reason, now: nowIso(now) }, [
+      failureEntry(ctx, comment, "comment.push_failed", `comment ${comment.id} cannot be pushed: ${reason}`, nowIso(now)),
+    ]);
     return DONE;
   }
   if (issue.externalNumber === null) {
@@ -103,13 +113,14 @@ async function createStep(ctx: SyncContext, comment: CommentRow, row: CommentOut
   }
   if (row.createAttemptedAt) {
     const found = await findLostCreate(ctx, comment, row, number);
-    if (found) return store(ctx, comment, found);
+    if (found) return store(ctx, comment, found, `adopted tracker comment ${found.externalId} on #${number}, made by an earlier attempt whose answer was lost`);
   }
   const text = textFor(ctx, comment);
   await recordCommentCreateAttempt(ctx.db, { commentId: comment.id, sentBody: text, at: nowIso(now) });
   await delayCreates(ctx.db, ctx.project.id, nowIso(now + CREATE_SPACING_MS));
-  const created = await ctx.tracker.createComment(number, text);
-  return store(ctx, comment, created);
+  // Only reached for an internal comment on a GitLab project that opted in: an internal note.
+  const created = await ctx.tracker.createComment(number, text, comment.visibility === "internal" ? { internal: true } : undefined);
+  return store(ctx, comment, created, `created tracker comment ${created.externalId} on #${number}`);
 }
 
 /** The comment an earlier attempt made and never heard back about: same issue, our user, same text, in the window. */
@@ -124,7 +135,7 @@ async function findLostCreate(ctx: SyncContext, comment: CommentRow, row: Commen
 }
 
 async function updateStep(ctx: SyncContext, comment: CommentRow, number: number): Promise<Step> {
-  if (comment.base !== null && comment.base === comment.body) return store(ctx, comment, null);
+  if (comment.base !== null && comment.base === comment.body) return store(ctx, comment, null, null);
   const current = await ctx.tracker.getComment(number, comment.externalId!);
   if (!current) {
     // Deleted on the tracker while edited here: the tracker's deletion stands.
@@ -139,21 +150,42 @@ async function updateStep(ctx: SyncContext, comment: CommentRow, number: number)
     return AGAIN;
   }
   const answer = await ctx.tracker.updateComment(number, comment.externalId!, textFor(ctx, comment));
-  return store(ctx, comment, answer);
+  return store(ctx, comment, answer, `sent body to tracker comment ${comment.externalId} on #${number}`);
 }
 
 async function deleteStep(ctx: SyncContext, comment: CommentRow, row: CommentOutboxRow, number: number): Promise<Step> {
   let externalId = comment.externalId;
   if (externalId === null && row.createAttemptedAt) externalId = (await findLostCreate(ctx, comment, row, number))?.externalId ?? null;
   if (externalId !== null) await ctx.tracker.deleteComment(number, externalId);
-  await storeCommentPushResult(ctx.db, { comment, externalId, externalUrl: null, externalUpdatedAt: null, base: null, settled: true, deleted: true, now: nowIso() });
+  const now = nowIso();
+  const activity = pushActivity(ctx, comment, externalId, externalId !== null ? `deleted tracker comment ${externalId} on #${number}` : null, true, now);
+  await storeCommentPushResult(ctx.db, { comment, externalId, externalUrl: null, externalUpdatedAt: null, base: null, settled: true, deleted: true, now, activity });
   await closeCommentOutbox(ctx.db, comment.id, "done", null, nowIso());
   return DONE;
 }
 
-async function store(ctx: SyncContext, comment: CommentRow, answer: CanonicalComment | null): Promise<Step> {
+/**
+ * A push's entries: `comment.pushed` for what reached the tracker (recorded whatever happened
+ * locally meanwhile: the tracker was written), and the local row's changes, recorded only if the
+ * comment was still at the version read.
+ */
+function pushActivity(ctx: SyncContext, comment: CommentRow, externalId: string | null, what: string | null, settled: boolean, now: string): ActivityEntry[] {
+  const where = { projectId: ctx.project.id, origin: originOf(ctx, "push"), now };
+  const entries: ActivityEntry[] = [];
+  if (what) {
+    const linked = externalId !== null && comment.externalId !== externalId ? { externalId: { before: comment.externalId, after: externalId } } : null;
+    entries.push({ ...where, createdAt: now, issueId: comment.issueId, kind: "comment.pushed", changes: linked, detail: `comment ${comment.id}: ${what}` });
+  }
+  // The mapping is in comment.pushed; here only what changes on the local row itself.
+  const changed = commentChangedEntry(where, comment, { ...comment, syncState: settled ? "synced" : "pending_push" });
+  if (changed) entries.push(changed);
+  return entries;
+}
+
+async function store(ctx: SyncContext, comment: CommentRow, answer: CanonicalComment | null, what: string | null): Promise<Step> {
   const base = answer ? withoutAttribution(comment.author, normalizeBody(answer.body)) : comment.base;
   const settled = base === comment.body;
+  const now = nowIso();
   const atVersion = await storeCommentPushResult(ctx.db, {
     comment,
     externalId: answer?.externalId ?? null,
@@ -161,7 +193,8 @@ async function store(ctx: SyncContext, comment: CommentRow, answer: CanonicalCom
     externalUpdatedAt: answer?.updatedAt ?? null,
     base,
     settled,
-    now: nowIso(),
+    now,
+    activity: pushActivity(ctx, comment, answer?.externalId ?? null, answer ? what : null, settled, now),
   });
   return atVersion && settled ? DONE : AGAIN;
 }
@@ -184,8 +217,23 @@ async function handleFailure(ctx: SyncContext, comment: CommentRow, err: unknown
     throw err;
   }
   log.error("comment push refused by the tracker", { projectId: ctx.project.id, commentId: comment.id, status: err.status, error: err.message });
-  await failCommentPush(ctx.db, { commentId: comment.id, version: comment.version, reason: `push failed: ${err.message}`, now });
+  const kind = err.status === 401 || err.status === 403 ? "access.failed" : "comment.push_refused";
+  await failCommentPush(ctx.db, { commentId: comment.id, version: comment.version, reason: `push failed: ${err.message}`, now }, [
+    failureEntry(ctx, comment, kind, `comment ${comment.id}: the tracker refused the push${err.status ? ` (HTTP ${err.status})` : ""}: ${err.message}`, now),
+  ]);
   return DONE;
+}
+
+function failureEntry(ctx: SyncContext, comment: CommentRow, kind: ActivityEntry["kind"], detail: string, now: string): ActivityEntry {
+  return {
+    projectId: ctx.project.id,
+    issueId: comment.issueId,
+    kind,
+    origin: originOf(ctx, "push"),
+    createdAt: now,
+    changes: comment.syncState !== "error" ? { syncState: { before: comment.syncState, after: "error" } } : null,
+    detail,
+  };
 }
 
 /** Dead letter: retries exhausted; the row fails and the comment shows why. */
@@ -194,5 +242,20 @@ export async function recordCommentPushFailure(env: Env, projectId: string, comm
   const row = await getCommentOutboxRow(db, commentId);
   if (!row || row.status !== "pending") return;
   const reason = row.lastError ? `push failed (${error}): ${row.lastError}` : `push failed: ${error}`;
-  if (await failExhaustedCommentPush(db, { commentId, reason, now: nowIso() })) log.error("comment push failed for good", { projectId, commentId, error: reason });
+  const now = nowIso();
+  const comment = await getComment(db, projectId, commentId);
+  const activity: ActivityEntry[] = comment
+    ? [
+        {
+          projectId,
+          issueId: comment.issueId,
+          kind: "comment.push_failed",
+          origin: { source: "push" },
+          createdAt: now,
+          changes: comment.syncState !== "error" ? { syncState: { before: comment.syncState, after: "error" } } : null,
+          detail: `comment ${commentId}: retries exhausted; ${reason}`,
+        },
+      ]
+    : [];
+  if (await failExhaustedCommentPush(db, { commentId, reason, now }, activity)) log.error("comment push failed for good", { projectId, commentId, error: reason });
 }

@@ -28,7 +28,10 @@ import type { CommentRow, IssueRow } from "../db/schema";
 import { newId, nowIso } from "../ids";
 import type { CanonicalComment } from "../providers/types";
 import { enqueueCommentPushes } from "../queue/send";
+import { originOf } from "./activity";
+import { inboundActivity } from "./comment-activity";
 import { normalizeBody, withoutAttribution } from "./comment-attribution";
+import { leavesSyndarix } from "./comment-visibility";
 import type { SyncContext } from "./context";
 
 export interface CommentCounts {
@@ -102,7 +105,7 @@ export async function applyComments(ctx: SyncContext, incoming: readonly Canonic
     if (w.set.body !== undefined || w.set.deletedAt !== undefined) counts.updated++;
     else counts.unchanged++;
   }
-  await storeInbound(ctx.db, writes);
+  await storeInbound(ctx.db, withActivity(ctx, writes, now));
   await savePendingComments(ctx.db, ctx.project.id, waiting);
   await deletePending(ctx.db, ctx.project.id, applied);
   if (pushes.length > 0) {
@@ -117,7 +120,7 @@ export async function applyCommentDeletions(ctx: SyncContext, rows: readonly Com
   const writes: InboundWrite[] = rows
     .filter((r) => r.deletedAt === null)
     .map((r) => ({ kind: "update", current: r, set: { deletedAt, syncState: "synced", syncError: null }, push: "close" }));
-  await storeInbound(ctx.db, writes);
+  await storeInbound(ctx.db, withActivity(ctx, writes, nowIso()));
   return writes.length;
 }
 
@@ -126,6 +129,12 @@ export async function applyWaitingComments(ctx: SyncContext, limit = 200): Promi
   const rows = await listPendingWithIssue(ctx.db, ctx.project.id, limit);
   if (rows.length === 0) return zeroCommentCounts();
   return applyComments(ctx, rows.map((r) => JSON.parse(r.comment) as CanonicalComment));
+}
+
+/** Each write with the activity entries describing it (recorded in its batch, only if it applied). */
+function withActivity(ctx: SyncContext, writes: readonly InboundWrite[], now: string): InboundWrite[] {
+  const where = { projectId: ctx.project.id, origin: originOf(ctx, "poll"), now };
+  return writes.map((w) => ({ ...w, activity: inboundActivity(where, w) }));
 }
 
 function insertOf(ctx: SyncContext, issue: IssueRow, t: CanonicalComment, runId: string | null): InboundWrite {
@@ -182,14 +191,14 @@ export function decideComment(ctx: Pick<SyncContext, "project">, local: CommentR
   if (!localChanged || tracker === local.body) {
     if (tracker === local.body) return { kind: "update", current: local, set: { ...touched, ...seen, base: tracker, syncState: "synced", syncError: null }, push: "close" };
     // Outbound: local is the master; tracker drift is put back.
-    if (syncDirection === "outbound" && local.visibility === "public") {
+    if (syncDirection === "outbound" && leavesSyndarix(ctx.project, local)) {
       return { kind: "update", current: local, set: { ...touched, ...seen, base: tracker, syncState: "pending_push" }, push: { outboxId: newId(), op: "update", now } };
     }
     return { kind: "update", current: local, set: { ...touched, ...seen, body: tracker, base: tracker, updatedAt: t.updatedAt, syncState: "synced", syncError: null } };
   }
   const winner = syncDirection === "inbound" ? "tracker" : syncDirection === "outbound" ? "local" : master;
   const conflict = { id: newId(), issueId: local.issueId, base, local: local.body, tracker, resolution: winner } as const;
-  if (winner === "tracker" || local.visibility === "internal") {
+  if (winner === "tracker" || !leavesSyndarix(ctx.project, local)) {
     return { kind: "update", current: local, set: { ...touched, ...seen, body: tracker, base: tracker, updatedAt: t.updatedAt, syncState: "synced", syncError: null }, push: "close", conflict: { ...conflict, resolution: "tracker" } };
   }
   return { kind: "update", current: local, set: { ...touched, ...seen, base: tracker, syncState: "pending_push" }, push: { outboxId: newId(), op: "update", now }, conflict };

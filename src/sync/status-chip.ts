@@ -4,7 +4,7 @@
  */
 import type { SyncStatus } from "./status";
 
-export const CHIPS = ["paused", "access lost", "importing", "failing", "late", "syncing", "healthy"] as const;
+export const CHIPS = ["paused", "access lost", "importing", "failing", "late", "new", "syncing", "healthy"] as const;
 export type Chip = (typeof CHIPS)[number];
 
 /** Cron runs an incremental sync every 5 minutes; "late" is more than two intervals without one. */
@@ -15,9 +15,10 @@ export const CHIP_RULES: Record<Chip, string> = {
     "sync is switched off for the project (syncEnabled false), or its credential paused it: credentials rejected (HTTP 401), GitHub App installation suspended or uninstalled, or the repository removed from the installation (the reason is shown next to the chip)",
   "access lost":
     "the tracker answers 404 for the repository itself (the token lost access, or another repository now has its name), or it refused the stored credentials (HTTP 401/403) since the last successful run",
-  importing: "the first full run is going: the project has never finished a sync",
+  importing: "a run is queued or going and the project has never finished a sync (its first import)",
   failing: "the last finished run failed, or pushes or webhook deliveries failed and wait for repair",
-  late: "no successful run for more than two cron intervals (10 minutes)",
+  late: "no successful run for more than two cron intervals (10 minutes), counted from the project's creation if it never synced",
+  new: "created less than two cron intervals ago and no run queued yet: the cron starts the first one within 5 minutes",
   syncing: "a run is going",
   healthy: "none of the above",
 };
@@ -35,7 +36,9 @@ export function chipOf(s: SyncStatus, lastAccessFailureAt: string | null, now: n
   if (s.activeRun && !p.lastFullSyncAt && !p.lastIncrementalSyncAt) return "importing";
   const finished = [s.lastRuns.incremental, s.lastRuns.full].filter((r) => r !== null).sort((a, b) => ((a.finishedAt ?? "") < (b.finishedAt ?? "") ? 1 : -1));
   if (finished[0]?.status === "failed" || s.failedPushes > 0 || s.failedDeliveries > 0) return "failing";
-  if (!lastSuccess ? !s.activeRun : now - Date.parse(lastSuccess) > LATE_AFTER_MS) return "late";
+  // Never synced and no run (an active one is "importing" above): late only once the cron should have run.
+  if (now - Date.parse(lastSuccess ?? p.createdAt) > LATE_AFTER_MS) return "late";
+  if (!lastSuccess) return "new";
   if (s.activeRun) return "syncing";
   return "healthy";
 }

@@ -41,6 +41,7 @@ th { background: #f6f8fa; }
 .chip-failing, .chip-access-lost { color: #82071e; background: #ffebe9; }
 .chip-paused { color: #32383f; background: #eaeef2; }
 .chip-reason { font-size: .85rem; color: #57606a; }
+.chip-new { color: #32383f; background: #eaeef2; }
 progress { width: 20rem; height: 1rem; }
 form.inline { display: inline; }
 button { font: inherit; padding: .2rem .6rem; cursor: pointer; }

@@ -215,6 +215,7 @@ describe.each(PROVIDERS)("comments on %s", (provider) => {
     // run's too, since projects share their credential's budget.)
     fake.fail({ kind: "server_error", match: /^(PATCH|PUT|GET) .*\/(comments|notes)\/\d+/, times: 100 });
     await api(`/api/v1/projects/${project.id}/issues/${local.id}/comments/${mine.id}`, { method: "PATCH", body: { body: "local edit" } });
+    await vi.waitFor(() => expect(fake.requests.some((r) => /\/(comments|notes)\/\d+/.test(r.path) && typeof r.status === "number" && r.status >= 400)).toBe(true), { timeout: 10_000, interval: 25 });
     fake.editComment(c.id, "tracker edit");
     await syncAndWait(project.id);
 

@@ -12,6 +12,12 @@
  *     the losing value and the winning side);
  *   - a write that put the key back to a value it held before (a revert) may be invisible to a
  *     state-based three-way merge, which then takes the other side's last write instead.
+ *
+ * Comments ride along: created, edited and deleted on both sides, with comment webhooks. Their model
+ * is one key per comment (its body, or "deleted"): a deletion on either side is final (a deleted
+ * comment is never revived), otherwise the last body written shows, unless it lost a recorded
+ * conflict or was an invisible revert. Every tracker comment has exactly one local copy and every
+ * local comment at most one tracker copy (no duplicates, even from our own creates).
  */
 import { env } from "cloudflare:workers";
 import fc from "fast-check";
@@ -44,7 +50,11 @@ type Op =
   | { kind: "set"; side: Side; target: number; field: SetField; name: string; present: boolean }
   | { kind: "webhook"; target: number; wait: boolean }
   | { kind: "poll" }
-  | { kind: "drain" };
+  | { kind: "drain" }
+  | { kind: "comment-create"; side: Side; target: number }
+  | { kind: "comment-edit"; side: Side; target: number; value: "fresh" | "a" }
+  | { kind: "comment-delete"; side: Side; target: number }
+  | { kind: "comment-webhook"; target: number; wait: boolean };
 
 function opArb(fields: readonly Scalar[]): fc.Arbitrary<Op> {
   const side = fc.constantFrom<Side>("local", "tracker");
@@ -66,7 +76,22 @@ function opArb(fields: readonly Scalar[]): fc.Arbitrary<Op> {
     { weight: 2, arbitrary: fc.record({ kind: fc.constant("webhook" as const), target, wait: fc.boolean() }) },
     { weight: 2, arbitrary: fc.constant<Op>({ kind: "poll" }) },
     { weight: 1, arbitrary: fc.constant<Op>({ kind: "drain" }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("comment-create" as const), side, target }) },
+    { weight: 4, arbitrary: fc.record({ kind: fc.constant("comment-edit" as const), side, target, value: fc.constantFrom<"fresh" | "a">("fresh", "fresh", "a") }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("comment-delete" as const), side, target }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant("comment-webhook" as const), target, wait: fc.boolean() }) },
   );
+}
+
+/** One comment of the model: known by its local id (local creates) or tracker id (tracker creates). */
+interface TrackedComment {
+  issue: Tracked;
+  createdBy: Side;
+  localId: string | null;
+  externalId: number | null;
+  initial: string;
+  /** Bodies written, in order; null is a deletion. */
+  writes: { seq: number; side: Side; body: string | null; priors: string[] }[];
 }
 
 interface Write {
@@ -135,11 +160,13 @@ async function countWhere(sql: string, projectId: string): Promise<number> {
   return (await env.DB.prepare(sql).bind(projectId).first<{ n: number }>())!.n;
 }
 
-/** Waits until no push is pending for the project (no pending outbox row). */
+/** Waits until no push is pending for the project (no pending outbox row, issue or comment). */
 async function drainPushes(projectId: string): Promise<void> {
   await vi.waitFor(
     async () => {
-      const n = await countWhere("select count(*) as n from outbox where project_id = ? and status = 'pending'", projectId);
+      const n =
+        (await countWhere("select count(*) as n from outbox where project_id = ? and status = 'pending'", projectId)) +
+        (await countWhere("select count(*) as n from comment_outbox where project_id = ? and status = 'pending'", projectId));
       if (n > 0) throw new Error(`${n} pushes still pending`);
     },
     { timeout: 20_000, interval: 20 },
@@ -174,6 +201,8 @@ async function runScenario({ provider, master, ops }: Scenario): Promise<void> {
     fake.seedIssue({ title: "seed one", body: "s1", labels: ["x"], assignees: ["alice"] }),
     fake.seedIssue({ title: "seed two", body: "s2", labels: ["y", "z"], milestone: "v1", state: "closed" }),
   ];
+  // A tracker comment on each seeded issue, imported with them, so comment ops have targets from the start.
+  const seededComments = seeded.map((s) => fake.addComment(s.number, { body: `seed comment on #${s.number}`, author: "carol" }));
   expect((await syncAndWait(project.id, "full")).status).toBe("succeeded");
   const imported = await listAllIssues(project.id);
   const issues: Tracked[] = seeded.map((s) => {
@@ -184,6 +213,24 @@ async function runScenario({ provider, master, ops }: Scenario): Promise<void> {
 
   let seq = 0;
   let creates = 0;
+  const comments: TrackedComment[] = seededComments.map((c, i) => ({ issue: issues[i]!, createdBy: "tracker", localId: null, externalId: c.id, initial: c.body, writes: [] }));
+  const commentOf = (target: number) => (comments.length > 0 ? comments[target % comments.length]! : null);
+  const localIdOf = async (c: TrackedComment): Promise<string | null> => {
+    if (c.localId === null && c.externalId !== null) {
+      c.localId = (await env.DB.prepare("select id from comments where project_id = ? and external_id = ?").bind(project.id, String(c.externalId)).first<{ id: string }>())?.id ?? null;
+    }
+    return c.localId;
+  };
+  const externalIdOf = async (c: TrackedComment): Promise<number | null> => {
+    if (c.externalId === null && c.localId !== null) {
+      const id = (await env.DB.prepare("select external_id from comments where id = ?").bind(c.localId).first<{ external_id: string | null }>())?.external_id;
+      c.externalId = id ? Number(id) : null;
+    }
+    return c.externalId;
+  };
+  const recordComment = (c: TrackedComment, side: Side, body: string | null) => {
+    c.writes.push({ seq: seq++, side, body, priors: [c.initial, ...c.writes.map((w) => w.body ?? "<deleted>")] });
+  };
   const log: string[] = [];
   const record = (t: Tracked, k: string, side: Side, value: unknown) => {
     const entry = t.keys.get(k)!;
@@ -269,12 +316,71 @@ async function runScenario({ provider, master, ops }: Scenario): Promise<void> {
         await drainPushes(project.id);
         log.push("drain");
         break;
+      case "comment-create": {
+        // Only on issues the tracker has (a comment on an issue whose create is pending waits 10 s).
+        const n = await numberOf(t);
+        if (n === null) break;
+        const body = `c${seq++}-${op.side}`;
+        if (op.side === "tracker") {
+          const made = fake.addComment(n, { body, author: "carol" });
+          comments.push({ issue: t, createdBy: "tracker", localId: null, externalId: made.id, initial: body, writes: [] });
+        } else {
+          const res = await api(`/api/v1/projects/${project.id}/issues/${t.localId}/comments`, { method: "POST", body: { body, author: "jane" } });
+          expect(res.status, await res.clone().text()).toBe(201);
+          comments.push({ issue: t, createdBy: "local", localId: ((await res.json()) as { id: string }).id, externalId: null, initial: body, writes: [] });
+        }
+        log.push(`${op.side} comment on #${n}: ${body}`);
+        break;
+      }
+      case "comment-edit":
+      case "comment-delete": {
+        const c = commentOf(op.target);
+        if (!c) break;
+        const body = op.kind === "comment-delete" ? null : op.value === "a" ? "a" : `c${seq}-${op.side}-edit`;
+        if (op.side === "tracker") {
+          const eid = await externalIdOf(c);
+          const onTracker = eid === null ? undefined : fake.comment(eid);
+          if (!onTracker || onTracker.deleted || onTracker.body === body) break;
+          if (body === null) fake.deleteComment(eid!);
+          else fake.editComment(eid!, body);
+          recordComment(c, "tracker", body);
+          log.push(`tracker comment ${eid} ${body === null ? "deleted" : `= ${body}`}`);
+          break;
+        }
+        const lid = await localIdOf(c);
+        if (lid === null) break;
+        const stored = await env.DB.prepare("select body, deleted_at from comments where id = ?").bind(lid).first<{ body: string; deleted_at: string | null }>();
+        if (!stored || stored.deleted_at !== null || stored.body === body) break;
+        const path = `/api/v1/projects/${project.id}/issues/${c.issue.localId}/comments/${lid}`;
+        const res = body === null ? await api(path, { method: "DELETE" }) : await api(path, { method: "PATCH", body: { body } });
+        const text = await res.text();
+        // A deletion that landed meanwhile (409) refuses the write: not a loss.
+        if (res.status === 409) break;
+        expect(res.status, text).toBe(body === null ? 204 : 200);
+        recordComment(c, "local", body);
+        log.push(`local comment ${lid.slice(-6)} ${body === null ? "deleted" : `= ${body}`}`);
+        break;
+      }
+      case "comment-webhook": {
+        const c = commentOf(op.target);
+        const eid = c ? await externalIdOf(c) : null;
+        if (eid === null) break;
+        const deleted = fake.comment(eid)!.deleted;
+        if (deleted && provider === "gitlab") break; // GitLab sends no hook for a deleted note
+        const id = await accepted(await deliver(project, await fake.commentWebhook(deleted ? "deleted" : "edited", eid)));
+        if (op.wait) await drainDeliveries(project.id);
+        log.push(`comment webhook ${eid} ${deleted ? "deleted" : "edited"} (${id.slice(-6)})${op.wait ? " applied" : ""}`);
+        break;
+      }
     }
   }
 
   // Settle: every delivery applied, every push sent, then the truth from a full reconciliation.
   await drainDeliveries(project.id);
   await drainPushes(project.id);
+  // Time passes on the tracker (this fake's clock moves 1 ms per write): a full listing counts a
+  // missing comment as deleted only if it is older than the listing's start (whole seconds).
+  fake.store.advance(2_000);
   expect((await syncAndWait(project.id, "full")).status).toBe("succeeded");
   await drainPushes(project.id);
   await drainDeliveries(project.id);
@@ -320,6 +426,75 @@ async function runScenario({ provider, master, ops }: Scenario): Promise<void> {
     }
   }
 
+  // (d) Comments: no duplicates, converged, no acknowledged comment write lost.
+  const localRows = (
+    await env.DB.prepare("select id, issue_id, body, external_id, deleted_at, sync_state from comments where project_id = ?").bind(project.id).all<{
+      id: string;
+      issue_id: string;
+      body: string;
+      external_id: string | null;
+      deleted_at: string | null;
+      sync_state: string;
+    }>()
+  ).results;
+  const trackerComments = [...fake.store.comments.values()];
+  for (const tc of trackerComments) {
+    const copies = localRows.filter((r) => r.external_id === String(tc.id));
+    expect(copies.length, `${context}
+tracker comment ${tc.id} has ${copies.length} local copies`).toBe(1);
+    const [copy] = copies;
+    expect(copy!.deleted_at !== null, `${context}
+comment ${tc.id} deleted on one side only`).toBe(tc.deleted);
+    if (!tc.deleted) expect(copy!.body, `${context}
+comment ${tc.id}`).toBe(tc.body);
+  }
+  for (const r of localRows) {
+    expect(r.sync_state, `${context}
+local comment ${r.id}`).toBe("synced");
+    // A live local comment is on the tracker; only one deleted before its push may have no copy.
+    if (r.deleted_at === null) expect(r.external_id, `${context}
+local comment ${r.id} never reached the tracker`).not.toBeNull();
+  }
+  const localCreates = comments.filter((c) => c.createdBy === "local");
+  const ours = trackerComments.filter((tc) => tc.author === fake.store.tokenUser.login);
+  expect(ours.length, `${context}
+our tracker comments vs local creates`).toBe(localRows.filter((r) => localCreates.some((c) => c.localId === r.id) && r.external_id !== null).length);
+  expect(localRows.length, context).toBe(localCreates.length + comments.filter((c) => c.createdBy === "tracker").length);
+  const commentConflicts = (
+    await env.DB.prepare("select comment_id, local_value, tracker_value, resolution from conflicts where project_id = ? and comment_id is not null").bind(project.id).all<{
+      comment_id: string;
+      local_value: string;
+      tracker_value: string;
+      resolution: Side;
+    }>()
+  ).results;
+  for (const c of comments) {
+    const lid = await localIdOf(c);
+    const row = localRows.find((r) => r.id === lid);
+    const where = `${context}
+comment ${lid?.slice(-6)} (${c.createdBy}) initial ${c.initial}: writes ${JSON.stringify(c.writes.map((w) => [w.side, w.body]))}`;
+    expect(row, where).toBeDefined();
+    const final = row!.deleted_at !== null ? null : row!.body;
+    if (c.writes.some((w) => w.body === null)) {
+      expect(final, `${where}
+a deletion on either side is final`).toBeNull();
+      continue;
+    }
+    const last = c.writes.at(-1);
+    if (!last) {
+      expect(final, where).toBe(c.initial);
+      continue;
+    }
+    if (final === last.body) continue;
+    const lostToConflict = commentConflicts.some(
+      (x) => x.comment_id === lid && x.resolution !== last.side && JSON.parse(last.side === "local" ? x.local_value : x.tracker_value) === last.body,
+    );
+    const otherLast = c.writes.filter((w) => w.side !== last.side).at(-1);
+    const invisibleRevert = last.priors.includes(last.body!) && final === (otherLast?.body ?? c.initial);
+    expect(lostToConflict || invisibleRevert, `${where}
+final ${JSON.stringify(final)}; conflicts ${JSON.stringify(commentConflicts.filter((x) => x.comment_id === lid))}`).toBe(true);
+  }
+
   // (c) No push loop: with both sides settled, another poll writes nothing to the tracker.
   const writesBefore = trackerWrites(fake);
   expect((await syncAndWait(project.id, "incremental")).status).toBe("succeeded");
@@ -336,7 +511,7 @@ describe("property: interleaved local edits, tracker edits, webhooks, polls and 
     "github, master %s: both sides converge, no acknowledged edit is lost, and no push loops",
     async (master) => {
       await fc.assert(
-        fc.asyncProperty(fc.array(opArb(GITHUB_FIELDS), { minLength: 1, maxLength: 8 }), (ops) => runScenario({ provider: "github", master, ops })),
+        fc.asyncProperty(fc.array(opArb(GITHUB_FIELDS), { minLength: 1, maxLength: 10 }), (ops) => runScenario({ provider: "github", master, ops })),
         { numRuns: 8 },
       );
     },
@@ -345,7 +520,7 @@ describe("property: interleaved local edits, tracker edits, webhooks, polls and 
 
   it("gitlab, master tracker: the same properties hold", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb(GITLAB_FIELDS), { minLength: 1, maxLength: 8 }), (ops) => runScenario({ provider: "gitlab", master: "tracker", ops })),
+      fc.asyncProperty(fc.array(opArb(GITLAB_FIELDS), { minLength: 1, maxLength: 10 }), (ops) => runScenario({ provider: "gitlab", master: "tracker", ops })),
       { numRuns: 4 },
     );
   }, 180_000);

@@ -62,6 +62,19 @@ describe("dashboard access", () => {
     expect((await ui("/ui/assets/app.js")).headers.get("content-type")).toMatch(/javascript/);
   });
 
+  it("a brand-new project shows `new` (not `late`) until its first sync, then `healthy`; the rules are on the page", async () => {
+    const { project } = await projectWithTracker("github", { name: "Fresh project" });
+    const cookie = await signIn();
+    const fresh = await (await ui(`/ui/projects/${project.id}`, { cookie })).text();
+    expect(fresh).toContain("chip-new");
+    expect(fresh).not.toContain("chip-late");
+    const overview = await (await ui("/ui/", { cookie })).text();
+    expect(overview).toMatch(/chip-new[^<]*<\/span>/);
+    expect(overview).toContain("no run queued yet");
+    await syncAndWait(project.id, "full");
+    expect(await (await ui(`/ui/projects/${project.id}`, { cookie })).text()).toContain("chip-healthy");
+  });
+
   it("form posts need the session's CSRF token; actions are recorded with the token's name", async () => {
     const { project } = await projectWithTracker("github");
     await syncAndWait(project.id, "full");

@@ -109,8 +109,8 @@ export class GitLabTracker extends RestTracker {
     return this.notes.get(issueNumber, externalId);
   }
 
-  createComment(issueNumber: number, body: string): Promise<CanonicalComment> {
-    return this.notes.create(issueNumber, body);
+  createComment(issueNumber: number, body: string, options: { internal?: boolean } = {}): Promise<CanonicalComment> {
+    return this.notes.create(issueNumber, body, options.internal === true);
   }
 
   updateComment(issueNumber: number, externalId: string, body: string): Promise<CanonicalComment> {

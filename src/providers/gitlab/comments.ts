@@ -80,8 +80,9 @@ export class GitLabNotes {
     return noteToCanonical(parseNote(res.body), issueNumber, "");
   }
 
-  async create(issueNumber: number, body: string): Promise<CanonicalComment> {
-    const res = await this.http.request("POST", this.http.url(this.notesPath(issueNumber)), { json: { body } });
+  /** `internal`: GitLab's `internal` attribute of POST …/notes (an internal note, visible to members only). */
+  async create(issueNumber: number, body: string, internal = false): Promise<CanonicalComment> {
+    const res = await this.http.request("POST", this.http.url(this.notesPath(issueNumber)), { json: internal ? { body, internal: true } : { body } });
     return noteToCanonical(parseNote(res.body), issueNumber, "");
   }
 
