@@ -408,16 +408,18 @@ async function webhookSection(ctx) {
   const gh = new FakeTracker("github", { baseUrl: ctx.fake.origin });
   gh.seed(n, { pullRequestEvery: PR_EVERY });
   const numbers = gh.store.visible().filter((i) => i.kind === "issue").map((i) => i.number);
-  const make = async (k) => {
+  // Every body unique: the edge drops a delivery whose body it has already stored (body-hash dedupe,
+  // GitHub's redeliveries), so the warm-up and the measured load must not repeat each other.
+  const make = async (k, tag) => {
     const out = [];
     for (let i = 0; i < k; i++) {
-      const w = await gh.webhook("edited", numbers[i % numbers.length], { changes: { title: { from: "before" } } });
+      const w = await gh.webhook("edited", numbers[i % numbers.length], { changes: { title: { from: `before (${tag} ${i})` } } });
       out.push({ headers: w.headers, body: w.body });
     }
     return out;
   };
-  const warm = await make(warmup);
-  const deliveries = await make(count);
+  const warm = await make(warmup, "warm-up");
+  const deliveries = await make(count, "load");
 
   const dir = makeTempDir("syndarix-bench-octokit-");
   const port = await freePort();
