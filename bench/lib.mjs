@@ -177,7 +177,7 @@ export async function startNodeScript(script, args, { dir, port }) {
 /** `node test/fakes/serve.ts` as a child process: GitHub at the root, seeded with `issues` items (1 in 7 a PR). */
 export async function startFakeServer({ issues, dir, provider = "github", comments = 0, latencyMs = 0 }) {
   const port = await freePort();
-  // `--comments` is passed only when asked for: the fake learns it with comment sync (issue 12).
+  // `--comments N`: the fake seeds N comments at start, round-robin over the plain issues.
   const extra = comments > 0 ? ["--comments", String(comments)] : [];
   if (latencyMs > 0) extra.push("--latency-ms", String(latencyMs));
   const proc = spawnTracked(join(BIN, "node"), [join(ROOT, "test", "fakes", "serve.ts"), "--port", String(port), "--provider", provider, "--issues", String(issues), ...extra], {

@@ -13,11 +13,13 @@
 // After each import the worker's local D1 file is measured (SQLite's dbstat, through node:sqlite):
 // bytes per stored issue, per table and per index — the numbers behind the storage ceiling.
 //
-// Comments (issue 12): `npm run bench -- --comments` adds an import of 10,000 issues with 50,000
-// comments, its floor being the plain fetch of the issue listing plus the repository's comment
-// listing. It needs the fake to serve comments (`serve.ts --comments N`, GitHub's
-// GET /repos/{owner}/{repo}/issues/comments?sort=updated&direction=asc&per_page=100) and the run to
-// sync them; until comment sync lands the flag fails loudly at the fake's start.
+// Comments (issues 12 and 15): every run also imports 10,000 listed items with 50,000 comments (quick:
+// 2,000 with 10,000). The fake seeds them at start (`serve.ts --comments N`, round-robin over the plain
+// issues, one clock tick each); the run lists them with GitHub's repository-wide
+// GET /repos/{owner}/{repo}/issues/comments?since=&sort=updated&direction=asc&per_page=100 as a keyset
+// scan (a new `since` per page, inclusive, so each page after the first repeats its boundary comment).
+// The floor is the plain fetch, in the same run, of the issue listing plus that comment listing by
+// `Link` (offset pages). `--only=comments` runs just this section.
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
 import { availableParallelism, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
@@ -37,8 +39,7 @@ import {
 } from "./lib.mjs";
 
 const QUICK = process.argv.includes("--quick");
-const COMMENTS = process.argv.includes("--comments");
-/** `--only=import,webhooks,cron,large,latency` runs a subset (incremental runs belong to `import`; `webhooks` needs `import`). */
+/** `--only=import,webhooks,cron,large,latency,comments` runs a subset (incremental runs belong to `import`; `webhooks` needs `import`). */
 const ONLY = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",") ?? null;
 const wanted = (section) => ONLY === null || ONLY.includes(section);
 const PAGE_SIZE = 100; // GitHub's maximum per_page, which the adapter asks for
@@ -51,8 +52,10 @@ const plan = QUICK
 /** Simulated tracker round trip of the `latency` section (api.github.com takes 300–800 ms a page; kept short here). */
 const LATENCY_MS = 25;
 const IMPORT_TIMEOUT_MS = { 2_000: 120_000, 10_000: 240_000, 100_000: 600_000 };
-/** The comments row of issue 15: 10,000 listed items with 50,000 comments (only with --comments). */
-const COMMENTS_PLAN = COMMENTS ? { issues: 10_000, comments: 50_000 } : null;
+/** The keyset scan's minimum requests for n items: `since` is inclusive, so pages after the first bring 99 new items. */
+const keysetPages = (n) => 1 + Math.ceil(Math.max(0, n - PAGE_SIZE) / (PAGE_SIZE - 1));
+/** The comments row of issue 15: 10,000 listed items with 50,000 comments (quick: 2,000 with 10,000). */
+const COMMENTS_PLAN = QUICK ? { issues: 2_000, comments: 10_000 } : { issues: 10_000, comments: 50_000 };
 const ISSUES_PATH = `/repos/acme/widgets/issues?state=all&sort=updated&direction=asc&per_page=${PAGE_SIZE}`;
 const COMMENTS_PATH = `/repos/acme/widgets/issues/comments?sort=updated&direction=asc&per_page=${PAGE_SIZE}`;
 
@@ -138,7 +141,7 @@ async function importSection(n, { withIncremental, comments = 0, latencyMs = 0 }
   let run;
   try {
     run = await worker.api.waitRun(runId, {
-      timeoutMs: IMPORT_TIMEOUT_MS[n] ?? 600_000,
+      timeoutMs: comments ? 600_000 : (IMPORT_TIMEOUT_MS[n] ?? 600_000),
       onPoll: (r) => {
         lastSeen = { run: r, ms: performance.now() - start };
         if (Date.now() - lastReport > 10_000) {
@@ -167,14 +170,18 @@ async function importSection(n, { withIncremental, comments = 0, latencyMs = 0 }
   const status = await worker.api.get(`/api/v1/projects/${project.id}/status`);
   const expectedIssues = n - Math.floor(n / PR_EVERY);
   if (status.issues.total !== expectedIssues) throw new Error(`expected ${expectedIssues} local issues after the import, found ${status.issues.total}`);
+  if (comments && status.comments.total !== comments) throw new Error(`expected ${comments} local comments after the import, found ${status.comments.total}`);
 
   log("  floor: plain fetch of the same listing");
   const floor = await floorListing(fake.origin);
+  floor.issuesMs = floor.ms;
   if (comments) {
     const c = await floorListing(fake.origin, COMMENTS_PATH);
+    if (c.items !== comments) throw new Error(`the fake listed ${c.items} comments, expected ${comments}`);
     floor.ms += c.ms;
     floor.requests += c.requests;
     floor.comments = c.items;
+    floor.commentsMs = c.ms;
   }
   const serverMs = Date.parse(run.finishedAt) - Date.parse(run.startedAt);
   const per1k = (v) => round((v / expectedIssues) * 1000, 1);
@@ -193,8 +200,9 @@ async function importSection(n, { withIncremental, comments = 0, latencyMs = 0 }
       run: run.stats.requests,
       fake: fakeAfter.requests - fakeBefore.requests,
       minimum: Math.ceil(n / PAGE_SIZE) + Math.ceil(comments / PAGE_SIZE),
-      // The keyset scan's `since` is inclusive: each page after the first repeats the boundary item.
-      keysetMinimum: 1 + Math.ceil(Math.max(0, n - PAGE_SIZE) / (PAGE_SIZE - 1)) + Math.ceil(comments / PAGE_SIZE),
+      // The keyset scans' `since` is inclusive: each page after the first repeats the boundary item
+      // (issues and comments alike).
+      keysetMinimum: keysetPages(n) + (comments ? keysetPages(comments) : 0),
     },
     d1: {
       roundTrips: d1.roundTrips,
@@ -207,7 +215,8 @@ async function importSection(n, { withIncremental, comments = 0, latencyMs = 0 }
     },
     memory: { idleRssMiB: round(idleRss, 1), peakRssMiB: round(memory.peakRssMiB, 1), hwmMiB: round(memory.hwmMiB, 1) },
     cpuSeconds: { workerd: round(cpu.workerd, 1), fake: round(cpu.fake, 1) },
-    floor: { ms: round(floor.ms), requests: floor.requests, items: floor.items, ratio: round(wallMs / floor.ms, 1) },
+    floor: { ms: round(floor.ms), requests: floor.requests, items: floor.items, ratio: round(wallMs / floor.ms, 2), issuesMs: round(floor.issuesMs), commentsMs: round(floor.commentsMs ?? null), comments: floor.comments ?? 0 },
+    commentsStored: comments ? status.comments.total : 0,
   };
   results.imports.push(entry);
   log(`  ${expectedIssues.toLocaleString("en")} issues in ${(wallMs / 1000).toFixed(1)} s (${entry.issuesPerSec}/s), ${entry.trackerRequests.run} requests (min ${entry.trackerRequests.minimum}), floor ${(floor.ms / 1000).toFixed(1)} s → ${entry.floor.ratio}× the floor`);
@@ -307,6 +316,13 @@ async function measureStorage(worker, label) {
       .map((p) => ({ ...p, perIssue: perIssue(p.bytes) }));
     const issuesBytes = parts.reduce((a, p) => a + p.bytes, 0);
     const otherBytes = stat.filter((r) => !issueObjects.some((o) => o.name === r.name)).reduce((a, r) => a + r.bytes, 0);
+    // Comments (table + its indexes), when the import brought any.
+    const commentCount = objects.some((o) => o.name === "comments") ? db.prepare("SELECT count(*) AS n, avg(length(body)) AS body FROM comments").get() : { n: 0, body: null };
+    const commentParts = objects
+      .filter((o) => o.tbl === "comments")
+      .map((o) => ({ name: o.name, bytes: byName[o.name]?.bytes ?? 0 }))
+      .sort((a, b) => b.bytes - a.bytes);
+    const commentBytes = commentParts.reduce((a, p) => a + p.bytes, 0);
     results.storage.push({
       label,
       issues: issues.n,
@@ -319,6 +335,10 @@ async function measureStorage(worker, label) {
       otherBytes,
       bytesPerIssue: perIssue(issuesBytes),
       parts,
+      comments:
+        commentCount.n > 0
+          ? { n: commentCount.n, avgBodyChars: round(commentCount.body, 1), bytes: commentBytes, bytesPerComment: round(commentBytes / commentCount.n, 1), parts: commentParts.map((p) => ({ name: p.name, perComment: round(p.bytes / commentCount.n, 1) })) }
+          : null,
     });
     log(`  storage: ${fmt(issues.n)} issues, ${round((pageSize * pageCount) / 2 ** 20, 1)} MiB database, ${perIssue(issuesBytes)} bytes per issue (table + indexes)`);
   } finally {
@@ -388,16 +408,18 @@ async function webhookSection(ctx) {
   const gh = new FakeTracker("github", { baseUrl: ctx.fake.origin });
   gh.seed(n, { pullRequestEvery: PR_EVERY });
   const numbers = gh.store.visible().filter((i) => i.kind === "issue").map((i) => i.number);
-  const make = async (k) => {
+  // Every body unique: the edge drops a delivery whose body it has already stored (body-hash dedupe,
+  // GitHub's redeliveries), so the warm-up and the measured load must not repeat each other.
+  const make = async (k, tag) => {
     const out = [];
     for (let i = 0; i < k; i++) {
-      const w = await gh.webhook("edited", numbers[i % numbers.length], { changes: { title: { from: "before" } } });
+      const w = await gh.webhook("edited", numbers[i % numbers.length], { changes: { title: { from: `before (${tag} ${i})` } } });
       out.push({ headers: w.headers, body: w.body });
     }
     return out;
   };
-  const warm = await make(warmup);
-  const deliveries = await make(count);
+  const warm = await make(warmup, "warm-up");
+  const deliveries = await make(count, "load");
 
   const dir = makeTempDir("syndarix-bench-octokit-");
   const port = await freePort();
@@ -533,12 +555,15 @@ function report() {
       continue;
     }
     out.push(
-      `| ${fmt(r.n)}${r.comments ? ` + ${fmt(r.comments)} comments` : ""}${r.latencyMs ? `, tracker latency ${r.latencyMs} ms` : ""} | ${fmt(r.issues)} | ${fmtMs(r.wallMs)} | ${fmt(r.issuesPerSec)} | ${r.trackerRequests.run} / ${r.trackerRequests.fake} / ${r.trackerRequests.minimum}, ${r.trackerRequests.keysetMinimum ?? "–"} | ${fmtMs(r.floor.ms)} (${r.floor.requests} requests) | ${r.floor.ratio}× | ${r.d1.per1k.roundTrips} / ${r.d1.per1k.statements} | ${fmt(r.d1.per1k.rowsWritten)} | ${r.memory.idleRssMiB} → ${r.memory.peakRssMiB} MiB | ${r.cpuSeconds.workerd} / ${r.cpuSeconds.fake} |`,
+      `| ${fmt(r.n)}${r.comments ? ` + ${fmt(r.comments)} comments` : ""}${r.latencyMs ? `, tracker latency ${r.latencyMs} ms` : ""} | ${fmt(r.issues)}${r.comments ? ` + ${fmt(r.commentsStored)} comments` : ""} | ${fmtMs(r.wallMs)} | ${fmt(r.issuesPerSec)} | ${r.trackerRequests.run} / ${r.trackerRequests.fake} / ${r.trackerRequests.minimum}, ${r.trackerRequests.keysetMinimum ?? "–"} | ${fmtMs(r.floor.ms)} (${r.floor.requests} requests) | ${r.floor.ratio}× | ${r.d1.per1k.roundTrips} / ${r.d1.per1k.statements} | ${fmt(r.d1.per1k.rowsWritten)} | ${r.memory.idleRssMiB} → ${r.memory.peakRssMiB} MiB | ${r.cpuSeconds.workerd} / ${r.cpuSeconds.fake} |`,
     );
   }
   out.push("");
   for (const r of results.imports.filter((x) => x.finished)) {
-    out.push(`- ${fmt(r.n)}: run stats ${JSON.stringify(r.stats)}; server-side run time ${fmtMs(r.serverMs)}; D1 totals: ${fmt(r.d1.roundTrips)} round trips, ${fmt(r.d1.statements)} statements (${fmt(r.d1.batches)} batches), ${fmt(r.d1.rowsWritten)} rows written, ${fmtMs(r.d1.d1Ms)} awaiting D1; by caller ${JSON.stringify(r.d1.bySource)}.`);
+    if (r.comments) {
+      out.push(`- ${fmt(r.n)} + ${fmt(r.comments)} comments (GitHub): minimum requests ${r.trackerRequests.minimum} = ceil(${fmt(r.n)}/100) + ceil(${fmt(r.comments)}/100) with offset pages; the run's two keyset scans (issues, then the repository-wide comment listing) repeat one boundary item per page, so their minimum is ${r.trackerRequests.keysetMinimum} = ${keysetPages(r.n)} + ${keysetPages(r.comments)}. Floor ${fmtMs(r.floor.ms)} = issues ${fmtMs(r.floor.issuesMs)} + comments ${fmtMs(r.floor.commentsMs)} (${fmt(r.floor.comments)} comments by \`Link\`). Import ÷ floor **${r.floor.ratio}×** (goal ≤ 1.5×).`);
+    }
+    out.push(`- ${fmt(r.n)}${r.comments ? " + comments" : r.latencyMs ? ", latency" : ""}: run stats ${JSON.stringify(r.stats)}; server-side run time ${fmtMs(r.serverMs)}; D1 totals: ${fmt(r.d1.roundTrips)} round trips, ${fmt(r.d1.statements)} statements (${fmt(r.d1.batches)} batches), ${fmt(r.d1.rowsWritten)} rows written, ${fmtMs(r.d1.d1Ms)} awaiting D1; by caller ${JSON.stringify(r.d1.bySource)}.`);
   }
   out.push("");
   out.push("### 2. Incremental runs after an import (issues edited through the fake's /__control/edit)");
@@ -582,11 +607,17 @@ function report() {
     out.push("");
     out.push("| import | issues | database (page_size × page_count) | issues table + its indexes | bytes per issue | of which (bytes per issue) | rest of the database | average title / body / base / labels+assignees chars |");
     out.push("|---|---|---|---|---|---|---|---|");
+    const commentStorage = [];
     for (const st of results.storage) {
       const parts = st.parts.map((p) => `${p.name} ${p.perIssue}`).join(", ");
+      if (st.comments) commentStorage.push(`- ${st.label}: ${fmt(st.comments.n)} comments, comments table + its indexes ${round(st.comments.bytes / 2 ** 20, 1)} MiB = **${st.comments.bytesPerComment} bytes per comment** (${st.comments.parts.map((p) => `${p.name} ${p.perComment}`).join(", ")}); average body ${st.comments.avgBodyChars} chars.`);
       out.push(`| ${st.label} | ${fmt(st.issues)} | ${round(st.databaseBytes / 2 ** 20, 1)} MiB (${st.pageSize} × ${fmt(st.pageCount)}) | ${round(st.issuesBytes / 2 ** 20, 1)} MiB | ${st.bytesPerIssue} | ${parts} | ${round(st.otherBytes / 2 ** 20, 2)} MiB | ${st.avgChars.title} / ${st.avgChars.body} / ${st.avgChars.base} / ${st.avgChars.labelsAndAssignees} |`);
     }
     out.push("");
+    if (commentStorage.length > 0) {
+      out.push(...commentStorage);
+      out.push("");
+    }
   }
   if (results.notes.length > 0) {
     out.push("Notes from this run:");
@@ -636,7 +667,7 @@ await main(async () => {
     const section = await importSection(plan.imports[0], { withIncremental: false, latencyMs: LATENCY_MS });
     await section?.worker.stop();
   }
-  if (COMMENTS_PLAN) {
+  if (wanted("comments")) {
     const section = await importSection(COMMENTS_PLAN.issues, { withIncremental: false, comments: COMMENTS_PLAN.comments });
     await section?.worker.stop();
     if (section) await measureStorage(section.worker, `${fmt(COMMENTS_PLAN.issues)} + comments`);

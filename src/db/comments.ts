@@ -288,13 +288,13 @@ export async function countPending(db: Database, projectId: string): Promise<num
 
 // ---------- the comment phase of runs ----------
 
+/** One statement per page (ids as one JSON parameter); rows this run already marked (its own inserts) are not rewritten. */
 export async function markCommentsSeen(db: Database, projectId: string, runId: string, externalIds: readonly string[]): Promise<void> {
-  for (let i = 0; i < externalIds.length; i += 90) {
-    await db
-      .update(comments)
-      .set({ lastSeenRunId: runId })
-      .where(and(eq(comments.projectId, projectId), inArray(comments.externalId, externalIds.slice(i, i + 90))));
-  }
+  if (externalIds.length === 0) return;
+  await db.run(sql`
+    UPDATE ${comments} SET last_seen_run_id = ${runId}
+    WHERE project_id = ${projectId} AND external_id IN (SELECT value FROM json_each(${JSON.stringify(externalIds)}))
+      AND last_seen_run_id IS NOT ${runId}`);
 }
 
 /**

@@ -3,6 +3,7 @@
  *
  *   node test/fakes/serve.ts --port 8788 --provider github --issues 1000
  *   node test/fakes/serve.ts --port 8788 --provider all --issues 200
+ *   node test/fakes/serve.ts --port 8788 --provider github --issues 10000 --comments 50000
  *
  * One provider answers at the root (GitLab under /api/v4, Gitea under /api/v1); `all` mounts
  * /github, /gitlab/api/v4 and /gitea/api/v1. Control endpoints (JSON, add `?provider=` with `all`):
@@ -28,6 +29,8 @@ function option(name: string, fallback: string): string {
 const port = Number(option("port", "8788"));
 const which = option("provider", "all");
 const issues = Number(option("issues", "0"));
+/** Comments seeded at start, spread round-robin over the plain issues (as POST /__control/comments {"count"}). */
+const seedCommentCount = Number(option("comments", "0"));
 const token = option("token", "test-token");
 /** Network latency to simulate per tracker request (bench): waiting, not CPU, as a real tracker's round trip. */
 const latencyMs = Number(option("latency-ms", "0"));
@@ -39,11 +42,20 @@ for (const provider of PROVIDERS) {
   const prefix = (which === "all" ? `/${provider}` : "") + API_PATH[provider];
   const fake = new FakeTracker(provider, { baseUrl: `${origin}${prefix}`, token });
   fake.seed(issues, { pullRequestEvery: 7 });
+  seedComments(fake, seedCommentCount);
   mounts.set(provider, { prefix, fake });
 }
 if (mounts.size === 0) {
   console.error(`unknown --provider ${which}; use github, gitlab, gitea or all`);
   process.exit(2);
+}
+
+/** Adds `count` comments round-robin over the plain issues (pull requests get none); the clock ticks per comment. */
+function seedComments(fake: FakeTracker, count: number): number {
+  const plain = fake.store.visible().filter((i) => i.kind === "issue");
+  let added = 0;
+  for (; added < count && plain.length > 0; added++) fake.addComment(plain[added % plain.length]!.number, { body: `Comment ${added + 1}` });
+  return added;
 }
 
 async function readBody(req: IncomingMessage): Promise<Uint8Array> {
@@ -82,10 +94,9 @@ async function control(url: URL, body: Record<string, unknown>, res: ServerRespo
     return send(res, 200, { seeded: seeded.length, numbers: seeded.map((i) => i.number) });
   }
   if (action === "comments") {
-    const issues = fake.store.visible().filter((i) => i.kind === "issue");
-    const count = typeof body.count === "number" ? body.count : issues.length * Number(body.perIssue ?? 1);
-    for (let n = 0; n < count && issues.length > 0; n++) fake.addComment(issues[n % issues.length]!.number, { body: `Comment ${n + 1}` });
-    return send(res, 200, { comments: count });
+    const plain = fake.store.visible().filter((i) => i.kind === "issue").length;
+    const count = typeof body.count === "number" ? body.count : plain * Number(body.perIssue ?? 1);
+    return send(res, 200, { comments: seedComments(fake, count) });
   }
   if (action === "edit") {
     const numbers = Array.isArray(body.numbers)
