@@ -85,7 +85,14 @@ export async function listUnconfirmedCommentCreates(db: Database, issueIds: read
     .select({ comment: comments, sentBody: commentOutbox.sentBody, attemptedAt: commentOutbox.createAttemptedAt })
     .from(comments)
     .innerJoin(commentOutbox, eq(commentOutbox.commentId, comments.id))
-    .where(and(inArray(comments.issueId, [...new Set(issueIds)].slice(0, 90)), isNull(comments.externalId), isNotNull(commentOutbox.createAttemptedAt)))
+    // Every issue of the page (up to 100 ids): they travel as one JSON array, D1 binds at most 100 parameters.
+    .where(
+      and(
+        sql`${comments.issueId} IN (SELECT value FROM json_each(${JSON.stringify([...new Set(issueIds)])}))`,
+        isNull(comments.externalId),
+        isNotNull(commentOutbox.createAttemptedAt),
+      ),
+    )
     .all();
   return rows.map((r) => ({ comment: r.comment, sentBody: r.sentBody ?? "", attemptedAt: r.attemptedAt! }));
 }
