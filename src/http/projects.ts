@@ -7,7 +7,7 @@ import { deleteProject, insertProject, listProjects, updateProject, type NewProj
 import type { ProjectRow } from "../db/schema";
 import { NotFound, StateConflict, Unprocessable, ValidationFailed, type FieldError } from "../errors";
 import { newId, nowIso } from "../ids";
-import { APP_INSTALLATION_PROVIDERS, checkApiBaseUrl, DEFAULT_API_BASE_URL, originOf, parseInsecureHosts, repositoryFormatProblem } from "../providers";
+import { APP_INSTALLATION_PROVIDERS, checkApiBaseUrl, DEFAULT_API_BASE_URL, hasInternalComments, originOf, parseInsecureHosts, repositoryFormatProblem } from "../providers";
 import { PROVIDERS, type Provider } from "../providers/types";
 import { projectCreatedActivity, projectDeletedActivity, projectUpdatedActivity } from "../sync/project-activity";
 import { githubAppConfig, resetCredentialHealth } from "../sync/credentials";
@@ -252,8 +252,8 @@ const routes = {
 };
 
 /** Internal notes exist only on GitLab: the opt-in is refused for the other trackers. */
-function internalNotesErrors(provider: string, on: boolean): FieldError[] {
-  return on && provider !== "gitlab" ? [{ field: "gitlabInternalNotes", message: `only GitLab has internal notes; not available for ${provider}` }] : [];
+function internalNotesErrors(provider: Provider, on: boolean): FieldError[] {
+  return on && !hasInternalComments(provider) ? [{ field: "gitlabInternalNotes", message: `only GitLab has internal notes; not available for ${provider}` }] : [];
 }
 
 export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })

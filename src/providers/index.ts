@@ -31,6 +31,11 @@ export {
 export { AppIdInvalid, AppPrivateKeyInvalid } from "./github/app-jwt";
 export { parseAppDelivery, type AppDelivery, type AppRepositoryRef } from "./github/app-webhooks";
 
+/** True when the tracker has internal comments a project may opt to push (GitLab's internal notes). */
+export function hasInternalComments(provider: Provider): boolean {
+  return TRACKERS[provider].hasInternalComments === true;
+}
+
 /** Trackers whose projects may connect with an App installation (`installationId`) instead of a token. */
 export const APP_INSTALLATION_PROVIDERS: readonly Provider[] = ["github"];
 

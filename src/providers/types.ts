@@ -311,6 +311,8 @@ export interface TrackerDescriptor {
   labelNameProblem?(name: string): string | null;
   /** The repository a delivery is about (org/group hooks send other repositories' events too). */
   webhookRepository?(payload: unknown): WebhookRepository | null;
+  /** True when the tracker has internal (confidential) comments a project may opt to push (GitLab's internal notes). */
+  readonly hasInternalComments?: boolean;
   /** True when the tracker disables a hook that gets 4xx answers (GitLab): bad payloads then answer 2xx. */
   readonly disablesHookOn4xx?: boolean;
 }

@@ -4,9 +4,10 @@
  * are stored locally only and never get an outbox row.
  */
 import type { CommentRow, ProjectRow } from "../db/schema";
+import { hasInternalComments } from "../providers";
 
 export function internalNotesOn(project: Pick<ProjectRow, "provider" | "gitlabInternalNotes">): boolean {
-  return project.provider === "gitlab" && project.gitlabInternalNotes;
+  return hasInternalComments(project.provider) && project.gitlabInternalNotes;
 }
 
 export function leavesSyndarix(project: Pick<ProjectRow, "provider" | "gitlabInternalNotes">, comment: Pick<CommentRow, "visibility">): boolean {
