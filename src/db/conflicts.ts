@@ -73,12 +73,15 @@ export async function writeConflictResolution(
       .set({ ...args.columns, syncState: args.syncState, syncError: null, updatedAt: args.now, version: v + 1 })
       .where(and(eq(issues.id, args.issue.id), eq(issues.version, v), unresolved))
       .returning({ id: issues.id }),
-    ...(args.push ? [outboxUpsert(args.issue.projectId, [{ id: args.push.outboxId, issueId: args.issue.id, version: v + 1, op: args.issue.externalId ? "update" : "create", now: args.now }])] : []),
+    // Each of the next two statements runs only if the one before it changed a row (`changes()` is
+    // the previous statement's count), so conflict and record follow exactly this update — not one
+    // by another writer that moved the issue to the same version.
     db
       .update(conflicts)
       .set({ resolvedAt: args.now, resolvedKeep: args.keep, resolvedBy: args.actor })
-      .where(and(eq(conflicts.id, args.conflictId), isNull(conflicts.resolvedAt), sql`EXISTS (SELECT 1 FROM ${issues} i WHERE i.id = ${args.issue.id} AND i.version = ${v + 1})`)),
-    ...activityStatements(args.activity),
+      .where(and(eq(conflicts.id, args.conflictId), isNull(conflicts.resolvedAt), sql`changes() > 0`)),
+    ...activityStatements(args.activity, sql`changes() > 0`),
+    ...(args.push ? [outboxUpsert(args.issue.projectId, [{ id: args.push.outboxId, issueId: args.issue.id, version: v + 1, op: args.issue.externalId ? "update" : "create", now: args.now }])] : []),
   ]);
   return results[0]!.results.length > 0;
 }
