@@ -127,8 +127,10 @@ export async function updateLocalIssue(
   const op = current.externalId ? "update" : "create";
   const [result] = await runBatch(db, [
     update,
+    // Right after the update: recorded only if it changed the row (the version guard alone would
+    // also hold if another writer moved the row to the same next version meanwhile).
+    ...activityStatements(activity, sql`changes() > 0`),
     ...(push ? [outboxUpsert(current.projectId, [{ id: push.outboxId, issueId: current.id, version: nextVersion, op, now }])] : []),
-    ...activityStatements(activity),
   ]);
   return result!.results.length > 0 ? getIssue(db, current.projectId, current.id) : undefined;
 }
@@ -225,7 +227,8 @@ export async function markOrphaned(
       .update(issues)
       .set({ syncState: "orphaned", syncError: args.reason, deletedAt: args.now, externalUpdatedAt: args.externalUpdatedAt, version: issue.version + 1 })
       .where(and(eq(issues.id, issue.id), eq(issues.version, issue.version))),
-    ...activityStatements(activity),
+    // Right after the update: recorded only if it changed the row.
+    ...activityStatements(activity, sql`changes() > 0`),
   ]);
 }
 
@@ -256,8 +259,9 @@ export async function unlinkForRecreate(
         version: issue.version + 1,
       })
       .where(and(eq(issues.id, issue.id), eq(issues.version, issue.version))),
+    // Right after the update: recorded only if it changed the row.
+    ...activityStatements(activity, sql`changes() > 0`),
     outboxUpsert(issue.projectId, [{ id: args.outboxId, issueId: issue.id, version: issue.version + 1, op: "recreate", now: args.now }]),
-    ...activityStatements(activity),
   ]);
 }
 

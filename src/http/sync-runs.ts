@@ -82,6 +82,7 @@ export const ConflictSchema = z
     resolvedAt: IsoTimestamp.nullable().openapi({ description: "When an operator settled it by hand (POST …/resolve)" }),
     resolvedKeep: z.enum(["tracker", "local"]).nullable().openapi({ description: "The side the operator kept" }),
     resolvedBy: z.string().nullable().openapi({ description: "The API token's name that resolved it" }),
+    commentId: z.string().nullable().openapi({ description: 'The comment the conflict is about (field "comment.body"), else null' }),
   })
   .openapi("Conflict");
 
@@ -100,6 +101,7 @@ export function conflictToApi(c: ConflictRow): z.infer<typeof ConflictSchema> {
     resolvedAt: c.resolvedAt,
     resolvedKeep: c.resolvedKeep,
     resolvedBy: c.resolvedBy,
+    commentId: c.commentId,
   };
 }
 

@@ -4,18 +4,20 @@
  * is a compare-and-set on the issue version in one batch with its push and its activity entry;
  * the push job is sent afterwards (the cron sweep re-sends a lost one).
  */
-import type { ActivityOrigin } from "../db/activity";
+import { fieldChanges, type ActivityOrigin } from "../db/activity";
 import type { Database } from "../db/client";
-import { countUnresolvedForIssue, getConflict, writeConflictResolution } from "../db/conflicts";
+import { getComment } from "../db/comments";
+import { countUnresolvedForIssue, getConflict, writeCommentConflictResolution, writeConflictResolution } from "../db/conflicts";
 import { fieldsOfRow, fieldsToColumns, getIssue } from "../db/issues";
 import { getOutboxRow, reopenFailedPush } from "../db/outbox";
-import type { ConflictRow, IssueRow, ProjectRow } from "../db/schema";
+import type { CommentRow, ConflictRow, IssueRow, ProjectRow } from "../db/schema";
 import type { Env } from "../env";
 import { DirectionRefused, NotFound, StateConflict } from "../errors";
 import { newId, nowIso } from "../ids";
 import type { IssueFields } from "../providers/types";
-import { enqueuePushes } from "../queue/send";
+import { enqueueCommentPushes, enqueuePushes } from "../queue/send";
 import { rowChanges } from "./activity";
+import { leavesSyndarix } from "./comment-visibility";
 import { baseOfRow, fieldsEqual, normalizeFields, SYNCED_FIELDS, type SyncedField } from "./snapshot";
 
 const MAX_ATTEMPTS = 5;
@@ -42,6 +44,7 @@ export async function resolveConflict(
   const conflict = await getConflict(db, project.id, conflictId);
   if (!conflict) throw new NotFound("conflict", conflictId);
   if (conflict.resolvedAt) throw new StateConflict(`conflict ${conflictId} was already resolved (kept ${conflict.resolvedKeep})`);
+  if (conflict.commentId !== null && conflict.field === COMMENT_BODY) return resolveCommentConflict(env, db, project, conflict, conflict.commentId, keep, origin);
   if (!(SYNCED_FIELDS as readonly string[]).includes(conflict.field)) throw new StateConflict(`conflict ${conflictId} is on an unknown field`);
   const field = conflict.field as SyncedField;
   if (keep === "local" && project.syncDirection === "inbound") {
@@ -91,6 +94,71 @@ export async function resolveConflict(
     if (again?.resolvedAt) throw new StateConflict(`conflict ${conflictId} was already resolved (kept ${again.resolvedKeep})`);
   }
   throw new StateConflict(`issue ${conflict.issueId} is being changed concurrently; try again`);
+}
+
+const COMMENT_BODY = "comment.body";
+
+/**
+ * A comment conflict settled by hand: the comment's body becomes the chosen side's body. Keeping
+ * local pushes it through the comment outbox exactly like a local edit; taking the tracker's pushes
+ * only when the tracker no longer holds that body (the comment's base moved on, e.g. the local body
+ * was pushed since).
+ */
+async function resolveCommentConflict(
+  env: Env,
+  db: Database,
+  project: ProjectRow,
+  conflict: ConflictRow,
+  commentId: string,
+  keep: "local" | "tracker",
+  origin: ActivityOrigin,
+): Promise<Resolution> {
+  if (keep === "local" && project.syncDirection === "inbound") {
+    throw new DirectionRefused(`project ${project.id} syncs inbound only: the tracker's value stands`);
+  }
+  const chosen = JSON.parse((keep === "local" ? conflict.localValue : conflict.trackerValue) ?? "null") as unknown;
+  if (typeof chosen !== "string") throw new StateConflict(`conflict ${conflict.id} holds no comment body to apply`);
+
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const comment = await getComment(db, project.id, commentId);
+    if (!comment) throw new NotFound("comment", commentId);
+    if (comment.deletedAt !== null) throw new StateConflict(`comment ${commentId} is deleted`);
+    const push = project.syncDirection !== "inbound" && leavesSyndarix(project, comment) && (keep === "local" || comment.base !== chosen);
+    const syncState: CommentRow["syncState"] = push ? "pending_push" : comment.syncState === "conflict" ? "synced" : comment.syncState;
+    const now = nowIso();
+    const changes = fieldChanges({ body: comment.body, syncState: comment.syncState }, { body: chosen, syncState });
+    const written = await writeCommentConflictResolution(db, {
+      comment,
+      body: chosen,
+      syncState,
+      push: push ? { outboxId: newId(), op: comment.externalId ? "update" : "create" } : null,
+      conflictId: conflict.id,
+      keep,
+      actor: origin.actor ?? null,
+      now,
+      activity: [
+        {
+          projectId: project.id,
+          issueId: comment.issueId,
+          kind: "conflict.resolved",
+          origin,
+          createdAt: now,
+          onlyIfComment: { id: comment.id, version: comment.version + 1 },
+          changes,
+          detail: `conflict ${conflict.id} on comment ${comment.id} body resolved by hand: kept ${keep}${push ? "; pushing to the tracker" : ""}`,
+        },
+      ],
+    });
+    if (written) {
+      if (push) await enqueueCommentPushes(env, project.id, [comment.id]);
+      const [resolvedConflict, issue] = await Promise.all([getConflict(db, project.id, conflict.id), getIssue(db, project.id, comment.issueId)]);
+      if (!issue) throw new NotFound("issue", comment.issueId);
+      return { conflict: resolvedConflict!, issue, pushQueued: push };
+    }
+    const again = await getConflict(db, project.id, conflict.id);
+    if (again?.resolvedAt) throw new StateConflict(`conflict ${conflict.id} was already resolved (kept ${again.resolvedKeep})`);
+  }
+  throw new StateConflict(`comment ${commentId} is being changed concurrently; try again`);
 }
 
 /** Makes a failed push pending again and queues it. */

@@ -209,7 +209,8 @@ uiRouter.post("/projects/:projectId/conflicts/:conflictId/resolve", (c) =>
     const keep = form.keep === "local" ? "local" : form.keep === "tracker" ? "tracker" : null;
     if (!keep) throw new StateConflict("choose keep local or take tracker");
     const r = await resolveConflict(c.env, db, project, c.req.param("conflictId")!, keep, origin);
-    return `Conflict on "${r.conflict.field}" resolved: kept ${keep}${r.pushQueued ? "; the tracker is being updated" : ""}.`;
+    const what = r.conflict.commentId !== null ? `comment ${r.conflict.commentId}` : `"${r.conflict.field}"`;
+    return `Conflict on ${what} resolved: kept ${keep}${r.pushQueued ? "; the tracker is being updated" : ""}.`;
   }),
 );
 

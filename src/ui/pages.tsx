@@ -331,7 +331,15 @@ export function ProjectPage(d: ProjectPageData) {
                   <td>
                     <code>{c.issueId}</code>
                   </td>
-                  <td>{c.field}</td>
+                  <td>
+                    {c.commentId !== null ? (
+                      <>
+                        comment body <code class="conflict-comment">{c.commentId}</code>
+                      </>
+                    ) : (
+                      c.field
+                    )}
+                  </td>
                   <td>
                     <pre>{json(c.baseValue)}</pre>
                   </td>
