@@ -18,7 +18,6 @@ import {
   listIssuesChangedSince,
   listLinkedCommentsOfIssue,
   listUnseenLinkedComments,
-  markCommentsSeen,
   storeCommentCursor,
 } from "../db/comments";
 import type { SyncRunRow } from "../db/schema";
@@ -92,8 +91,7 @@ async function listRepositoryStep(ctx: SyncContext, run: SyncRunRow, cp: Comment
       return true;
     }
     if (page.comments.length > 0) {
-      await applyComments(ctx, page.comments, run.mode === "full" ? run.id : null);
-      if (run.mode === "full") await markCommentsSeen(ctx.db, ctx.project.id, run.id, page.comments.map((c) => c.externalId));
+      await applyComments(ctx, page.comments, run.mode === "full" ? run.id : null, { markSeen: true });
       for (const c of page.comments) if (!cp.highWater || c.updatedAt > cp.highWater) cp.highWater = c.updatedAt;
     }
     if (page.nextUrl === null) {
