@@ -4,7 +4,7 @@
  * not having moved on are guarded by it (D1 has no interactive transactions), and rows that change
  * together go in one atomic batch.
  */
-import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, gt, isNotNull, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
 import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch, type Statement } from "./batch";
 import type { Database } from "./client";
@@ -44,35 +44,68 @@ export async function listIssueComments(
   return db.select().from(comments).where(and(...where)).orderBy(asc(comments.createdAt), asc(comments.id)).limit(page.limit).all();
 }
 
+/** `column IN (the values)`, the values travelling as one JSON parameter (D1 binds at most 100 parameters). */
+function inJson(column: SQL | typeof comments.externalId | typeof issues.externalNumber | typeof pendingComments.externalId, values: readonly (string | number)[]): SQL {
+  return sql`${column} IN (SELECT value FROM json_each(${JSON.stringify([...new Set(values)])}))`;
+}
+
 export async function loadCommentsByExternalIds(db: Database, projectId: string, externalIds: readonly string[]): Promise<Map<string, CommentRow>> {
-  const out = new Map<string, CommentRow>();
-  for (let i = 0; i < externalIds.length; i += 90) {
-    const rows = await db
-      .select()
-      .from(comments)
-      .where(and(eq(comments.projectId, projectId), inArray(comments.externalId, externalIds.slice(i, i + 90))))
-      .all();
-    for (const r of rows) out.set(r.externalId!, r);
-  }
-  return out;
+  if (externalIds.length === 0) return new Map();
+  const rows = await db.select().from(comments).where(and(eq(comments.projectId, projectId), inJson(comments.externalId, externalIds))).all();
+  return new Map(rows.map((r) => [r.externalId!, r]));
 }
 
 /** The project's linked issues by tracker number (the live one when a number was reused). */
 export async function issuesByNumber(db: Database, projectId: string, numbers: readonly number[]): Promise<Map<number, IssueRow>> {
+  if (numbers.length === 0) return new Map();
+  return byNumber(await db.select().from(issues).where(and(eq(issues.projectId, projectId), inJson(issues.externalNumber, numbers))).all());
+}
+
+function byNumber(rows: readonly IssueRow[]): Map<number, IssueRow> {
   const out = new Map<number, IssueRow>();
-  const unique = [...new Set(numbers)];
-  for (let i = 0; i < unique.length; i += 90) {
-    const rows = await db
-      .select()
-      .from(issues)
-      .where(and(eq(issues.projectId, projectId), inArray(issues.externalNumber, unique.slice(i, i + 90))))
-      .all();
-    for (const r of rows) {
-      const seen = out.get(r.externalNumber!);
-      if (!seen || (seen.deletedAt !== null && r.deletedAt === null)) out.set(r.externalNumber!, r);
-    }
+  for (const r of rows) {
+    const seen = out.get(r.externalNumber!);
+    if (!seen || (seen.deletedAt !== null && r.deletedAt === null)) out.set(r.externalNumber!, r);
   }
   return out;
+}
+
+export interface UnconfirmedCreate {
+  comment: CommentRow;
+  sentBody: string;
+  attemptedAt: string;
+}
+
+/** What merging a page of tracker comments needs to read, fetched in one D1 round trip. */
+export interface CommentPageContext {
+  /** Local comments by external id. */
+  locals: Map<string, CommentRow>;
+  /** Linked issues by tracker number (the live one when a number was reused). */
+  issuesByNumber: Map<number, IssueRow>;
+  /** Unconfirmed creates on the issues carrying these numbers (a superset: match on issue id). */
+  unconfirmed: UnconfirmedCreate[];
+  /** External ids of the page that wait in `pending_comments` (only those need deleting once applied). */
+  pendingIds: Set<string>;
+}
+
+export async function loadCommentPageContext(db: Database, projectId: string, externalIds: readonly string[], issueNumbers: readonly number[]): Promise<CommentPageContext> {
+  const [locals, linked, unconfirmed, pending] = await db.batch([
+    db.select().from(comments).where(and(eq(comments.projectId, projectId), inJson(comments.externalId, externalIds))),
+    db.select().from(issues).where(and(eq(issues.projectId, projectId), inJson(issues.externalNumber, issueNumbers))),
+    db
+      .select({ comment: comments, sentBody: commentOutbox.sentBody, attemptedAt: commentOutbox.createAttemptedAt })
+      .from(issues)
+      .innerJoin(comments, eq(comments.issueId, issues.id))
+      .innerJoin(commentOutbox, eq(commentOutbox.commentId, comments.id))
+      .where(and(eq(issues.projectId, projectId), inJson(issues.externalNumber, issueNumbers), isNull(comments.externalId), isNotNull(commentOutbox.createAttemptedAt))),
+    db.select({ externalId: pendingComments.externalId }).from(pendingComments).where(and(eq(pendingComments.projectId, projectId), inJson(pendingComments.externalId, externalIds))),
+  ]);
+  return {
+    locals: new Map(locals.map((r) => [r.externalId!, r])),
+    issuesByNumber: byNumber(linked),
+    unconfirmed: unconfirmed.map((r) => ({ comment: r.comment, sentBody: r.sentBody ?? "", attemptedAt: r.attemptedAt! })),
+    pendingIds: new Set(pending.map((r) => r.externalId)),
+  };
 }
 
 /**
@@ -202,7 +235,7 @@ export type InboundWrite = InboundInsert | InboundUpdate;
  * Stores decisions in one batch. Updates are guarded by the version read: a local edit made while
  * the decision was computed wins the race and the row is decided again on the next read.
  */
-export async function storeInbound(db: Database, writes: readonly InboundWrite[]): Promise<void> {
+export async function storeInbound(db: Database, writes: readonly InboundWrite[], tail: readonly Statement[] = []): Promise<void> {
   // A write's statements (and its activity) always go in the same batch: batches hold whole writes.
   let statements: Statement[] = [];
   const flush = async () => {
@@ -248,21 +281,23 @@ export async function storeInbound(db: Database, writes: readonly InboundWrite[]
         WHERE EXISTS (SELECT 1 FROM ${comments} x WHERE x.id = ${w.current.id} AND x.version = ${next})`);
     }
   }
+  // Statements that go with the writes (pending rows, the seen mark): in the last batch, no extra round trip.
+  statements.push(...tail);
   await flush();
 }
 
 // ---------- comments that arrived before their issue ----------
 
 export async function savePendingComments(db: Database, projectId: string, items: readonly { externalId: string; issueNumber: number; json: string }[]): Promise<void> {
-  if (items.length === 0) return;
-  await runBatch(
-    db,
-    items.map(
-      (i) => sql`INSERT INTO ${pendingComments} (project_id, external_id, issue_number, comment) VALUES (${projectId}, ${i.externalId}, ${i.issueNumber}, ${i.json})
+  await runBatch(db, savePendingStatements(projectId, items));
+}
+
+export function savePendingStatements(projectId: string, items: readonly { externalId: string; issueNumber: number; json: string }[]): Statement[] {
+  return items.map(
+    (i) => sql`INSERT INTO ${pendingComments} (project_id, external_id, issue_number, comment) VALUES (${projectId}, ${i.externalId}, ${i.issueNumber}, ${i.json})
         ON CONFLICT (project_id, external_id) DO UPDATE SET comment = CASE
           WHEN json_extract(excluded.comment, '$.updatedAt') >= json_extract(pending_comments.comment, '$.updatedAt') THEN excluded.comment
           ELSE pending_comments.comment END`,
-    ),
   );
 }
 
@@ -283,9 +318,13 @@ export async function listPendingWithIssue(db: Database, projectId: string, limi
 }
 
 export async function deletePending(db: Database, projectId: string, externalIds: readonly string[]): Promise<void> {
-  for (let i = 0; i < externalIds.length; i += 90) {
-    await db.delete(pendingComments).where(and(eq(pendingComments.projectId, projectId), inArray(pendingComments.externalId, externalIds.slice(i, i + 90))));
-  }
+  await runBatch(db, deletePendingStatements(projectId, externalIds));
+}
+
+/** One statement (ids as one JSON parameter), none when there is nothing to delete. */
+export function deletePendingStatements(projectId: string, externalIds: readonly string[]): Statement[] {
+  if (externalIds.length === 0) return [];
+  return [sql`DELETE FROM ${pendingComments} WHERE project_id = ${projectId} AND ${inJson(sql`external_id`, externalIds)}`];
 }
 
 export async function countPending(db: Database, projectId: string): Promise<number> {
@@ -297,11 +336,16 @@ export async function countPending(db: Database, projectId: string): Promise<num
 
 /** One statement per page (ids as one JSON parameter); rows this run already marked (its own inserts) are not rewritten. */
 export async function markCommentsSeen(db: Database, projectId: string, runId: string, externalIds: readonly string[]): Promise<void> {
-  if (externalIds.length === 0) return;
-  await db.run(sql`
-    UPDATE ${comments} SET last_seen_run_id = ${runId}
+  await runBatch(db, markCommentsSeenStatements(projectId, runId, externalIds));
+}
+
+export function markCommentsSeenStatements(projectId: string, runId: string, externalIds: readonly string[]): Statement[] {
+  if (externalIds.length === 0) return [];
+  return [
+    sql`UPDATE ${comments} SET last_seen_run_id = ${runId}
     WHERE project_id = ${projectId} AND external_id IN (SELECT value FROM json_each(${JSON.stringify(externalIds)}))
-      AND last_seen_run_id IS NOT ${runId}`);
+      AND last_seen_run_id IS NOT ${runId}`,
+  ];
 }
 
 /**

@@ -18,7 +18,6 @@ import {
   listIssuesChangedSince,
   listLinkedCommentsOfIssue,
   listUnseenLinkedComments,
-  markCommentsSeen,
   storeCommentCursor,
 } from "../db/comments";
 import type { SyncRunRow } from "../db/schema";
@@ -76,11 +75,25 @@ export async function commentStep(ctx: SyncContext, run: SyncRunRow, cp: Comment
   return true;
 }
 
+/** Starts a comment page request now; its rejection is observed by whoever awaits it. */
+function startCommentPage(ctx: SyncContext, at: { since: string | null; url: string | null }, etag: string | null): ReturnType<SyncContext["tracker"]["listCommentsPage"]> {
+  const page = ctx.tracker.listCommentsPage({ since: at.since, url: at.url, etag });
+  page.catch(() => undefined); // awaited (or deliberately dropped) later; never an unhandled rejection
+  return page;
+}
+
+/**
+ * Up to PAGES_PER_STEP pages of the repository-wide listing. Pipelined like the issue listing: the
+ * request for page k+1 starts as soon as page k arrives and runs while page k is written; the
+ * checkpoint moves past page k only after its write. The step's last page starts nothing (no request
+ * outlives the step, none is wasted).
+ */
 async function listRepositoryStep(ctx: SyncContext, run: SyncRunRow, cp: CommentCheckpoint): Promise<boolean> {
   const ordered = ctx.tracker.commentsOrderedByUpdate;
+  const useEtag = cp.firstRequest && run.mode === "incremental" && ctx.project.commentCursorEtag !== null;
+  let pending = startCommentPage(ctx, { since: cp.since, url: cp.nextUrl }, useEtag ? ctx.project.commentCursorEtag : null);
   for (let i = 0; i < PAGES_PER_STEP; i++) {
-    const useEtag = cp.firstRequest && run.mode === "incremental" && ctx.project.commentCursorEtag !== null;
-    const page = await ctx.tracker.listCommentsPage({ since: cp.since, url: cp.nextUrl, etag: useEtag ? ctx.project.commentCursorEtag : null });
+    const page = await pending;
     if (cp.firstRequest) {
       cp.listingStartedAt = page.serverTime ?? nowIso(Date.now() - OVERLAP_MS);
       cp.firstPageEtag = page.etag && page.nextUrl === null && page.rawCount < ctx.tracker.pageSize ? page.etag : null;
@@ -91,21 +104,33 @@ async function listRepositoryStep(ctx: SyncContext, run: SyncRunRow, cp: Comment
       cp.nextUrl = null;
       return true;
     }
-    if (page.comments.length > 0) {
-      await applyComments(ctx, page.comments, run.mode === "full" ? run.id : null);
-      if (run.mode === "full") await markCommentsSeen(ctx.db, ctx.project.id, run.id, page.comments.map((c) => c.externalId));
-      for (const c of page.comments) if (!cp.highWater || c.updatedAt > cp.highWater) cp.highWater = c.updatedAt;
+    // Where the listing goes after this page, known before the page is written.
+    const next =
+      page.nextUrl === null
+        ? null
+        : ordered && page.lastUpdatedAt && (!cp.since || page.lastUpdatedAt > cp.since)
+          ? { since: page.lastUpdatedAt, url: null }
+          : { since: cp.since, url: page.nextUrl };
+    const ahead = next && i < PAGES_PER_STEP - 1 ? startCommentPage(ctx, next, null) : null;
+    try {
+      if (page.comments.length > 0) {
+        await applyComments(ctx, page.comments, run.mode === "full" ? run.id : null, { markSeen: true });
+        for (const c of page.comments) if (!cp.highWater || c.updatedAt > cp.highWater) cp.highWater = c.updatedAt;
+      }
+    } catch (err) {
+      // Let the request in flight finish before the step ends: no tracker traffic outlives it.
+      await ahead?.catch(() => undefined);
+      throw err;
     }
-    if (page.nextUrl === null) {
+    // Page k is written: only now does the checkpoint move past it.
+    if (!next) {
       cp.nextUrl = null;
       return true;
     }
-    if (ordered && page.lastUpdatedAt && (!cp.since || page.lastUpdatedAt > cp.since)) {
-      cp.since = page.lastUpdatedAt;
-      cp.nextUrl = null;
-    } else {
-      cp.nextUrl = page.nextUrl;
-    }
+    cp.since = next.since;
+    cp.nextUrl = next.url;
+    if (!ahead) return false;
+    pending = ahead;
   }
   return false;
 }

@@ -14,12 +14,11 @@
  *   local comment that sent it, never imported as a second copy.
  */
 import {
-  deletePending,
-  issuesByNumber,
+  deletePendingStatements,
   listPendingWithIssue,
-  listUnconfirmedCommentCreates,
-  loadCommentsByExternalIds,
-  savePendingComments,
+  loadCommentPageContext,
+  markCommentsSeenStatements,
+  savePendingStatements,
   storeInbound,
   type InboundUpdate,
   type InboundWrite,
@@ -48,8 +47,12 @@ export function zeroCommentCounts(): CommentCounts {
   return { created: 0, updated: 0, unchanged: 0, conflicts: 0, deleted: 0, waiting: 0, pushQueued: 0 };
 }
 
-/** Merges tracker comments; `runId` marks them seen by a full run. */
-export async function applyComments(ctx: SyncContext, incoming: readonly CanonicalComment[], runId: string | null = null): Promise<CommentCounts> {
+/**
+ * Merges tracker comments; `runId` marks them seen by a full run (`markSeen`: also the rows the merge
+ * leaves alone, for a complete listing's deletion check). Two D1 round trips for a page: one batch of
+ * reads, one atomic batch of writes (the waiting rows and the seen mark included).
+ */
+export async function applyComments(ctx: SyncContext, incoming: readonly CanonicalComment[], runId: string | null = null, options: { markSeen?: boolean } = {}): Promise<CommentCounts> {
   const counts = zeroCommentCounts();
   if (incoming.length === 0) return counts;
   const latest = new Map<string, CanonicalComment>();
@@ -58,11 +61,13 @@ export async function applyComments(ctx: SyncContext, incoming: readonly Canonic
     if (!seen || c.updatedAt >= seen.updatedAt) latest.set(c.externalId, c);
   }
   const list = [...latest.values()];
-  const [locals, issuesByNum] = await Promise.all([
-    loadCommentsByExternalIds(ctx.db, ctx.project.id, list.map((c) => c.externalId)),
-    issuesByNumber(ctx.db, ctx.project.id, list.map((c) => c.issueNumber)),
-  ]);
-  const unconfirmed = await listUnconfirmedCommentCreates(ctx.db, [...issuesByNum.values()].map((i) => i.id));
+  const page = await loadCommentPageContext(
+    ctx.db,
+    ctx.project.id,
+    list.map((c) => c.externalId),
+    list.map((c) => c.issueNumber),
+  );
+  const { locals, issuesByNumber: issuesByNum, unconfirmed, pendingIds } = page;
   const adopted = new Set<string>();
 
   const writes: InboundWrite[] = [];
@@ -105,9 +110,15 @@ export async function applyComments(ctx: SyncContext, incoming: readonly Canonic
     if (w.set.body !== undefined || w.set.deletedAt !== undefined) counts.updated++;
     else counts.unchanged++;
   }
-  await storeInbound(ctx.db, withActivity(ctx, writes, now));
-  await savePendingComments(ctx.db, ctx.project.id, waiting);
-  await deletePending(ctx.db, ctx.project.id, applied);
+  await storeInbound(ctx.db, withActivity(ctx, writes, now), [
+    ...savePendingStatements(ctx.project.id, waiting),
+    // Only the applied comments that were waiting: on an import nothing waits, and nothing is deleted.
+    ...deletePendingStatements(
+      ctx.project.id,
+      applied.filter((id) => pendingIds.has(id)),
+    ),
+    ...(options.markSeen && runId !== null ? markCommentsSeenStatements(ctx.project.id, runId, list.map((c) => c.externalId)) : []),
+  ]);
   if (pushes.length > 0) {
     counts.pushQueued += pushes.length;
     await enqueueCommentPushes(ctx.env, ctx.project.id, pushes);

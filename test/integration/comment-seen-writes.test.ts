@@ -7,19 +7,22 @@ import { projectWithTracker, syncAndWait } from "../support/trackers";
  * The apply already stamps the run on each row it inserts or updates; the page's mark afterwards is a
  * safety net (a version-guarded update lost to a concurrent write). Rewriting rows that already carry
  * the run costs a row write per comment (D1 bills rows written): the bench's 50,000-comment import
- * wrote each comment row twice. Rows written are D1's own `meta.rows_written`.
+ * wrote each comment row twice. Rows written are D1's own `meta.rows_written`, whether the mark runs
+ * alone or inside the page's write batch.
  */
 function watchSeenWrites(): { rowsWritten: () => number; calls: () => number; stop: () => void } {
   const proto = Object.getPrototypeOf(env.DB) as { prepare: (q: string) => D1PreparedStatement };
   const prepare = proto.prepare;
   let rows = 0;
   let calls = 0;
+  const marks = new WeakSet<D1PreparedStatement>();
   const spy = vi.spyOn(proto, "prepare").mockImplementation(function (this: unknown, query: string) {
     const statement = prepare.call(this, query);
     if (!/^update "?comments"? set "?last_seen_run_id"?/i.test(query.trim())) return statement;
     const run = statement.run.bind(statement);
     const bind = statement.bind.bind(statement);
     const wrap = (s: D1PreparedStatement): D1PreparedStatement => {
+      marks.add(s);
       const r = s.run.bind(s);
       s.run = (async () => {
         calls++;
@@ -38,7 +41,26 @@ function watchSeenWrites(): { rowsWritten: () => number; calls: () => number; st
     }) as D1PreparedStatement["run"];
     return statement;
   });
-  return { rowsWritten: () => rows, calls: () => calls, stop: () => spy.mockRestore() };
+  // The mark travels in the page's write batch: count it there from its own result.
+  const dbProto = Object.getPrototypeOf(env.DB) as { batch: (s: D1PreparedStatement[]) => Promise<D1Result[]> };
+  const batch = dbProto.batch;
+  const batchSpy = vi.spyOn(dbProto, "batch").mockImplementation(async function (this: unknown, statements: D1PreparedStatement[]) {
+    const results = await batch.call(this, statements);
+    statements.forEach((s, i) => {
+      if (!marks.has(s)) return;
+      calls++;
+      rows += results[i]!.meta.rows_written;
+    });
+    return results;
+  });
+  return {
+    rowsWritten: () => rows,
+    calls: () => calls,
+    stop: () => {
+      spy.mockRestore();
+      batchSpy.mockRestore();
+    },
+  };
 }
 
 describe("full run: marking listed comments as seen", () => {
