@@ -5,7 +5,7 @@
  */
 import { sql, type SQL } from "drizzle-orm";
 import type { Database } from "./client";
-import { activity, events, outbox, syncRuns, webhookDeliveries } from "./schema";
+import { activity, events, githubAppDeliveries, outbox, syncRuns, webhookDeliveries } from "./schema";
 
 async function deleted(db: Database, statement: SQL): Promise<number> {
   const result = await db.run(statement);
@@ -43,4 +43,11 @@ export function deleteDoneOutbox(db: Database, before: string, limit: number): P
 export function deleteOldActivity(db: Database, before: string, limit: number): Promise<number> {
   return deleted(db, sql`
     DELETE FROM ${activity} WHERE seq IN (SELECT seq FROM ${activity} WHERE created_at < ${before} LIMIT ${limit})`);
+}
+
+/** GitHub App installation deliveries are kept only to dedupe redeliveries: as long as tracker deliveries. */
+export function deleteOldAppDeliveries(db: Database, before: string, limit: number): Promise<number> {
+  return deleted(db, sql`
+    DELETE FROM ${githubAppDeliveries} WHERE delivery_id IN (
+      SELECT delivery_id FROM ${githubAppDeliveries} WHERE received_at < ${before} LIMIT ${limit})`);
 }

@@ -1,5 +1,5 @@
 import { database, type Database } from "../db/client";
-import { deleteDoneOutbox, deleteEvents, deleteFinishedRuns, deleteOldActivity, deleteProcessedDeliveries } from "../db/history";
+import { deleteDoneOutbox, deleteEvents, deleteFinishedRuns, deleteOldActivity, deleteOldAppDeliveries, deleteProcessedDeliveries } from "../db/history";
 import type { Env } from "../env";
 import { idFloor } from "../ids";
 
@@ -27,6 +27,7 @@ export interface PruneResult {
   events: number;
   outbox: number;
   activity: number;
+  appDeliveries: number;
 }
 
 /** Deletes finished history older than its retention, oldest first, in bounded chunks. */
@@ -48,5 +49,6 @@ export async function pruneHistory(env: Env, now: number = Date.now()): Promise<
     events: await prune(deleteEvents, before(RETENTION.eventsDays)),
     outbox: await prune(deleteDoneOutbox, new Date(now - RETENTION.finishedOutboxDays * DAY_MS).toISOString()),
     activity: await prune(deleteOldActivity, new Date(now - RETENTION.activityDays * DAY_MS).toISOString()),
+    appDeliveries: await prune(deleteOldAppDeliveries, new Date(now - RETENTION.deliveriesDays * DAY_MS).toISOString()),
   };
 }

@@ -253,4 +253,17 @@ describe("retention", () => {
     expect(items.map((e) => e.kind)).toEqual(["project.created", "issue.created"]);
     expect(items[1].issueId).toBe(issue.id);
   });
+
+  it("prunes GitHub App installation deliveries (kept for dedupe) after the delivery retention, keeping recent ones", async () => {
+    const old = new Date(Date.now() - 20 * 86_400_000).toISOString();
+    const recent = new Date().toISOString();
+    const [oldId, recentId] = [crypto.randomUUID(), crypto.randomUUID()];
+    await env.DB.prepare("insert into github_app_deliveries (delivery_id, event, action, received_at) values (?, 'installation', 'created', ?), (?, 'installation', 'created', ?)")
+      .bind(oldId, old, recentId, recent)
+      .run();
+    const result = await pruneHistory(env);
+    expect(result.appDeliveries).toBeGreaterThanOrEqual(1);
+    const left = await env.DB.prepare("select delivery_id as id from github_app_deliveries where delivery_id in (?, ?)").bind(oldId, recentId).all<{ id: string }>();
+    expect(left.results.map((r) => r.id)).toEqual([recentId]);
+  });
 });
