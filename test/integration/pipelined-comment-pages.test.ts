@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
+import { withHeldPageWrites } from "../support/held-writes";
 import { projectWithTracker, syncAndWait } from "../support/trackers";
 
 /**
@@ -8,8 +9,6 @@ import { projectWithTracker, syncAndWait } from "../support/trackers";
  * the tracker, so it proves the overlap without timing anything.
  */
 
-type Batch = (...args: unknown[]) => Promise<unknown>;
-const d1Proto = () => Object.getPrototypeOf(env.DB) as { batch: Batch };
 
 /** GET repository-wide comment listing requests the fake has answered, in order. */
 const commentListings = (fake: any): string[] =>
@@ -22,35 +21,17 @@ describe("pipelined comment listing", () => {
     // 420 comments: 5 pages of 100 (the keyset re-reads one boundary comment per page), so the step
     // boundary after 5 pages is crossed too.
     for (let i = 0; i < 420; i++) fake.addComment(issues[i % issues.length]!.number, { body: `c${i}` });
-    const proto = d1Proto();
-    const realBatch = proto.batch;
-    let heldWrites = 0;
-    let overlapped = 0;
-    const spy = vi.spyOn(proto, "batch").mockImplementation(async function (this: unknown, ...args: unknown[]) {
-      const statements = args[0] as { statement?: string }[] | undefined;
-      const isCommentPageWrite = (statements ?? []).some((s: any) => /^\s*INSERT INTO "comments"/i.test(String(s?.statement ?? "")));
-      if (isCommentPageWrite && heldWrites < 3) {
-        // Hold the k-th comment page write until the tracker has seen the request for page k+1.
-        const k = ++heldWrites;
-        try {
-          await vi.waitFor(() => {
-            if (commentListings(fake).length < k + 1) throw new Error("next comment page not requested yet");
-          }, { timeout: 5_000, interval: 5 });
-          overlapped++;
-        } catch {
-          // not overlapped: `overlapped` stays behind `heldWrites`
-        }
-      }
-      return realBatch.apply(this, args);
-    });
-    let run: any;
-    try {
-      run = await syncAndWait(project.id, "full", 30_000);
-    } finally {
-      spy.mockRestore();
-    }
+    const { result: run, held, overlapped } = await withHeldPageWrites(
+      {
+        holds: 3,
+        isPageWrite: (sqls) => sqls.some((q) => /^\s*INSERT INTO "comments"/i.test(q)),
+        requestsSeen: () => commentListings(fake).length,
+        timeoutMs: 5_000,
+      },
+      () => syncAndWait(project.id, "full", 30_000),
+    );
     expect(run.status).toBe("succeeded");
-    expect(heldWrites).toBe(3);
+    expect(held).toBe(3);
     expect(overlapped).toBe(3);
     const listed = commentListings(fake);
     // No comment page fetched ahead and thrown away, none repeated: 420 comments, 100 a page, each page

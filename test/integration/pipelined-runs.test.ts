@@ -2,6 +2,7 @@ import { abortAllDurableObjects } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { api, json } from "../support/api";
+import { withHeldPageWrites } from "../support/held-writes";
 import { listAllIssues, projectWithTracker, syncAndWait, waitForRun } from "../support/trackers";
 
 /**
@@ -21,35 +22,16 @@ describe("pipelined listing", () => {
   it("asks for the next page while the current one is being written, with exactly the requests of a serial listing", async () => {
     const { fake, project } = await projectWithTracker("github", { syncDirection: "inbound" }, { perPage: 3, tickMs: 1000 });
     fake.seed(40); // 14+ pages: several steps of 5 pages, so the hand-over between steps is covered too
-    const proto = d1Proto();
-    const realBatch = proto.batch;
-    let heldWrites = 0;
-    let overlapped = 0;
-    const spy = vi.spyOn(proto, "batch").mockImplementation(async function (this: unknown, ...args: unknown[]) {
-      const statements = args[0] as { statement?: string }[] | undefined;
-      const isPageWrite = JSON.stringify(statements?.map((s: any) => String(s?.statement ?? "")) ?? []).includes("INSERT INTO");
-      if (isPageWrite && heldWrites < 3) {
-        // Hold the k-th page write until the tracker has seen the request for page k+1.
-        const k = ++heldWrites;
-        try {
-          await vi.waitFor(() => {
-            if (listRequests(fake).length < k + 1) throw new Error("next page not requested yet");
-          }, { timeout: 10_000, interval: 5 });
-          overlapped++;
-        } catch {
-          // not overlapped: counted by `overlapped` staying behind `heldWrites`
-        }
-      }
-      return realBatch.apply(this, args);
-    });
-    let run: any;
-    try {
-      run = await syncAndWait(project.id, "full", 30_000);
-    } finally {
-      spy.mockRestore();
-    }
+    const { result: run, held, overlapped } = await withHeldPageWrites(
+      {
+        holds: 3,
+        isPageWrite: (sqls) => JSON.stringify(sqls).includes("INSERT INTO"),
+        requestsSeen: () => listRequests(fake).length,
+      },
+      () => syncAndWait(project.id, "full", 30_000),
+    );
     expect(run.status).toBe("succeeded");
-    expect(heldWrites).toBe(3);
+    expect(held).toBe(3);
     expect(overlapped).toBe(3);
     const listed = listRequests(fake);
     // Every request was used for a page (none fetched ahead and thrown away) and none was repeated;
