@@ -500,6 +500,22 @@ export async function failCommentPush(
   return results[recorded.length]!.results.length > 0;
 }
 
+/**
+ * A failed comment push made pending again by hand, with the comment back to `pending_push` and the
+ * activity recording it, in one batch. False when the row was not failed.
+ */
+export async function reopenFailedCommentPush(db: Database, args: { commentId: string; now: string; activity: readonly ActivityEntry[] }): Promise<boolean> {
+  const failed = sql`EXISTS (SELECT 1 FROM ${commentOutbox} o WHERE o.comment_id = ${args.commentId} AND o.status = 'failed')`;
+  const recorded = activityStatements(args.activity, failed);
+  const results = await runBatch(db, [
+    ...recorded,
+    sql`UPDATE ${comments} SET sync_state = 'pending_push', sync_error = NULL WHERE id = ${args.commentId} AND ${failed} AND sync_state IN ('error', 'pending_push', 'synced')`,
+    sql`UPDATE ${commentOutbox} SET status = 'pending', attempts = 0, last_error = NULL, next_attempt_at = NULL, updated_at = ${args.now}
+      WHERE comment_id = ${args.commentId} AND status = 'failed' RETURNING id`,
+  ]);
+  return results[results.length - 1]!.results.length > 0;
+}
+
 /** Closes a pending row with nothing left to do. */
 export async function closeCommentOutbox(db: Database, commentId: string, status: "done" | "failed", reason: string | null, now: string): Promise<void> {
   await db

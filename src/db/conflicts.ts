@@ -10,13 +10,13 @@ import { comments, conflicts, issues, type CommentOutboxRow, type CommentRow, ty
 export async function listConflicts(
   db: Database,
   projectId: string,
-  filter: { issueId?: string },
+  filter: { issueId?: string | undefined; open?: boolean },
   page: { limit: number; beforeId?: string | null },
 ): Promise<ConflictRow[]> {
   return db
     .select()
     .from(conflicts)
-    .where(and(eq(conflicts.projectId, projectId), filter.issueId ? eq(conflicts.issueId, filter.issueId) : undefined, page.beforeId ? lt(conflicts.id, page.beforeId) : undefined))
+    .where(and(eq(conflicts.projectId, projectId), filter.issueId ? eq(conflicts.issueId, filter.issueId) : undefined, filter.open ? isNull(conflicts.resolvedAt) : undefined, page.beforeId ? lt(conflicts.id, page.beforeId) : undefined))
     .orderBy(desc(conflicts.id))
     .limit(page.limit)
     .all();

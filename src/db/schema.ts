@@ -143,7 +143,12 @@ export const syncRuns = sqliteTable(
     startedAt: text("started_at"),
     finishedAt: text("finished_at"),
   },
-  (t) => [index("sync_runs_project_created_idx").on(t.projectId, t.createdAt), index("sync_runs_status_idx").on(t.projectId, t.status)],
+  (t) => [
+    index("sync_runs_project_created_idx").on(t.projectId, t.createdAt),
+    index("sync_runs_status_idx").on(t.projectId, t.status),
+    // Runs queued or going, across projects (the dashboard's overview).
+    index("sync_runs_active_idx").on(t.projectId).where(sql`${t.status} IN ('queued', 'running')`),
+  ],
 );
 
 export const webhookDeliveries = sqliteTable(
@@ -220,7 +225,12 @@ export const conflicts = sqliteTable(
     /** Set when the conflict was about a comment (field "comment.body"). */
     commentId: text("comment_id"),
   },
-  (t) => [index("conflicts_project_created_idx").on(t.projectId, t.createdAt, t.id), index("conflicts_issue_idx").on(t.issueId)],
+  (t) => [
+    index("conflicts_project_created_idx").on(t.projectId, t.createdAt, t.id),
+    index("conflicts_issue_idx").on(t.issueId),
+    // Open conflicts of every project in one read (the dashboard's overview).
+    index("conflicts_open_idx").on(t.projectId).where(sql`${t.resolvedAt} IS NULL`),
+  ],
 );
 
 export const events = sqliteTable(
@@ -267,6 +277,8 @@ export const activity = sqliteTable(
     index("activity_project_seq_idx").on(t.projectId, t.seq),
     index("activity_issue_seq_idx").on(t.issueId, t.seq),
     index("activity_created_idx").on(t.createdAt),
+    // The dashboard's health: each project's latest credential refusal and token replacement, read without scanning its history.
+    index("activity_access_idx").on(t.projectId, t.kind, t.createdAt).where(sql`${t.kind} IN ('access.failed', 'project.token_replaced')`),
   ],
 );
 

@@ -8,7 +8,7 @@ import { ACTIVITY_KINDS, ACTIVITY_SOURCES, listActivity, type ActivityFilter } f
 import { database } from "../db/client";
 import type { ActivityRow } from "../db/schema";
 import { ValidationFailed } from "../errors";
-import { resolveConflict, retryPush } from "../sync/repair";
+import { resolveConflict, retryCommentPush, retryPush } from "../sync/repair";
 import { conflictResponse, IdParam, IsoTimestamp, jsonBody, jsonContent, problemResponses, ProjectIdParams } from "./common";
 import { IssueSchema, issueToApi } from "./issues";
 import type { AppEnv } from "./project";
@@ -139,6 +139,18 @@ const routes = {
       ...conflictResponse,
     },
   }),
+  retryCommentPush: createRoute({
+    method: "post",
+    path: "/projects/{projectId}/comments/{commentId}/retry-push",
+    tags: ["comments"],
+    summary: "Queue a failed comment push again (refused by the tracker, or out of retries)",
+    request: { params: ProjectIdParams.extend({ commentId: IdParam("commentId") }) },
+    responses: {
+      202: jsonContent(z.object({ status: z.literal("queued"), commentId: z.string() }).openapi("CommentPushRetried"), "The push is queued"),
+      ...problemResponses,
+      ...conflictResponse,
+    },
+  }),
 };
 
 export const activityRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -157,4 +169,9 @@ export const activityRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const { issueId } = c.req.valid("param");
     await retryPush(c.env, database(c.env.DB), c.var.project, issueId, { source: "api", actor: c.var.apiToken.name });
     return c.json({ status: "queued" as const, issueId }, 202);
+  })
+  .openapi(routes.retryCommentPush, async (c) => {
+    const { commentId } = c.req.valid("param");
+    await retryCommentPush(c.env, database(c.env.DB), c.var.project, commentId, { source: "api", actor: c.var.apiToken.name });
+    return c.json({ status: "queued" as const, commentId }, 202);
   });

@@ -7,6 +7,7 @@ import { projectSync } from "../durable/client";
 import { NotFound, StateConflict } from "../errors";
 import type { SyncStatus } from "../sync/status";
 import { syncStatus } from "../sync/status";
+import { chipOf, chipReasonOf, CHIPS } from "../sync/status-chip";
 import { credentialStatus, type CredentialStatus } from "../sync/credentials";
 import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
@@ -128,17 +129,24 @@ const StatusSchema = z
     syncEnabled: z.boolean(),
     syncDirection: z.enum(["inbound", "outbound", "bidirectional"]),
     cursor: IsoTimestamp.nullable().openapi({ description: "Every tracker change before this instant is stored" }),
-    lagSeconds: z.number().int().nullable().openapi({ description: "Seconds between now and the cursor" }),
+    lagSeconds: z.number().int().nullable().openapi({
+      description: "How far the local store is behind the tracker: seconds since the oldest webhook delivery received and not applied yet, else since the last successful run; null before the first one",
+    }),
+    lagSince: IsoTimestamp.nullable().openapi({ description: "The instant lagSeconds counts from" }),
+    chip: z.enum(CHIPS).openapi({ description: "The dashboard's one-word health (rules in docs/activity-and-dashboard.md)" }),
+    chipReason: z.string().nullable().openapi({ description: "Why the chip holds and what to do, for the chips that need a word" }),
     lastIncrementalSyncAt: IsoTimestamp.nullable(),
     lastFullSyncAt: IsoTimestamp.nullable(),
     lastError: z.string().nullable(),
     activeRun: SyncRunSchema.nullable(),
     lastRuns: z.object({ incremental: SyncRunSchema.nullable(), full: SyncRunSchema.nullable() }),
     issues: z.object({ total: z.number().int(), orphaned: z.number().int(), error: z.number().int(), conflict: z.number().int() }),
-    openConflicts: z.number().int().openapi({ description: "Issues whose last merge recorded a conflict" }),
+    openConflicts: z.number().int().openapi({ description: "Conflicts recorded and not yet settled (keep local / take tracker), issue fields and comment bodies" }),
     conflictsRecorded: z.number().int(),
     pendingPushes: z.number().int().openapi({ description: "Outbox rows waiting for the tracker" }),
     failedPushes: z.number().int(),
+    retryingPushes: z.number().int().openapi({ description: "Pending pushes of issues and comments that failed at least once and wait for their next attempt" }),
+    unappliedDeliveries: z.number().int().openapi({ description: "Webhook deliveries received and not applied yet" }),
     failedDeliveries: z.number().int().openapi({ description: "Webhook deliveries that could not be applied" }),
     trackerRepository: z
       .object({
@@ -171,9 +179,15 @@ const StatusSchema = z
   })
   .openapi("SyncStatus");
 
-function statusToApi(s: SyncStatus, credential: CredentialStatus): z.infer<typeof StatusSchema> {
+function statusToApi(s: SyncStatus, credential: CredentialStatus, now: number): z.infer<typeof StatusSchema> {
   const { pausedReason, ...shown } = credential;
+  const chip = chipOf(s, now, pausedReason);
   return {
+    lagSince: s.lagSince,
+    chip,
+    chipReason: chipReasonOf(chip, s, now, pausedReason),
+    retryingPushes: s.health.pushes.retrying + s.health.commentPushes.retrying,
+    unappliedDeliveries: s.health.unappliedDeliveries,
     projectId: s.project.id,
     syncEnabled: s.project.syncEnabled,
     syncDirection: s.project.syncDirection,
@@ -194,7 +208,7 @@ function statusToApi(s: SyncStatus, credential: CredentialStatus): z.infer<typeo
       full: s.lastRuns.full ? runToApi(s.lastRuns.full) : null,
     },
     issues: s.issues,
-    openConflicts: s.issues.conflict,
+    openConflicts: s.openConflicts,
     conflictsRecorded: s.conflictsRecorded,
     pendingPushes: s.pendingPushes,
     failedPushes: s.failedPushes,
@@ -289,8 +303,9 @@ export const syncRunsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
   })
   .openapi(routes.status, async (c) => {
     const db = database(c.env.DB);
-    const [status, credential] = await Promise.all([syncStatus(db, c.var.project), credentialStatus(c.env, db, c.var.project)]);
-    return c.json(statusToApi(status, credential), 200);
+    const now = Date.now();
+    const [status, credential] = await Promise.all([syncStatus(db, c.var.project, now), credentialStatus(c.env, db, c.var.project, now)]);
+    return c.json(statusToApi(status, credential, now), 200);
   })
   .openapi(routes.conflicts, async (c) => {
     const { limit, cursor, issueId } = c.req.valid("query");

@@ -418,6 +418,16 @@ export async function credentialStatus(env: Env, db: Database, project: ProjectR
   const credential = await credentialOf(env, project);
   const row = (await getCredential(db, credential.id)) ?? null;
   const repository = project.installationId !== null ? ((await appRepositoryOfProject(db, project.id)) ?? null) : null;
+  return credentialStatusOf(credential, row, repository, nowMs);
+}
+
+/** The status of a credential from its row (null: never used yet) and, for App projects, its repository link. */
+export function credentialStatusOf(
+  credential: Pick<NewCredential, "kind"> & { installationId?: number | null | undefined },
+  row: CredentialRow | null,
+  repository: GitHubAppRepositoryRow | null,
+  nowMs: number,
+): CredentialStatus {
   const health = row?.health ?? "ok";
   const limitedUntil = row?.limitedUntil && Date.parse(row.limitedUntil) > nowMs ? row.limitedUntil : null;
   const tokenExpiresAt = row?.tokenExpiresAt ?? null;
@@ -429,7 +439,7 @@ export async function credentialStatus(env: Env, db: Database, project: ProjectR
   }
   return {
     kind: credential.kind,
-    installationId: credential.installationId,
+    installationId: credential.installationId ?? null,
     health,
     healthAt: row?.healthAt ?? null,
     healthReason: row?.healthReason ?? null,

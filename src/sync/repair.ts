@@ -6,7 +6,7 @@
  */
 import { fieldChanges, type ActivityOrigin } from "../db/activity";
 import type { Database } from "../db/client";
-import { getComment } from "../db/comments";
+import { getComment, getCommentOutboxRow, reopenFailedCommentPush } from "../db/comments";
 import { countUnresolvedForIssue, getConflict, writeCommentConflictResolution, writeConflictResolution } from "../db/conflicts";
 import { fieldsOfRow, fieldsToColumns, getIssue } from "../db/issues";
 import { getOutboxRow, reopenFailedPush } from "../db/outbox";
@@ -187,4 +187,32 @@ export async function retryPush(env: Env, db: Database, project: ProjectRow, iss
   if (!reopened) throw new StateConflict(`issue ${issueId} has no failed push to retry`);
   await enqueuePushes(env, project.id, [issueId]);
   return { issueId };
+}
+
+/** Makes a failed comment push (refused, or out of retries) pending again and queues it. */
+export async function retryCommentPush(env: Env, db: Database, project: ProjectRow, commentId: string, origin: ActivityOrigin): Promise<{ commentId: string }> {
+  if (project.syncDirection === "inbound") throw new DirectionRefused(`project ${project.id} syncs inbound only: nothing is pushed`);
+  const comment = await getComment(db, project.id, commentId);
+  if (!comment) throw new NotFound("comment", commentId);
+  const row = await getCommentOutboxRow(db, commentId);
+  if (!row || row.status !== "failed") throw new StateConflict(`comment ${commentId} has no failed push to retry`);
+  const now = nowIso();
+  const reopened = await reopenFailedCommentPush(db, {
+    commentId,
+    now,
+    activity: [
+      {
+        projectId: project.id,
+        issueId: comment.issueId,
+        kind: "push.retried",
+        origin,
+        createdAt: now,
+        changes: comment.syncState !== "pending_push" ? { syncState: { before: comment.syncState, after: "pending_push" } } : null,
+        detail: `comment ${commentId}: push retried by hand${row.lastError ? ` (last error: ${row.lastError})` : ""}`,
+      },
+    ],
+  });
+  if (!reopened) throw new StateConflict(`comment ${commentId} has no failed push to retry`);
+  await enqueueCommentPushes(env, project.id, [commentId]);
+  return { commentId };
 }

@@ -6,12 +6,14 @@
  */
 import { Hono, type Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { ACTIVITY_KINDS, ACTIVITY_SOURCES, lastAccessFailureAt, latestActivity } from "../db/activity";
+import { z } from "zod";
+import { ACTIVITY_KINDS, ACTIVITY_SOURCES, latestActivity } from "../db/activity";
 import { database, type Database } from "../db/client";
 import { listConflicts } from "../db/conflicts";
 import { findDelivery, listDeliveries, resetForReplay } from "../db/deliveries";
+import { issueLabels, troubledPushes } from "../db/health";
 import { countBySyncState, listIssues } from "../db/issues";
-import { getProject, listProjects, updateProject } from "../db/projects";
+import { getProject, updateProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
 import { listRuns } from "../db/sync-runs";
 import { projectSync } from "../durable/client";
@@ -21,10 +23,10 @@ import { resolveApiToken } from "../http/auth";
 import { nowIso } from "../ids";
 import { enqueueDeliveryApply } from "../queue/send";
 import { projectUpdatedActivity } from "../sync/project-activity";
-import { resolveConflict, retryPush } from "../sync/repair";
-import { syncStatus } from "../sync/status";
+import { resolveConflict, retryCommentPush, retryPush } from "../sync/repair";
+import { overview, syncStatus } from "../sync/status";
 import { credentialStatus, type CredentialStatus } from "../sync/credentials";
-import { chipOf, chipReasonOf } from "../sync/status-chip";
+import { CHIPS, chipOf, chipReasonOf } from "../sync/status-chip";
 import { APP_CSS, APP_JS } from "./assets";
 import { LoginPage, OverviewPage, ProjectPage, type Viewer } from "./pages";
 import { checkCsrf, csrfToken, SESSION_COOKIE, SESSION_TTL_MS, signSession, verifySession, type Session } from "./session";
@@ -99,18 +101,22 @@ uiRouter.post("/logout", (c) => {
   return c.redirect("/ui/login", 303);
 });
 
+const OverviewParams = z.object({
+  q: z.string().max(200).optional(),
+  status: z.enum(CHIPS).optional(),
+  sort: z.enum(["status", "name", "lag"]).default("status"),
+  page: z.coerce.number().int().min(1).max(100_000).default(1),
+});
+export const OVERVIEW_PAGE_SIZE = 50;
+
 uiRouter.get("/", async (c) => {
   const db = database(c.env.DB);
-  const projects = await listProjects(db, { limit: 200 });
+  const raw = Object.fromEntries(Object.entries(c.req.query()).filter(([, v]) => v !== ""));
+  const parsed = OverviewParams.safeParse(raw);
+  const query = parsed.success ? parsed.data : OverviewParams.parse({});
   const now = Date.now();
-  const rows = await Promise.all(
-    projects.map(async (p) => {
-      const [status, accessFailure, credential] = await Promise.all([syncStatus(db, p, now), lastAccessFailureAt(db, p.id), credentialOf(c.env, db, p, now)]);
-      const chip = chipOf(status, accessFailure, now, credential?.pausedReason ?? null);
-      return { status, chip, chipReason: chipReasonOf(chip, status, accessFailure, credential?.pausedReason ?? null), credential };
-    }),
-  );
-  return c.html(<OverviewPage viewer={c.var.viewer} rows={rows} />);
+  const data = await overview(c.env, db, { ...query, limit: OVERVIEW_PAGE_SIZE }, now);
+  return c.html(<OverviewPage viewer={c.var.viewer} data={data} query={query} now={now} />);
 });
 
 /** The project's credential status, or null when it cannot be read (e.g. a token stored for another origin). */
@@ -134,40 +140,58 @@ uiRouter.get("/projects/:projectId", async (c) => {
   const now = Date.now();
   const kind = c.req.query("kind") || undefined;
   const source = c.req.query("source") || undefined;
-  const issueId = c.req.query("issueId") || undefined;
-  const [status, accessFailure, runs, activity, byState, conflicts, failedPushes, failedDeliveries, credential] = await Promise.all([
+  const issue = c.req.query("issue")?.trim() || c.req.query("issueId")?.trim() || undefined;
+  // The filter takes what the table shows: "#12", "12" or the issue's id.
+  const issueId = issue ? await issueIdOf(db, project.id, issue) : undefined;
+  const [status, runs, activity, byState, conflicts, pushes, failedDeliveries, credential] = await Promise.all([
     syncStatus(db, project, now),
-    lastAccessFailureAt(db, project.id),
     listRuns(db, project.id, { limit: 30 }),
     latestActivity(db, { projectId: project.id, kinds: kind ? [kind] : undefined, source, issueId }, 50),
     countBySyncState(db, project.id),
-    listConflicts(db, project.id, {}, { limit: 100 }),
-    listIssues(db, project.id, { syncState: "error" }, { limit: 100 }),
+    listConflicts(db, project.id, { open: true }, { limit: 100 }),
+    troubledPushes(db, project.id, 100),
     listDeliveries(db, project.id, { status: "failed" }, { limit: 100 }),
     credentialOf(c.env, db, project, now),
   ]);
-  const chip = chipOf(status, accessFailure, now, credential?.pausedReason ?? null);
+  const labels = await issueLabels(db, project.id, [
+    ...conflicts.map((x) => x.issueId),
+    ...pushes.map((x) => x.issueId),
+    ...activity.flatMap((a) => (a.issueId ? [a.issueId] : [])),
+  ]);
+  const pausedReason = credential?.pausedReason ?? null;
+  const chip = chipOf(status, now, pausedReason);
   return c.html(
     <ProjectPage
       viewer={c.var.viewer}
       status={status}
       chip={chip}
-      chipReason={chipReasonOf(chip, status, accessFailure, credential?.pausedReason ?? null)}
+      chipReason={chipReasonOf(chip, status, now, pausedReason)}
       credential={credential}
       runs={runs.filter((r) => r.status !== "queued" && r.status !== "running")}
       activity={activity}
-      activityFilter={{ kind, source, issueId }}
+      activityFilter={{ kind, source, issue }}
       kinds={ACTIVITY_KINDS}
       sources={ACTIVITY_SOURCES}
       byState={byState}
-      conflicts={conflicts.filter((x) => x.resolvedAt === null)}
-      failedPushes={failedPushes}
+      conflicts={conflicts}
+      pushes={pushes}
       failedDeliveries={failedDeliveries}
+      labels={labels}
       notice={c.req.query("notice")}
       now={now}
     />,
   );
 });
+
+/** An issue named as the dashboard shows it: "#12" or "12" (its tracker number), or its local id. */
+async function issueIdOf(db: Database, projectId: string, text: string): Promise<string> {
+  const number = /^#?(\d{1,10})$/.exec(text);
+  if (number) {
+    const [found] = await listIssues(db, projectId, { externalNumber: Number(number[1]) }, { limit: 1 });
+    if (found) return found.id;
+  }
+  return text;
+}
 
 /** Runs a dashboard action and goes back to the project page with what happened (or why not). */
 async function act(c: Context<UiEnv>, fn: (db: Database, project: ProjectRow, origin: { source: "api"; actor: string }) => Promise<string>) {
@@ -217,7 +241,14 @@ uiRouter.post("/projects/:projectId/conflicts/:conflictId/resolve", (c) =>
 uiRouter.post("/projects/:projectId/issues/:issueId/retry-push", (c) =>
   act(c, async (db, project, origin) => {
     await retryPush(c.env, db, project, c.req.param("issueId")!, origin);
-    return "Push queued again.";
+    return "Push queued again; if it fails again it shows here with its new error.";
+  }),
+);
+
+uiRouter.post("/projects/:projectId/comments/:commentId/retry-push", (c) =>
+  act(c, async (db, project, origin) => {
+    await retryCommentPush(c.env, db, project, c.req.param("commentId")!, origin);
+    return "Comment push queued again; if it fails again it shows here with its new error.";
   }),
 );
 

@@ -2,10 +2,12 @@
  * Dashboard pages, server-rendered with Hono JSX. Nothing here reads secrets: projects are shown
  * through the same fields the API returns, never `tokenEnc` / `webhookSecretEnc`.
  */
+import { raw } from "hono/html";
 import type { Child } from "hono/jsx";
+import type { IssueLabel, TroubledPush } from "../db/health";
 import type { ActivityRow, ConflictRow, DeliveryRow, IssueRow, ProjectRow, SyncRunRow } from "../db/schema";
 import { CHIP_RULES, CHIPS, type Chip } from "../sync/status-chip";
-import type { SyncStatus } from "../sync/status";
+import type { Overview, OverviewQuery, ProjectHealthView, SyncStatus } from "../sync/status";
 import type { CredentialStatus } from "../sync/credentials";
 
 export interface Viewer {
@@ -16,6 +18,8 @@ export interface Viewer {
 
 function Layout(props: { title: string; viewer?: Viewer; refresh?: number; children: Child }) {
   return (
+    <>
+    {raw("<!DOCTYPE html>")}
     <html lang="en">
       <head>
         <meta charset="utf-8" />
@@ -38,6 +42,7 @@ function Layout(props: { title: string; viewer?: Viewer; refresh?: number; child
         <main data-refresh={props.refresh ? String(props.refresh) : undefined}>{props.children}</main>
       </body>
     </html>
+    </>
   );
 }
 
@@ -79,8 +84,37 @@ export function RateLimitView(props: { credential: CredentialStatus | null; run:
   return <span class="muted">not reported</span>;
 }
 
-function when(iso: string | null) {
-  return iso ? <time datetime={iso}>{iso.replace("T", " ").slice(0, 19)}</time> : <span class="muted">never</span>;
+/** "5 min ago" (or "in 3 min"), with the absolute UTC time on hover; absolute when `now` is not given. */
+export function when(iso: string | null, now?: number) {
+  if (!iso) return <span class="muted">never</span>;
+  const absolute = `${iso.replace("T", " ").slice(0, 19)} UTC`;
+  if (now === undefined) return <time datetime={iso}>{absolute}</time>;
+  return (
+    <time datetime={iso} title={absolute}>
+      {relative(Date.parse(iso) - now)}
+    </time>
+  );
+}
+
+function relative(deltaMs: number): string {
+  const s = Math.round(Math.abs(deltaMs) / 1000);
+  const text = s < 60 ? `${s} s` : s < 7200 ? `${Math.round(s / 60)} min` : s < 172_800 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86_400)} days`;
+  return deltaMs > 0 ? `in ${text}` : `${text} ago`;
+}
+
+/** `#12 Title` linked to the tracker; before the issue is linked, its title and local id. */
+export function IssueName(props: { id: string; labels: Map<string, IssueLabel> }) {
+  const label = props.labels.get(props.id);
+  if (!label) return <code>{props.id.slice(-12)}</code>;
+  if (label.number === null) {
+    return (
+      <span>
+        {label.title} <code class="muted">{props.id.slice(-12)}</code>
+      </span>
+    );
+  }
+  const text = `#${label.number} ${label.title}`;
+  return label.url ? <a href={label.url}>{text}</a> : <span>{text}</span>;
 }
 
 function lag(seconds: number | null) {
@@ -90,62 +124,91 @@ function lag(seconds: number | null) {
   return `${Math.round(seconds / 3600)} h`;
 }
 
-export interface OverviewRow {
-  status: SyncStatus;
-  chip: Chip;
-  /** Why the chip is `paused` or `access lost`, else null. */
-  chipReason?: string | null;
-  /** The project's credential (rate limit, health), or null when it could not be read. */
-  credential?: CredentialStatus | null;
+function overviewHref(query: Partial<OverviewQuery>): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== "" && !(k === "page" && v === 1) && !(k === "sort" && v === "status")) params.set(k, String(v));
+  const text = params.toString();
+  return text ? `/ui/?${text}` : "/ui/";
 }
 
-export function OverviewPage(props: { viewer: Viewer; rows: OverviewRow[] }) {
+export function OverviewPage(props: { viewer: Viewer; data: Overview; query: Omit<OverviewQuery, "limit">; now: number }) {
+  const { data, query } = props;
+  const base = { q: query.q, status: query.status, sort: query.sort };
   return (
     <Layout title="Overview" viewer={props.viewer} refresh={5}>
       <h1>Projects</h1>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Project</th>
-            <th scope="col">Tracker</th>
-            <th scope="col">Direction</th>
-            <th scope="col">Status</th>
-            <th scope="col">Last successful sync</th>
-            <th scope="col">Lag</th>
-            <th scope="col">Pushes pending / failed</th>
-            <th scope="col">Failed deliveries</th>
-            <th scope="col">Open conflicts</th>
-            <th scope="col">Rate limit</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.rows.map(({ status: s, chip, chipReason, credential }) => (
-            <tr>
-              <td>
-                <a href={`/ui/projects/${s.project.id}`}>{s.project.name}</a>
-              </td>
-              <td>
-                {s.project.provider} <code>{s.project.repository}</code>
-              </td>
-              <td>{s.project.syncDirection}</td>
-              <td>
-                <ChipView chip={chip} reason={chipReason} />
-              </td>
-              <td>{when(s.project.lastIncrementalSyncAt)}</td>
-              <td>{lag(s.lagSeconds)}</td>
-              <td>
-                {s.pendingPushes} / {s.failedPushes}
-              </td>
-              <td>{s.failedDeliveries}</td>
-              <td>{s.issues.conflict}</td>
-              <td>
-                <RateLimitView credential={credential ?? null} run={s.activeRun} />
-              </td>
-            </tr>
+      <p id="chip-summary">
+        {data.total} projects:{" "}
+        {CHIPS.filter((c) => data.byChip[c] > 0).map((c) => (
+          <>
+            <a href={overviewHref({ ...base, status: c, page: 1 })} aria-label={`show the ${data.byChip[c]} ${c} projects`}>
+              <ChipView chip={c} /> {data.byChip[c]}
+            </a>{" "}
+          </>
+        ))}
+      </p>
+      <form method="get" action="/ui/" class="filters">
+        <label for="o-q">Search</label> <input id="o-q" name="q" type="search" value={query.q ?? ""} />{" "}
+        <label for="o-status">Status</label>{" "}
+        <select id="o-status" name="status">
+          <option value="">any</option>
+          {CHIPS.map((c) => (
+            <option value={c} selected={query.status === c}>
+              {c}
+            </option>
           ))}
-        </tbody>
-      </table>
-      {props.rows.length === 0 && <p>No projects yet: create one with <code>POST /api/v1/projects</code>.</p>}
+        </select>{" "}
+        <label for="o-sort">Sort</label>{" "}
+        <select id="o-sort" name="sort">
+          {(["status", "name", "lag"] as const).map((v) => (
+            <option value={v} selected={query.sort === v}>
+              {v === "status" ? "status (worst first)" : v === "lag" ? "lag (largest first)" : "name"}
+            </option>
+          ))}
+        </select>{" "}
+        <button type="submit">Show</button>
+      </form>
+      <div class="scroll">
+        <table id="projects">
+          <thead>
+            <tr>
+              <th scope="col">Project</th>
+              <th scope="col">Status</th>
+              <th scope="col" class="wide">Tracker</th>
+              <th scope="col" class="wide">Direction</th>
+              <th scope="col" class="wide">Last successful sync</th>
+              <th scope="col">Lag</th>
+              <th scope="col" class="wide">Pushes pending / retrying / failed</th>
+              <th scope="col" class="wide">Failed deliveries</th>
+              <th scope="col" class="wide">Open conflicts</th>
+              <th scope="col" class="wide">Rate limit</th>
+            </tr>
+          </thead>
+          <tbody>
+            {data.rows.map((row) => (
+              <OverviewRowView row={row} now={props.now} />
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <p id="pager">
+        {data.matched === data.total ? `${data.total} projects` : `${data.matched} of ${data.total} projects match`} · page {data.page} of {data.pages}{" "}
+        {data.page > 1 && (
+          <a href={overviewHref({ ...base, page: data.page - 1 })} rel="prev">
+            previous page
+          </a>
+        )}{" "}
+        {data.page < data.pages && (
+          <a href={overviewHref({ ...base, page: data.page + 1 })} rel="next">
+            next page
+          </a>
+        )}
+      </p>
+      {data.total === 0 && (
+        <p>
+          No projects yet: create one with <code>POST /api/v1/projects</code>.
+        </p>
+      )}
       <h2>What the status means</h2>
       <p>The first rule that holds, in this order:</p>
       <dl class="rules">
@@ -159,6 +222,35 @@ export function OverviewPage(props: { viewer: Viewer; rows: OverviewRow[] }) {
         ))}
       </dl>
     </Layout>
+  );
+}
+
+function OverviewRowView(props: { row: ProjectHealthView; now: number }) {
+  const { summary: s, chip, chipReason, credential } = props.row;
+  const h = s.health;
+  return (
+    <tr>
+      <td>
+        <a href={`/ui/projects/${s.project.id}`}>{s.project.name}</a>
+      </td>
+      <td>
+        <ChipView chip={chip} reason={chipReason} />
+      </td>
+      <td class="wide">
+        {s.project.provider} <code>{s.project.repository}</code>
+      </td>
+      <td class="wide">{s.project.syncDirection}</td>
+      <td class="wide">{when(s.project.lastIncrementalSyncAt, props.now)}</td>
+      <td>{lag(s.lagSeconds)}</td>
+      <td class="wide">
+        {h.pushes.pending + h.commentPushes.pending} / {h.pushes.retrying + h.commentPushes.retrying} / {h.pushes.failed + h.commentPushes.failed}
+      </td>
+      <td class="wide">{h.failedDeliveries}</td>
+      <td class="wide">{h.openConflicts}</td>
+      <td class="wide">
+        <RateLimitView credential={credential ?? null} run={h.activeRun} />
+      </td>
+    </tr>
   );
 }
 
@@ -264,13 +356,16 @@ export interface ProjectPageData {
   credential?: CredentialStatus | null;
   runs: SyncRunRow[];
   activity: ActivityRow[];
-  activityFilter: { kind?: string; source?: string; issueId?: string };
+  activityFilter: { kind?: string | undefined; source?: string | undefined; issue?: string | undefined };
   kinds: readonly string[];
   sources: readonly string[];
   byState: Partial<Record<IssueRow["syncState"], number>>;
   conflicts: ConflictRow[];
-  failedPushes: IssueRow[];
+  /** Failed and retrying pushes of issues and comments. */
+  pushes: TroubledPush[];
   failedDeliveries: DeliveryRow[];
+  /** `#12 Title` and link of every issue the page names. */
+  labels: Map<string, IssueLabel>;
   notice?: string;
   now: number;
 }
@@ -285,7 +380,7 @@ export function ProjectPage(d: ProjectPageData) {
       </h1>
       {d.notice && <p role="status">{d.notice}</p>}
       <p>
-        {p.provider} <code>{p.repository}</code> · {p.syncDirection} · master {p.master} · last successful sync {when(p.lastIncrementalSyncAt)} · lag{" "}
+        {p.provider} <code>{p.repository}</code> · {p.syncDirection} · master {p.master} · last successful sync {when(p.lastIncrementalSyncAt, d.now)} · lag{" "}
         {lag(d.status.lagSeconds)}
         {p.lastError && <span class="error"> · {p.lastError}</span>}
       </p>
@@ -329,7 +424,7 @@ export function ProjectPage(d: ProjectPageData) {
               {d.conflicts.map((c) => (
                 <tr>
                   <td>
-                    <code>{c.issueId}</code>
+                    <IssueName id={c.issueId} labels={d.labels} />
                   </td>
                   <td>
                     {c.commentId !== null ? (
@@ -359,29 +454,38 @@ export function ProjectPage(d: ProjectPageData) {
             </tbody>
           </table>
         )}
-        <h3>Failed pushes ({d.failedPushes.length})</h3>
-        {d.failedPushes.length === 0 ? (
-          <p class="muted">No failed pushes.</p>
+        <h3>Failed and retrying pushes ({d.pushes.length})</h3>
+        {d.pushes.length === 0 ? (
+          <p class="muted">No failed or retrying pushes.</p>
         ) : (
           <table id="failed-pushes">
             <thead>
               <tr>
                 <th scope="col">Issue</th>
-                <th scope="col">Title</th>
-                <th scope="col">Error</th>
+                <th scope="col">What</th>
+                <th scope="col">State</th>
+                <th scope="col">Attempts</th>
+                <th scope="col">Last error</th>
                 <th scope="col">Retry</th>
               </tr>
             </thead>
             <tbody>
-              {d.failedPushes.map((i) => (
+              {d.pushes.map((x) => (
                 <tr>
                   <td>
-                    <code>{i.id}</code>
+                    <IssueName id={x.issueId} labels={d.labels} />
                   </td>
-                  <td>{i.title}</td>
-                  <td>{i.syncError}</td>
+                  <td>{x.commentId ? <>comment <code>{x.commentId.slice(-12)}</code></> : "issue"}</td>
+                  <td>{x.status === "failed" ? <span class="error">failed</span> : `retrying (last attempt ${relative(Date.parse(x.updatedAt) - d.now)})`}</td>
+                  <td>{x.attempts}</td>
+                  <td>{x.lastError ?? x.syncError}</td>
                   <td>
-                    <ActionButton viewer={d.viewer} action={`${base}/issues/${i.id}/retry-push`} label="Retry push" />
+                    {x.status === "failed" &&
+                      (x.commentId ? (
+                        <ActionButton viewer={d.viewer} action={`${base}/comments/${x.commentId}/retry-push`} label="Retry push" />
+                      ) : (
+                        <ActionButton viewer={d.viewer} action={`${base}/issues/${x.issueId}/retry-push`} label="Retry push" />
+                      ))}
                   </td>
                 </tr>
               ))}
@@ -412,7 +516,7 @@ export function ProjectPage(d: ProjectPageData) {
                     {r.event}
                     {r.action ? `/${r.action}` : ""}
                   </td>
-                  <td>{when(r.receivedAt)}</td>
+                  <td>{when(r.receivedAt, d.now)}</td>
                   <td>{r.error}</td>
                   <td>
                     <ActionButton viewer={d.viewer} action={`${base}/deliveries/${r.id}/replay`} label="Replay" />
@@ -474,7 +578,7 @@ export function ProjectPage(d: ProjectPageData) {
                   {r.status}
                   {r.error && <span class="error"> {r.error}</span>}
                 </td>
-                <td>{when(r.finishedAt)}</td>
+                <td>{when(r.finishedAt, d.now)}</td>
                 <td>{r.finishedAt ? `${durationOf(r).toFixed(1)}s` : "—"}</td>
                 <td>{r.requests}</td>
                 <td>{r.fetched}</td>
@@ -509,7 +613,7 @@ export function ProjectPage(d: ProjectPageData) {
               </option>
             ))}
           </select>{" "}
-          <label for="f-issue">Issue id</label> <input id="f-issue" name="issueId" value={d.activityFilter.issueId ?? ""} />{" "}
+          <label for="f-issue">Issue (#number or id)</label> <input id="f-issue" name="issue" value={d.activityFilter.issue ?? ""} />{" "}
           <button type="submit">Filter</button>
         </form>
         <table id="activity-table">
@@ -529,11 +633,11 @@ export function ProjectPage(d: ProjectPageData) {
             {d.activity.map((a) => (
               <tr>
                 <td>{a.seq}</td>
-                <td>{when(a.createdAt)}</td>
+                <td>{when(a.createdAt, d.now)}</td>
                 <td>{a.kind}</td>
                 <td>{a.source}</td>
                 <td>{a.actor ?? a.deliveryId ?? (a.runId ? `run …${a.runId.slice(-8)}` : "")}</td>
-                <td>{a.issueId ? <code>{a.issueId.slice(-12)}</code> : ""}</td>
+                <td>{a.issueId ? <IssueName id={a.issueId} labels={d.labels} /> : ""}</td>
                 <td>
                   {a.changes && (
                     <pre>
