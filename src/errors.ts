@@ -62,3 +62,8 @@ export class Unprocessable extends Error {
 export class Forbidden extends Error {
   override readonly name = "Forbidden";
 }
+
+/** An edit sent with `If-Match` for a version the resource no longer has (412). */
+export class PreconditionFailed extends Error {
+  override readonly name = "PreconditionFailed";
+}

@@ -56,7 +56,11 @@ const ActivityList = z
     nextCursor: z
       .string()
       .nullable()
-      .openapi({ description: "Pass as `after` to continue. Never null once an entry was seen: an empty page means caught up, ask again later with the same cursor" }),
+      .openapi({ description: "Pass as `after` for the next page; null at the end (the list convention): nothing more is stored after this page now" }),
+    tailCursor: z.string().nullable().openapi({
+      description:
+        "To follow the live tail: pass as `after` later to get only entries newer than everything seen (the last entry's `id`, or the `after` given when the page is empty); null only when nothing was ever seen",
+    }),
   })
   .openapi("ActivityList");
 
@@ -88,9 +92,12 @@ function parseKinds(kind: string | undefined): string[] | undefined {
 export async function activityPage(d1: D1Database, projectId: string | undefined, q: ActivityQueryInput) {
   const afterSeq = parseAfter(q.after);
   const filter: ActivityFilter = { projectId, kinds: parseKinds(q.kind), source: q.source, issueId: q.issueId };
-  const rows = await listActivity(database(d1), filter, { afterSeq, limit: q.limit });
-  const last = rows[rows.length - 1];
-  return { items: rows.map(activityToApi), nextCursor: last ? String(last.seq) : afterSeq !== null ? String(afterSeq) : null };
+  // One more than asked: whether a next page exists now.
+  const rows = await listActivity(database(d1), filter, { afterSeq, limit: q.limit + 1 });
+  const page = rows.slice(0, q.limit);
+  const last = page[page.length - 1];
+  const tail = last ? String(last.seq) : afterSeq !== null ? String(afterSeq) : null;
+  return { items: page.map(activityToApi), nextCursor: rows.length > q.limit ? tail : null, tailCursor: tail };
 }
 
 const ConflictParams = ProjectIdParams.extend({ conflictId: IdParam("conflictId") });
@@ -104,6 +111,7 @@ const Resolved = z
 
 const routes = {
   projectActivity: createRoute({
+    operationId: "listProjectActivity",
     method: "get",
     path: "/projects/{projectId}/activity",
     tags: ["activity"],
@@ -112,6 +120,7 @@ const routes = {
     responses: { 200: jsonContent(ActivityList, "Entries after the cursor, oldest first"), ...problemResponses },
   }),
   allActivity: createRoute({
+    operationId: "listActivity",
     method: "get",
     path: "/activity",
     tags: ["activity"],
@@ -120,6 +129,7 @@ const routes = {
     responses: { 200: jsonContent(ActivityList, "Entries after the cursor, oldest first"), ...problemResponses },
   }),
   resolve: createRoute({
+    operationId: "resolveConflict",
     method: "post",
     path: "/projects/{projectId}/conflicts/{conflictId}/resolve",
     tags: ["sync"],
@@ -128,6 +138,7 @@ const routes = {
     responses: { 200: jsonContent(Resolved, "The resolved conflict and the issue as it is now"), ...problemResponses, ...conflictResponse },
   }),
   retryPush: createRoute({
+    operationId: "retryIssuePush",
     method: "post",
     path: "/projects/{projectId}/issues/{issueId}/retry-push",
     tags: ["issues"],
@@ -140,6 +151,7 @@ const routes = {
     },
   }),
   retryCommentPush: createRoute({
+    operationId: "retryCommentPush",
     method: "post",
     path: "/projects/{projectId}/comments/{commentId}/retry-push",
     tags: ["comments"],

@@ -9,6 +9,7 @@ import { issuesRouter } from "./issues";
 import { errorToResponse, problem } from "./problem";
 import { loadProject, type AppEnv } from "./project";
 import { projectsRouter } from "./projects";
+import { rejectUnknownQueryParameters } from "./query-params";
 import { syncRunsRouter } from "./sync-runs";
 import { validationHook } from "./validation";
 import { webhooksRouter } from "./webhooks";
@@ -27,6 +28,8 @@ export function createApp() {
   });
 
   app.get("/health", (c) => c.json({ status: "ok" }));
+  // Someone opening the Worker's address wants the dashboard.
+  app.get("/", (c) => c.redirect("/ui/", 302));
   // The operator dashboard (server-rendered; its own session auth, CSRF and CSP).
   app.get("/ui", (c) => c.redirect("/ui/", 301));
   app.route("/ui/", uiRouter);
@@ -34,6 +37,7 @@ export function createApp() {
   app.use(
     "/api/*",
     requireApiToken,
+    rejectUnknownQueryParameters(app),
     bodyLimit({ maxSize: API_BODY_LIMIT, onError: () => problem(413, `The request body is over ${API_BODY_LIMIT} bytes.`) }),
   );
   app.use("/api/v1/projects/:projectId/*", loadProject);

@@ -61,6 +61,7 @@ const CommentParams = IssueParams.extend({ commentId: IdParam("commentId") });
 
 const routes = {
   list: createRoute({
+    operationId: "listComments",
     method: "get",
     path: "/{projectId}/issues/{issueId}/comments",
     tags: ["comments"],
@@ -69,6 +70,7 @@ const routes = {
     responses: { 200: jsonContent(listOf(CommentSchema, "CommentList"), "Comments, oldest first"), ...problemResponses },
   }),
   create: createRoute({
+    operationId: "createComment",
     method: "post",
     path: "/{projectId}/issues/{issueId}/comments",
     tags: ["comments"],
@@ -77,6 +79,7 @@ const routes = {
     responses: { 201: jsonContent(CommentSchema, "The comment"), ...problemResponses, ...conflictResponse },
   }),
   update: createRoute({
+    operationId: "updateComment",
     method: "patch",
     path: "/{projectId}/issues/{issueId}/comments/{commentId}",
     tags: ["comments"],
@@ -85,6 +88,7 @@ const routes = {
     responses: { 200: jsonContent(CommentSchema, "The comment"), ...problemResponses, ...conflictResponse },
   }),
   delete: createRoute({
+    operationId: "deleteComment",
     method: "delete",
     path: "/{projectId}/issues/{issueId}/comments/{commentId}",
     tags: ["comments"],

@@ -94,6 +94,7 @@ const ReplayAnswer = z.object({ status: z.literal("queued"), id: z.string(), del
 
 const routes = {
   replay: createRoute({
+    operationId: "replayDelivery",
     method: "post",
     path: "/{projectId}/deliveries/{deliveryId}/replay",
     tags: ["webhooks"],
@@ -108,6 +109,7 @@ const routes = {
     },
   }),
   get: createRoute({
+    operationId: "getDelivery",
     method: "get",
     path: "/{projectId}/deliveries/{deliveryId}",
     tags: ["webhooks"],
@@ -116,6 +118,7 @@ const routes = {
     responses: { 200: jsonContent(DeliverySchema, "The delivery"), ...problemResponses },
   }),
   list: createRoute({
+    operationId: "listDeliveries",
     method: "get",
     path: "/{projectId}/deliveries",
     tags: ["webhooks"],
@@ -124,6 +127,7 @@ const routes = {
     responses: { 200: jsonContent(listOf(DeliverySchema, "WebhookDeliveryList"), "Deliveries, newest first"), ...problemResponses },
   }),
   events: createRoute({
+    operationId: "listEvents",
     method: "get",
     path: "/{projectId}/events",
     tags: ["webhooks"],

@@ -23,6 +23,7 @@ const AppWebhookAnswer = z
 const problemContent = { "application/problem+json": { schema: ProblemSchema } };
 
 const route = createRoute({
+  operationId: "receiveGitHubAppWebhook",
   method: "post",
   path: "/github-app",
   tags: ["webhooks"],

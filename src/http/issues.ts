@@ -4,7 +4,7 @@ import { fieldsOfRow, getIssue, listIssues } from "../db/issues";
 import type { IssueRow } from "../db/schema";
 import { NotFound } from "../errors";
 import { createLocalIssue, editIssue } from "../sync/local-edits";
-import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
+import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
 
@@ -53,6 +53,7 @@ export const IssueSchema = z
     syncWarnings: z
       .array(z.object({ field: z.string(), reason: z.string(), sent: z.unknown(), tracker: z.unknown() }))
       .openapi({ description: "Fields the tracker accepted a write for but did not store (kept locally), from the last push" }),
+    version: z.number().int().openapi({ description: 'Bumped by every local write; send it as `If-Match: "<version>"` on an edit to refuse a stale one (412)' }),
   })
   .openapi("Issue");
 
@@ -71,10 +72,29 @@ export function issueToApi(row: IssueRow): z.infer<typeof IssueSchema> {
     syncError: row.syncError,
     deletedAt: row.deletedAt,
     syncWarnings: row.syncWarnings ? (JSON.parse(row.syncWarnings) as { field: string; reason: string; sent: unknown; tracker: unknown }[]) : [],
+    version: row.version,
   };
 }
 
 const IssueParams = z.object({ projectId: IdParam("projectId"), issueId: IdParam("issueId") });
+
+/** `If-Match: "<version>"` (the `ETag` of the last read): the edit applies only to that version. */
+const IfMatchHeaders = z.object({
+  "if-match": z
+    .string()
+    .regex(/^(W\/)?"\d{1,15}"$/, 'must be the issue\'s ETag, e.g. "3"')
+    .optional()
+    .openapi({ description: "The issue's `ETag` (its version) as last read; a stale one answers 412" }),
+});
+
+/** The issue's version as an entity tag. */
+export function etagOf(row: IssueRow): string {
+  return `"${row.version}"`;
+}
+
+function expectedVersion(ifMatch: string | undefined): number | null {
+  return ifMatch === undefined ? null : Number(/"(\d+)"/.exec(ifMatch)![1]);
+}
 
 const IssueListQuery = ListQuery.extend({
   state: z.enum(["open", "closed", "all"]).default("all"),
@@ -85,6 +105,7 @@ const IssueListQuery = ListQuery.extend({
 
 const routes = {
   list: createRoute({
+    operationId: "listIssues",
     method: "get",
     path: "/{projectId}/issues",
     tags: ["issues"],
@@ -92,6 +113,7 @@ const routes = {
     responses: { 200: jsonContent(listOf(IssueSchema, "IssueList"), "Issues, oldest first"), ...problemResponses },
   }),
   get: createRoute({
+    operationId: "getIssue",
     method: "get",
     path: "/{projectId}/issues/{issueId}",
     tags: ["issues"],
@@ -99,6 +121,7 @@ const routes = {
     responses: { 200: jsonContent(IssueSchema, "The issue"), ...problemResponses },
   }),
   create: createRoute({
+    operationId: "createIssue",
     method: "post",
     path: "/{projectId}/issues",
     tags: ["issues"],
@@ -107,14 +130,21 @@ const routes = {
     responses: { 201: jsonContent(IssueSchema, "The issue"), ...problemResponses, ...conflictResponse },
   }),
   update: createRoute({
+    operationId: "updateIssue",
     method: "patch",
     path: "/{projectId}/issues/{issueId}",
     tags: ["issues"],
     summary: "Edit a local issue and queue the tracker update (refused for inbound projects)",
-    request: { params: IssueParams, body: jsonBody(UpdateIssue) },
-    responses: { 200: jsonContent(IssueSchema, "The issue"), ...problemResponses, ...conflictResponse },
+    request: { params: IssueParams, headers: IfMatchHeaders, body: jsonBody(UpdateIssue) },
+    responses: {
+      200: jsonContent(IssueSchema, "The issue (its `ETag` header is its new version)"),
+      ...problemResponses,
+      ...conflictResponse,
+      412: { description: "`If-Match` names another version than the issue's: nothing was changed", content: { "application/problem+json": { schema: ProblemSchema } } },
+    },
   }),
   close: createRoute({
+    operationId: "closeIssue",
     method: "post",
     path: "/{projectId}/issues/{issueId}/close",
     tags: ["issues"],
@@ -136,15 +166,19 @@ export const issuesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
     const { issueId } = c.req.valid("param");
     const row = await getIssue(database(c.env.DB), c.var.project.id, issueId);
     if (!row) throw new NotFound("issue", issueId);
+    c.header("ETag", etagOf(row));
     return c.json(issueToApi(row), 200);
   })
   .openapi(routes.create, async (c) => {
     const row = await createLocalIssue(c.env, database(c.env.DB), c.var.project, c.req.valid("json"), { source: "api", actor: c.var.apiToken.name });
+    c.header("ETag", etagOf(row));
     return c.json(issueToApi(row), 201);
   })
   .openapi(routes.update, async (c) => {
     const { issueId } = c.req.valid("param");
-    const row = await editIssue(c.env, database(c.env.DB), c.var.project, issueId, c.req.valid("json"), { source: "api", actor: c.var.apiToken.name });
+    const ifMatch = c.req.valid("header")["if-match"];
+    const row = await editIssue(c.env, database(c.env.DB), c.var.project, issueId, c.req.valid("json"), { source: "api", actor: c.var.apiToken.name }, expectedVersion(ifMatch));
+    c.header("ETag", etagOf(row));
     return c.json(issueToApi(row), 200);
   })
   .openapi(routes.close, async (c) => {

@@ -207,6 +207,7 @@ function randomSecret(): string {
 
 const routes = {
   create: createRoute({
+    operationId: "createProject",
     method: "post",
     path: "/",
     tags: ["projects"],
@@ -215,6 +216,7 @@ const routes = {
     responses: { 201: jsonContent(ProjectSchema, "The project"), ...problemResponses },
   }),
   list: createRoute({
+    operationId: "listProjects",
     method: "get",
     path: "/",
     tags: ["projects"],
@@ -222,6 +224,7 @@ const routes = {
     responses: { 200: jsonContent(listOf(ProjectSchema, "ProjectList"), "Projects, oldest first"), ...problemResponses },
   }),
   get: createRoute({
+    operationId: "getProject",
     method: "get",
     path: "/{projectId}",
     tags: ["projects"],
@@ -229,6 +232,7 @@ const routes = {
     responses: { 200: jsonContent(ProjectSchema, "The project"), ...problemResponses },
   }),
   update: createRoute({
+    operationId: "updateProject",
     method: "patch",
     path: "/{projectId}",
     tags: ["projects"],
@@ -242,6 +246,7 @@ const routes = {
     },
   }),
   remove: createRoute({
+    operationId: "deleteProject",
     method: "delete",
     path: "/{projectId}",
     tags: ["projects"],

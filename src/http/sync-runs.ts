@@ -232,6 +232,7 @@ function statusToApi(s: SyncStatus, credential: CredentialStatus, now: number): 
 
 const routes = {
   start: createRoute({
+    operationId: "startSync",
     method: "post",
     path: "/projects/{projectId}/sync",
     tags: ["sync"],
@@ -250,6 +251,7 @@ const routes = {
     },
   }),
   listRuns: createRoute({
+    operationId: "listSyncRuns",
     method: "get",
     path: "/projects/{projectId}/sync-runs",
     tags: ["sync"],
@@ -257,6 +259,7 @@ const routes = {
     responses: { 200: jsonContent(listOf(SyncRunSchema, "SyncRunList"), "Runs, newest first"), ...problemResponses },
   }),
   getRun: createRoute({
+    operationId: "getSyncRun",
     method: "get",
     path: "/sync-runs/{runId}",
     tags: ["sync"],
@@ -264,6 +267,7 @@ const routes = {
     responses: { 200: jsonContent(SyncRunSchema, "The run with live counters"), ...problemResponses },
   }),
   status: createRoute({
+    operationId: "getProjectStatus",
     method: "get",
     path: "/projects/{projectId}/status",
     tags: ["sync"],
@@ -272,6 +276,7 @@ const routes = {
     responses: { 200: jsonContent(StatusSchema, "Sync health"), ...problemResponses },
   }),
   conflicts: createRoute({
+    operationId: "listConflicts",
     method: "get",
     path: "/projects/{projectId}/conflicts",
     tags: ["sync"],

@@ -52,6 +52,7 @@ const WebhookAnswer = z
 const problemContent = { "application/problem+json": { schema: ProblemSchema } };
 
 const route = createRoute({
+  operationId: "receiveWebhook",
   method: "post",
   path: "/{provider}/{projectId}",
   tags: ["webhooks"],

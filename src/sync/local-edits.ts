@@ -9,7 +9,7 @@ import { fieldsOfRow, fieldsToColumns, getIssue, insertLocalIssue, updateLocalIs
 import { stringifySet } from "../db/json";
 import type { IssueRow, ProjectRow } from "../db/schema";
 import type { Env } from "../env";
-import { DirectionRefused, NotFound, StateConflict, ValidationFailed } from "../errors";
+import { DirectionRefused, NotFound, PreconditionFailed, StateConflict, ValidationFailed } from "../errors";
 import { newId, nowIso } from "../ids";
 import { labelNameProblem } from "../providers";
 import type { IssueFields } from "../providers/types";
@@ -80,12 +80,17 @@ export async function editIssue(
   issueId: string,
   patch: Partial<IssueFields>,
   origin: ActivityOrigin = { source: "api" },
+  /** The version the caller last read (`If-Match`): any other version is refused (412), nothing written. */
+  expectedVersion: number | null = null,
 ): Promise<IssueRow> {
   assertLocalWritesAllowed(project);
   assertLabelsSendable(project, patch.labels);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await getIssue(db, project.id, issueId);
     if (!current) throw new NotFound("issue", issueId);
+    if (expectedVersion !== null && current.version !== expectedVersion) {
+      throw new PreconditionFailed(`issue ${issueId} is at version ${current.version}, not ${expectedVersion} (If-Match): read it again and reapply the edit`);
+    }
     if (current.syncState === "orphaned" || current.deletedAt) {
       throw new StateConflict(`issue ${issueId} is orphaned: its tracker issue was deleted or moved`);
     }

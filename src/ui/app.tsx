@@ -19,7 +19,7 @@ import { listRuns } from "../db/sync-runs";
 import { projectSync } from "../durable/client";
 import type { Env } from "../env";
 import { DirectionRefused, NotFound, StateConflict } from "../errors";
-import { resolveApiToken } from "../http/auth";
+import { resolveApiToken } from "../api-tokens";
 import { nowIso } from "../ids";
 import { enqueueDeliveryApply } from "../queue/send";
 import { projectUpdatedActivity } from "../sync/project-activity";

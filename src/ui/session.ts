@@ -5,7 +5,7 @@
  * a CSRF token: an HMAC of the session cookie under a second derived key.
  */
 import { base64ToBytes, base64UrlToBytes, bytesToBase64Url, constantTimeEqual } from "../crypto";
-import type { ApiToken } from "../http/auth";
+import type { ApiToken } from "../api-tokens";
 
 export const SESSION_COOKIE = "sx_session";
 export const SESSION_TTL_MS = 8 * 60 * 60_000;

@@ -5,7 +5,7 @@ import { api, createIssue, createProject, expectProblem, json, SECRET_TOKEN, SEC
 import { localByNumber, projectWithTracker, syncAndWait } from "../support/trackers";
 import { deliverAndApply } from "./webhooks.support";
 
-/** Every entry of a project's stream, followed page by page through `nextCursor`. */
+/** Every entry of a project's stream, followed page by page through `nextCursor` (null at the end). */
 async function follow(projectId: string, query = "", limit = 3): Promise<{ items: any[]; cursor: string | null }> {
   const items: any[] = [];
   let cursor: string | null = null;
@@ -14,7 +14,7 @@ async function follow(projectId: string, query = "", limit = 3): Promise<{ items
     expect(res.status).toBe(200);
     const page: any = await json(res);
     items.push(...page.items);
-    if (page.items.length === 0) return { items, cursor: page.nextCursor };
+    if (page.nextCursor === null) return { items, cursor: page.tailCursor };
     cursor = page.nextCursor;
   }
 }

@@ -12,7 +12,7 @@ async function stream(projectId: string, query = ""): Promise<any[]> {
   for (;;) {
     const page: any = await json(await api(`/api/v1/projects/${projectId}/activity?limit=100${after ? `&after=${after}` : ""}${query}`));
     items.push(...page.items);
-    if (page.items.length === 0) return items;
+    if (page.nextCursor === null) return items;
     after = page.nextCursor;
   }
 }
