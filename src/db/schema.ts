@@ -449,3 +449,22 @@ export const issueTombstones = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.projectId, t.externalId] })],
 );
+
+// ---------- Idempotency keys (API creates: a retried POST with the same key answers the first result) ----------
+
+/** The first answer to a POST sent with `Idempotency-Key`, per API token name, kept 24 hours. */
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    tokenName: text("token_name").notNull(),
+    key: text("key").notNull(),
+    /** SHA-256 (hex) of method, path and body: the same key with another request is refused. */
+    requestHash: text("request_hash").notNull(),
+    /** Null while the first request is still being answered. */
+    status: integer("status"),
+    response: text("response"),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.tokenName, t.key] }), index("idempotency_keys_created_idx").on(t.createdAt)],
+);
+export type IdempotencyKeyRow = typeof idempotencyKeys.$inferSelect;

@@ -8,6 +8,7 @@ import { githubAppWebhookRouter } from "./github-app-webhook";
 import { issuesRouter } from "./issues";
 import { errorToResponse, problem } from "./problem";
 import { loadProject, type AppEnv } from "./project";
+import { idempotency } from "./idempotency";
 import { projectsRouter } from "./projects";
 import { rejectUnknownQueryParameters } from "./query-params";
 import { syncRunsRouter } from "./sync-runs";
@@ -40,6 +41,7 @@ export function createApp() {
     rejectUnknownQueryParameters(app),
     bodyLimit({ maxSize: API_BODY_LIMIT, onError: () => problem(413, `The request body is over ${API_BODY_LIMIT} bytes.`) }),
   );
+  app.use("/api/*", idempotency);
   app.use("/api/v1/projects/:projectId/*", loadProject);
   app.route("/api/v1/projects", projectsRouter);
   app.route("/api/v1/projects", issuesRouter);

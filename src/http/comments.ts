@@ -5,7 +5,7 @@ import { getIssue } from "../db/issues";
 import type { CommentRow } from "../db/schema";
 import { NotFound } from "../errors";
 import { createLocalComment, deleteLocalComment, editLocalComment } from "../sync/comment-edits";
-import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses } from "./common";
+import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, IdempotencyHeaders } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
 
@@ -75,7 +75,7 @@ const routes = {
     path: "/{projectId}/issues/{issueId}/comments",
     tags: ["comments"],
     summary: "Write a local comment; public ones are posted to the tracker (refused for inbound projects)",
-    request: { params: IssueParams, body: jsonBody(CreateComment) },
+    request: { params: IssueParams, headers: IdempotencyHeaders, body: jsonBody(CreateComment) },
     responses: { 201: jsonContent(CommentSchema, "The comment"), ...problemResponses, ...conflictResponse },
   }),
   update: createRoute({

@@ -71,3 +71,13 @@ export const IdParam = (name: string) =>
 export const ProjectIdParams = z.object({ projectId: IdParam("projectId") });
 
 export const IsoTimestamp = z.string().openapi({ format: "date-time", example: "2026-11-24T12:00:00.000Z" });
+
+/** Declared on creates: a retried POST with the same key answers the first result (src/http/idempotency.ts). */
+export const IdempotencyHeaders = z.object({
+  "idempotency-key": z
+    .string()
+    .min(1)
+    .max(255)
+    .optional()
+    .openapi({ description: "Any unique string (a UUID): a retry with the same key and request answers the first result (`Idempotent-Replayed: true`) for 24 hours" }),
+});

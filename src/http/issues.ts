@@ -4,7 +4,7 @@ import { fieldsOfRow, getIssue, listIssues } from "../db/issues";
 import type { IssueRow } from "../db/schema";
 import { NotFound } from "../errors";
 import { createLocalIssue, editIssue } from "../sync/local-edits";
-import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams } from "./common";
+import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams, IdempotencyHeaders } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
 
@@ -126,7 +126,7 @@ const routes = {
     path: "/{projectId}/issues",
     tags: ["issues"],
     summary: "Create a local issue and queue its tracker create (refused for inbound projects)",
-    request: { params: ProjectIdParams, body: jsonBody(CreateIssue) },
+    request: { params: ProjectIdParams, headers: IdempotencyHeaders, body: jsonBody(CreateIssue) },
     responses: { 201: jsonContent(IssueSchema, "The issue"), ...problemResponses, ...conflictResponse },
   }),
   update: createRoute({

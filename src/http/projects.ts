@@ -11,7 +11,7 @@ import { APP_INSTALLATION_PROVIDERS, checkApiBaseUrl, DEFAULT_API_BASE_URL, hasI
 import { PROVIDERS, type Provider } from "../providers/types";
 import { projectCreatedActivity, projectDeletedActivity, projectUpdatedActivity } from "../sync/project-activity";
 import { githubAppConfig, resetCredentialHealth } from "../sync/credentials";
-import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams } from "./common";
+import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams, IdempotencyHeaders } from "./common";
 import type { AppEnv } from "./project";
 import { assertSameRepository } from "../sync/repository";
 import { validationHook } from "./validation";
@@ -212,7 +212,7 @@ const routes = {
     path: "/",
     tags: ["projects"],
     summary: "Register a project and its tracker",
-    request: { body: jsonBody(CreateProject) },
+    request: { headers: IdempotencyHeaders, body: jsonBody(CreateProject) },
     responses: { 201: jsonContent(ProjectSchema, "The project"), ...problemResponses },
   }),
   list: createRoute({

@@ -1,5 +1,6 @@
 import { database, type Database } from "../db/client";
 import { deleteDoneOutbox, deleteEvents, deleteFinishedRuns, deleteOldActivity, deleteOldAppDeliveries, deleteProcessedDeliveries } from "../db/history";
+import { pruneIdempotencyKeys } from "../db/idempotency";
 import type { Env } from "../env";
 import { idFloor } from "../ids";
 
@@ -28,6 +29,8 @@ export interface PruneResult {
   outbox: number;
   activity: number;
   appDeliveries: number;
+  /** Idempotency-Key answers are kept one day. */
+  idempotencyKeys: number;
 }
 
 /** Deletes finished history older than its retention, oldest first, in bounded chunks. */
@@ -50,5 +53,6 @@ export async function pruneHistory(env: Env, now: number = Date.now()): Promise<
     outbox: await prune(deleteDoneOutbox, new Date(now - RETENTION.finishedOutboxDays * DAY_MS).toISOString()),
     activity: await prune(deleteOldActivity, new Date(now - RETENTION.activityDays * DAY_MS).toISOString()),
     appDeliveries: await prune(deleteOldAppDeliveries, new Date(now - RETENTION.deliveriesDays * DAY_MS).toISOString()),
+    idempotencyKeys: await prune(pruneIdempotencyKeys, new Date(now - DAY_MS).toISOString()),
   };
 }
