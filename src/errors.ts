@@ -67,3 +67,8 @@ export class Forbidden extends Error {
 export class PreconditionFailed extends Error {
   override readonly name = "PreconditionFailed";
 }
+
+/** A dependency of the Worker (its queue) refused the work for now; the caller may retry (503). */
+export class ServiceUnavailable extends Error {
+  override readonly name = "ServiceUnavailable";
+}

@@ -41,6 +41,7 @@ export const ACTIVITY_KINDS = [
   "sync.failed",
   "access.failed",
   "delivery.replayed",
+  "delivery.acknowledged",
   // repository identity and credentials (state changes of the project's link to its tracker)
   "access.lost",
   "access.regained",

@@ -156,6 +156,20 @@ export async function resetForReplay(db: Database, id: string, activity: readonl
   ]);
 }
 
+/**
+ * A failed delivery set aside by hand: `ignored`, its error kept with who acknowledged it, and the
+ * activity recording it, in one batch. False when it was not failed (nothing written).
+ */
+export async function acknowledgeFailedDelivery(db: Database, id: string, note: string, now: string, activity: readonly ActivityEntry[]): Promise<boolean> {
+  const failed = sql`EXISTS (SELECT 1 FROM ${webhookDeliveries} d WHERE d.id = ${id} AND d.status = 'failed')`;
+  const recorded = activityStatements(activity, failed);
+  const results = await runBatch(db, [
+    ...recorded,
+    sql`UPDATE ${webhookDeliveries} SET status = 'ignored', error = ${note} || COALESCE(': ' || error, ''), processed_at = ${now} WHERE id = ${id} AND status = 'failed' RETURNING id`,
+  ]);
+  return results[results.length - 1]!.results.length > 0;
+}
+
 /** Deliveries still `received` since before `before` (their queue message was lost), oldest first. */
 export async function listStaleReceived(db: Database, before: string, limit: number): Promise<{ id: string; projectId: string }[]> {
   return db

@@ -1,15 +1,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { HTTPException } from "hono/http-exception";
 import { database } from "../db/client";
-import { findDelivery, listDeliveries, resetForReplay } from "../db/deliveries";
+import { findDelivery, listDeliveries } from "../db/deliveries";
 import { listEvents } from "../db/events";
 import type { DeliveryRow, EventRow } from "../db/schema";
 import { NotFound } from "../errors";
-import { nowIso } from "../ids";
-import { errorText, log } from "../log";
 import { PROVIDERS } from "../providers/types";
-import { enqueueDeliveryApply } from "../queue/send";
-import { decodeCursor, IdParam, ProblemSchema, IsoTimestamp, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
+import { acknowledgeDelivery, replayDelivery } from "../sync/repair";
+import { conflictResponse, decodeCursor, IdParam, ProblemSchema, IsoTimestamp, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
 
@@ -108,6 +105,15 @@ const routes = {
       503: { description: "The queue refused the job; try again", content: { "application/problem+json": { schema: ProblemSchema } } },
     },
   }),
+  acknowledge: createRoute({
+    operationId: "acknowledgeDelivery",
+    method: "post",
+    path: "/{projectId}/deliveries/{deliveryId}/acknowledge",
+    tags: ["webhooks"],
+    summary: "Set a failed delivery aside for good (one no replay can apply): it no longer keeps the project failing",
+    request: { params: ReplayParams },
+    responses: { 200: jsonContent(DeliverySchema, "The delivery, now ignored, its error kept"), ...problemResponses, ...conflictResponse },
+  }),
   get: createRoute({
     operationId: "getDelivery",
     method: "get",
@@ -140,26 +146,13 @@ const routes = {
 export const deliveriesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.replay, async (c) => {
     const { deliveryId } = c.req.valid("param");
-    const projectId = c.var.project.id;
-    const db = database(c.env.DB);
-    const row = await findDelivery(db, projectId, deliveryId);
-    if (!row) throw new NotFound("delivery", deliveryId);
-    await resetForReplay(db, row.id, [
-      {
-        projectId,
-        kind: "delivery.replayed",
-        origin: { source: "api", actor: c.var.apiToken.name, deliveryId: row.deliveryId },
-        createdAt: nowIso(),
-        detail: `delivery ${row.deliveryId} (${row.event}${row.action ? `/${row.action}` : ""}, was ${row.status}) queued again`,
-      },
-    ]);
-    try {
-      await enqueueDeliveryApply(c.env, projectId, row.id);
-    } catch (err) {
-      log.error("replay enqueue failed", { projectId, deliveryRowId: row.id, error: errorText(err, 200) });
-      throw new HTTPException(503, { message: "The delivery could not be queued; try again." });
-    }
+    const row = await replayDelivery(c.env, database(c.env.DB), c.var.project, deliveryId, { source: "api", actor: c.var.apiToken.name });
     return c.json({ status: "queued" as const, id: row.id, deliveryId: row.deliveryId }, 202);
+  })
+  .openapi(routes.acknowledge, async (c) => {
+    const { deliveryId } = c.req.valid("param");
+    const row = await acknowledgeDelivery(database(c.env.DB), c.var.project, deliveryId, { source: "api", actor: c.var.apiToken.name });
+    return c.json(deliveryToApi(row), 200);
   })
   .openapi(routes.get, async (c) => {
     const { deliveryId } = c.req.valid("param");

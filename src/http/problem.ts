@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ZodError } from "zod";
 import { errorText, log } from "../log";
-import { ConfigurationError, DirectionRefused, Forbidden, NotFound, PreconditionFailed, ProjectPaused, StateConflict, Unprocessable, ValidationFailed, type FieldError } from "../errors";
+import { ConfigurationError, DirectionRefused, Forbidden, NotFound, PreconditionFailed, ProjectPaused, ServiceUnavailable, StateConflict, Unprocessable, ValidationFailed, type FieldError } from "../errors";
 
 /** RFC 9457 problem details. */
 export interface Problem {
@@ -57,6 +57,7 @@ export function errorToResponse(err: unknown, c: Context): Response {
   if (err instanceof DirectionRefused) return problem(409, err.message, { type: "urn:syndarix-sync:direction-refused" });
   if (err instanceof StateConflict) return problem(409, err.message);
   if (err instanceof PreconditionFailed) return problem(412, err.message);
+  if (err instanceof ServiceUnavailable) return problem(503, err.message);
   // Also when it crossed the Durable Object's RPC boundary, which keeps only the error's name.
   if (err instanceof ProjectPaused || (err instanceof Error && err.name === "ProjectPaused")) return problem(409, err.message, { type: "urn:syndarix-sync:project-paused" });
   if (err instanceof HTTPException) {

@@ -3,8 +3,8 @@ import { database } from "../db/client";
 import { listConflicts } from "../db/conflicts";
 import type { ConflictRow, SyncRunRow } from "../db/schema";
 import { getRun, listRuns } from "../db/sync-runs";
-import { projectSync } from "../durable/client";
-import { NotFound, StateConflict } from "../errors";
+import { startSync } from "../jobs/project-actions";
+import { NotFound } from "../errors";
 import type { SyncStatus } from "../sync/status";
 import { syncStatus } from "../sync/status";
 import { chipOf, chipReasonOf, CHIPS } from "../sync/status-chip";
@@ -290,8 +290,7 @@ export const syncRunsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
   .openapi(routes.start, async (c) => {
     const project = c.var.project;
     const mode = c.req.header("content-type") ? c.req.valid("json").mode : "incremental";
-    if (!project.syncEnabled) throw new StateConflict(`sync is disabled for project ${project.id}; enable it with PATCH syncEnabled: true`);
-    const result = await projectSync(c.env, project.id).requestRun(mode, "api");
+    const result = await startSync(c.env, project, mode);
     return c.json(result, 202);
   })
   .openapi(routes.listRuns, async (c) => {

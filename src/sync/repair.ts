@@ -10,12 +10,14 @@ import { getComment, getCommentOutboxRow, reopenFailedCommentPush } from "../db/
 import { countUnresolvedForIssue, getConflict, writeCommentConflictResolution, writeConflictResolution } from "../db/conflicts";
 import { fieldsOfRow, fieldsToColumns, getIssue } from "../db/issues";
 import { getOutboxRow, reopenFailedPush } from "../db/outbox";
-import type { CommentRow, ConflictRow, IssueRow, ProjectRow } from "../db/schema";
+import { acknowledgeFailedDelivery, findDelivery, resetForReplay } from "../db/deliveries";
+import type { CommentRow, ConflictRow, DeliveryRow, IssueRow, ProjectRow } from "../db/schema";
+import { errorText, log } from "../log";
 import type { Env } from "../env";
-import { DirectionRefused, NotFound, StateConflict } from "../errors";
+import { DirectionRefused, NotFound, ServiceUnavailable, StateConflict } from "../errors";
 import { newId, nowIso } from "../ids";
 import type { IssueFields } from "../providers/types";
-import { enqueueCommentPushes, enqueuePushes } from "../queue/send";
+import { enqueueCommentPushes, enqueueDeliveryApply, enqueuePushes } from "../queue/send";
 import { rowChanges } from "./activity";
 import { leavesSyndarix } from "./comment-visibility";
 import { baseOfRow, fieldsEqual, normalizeFields, SYNCED_FIELDS, type SyncedField } from "./snapshot";
@@ -215,4 +217,49 @@ export async function retryCommentPush(env: Env, db: Database, project: ProjectR
   if (!reopened) throw new StateConflict(`comment ${commentId} has no failed push to retry`);
   await enqueueCommentPushes(env, project.id, [commentId]);
   return { commentId };
+}
+
+/** Applies a stored webhook delivery again (whatever its status), recorded as `delivery.replayed`. */
+export async function replayDelivery(env: Env, db: Database, project: ProjectRow, deliveryId: string, origin: ActivityOrigin): Promise<DeliveryRow> {
+  const row = await findDelivery(db, project.id, deliveryId);
+  if (!row) throw new NotFound("delivery", deliveryId);
+  await resetForReplay(db, row.id, [
+    {
+      projectId: project.id,
+      kind: "delivery.replayed",
+      origin: { ...origin, deliveryId: row.deliveryId },
+      createdAt: nowIso(),
+      detail: `delivery ${row.deliveryId} (${row.event}${row.action ? `/${row.action}` : ""}, was ${row.status}) queued again`,
+    },
+  ]);
+  try {
+    await enqueueDeliveryApply(env, project.id, row.id);
+  } catch (err) {
+    log.error("replay enqueue failed", { projectId: project.id, deliveryRowId: row.id, error: errorText(err, 200) });
+    throw new ServiceUnavailable("The delivery could not be queued; try again.");
+  }
+  return row;
+}
+
+/**
+ * Sets a failed delivery aside for good (a malformed payload no replay can apply): it no longer
+ * counts as failed, its error stays readable, and `delivery.acknowledged` records who did it.
+ */
+export async function acknowledgeDelivery(db: Database, project: ProjectRow, deliveryId: string, origin: ActivityOrigin): Promise<DeliveryRow> {
+  const row = await findDelivery(db, project.id, deliveryId);
+  if (!row) throw new NotFound("delivery", deliveryId);
+  if (row.status !== "failed") throw new StateConflict(`delivery ${row.deliveryId} is ${row.status}, not failed: nothing to acknowledge`);
+  const now = nowIso();
+  const who = origin.actor ? ` by ${origin.actor}` : "";
+  const done = await acknowledgeFailedDelivery(db, row.id, `acknowledged${who} at ${now}`, now, [
+    {
+      projectId: project.id,
+      kind: "delivery.acknowledged",
+      origin: { ...origin, deliveryId: row.deliveryId },
+      createdAt: now,
+      detail: `delivery ${row.deliveryId} (${row.event}${row.action ? `/${row.action}` : ""}) acknowledged as failed for good${row.error ? `: ${row.error}` : ""}`,
+    },
+  ]);
+  if (!done) throw new StateConflict(`delivery ${row.deliveryId} is no longer failed: nothing to acknowledge`);
+  return (await findDelivery(db, project.id, deliveryId)) ?? row;
 }

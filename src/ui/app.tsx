@@ -10,20 +10,19 @@ import { z } from "zod";
 import { ACTIVITY_KINDS, ACTIVITY_SOURCES, latestActivity } from "../db/activity";
 import { database, type Database } from "../db/client";
 import { listConflicts } from "../db/conflicts";
-import { findDelivery, listDeliveries, resetForReplay } from "../db/deliveries";
+import { listDeliveries } from "../db/deliveries";
 import { issueLabels, troubledPushes } from "../db/health";
 import { countBySyncState, listIssues } from "../db/issues";
 import { getProject, updateProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
 import { listRuns } from "../db/sync-runs";
-import { projectSync } from "../durable/client";
 import type { Env } from "../env";
 import { DirectionRefused, NotFound, StateConflict } from "../errors";
 import { resolveApiToken } from "../api-tokens";
 import { nowIso } from "../ids";
-import { enqueueDeliveryApply } from "../queue/send";
 import { projectUpdatedActivity } from "../sync/project-activity";
-import { resolveConflict, retryCommentPush, retryPush } from "../sync/repair";
+import { acknowledgeDelivery, replayDelivery, resolveConflict, retryCommentPush, retryPush } from "../sync/repair";
+import { startSync } from "../jobs/project-actions";
 import { overview, syncStatus } from "../sync/status";
 import { credentialStatus, type CredentialStatus } from "../sync/credentials";
 import { CHIPS, chipOf, chipReasonOf } from "../sync/status-chip";
@@ -211,8 +210,7 @@ uiRouter.post("/projects/:projectId/sync", (c) =>
   act(c, async (_db, project) => {
     const form = await c.req.parseBody();
     const mode = form.mode === "full" ? "full" : "incremental";
-    if (!project.syncEnabled) throw new StateConflict("sync is paused for this project; resume it first");
-    const { runId, joined } = await projectSync(c.env, project.id).requestRun(mode, "api");
+    const { runId, joined } = await startSync(c.env, project, mode);
     return joined ? `Joined the run already going (${runId}).` : `Started a ${mode} run (${runId}).`;
   }),
 );
@@ -254,19 +252,15 @@ uiRouter.post("/projects/:projectId/comments/:commentId/retry-push", (c) =>
 
 uiRouter.post("/projects/:projectId/deliveries/:deliveryId/replay", (c) =>
   act(c, async (db, project, origin) => {
-    const row = await findDelivery(db, project.id, c.req.param("deliveryId")!);
-    if (!row) throw new NotFound("delivery", c.req.param("deliveryId")!);
-    await resetForReplay(db, row.id, [
-      {
-        projectId: project.id,
-        kind: "delivery.replayed",
-        origin: { ...origin, deliveryId: row.deliveryId },
-        createdAt: nowIso(),
-        detail: `delivery ${row.deliveryId} (${row.event}${row.action ? `/${row.action}` : ""}, was ${row.status}) queued again`,
-      },
-    ]);
-    await enqueueDeliveryApply(c.env, project.id, row.id);
+    const row = await replayDelivery(c.env, db, project, c.req.param("deliveryId")!, origin);
     return `Delivery ${row.deliveryId} queued again.`;
+  }),
+);
+
+uiRouter.post("/projects/:projectId/deliveries/:deliveryId/acknowledge", (c) =>
+  act(c, async (db, project, origin) => {
+    const row = await acknowledgeDelivery(db, project, c.req.param("deliveryId")!, origin);
+    return `Delivery ${row.deliveryId} acknowledged: it no longer counts as failed (its error stays in the activity).`;
   }),
 );
 

@@ -42,6 +42,19 @@ th { background: #f6f8fa; }
 .chip-paused { color: #32383f; background: #eaeef2; }
 .chip-reason { font-size: .85rem; color: #57606a; }
 .chip-new { color: #32383f; background: #eaeef2; }
+.chip-retrying, .chip-conflicts { color: #6f4400; background: #fff8c5; }
+#chip-summary a { text-decoration: none; margin-right: .5rem; white-space: nowrap; }
+form.filters { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; margin: .5rem 0; }
+.scroll { overflow-x: auto; }
+time[title] { text-decoration: underline dotted; }
+/* A phone shows what matters at a glance: the project, its status and its lag. */
+@media (max-width: 40rem) {
+  main { padding: .5rem; }
+  .wide { display: none; }
+  .chip-reason { display: block; }
+  header { flex-wrap: wrap; }
+  svg { max-width: 100%; height: auto; }
+}
 progress { width: 20rem; height: 1rem; }
 form.inline { display: inline; }
 button { font: inherit; padding: .2rem .6rem; cursor: pointer; }
@@ -50,6 +63,6 @@ pre { white-space: pre-wrap; word-break: break-word; margin: 0; max-width: 40rem
 .muted { color: #57606a; }
 .error { color: #82071e; }
 dl.rules dt { font-weight: 600; }
-svg text { font-size: 10px; fill: #1b1f24; }
+svg text { font-size: 12px; fill: #1b1f24; }
 svg .duration { fill: #0969da; } svg .requests { fill: #8250df; } svg .changes { fill: #1a7f37; } svg .failed { fill: #cf222e; }
 `;

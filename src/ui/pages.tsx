@@ -141,7 +141,7 @@ export function OverviewPage(props: { viewer: Viewer; data: Overview; query: Omi
         {data.total} projects:{" "}
         {CHIPS.filter((c) => data.byChip[c] > 0).map((c) => (
           <>
-            <a href={overviewHref({ ...base, status: c, page: 1 })} aria-label={`show the ${data.byChip[c]} ${c} projects`}>
+            <a href={overviewHref({ ...base, status: c, page: 1 })}>
               <ChipView chip={c} /> {data.byChip[c]}
             </a>{" "}
           </>
@@ -314,9 +314,12 @@ function RunChart(props: { runs: SyncRunRow[] }) {
   ];
   const w = 14;
   const h = 40;
-  const width = 90 + runs.length * w;
+  // The labels get their own column, wide enough for "duration (s) (max 1234)" at a readable size.
+  const labels = 170;
+  const width = labels + runs.length * w;
+  const height = series.length * (h + 12);
   return (
-    <svg width={width} height={series.length * (h + 12)} role="img" aria-labelledby="chart-title">
+    <svg width={width} height={height} viewBox={`0 0 ${width} ${height}`} role="img" aria-labelledby="chart-title">
       <title id="chart-title">Run history: duration, requests and changes per run, oldest first</title>
       {series.map((s, row) => {
         const max = Math.max(1, ...runs.map(s.value));
@@ -330,7 +333,7 @@ function RunChart(props: { runs: SyncRunRow[] }) {
               const v = s.value(r);
               const bh = Math.max(1, Math.round((v / max) * h));
               return (
-                <rect class={r.status === "failed" ? "failed" : s.cls} x={90 + i * w} y={y0 + h - bh} width={w - 3} height={bh}>
+                <rect class={r.status === "failed" ? "failed" : s.cls} x={labels + i * w} y={y0 + h - bh} width={w - 3} height={bh}>
                   <title>
                     {r.mode} {r.status} {r.finishedAt ?? ""}: {Math.round(v)} {s.name}
                   </title>
@@ -503,7 +506,7 @@ export function ProjectPage(d: ProjectPageData) {
                 <th scope="col">Event</th>
                 <th scope="col">Received</th>
                 <th scope="col">Error</th>
-                <th scope="col">Replay</th>
+                <th scope="col">Replay or set aside</th>
               </tr>
             </thead>
             <tbody>
@@ -519,7 +522,8 @@ export function ProjectPage(d: ProjectPageData) {
                   <td>{when(r.receivedAt, d.now)}</td>
                   <td>{r.error}</td>
                   <td>
-                    <ActionButton viewer={d.viewer} action={`${base}/deliveries/${r.id}/replay`} label="Replay" />
+                    <ActionButton viewer={d.viewer} action={`${base}/deliveries/${r.id}/replay`} label="Replay" />{" "}
+                    <ActionButton viewer={d.viewer} action={`${base}/deliveries/${r.id}/acknowledge`} label="Acknowledge" />
                   </td>
                 </tr>
               ))}

@@ -201,6 +201,9 @@ describe("operator dashboard in Chromium", () => {
     expect(await first.locator("td").nth(5).textContent()).toBe("tracker");
     await expectAccessible(page);
     await screenshot(page, "07-conflicts");
+    // Open conflicts are not "healthy": the chip says so, with their number.
+    expect(await chip()).toBe("conflicts");
+    expect(await page.locator("h1 .chip-reason").textContent()).toMatch(/^2 open conflicts/);
 
     await press("Keep local", '#conflicts tr:has-text("local title 1")');
     expect(await notice()).toBe('Conflict on "title" resolved: kept local; the tracker is being updated.');
@@ -232,9 +235,9 @@ describe("operator dashboard in Chromium", () => {
 
     expect(fake.store.visible().map((i) => i.title)).toEqual([]);
     await press("Retry push", "#failed-pushes");
-    expect(await notice()).toBe("Push queued again.");
+    expect(await notice()).toBe("Push queued again; if it fails again it shows here with its new error.");
     await expect.poll(() => fake.store.visible().map((i) => i.title), WAIT).toEqual(["Refused once, then retried"]);
-    await page.getByText("No failed pushes.").waitFor();
+    await page.getByText("No failed or retrying pushes.").waitFor();
     expect(await page.locator("#activity-table tbody tr").filter({ hasText: "push.retried" }).count()).toBe(1);
   });
 
@@ -259,5 +262,28 @@ describe("operator dashboard in Chromium", () => {
     await page.getByRole("link", { name: "syndarix-sync" }).click();
     await expectAccessible(page);
     await screenshot(page, "10-overview-end");
+  });
+
+  it("on a 390 px phone the overview shows each project's status and lag, and stays accessible", async () => {
+    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, storageState: await context.storageState() });
+    const small = await phone.newPage();
+    try {
+      await small.goto(`${suite().origin}/ui/`);
+      expect(await small.content()).toMatch(/^<!DOCTYPE html>/i);
+      const row = small.getByRole("row").filter({ hasText: "Widgets import" });
+      const status = row.locator(".chip");
+      expect(await status.isVisible()).toBe(true);
+      const box = (await status.boundingBox())!;
+      // Inside the screen, not scrolled off to the right.
+      expect(box.x + box.width).toBeLessThanOrEqual(390);
+      expect(await row.locator("td.wide").first().isVisible()).toBe(false);
+      await expectAccessible(small);
+      await screenshot(small, "11-overview-phone");
+      await small.goto(`${suite().origin}/ui/projects/${imported.id}`);
+      await expectAccessible(small);
+      await screenshot(small, "12-project-phone");
+    } finally {
+      await phone.close();
+    }
   });
 });

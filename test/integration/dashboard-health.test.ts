@@ -168,6 +168,31 @@ describe("health chips through the Worker", () => {
     expect(chipOf(await overviewRow(cookie, project.id))).toBe("healthy");
   });
 
+  it("a failed delivery no replay can apply is acknowledged: the project stops failing, the error stays readable", async () => {
+    const { fake, project } = await projectWithTracker("github", { syncDirection: "inbound" });
+    fake.seed(1);
+    await syncAndWait(project.id, "full");
+    await env.DB.prepare("INSERT INTO webhook_deliveries (id, project_id, provider, delivery_id, event, action, payload, status, error) VALUES (?, ?, 'github', ?, 'issues', 'edited', '{}', 'failed', 'issue.title: Required')")
+      .bind(`wd-${project.id}`, project.id, `gh-${project.id}`)
+      .run();
+    const cookie = await signIn();
+    expect(chipOf(await overviewRow(cookie, project.id))).toBe("failing");
+    const html = await page(`/ui/projects/${project.id}`, cookie);
+    expect(html).toContain(`/ui/projects/${project.id}/deliveries/wd-${project.id}/acknowledge`);
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(html)![1]!;
+
+    const res = await ui(`/ui/projects/${project.id}/deliveries/wd-${project.id}/acknowledge`, { method: "POST", cookie, form: { _csrf: csrf } });
+    expect(res.status).toBe(303);
+    expect(decodeURIComponent(res.headers.get("location")!)).toMatch(/acknowledged: it no longer counts as failed/);
+    const delivery = await json(await api(`/api/v1/projects/${project.id}/deliveries/wd-${project.id}`));
+    expect(delivery).toMatchObject({ status: "ignored", error: expect.stringMatching(/^acknowledged by default at .*: issue\.title: Required$/) });
+    expect(chipOf(await overviewRow(cookie, project.id))).toBe("healthy");
+    const [entry] = await activityOf(project.id, "delivery.acknowledged");
+    expect(entry).toMatchObject({ actor: "default", deliveryId: `gh-${project.id}` });
+    // Only a failed delivery can be acknowledged, once.
+    expect((await api(`/api/v1/projects/${project.id}/deliveries/wd-${project.id}/acknowledge`, { method: "POST" })).status).toBe(409);
+  });
+
   it("lag is how far the store is behind, not how quiet the repository is", async () => {
     const { fake, project } = await projectWithTracker("github", { syncDirection: "inbound" });
     // The fake's repository last changed in 2024: a quiet repository.
