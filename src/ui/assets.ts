@@ -43,7 +43,7 @@ th { background: #f6f8fa; }
 .chip-reason { font-size: .85rem; color: #57606a; }
 .chip-new { color: #32383f; background: #eaeef2; }
 .chip-retrying, .chip-conflicts { color: #6f4400; background: #fff8c5; }
-#chip-summary a { text-decoration: none; margin-right: .5rem; white-space: nowrap; }
+#chip-summary a { margin-right: .5rem; white-space: nowrap; }
 form.filters { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; margin: .5rem 0; }
 .scroll { overflow-x: auto; }
 time[title] { text-decoration: underline dotted; }

@@ -12,7 +12,7 @@ import { FakeTracker, type FakeTrackerOptions } from "../fakes/fake-tracker.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    browserSuite: { origin: string; apiToken: string; chromium: string };
+    browserSuite: { origin: string; apiToken: string; chromium: string; chromiumArgs: string[] };
   }
 }
 
@@ -30,9 +30,10 @@ const CHROMIUM_ARGS = [
   "--disable-sync",
 ];
 
-/** Debian's Chromium through playwright-core; playwright gives it a fresh temporary profile. */
+/** The Chromium find-chromium.mjs chose, through playwright-core; playwright gives it a fresh temporary profile. */
 export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: suite().chromium, headless: true, args: CHROMIUM_ARGS });
+  const { chromium: executablePath, chromiumArgs } = suite();
+  return chromium.launch({ executablePath, headless: true, args: [...new Set([...chromiumArgs, ...CHROMIUM_ARGS])] });
 }
 
 // ---------- the API ----------
