@@ -27,8 +27,16 @@ if (missing.length > 0) {
 }
 
 const wrangler = join(root, "node_modules", ".bin", "wrangler");
-execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local"], {
-  cwd: root,
-  stdio: "inherit",
-  env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
-});
+// Quiet unless it fails: wrangler prints every migration's table otherwise.
+try {
+  execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local"], {
+    cwd: root,
+    stdio: "pipe",
+    env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
+  });
+  console.log("setup: local D1 migrations applied");
+} catch (err) {
+  process.stderr.write(`${err.stdout ?? ""}${err.stderr ?? ""}`);
+  console.error("setup: applying the local D1 migrations failed (output above)");
+  process.exit(1);
+}

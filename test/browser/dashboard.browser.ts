@@ -116,7 +116,8 @@ describe("operator dashboard in Chromium", () => {
     expect(await row.locator(".chip").textContent()).toBe("healthy");
     await expectAccessible(page);
     await screenshot(page, "04-overview");
-  });
+    // A 120-issue import on a shared, busy machine: more than the default minute is not a failure.
+  }, 120_000);
 
   it("shows activity appearing after a signed webhook, and filters it by source", async () => {
     const fake = importedFake.tracker;

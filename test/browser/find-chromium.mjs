@@ -3,7 +3,18 @@
 // unpacked into the temp folder on first use; PLATFORM.md), Debian's /usr/bin/chromium. Used by
 // `npm test` before anything else (scripts/check-browser.mjs: a missing browser is reported in the
 // first second) and by the suite's global set-up.
+import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
+
+/** True when the binary starts here (its shared libraries are present): `--version` answers. */
+function runs(path) {
+  try {
+    execFileSync(path, ["--version"], { stdio: "pipe", timeout: 15_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** @returns {Promise<{ path: string, source: string, args: string[] }>} */
 export async function findChromium() {
@@ -15,8 +26,8 @@ export async function findChromium() {
   try {
     const { default: chromium } = await import("@sparticuz/chromium");
     const path = await chromium.executablePath();
-    if (path && existsSync(path)) return { path, source: "@sparticuz/chromium", args: chromium.args.filter((a) => !a.startsWith("--headless")) };
-    tried.push("@sparticuz/chromium gave no binary");
+    if (path && existsSync(path) && runs(path)) return { path, source: "@sparticuz/chromium", args: [] };
+    tried.push(`@sparticuz/chromium's binary (${path}) does not start here`);
   } catch (err) {
     tried.push(`@sparticuz/chromium: ${err instanceof Error ? err.message : String(err)}`);
   }
