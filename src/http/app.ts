@@ -3,6 +3,7 @@ import { bodyLimit } from "hono/body-limit";
 import { activityRouter } from "./activity";
 import { requireApiToken } from "./auth";
 import { commentsRouter } from "./comments";
+import { connectionRouter } from "./connection";
 import { deliveriesRouter } from "./deliveries";
 import { githubAppWebhookRouter } from "./github-app-webhook";
 import { issuesRouter } from "./issues";
@@ -44,6 +45,7 @@ export function createApp() {
   app.use("/api/*", idempotency);
   app.use("/api/v1/projects/:projectId/*", loadProject);
   app.route("/api/v1/projects", projectsRouter);
+  app.route("/api/v1/projects", connectionRouter);
   app.route("/api/v1/projects", issuesRouter);
   app.route("/api/v1/projects", commentsRouter);
   app.route("/api/v1/projects", deliveriesRouter);

@@ -23,6 +23,7 @@ import { nowIso } from "../ids";
 import { projectUpdatedActivity } from "../sync/project-activity";
 import { acknowledgeDelivery, replayDelivery, resolveConflict, retryCommentPush, retryPush } from "../sync/repair";
 import { startSync } from "../jobs/project-actions";
+import { testProjectConnection } from "../sync/connection";
 import { overview, syncStatus } from "../sync/status";
 import { credentialStatus, type CredentialStatus } from "../sync/credentials";
 import { CHIPS, chipOf, chipReasonOf } from "../sync/status-chip";
@@ -240,6 +241,13 @@ uiRouter.post("/projects/:projectId/issues/:issueId/retry-push", (c) =>
   act(c, async (db, project, origin) => {
     await retryPush(c.env, db, project, c.req.param("issueId")!, origin);
     return "Push queued again; if it fails again it shows here with its new error.";
+  }),
+);
+
+uiRouter.post("/projects/:projectId/test-connection", (c) =>
+  act(c, async (db, project) => {
+    const result = await testProjectConnection(c.env, db, project);
+    return result.ok ? `Connection works: the credential reads ${result.repository.fullName}.` : `Connection fails: ${result.problem}.`;
   }),
 );
 

@@ -271,27 +271,52 @@ function ActionButton(props: { viewer: Viewer; action: string; label: string; fi
   );
 }
 
-/** What a running run knows: a determinate bar when the tracker gave a total, else honest counters. */
+const PHASES: Record<string, string> = {
+  list: "phase 1 of 3: issues (reading the tracker's listing)",
+  probe: "phase 2 of 3: issues missing from the listing (probing each)",
+  comments: "phase 3 of 3: comments",
+};
+const COMMENT_STAGES: Record<string, string> = { list: "reading the listing", deletions: "checking deletions", waiting: "applying comments that waited for their issue" };
+
+/** "about 3 min left": only when the tracker gave a total and the rate is known. */
+function timeLeft(left: number, perSecond: number): string | null {
+  if (!(perSecond > 0) || left <= 0) return null;
+  const s = Math.round(left / perSecond);
+  return s < 90 ? `about ${s} s left` : s < 5400 ? `about ${Math.round(s / 60)} min left` : `about ${Math.round(s / 3600)} h left`;
+}
+
+/** What a running run knows: its phase, a determinate bar when the tracker gave a total, else honest counters. */
 function RunProgress(props: { run: SyncRunRow; now: number }) {
   const r = props.run;
-  const checkpoint = r.checkpoint ? (JSON.parse(r.checkpoint) as { phase?: string; since?: string | null }) : null;
+  const checkpoint = r.checkpoint ? (JSON.parse(r.checkpoint) as { phase?: string; since?: string | null; comments?: { stage?: string } }) : null;
+  const phase = checkpoint?.phase ?? "list";
   const elapsed = r.startedAt ? Math.max(1, (props.now - Date.parse(r.startedAt)) / 1000) : null;
-  const rate = elapsed ? (r.fetched / elapsed).toFixed(1) : "—";
+  const perSecond = elapsed ? r.fetched / elapsed : 0;
+  const rate = elapsed ? perSecond.toFixed(1) : "—";
+  // The bar never passes its end: re-read same-second blocks can make `fetched` pass the total.
+  const read = r.total ? Math.min(r.fetched, r.total) : r.fetched;
+  const eta = r.total && phase === "list" ? timeLeft(r.total - read, perSecond) : null;
   return (
     <section aria-labelledby="running">
       <h2 id="running">
         Running: {r.mode} run <code>{r.id}</code> ({r.status})
       </h2>
-      {r.total ? (
-        <progress id="run-progress" value={Math.min(r.fetched, r.total)} max={r.total} aria-label="Issues read of the tracker's total">
-          {r.fetched} of {r.total}
+      <p id="run-phase">
+        {PHASES[phase] ?? phase}
+        {phase === "comments" && checkpoint?.comments?.stage ? ` — ${COMMENT_STAGES[checkpoint.comments.stage] ?? checkpoint.comments.stage}` : ""}
+      </p>
+      {r.total && phase === "list" ? (
+        <progress id="run-progress" value={read} max={r.total} aria-label="Issues read of the tracker's total">
+          {read} of {r.total}
         </progress>
       ) : (
-        <progress id="run-progress" aria-label="Run progress (the tracker gives no total)"></progress>
+        <progress id="run-progress" aria-label="Run progress (no total for this phase)"></progress>
       )}
       <p id="run-counters">
-        {r.total ? `${r.fetched} of ${r.total} issues read` : `${r.fetched} issues read`} · {r.pages} pages · {r.requests} requests · {rate} issues/s
-        {checkpoint?.phase === "probe" ? " · probing issues missing from the listing" : ""}
+        {r.total ? `${read} of ${r.total} issues read` : `${r.fetched} issues read`}
+        {r.total && r.fetched > 0 ? ` (${Math.min(100, Math.floor((read / r.total) * 100))} %)` : ""} · {r.created} created · {r.updated} updated · {r.pages} pages ·{" "}
+        {r.requests} requests · {rate} issues/s
+        {eta ? ` · ${eta}` : ""}
         {checkpoint?.since ? ` · position: updated since ${checkpoint.since}` : ""}
         {r.resumeAt ? ` · waiting until ${r.resumeAt}` : ""}
       </p>
@@ -397,6 +422,7 @@ export function ProjectPage(d: ProjectPageData) {
         <h2 id="actions">Actions</h2>
         <ActionButton viewer={d.viewer} action={`${base}/sync`} label="Sync now" fields={{ mode: "incremental" }} />{" "}
         <ActionButton viewer={d.viewer} action={`${base}/sync`} label="Full reconcile" fields={{ mode: "full" }} />{" "}
+        <ActionButton viewer={d.viewer} action={`${base}/test-connection`} label="Test connection" />{" "}
         {p.syncEnabled ? (
           <ActionButton viewer={d.viewer} action={`${base}/pause`} label="Pause sync" />
         ) : (

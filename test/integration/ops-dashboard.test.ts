@@ -57,6 +57,10 @@ describe("determinate progress (task 1)", () => {
       expect(progressOf(html)).toMatch(/max="150"/);
       expect(progressOf(html)).toMatch(/value="\d+"/);
       expect(html).toMatch(/\d+ of 150 issues read/);
+      // The phase is named, the count never passes 100 %, and the time left is estimated from the rate.
+      expect(html).toContain("phase 1 of 3: issues (reading the tracker&#39;s listing)");
+      expect(html).toMatch(/\d+ of 150 issues read \((\d|[1-9]\d|100) %\)/);
+      expect(html).toMatch(/about \d+ (s|min|h) left/);
     });
   }
 

@@ -1,0 +1,70 @@
+/**
+ * Test connection, before saving (the settings as they would be) or for a saved project (its stored
+ * credential): the repository is read with the token, and a failure says what to do.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { database } from "../db/client";
+import { ValidationFailed, type FieldError } from "../errors";
+import { checkApiBaseUrl, DEFAULT_API_BASE_URL, parseInsecureHosts, repositoryFormatProblem } from "../providers";
+import { PROVIDERS } from "../providers/types";
+import { testConnection, testProjectConnection } from "../sync/connection";
+import { jsonBody, jsonContent, problemResponses, ProjectIdParams } from "./common";
+import type { AppEnv } from "./project";
+import { validationHook } from "./validation";
+
+const TestConnection = z
+  .strictObject({
+    provider: z.enum(PROVIDERS),
+    apiBaseUrl: z.url({ protocol: /^https?$/ }).max(500).optional().openapi({ description: "Default for github and gitlab.com; required for gitea" }),
+    repository: z.string().trim().min(1).max(300),
+    token: z.string().min(1).max(2000).regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain line breaks or other control characters"),
+  })
+  .openapi("TestConnection");
+
+const ConnectionResult = z
+  .object({
+    ok: z.boolean(),
+    repository: z.object({ id: z.string(), fullName: z.string() }).optional().openapi({ description: "The repository as the tracker answered it, when readable" }),
+    problem: z.string().optional().openapi({ description: "What failed and what to do, when not readable" }),
+  })
+  .openapi("ConnectionResult");
+
+const routes = {
+  test: createRoute({
+    operationId: "testConnection",
+    method: "post",
+    path: "/test-connection",
+    tags: ["projects"],
+    summary: "Read the repository with a token before creating or changing a project (nothing is saved)",
+    request: { body: jsonBody(TestConnection) },
+    responses: { 200: jsonContent(ConnectionResult, "Whether the token reads the repository, and if not why and what to do"), ...problemResponses },
+  }),
+  testProject: createRoute({
+    operationId: "testProjectConnection",
+    method: "post",
+    path: "/{projectId}/test-connection",
+    tags: ["projects"],
+    summary: "Read the project's repository with its stored credential",
+    request: { params: ProjectIdParams },
+    responses: { 200: jsonContent(ConnectionResult, "Whether the stored credential reads the repository"), ...problemResponses },
+  }),
+};
+
+export const connectionRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(routes.test, async (c) => {
+    const input = c.req.valid("json");
+    const errors: FieldError[] = [];
+    const raw = input.apiBaseUrl ?? DEFAULT_API_BASE_URL[input.provider] ?? null;
+    let apiBaseUrl = "";
+    if (!raw) errors.push({ field: "apiBaseUrl", message: `is required for ${input.provider}` });
+    else {
+      const checked = checkApiBaseUrl(raw, parseInsecureHosts(c.env.ALLOW_INSECURE_TRACKER_HOSTS));
+      if (checked.ok) apiBaseUrl = checked.value;
+      else errors.push({ field: "apiBaseUrl", message: checked.problem });
+    }
+    const repositoryProblem = repositoryFormatProblem(input.provider, input.repository);
+    if (repositoryProblem) errors.push({ field: "repository", message: repositoryProblem });
+    if (errors.length) throw new ValidationFailed(errors);
+    return c.json(await testConnection({ ...input, apiBaseUrl }), 200);
+  })
+  .openapi(routes.testProject, async (c) => c.json(await testProjectConnection(c.env, database(c.env.DB), c.var.project), 200));
