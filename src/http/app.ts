@@ -45,7 +45,6 @@ export function createApp() {
   app.use("/api/*", idempotency);
   app.use("/api/v1/projects/:projectId/*", loadProject);
   app.route("/api/v1/projects", projectsRouter);
-  app.route("/api/v1/projects", connectionRouter);
   app.route("/api/v1/projects", issuesRouter);
   app.route("/api/v1/projects", commentsRouter);
   app.route("/api/v1/projects", deliveriesRouter);
@@ -53,6 +52,7 @@ export function createApp() {
   app.route("/webhooks", webhooksRouter);
   app.route("/api/v1", syncRunsRouter);
   app.route("/api/v1", activityRouter);
+  app.route("/api/v1", connectionRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", (c) => ({

@@ -42,7 +42,7 @@ const routes = {
   testProject: createRoute({
     operationId: "testProjectConnection",
     method: "post",
-    path: "/{projectId}/test-connection",
+    path: "/projects/{projectId}/test-connection",
     tags: ["projects"],
     summary: "Read the project's repository with its stored credential",
     request: { params: ProjectIdParams },
