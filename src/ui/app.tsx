@@ -17,7 +17,7 @@ import { getProject, updateProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
 import { listRuns } from "../db/sync-runs";
 import type { Env } from "../env";
-import { DirectionRefused, NotFound, StateConflict } from "../errors";
+import { DirectionRefused, NotFound, ServiceUnavailable, StateConflict } from "../errors";
 import { resolveApiToken } from "../api-tokens";
 import { nowIso } from "../ids";
 import { projectUpdatedActivity } from "../sync/project-activity";
@@ -201,7 +201,7 @@ async function act(c: Context<UiEnv>, fn: (db: Database, project: ProjectRow, or
   try {
     notice = await fn(db, project, { source: "api", actor: c.var.session.name });
   } catch (err) {
-    if (!(err instanceof StateConflict || err instanceof DirectionRefused || err instanceof NotFound)) throw err;
+    if (!(err instanceof StateConflict || err instanceof DirectionRefused || err instanceof NotFound || err instanceof ServiceUnavailable)) throw err;
     notice = `Not done: ${err.message}`;
   }
   return c.redirect(`/ui/projects/${project.id}?notice=${encodeURIComponent(notice)}`, 303);
