@@ -4,6 +4,7 @@ import { describe, expect, it, vi } from "vitest";
 import { database, type Database } from "../../src/db/client";
 import { countBySyncState, getIssue, getIssueByExternalId, listIssues, listUnseenLinked, loadByExternalIds, markSeen } from "../../src/db/issues";
 import { updateRowsStatement } from "../../src/db/synced-rows";
+import { readHealth } from "../../src/db/health";
 
 /**
  * The page-update statement must find rows by primary key. Driven by the project index instead, it
@@ -103,3 +104,23 @@ describe("issue indexes: each serves a query", () => {
   });
 });
 
+
+/**
+ * The dashboard's health statements (db/health.ts) read only what is unsettled, through indexes:
+ * the overview must not scan every run, conflict or activity entry of every project.
+ */
+describe("dashboard health: aggregates over indexes", () => {
+  it("every project's health: no full scan of runs, conflicts, deliveries, pushes or activity", async () => {
+    const plans = await plansOf((db) => readHealth(db, null));
+    const all = plans.join("\n---\n");
+    expect(all).toMatch(/sync_runs_active_idx/);
+    expect(all).toMatch(/conflicts_open_idx/);
+    expect(all).toMatch(/activity_access_idx/);
+    expect(all).toMatch(/webhook_deliveries_status_received_idx/);
+    expect(all).toMatch(/outbox_status_updated_idx/);
+    expect(all).toMatch(/comment_outbox_status_updated_idx/);
+    // Each project's newest finished run walks (project, created_at) backwards.
+    expect(all).toMatch(/sync_runs_project_created_idx \(project_id=\?\)/);
+    for (const table of ["sync_runs", "conflicts", "activity", "webhook_deliveries", "outbox", "comment_outbox"]) expect(all).not.toMatch(new RegExp(`^SCAN ${table}\\b`, "m"));
+  });
+});
