@@ -89,7 +89,8 @@ export async function readHealth(db: Database, projectId: string | null): Promis
     sql`SELECT project_id, sum(status = 'failed') AS failed, sum(status = 'received') AS unapplied,
           min(CASE WHEN status = 'received' THEN received_at END) AS oldest_unapplied
         FROM ${webhookDeliveries} WHERE status IN ('received', 'failed') ${and("project_id")} GROUP BY project_id`,
-    sql`SELECT * FROM ${syncRuns} WHERE status IN ('queued', 'running') ${and("project_id")} ORDER BY id`,
+    // No ORDER BY: sorted here, so SQLite reads the partial index of active runs, not every run in id order.
+    sql`SELECT * FROM ${syncRuns} WHERE status IN ('queued', 'running') ${and("project_id")}`,
     // Each project's newest finished run, read backwards on (project_id, created_at): one or two rows a project.
     sql`SELECT p.id AS project_id, r.id, r.mode, r.status, r.finished_at, r.error FROM ${projects} p
         JOIN ${syncRuns} r ON r.id = (SELECT id FROM ${syncRuns} WHERE project_id = p.id AND status IN ('succeeded', 'failed') ORDER BY created_at DESC LIMIT 1)
@@ -124,7 +125,7 @@ export async function readHealth(db: Database, projectId: string | null): Promis
     h.unappliedDeliveries = num(r.unapplied);
     h.oldestUnappliedAt = str(r.oldest_unapplied);
   }
-  for (const r of active!) {
+  for (const r of [...active!].sort((a, b) => (String(a.id) < String(b.id) ? -1 : 1))) {
     const h = of(r.project_id);
     h.activeRun ??= runFromRaw(r);
   }
