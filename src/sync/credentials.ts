@@ -34,7 +34,7 @@ import {
 import type { CredentialRow, GitHubAppRepositoryRow, ProjectRow } from "../db/schema";
 import type { Env } from "../env";
 import { ConfigurationError } from "../errors";
-import { originOf } from "../providers";
+import { checkApiBaseUrl, DEFAULT_GITHUB_APP_API_BASE_URL, originOf, parseInsecureHosts } from "../providers";
 import { nowIso } from "../ids";
 import { errorText, log } from "../log";
 import {
@@ -69,13 +69,34 @@ export const TOKEN_EXPIRY_WARNING_MS = 14 * 24 * 3600_000;
 export interface GitHubAppConfig {
   appId: string;
   privateKeyPem: string;
+  /** The one API base the App's JWT is sent to (GITHUB_APP_API_BASE_URL, normalised); App projects must use it. */
+  apiBaseUrl: string;
 }
 
 /** The App's id and key from the Worker secrets, or null when the Worker has no App configured. */
 export function githubAppConfig(env: Env): GitHubAppConfig | null {
   const appId = env.GITHUB_APP_ID?.trim();
   const privateKeyPem = env.GITHUB_APP_PRIVATE_KEY;
-  return appId && privateKeyPem ? { appId, privateKeyPem } : null;
+  return appId && privateKeyPem ? { appId, privateKeyPem, apiBaseUrl: githubAppApiBaseUrl(env) } : null;
+}
+
+/**
+ * GITHUB_APP_API_BASE_URL (default https://api.github.com), normalised like a project's apiBaseUrl.
+ * The App's JWT can mint tokens for every installation of the App: it is signed only for this base,
+ * whatever a project (or the API token that wrote it) says.
+ */
+export function githubAppApiBaseUrl(env: Env): string {
+  const raw = env.GITHUB_APP_API_BASE_URL?.trim() || DEFAULT_GITHUB_APP_API_BASE_URL;
+  const checked = checkApiBaseUrl(raw, parseInsecureHosts(env.ALLOW_INSECURE_TRACKER_HOSTS));
+  if (!checked.ok) throw new ConfigurationError(`GITHUB_APP_API_BASE_URL ${checked.problem}`);
+  return checked.value;
+}
+
+/** Why an App project's apiBaseUrl may not be used with the App, or null when it is the App's base. */
+export function appBaseProblem(app: GitHubAppConfig, apiBaseUrl: string): string | null {
+  return apiBaseUrl === app.apiBaseUrl
+    ? null
+    : `must be the GitHub App's API base ${app.apiBaseUrl} (GITHUB_APP_API_BASE_URL) for a project with installationId`;
 }
 
 export interface CredentialSession {
@@ -163,13 +184,15 @@ export async function openCredential(env: Env, db: Database, project: ProjectRow
   }
   const app = githubAppConfig(env);
   if (!app) throw new ConfigurationError("the project uses a GitHub App installation, but GITHUB_APP_ID or GITHUB_APP_PRIVATE_KEY is not set");
+  // A row written before the rule (or by hand) pointing elsewhere: nothing is minted or sent for it.
+  const baseProblem = appBaseProblem(app, project.apiBaseUrl);
   return {
     id: row.id,
     kind: "installation",
-    pausedReason,
+    pausedReason: baseProblem ? `apiBaseUrl ${baseProblem}; PATCH the project's apiBaseUrl to resume` : pausedReason,
     token: INSTALLATION_TOKEN_PLACEHOLDER,
-    fetch: gate({ env, db, row, mem, now, app, projectId: project.id }),
-    actorLogin: () => botLogin(project.apiBaseUrl, app, now),
+    fetch: baseProblem ? async () => credentialRefusedResponse(`apiBaseUrl ${baseProblem}`) : gate({ env, db, row, mem, now, app, projectId: project.id }),
+    actorLogin: () => botLogin(app, now),
     // Installation tokens are minted hourly; their expiry is handled, not shown.
     expiryCheckDue: false,
   };
@@ -333,7 +356,7 @@ async function installationToken(ctx: GateContext, refusedToken: string | null):
 
 async function mint(ctx: GateContext): Promise<CachedToken> {
   const minted = await mintInstallationToken({
-    apiBaseUrl: ctx.row.apiBaseUrl,
+    apiBaseUrl: ctx.app!.apiBaseUrl,
     appId: ctx.app!.appId,
     privateKeyPem: ctx.app!.privateKeyPem,
     installationId: ctx.row.installationId!,
@@ -374,11 +397,11 @@ async function mintRefusal(ctx: GateContext, err: unknown): Promise<Response> {
   return credentialUnavailableResponse(err instanceof Error ? err.message : "installation token mint failed");
 }
 
-async function botLogin(apiBaseUrl: string, app: GitHubAppConfig, now: () => number): Promise<string> {
-  const key = `${apiBaseUrl}#${app.appId}`;
+async function botLogin(app: GitHubAppConfig, now: () => number): Promise<string> {
+  const key = `${app.apiBaseUrl}#${app.appId}`;
   let login = botLogins.get(key);
   if (!login) {
-    login = fetchAppSlug({ apiBaseUrl, appId: app.appId, privateKeyPem: app.privateKeyPem, now }).then(appBotLogin);
+    login = fetchAppSlug({ apiBaseUrl: app.apiBaseUrl, appId: app.appId, privateKeyPem: app.privateKeyPem, now }).then(appBotLogin);
     botLogins.set(key, login);
     // A failed look-up is not cached: the next create that needs the login asks again.
     login.catch(() => botLogins.set(key, undefined));

@@ -221,6 +221,11 @@ export class FakeTracker {
    * installed on does; expired or unknown ones get 401 "Bad credentials". What the token creates is
    * authored by `<slug>[bot]`.
    */
+  /** The App installation whose tokens this repository accepts, if any. */
+  get appInstallationId(): number | null {
+    return this.app?.installationId ?? null;
+  }
+
   useApp(app: FakeGitHubApp, installationId: number): this {
     if (this.provider !== "github") throw new Error("only GitHub has Apps");
     this.app = { app, installationId };

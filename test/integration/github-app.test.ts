@@ -22,7 +22,8 @@ async function appPublicKey(): Promise<CryptoKey> {
 
 /** A fake GitHub whose repository the test App is installed on. */
 async function installedApp(fakeOptions: { perPage?: number } = {}) {
-  const fake = fakeTracker("github", fakeOptions);
+  // Every App project talks to the App's one API base (GITHUB_APP_API_BASE_URL); the fakes share it.
+  const fake = fakeTracker("github", { ...fakeOptions, baseUrl: env.GITHUB_APP_API_BASE_URL, repository: `acme/widgets-${crypto.randomUUID().slice(0, 6)}` });
   fake.store.repositoryId = 700_000 + Math.floor(Math.random() * 1_000_000);
   const installationId = nextInstallation++;
   const app = new FakeGitHubApp({ appId: APP_ID, slug: "syndarix-sync", publicKey: await appPublicKey(), apiBaseUrl: fake.baseUrl });
