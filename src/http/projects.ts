@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bytesToBase64Url, openProjectSecret, sealProjectSecret } from "../crypto";
 import { database } from "../db/client";
-import { unlinkProject } from "../db/credentials";
+import { appRepositoryOfProject, unlinkProject } from "../db/credentials";
 import { hasLinkedIssues } from "../db/issues";
 import { deleteProject, insertProject, listProjects, updateProject, type NewProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
@@ -403,7 +403,9 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     if (!row) throw new NotFound("project", projectId);
     // Another repository or installation: the App link is learned again (by name, then by id).
     if (row.installationId !== current.installationId || row.repository !== current.repository || row.apiBaseUrl !== current.apiBaseUrl) {
-      await unlinkProject(db, projectId);
+      // Only the installation changed, to the one the linked repository is in now (a transfer): the link stays.
+      const linked = row.repository === current.repository && row.apiBaseUrl === current.apiBaseUrl ? await appRepositoryOfProject(db, projectId) : undefined;
+      if (row.installationId === null || linked?.installationId !== row.installationId) await unlinkProject(db, projectId);
     }
     // A new token (or installation) given by hand: whatever refused the old one, try this one.
     if (input.token !== undefined || input.installationId !== undefined) await resetCredentialHealth(c.env, db, row);

@@ -146,17 +146,15 @@ export function forgetIsolateCredentials(): void {
   botLogins.clear();
 }
 
+/** The credential row of a GitHub App installation. */
+export function installationCredential(apiBaseUrl: string, installationId: number): NewCredential {
+  return { id: `app:${apiBaseUrl}#${installationId}`, kind: "installation", provider: "github", apiBaseUrl, installationId };
+}
+
 /** The credential row's id and what it is, without reading D1. */
 export async function credentialOf(env: Env, project: ProjectRow): Promise<NewCredential & { token: string | null }> {
   if (project.installationId !== null) {
-    return {
-      id: `app:${project.apiBaseUrl}#${project.installationId}`,
-      kind: "installation",
-      provider: project.provider,
-      apiBaseUrl: project.apiBaseUrl,
-      installationId: project.installationId,
-      token: null,
-    };
+    return { ...installationCredential(project.apiBaseUrl, project.installationId), provider: project.provider, token: null };
   }
   const token = await openTrackerToken(env, database(env.DB), project);
   return {
@@ -219,6 +217,10 @@ export function pausedReasonOf(row: Pick<CredentialRow, "health" | "healthAt" | 
       return `GitHub App installation ${row.installationId} was uninstalled${since}; install the App again or connect the project with a token`;
     case "ok":
       break;
+  }
+  if (repository && row.installationId !== null && repository.installationId !== row.installationId) {
+    // Transferred to another account, or the App installed again: deliveries from there are not this project's.
+    return `repository ${repository.fullName} is now in GitHub App installation ${repository.installationId}, not in the project's installation ${row.installationId}; PATCH the project's installationId to ${repository.installationId} to resume`;
   }
   if (repository?.removedAt) {
     return `repository ${repository.fullName} was removed from GitHub App installation ${repository.installationId} since ${repository.removedAt}; add it to the installation again to resume`;

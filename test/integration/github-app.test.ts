@@ -250,7 +250,8 @@ describe("POST /webhooks/github-app", () => {
     expect(await credentialActivity(project.id)).toEqual([{ kind: "credential.removed", source: "webhook", deliveryId: expect.any(String), detail: expect.stringMatching(/was removed from GitHub App installation/) }]);
     await expectProblem(await api(`/api/v1/projects/${project.id}/sync`, { method: "POST", body: {} }), 409);
 
-    const again = { ...added };
+    // A later event's body differs (GitHub's installation object carries its updated_at): not a replay.
+    const again = { ...added, installation: { ...added.installation, updated_at: new Date().toISOString() } };
     expect((await postAppWebhook(await app.delivery("installation_repositories", again, APP_WEBHOOK_SECRET))).status).toBe(202);
     expect((await status(project.id)).paused).toBeNull();
     expect((await credentialActivity(project.id)).map((e) => e.kind)).toEqual(["credential.removed", "credential.resumed"]);
