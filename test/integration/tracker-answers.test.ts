@@ -1,0 +1,36 @@
+import { describe, expect, it, vi } from "vitest";
+import type { FakeTracker } from "../fakes/fake-tracker";
+import { api, json } from "../support/api";
+import { listAllIssues, projectWithTracker } from "../support/trackers";
+import { deliver } from "./webhooks.support";
+
+/** The delivery of `action` for issue `number`, with its payload changed as a hostile tracker would. */
+async function tampered(fake: FakeTracker, action: string, number: number, change: (p: any) => void) {
+  const hook = await fake.webhook(action, number);
+  const payload = JSON.parse(hook.body);
+  change(payload);
+  return fake.signedWebhook(hook.headers["x-github-event"] ?? hook.headers["x-gitlab-event"] ?? "issues", payload);
+}
+
+describe("tracker URLs are kept only when they are http(s)", () => {
+  for (const [provider, hostile, patch] of [
+    ["github", "javascript:alert(document.cookie)", (p: any, url: string) => (p.issue.html_url = url)],
+    ["gitlab", "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==", (p: any, url: string) => (p.object_attributes.url = url)],
+    ["github", " JavaScript:alert(1)", (p: any, url: string) => (p.issue.html_url = url)],
+  ] as const) {
+    it(`a ${provider} issue URL ${JSON.stringify(hostile.slice(0, 12))}… is stored and served as null`, async () => {
+      const { fake, project } = await projectWithTracker(provider, { syncDirection: "inbound" });
+      const issue = fake.seedIssue({ title: "hostile url" });
+      const res = await deliver(project, await tampered(fake, "opened", issue.number, (p) => patch(p, hostile)));
+      expect(res.status).toBe(202);
+      const [stored] = await vi.waitFor(async () => {
+        const items = await listAllIssues(project.id);
+        if (items.length === 0) throw new Error("not applied yet");
+        return items;
+      }, { timeout: 10_000, interval: 25 });
+      expect(stored.external.url).toBeNull();
+      const one = await json(await api(`/api/v1/projects/${project.id}/issues/${stored.id}`));
+      expect(one.external.url).toBeNull();
+    });
+  }
+});
