@@ -17,6 +17,7 @@
 import { decryptSecret, encryptSecret, isOriginBound, openProjectSecret, sealProjectSecret, SecretOriginMismatch } from "../crypto";
 import type { ActivityKind } from "../db/activity";
 import { database, type Database } from "../db/client";
+import { readStreamLimited } from "../streams";
 import { rebindProjectToken } from "../db/projects";
 import {
   appRepositoryOfProject,
@@ -246,8 +247,10 @@ type Outcome = { token: string } | { answer: Response };
 function gate(ctx: GateContext): typeof fetch {
   // Once refused within this session, no further request is sent.
   let refused: string | null = null;
-  const send = (input: RequestInfo | URL, init: RequestInit | undefined, token: string | null) =>
-    fetch(input, token === null ? init : { ...init, headers: withToken(init?.headers, token) });
+  const send = async (input: RequestInfo | URL, init: RequestInit | undefined, token: string | null) => {
+    const res = await fetch(input, token === null ? init : { ...init, headers: withToken(init?.headers, token) });
+    return token === null ? res : withoutToken(res, token);
+  };
 
   return async (input, init) => {
     if (refused) return credentialRefusedResponse(refused);
@@ -276,6 +279,19 @@ function gate(ctx: GateContext): typeof fetch {
     await markRefused(ctx, refused, init?.method ?? (input instanceof Request ? input.method : "GET"));
     return res;
   };
+}
+
+/**
+ * An error answer that echoes the installation token (a proxy or plugin quoting the request) gets
+ * it replaced before the adapter reads it: the adapter only knows the placeholder, and its error
+ * text ends up in runs, issues and `lastError`, which read tokens can see. Success answers pass as they are.
+ */
+async function withoutToken(res: Response, token: string): Promise<Response> {
+  if (res.status < 400) return res;
+  // Error answers are small; a huge one is cut (its message is not worth buffering).
+  const bytes = await readStreamLimited(res.body, 1024 * 1024);
+  const text = bytes === "too_large" ? "" : new TextDecoder().decode(bytes);
+  return new Response(text.split(token).join("[redacted]"), { status: res.status, statusText: res.statusText, headers: res.headers });
 }
 
 /** Headers with the placeholder replaced by the token (the adapter's auth header holds the placeholder). */

@@ -54,7 +54,9 @@ export type FaultKind =
   | "forbidden"
   | "truncated_json"
   | "invalid_json"
-  | "network";
+  | "network"
+  /** 422 whose message quotes the request's credential header, as a misconfigured proxy or tracker plugin can. */
+  | "echo_credential";
 
 export interface FaultSpec {
   kind: FaultKind;
@@ -182,7 +184,7 @@ export class FakeTracker {
         record.status = "network_error";
         throw new TypeError("Network connection lost.");
       }
-      const res = this.faultResponse(fault);
+      const res = this.faultResponse(fault, request);
       record.status = res.status;
       return res;
     }
@@ -206,7 +208,7 @@ export class FakeTracker {
         const mangled = fault.kind === "truncated_json" ? text.slice(0, Math.floor(text.length / 2)) : "<html><body>Bad gateway</body></html>";
         res = new Response(mangled, { status: res.status, headers: res.headers });
       } else {
-        res = this.faultResponse(fault);
+        res = this.faultResponse(fault, request);
       }
     }
     // Every answer carries the fake's clock, as a tracker's Date header carries its own.
@@ -324,12 +326,16 @@ export class FakeTracker {
     return null;
   }
 
-  private faultResponse(fault: FaultSpec): Response {
+  private faultResponse(fault: FaultSpec, request: Request): Response {
     const resetAt = Math.floor(this.store.nowMs / 1000) + (fault.resetInSeconds ?? 60);
     const wait = String(fault.resetInSeconds ?? 60);
     switch (fault.kind) {
       case "server_error":
         return json(fault.status ?? 502, { message: "Server Error" });
+      case "echo_credential": {
+        const presented = request.headers.get("authorization") ?? request.headers.get("private-token") ?? "";
+        return json(422, { message: `Validation Failed for request with credentials ${presented}` });
+      }
       case "forbidden":
         return this.provider === "github"
           ? json(403, { message: "Resource not accessible by personal access token", documentation_url: "https://docs.github.com/rest", status: "403" }, { "x-ratelimit-limit": "5000", "x-ratelimit-remaining": "4998", "x-ratelimit-reset": String(resetAt) })

@@ -1,7 +1,8 @@
 import { describe, expect, it, vi } from "vitest";
 import type { FakeTracker } from "../fakes/fake-tracker";
-import { api, json } from "../support/api";
-import { listAllIssues, projectWithTracker } from "../support/trackers";
+import { api, createIssue, json } from "../support/api";
+import { appProject, installedApp } from "../support/github-app";
+import { listAllIssues, projectWithTracker, syncAndWait } from "../support/trackers";
 import { deliver } from "./webhooks.support";
 
 /** The delivery of `action` for issue `number`, with its payload changed as a hostile tracker would. */
@@ -33,4 +34,33 @@ describe("tracker URLs are kept only when they are http(s)", () => {
       expect(one.external.url).toBeNull();
     });
   }
+});
+
+describe("credentials a tracker echoes never reach stored error texts", () => {
+  it("an installation token quoted in a tracker's error is redacted from the run, the project's lastError and the issue's push error", async () => {
+    const { fake, installationId } = await installedApp();
+    fake.seed(1);
+    const project = await appProject(fake, installationId, { syncDirection: "bidirectional" });
+    fake.fail({ kind: "echo_credential", match: "GET /repos/", times: 1 });
+    const run = await syncAndWait(project.id, "full");
+    expect(run.status).toBe("failed");
+    expect(run.error).toContain("[redacted]");
+
+    fake.fail({ kind: "echo_credential", match: "POST /repos/", times: 10 });
+    const created = await createIssue(project.id, { title: "refused" });
+    const issue = await vi.waitFor(async () => {
+      const row = await json(await api(`/api/v1/projects/${project.id}/issues/${created.id}`, { token: "test-read-token-dashboard-0003" }));
+      if (row.syncState !== "error") throw new Error(`still ${row.syncState}`);
+      return row;
+    }, { timeout: 15_000, interval: 25 });
+    const shown = JSON.stringify([
+      issue,
+      run,
+      await json(await api(`/api/v1/projects/${project.id}`, { token: "test-read-token-dashboard-0003" })),
+      await json(await api(`/api/v1/projects/${project.id}/status`, { token: "test-read-token-dashboard-0003" })),
+      await json(await api(`/api/v1/projects/${project.id}/activity`, { token: "test-read-token-dashboard-0003" })),
+    ]);
+    expect(shown).toContain("[redacted]");
+    expect(shown).not.toMatch(/ghs_[A-Za-z0-9]{8}/);
+  });
 });

@@ -10,6 +10,7 @@
  * Messages never hold the JWT, the key or the minted token.
  */
 import { z } from "zod";
+import { redactSecrets } from "../../redact";
 import { readStreamLimited } from "../../streams";
 import { rateLimitRetryAt } from "../http";
 import { toUtcIso } from "../timestamps";
@@ -234,7 +235,7 @@ async function appRequest(input: AppAuthInput, method: "GET" | "POST", path: str
   const githubMessage = errorBodySchema.safeParse(body).success ? (body as { message: string }).message : "";
   const retryAt = rateLimitRetryAt({ forbiddenMayBeRateLimit: true }, res.status, res.headers, githubMessage, now());
   if (retryAt) throw new RateLimitedError(retryAt, res.status);
-  return { status: res.status, body, message: githubMessage ? `: ${githubMessage.slice(0, 200)}` : "" };
+  return { status: res.status, body, message: githubMessage ? `: ${redactSecrets(githubMessage, [jwt]).slice(0, 200)}` : "" };
 }
 
 function unexpected(what: string, res: AppResponse): TrackerError {
