@@ -6,6 +6,7 @@ import { commentsRouter } from "./comments";
 import { deliveriesRouter } from "./deliveries";
 import { githubAppWebhookRouter } from "./github-app-webhook";
 import { issuesRouter } from "./issues";
+import { requireStorableJson } from "./json-strings";
 import { errorToResponse, problem } from "./problem";
 import { loadProject, type AppEnv } from "./project";
 import { projectsRouter } from "./projects";
@@ -35,6 +36,7 @@ export function createApp() {
     "/api/*",
     requireApiToken,
     bodyLimit({ maxSize: API_BODY_LIMIT, onError: () => problem(413, `The request body is over ${API_BODY_LIMIT} bytes.`) }),
+    requireStorableJson,
   );
   app.use("/api/v1/projects/:projectId/*", loadProject);
   app.route("/api/v1/projects", projectsRouter);
