@@ -56,7 +56,9 @@ export type FaultKind =
   | "invalid_json"
   | "network"
   /** 422 whose message quotes the request's credential header, as a misconfigured proxy or tracker plugin can. */
-  | "echo_credential";
+  | "echo_credential"
+  /** A create answered 201 with an existing issue (`number`) instead of a new one: a broken proxy cache or a hostile tracker. */
+  | "answer_existing";
 
 export interface FaultSpec {
   kind: FaultKind;
@@ -70,6 +72,8 @@ export interface FaultSpec {
   afterHandling?: boolean;
   /** Seconds from the fake's clock until the rate limit resets. Default 60. */
   resetInSeconds?: number;
+  /** `answer_existing`: the issue whose JSON answers the create. */
+  number?: number;
 }
 
 /**
@@ -183,6 +187,12 @@ export class FakeTracker {
       if (fault.kind === "network") {
         record.status = "network_error";
         throw new TypeError("Network connection lost.");
+      }
+      if (fault.kind === "answer_existing") {
+        const existing = this.provider === "gitlab" ? `/projects/${encodeURIComponent(this.store.repository)}/issues/${fault.number ?? 1}` : `/repos/${this.store.repository}/issues/${fault.number ?? 1}`;
+        const answer = await this.route({ method: "GET", url: new URL(`${this.baseUrl}${existing}`), path: existing, request, base: this.baseUrl });
+        record.status = 201;
+        return new Response(await answer.text(), { status: 201, headers: answer.headers });
       }
       const res = this.faultResponse(fault, request);
       record.status = res.status;

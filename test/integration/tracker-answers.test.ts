@@ -64,3 +64,25 @@ describe("credentials a tracker echoes never reach stored error texts", () => {
     expect(shown).not.toMatch(/ghs_[A-Za-z0-9]{8}/);
   });
 });
+
+describe("a create answered with an issue already linked", () => {
+  it("fails the push once with the reason instead of retrying into the unique key", async () => {
+    const { fake, project } = await projectWithTracker("github", { syncDirection: "bidirectional" });
+    fake.seed(1);
+    expect((await syncAndWait(project.id, "full")).status).toBe("succeeded");
+    const creates = /^POST \/repos\/[^/]+\/[^/]+\/issues(\?|$)/;
+    fake.fail({ kind: "answer_existing", match: creates, number: 1, times: 20 });
+    const created = await createIssue(project.id, { title: "answered with #1" });
+    const issue = await vi.waitFor(async () => {
+      const row = await json(await api(`/api/v1/projects/${project.id}/issues/${created.id}`));
+      if (row.syncState !== "error") throw new Error(`still ${row.syncState}`);
+      return row;
+    }, { timeout: 15_000, interval: 25 });
+    expect(issue.syncError).toMatch(/already linked to local issue/);
+    expect(issue.external).toBeNull();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.requests.filter((r) => r.method === "POST" && creates.test(`POST ${r.path}`))).toHaveLength(1);
+    const linked = (await listAllIssues(project.id)).filter((i) => i.external?.number === 1);
+    expect(linked).toHaveLength(1);
+  });
+});
