@@ -14,7 +14,7 @@
  * The gate answers in the tracker's stead (429 + Retry-After, 401, 503) so the adapters and the
  * run/push logic handle it as they handle the tracker's own answers. Tokens never reach a log line.
  */
-import { decryptSecret, encryptSecret, isOriginBound, openProjectSecret, sealProjectSecret, SecretOriginMismatch } from "../crypto";
+import { decryptSecret, encryptSecret, hmacHex, isOriginBound, openProjectSecret, sealProjectSecret, SecretOriginMismatch } from "../crypto";
 import type { ActivityKind } from "../db/activity";
 import { database, type Database } from "../db/client";
 import { readStreamLimited } from "../streams";
@@ -159,7 +159,8 @@ export async function credentialOf(env: Env, project: ProjectRow): Promise<NewCr
   }
   const token = await openTrackerToken(env, database(env.DB), project);
   return {
-    id: `token:${await sha256Hex(`${project.provider}\n${project.apiBaseUrl}\n${token}`)}`,
+    // Keyed: an unsalted hash of a token would let anyone who reads the table test guesses offline.
+    id: `token:${await hmacHex(env.TOKEN_ENCRYPTION_KEY, "credential-id", `${project.provider}\n${project.apiBaseUrl}\n${token}`)}`,
     kind: "token",
     provider: project.provider,
     apiBaseUrl: project.apiBaseUrl,
@@ -511,10 +512,6 @@ function messageOf(text: string): string {
   return "";
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /**
  * The project's tracker token, opened for the origin of its `apiBaseUrl`: a token stored for another

@@ -219,3 +219,17 @@ describe("App deliveries are routed only within their installation", () => {
     expect((await syncAndWait(project.id, "full")).status).toBe("succeeded");
   });
 });
+
+describe("token credential ids", () => {
+  it("are keyed HMACs, not a hash anyone could recompute from a guessed token", async () => {
+    const { fake, project } = await projectWithTracker("github", { syncDirection: "inbound" });
+    fake.seed(1);
+    expect((await syncAndWait(project.id, "full")).status).toBe("succeeded");
+    const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`github\n${fake.baseUrl}\n${fake.token}`));
+    const unsalted = `token:${[...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+    const rows = (await env.DB.prepare("select id from credentials where api_base_url = ?").bind(fake.baseUrl).all<{ id: string }>()).results;
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.id).toMatch(/^token:[0-9a-f]{64}$/);
+    expect(rows[0]!.id).not.toBe(unsalted);
+  });
+});
