@@ -9,6 +9,7 @@
  * - its row is in `dashboard_sessions` (sign-out deletes it: a copied cookie is dead after sign-out).
  * Form posts carry a CSRF token: an HMAC of the session cookie under another derived key.
  */
+import { ConfigurationError } from "../errors";
 import { base64ToBytes, base64UrlToBytes, bytesToBase64Url, constantTimeEqual } from "../crypto";
 import type { Database } from "../db/client";
 import { endSessionRow, openSessionRow, sessionRowActive } from "../db/sessions";
@@ -26,6 +27,7 @@ const keys = new Map<string, Promise<CryptoKey>>();
 /** The HMAC key for one purpose (session, csrf, token fingerprint, notice), from the session secret. */
 function derivedKey(env: KeyEnv, purpose: string): Promise<CryptoKey> {
   const own = env.SESSION_SECRET?.trim();
+  if (own && own.length < 32) throw new ConfigurationError("SESSION_SECRET must be at least 32 characters");
   const secret = own ? `own:${own}` : `tek:${env.TOKEN_ENCRYPTION_KEY ?? ""}`;
   const cacheKey = `${secret}\n${purpose}`;
   let key = keys.get(cacheKey);
