@@ -6,8 +6,11 @@
 
 const REDACTED = "[redacted]";
 
-/** Authorization header values: `Bearer <x>`, `token <x>`, `Basic <x>` (the scheme stays readable). */
-const AUTHORIZATION = /\b(Bearer|token|Basic)(\s+)[A-Za-z0-9._~+/=-]{8,}/gi;
+/**
+ * Authorization header values: `Bearer <x>`, `token <x>`, `Basic <x>` (the scheme stays readable).
+ * The value must hold a digit, so prose ("the token rejected …") stays as it is.
+ */
+const AUTHORIZATION = /\b(Bearer|token|Basic)(\s+)(?=[A-Za-z._~+/=-]*[0-9])[A-Za-z0-9._~+/=-]{8,}/gi;
 
 const SHAPES: readonly RegExp[] = [
   // GitHub: personal, OAuth, user-to-server, server-to-server (installation), refresh; fine-grained PATs.

@@ -15,5 +15,6 @@ describe("redactSecrets", () => {
     expect(out).toContain("Authorization: Bearer [redacted] and token [redacted]");
     for (const leaked of ["abcdefgh12345678", "ghs_", "ghp_", "github_pat_", "glpat-", "eyJhbGci", "0123456789abcdef0123", "my-own-secret-value"]) expect(out).not.toContain(leaked);
     expect(redactSecrets("issue 42 not found (404)")).toBe("issue 42 not found (404)");
+    expect(redactSecrets("the token rejected since yesterday; Basic authentication")).toBe("the token rejected since yesterday; Basic authentication");
   });
 });
