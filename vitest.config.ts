@@ -43,6 +43,8 @@ export default defineConfig(async () => {
           GITHUB_APP_ID: "424242",
           GITHUB_APP_PRIVATE_KEY: appKeys.privateKey,
           GITHUB_APP_WEBHOOK_SECRET: "test-github-app-webhook-secret",
+          // The one API base App JWTs go to; every App test's fake GitHub shares it (test/support/trackers.ts).
+          GITHUB_APP_API_BASE_URL: "https://github-app.test/api/v3",
           TEST_APP_PUBLIC_KEY: appKeys.publicKey,
         },
         queueConsumers: {

@@ -68,6 +68,33 @@ export async function constantTimeEqual(a: string, b: string): Promise<boolean> 
   return diff === 0;
 }
 
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+
+/**
+ * HMAC-SHA256 (hex) of `data` under a key derived (HKDF) from TOKEN_ENCRYPTION_KEY for `purpose`:
+ * identifiers computed from secrets (a token's credential id) that cannot be tested offline.
+ */
+export async function hmacHex(base64Key: string | undefined, purpose: string, data: string): Promise<string> {
+  if (!base64Key) throw new ConfigurationError("TOKEN_ENCRYPTION_KEY is not set");
+  const cacheKey = `${base64Key}\n${purpose}`;
+  let key = hmacKeys.get(cacheKey);
+  if (!key) {
+    key = (async () => {
+      const ikm = await crypto.subtle.importKey("raw", base64ToBytes(base64Key), "HKDF", false, ["deriveKey"]);
+      return crypto.subtle.deriveKey(
+        { name: "HKDF", hash: "SHA-256", salt: new TextEncoder().encode("syndarix-sync identifiers"), info: new TextEncoder().encode(purpose) },
+        ikm,
+        { name: "HMAC", hash: "SHA-256", length: 256 },
+        false,
+        ["sign"],
+      );
+    })();
+    hmacKeys.set(cacheKey, key);
+  }
+  const sig = await crypto.subtle.sign("HMAC", await key, new TextEncoder().encode(data));
+  return Array.from(new Uint8Array(sig), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** Which secret of a project; bound into the ciphertext with the project id. */
 export type ProjectSecret = "token" | "webhookSecret";
 

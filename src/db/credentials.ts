@@ -3,7 +3,7 @@
  * GitHub App's repository routing. Every project on a credential reads the same row: its cached
  * installation token, its rate-limit budget and its health.
  */
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, or, sql } from "drizzle-orm";
 import type { Database } from "./client";
 import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
@@ -138,20 +138,70 @@ export async function upsertAppRepositories(
   activity: readonly ActivityEntry[] = [],
 ): Promise<void> {
   if (repositories.length === 0) return;
-  const wasRemoved = sql`EXISTS (SELECT 1 FROM ${githubAppRepositories} WHERE ${inArray(githubAppRepositories.repositoryId, repositories.map((r) => r.repositoryId))}
-    AND ${githubAppRepositories.removedAt} IS NOT NULL)`;
+  // Rows as JSON parameters (json_each): a 10,000-repository installation is a few statements, not 10,000.
+  const chunks = chunked(repositories.map((r) => ({ id: r.repositoryId, name: r.fullName })), REPOSITORY_CHUNK);
+  const ids = (chunk: string) => sql`(SELECT json_extract(value, '$.id') FROM json_each(${chunk}))`;
+  const wasRemoved = sql`EXISTS (SELECT 1 FROM ${githubAppRepositories} WHERE ${githubAppRepositories.removedAt} IS NOT NULL
+    AND (${sql.join(chunks.map((chunk) => sql`${githubAppRepositories.repositoryId} IN ${ids(chunk)}`), sql` OR `)}))`;
   await runBatch(db, [
     ...activityStatements(activity, wasRemoved),
-    ...repositories.map((r) =>
-      db
-        .insert(githubAppRepositories)
-        .values({ repositoryId: r.repositoryId, installationId, fullName: r.fullName, removedAt: null, updatedAt: now })
-        .onConflictDoUpdate({
-          target: githubAppRepositories.repositoryId,
-          set: { installationId, fullName: r.fullName, removedAt: null, updatedAt: now },
-        }),
+    ...chunks.map(
+      (chunk) => sql`
+        INSERT INTO ${githubAppRepositories} (repository_id, installation_id, full_name, removed_at, updated_at)
+        SELECT json_extract(value, '$.id'), ${installationId}, json_extract(value, '$.name'), NULL, ${now} FROM json_each(${chunk}) WHERE true
+        ON CONFLICT (repository_id) DO UPDATE SET installation_id = excluded.installation_id, full_name = excluded.full_name,
+          removed_at = NULL, updated_at = excluded.updated_at`,
     ),
   ]);
+}
+
+/** Repositories per JSON parameter (a few hundred KiB at most). */
+const REPOSITORY_CHUNK = 2_000;
+
+function chunked<T>(items: readonly T[], size: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < items.length; i += size) out.push(JSON.stringify(items.slice(i, i + size)));
+  return out;
+}
+
+/**
+ * Links every not-yet-linked project of the installation to its repository by name (GitHub names
+ * are case-insensitive), in one statement whatever the number of repositories.
+ */
+export async function linkInstallationProjectsByName(db: Database, installationId: number): Promise<void> {
+  await db.run(sql`
+    INSERT INTO ${githubAppProjectRepositories} (project_id, repository_id)
+    SELECT p.id, r.repository_id FROM ${projects} p
+    JOIN ${githubAppRepositories} r ON r.installation_id = p.installation_id AND lower(r.full_name) = lower(p.repository)
+    WHERE p.installation_id = ${installationId}
+      AND NOT EXISTS (SELECT 1 FROM ${githubAppProjectRepositories} l WHERE l.project_id = p.id)
+    ON CONFLICT DO NOTHING`);
+}
+
+/**
+ * A reinstall: projects linked to a repository now in `installationId` whose own installation was
+ * uninstalled (its credential `removed`) move to the new installation. Projects on an installation
+ * that still exists (a transferred repository) stay where they are: an operator decides.
+ * Returns the moved projects (id, old installation), at most `limit`; the move itself is unbounded.
+ */
+export async function adoptReinstalledProjects(
+  db: Database,
+  installationId: number,
+  now: string,
+  activityOf: (moved: { id: string; installationId: number }[]) => ActivityEntry[],
+  limit: number,
+): Promise<{ id: string; installationId: number }[]> {
+  const movable = sql`${projects.installationId} IS NOT NULL AND ${projects.installationId} <> ${installationId}
+    AND ${projects.id} IN (SELECT l.project_id FROM ${githubAppProjectRepositories} l
+      JOIN ${githubAppRepositories} r ON r.repository_id = l.repository_id WHERE r.installation_id = ${installationId})
+    AND ${projects.installationId} IN (SELECT c.installation_id FROM ${credentials} c WHERE c.kind = 'installation' AND c.health = 'removed')`;
+  const moved = (await db.select({ id: projects.id, installationId: projects.installationId }).from(projects).where(movable).limit(limit).all()) as {
+    id: string;
+    installationId: number;
+  }[];
+  if (moved.length === 0) return [];
+  await runBatch(db, [...activityStatements(activityOf(moved)), db.update(projects).set({ installationId, updatedAt: now }).where(movable)]);
+  return moved;
 }
 
 /** Repositories removed from the installation (or the whole installation when `ids` is null). */
@@ -233,8 +283,11 @@ export async function linkProjectsByName(db: Database, installationId: number, r
   return candidates.length;
 }
 
-/** A linked project follows its repository's new name (renamed or transferred, same id). */
-export async function renameLinkedProjects(db: Database, repository: AppRepository, now: string, activity: readonly ActivityEntry[] = []): Promise<void> {
+/**
+ * A linked project of `installationId` follows its repository's new name (renamed, same id). A
+ * delivery from another installation renames nothing: that repository is not the project's any more.
+ */
+export async function renameLinkedProjects(db: Database, installationId: number, repository: AppRepository, now: string, activity: readonly ActivityEntry[] = []): Promise<void> {
   // Each project's repository.renamed entry first, recorded only if that project's name changes.
   const renamed = activity.flatMap((e) =>
     activityStatements([e], sql`EXISTS (SELECT 1 FROM ${projects} WHERE ${projects.id} = ${e.projectId} AND ${projects.repository} <> ${repository.fullName})`),
@@ -249,6 +302,7 @@ export async function renameLinkedProjects(db: Database, repository: AppReposito
       and(
         sql`${projects.id} in (select ${githubAppProjectRepositories.projectId} from ${githubAppProjectRepositories} where ${githubAppProjectRepositories.repositoryId} = ${repository.repositoryId})`,
         sql`${projects.repository} <> ${repository.fullName}`,
+        eq(projects.installationId, installationId),
       ),
     ),
   ]);
@@ -277,12 +331,25 @@ export async function projectIdsOfInstallation(db: Database, installationId: num
   return rows.map((r) => r.id);
 }
 
-/** Records an App-level delivery; false when it was seen before. */
-export async function recordAppDelivery(db: Database, deliveryId: string, event: string, action: string | null): Promise<boolean> {
+/** True when an App-level delivery with this id, or with this exact body, was applied before. */
+export async function appDeliverySeen(db: Database, deliveryId: string, bodySha256: string): Promise<boolean> {
+  const row = await db
+    .select({ id: githubAppDeliveries.deliveryId })
+    .from(githubAppDeliveries)
+    .where(or(eq(githubAppDeliveries.deliveryId, deliveryId), eq(githubAppDeliveries.bodySha256, bodySha256)))
+    .get();
+  return row !== undefined;
+}
+
+/**
+ * Records an App-level delivery once its effects are written (a delivery that failed half-way is
+ * not "seen": GitHub's redelivery applies it). False when it was recorded meanwhile.
+ */
+export async function recordAppDelivery(db: Database, deliveryId: string, event: string, action: string | null, bodySha256: string): Promise<boolean> {
   const inserted = await db
     .insert(githubAppDeliveries)
-    .values({ deliveryId, event, action })
-    .onConflictDoNothing({ target: githubAppDeliveries.deliveryId })
+    .values({ deliveryId, event, action, bodySha256 })
+    .onConflictDoNothing()
     .returning({ id: githubAppDeliveries.deliveryId });
   return inserted.length > 0;
 }

@@ -4,6 +4,7 @@
  * moved on is guarded by the issue version read before the tracker call, and the issue and outbox
  * rows that change together go in one atomic batch.
  */
+import { redactSecrets } from "../redact";
 import { and, asc, count, eq, lt, sql, type SQL } from "drizzle-orm";
 import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
@@ -201,7 +202,7 @@ export async function deferPush(db: Database, issueId: string, at: string): Prom
 export async function recordPushAttempt(db: Database, issueId: string, error: string, now: string): Promise<void> {
   await db
     .update(outbox)
-    .set({ attempts: sql`${outbox.attempts} + 1`, lastError: error, updatedAt: now })
+    .set({ attempts: sql`${outbox.attempts} + 1`, lastError: redactSecrets(error), updatedAt: now })
     .where(eq(outbox.issueId, issueId));
 }
 
@@ -215,14 +216,15 @@ export async function failPush(
   args: { issueId: string; version: number; reason: string; now: string },
   activity: readonly ActivityEntry[] = [],
 ): Promise<boolean> {
+  const reason = redactSecrets(args.reason);
   const [updated] = await runBatch(db, [
     db
       .update(issues)
-      .set({ syncState: "error", syncError: args.reason })
+      .set({ syncState: "error", syncError: reason })
       .where(and(eq(issues.id, args.issueId), eq(issues.version, args.version)))
       .returning({ id: issues.id }),
     sql`
-      UPDATE ${outbox} SET status = 'failed', last_error = ${args.reason}, attempts = attempts + 1, updated_at = ${args.now}
+      UPDATE ${outbox} SET status = 'failed', last_error = ${reason}, attempts = attempts + 1, updated_at = ${args.now}
       WHERE issue_id = ${args.issueId} AND status = 'pending'
         AND EXISTS (SELECT 1 FROM ${issues} i WHERE i.id = ${args.issueId} AND i.version = ${args.version})`,
     ...activityStatements(activity),

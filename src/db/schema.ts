@@ -334,13 +334,19 @@ export const githubAppProjectRepositories = sqliteTable(
   (t) => [index("github_app_project_repositories_repo_idx").on(t.repositoryId)],
 );
 
-/** App-level deliveries (installation events) already handled, by `X-GitHub-Delivery`. */
-export const githubAppDeliveries = sqliteTable("github_app_deliveries", {
-  deliveryId: text("delivery_id").primaryKey(),
-  event: text("event").notNull(),
-  action: text("action"),
-  receivedAt: text("received_at").notNull().default(now),
-});
+/** App-level deliveries (installation events) already handled, by `X-GitHub-Delivery` and by body. */
+export const githubAppDeliveries = sqliteTable(
+  "github_app_deliveries",
+  {
+    deliveryId: text("delivery_id").primaryKey(),
+    event: text("event").notNull(),
+    action: text("action"),
+    receivedAt: text("received_at").notNull().default(now),
+    /** SHA-256 (hex) of the raw body: the same signed body under a fresh delivery id is a duplicate. */
+    bodySha256: text("body_sha256"),
+  },
+  (t) => [uniqueIndex("github_app_deliveries_body_uq").on(t.bodySha256)],
+);
 
 export type CredentialRow = typeof credentials.$inferSelect;
 export type GitHubAppRepositoryRow = typeof githubAppRepositories.$inferSelect;
@@ -468,3 +474,17 @@ export const idempotencyKeys = sqliteTable(
   (t) => [primaryKey({ columns: [t.tokenName, t.key] }), index("idempotency_keys_created_idx").on(t.createdAt)],
 );
 export type IdempotencyKeyRow = typeof idempotencyKeys.$inferSelect;
+
+// ---------- Dashboard sessions (issue 21: sessions that can be ended) ----------
+
+/**
+ * Dashboard sessions that may still be used: a signed cookie is accepted only while its row is
+ * here. Sign-out deletes the row; deleting every row signs everyone out (see docs/security.md).
+ */
+export const dashboardSessions = sqliteTable("dashboard_sessions", {
+  id: text("id").primaryKey(),
+  /** The API token's name the session was opened with (never the token). */
+  tokenName: text("token_name").notNull(),
+  expiresAt: text("expires_at").notNull(),
+  createdAt: text("created_at").notNull().default(now),
+});

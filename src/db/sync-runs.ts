@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import { activityStatements, type ActivityEntry } from "./activity";
+import { redactSecrets } from "../redact";
 import { runBatch } from "./batch";
 import type { Database } from "./client";
 import { projects, syncRuns, type SyncRunRow } from "./schema";
@@ -65,7 +66,7 @@ export function recordStep(
   );
   return db
     .update(syncRuns)
-    .set({ ...increments, ...set })
+    .set({ ...increments, ...set, ...(typeof set.error === "string" ? { error: redactSecrets(set.error) } : {}) })
     .where(eq(syncRuns.id, id));
 }
 
@@ -114,8 +115,8 @@ export async function recordRunFailed(
   activity: readonly ActivityEntry[] = [],
 ): Promise<void> {
   await runBatch(db, [
-    recordStep(db, args.runId, {}, { status: "failed", finishedAt: args.finishedAt, error: args.error, resumeAt: null }),
-    db.update(projects).set({ lastError: `sync run ${args.runId} failed: ${args.error}` }).where(eq(projects.id, args.projectId)),
+    recordStep(db, args.runId, {}, { status: "failed", finishedAt: args.finishedAt, error: redactSecrets(args.error), resumeAt: null }),
+    db.update(projects).set({ lastError: redactSecrets(`sync run ${args.runId} failed: ${args.error}`) }).where(eq(projects.id, args.projectId)),
     ...activityStatements(activity),
   ]);
 }

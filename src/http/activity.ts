@@ -9,7 +9,7 @@ import { database } from "../db/client";
 import type { ActivityRow } from "../db/schema";
 import { ValidationFailed } from "../errors";
 import { resolveConflict, retryCommentPush, retryPush } from "../sync/repair";
-import { conflictResponse, IdParam, IsoTimestamp, jsonBody, jsonContent, problemResponses, ProjectIdParams } from "./common";
+import { conflictResponse, IdParam, IsoTimestamp, jsonBody, PageLimit, jsonContent, problemResponses, ProjectIdParams } from "./common";
 import { IssueSchema, issueToApi } from "./issues";
 import type { AppEnv } from "./project";
 import { ConflictSchema, conflictToApi } from "./sync-runs";
@@ -66,7 +66,7 @@ const ActivityList = z
 
 const ActivityQuery = z.object({
   after: z.string().max(20).optional().openapi({ description: "`nextCursor` (or an entry's `id`) to continue after; omitted: from the oldest kept entry" }),
-  limit: z.coerce.number().int().min(1).max(500).default(100).openapi({ description: "Page size, 1–500 (default 100)" }),
+  limit: PageLimit(100),
   kind: z.string().max(1000).optional().openapi({ description: "Comma-separated kinds, e.g. `issue.updated,conflict.recorded`" }),
   source: z.enum(ACTIVITY_SOURCES).optional(),
   issueId: z.string().max(64).optional(),

@@ -7,6 +7,7 @@ import { connectionRouter } from "./connection";
 import { deliveriesRouter } from "./deliveries";
 import { githubAppWebhookRouter } from "./github-app-webhook";
 import { issuesRouter } from "./issues";
+import { requireStorableJson } from "./json-strings";
 import { errorToResponse, problem } from "./problem";
 import { loadProject, type AppEnv } from "./project";
 import { idempotency } from "./idempotency";
@@ -41,6 +42,7 @@ export function createApp() {
     requireApiToken,
     rejectUnknownQueryParameters(app),
     bodyLimit({ maxSize: API_BODY_LIMIT, onError: () => problem(413, `The request body is over ${API_BODY_LIMIT} bytes.`) }),
+    requireStorableJson,
   );
   app.use("/api/*", idempotency);
   app.use("/api/v1/projects/:projectId/*", loadProject);

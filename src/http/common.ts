@@ -33,8 +33,23 @@ export function jsonContent<T extends z.ZodType>(schema: T, description: string)
   return { description, content: { "application/json": { schema } } } as const;
 }
 
+/**
+ * `limit`: decimal digits only. `z.coerce.number()` read `0x10` as 16, `1e2` as 100 and " 7" as 7;
+ * a page size is written one way.
+ */
+export function PageLimit(fallback: number) {
+  return z
+    .string()
+    .regex(/^[1-9][0-9]{0,2}$/, "must be a decimal integer from 1 to 500")
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(500))
+    .optional()
+    .transform((v) => v ?? fallback)
+    .openapi({ type: "integer", description: `Page size, 1–500 (default ${fallback})` });
+}
+
 export const ListQuery = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(50).openapi({ description: "Page size, 1–500 (default 50)" }),
+  limit: PageLimit(50),
   cursor: z.string().max(200).optional().openapi({ description: "`nextCursor` of the previous page" }),
 });
 

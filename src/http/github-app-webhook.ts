@@ -6,7 +6,7 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Env } from "../env";
-import { deliveryIdOf, verifyWebhook } from "../providers";
+import { bodyDigest, deliveryIdOf, verifyWebhook } from "../providers";
 import { receiveAppDelivery } from "../sync/github-app-events";
 import { jsonContent, ProblemSchema } from "./common";
 import { problem } from "./problem";
@@ -33,7 +33,10 @@ const route = createRoute({
     "projects connected with that installation and repository (a renamed or transferred repository keeps its projects), then",
     "stored and applied like a project's own webhook; a repository no project syncs answers 200 ignored. `installation`",
     "(created, deleted, suspend, unsuspend, new_permissions_accepted) and `installation_repositories` (added, removed) events",
-    "pause or resume the installation's projects and answer 202. Deduplicated by `X-GitHub-Delivery`.",
+    "pause or resume the installation's projects and answer 202; an uninstall or suspension is applied only once GitHub confirms it",
+    "(`GET /app/installations/{id}`), else 200 ignored. Every event's body must have its event's shape (400 otherwise: the event",
+    "header is not signed). Deduplicated by `X-GitHub-Delivery` and by the SHA-256 of the body; a delivery from an installation",
+    "other than a project's is not routed to it (the project pauses: the repository is in another installation now).",
   ].join(" "),
   security: [],
   request: { body: { required: true, content: { "application/json": { schema: { type: "object" } } } } },
@@ -44,6 +47,7 @@ const route = createRoute({
     401: { description: "Missing or wrong signature: nothing stored", content: problemContent },
     404: { description: "The Worker has no GitHub App webhook secret configured", content: problemContent },
     413: { description: "Body over 5 MiB", content: problemContent },
+    503: { description: "An uninstall or suspension GitHub could not confirm now (GET /app/installations/{id} failed): nothing applied or recorded; redeliver it", content: problemContent },
   },
 });
 
@@ -81,6 +85,7 @@ githubAppWebhookRouter.post("/github-app", async (c) => {
     action: classified.action ?? (typeof (payload as { action?: unknown }).action === "string" ? (payload as { action: string }).action : null),
     payload: payload as Record<string, unknown>,
     json: classified.json,
+    bodySha256: await bodyDigest(raw),
     status: classified.status,
     error: classified.status === "failed" ? classified.error : null,
   });
@@ -95,5 +100,7 @@ githubAppWebhookRouter.post("/github-app", async (c) => {
       return problem(413, "The webhook body is too large to store, even compressed.");
     case "failed":
       return problem(400, result.error, { errors: [{ field: classified.status === "failed" ? classified.field : "(body)", message: result.error }] });
+    case "unavailable":
+      return problem(503, result.error);
   }
 });

@@ -45,7 +45,7 @@ export const IssueSchema = z
     createdAt: IsoTimestamp,
     updatedAt: IsoTimestamp,
     external: z
-      .object({ id: z.string(), number: z.number().int(), url: z.string(), updatedAt: IsoTimestamp.nullable() })
+      .object({ id: z.string(), number: z.number().int(), url: z.string().nullable().openapi({ description: "The tracker's page for the issue: an http(s) URL, or null" }), updatedAt: IsoTimestamp.nullable() })
       .nullable(),
     syncState: z.enum(SYNC_STATES),
     syncError: z.string().nullable().openapi({ description: "Why the last push or apply failed, when syncState is error" }),
@@ -66,7 +66,7 @@ export function issueToApi(row: IssueRow): z.infer<typeof IssueSchema> {
     updatedAt: row.updatedAt,
     external:
       row.externalId !== null && row.externalNumber !== null
-        ? { id: row.externalId, number: row.externalNumber, url: row.externalUrl ?? "", updatedAt: row.externalUpdatedAt }
+        ? { id: row.externalId, number: row.externalNumber, url: row.externalUrl || null, updatedAt: row.externalUpdatedAt }
         : null,
     syncState: row.syncState,
     syncError: row.syncError,

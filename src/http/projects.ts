@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bytesToBase64Url, openProjectSecret, sealProjectSecret } from "../crypto";
 import { database } from "../db/client";
-import { unlinkProject } from "../db/credentials";
+import { appRepositoryOfProject, unlinkProject } from "../db/credentials";
 import { hasLinkedIssues } from "../db/issues";
 import { deleteProject, insertProject, listProjects, updateProject, type NewProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
@@ -10,7 +10,7 @@ import { newId, nowIso } from "../ids";
 import { APP_INSTALLATION_PROVIDERS, checkApiBaseUrl, DEFAULT_API_BASE_URL, hasInternalComments, originOf, parseInsecureHosts, repositoryFormatProblem } from "../providers";
 import { PROVIDERS, type Provider } from "../providers/types";
 import { projectCreatedActivity, projectDeletedActivity, projectUpdatedActivity } from "../sync/project-activity";
-import { githubAppConfig, resetCredentialHealth } from "../sync/credentials";
+import { appBaseProblem, githubAppConfig, resetCredentialHealth } from "../sync/credentials";
 import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams, IdempotencyHeaders } from "./common";
 import type { AppEnv } from "./project";
 import { assertSameRepository } from "../sync/repository";
@@ -200,6 +200,16 @@ function checkAuthRules(
   return { errors, installationId };
 }
 
+/**
+ * An App project talks only to the App's configured API base: the App's JWT (which can mint tokens
+ * for every installation) is never signed for a host an API token chose. 422 naming `apiBaseUrl`.
+ */
+function assertAppBase(app: ReturnType<typeof githubAppConfig>, installationId: number | null, apiBaseUrl: string): void {
+  if (installationId === null || !app) return;
+  const problem = appBaseProblem(app, apiBaseUrl);
+  if (problem) throw new Unprocessable([{ field: "apiBaseUrl", message: problem }]);
+}
+
 /** App projects need no per-project webhook: an unguessable secret keeps that endpoint shut. */
 function randomSecret(): string {
   return bytesToBase64Url(crypto.getRandomValues(new Uint8Array(32)));
@@ -213,7 +223,11 @@ const routes = {
     tags: ["projects"],
     summary: "Register a project and its tracker",
     request: { headers: IdempotencyHeaders, body: jsonBody(CreateProject) },
-    responses: { 201: jsonContent(ProjectSchema, "The project"), ...problemResponses },
+    responses: {
+      201: jsonContent(ProjectSchema, "The project"),
+      ...problemResponses,
+      422: { description: "An `installationId` project whose `apiBaseUrl` is not the GitHub App's API base (`errors` names `apiBaseUrl`)", content: { "application/problem+json": { schema: ProblemSchema } } },
+    },
   }),
   list: createRoute({
     operationId: "listProjects",
@@ -242,7 +256,7 @@ const routes = {
       200: jsonContent(ProjectSchema, "The project"),
       ...problemResponses,
       ...conflictResponse,
-      422: { description: "The API origin changes without a new `token` (`errors` names `token`)", content: { "application/problem+json": { schema: ProblemSchema } } },
+      422: { description: "The API origin changes without a new `token` (`errors` names `token`), or an `installationId` project's `apiBaseUrl` is not the GitHub App's API base (`errors` names `apiBaseUrl`)", content: { "application/problem+json": { schema: ProblemSchema } } },
     },
   }),
   remove: createRoute({
@@ -264,12 +278,15 @@ function internalNotesErrors(provider: Provider, on: boolean): FieldError[] {
 export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.create, async (c) => {
     const input = c.req.valid("json");
-    const apiBaseUrl = input.apiBaseUrl ?? DEFAULT_API_BASE_URL[input.provider] ?? undefined;
+    const app = githubAppConfig(c.env);
+    // An App project without apiBaseUrl talks to the App's own API base.
+    const apiBaseUrl = input.apiBaseUrl ?? (input.installationId !== undefined && app ? app.apiBaseUrl : DEFAULT_API_BASE_URL[input.provider] ?? undefined);
     const deletionPolicy = input.deletionPolicy ?? "orphan";
-    const auth = checkAuthRules(input.provider, input, null, githubAppConfig(c.env) !== null);
+    const auth = checkAuthRules(input.provider, input, null, app !== null);
     const checked = checkProjectRules({ ...input, apiBaseUrl, deletionPolicy }, parseInsecureHosts(c.env.ALLOW_INSECURE_TRACKER_HOSTS));
     const errors = [...checked.errors, ...auth.errors, ...internalNotesErrors(input.provider, input.gitlabInternalNotes ?? false)];
     if (errors.length) throw new ValidationFailed(errors);
+    assertAppBase(app, auth.installationId, checked.apiBaseUrl);
     const id = newId();
     const now = nowIso();
     const origin = { source: "api" as const, actor: c.var.apiToken.name };
@@ -323,10 +340,12 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       syncDirection: input.syncDirection ?? current.syncDirection,
       deletionPolicy: input.deletionPolicy ?? current.deletionPolicy,
     };
-    const auth = checkAuthRules(provider, input, current, githubAppConfig(c.env) !== null);
+    const app = githubAppConfig(c.env);
+    const auth = checkAuthRules(provider, input, current, app !== null);
     const checked = checkProjectRules(next, parseInsecureHosts(c.env.ALLOW_INSECURE_TRACKER_HOSTS));
     const errors = [...checked.errors, ...auth.errors, ...internalNotesErrors(provider, input.gitlabInternalNotes ?? (input.provider !== undefined ? false : current.gitlabInternalNotes))];
     if (errors.length) throw new ValidationFailed(errors);
+    assertAppBase(app, auth.installationId, checked.apiBaseUrl);
     // The stored token was given for the current origin: another origin needs a token given for it
     // (App projects mint their tokens for whatever apiBaseUrl they have).
     const apiOrigin = originOf(checked.apiBaseUrl);
@@ -389,7 +408,9 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     if (!row) throw new NotFound("project", projectId);
     // Another repository or installation: the App link is learned again (by name, then by id).
     if (row.installationId !== current.installationId || row.repository !== current.repository || row.apiBaseUrl !== current.apiBaseUrl) {
-      await unlinkProject(db, projectId);
+      // Only the installation changed, to the one the linked repository is in now (a transfer): the link stays.
+      const linked = row.repository === current.repository && row.apiBaseUrl === current.apiBaseUrl ? await appRepositoryOfProject(db, projectId) : undefined;
+      if (row.installationId === null || linked?.installationId !== row.installationId) await unlinkProject(db, projectId);
     }
     // A new token (or installation) given by hand: whatever refused the old one, try this one.
     if (input.token !== undefined || input.installationId !== undefined) await resetCredentialHealth(c.env, db, row);

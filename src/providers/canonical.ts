@@ -21,11 +21,28 @@ export interface IssueParts {
   closedAt: string | null | undefined;
 }
 
+/**
+ * A tracker's human URL (`html_url`, `web_url`), kept only when it is an absolute http(s) URL
+ * without credentials or control characters; otherwise "" (served as null). A self-hosted tracker
+ * answering `javascript:` or `data:` would otherwise hand every client that links it an XSS.
+ */
+export function webUrl(raw: string | null | undefined): string {
+  if (!raw || /[\u0000-\u0020\u007f-\u009f\\]/.test(raw)) return "";
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return "";
+  }
+  if ((url.protocol !== "https:" && url.protocol !== "http:") || url.username || url.password || !/^https?:\/\/[^/]/i.test(raw)) return "";
+  return raw;
+}
+
 export function canonicalIssue(parts: IssueParts): CanonicalIssue {
   return {
     externalId: String(parts.externalId),
     number: parts.number,
-    url: parts.url,
+    url: webUrl(parts.url),
     title: parts.title,
     body: parts.body ?? "",
     state: canonicalState(parts.state),

@@ -11,6 +11,7 @@
  * `/user`), and redirects are followed by hand under the same two rules — the runtime would follow
  * a cross-origin redirect carrying GitLab's `PRIVATE-TOKEN`. Answers are read up to a size limit.
  */
+import { redactSecrets } from "../redact";
 import { readStreamLimited } from "../streams";
 import { fromEpochSeconds } from "./timestamps";
 import { RateLimitedError, TrackerError, type Provider, type TrackerConfig } from "./types";
@@ -278,7 +279,7 @@ export class TrackerHttp {
   private describe(text: string): string {
     const message = messageOf(text);
     if (!message) return "";
-    const scrubbed = this.token ? message.split(this.token).join("[redacted]") : message;
+    const scrubbed = redactSecrets(message, [this.token]);
     return `: ${scrubbed.slice(0, 200)}`;
   }
 }

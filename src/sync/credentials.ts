@@ -14,9 +14,10 @@
  * The gate answers in the tracker's stead (429 + Retry-After, 401, 503) so the adapters and the
  * run/push logic handle it as they handle the tracker's own answers. Tokens never reach a log line.
  */
-import { decryptSecret, encryptSecret, isOriginBound, openProjectSecret, sealProjectSecret, SecretOriginMismatch } from "../crypto";
+import { decryptSecret, encryptSecret, hmacHex, isOriginBound, openProjectSecret, sealProjectSecret, SecretOriginMismatch } from "../crypto";
 import type { ActivityKind } from "../db/activity";
 import { database, type Database } from "../db/client";
+import { readStreamLimited } from "../streams";
 import { rebindProjectToken } from "../db/projects";
 import {
   appRepositoryOfProject,
@@ -34,7 +35,7 @@ import {
 import type { CredentialRow, GitHubAppRepositoryRow, ProjectRow } from "../db/schema";
 import type { Env } from "../env";
 import { ConfigurationError } from "../errors";
-import { originOf } from "../providers";
+import { checkApiBaseUrl, DEFAULT_GITHUB_APP_API_BASE_URL, originOf, parseInsecureHosts } from "../providers";
 import { nowIso } from "../ids";
 import { errorText, log } from "../log";
 import {
@@ -69,13 +70,34 @@ export const TOKEN_EXPIRY_WARNING_MS = 14 * 24 * 3600_000;
 export interface GitHubAppConfig {
   appId: string;
   privateKeyPem: string;
+  /** The one API base the App's JWT is sent to (GITHUB_APP_API_BASE_URL, normalised); App projects must use it. */
+  apiBaseUrl: string;
 }
 
 /** The App's id and key from the Worker secrets, or null when the Worker has no App configured. */
 export function githubAppConfig(env: Env): GitHubAppConfig | null {
   const appId = env.GITHUB_APP_ID?.trim();
   const privateKeyPem = env.GITHUB_APP_PRIVATE_KEY;
-  return appId && privateKeyPem ? { appId, privateKeyPem } : null;
+  return appId && privateKeyPem ? { appId, privateKeyPem, apiBaseUrl: githubAppApiBaseUrl(env) } : null;
+}
+
+/**
+ * GITHUB_APP_API_BASE_URL (default https://api.github.com), normalised like a project's apiBaseUrl.
+ * The App's JWT can mint tokens for every installation of the App: it is signed only for this base,
+ * whatever a project (or the API token that wrote it) says.
+ */
+export function githubAppApiBaseUrl(env: Env): string {
+  const raw = env.GITHUB_APP_API_BASE_URL?.trim() || DEFAULT_GITHUB_APP_API_BASE_URL;
+  const checked = checkApiBaseUrl(raw, parseInsecureHosts(env.ALLOW_INSECURE_TRACKER_HOSTS));
+  if (!checked.ok) throw new ConfigurationError(`GITHUB_APP_API_BASE_URL ${checked.problem}`);
+  return checked.value;
+}
+
+/** Why an App project's apiBaseUrl may not be used with the App, or null when it is the App's base. */
+export function appBaseProblem(app: GitHubAppConfig, apiBaseUrl: string): string | null {
+  return apiBaseUrl === app.apiBaseUrl
+    ? null
+    : `must be the GitHub App's API base ${app.apiBaseUrl} (GITHUB_APP_API_BASE_URL) for a project with installationId`;
 }
 
 export interface CredentialSession {
@@ -125,21 +147,20 @@ export function forgetIsolateCredentials(): void {
   botLogins.clear();
 }
 
+/** The credential row of a GitHub App installation. */
+export function installationCredential(apiBaseUrl: string, installationId: number): NewCredential {
+  return { id: `app:${apiBaseUrl}#${installationId}`, kind: "installation", provider: "github", apiBaseUrl, installationId };
+}
+
 /** The credential row's id and what it is, without reading D1. */
 export async function credentialOf(env: Env, project: ProjectRow): Promise<NewCredential & { token: string | null }> {
   if (project.installationId !== null) {
-    return {
-      id: `app:${project.apiBaseUrl}#${project.installationId}`,
-      kind: "installation",
-      provider: project.provider,
-      apiBaseUrl: project.apiBaseUrl,
-      installationId: project.installationId,
-      token: null,
-    };
+    return { ...installationCredential(project.apiBaseUrl, project.installationId), provider: project.provider, token: null };
   }
   const token = await openTrackerToken(env, database(env.DB), project);
   return {
-    id: `token:${await sha256Hex(`${project.provider}\n${project.apiBaseUrl}\n${token}`)}`,
+    // Keyed: an unsalted hash of a token would let anyone who reads the table test guesses offline.
+    id: `token:${await hmacHex(env.TOKEN_ENCRYPTION_KEY, "credential-id", `${project.provider}\n${project.apiBaseUrl}\n${token}`)}`,
     kind: "token",
     provider: project.provider,
     apiBaseUrl: project.apiBaseUrl,
@@ -163,13 +184,15 @@ export async function openCredential(env: Env, db: Database, project: ProjectRow
   }
   const app = githubAppConfig(env);
   if (!app) throw new ConfigurationError("the project uses a GitHub App installation, but GITHUB_APP_ID or GITHUB_APP_PRIVATE_KEY is not set");
+  // A row written before the rule (or by hand) pointing elsewhere: nothing is minted or sent for it.
+  const baseProblem = appBaseProblem(app, project.apiBaseUrl);
   return {
     id: row.id,
     kind: "installation",
-    pausedReason,
+    pausedReason: baseProblem ? `apiBaseUrl ${baseProblem}; PATCH the project's apiBaseUrl to resume` : pausedReason,
     token: INSTALLATION_TOKEN_PLACEHOLDER,
-    fetch: gate({ env, db, row, mem, now, app, projectId: project.id }),
-    actorLogin: () => botLogin(project.apiBaseUrl, app, now),
+    fetch: baseProblem ? async () => credentialRefusedResponse(`apiBaseUrl ${baseProblem}`) : gate({ env, db, row, mem, now, app, projectId: project.id }),
+    actorLogin: () => botLogin(app, now),
     // Installation tokens are minted hourly; their expiry is handled, not shown.
     expiryCheckDue: false,
   };
@@ -197,6 +220,10 @@ export function pausedReasonOf(row: Pick<CredentialRow, "health" | "healthAt" | 
     case "ok":
       break;
   }
+  if (repository && row.installationId !== null && repository.installationId !== row.installationId) {
+    // Transferred to another account, or the App installed again: deliveries from there are not this project's.
+    return `repository ${repository.fullName} is now in GitHub App installation ${repository.installationId}, not in the project's installation ${row.installationId}; PATCH the project's installationId to ${repository.installationId} to resume`;
+  }
   if (repository?.removedAt) {
     return `repository ${repository.fullName} was removed from GitHub App installation ${repository.installationId} since ${repository.removedAt}; add it to the installation again to resume`;
   }
@@ -221,8 +248,10 @@ type Outcome = { token: string } | { answer: Response };
 function gate(ctx: GateContext): typeof fetch {
   // Once refused within this session, no further request is sent.
   let refused: string | null = null;
-  const send = (input: RequestInfo | URL, init: RequestInit | undefined, token: string | null) =>
-    fetch(input, token === null ? init : { ...init, headers: withToken(init?.headers, token) });
+  const send = async (input: RequestInfo | URL, init: RequestInit | undefined, token: string | null) => {
+    const res = await fetch(input, token === null ? init : { ...init, headers: withToken(init?.headers, token) });
+    return token === null ? res : withoutToken(res, token);
+  };
 
   return async (input, init) => {
     if (refused) return credentialRefusedResponse(refused);
@@ -251,6 +280,19 @@ function gate(ctx: GateContext): typeof fetch {
     await markRefused(ctx, refused, init?.method ?? (input instanceof Request ? input.method : "GET"));
     return res;
   };
+}
+
+/**
+ * An error answer that echoes the installation token (a proxy or plugin quoting the request) gets
+ * it replaced before the adapter reads it: the adapter only knows the placeholder, and its error
+ * text ends up in runs, issues and `lastError`, which read tokens can see. Success answers pass as they are.
+ */
+async function withoutToken(res: Response, token: string): Promise<Response> {
+  if (res.status < 400) return res;
+  // Error answers are small; a huge one is cut (its message is not worth buffering).
+  const bytes = await readStreamLimited(res.body, 1024 * 1024);
+  const text = bytes === "too_large" ? "" : new TextDecoder().decode(bytes);
+  return new Response(text.split(token).join("[redacted]"), { status: res.status, statusText: res.statusText, headers: res.headers });
 }
 
 /** Headers with the placeholder replaced by the token (the adapter's auth header holds the placeholder). */
@@ -333,7 +375,7 @@ async function installationToken(ctx: GateContext, refusedToken: string | null):
 
 async function mint(ctx: GateContext): Promise<CachedToken> {
   const minted = await mintInstallationToken({
-    apiBaseUrl: ctx.row.apiBaseUrl,
+    apiBaseUrl: ctx.app!.apiBaseUrl,
     appId: ctx.app!.appId,
     privateKeyPem: ctx.app!.privateKeyPem,
     installationId: ctx.row.installationId!,
@@ -374,11 +416,11 @@ async function mintRefusal(ctx: GateContext, err: unknown): Promise<Response> {
   return credentialUnavailableResponse(err instanceof Error ? err.message : "installation token mint failed");
 }
 
-async function botLogin(apiBaseUrl: string, app: GitHubAppConfig, now: () => number): Promise<string> {
-  const key = `${apiBaseUrl}#${app.appId}`;
+async function botLogin(app: GitHubAppConfig, now: () => number): Promise<string> {
+  const key = `${app.apiBaseUrl}#${app.appId}`;
   let login = botLogins.get(key);
   if (!login) {
-    login = fetchAppSlug({ apiBaseUrl, appId: app.appId, privateKeyPem: app.privateKeyPem, now }).then(appBotLogin);
+    login = fetchAppSlug({ apiBaseUrl: app.apiBaseUrl, appId: app.appId, privateKeyPem: app.privateKeyPem, now }).then(appBotLogin);
     botLogins.set(key, login);
     // A failed look-up is not cached: the next create that needs the login asks again.
     login.catch(() => botLogins.set(key, undefined));
@@ -480,10 +522,6 @@ function messageOf(text: string): string {
   return "";
 }
 
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /**
  * The project's tracker token, opened for the origin of its `apiBaseUrl`: a token stored for another

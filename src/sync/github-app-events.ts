@@ -8,6 +8,10 @@
 import type { ActivityEntry, ActivityKind } from "../db/activity";
 import { database, type Database } from "../db/client";
 import {
+  adoptReinstalledProjects,
+  appDeliverySeen,
+  ensureCredential,
+  linkInstallationProjectsByName,
   linkProjectsByName,
   markAppRepositoriesRemoved,
   projectIdsOfInstallation,
@@ -21,8 +25,9 @@ import { encodePayload, insertDelivery, type DeliveryStatus } from "../db/delive
 import type { Env } from "../env";
 import { newId, nowIso } from "../ids";
 import { errorText, log } from "../log";
-import { parseAppDelivery, type AppRepositoryRef } from "../providers";
+import { fetchInstallationState, parseAppDelivery, type AppRepositoryRef } from "../providers";
 import { enqueueDeliveryApply, enqueueResumedRuns } from "../queue/send";
+import { githubAppConfig, installationCredential } from "./credentials";
 
 /** Projects resumed at once per event; the cron's next run picks up any beyond. */
 const RESUME_LIMIT = 500;
@@ -35,6 +40,8 @@ export interface AppDeliveryInput {
   payload: Record<string, unknown>;
   /** The body as it is stored with each project's delivery. */
   json: string;
+  /** SHA-256 (hex) of the raw body: a signed body re-sent under a fresh delivery id is a duplicate. */
+  bodySha256: string;
   /** What the per-project webhook would record: received (acted on), ignored, or failed (with the error). */
   status: DeliveryStatus;
   error: string | null;
@@ -44,21 +51,40 @@ export type AppDeliveryResult =
   | { status: "accepted" | "ignored"; id?: string }
   | { status: "duplicate" }
   | { status: "failed"; error: string }
-  | { status: "too_large" };
+  | { status: "too_large" }
+  /** GitHub could not confirm what the delivery says (network, 5xx): nothing applied or recorded, so a redelivery is. */
+  | { status: "unavailable"; error: string };
 
 export async function receiveAppDelivery(env: Env, input: AppDeliveryInput): Promise<AppDeliveryResult> {
   const db = database(env.DB);
   const delivery = parseAppDelivery(input.event, input.payload);
   const now = nowIso();
   switch (delivery.kind) {
+    case "refused":
+      return { status: "failed", error: `The body does not fit its event: ${delivery.problem}.` };
     case "installation":
     case "installation_repositories": {
-      if (!(await recordAppDelivery(db, input.deliveryId, input.event, input.action))) return { status: "duplicate" };
+      if (await appDeliverySeen(db, input.deliveryId, input.bodySha256)) return { status: "duplicate" };
       const origin = { source: "webhook" as const, deliveryId: input.deliveryId };
-      const resumed =
-        delivery.kind === "installation"
-          ? await installationChanged(db, delivery.action, delivery.installationId, delivery.repositories, now, origin)
-          : await repositoriesChanged(db, delivery.action, delivery.installationId, delivery.added, delivery.removed, now, origin);
+      let resumed: string[];
+      if (delivery.kind === "installation") {
+        const confirmed = await confirmInstallationChange(env, delivery.action, delivery.installationId);
+        if (confirmed !== true) {
+          if (confirmed.status === "unavailable") return confirmed;
+          // GitHub says otherwise (a stale or replayed delivery): recorded, nothing paused.
+          await recordAppDelivery(db, input.deliveryId, input.event, input.action, input.bodySha256);
+          log.info("github app installation event not confirmed by GitHub; ignored", { action: delivery.action, installationId: delivery.installationId, state: confirmed.state });
+          return { status: "ignored" };
+        }
+        // The installation's state lives on its credential row: one must exist before a project ever ran.
+        const app = githubAppConfig(env);
+        if (app) await ensureCredential(db, installationCredential(app.apiBaseUrl, delivery.installationId));
+        resumed = await installationChanged(db, delivery.action, delivery.installationId, delivery.repositories, now, origin);
+      } else {
+        resumed = await repositoriesChanged(db, delivery.action, delivery.installationId, delivery.added, delivery.removed, now, origin);
+      }
+      // Seen only once applied: a delivery that failed half-way is applied again when GitHub redelivers it.
+      if (!(await recordAppDelivery(db, input.deliveryId, input.event, input.action, input.bodySha256))) return { status: "duplicate" };
       if (resumed.length > 0) await enqueueResumedRuns(env, resumed);
       log.info("github app installation event", { event: input.event, action: input.action, resumed: resumed.length });
       return { status: "accepted" };
@@ -70,6 +96,30 @@ export async function receiveAppDelivery(env: Env, input: AppDeliveryInput): Pro
   }
 }
 
+/**
+ * An uninstall or suspension pauses every project of the installation: GitHub is asked first
+ * (`GET /app/installations/{id}`), so only a change GitHub confirms is applied. Other actions
+ * pause nothing and need no confirmation.
+ */
+async function confirmInstallationChange(
+  env: Env,
+  action: string,
+  installationId: number,
+): Promise<true | { status: "unavailable"; error: string } | { status: "mismatch"; state: string }> {
+  const expected = action === "deleted" ? "gone" : action === "suspend" ? "suspended" : null;
+  if (expected === null) return true;
+  const app = githubAppConfig(env);
+  if (!app) return { status: "mismatch", state: "no GitHub App configured" };
+  let state: Awaited<ReturnType<typeof fetchInstallationState>>;
+  try {
+    state = await fetchInstallationState({ apiBaseUrl: app.apiBaseUrl, appId: app.appId, privateKeyPem: app.privateKeyPem, installationId });
+  } catch (err) {
+    log.error("github app installation state could not be read; the delivery is not applied", { installationId, error: errorText(err, 200) });
+    return { status: "unavailable", error: `GitHub could not confirm installation ${installationId}'s state; redeliver the event later` };
+  }
+  return state === expected ? true : { status: "mismatch", state };
+}
+
 async function routeToProjects(
   env: Env,
   db: Database,
@@ -78,14 +128,18 @@ async function routeToProjects(
   repository: AppRepositoryRef,
   now: string,
 ): Promise<AppDeliveryResult> {
-  if (installationId !== null) {
-    // Learn the id (and the current name) of every repository a delivery comes from: a project that
-    // names it is linked on first sight, and a renamed or transferred one follows the new name.
+  if (installationId === null) return { status: "ignored" };
+  {
+    // Learn the id, installation and current name of every repository a delivery comes from: a
+    // project that names it is linked on first sight, a renamed one follows the new name. A project
+    // of another installation (the repository was transferred) is neither renamed nor fed: it is
+    // paused, its status saying which installation has the repository now.
     await upsertAppRepositories(db, installationId, [repository], now);
     await linkProjectsByName(db, installationId, repository);
-    const renamed = (await projectsOfAppRepository(db, repository.repositoryId)).filter((p) => p.repository !== repository.fullName);
+    const renamed = (await projectsOfAppRepository(db, repository.repositoryId)).filter((p) => p.installationId === installationId && p.repository !== repository.fullName);
     await renameLinkedProjects(
       db,
+      installationId,
       repository,
       now,
       renamed.map((p) => ({
@@ -98,7 +152,7 @@ async function routeToProjects(
       })),
     );
   }
-  const projects = (await projectsOfAppRepository(db, repository.repositoryId)).filter((p) => p.installationId !== null);
+  const projects = (await projectsOfAppRepository(db, repository.repositoryId)).filter((p) => p.installationId === installationId);
   if (projects.length === 0) return { status: "ignored" };
 
   const payload = await encodePayload(input.json);
@@ -118,6 +172,7 @@ async function routeToProjects(
       status: input.status,
       processedAt: finishedAt,
       error: input.error,
+      bodySha256: input.bodySha256,
     });
     if (id === null) continue;
     stored++;
@@ -155,11 +210,13 @@ async function installationChanged(
   const projectIds = () => projectIdsOfInstallation(db, installationId, RESUME_LIMIT);
   const resumed = async (detail: string) => entriesFor(await projectIds(), "credential.resumed", detail, origin, now);
   switch (action) {
-    case "created":
+    case "created": {
       await upsertAppRepositories(db, installationId, repositories, now);
-      for (const repository of repositories) await linkProjectsByName(db, installationId, repository);
+      const adopted = await adoptReinstalled(db, installationId, now, origin);
+      await linkInstallationProjectsByName(db, installationId);
       await setInstallationHealth(db, installationId, "ok", null, now, undefined, await resumed(`GitHub App installation ${installationId} was installed again`));
-      return projectIds();
+      return [...new Set([...adopted, ...(await projectIds())])].slice(0, RESUME_LIMIT);
+    }
     case "deleted": {
       const reason = "the GitHub App was uninstalled from the account";
       await setInstallationHealth(db, installationId, "removed", reason, now, undefined, entriesFor(await projectIds(), "credential.removed", `GitHub App installation ${installationId}: ${reason}`, origin, now));
@@ -202,10 +259,36 @@ async function repositoriesChanged(
   const resumed: string[] = [];
   for (const repository of added) {
     await linkProjectsByName(db, installationId, repository);
-    const projects = (await projectsOfAppRepository(db, repository.repositoryId)).filter((p) => p.syncEnabled);
+    // Only this installation's projects resume; one of another installation stays paused (transferred).
+    const projects = (await projectsOfAppRepository(db, repository.repositoryId)).filter((p) => p.syncEnabled && p.installationId === installationId);
     const detail = `repository ${repository.fullName} was added to GitHub App installation ${installationId} again`;
     await upsertAppRepositories(db, installationId, [repository], now, entriesFor(projects.map((p) => p.id), "credential.resumed", detail, origin, now));
     resumed.push(...projects.map((p) => p.id));
   }
+  resumed.push(...(await adoptReinstalled(db, installationId, now, origin)));
   return resumed.slice(0, RESUME_LIMIT);
+}
+
+/**
+ * The App installed again (a new installation id) on repositories whose projects used an
+ * installation since uninstalled: those projects move to the new installation and resume, instead
+ * of each needing a PATCH. Returns their ids.
+ */
+async function adoptReinstalled(db: Database, installationId: number, now: string, origin: Origin): Promise<string[]> {
+  const moved = await adoptReinstalledProjects(
+    db,
+    installationId,
+    now,
+    (rows) =>
+      rows.map((p) => ({
+        projectId: p.id,
+        kind: "credential.resumed" as const,
+        origin,
+        createdAt: now,
+        changes: { installationId: { before: p.installationId, after: installationId } },
+        detail: `GitHub App installation ${p.installationId} was uninstalled; the repository is in installation ${installationId} now, which the project uses from here on`,
+      })),
+    RESUME_LIMIT,
+  );
+  return moved.map((p) => p.id);
 }

@@ -147,6 +147,12 @@ async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now
     nextCreateAt: nowIso(now + CREATE_SPACING_MS),
   });
   const created = await ctx.tracker.createIssue(local);
+  // A tracker answering with an issue another local issue is linked to (a broken proxy, a hostile
+  // tracker) would fail the link's unique key on every retry: refused once, with the reason.
+  const taken = await getIssueByExternalId(ctx.db, ctx.project.id, created.externalId);
+  if (taken && taken.id !== issue.id) {
+    throw new TrackerError(`the tracker answered the create with issue #${created.number} (id ${created.externalId}), which is already linked to local issue ${taken.id}; not linked twice`, null, false);
+  }
   // Every field was sent: what the tracker stored is the base; a field it dropped silently is kept locally.
   const base = normalizeFields(created);
   const warnings = refusedFields(local, base, SYNCED_FIELDS);

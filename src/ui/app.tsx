@@ -5,6 +5,7 @@
  * no inline script. Secrets are never read for rendering.
  */
 import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import { ACTIVITY_KINDS, ACTIVITY_SOURCES, latestActivity } from "../db/activity";
@@ -29,7 +30,7 @@ import { credentialStatus, type CredentialStatus } from "../sync/credentials";
 import { CHIPS, chipOf, chipReasonOf } from "../sync/status-chip";
 import { APP_CSS, APP_JS } from "./assets";
 import { LoginPage, OverviewPage, ProjectPage, type Viewer } from "./pages";
-import { checkCsrf, csrfToken, SESSION_COOKIE, SESSION_TTL_MS, signSession, verifySession, type Session } from "./session";
+import { checkCsrf, csrfToken, endSession, noticeSignature, SESSION_COOKIE, SESSION_TTL_MS, signSession, verifiedNotice, verifySession, type Session } from "./session";
 
 type UiEnv = { Bindings: Env; Variables: { session: Session; viewer: Viewer } };
 
@@ -54,6 +55,20 @@ uiRouter.use("*", async (c, next) => {
 uiRouter.get("/assets/app.js", (c) => c.body(APP_JS, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=300" }));
 uiRouter.get("/assets/app.css", (c) => c.body(APP_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=300" }));
 
+/** Every dashboard form is a few fields: anything larger is refused before it is buffered. */
+export const MAX_UI_FORM_BYTES = 8 * 1024;
+
+// Posts (sign-in included, before any session) take one content type and a small body.
+uiRouter.post(
+  "*",
+  async (c, next) => {
+    const type = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase();
+    if (type !== "application/x-www-form-urlencoded") return c.text("Dashboard forms are application/x-www-form-urlencoded.", 415);
+    await next();
+  },
+  bodyLimit({ maxSize: MAX_UI_FORM_BYTES, onError: (c) => c.text(`The form is over ${MAX_UI_FORM_BYTES} bytes.`, 413) }),
+);
+
 uiRouter.get("/login", (c) => c.html(<LoginPage />));
 
 uiRouter.post("/login", async (c) => {
@@ -64,7 +79,7 @@ uiRouter.post("/login", async (c) => {
   const presented = typeof form.token === "string" ? form.token.trim() : "";
   const token = await resolveApiToken(c.env, presented);
   if (!token) return c.html(<LoginPage error="That token is not valid." />, 401);
-  setCookie(c, SESSION_COOKIE, await signSession(c.env.TOKEN_ENCRYPTION_KEY, token), {
+  setCookie(c, SESSION_COOKIE, await signSession(c.env, database(c.env.DB), token, presented), {
     httpOnly: true,
     secure: !isLocalhost(c.req.url),
     sameSite: "Strict",
@@ -77,7 +92,7 @@ uiRouter.post("/login", async (c) => {
 // Everything below needs a session; posts also a CSRF token (and a same-origin Origin when sent).
 uiRouter.use("*", async (c, next) => {
   const cookie = getCookie(c, SESSION_COOKIE);
-  const session = await verifySession(c.env.TOKEN_ENCRYPTION_KEY, cookie);
+  const session = await verifySession(c.env, database(c.env.DB), cookie);
   if (!session || !cookie) {
     if (c.req.method === "GET") return c.redirect("/ui/login", 303);
     return c.text("Sign in first.", 401);
@@ -86,17 +101,19 @@ uiRouter.use("*", async (c, next) => {
     const origin = c.req.header("origin");
     if (origin && origin !== new URL(c.req.url).origin) return c.text("Cross-site form post refused.", 403);
     const form = await c.req.parseBody();
-    if (!(await checkCsrf(c.env.TOKEN_ENCRYPTION_KEY, cookie, typeof form._csrf === "string" ? form._csrf : undefined))) {
+    if (!(await checkCsrf(c.env, cookie, typeof form._csrf === "string" ? form._csrf : undefined))) {
       return c.text("The form's CSRF token is missing or wrong; reload the page.", 403);
     }
-    if (session.scope !== "admin") return c.text("Your token may only read.", 403);
+    // Every session may end itself; everything else a form does needs an admin token.
+    if (session.scope !== "admin" && c.req.path !== "/ui/logout") return c.text("Your token may only read.", 403);
   }
   c.set("session", session);
-  c.set("viewer", { name: session.name, scope: session.scope, csrf: await csrfToken(c.env.TOKEN_ENCRYPTION_KEY, cookie) });
+  c.set("viewer", { name: session.name, scope: session.scope, csrf: await csrfToken(c.env, cookie) });
   await next();
 });
 
-uiRouter.post("/logout", (c) => {
+uiRouter.post("/logout", async (c) => {
+  await endSession(database(c.env.DB), c.var.session);
   deleteCookie(c, SESSION_COOKIE, { path: "/ui" });
   return c.redirect("/ui/login", 303);
 });
@@ -177,7 +194,7 @@ uiRouter.get("/projects/:projectId", async (c) => {
       pushes={pushes}
       failedDeliveries={failedDeliveries}
       labels={labels}
-      notice={c.req.query("notice")}
+      notice={await verifiedNotice(c.env, c.var.session, c.req.query("notice"), c.req.query("ns"))}
       now={now}
     />,
   );
@@ -204,7 +221,8 @@ async function act(c: Context<UiEnv>, fn: (db: Database, project: ProjectRow, or
     if (!(err instanceof StateConflict || err instanceof DirectionRefused || err instanceof NotFound || err instanceof ServiceUnavailable)) throw err;
     notice = `Not done: ${err.message}`;
   }
-  return c.redirect(`/ui/projects/${project.id}?notice=${encodeURIComponent(notice)}`, 303);
+  const signature = await noticeSignature(c.env, c.var.session, notice);
+  return c.redirect(`/ui/projects/${project.id}?notice=${encodeURIComponent(notice)}&ns=${signature}`, 303);
 }
 
 uiRouter.post("/projects/:projectId/sync", (c) =>

@@ -15,6 +15,9 @@
  *   201 `{ token, expires_at (one hour), permissions, repository_selection }`; permissions asked for
  *   must be granted to the installation (422 otherwise); 404 for an installation that does not exist;
  *   403 "This installation has been suspended" for a suspended one.
+ * - `GET /app/installations/{installation_id}` (App JWT): 200 with the installation, `suspended_at`
+ *   null or the time it was suspended; 404 once uninstalled.
+ *   https://docs.github.com/en/rest/apps/apps#get-an-installation-for-the-authenticated-app
  * Erasable TypeScript with `.ts` imports and no imports from src, like the other fakes.
  */
 import { user } from "./fake-github.ts";
@@ -96,6 +99,8 @@ export class FakeGitHubApp {
   private readonly tokens = new Map<string, IssuedToken>();
   private readonly mints = new Map<number, number>();
   private readonly pendingRateLimits: RateLimitKind[] = [];
+  /** A host between us and GitHub answering App requests with a redirect (see `redirectAppRequestsTo`). */
+  private redirectTo: string | null = null;
 
   constructor(options: FakeGitHubAppOptions) {
     this.appId = options.appId;
@@ -207,6 +212,11 @@ export class FakeGitHubApp {
     };
   }
 
+  /** Every following App request is answered `307 Location: <url>` (a proxy or a hostile host would). */
+  redirectAppRequestsTo(url: string | null): void {
+    this.redirectTo = url;
+  }
+
   // ---------- the HTTP side ----------
 
   /** Answers an App request, or null when the path is not one of the App endpoints. */
@@ -215,8 +225,9 @@ export class FakeGitHubApp {
     if (!url.pathname.startsWith(`${this.basePath}/app`)) return null;
     const path = url.pathname.slice(this.basePath.length);
     const mint = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(path);
+    const getInstallation = /^\/app\/installations\/(\d+)$/.exec(path);
     const isApp = path === "/app";
-    if (!mint && !isApp) return null;
+    if (!mint && !isApp && !getInstallation) return null;
 
     const text = request.method === "GET" ? "" : await request.text();
     let body: unknown = null;
@@ -230,6 +241,7 @@ export class FakeGitHubApp {
     }
     this.requests.push({ method: request.method, path, headers: Object.fromEntries(request.headers), body });
 
+    if (this.redirectTo) return new Response(null, { status: 307, headers: { location: this.redirectTo } });
     const limit = this.pendingRateLimits.shift();
     if (limit) return this.rateLimited(limit);
 
@@ -239,6 +251,23 @@ export class FakeGitHubApp {
     const refusal = await this.refuseJwt(request.headers.get("authorization"));
     if (refusal) return refusal;
     if (isApp) return json(200, this.appBody());
+    if (getInstallation) {
+      if (request.method !== "GET") return json(404, notFound(DOCS));
+      const installation = this.installations.get(Number(getInstallation[1]));
+      if (!installation) return json(404, notFound(DOCS));
+      return json(200, {
+        id: installation.id,
+        account: { login: installation.account.login, id: installation.account.id, type: installation.account.type ?? "Organization" },
+        app_id: this.appId,
+        app_slug: this.slug,
+        target_type: installation.account.type ?? "Organization",
+        repository_selection: installation.repositorySelection ?? "selected",
+        permissions: installation.permissions ?? { issues: "write", metadata: "read" },
+        events: ["issues", "issue_comment"],
+        suspended_at: installation.suspended ? isoSeconds(this.now()) : null,
+        suspended_by: null,
+      });
+    }
 
     if (!bodyParses) return json(400, { message: "Problems parsing JSON", documentation_url: MINT_DOCS, status: "400" });
     return this.mint(Number(mint?.[1]), body);

@@ -54,7 +54,11 @@ export type FaultKind =
   | "forbidden"
   | "truncated_json"
   | "invalid_json"
-  | "network";
+  | "network"
+  /** 422 whose message quotes the request's credential header, as a misconfigured proxy or tracker plugin can. */
+  | "echo_credential"
+  /** A create answered 201 with an existing issue (`number`) instead of a new one: a broken proxy cache or a hostile tracker. */
+  | "answer_existing";
 
 export interface FaultSpec {
   kind: FaultKind;
@@ -68,6 +72,8 @@ export interface FaultSpec {
   afterHandling?: boolean;
   /** Seconds from the fake's clock until the rate limit resets. Default 60. */
   resetInSeconds?: number;
+  /** `answer_existing`: the issue whose JSON answers the create. */
+  number?: number;
 }
 
 /**
@@ -182,7 +188,13 @@ export class FakeTracker {
         record.status = "network_error";
         throw new TypeError("Network connection lost.");
       }
-      const res = this.faultResponse(fault);
+      if (fault.kind === "answer_existing") {
+        const existing = this.provider === "gitlab" ? `/projects/${encodeURIComponent(this.store.repository)}/issues/${fault.number ?? 1}` : `/repos/${this.store.repository}/issues/${fault.number ?? 1}`;
+        const answer = await this.route({ method: "GET", url: new URL(`${this.baseUrl}${existing}`), path: existing, request, base: this.baseUrl });
+        record.status = 201;
+        return new Response(await answer.text(), { status: 201, headers: answer.headers });
+      }
+      const res = this.faultResponse(fault, request);
       record.status = res.status;
       return res;
     }
@@ -206,7 +218,7 @@ export class FakeTracker {
         const mangled = fault.kind === "truncated_json" ? text.slice(0, Math.floor(text.length / 2)) : "<html><body>Bad gateway</body></html>";
         res = new Response(mangled, { status: res.status, headers: res.headers });
       } else {
-        res = this.faultResponse(fault);
+        res = this.faultResponse(fault, request);
       }
     }
     // Every answer carries the fake's clock, as a tracker's Date header carries its own.
@@ -221,6 +233,11 @@ export class FakeTracker {
    * installed on does; expired or unknown ones get 401 "Bad credentials". What the token creates is
    * authored by `<slug>[bot]`.
    */
+  /** The App installation whose tokens this repository accepts, if any. */
+  get appInstallationId(): number | null {
+    return this.app?.installationId ?? null;
+  }
+
   useApp(app: FakeGitHubApp, installationId: number): this {
     if (this.provider !== "github") throw new Error("only GitHub has Apps");
     this.app = { app, installationId };
@@ -319,12 +336,16 @@ export class FakeTracker {
     return null;
   }
 
-  private faultResponse(fault: FaultSpec): Response {
+  private faultResponse(fault: FaultSpec, request: Request): Response {
     const resetAt = Math.floor(this.store.nowMs / 1000) + (fault.resetInSeconds ?? 60);
     const wait = String(fault.resetInSeconds ?? 60);
     switch (fault.kind) {
       case "server_error":
         return json(fault.status ?? 502, { message: "Server Error" });
+      case "echo_credential": {
+        const presented = request.headers.get("authorization") ?? request.headers.get("private-token") ?? "";
+        return json(422, { message: `Validation Failed for request with credentials ${presented}` });
+      }
       case "forbidden":
         return this.provider === "github"
           ? json(403, { message: "Resource not accessible by personal access token", documentation_url: "https://docs.github.com/rest", status: "403" }, { "x-ratelimit-limit": "5000", "x-ratelimit-remaining": "4998", "x-ratelimit-reset": String(resetAt) })

@@ -12,7 +12,10 @@ export class UnexpectedRequestError extends Error {
   override readonly name = "UnexpectedRequestError";
 }
 
-export function routeFetch(fakes: Record<string, FakeTracker>): FetchLike {
+/** What the router sends requests to: a fake tracker, or several sharing one API base. */
+export type FakeHost = Pick<FakeTracker, "handle">;
+
+export function routeFetch(fakes: Record<string, FakeHost>): FetchLike {
   const routes = Object.entries(fakes)
     .map(([prefix, fake]) => ({ prefix: prefix.replace(/\/+$/, ""), fake }))
     .sort((a, b) => b.prefix.length - a.prefix.length);

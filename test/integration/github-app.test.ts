@@ -22,7 +22,8 @@ async function appPublicKey(): Promise<CryptoKey> {
 
 /** A fake GitHub whose repository the test App is installed on. */
 async function installedApp(fakeOptions: { perPage?: number } = {}) {
-  const fake = fakeTracker("github", fakeOptions);
+  // Every App project talks to the App's one API base (GITHUB_APP_API_BASE_URL); the fakes share it.
+  const fake = fakeTracker("github", { ...fakeOptions, baseUrl: env.GITHUB_APP_API_BASE_URL, repository: `acme/widgets-${crypto.randomUUID().slice(0, 6)}` });
   fake.store.repositoryId = 700_000 + Math.floor(Math.random() * 1_000_000);
   const installationId = nextInstallation++;
   const app = new FakeGitHubApp({ appId: APP_ID, slug: "syndarix-sync", publicKey: await appPublicKey(), apiBaseUrl: fake.baseUrl });
@@ -249,7 +250,8 @@ describe("POST /webhooks/github-app", () => {
     expect(await credentialActivity(project.id)).toEqual([{ kind: "credential.removed", source: "webhook", deliveryId: expect.any(String), detail: expect.stringMatching(/was removed from GitHub App installation/) }]);
     await expectProblem(await api(`/api/v1/projects/${project.id}/sync`, { method: "POST", body: {} }), 409);
 
-    const again = { ...added };
+    // A later event's body differs (GitHub's installation object carries its updated_at): not a replay.
+    const again = { ...added, installation: { ...added.installation, updated_at: new Date().toISOString() } };
     expect((await postAppWebhook(await app.delivery("installation_repositories", again, APP_WEBHOOK_SECRET))).status).toBe(202);
     expect((await status(project.id)).paused).toBeNull();
     expect((await credentialActivity(project.id)).map((e) => e.kind)).toEqual(["credential.removed", "credential.resumed"]);

@@ -1,6 +1,6 @@
 import { vi } from "vitest";
 import { FakeTracker, type FakeTrackerOptions } from "../fakes/fake-tracker";
-import { routeFetch } from "../fakes/fetch-router";
+import { routeFetch, type FakeHost } from "../fakes/fetch-router";
 import type { Provider } from "../../src/providers/types";
 import { api, createProject, json } from "./api";
 
@@ -9,7 +9,9 @@ import { api, createProject, json } from "./api";
  * sharing a file (and its storage) never see each other's trackers. Every outbound request goes
  * through `routeFetch`, whose catch-all fails anything not addressed to a registered fake.
  */
-const registered = new Map<string, FakeTracker>();
+const registered = new Map<string, FakeHost>();
+/** Fakes registered under the same API base (GitHub App tests: the App's one base), newest last. */
+const sharing = new Map<string, FakeTracker[]>();
 let spyInstalled = false;
 
 function installFetchSpy(): void {
@@ -24,8 +26,34 @@ export function fakeTracker(provider: Provider, options: Partial<FakeTrackerOpti
   installFetchSpy();
   const baseUrl = options.baseUrl ?? `https://${provider}-${crypto.randomUUID().slice(0, 8)}.test${API_PATH[provider]}`;
   const fake = new FakeTracker(provider, { startTime: new Date().toISOString(), ...options, baseUrl });
-  registered.set(baseUrl, fake);
+  const fakes = [...(sharing.get(fake.baseUrl) ?? []), fake];
+  sharing.set(fake.baseUrl, fakes);
+  registered.set(fake.baseUrl, fakes.length === 1 ? fake : sharedHost(fake.baseUrl, fakes));
   return fake;
+}
+
+/**
+ * One API base serving several fake repositories, as GitHub's one host serves every repository: a
+ * request goes to the fake whose installation (`/app/installations/<id>…`), repository name
+ * (`/repos/<owner>/<name>…`) or repository id (`/repositories/<id>…`) it names, else the newest.
+ */
+function sharedHost(baseUrl: string, fakes: FakeTracker[]): FakeHost {
+  const basePath = new URL(baseUrl).pathname.replace(/\/+$/, "");
+  return {
+    handle(request: Request) {
+      const path = new URL(request.url).pathname.slice(basePath.length);
+      const newestFirst = [...fakes].reverse();
+      const installation = /^\/app\/installations\/(\d+)/.exec(path)?.[1];
+      const name = /^\/repos\/([^/]+\/[^/]+)/.exec(path)?.[1]?.toLowerCase();
+      const repositoryId = /^\/repositories\/(\d+)/.exec(path)?.[1];
+      const owner =
+        (installation && newestFirst.find((f) => f.appInstallationId === Number(installation))) ||
+        (name && newestFirst.find((f) => f.store.repository.toLowerCase() === decodeURIComponent(name))) ||
+        (repositoryId && newestFirst.find((f) => String(f.store.repositoryId) === repositoryId)) ||
+        newestFirst[0]!;
+      return owner.handle(request);
+    },
+  };
 }
 
 /** A project wired to a fresh fake tracker. */

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { parseLinkHeader, type TrackerHttp } from "../http";
 import { serverTimeOf } from "../issue-responses";
 import { toUtcIso, toWholeSecondSince } from "../timestamps";
+import { webUrl } from "../canonical";
 import { TrackerError, type CanonicalComment, type CommentPage, type ListPageRequest } from "../types";
 
 export const githubStyleComment = z.object({
@@ -42,7 +43,7 @@ export function toCanonicalComment(c: GitHubStyleComment, issueNumber: number): 
   return {
     externalId: String(c.id),
     issueNumber,
-    url: c.html_url ?? "",
+    url: webUrl(c.html_url),
     body: c.body ?? "",
     author: c.user?.login ?? "",
     internal: false,

@@ -4,6 +4,7 @@
  * summaries live here once. Action names that differ stay in `github/` and `gitea/`.
  */
 import { z } from "zod";
+import { webUrl } from "../canonical";
 import { changedFieldsOf } from "../webhook-events";
 import type { IssueAction, IssueFields } from "../types";
 
@@ -57,7 +58,7 @@ export function pullRequestSummary(
     state: pr.state ?? null,
     merged: pr.merged ?? false,
     ...(options.draft ? { draft: pr.draft ?? false } : {}),
-    url: pr.html_url ?? null,
+    url: webUrl(pr.html_url) || null,
     headRef: pr.head?.ref ?? null,
     baseRef: pr.base?.ref ?? null,
   };

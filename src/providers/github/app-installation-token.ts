@@ -10,6 +10,8 @@
  * Messages never hold the JWT, the key or the minted token.
  */
 import { z } from "zod";
+import { redactSecrets } from "../../redact";
+import { readStreamLimited } from "../../streams";
 import { rateLimitRetryAt } from "../http";
 import { toUtcIso } from "../timestamps";
 import { RateLimitedError, TrackerError } from "../types";
@@ -25,10 +27,17 @@ export const TOKEN_REFRESH_MARGIN_MS = 5 * 60_000;
 export const INSTALLATION_TOKEN_PERMISSIONS = { issues: "write", metadata: "read" } as const;
 
 const DEFAULT_TIMEOUT_MS = 20_000;
+/** An App endpoint's answer is a few hundred bytes; anything far larger is not GitHub's. */
+export const MAX_APP_ANSWER_BYTES = 64 * 1024;
+/** Where App JWTs go unless GITHUB_APP_API_BASE_URL says otherwise. */
+export const DEFAULT_GITHUB_APP_API_BASE_URL = "https://api.github.com";
 const GITHUB_API_VERSION = "2022-11-28";
 
 export interface AppAuthInput {
-  /** The project's API base, e.g. `https://api.github.com` or `https://ghe.example/api/v3`. */
+  /**
+   * The App's configured API base (GITHUB_APP_API_BASE_URL), e.g. `https://api.github.com` or
+   * `https://ghe.example/api/v3`: the one host the App's JWT is ever sent to.
+   */
   apiBaseUrl: string;
   appId: string | number;
   privateKeyPem: string;
@@ -126,6 +135,33 @@ export async function mintInstallationToken(input: MintInstallationTokenInput): 
   throw unexpected(what, res);
 }
 
+const installationSchema = z.object({ id: z.number(), suspended_at: z.string().nullish() });
+
+/**
+ * What GitHub says of an installation now (`GET /app/installations/{installation_id}`, App JWT):
+ * 200 with `suspended_at` null (active) or set (suspended), 404 when it does not exist (uninstalled).
+ * https://docs.github.com/en/rest/apps/apps#get-an-installation-for-the-authenticated-app
+ * An App delivery that would pause projects is confirmed with this first.
+ */
+export async function fetchInstallationState(input: MintInstallationTokenInput): Promise<"active" | "suspended" | "gone"> {
+  const { installationId } = input;
+  if (!Number.isSafeInteger(installationId) || installationId <= 0) {
+    throw new TrackerError("github installation id must be a positive integer", null, false);
+  }
+  const path = `/app/installations/${installationId}`;
+  const res = await appRequest(input, "GET", path);
+  if (res.status === 404) return "gone";
+  if (res.status === 200) {
+    const parsed = installationSchema.safeParse(res.body);
+    if (!parsed.success || parsed.data.id !== installationId) throw new TrackerError(`github GET ${path} answered 200 without the installation`, 200, false);
+    return parsed.data.suspended_at ? "suspended" : "active";
+  }
+  if (res.status === 401) {
+    throw new AppCredentialsRejected(`github GET ${path} refused the App's JWT (401)${res.message}; check GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY`, 401);
+  }
+  throw unexpected(`github GET ${path}`, res);
+}
+
 /** The App's slug from `GET /app`; the App acts on GitHub as `appBotLogin(slug)`. */
 export async function fetchAppSlug(input: AppAuthInput): Promise<string> {
   const res = await appRequest(input, "GET", "/app");
@@ -171,7 +207,8 @@ async function appRequest(input: AppAuthInput, method: "GET" | "POST", path: str
     "X-GitHub-Api-Version": GITHUB_API_VERSION,
     "User-Agent": "syndarix-sync",
   };
-  const init: RequestInit = { method, headers, signal: AbortSignal.timeout(input.timeoutMs ?? DEFAULT_TIMEOUT_MS) };
+  // Never followed: a redirect would carry the JWT (and what the next host answers) elsewhere.
+  const init: RequestInit = { method, headers, redirect: "manual", signal: AbortSignal.timeout(input.timeoutMs ?? DEFAULT_TIMEOUT_MS) };
   if (json !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(json);
@@ -181,8 +218,15 @@ async function appRequest(input: AppAuthInput, method: "GET" | "POST", path: str
   let text: string;
   try {
     res = await fetchImpl(url, init);
-    text = await res.text();
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel();
+      throw new TrackerError(`github ${method} ${path} answered ${res.status}, a redirect not followed (App requests go only to ${input.apiBaseUrl})`, res.status, false);
+    }
+    const bytes = await readStreamLimited(res.body, MAX_APP_ANSWER_BYTES);
+    if (bytes === "too_large") throw new TrackerError(`github ${method} ${path} answered ${res.status} with a body over ${MAX_APP_ANSWER_BYTES} bytes`, res.status, false);
+    text = new TextDecoder().decode(bytes);
   } catch (err) {
+    if (err instanceof TrackerError) throw err;
     // A minted token is worth nothing unseen; minting again later is harmless, so report retryable.
     const reason = err instanceof Error && err.name === "TimeoutError" ? "timed out" : "network error";
     throw new TrackerError(`github ${method} ${path} failed: ${reason}`, null, true);
@@ -191,7 +235,7 @@ async function appRequest(input: AppAuthInput, method: "GET" | "POST", path: str
   const githubMessage = errorBodySchema.safeParse(body).success ? (body as { message: string }).message : "";
   const retryAt = rateLimitRetryAt({ forbiddenMayBeRateLimit: true }, res.status, res.headers, githubMessage, now());
   if (retryAt) throw new RateLimitedError(retryAt, res.status);
-  return { status: res.status, body, message: githubMessage ? `: ${githubMessage.slice(0, 200)}` : "" };
+  return { status: res.status, body, message: githubMessage ? `: ${redactSecrets(githubMessage, [jwt]).slice(0, 200)}` : "" };
 }
 
 function unexpected(what: string, res: AppResponse): TrackerError {

@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { parseLinkHeader, type TrackerHttp } from "../http";
 import { toUtcIso } from "../timestamps";
+import { webUrl } from "../canonical";
 import { TrackerError, type CanonicalComment } from "../types";
 
 export const gitlabNote = z.object({
@@ -27,7 +28,7 @@ export function noteToCanonical(n: GitLabNote, issueNumber: number, url: string)
   return {
     externalId: String(n.id),
     issueNumber,
-    url,
+    url: webUrl(url),
     body: n.body ?? "",
     author: n.author?.username ?? "",
     internal: n.internal === true || n.confidential === true,

@@ -4,7 +4,7 @@
  * `milestone_id`, and leave `assignees` out when nobody is assigned.
  */
 import { z } from "zod";
-import { canonicalIssue } from "../canonical";
+import { canonicalIssue, webUrl } from "../canonical";
 import { parseGitLabNoteEvent } from "../comment-webhooks";
 import type { IssueAction, IssueFields, NormalizedEvent } from "../types";
 import { changedFieldsOf, nonIssueEvent, parsePayload } from "../webhook-events";
@@ -90,7 +90,7 @@ export function parseGitLabWebhook(event: string, payload: unknown): NormalizedE
       number: mr.iid ?? null,
       title: mr.title ?? null,
       state: mr.state ?? null,
-      url: mr.url ?? null,
+      url: webUrl(mr.url) || null,
       headRef: mr.source_branch ?? null,
       baseRef: mr.target_branch ?? null,
     });
