@@ -4,6 +4,7 @@
  */
 import type { Child } from "hono/jsx";
 import type { ActivityRow, ConflictRow, DeliveryRow, IssueRow, ProjectRow, SyncRunRow } from "../db/schema";
+import { importedIssueIds } from "../db/activity";
 import { CHIP_RULES, CHIPS, type Chip } from "../sync/status-chip";
 import type { SyncStatus } from "../sync/status";
 import type { CredentialStatus } from "../sync/credentials";
@@ -544,7 +545,7 @@ export function ProjectPage(d: ProjectPageData) {
                     </pre>
                   )}
                 </td>
-                <td>{a.detail}</td>
+                <td>{a.kind === "issue.imported" ? `imported ${importedIssueIds(a).length} issues` : a.detail}</td>
               </tr>
             ))}
           </tbody>
