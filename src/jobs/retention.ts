@@ -1,5 +1,6 @@
 import { database, type Database } from "../db/client";
 import { deleteDoneOutbox, deleteEvents, deleteFinishedRuns, deleteOldActivity, deleteOldAppDeliveries, deleteProcessedDeliveries } from "../db/history";
+import { deleteOldFreshness } from "../db/freshness";
 import type { Env } from "../env";
 import { idFloor } from "../ids";
 
@@ -15,6 +16,8 @@ export const RETENTION = {
   eventsDays: 30,
   finishedOutboxDays: 7,
   activityDays: 30,
+  /** Hours of the freshness histogram (status shows the last 24 hours). */
+  freshnessDays: 7,
 } as const;
 
 /** Rows deleted per statement, and statements per table per call: bounded work for the daily cron. */
@@ -28,6 +31,7 @@ export interface PruneResult {
   outbox: number;
   activity: number;
   appDeliveries: number;
+  freshness: number;
 }
 
 /** Deletes finished history older than its retention, oldest first, in bounded chunks. */
@@ -50,5 +54,6 @@ export async function pruneHistory(env: Env, now: number = Date.now()): Promise<
     outbox: await prune(deleteDoneOutbox, new Date(now - RETENTION.finishedOutboxDays * DAY_MS).toISOString()),
     activity: await prune(deleteOldActivity, new Date(now - RETENTION.activityDays * DAY_MS).toISOString()),
     appDeliveries: await prune(deleteOldAppDeliveries, new Date(now - RETENTION.deliveriesDays * DAY_MS).toISOString()),
+    freshness: await prune(deleteOldFreshness, new Date(now - RETENTION.freshnessDays * DAY_MS).toISOString()),
   };
 }

@@ -156,6 +156,23 @@ export async function applySnapshots(
         detail: `conflict ${c.id}: "${c.field}" changed on both sides; ${c.resolution} won`,
       });
     }
+    // Freshness: how long each tracker change took to be written here (not for a first import, whose
+    // issues changed on the tracker long before this project existed).
+    const freshSource = origin.source === "webhook" || origin.source === "poll" || origin.source === "full" ? origin.source : null;
+    const written = Date.parse(now);
+    const lagOf = (id: string, version: number, snapshot: CanonicalIssue | undefined) =>
+      snapshot ? [{ issueId: id, version, lagMs: written - Date.parse(snapshot.updatedAt) }] : [];
+    const freshness =
+      freshSource === null
+        ? null
+        : {
+            source: freshSource,
+            at: now,
+            samples: [
+              ...(summarize ? [] : inserts.flatMap((row) => lagOf(row.id, 1, inserted.get(row.id)))),
+              ...updates.flatMap((u) => lagOf(u.row.id, u.row.version + 1, u.snapshot)),
+            ],
+          };
     const { insertedIds, updatedIds } = await writeSyncedRows(ctx.db, ctx.project.id, {
       inserts,
       updates: updates.map((u) => u.row),
@@ -163,6 +180,7 @@ export async function applySnapshots(
       outbox: outboxRows,
       activity,
       importSummary,
+      freshness,
       seenByRun: options.seenByRun ?? null,
     });
 

@@ -2,6 +2,7 @@ import type { Database } from "../db/client";
 import { commentCounts } from "../db/comments";
 import { countConflicts } from "../db/conflicts";
 import { countFailedDeliveries } from "../db/deliveries";
+import { freshnessSummary } from "../db/freshness";
 import { countBySyncState, countWithSyncWarnings } from "../db/issues";
 import { countByStatus } from "../db/outbox";
 import type { ProjectRow, SyncRunRow } from "../db/schema";
@@ -21,6 +22,8 @@ export interface SyncStatus {
   /** Issues whose last push had fields the tracker refused silently (kept locally). */
   issuesWithSyncWarnings: number;
   comments: Awaited<ReturnType<typeof commentCounts>>;
+  /** Tracker change → stored here over the last 24 hours, by source. */
+  freshness: Awaited<ReturnType<typeof freshnessSummary>>;
 }
 
 export async function syncStatus(db: Database, project: ProjectRow, now: number = Date.now()): Promise<SyncStatus> {
@@ -34,7 +37,7 @@ export async function syncStatus(db: Database, project: ProjectRow, now: number 
     countFailedDeliveries(db, project.id),
     countWithSyncWarnings(db, project.id),
   ]);
-  const comments = await commentCounts(db, project.id);
+  const [comments, freshness] = await Promise.all([commentCounts(db, project.id), freshnessSummary(db, project.id, new Date(now - 24 * 3_600_000).toISOString())]);
   return {
     project,
     lagSeconds: project.cursor ? Math.max(0, Math.round((now - Date.parse(project.cursor)) / 1000)) : null,
@@ -52,5 +55,6 @@ export async function syncStatus(db: Database, project: ProjectRow, now: number 
     failedDeliveries,
     issuesWithSyncWarnings,
     comments,
+    freshness,
   };
 }
