@@ -96,4 +96,29 @@ describe("webhook hand-off to the project's Durable Object", () => {
     expect(issues.map((i) => i.title).sort()).toEqual(hooks.map((_, i) => `burst ${i}`).sort());
     expect(await countRows("events", project.id)).toBe(12);
   });
+
+  it("a burst for one project is applied in shared turns: the project is loaded fewer times than deliveries arrive", async () => {
+    const project = await githubProject();
+    // Warm the edge's project cache, so the only project reads left are the Durable Object's.
+    expect((await waitProcessed(await accepted(await deliver(project, await githubDelivery("issues", opened))))).status).toBe("applied");
+    const base = opened.issue;
+    const hooks = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        githubDelivery("issues", { ...opened, issue: { ...base, id: base.id + 100 + i, node_id: `I_turn_${i}`, number: 2000 + i, title: `turn ${i}` } }),
+      ),
+    );
+    const proto = Object.getPrototypeOf(env.DB) as { prepare: (q: string) => D1PreparedStatement };
+    const prepare = proto.prepare;
+    let projectLoads = 0;
+    const spy = vi.spyOn(proto, "prepare").mockImplementation(function (this: unknown, query: string) {
+      if (/^select .* from "projects" where "projects"."id" = \?/i.test(query.trim())) projectLoads++;
+      return prepare.call(this, query);
+    });
+    const ids = await Promise.all(hooks.map(async (hook) => accepted(await deliver(project, hook))));
+    for (const id of ids) expect((await waitProcessed(id)).status).toBe("applied");
+    spy.mockRestore();
+    expect(await countRows("events", project.id)).toBe(13);
+    expect(projectLoads).toBeGreaterThan(0);
+    expect(projectLoads).toBeLessThan(12);
+  });
 });
