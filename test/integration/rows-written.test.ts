@@ -7,6 +7,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { projectWithTracker, syncAndWait } from "../support/trackers";
 import { watchRowsWritten } from "../support/rows-written";
+import { deliverAndApply } from "./webhooks.support";
 
 /** The `issues` row and the entries of its five indexes (pinned in query-plans.test.ts). */
 const ROWS_PER_ISSUE_ROW = 6;
@@ -42,5 +43,29 @@ describe("rows written per imported issue", () => {
       .all<{ kind: string; issue_id: string | null }>();
     expect(results.map((r) => r.kind)).toEqual(["issue.imported", "issue.created", "issue.created", "issue.created"]);
     expect(results.slice(1).every((r) => r.issue_id !== null)).toBe(true);
+  });
+
+  it("a webhook delivery that changes an issue: what it writes, per table", async () => {
+    const { fake, project } = await projectWithTracker("github");
+    fake.seed(3);
+    expect((await syncAndWait(project.id, "full")).status).toBe("succeeded");
+    fake.edit(2, { title: "edited on the tracker" });
+    const hook = await fake.webhook("edited", 2);
+    const counter = watchRowsWritten();
+    await deliverAndApply(project, hook);
+    counter.stop();
+    const { projects: _learnedRepositoryId, ...written } = counter.byTable();
+    expect(written).toEqual({
+      // insert: row, primary key, delivery-id and body-hash dedupe, two status indexes; then the status update (row + both status indexes)
+      webhook_deliveries: 9,
+      // the version-guarded update: the row and the index entries whose keys changed (updated_at)
+      issues: 4,
+      // the event log row and its 2 index entries
+      events: 3,
+      // the issue.updated entry, its 3 index entries and the AUTOINCREMENT counter
+      activity: 5,
+      // the hour's histogram row and its primary key (later deliveries in the same hour: 1)
+      freshness: 2,
+    });
   });
 });

@@ -9,6 +9,8 @@ import { vi } from "vitest";
 export interface RowsWritten {
   /** Rows written by statements whose target table is `table` (INSERT INTO / UPDATE / DELETE FROM). */
   table(table: string): number;
+  /** Rows written per target table. */
+  byTable(): Record<string, number>;
   total(): number;
   stop(): void;
 }
@@ -60,6 +62,7 @@ export function watchRowsWritten(): RowsWritten {
   }
   return {
     table: (table) => counts.get(table) ?? 0,
+    byTable: () => Object.fromEntries([...counts].filter(([, n]) => n > 0).sort(([a], [b]) => a.localeCompare(b))),
     total: () => [...counts.values()].reduce((a, b) => a + b, 0),
     stop: () => spies.forEach((s) => s.mockRestore()),
   };
