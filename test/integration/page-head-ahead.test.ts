@@ -52,6 +52,36 @@ describe("next page from the raw answer", () => {
     expect((await listAllIssues(project.id)).length).toBe(9);
   });
 
+  it("the repository-wide comment listing also requests page k+1 before page k's comments are validated", async () => {
+    const { fake, project } = await projectWithTracker("github", { syncDirection: "inbound" }, { perPage: 3, tickMs: 1000 });
+    const issue = fake.seedIssue();
+    // The fake serves at most 100 comments a page (GitHub's maximum): three pages or more.
+    for (let i = 0; i < 250; i++) fake.addComment(issue.number, { body: `comment ${i}` });
+    const commentListings = () => fake.requests.filter((r: any) => r.method === "GET" && /\/issues\/comments(\?|$)/.test(r.path)).length;
+    const fetchSpy = vi.mocked(globalThis.fetch);
+    const routed = fetchSpy.getMockImplementation()!;
+    let mangled = 0;
+    fetchSpy.mockImplementation(async (input, init) => {
+      const res = await routed(input as RequestInfo, init);
+      const url = new Request(input as RequestInfo).url;
+      // The second comment page: its first comment's id is not a number (GitHub's always is).
+      if (mangled === 0 && /\/issues\/comments\?/.test(url) && commentListings() === 2) {
+        mangled++;
+        const items = (await res.json()) as Record<string, unknown>[];
+        items[0]!.id = "not a number";
+        return new Response(JSON.stringify(items), { status: res.status, headers: res.headers });
+      }
+      return res;
+    });
+    const { runId } = await json(await api(`/api/v1/projects/${project.id}/sync`, { method: "POST", body: { mode: "full" } }));
+    const run = await waitForRun(runId, 30_000);
+    fetchSpy.mockImplementation(routed);
+    expect(mangled).toBe(1);
+    expect(run.status).toBe("failed");
+    // Page 3 was asked for while page 2 was still being validated.
+    expect(commentListings()).toBe(3);
+  });
+
   it("the adapters announce the same head the finished page reports", async () => {
     for (const provider of ["github", "gitlab", "gitea"] as const) {
       const { fake } = await projectWithTracker(provider, {}, { perPage: 4 });
