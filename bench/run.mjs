@@ -39,7 +39,7 @@ import {
 } from "./lib.mjs";
 
 const QUICK = process.argv.includes("--quick");
-/** `--only=import,webhooks,cron,large,latency,comments` runs a subset (incremental runs belong to `import`; `webhooks` needs `import`). */
+/** `--only=import,webhooks,freshness,cron,large,latency,comments` runs a subset (incremental runs belong to `import`; `webhooks` and `freshness` run on the first import). */
 const ONLY = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",") ?? null;
 const wanted = (section) => ONLY === null || ONLY.includes(section);
 const PAGE_SIZE = 100; // GitHub's maximum per_page, which the adapter asks for
@@ -49,8 +49,13 @@ const ENTRY = join(ROOT, "bench", "worker-entry.ts");
 const plan = QUICK
   ? { imports: [2_000], incremental: [0, 0, 1, 100], webhooks: { count: 300, warmup: 50, concurrency: 16 }, cronProjects: 1_000, cronRepeats: 2 }
   : { imports: [10_000, 100_000], incremental: [0, 0, 1, 100], webhooks: { count: 2_000, warmup: 200, concurrency: 16 }, cronProjects: 10_000, cronRepeats: 3 };
-/** Simulated tracker round trip of the `latency` section (api.github.com takes 300–800 ms a page; kept short here). */
-const LATENCY_MS = 25;
+/**
+ * Simulated tracker round trip of the `latency` section: api.github.com takes 300–800 ms a page, so
+ * 300 by default (`--latency-ms=N` to change). The section imports 10,000 items and the comments row
+ * at that latency; `--latency-large` adds the 100,000 import (about 10 minutes more).
+ */
+const LATENCY_MS = Number(process.argv.find((a) => a.startsWith("--latency-ms="))?.slice("--latency-ms=".length) ?? 300);
+const LATENCY_LARGE = process.argv.includes("--latency-large");
 const IMPORT_TIMEOUT_MS = { 2_000: 120_000, 10_000: 240_000, 100_000: 600_000 };
 /** The keyset scan's minimum requests for n items: `since` is inclusive, so pages after the first bring 99 new items. */
 const keysetPages = (n) => 1 + Math.ceil(Math.max(0, n - PAGE_SIZE) / (PAGE_SIZE - 1));
@@ -59,7 +64,7 @@ const COMMENTS_PLAN = QUICK ? { issues: 2_000, comments: 10_000 } : { issues: 10
 const ISSUES_PATH = `/repos/acme/widgets/issues?state=all&sort=updated&direction=asc&per_page=${PAGE_SIZE}`;
 const COMMENTS_PATH = `/repos/acme/widgets/issues/comments?sort=updated&direction=asc&per_page=${PAGE_SIZE}`;
 
-const results = { quick: QUICK, date: new Date().toISOString(), machine: machine(), imports: [], incremental: [], webhooks: null, cron: null, storage: [], notes: [] };
+const results = { quick: QUICK, date: new Date().toISOString(), machine: machine(), imports: [], incremental: [], webhooks: null, freshness: null, cron: null, storage: [], notes: [] };
 
 function machine() {
   const cpuinfo = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
@@ -443,6 +448,9 @@ async function webhookSection(ctx) {
   // edge alone, nothing applied behind it), and wrangler dev's own floor (GET /health, no D1).
   const health = await load(`${ctx.worker.origin}/health`, deliveries.map(() => ({ method: "GET" })), concurrency);
   const edgeWorker = await startWorker({ label: "webhook-edge", entry: ENTRY, withoutConsumers: ["syndarix-sync-jobs", "syndarix-sync-jobs-dlq"] });
+  // Since the hand-off (issue 26) the edge applies through the Durable Object after answering: switched
+  // off here, so this line measures the edge alone (verify, store, answer; nothing applied or queued).
+  await fetch(`${edgeWorker.origin}/__bench/no-handoff`, { method: "POST", signal: AbortSignal.timeout(30_000) });
   const edgeProject = await edgeWorker.api.createProject({ name: "bench webhooks", apiBaseUrl: ctx.fake.origin });
   const edgeUrl = `${edgeWorker.origin}/webhooks/github/${edgeProject.id}`;
   await load(edgeUrl, warm, concurrency);
@@ -469,6 +477,121 @@ async function webhookSection(ctx) {
   if ((edgeOnly.statuses[202] ?? 0) !== count) throw new Error(`edge-only worker answered ${JSON.stringify(edgeOnly.statuses)}`);
   log(`  edge only (no consumer) ${edgeOnly.perSec}/s p50 ${edgeOnly.p50} ms; wrangler dev GET /health ${health.perSec}/s p50 ${health.p50} ms`);
   log(`  ours ${ours.perSec}/s p50 ${ours.p50} ms p99 ${ours.p99} ms; theirs ${theirs.perSec}/s p50 ${theirs.p50} ms p99 ${theirs.p99} ms`);
+}
+
+// ---------- 3b: freshness (issue 26): signed delivery → change visible in GET …/issues/:id ----------
+
+/**
+ * Open-loop load: delivery i is sent at t0 + i / rate (not when the previous one finished). Its
+ * freshness is the time from sending it to the first answer of one watcher that follows the
+ * project's activity stream (`GET …/activity?kind=issue.updated&after=<cursor>`, every POLL_MS) and
+ * finds the change's new title: the entry commits in the same D1 batch as the issue row, so that is
+ * when `GET …/issues/:id` shows it. An upper bound, within POLL_MS plus one request. One watcher, not
+ * a poller per delivery, and each poll returns only the new entries: watching costs a fixed
+ * ~1,000 / POLL_MS small requests per second whatever the rate.
+ */
+const FRESHNESS_PLAN = QUICK ? { rates: [5, 50], seconds: 4 } : { rates: [5, 50], seconds: 10 };
+const POLL_MS = 20;
+
+async function freshnessSection(ctx) {
+  const n = plan.imports[0];
+  const gh = new FakeTracker("github", { baseUrl: ctx.fake.origin });
+  gh.seed(n, { pullRequestEvery: PR_EVERY });
+  const numbers = gh.store.visible().filter((i) => i.kind === "issue").map((i) => i.number);
+  const api = ctx.worker.api;
+  const url = `${ctx.worker.origin}/webhooks/github/${ctx.project.id}`;
+  results.freshness = { pollMs: POLL_MS, rates: [] };
+  let offset = 0;
+  for (const rate of FRESHNESS_PLAN.rates) {
+    const count = rate * FRESHNESS_PLAN.seconds;
+    log(`freshness: ${count} signed deliveries at ${rate}/s (open loop), each until its change is listed`);
+    const jobs = [];
+    for (let i = 0; i < count; i++) {
+      const number = numbers[(offset + i) % numbers.length];
+      const title = `fresh ${rate}/s #${i} ${Date.now()}`;
+      gh.edit(number, { title });
+      const w = await gh.webhook("edited", number);
+      jobs.push({ title, headers: w.headers, body: w.body, sent: null, visible: null });
+    }
+    offset += count;
+    await quiesce(ctx.worker);
+    await benchReset(ctx.worker);
+    const statuses = {};
+    // The watcher follows the project's activity stream from its current end: the issue.updated entry
+    // commits in the same batch as the issue's new title, so it is visible exactly when GET /issues/:id is.
+    const feed = `/api/v1/projects/${ctx.project.id}/activity?kind=issue.updated&limit=500`;
+    let cursor = null;
+    for (let guard = 0; guard < 10_000; guard++) {
+      const page = await api.get(`${feed}${cursor ? `&after=${cursor}` : ""}`);
+      cursor = page.nextCursor ?? cursor;
+      if (page.items.length === 0) break;
+    }
+    const byTitle = new Map(jobs.map((j) => [j.title, j]));
+    let sentAll = false;
+    const watcher = (async () => {
+      const deadline = performance.now() + 120_000;
+      while (performance.now() < deadline) {
+        const page = await api.get(`${feed}${cursor ? `&after=${cursor}` : ""}`);
+        const at = performance.now();
+        cursor = page.nextCursor ?? cursor;
+        for (const entry of page.items) {
+          const job = byTitle.get(entry.changes?.title?.after);
+          if (job && job.sent !== null && job.visible === null) job.visible = at;
+        }
+        if (sentAll && jobs.every((j) => j.visible !== null)) return;
+        if (page.items.length < 500) await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+      }
+      throw new Error(`freshness: ${jobs.filter((j) => j.visible === null).length} changes never became visible`);
+    })();
+    const t0 = performance.now();
+    await Promise.all(
+      jobs.map(async (job, i) => {
+        const due = t0 + (i * 1000) / rate;
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
+        job.sent = performance.now();
+        const res = await fetch(url, { method: "POST", headers: job.headers, body: job.body, signal: AbortSignal.timeout(30_000) });
+        await res.arrayBuffer();
+        statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+      }),
+    );
+    const sendMs = performance.now() - t0;
+    sentAll = true;
+    await watcher;
+    const visibleMs = jobs.map((j) => j.visible - j.sent);
+    await quiesce(ctx.worker);
+    const stats = await benchStats(ctx.worker);
+    visibleMs.sort((a, b) => a - b);
+    const entry = {
+      rate,
+      count,
+      achievedPerSec: round(count / (sendMs / 1000), 1),
+      p50: round(percentile(visibleMs, 50), 1),
+      p95: round(percentile(visibleMs, 95), 1),
+      p99: round(percentile(visibleMs, 99), 1),
+      max: round(visibleMs.at(-1), 1),
+      statuses,
+      // The watcher's list requests write nothing; the worker was quiet before the phase.
+      rowsWrittenPerDelivery: round(stats.rowsWritten / count, 2),
+      d1RoundTripsPerDelivery: round(stats.roundTrips / count, 2),
+      queueMessages: stats.queueMessages,
+    };
+    results.freshness.rates.push(entry);
+    log(`  ${rate}/s: p50 ${entry.p50} ms, p99 ${entry.p99} ms, max ${entry.max} ms; ${entry.rowsWrittenPerDelivery} rows written per delivery; ${entry.queueMessages} queue messages`);
+  }
+
+  // Rows written per push: local edits through the API, each pushed to the fake tracker.
+  const pushes = QUICK ? 20 : 50;
+  await quiesce(ctx.worker);
+  await benchReset(ctx.worker);
+  for (let i = 0; i < pushes; i++) {
+    const number = numbers[(offset + i) % numbers.length];
+    const page = await api.get(`/api/v1/projects/${ctx.project.id}/issues?externalNumber=${number}&state=all`);
+    await api.patch(`/api/v1/projects/${ctx.project.id}/issues/${page.items[0].id}`, { body: `edited locally ${i}` });
+  }
+  await quiesce(ctx.worker);
+  const pushStats = await benchStats(ctx.worker);
+  results.freshness.push = { count: pushes, rowsWrittenPerPush: round(pushStats.rowsWritten / pushes, 2), d1RoundTripsPerPush: round(pushStats.roundTrips / pushes, 2) };
+  log(`  ${pushes} local edits pushed: ${results.freshness.push.rowsWrittenPerPush} rows written per edit + push`);
 }
 
 // ---------- 4: cron fan-out ----------
@@ -581,7 +704,7 @@ function report() {
     out.push("| server | requests/s | p50 | p99 | answers |");
     out.push("|---|---|---|---|---|");
     out.push(`| ours: wrangler dev, POST /webhooks/github/:id (verify, D1 round trips and queue sends as counted below) | ${w.ours.perSec} | ${w.ours.p50} ms | ${w.ours.p99} ms | ${JSON.stringify(w.ours.statuses)} |`);
-    out.push(`| ours, edge only: same, on a worker whose sync-jobs queue has no consumer (nothing applied behind it) | ${w.edgeOnly.perSec} | ${w.edgeOnly.p50} ms | ${w.edgeOnly.p99} ms | ${JSON.stringify(w.edgeOnly.statuses)} |`);
+    out.push(`| ours, edge only: same, on a worker with the hand-off switched off and no sync-jobs consumer (nothing applied or queued behind it) | ${w.edgeOnly.perSec} | ${w.edgeOnly.p50} ms | ${w.edgeOnly.p99} ms | ${JSON.stringify(w.edgeOnly.statuses)} |`);
     out.push(`| wrangler dev floor: GET /health (no D1, no crypto) | ${w.health.perSec} | ${w.health.p50} ms | ${w.health.p99} ms | ${JSON.stringify(w.health.statuses)} |`);
     out.push(`| @octokit/webhooks createNodeMiddleware on node:http (verify, parse, dispatch) | ${w.theirs.perSec} | ${w.theirs.p50} ms | ${w.theirs.p99} ms | ${JSON.stringify(w.theirs.statuses)} |`);
     out.push(`| **ours ÷ wrangler dev floor** | **${round(w.ours.perSec / w.health.perSec, 2)}×** | ${round(w.ours.p50 / w.health.p50, 2)}× | ${round(w.ours.p99 / w.health.p99, 2)}× | |`);
@@ -591,6 +714,18 @@ function report() {
     out.push("");
     out.push(`Edge only: ${fmt(w.edgeOnly.d1.roundTrips)} D1 round trips for ${fmt(w.count)} deliveries (${round(w.edgeOnly.d1.roundTrips / w.count, 2)} each), ${w.edgeOnly.d1.avgMsPerCall} ms per D1 call on average under this load, ${fmt(w.edgeOnly.d1.queueCalls)} queue sends.`);
     out.push(`During our ingest the counters saw ${fmt(w.oursD1DuringIngest.roundTrips)} D1 round trips and ${fmt(w.oursD1DuringIngest.queueMessages)} queue messages (this includes the queue consumer/DO applying deliveries in the background while the load ran); the background applies then needed ${fmtMs(w.applyTailMs)} more to drain before the reference was measured.`);
+    out.push("");
+  }
+  if (results.freshness) {
+    const f = results.freshness;
+    out.push(`### 3b. Freshness: signed delivery sent → change visible in \`GET …/issues/:id\` (open loop; one watcher follows the activity stream every ${f.pollMs} ms)`);
+    out.push("");
+    out.push("| rate | deliveries | achieved/s | p50 | p95 | p99 (goal ≤ 300 ms) | max | answers | D1 rows written per delivery | D1 round trips per delivery (the watcher's list requests included) | queue messages |");
+    out.push("|---|---|---|---|---|---|---|---|---|---|---|");
+    for (const r of f.rates) {
+      out.push(`| ${r.rate}/s | ${r.count} | ${r.achievedPerSec} | ${r.p50} ms | ${r.p95} ms | **${r.p99} ms** | ${r.max} ms | ${JSON.stringify(r.statuses)} | ${r.rowsWrittenPerDelivery} | ${r.d1RoundTripsPerDelivery} | ${r.queueMessages} |`);
+    }
+    if (f.push) out.push(`\nLocal edits through the API, each pushed to the tracker: ${f.push.rowsWrittenPerPush} D1 rows written and ${f.push.d1RoundTripsPerPush} round trips per edit + push (${f.push.count} edits).`);
     out.push("");
   }
   if (results.cron) {
@@ -649,9 +784,10 @@ function writeReport(text) {
 await main(async () => {
   const started = performance.now();
   log(`${QUICK ? "quick" : "full"} run on ${results.machine.cpus} CPUs (${results.machine.cpuModel}), Node ${results.machine.node}`);
-  if (wanted("import") || wanted("webhooks")) {
+  if (wanted("import") || wanted("webhooks") || wanted("freshness")) {
     const first = await importSection(plan.imports[0], { withIncremental: wanted("import") });
     if (first && wanted("webhooks")) await webhookSection(first);
+    if (first && wanted("freshness")) await freshnessSection(first);
     await first?.worker.stop();
     if (first) await measureStorage(first.worker, fmt(plan.imports[0]));
   }
@@ -666,6 +802,12 @@ await main(async () => {
     // trip, not CPU): the production-like case where the next fetch can hide the apply.
     const section = await importSection(plan.imports[0], { withIncremental: false, latencyMs: LATENCY_MS });
     await section?.worker.stop();
+    for (const n of LATENCY_LARGE ? plan.imports.slice(1) : []) {
+      const large = await importSection(n, { withIncremental: false, latencyMs: LATENCY_MS });
+      await large?.worker.stop();
+    }
+    const comments = await importSection(COMMENTS_PLAN.issues, { withIncremental: false, comments: COMMENTS_PLAN.comments, latencyMs: LATENCY_MS });
+    await comments?.worker.stop();
   }
   if (wanted("comments")) {
     const section = await importSection(COMMENTS_PLAN.issues, { withIncremental: false, comments: COMMENTS_PLAN.comments });

@@ -5,6 +5,9 @@
  *
  *   GET  /__bench/stats   the counters (global to the isolate: Worker, queue consumer and DO)
  *   POST /__bench/reset   zero them
+ *   POST /__bench/no-handoff  from now on the webhook edge's hand-off to the Durable Object answers as
+ *                         if the project were paused (nothing applied, nothing queued): the "edge
+ *                         only" measurement of the webhook section
  *
  * Nothing here changes behaviour: every call is forwarded to the real binding.
  */
@@ -109,8 +112,33 @@ function countingQueue<T>(queue: Queue<T>): Queue<T> {
   } as Queue<T>;
 }
 
+let handoff = true;
+
+/** The Durable Object namespace with `applyDelivery` answering "paused" (see /__bench/no-handoff). */
+function withoutHandoff(ns: Env["PROJECT_SYNC"]): Env["PROJECT_SYNC"] {
+  return new Proxy(ns, {
+    get(target, prop) {
+      if (prop === "get") {
+        return (id: DurableObjectId) => {
+          const stub = target.get(id);
+          return new Proxy(stub, {
+            get(s, p) {
+              if (p === "applyDelivery") return async () => ({ ok: false, error: { name: "ProjectPaused", message: "hand-off disabled by the bench" } });
+              const v = Reflect.get(s, p);
+              return typeof v === "function" ? v.bind(s) : v;
+            },
+          });
+        };
+      }
+      const v = Reflect.get(target, prop);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
+
 function instrument(env: Env, source: string): Env {
-  return { ...env, DB: countingD1(env.DB, source), SYNC_QUEUE: countingQueue(env.SYNC_QUEUE), PUSH_QUEUE: countingQueue(env.PUSH_QUEUE) };
+  const instrumented = { ...env, DB: countingD1(env.DB, source), SYNC_QUEUE: countingQueue(env.SYNC_QUEUE), PUSH_QUEUE: countingQueue(env.PUSH_QUEUE) };
+  return handoff || source !== "fetch" ? instrumented : { ...instrumented, PROJECT_SYNC: withoutHandoff(env.PROJECT_SYNC) };
 }
 
 export class ProjectSync extends RealProjectSync {
@@ -123,6 +151,10 @@ export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     const path = new URL(request.url).pathname;
     if (path === "/__bench/stats") return Response.json(counters);
+    if (path === "/__bench/no-handoff" && request.method === "POST") {
+      handoff = false;
+      return Response.json({ handoff });
+    }
     if (path === "/__bench/reset" && request.method === "POST") {
       counters = zero();
       return Response.json(counters);

@@ -19,6 +19,9 @@ import { activity, comments, issues, type ActivityRow } from "./schema";
 export const ACTIVITY_KINDS = [
   // local issues
   "issue.created",
+  // one row per listing page of a first import: issue_id null, detail `{ "issueIds": [...] }`, standing
+  // for one issue.created per listed issue (importSummaryStatement)
+  "issue.imported",
   "issue.updated",
   "issue.pushed",
   "issue.orphaned",
@@ -186,6 +189,44 @@ export function activityStatements(entries: readonly ActivityEntry[], when: SQL 
         AND (${when})
       ORDER BY j.key`,
   );
+}
+
+/** What an `issue.imported` entry stands for: the page's new issues, in listing order. */
+export interface ImportSummary {
+  projectId: string;
+  origin: ActivityOrigin;
+  createdAt: string;
+  issueIds: readonly string[];
+}
+
+/**
+ * One `issue.imported` entry for a page of a first import, instead of one `issue.created` per issue:
+ * 1 row (and its index entries) per page instead of per issue. Its `detail` lists only the issues
+ * that exist after the batch's writes (an insert that lost to a concurrent one is left out), and no
+ * entry is written when none does. Put it in the batch after the inserts, like activityStatements.
+ */
+export function importSummaryStatement(summary: ImportSummary): SQL {
+  return sql`
+    INSERT INTO ${activity} (project_id, issue_id, kind, source, actor, run_id, delivery_id, changes, detail, created_at)
+    SELECT ${summary.projectId}, NULL, 'issue.imported', ${summary.origin.source}, ${summary.origin.actor ?? null}, ${summary.origin.runId ?? null},
+      ${summary.origin.deliveryId ?? null}, NULL, json_object('issueIds', json(s.ids)), ${summary.createdAt}
+    FROM (
+      SELECT json_group_array(j.value) AS ids, count(*) AS n
+      FROM json_each(${JSON.stringify(summary.issueIds)}) AS j
+      WHERE EXISTS (SELECT 1 FROM ${issues} i WHERE i.id = j.value)
+    ) AS s
+    WHERE s.n > 0`;
+}
+
+/** The issue ids an `issue.imported` entry stands for (empty for any other entry, or a detail that is not one). */
+export function importedIssueIds(row: Pick<ActivityRow, "kind" | "detail">): string[] {
+  if (row.kind !== "issue.imported" || !row.detail) return [];
+  try {
+    const ids = (JSON.parse(row.detail) as { issueIds?: unknown }).issueIds;
+    return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === "string") : [];
+  } catch {
+    return [];
+  }
 }
 
 /** A change that is only its record (nothing else to write), or writes plus their record in one batch. */

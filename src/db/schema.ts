@@ -488,3 +488,38 @@ export const dashboardSessions = sqliteTable("dashboard_sessions", {
   expiresAt: text("expires_at").notNull(),
   createdAt: text("created_at").notNull().default(now),
 });
+
+// ---------- Freshness (issue 26): tracker change → applied here, per project, source and hour ----------
+
+/**
+ * Upper bounds (ms) of the freshness histogram's bins; a lag above the last one counts in the
+ * overflow bin. Columns b0…b20 of `freshness` hold the counts in this order, b21 the overflow.
+ */
+export const FRESHNESS_BINS_MS = [
+  50, 100, 150, 200, 300, 500, 750, 1_000, 1_500, 2_000, 3_000, 5_000, 10_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000, 86_400_000,
+] as const;
+
+const bin = (i: number) => integer(`b${i}`).notNull().default(0);
+
+/**
+ * How long applied tracker changes took to show up here (the tracker's `updated_at` → our write),
+ * as a histogram per project, source (webhook, poll, full) and UTC hour: one upserted row per
+ * applied page or delivery, not one per change. Pruned by the daily retention.
+ */
+export const freshness = sqliteTable(
+  "freshness",
+  {
+    projectId: text("project_id").notNull(),
+    source: text("source", { enum: ["webhook", "poll", "full"] }).notNull(),
+    /** `YYYY-MM-DDTHH` (UTC) of the writes counted. */
+    hour: text("hour").notNull(),
+    count: integer("count").notNull().default(0),
+    sumMs: integer("sum_ms").notNull().default(0),
+    maxMs: integer("max_ms").notNull().default(0),
+    b0: bin(0), b1: bin(1), b2: bin(2), b3: bin(3), b4: bin(4), b5: bin(5), b6: bin(6), b7: bin(7), b8: bin(8), b9: bin(9), b10: bin(10),
+    b11: bin(11), b12: bin(12), b13: bin(13), b14: bin(14), b15: bin(15), b16: bin(16), b17: bin(17), b18: bin(18), b19: bin(19), b20: bin(20),
+    b21: bin(21),
+  },
+  (t) => [primaryKey({ columns: [t.projectId, t.source, t.hour] })],
+);
+export type FreshnessRow = typeof freshness.$inferSelect;

@@ -7,9 +7,10 @@
 import { sql, type SQL } from "drizzle-orm";
 import { runBatch, type Statement } from "./batch";
 import type { Database } from "./client";
-import { activityStatements, type ActivityEntry } from "./activity";
+import { activityStatements, importSummaryStatement, type ActivityEntry, type ImportSummary } from "./activity";
 import { issueAtVersion, packText, replacePartsStatements } from "./issue-texts";
 import { chunkByJsonSize, jsonField as j } from "./json";
+import { freshnessStatement, type FreshnessSample, type FreshnessSource } from "./freshness";
 import { outboxUpsertJson, type OutboxWrite } from "./outbox";
 import { conflicts, issues, projects, type IssueRow } from "./schema";
 
@@ -59,7 +60,18 @@ export interface ConflictWrite {
 export async function writeSyncedRows(
   db: Database,
   projectId: string,
-  writes: { inserts: RowWrite[]; updates: RowWrite[]; conflicts: ConflictWrite[]; outbox: OutboxWrite[]; activity?: ActivityEntry[]; seenByRun?: string | null },
+  writes: {
+    inserts: RowWrite[];
+    updates: RowWrite[];
+    conflicts: ConflictWrite[];
+    outbox: OutboxWrite[];
+    activity?: ActivityEntry[];
+    /** A first import's page: one `issue.imported` entry for its inserts (activity then has none for them). */
+    importSummary?: ImportSummary | null;
+    /** Each written row's lag behind its tracker change, counted only if its write applied. */
+    freshness?: { source: FreshnessSource; at: string; samples: FreshnessSample[] } | null;
+    seenByRun?: string | null;
+  },
 ): Promise<{ insertedIds: Set<string>; updatedIds: Set<string> }> {
   const statements: { kind: "insert" | "update" | "other"; query: Statement }[] = [];
   // Texts over a row's share of D1's byte limit go to issue_text_parts (issue-texts.ts).
@@ -103,6 +115,11 @@ export async function writeSyncedRows(
   }
   // Last: each entry is guarded on its issue's write having applied (see ActivityEntry.onlyIfIssue).
   for (const query of activityStatements(writes.activity ?? [])) statements.push({ kind: "other", query });
+  if (writes.importSummary && writes.importSummary.issueIds.length > 0) statements.push({ kind: "other", query: importSummaryStatement(writes.importSummary) });
+  if (writes.freshness && writes.freshness.samples.length > 0) {
+    const f = writes.freshness;
+    statements.push({ kind: "other", query: freshnessStatement(projectId, f.source, f.at, f.samples) });
+  }
   if (statements.length === 0) return { insertedIds: new Set(), updatedIds: new Set() };
   const results = await runBatch(db, statements.map((s) => s.query));
   const insertedIds = new Set<string>();

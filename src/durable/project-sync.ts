@@ -62,12 +62,40 @@ export class ProjectSync extends DurableObject<Env> {
     });
   }
 
-  /** Applies one stored webhook delivery. */
+  /**
+   * Deliveries waiting for their turn in the chain. A burst (the edge hands each delivery over as it
+   * arrives) is applied in one turn: one project and credential load for all of them, each delivery
+   * still applied, finished and answered on its own.
+   */
+  #waiting: { deliveryRowId: string; answer: (result: RpcResult<null>) => void }[] = [];
+
+  /** Applies one stored webhook delivery (with any others waiting for the same turn). */
   async applyDelivery(projectId: string, deliveryRowId: string): Promise<RpcResult<null>> {
-    return this.#call(projectId, async () => {
-      await this.#dropCarry();
-      await applyDelivery(await loadSyncContext(this.env, projectId), deliveryRowId);
-      return null;
+    return new Promise((answer) => {
+      this.#waiting.push({ deliveryRowId, answer });
+      if (this.#waiting.length > 1) return; // a turn is already queued: it takes this one too
+      void this.#call(projectId, async () => {
+        const turn = this.#waiting;
+        this.#waiting = [];
+        await this.#dropCarry();
+        const ctx = await loadSyncContext(this.env, projectId).catch((err: unknown) => err as Error);
+        for (const { deliveryRowId: id, answer: reply } of turn) {
+          if (ctx instanceof Error) {
+            reply({ ok: false, error: { name: ctx.name, message: ctx.message } });
+            continue;
+          }
+          try {
+            await applyDelivery(ctx, id);
+            reply({ ok: true, value: null });
+          } catch (err) {
+            reply({ ok: false, error: err instanceof Error ? { name: err.name, message: err.message } : { name: "Error", message: String(err) } });
+          }
+        }
+        return null;
+      }).then((result) => {
+        // Only a failure outside the loop (the storage write of #call) lands here: answer whoever is left.
+        if (!result.ok) for (const w of this.#waiting.splice(0)) w.answer(result);
+      });
     });
   }
 

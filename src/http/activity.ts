@@ -4,7 +4,7 @@
  * functions (src/ui/).
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { ACTIVITY_KINDS, ACTIVITY_SOURCES, listActivity, type ActivityFilter } from "../db/activity";
+import { ACTIVITY_KINDS, ACTIVITY_SOURCES, importedIssueIds, listActivity, type ActivityFilter } from "../db/activity";
 import { database } from "../db/client";
 import type { ActivityRow } from "../db/schema";
 import { ValidationFailed } from "../errors";
@@ -30,6 +30,10 @@ export const ActivitySchema = z
       .nullable()
       .openapi({ description: "Fields changed, before → after. A value over 1 KiB is `{ truncated: true, bytes, prefix }`" }),
     detail: z.string().nullable(),
+    issueIds: z
+      .array(z.string())
+      .optional()
+      .openapi({ description: "`issue.imported` only: the issues a first import's listing page created, one `issue.created` each (also in `detail` as JSON)" }),
     createdAt: IsoTimestamp,
   })
   .openapi("Activity");
@@ -46,6 +50,7 @@ export function activityToApi(row: ActivityRow): z.infer<typeof ActivitySchema> 
     deliveryId: row.deliveryId,
     changes: row.changes ? (JSON.parse(row.changes) as Record<string, { before: unknown; after: unknown }>) : null,
     detail: row.detail,
+    ...(row.kind === "issue.imported" ? { issueIds: importedIssueIds(row) } : {}),
     createdAt: row.createdAt,
   };
 }

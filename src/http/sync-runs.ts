@@ -123,6 +123,15 @@ const CredentialStatusSchema = z
   })
   .openapi("CredentialStatus");
 
+const FreshnessSchema = z
+  .object({
+    count: z.number().int().openapi({ description: "Changes applied" }),
+    p50Ms: z.number().int().nullable().openapi({ description: "Median lag, ms (upper bound of its histogram bin); null when none" }),
+    p95Ms: z.number().int().nullable().openapi({ description: "95th percentile lag, ms (upper bound of its histogram bin)" }),
+    maxMs: z.number().int().nullable(),
+  })
+  .openapi("Freshness");
+
 const StatusSchema = z
   .object({
     projectId: z.string(),
@@ -176,6 +185,12 @@ const StatusSchema = z
       .openapi({ description: "Comment sync" }),
     pendingCommentPushes: z.number().int().openapi({ description: "Comment outbox rows waiting for the tracker" }),
     failedCommentPushes: z.number().int(),
+    freshness: z
+      .object({ webhook: FreshnessSchema, poll: FreshnessSchema, full: FreshnessSchema })
+      .openapi({
+        description:
+          "Last 24 hours: how long tracker changes took to be stored here (the tracker's updated_at → our write), by how they arrived. A first import is not counted",
+      }),
   })
   .openapi("SyncStatus");
 
@@ -226,6 +241,7 @@ function statusToApi(s: SyncStatus, credential: CredentialStatus, now: number): 
     },
     pendingCommentPushes: s.comments.pendingPushes,
     failedCommentPushes: s.comments.failedPushes,
+    freshness: s.freshness,
   };
 }
 

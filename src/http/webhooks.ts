@@ -2,8 +2,8 @@
  * The webhook edge: verify the signature on the raw bytes, dedupe, persist, answer fast; the
  * project's Durable Object applies the delivery later (src/sync/deliveries.ts). Hot path: the
  * project and its secret from the isolate's cache (./webhook-projects.ts), one D1 write (the
- * delivery, conditional on the project still holding that secret), then the answer; the queue send
- * runs after it (waitUntil), with the cron sweep behind it.
+ * delivery, conditional on the project still holding that secret), then the answer; the hand-off to
+ * the project's Durable Object runs after it (waitUntil), with the queue and the cron sweep behind it.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { database } from "../db/client";
@@ -26,7 +26,8 @@ import {
   type Provider,
 } from "../providers";
 import type { ProjectRow } from "../db/schema";
-import { enqueueDeliveryApply, requestSoonIncremental } from "../queue/send";
+import { requestSoonIncremental } from "../queue/send";
+import { handOffDelivery } from "../jobs/handoff";
 import { noteForeignDelivery } from "../sync/foreign-deliveries";
 import { foreignDeliveryReason } from "../sync/repository";
 import { jsonContent, ProblemSchema } from "./common";
@@ -230,13 +231,9 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
     return c.json({ status: "ignored" as const, id }, 200);
   }
 
-  // The delivery is stored: the answer need not wait for the queue. A send that fails leaves it
-  // `received`, and the cron sweep (jobs/sweeps.ts) or a replay applies it.
-  const storedId = id;
-  c.executionCtx.waitUntil(
-    enqueueDeliveryApply(c.env, projectId, storedId).catch((err: unknown) => {
-      log.error("webhook enqueue failed; left for the sweep", { projectId, deliveryRowId: storedId, error: errorText(err, 200) });
-    }),
-  );
+  // The delivery is stored: the answer need not wait for its apply. After answering, the project's
+  // Durable Object applies it at once; a failed hand-off falls back to the queue, a lost send to the
+  // cron sweep (jobs/sweeps.ts) or a replay.
+  c.executionCtx.waitUntil(handOffDelivery(c.env, projectId, id));
   return c.json({ status: "accepted" as const, id }, 202);
 });

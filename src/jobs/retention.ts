@@ -1,6 +1,7 @@
 import { database, type Database } from "../db/client";
 import { deleteDoneOutbox, deleteEvents, deleteFinishedRuns, deleteOldActivity, deleteOldAppDeliveries, deleteProcessedDeliveries } from "../db/history";
 import { pruneIdempotencyKeys } from "../db/idempotency";
+import { deleteOldFreshness } from "../db/freshness";
 import type { Env } from "../env";
 import { idFloor } from "../ids";
 
@@ -16,6 +17,8 @@ export const RETENTION = {
   eventsDays: 30,
   finishedOutboxDays: 7,
   activityDays: 30,
+  /** Hours of the freshness histogram (status shows the last 24 hours). */
+  freshnessDays: 7,
 } as const;
 
 /** Rows deleted per statement, and statements per table per call: bounded work for the daily cron. */
@@ -31,6 +34,7 @@ export interface PruneResult {
   appDeliveries: number;
   /** Idempotency-Key answers are kept one day. */
   idempotencyKeys: number;
+  freshness: number;
 }
 
 /** Deletes finished history older than its retention, oldest first, in bounded chunks. */
@@ -54,5 +58,6 @@ export async function pruneHistory(env: Env, now: number = Date.now()): Promise<
     activity: await prune(deleteOldActivity, new Date(now - RETENTION.activityDays * DAY_MS).toISOString()),
     appDeliveries: await prune(deleteOldAppDeliveries, new Date(now - RETENTION.deliveriesDays * DAY_MS).toISOString()),
     idempotencyKeys: await prune(pruneIdempotencyKeys, new Date(now - DAY_MS).toISOString()),
+    freshness: await prune(deleteOldFreshness, new Date(now - RETENTION.freshnessDays * DAY_MS).toISOString()),
   };
 }

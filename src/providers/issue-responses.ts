@@ -4,7 +4,7 @@
  */
 import type { z } from "zod";
 import { toUtcIso } from "./timestamps";
-import { TrackerError, type CanonicalIssue, type IssueLookup, type IssuePage, type Provider, type RepositoryLookup } from "./types";
+import { TrackerError, type CanonicalIssue, type IssueLookup, type IssuePage, type IssuePageHead, type ListPageRequest, type Provider, type RepositoryLookup } from "./types";
 
 /** The `Date` header as ISO UTC, or null. */
 export function serverTimeOf(headers: Headers): string | null {
@@ -35,6 +35,51 @@ export function issuePage(
     rawCount: raw.length,
     total: links.total ?? null,
   };
+}
+
+/**
+ * The head of a page from the raw answer, before its items are validated: `lastUpdatedAt` from the
+ * last raw item's `updated_at` when it is a parseable timestamp, else null (then the caller waits
+ * for the validated page, which reports the same field or fails).
+ */
+export function rawPageHead(
+  body: unknown,
+  headers: Headers,
+  links: { nextUrl: string | null; etag?: string | null; total?: number | null },
+): IssuePageHead | null {
+  if (!Array.isArray(body)) return null;
+  const last: unknown = body.at(-1);
+  let lastUpdatedAt: string | null = null;
+  if (last !== undefined) {
+    const updated = last !== null && typeof last === "object" ? (last as { updated_at?: unknown }).updated_at : undefined;
+    if (typeof updated !== "string") return null;
+    try {
+      lastUpdatedAt = toUtcIso(updated);
+    } catch {
+      return null;
+    }
+  }
+  return {
+    nextUrl: links.nextUrl,
+    etag: links.etag ?? null,
+    notModified: false,
+    serverTime: serverTimeOf(headers),
+    lastUpdatedAt,
+    rawCount: body.length,
+    total: links.total ?? null,
+  };
+}
+
+/** Hands the raw head to `request.onHead`, if the caller asked for it and the raw answer gives one. */
+export function announceHead(
+  request: ListPageRequest,
+  body: unknown,
+  headers: Headers,
+  links: { nextUrl: string | null; etag?: string | null; total?: number | null },
+): void {
+  if (!request.onHead) return;
+  const head = rawPageHead(body, headers, links);
+  if (head) request.onHead(head);
 }
 
 /** A count header (GitLab `X-Total`, Gitea `X-Total-Count`) as a number, or null when absent or not a count. */

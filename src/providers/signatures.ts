@@ -17,15 +17,28 @@ export async function secretTokenMatches(token: string | null, secret: string): 
   return constantTimeEqual(token, secret);
 }
 
+/**
+ * Imported HMAC keys per secret, per isolate: a warm edge signs with the key it imported for the
+ * previous delivery instead of importing it again (one WebCrypto call less per delivery). Bounded;
+ * cleared whole when full (secrets are few per isolate: one per project that sends it webhooks).
+ */
+const hmacKeys = new Map<string, Promise<CryptoKey>>();
+const MAX_HMAC_KEYS = 1_000;
+
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = hmacKeys.get(secret);
+  if (!key) {
+    if (hmacKeys.size >= MAX_HMAC_KEYS) hmacKeys.clear();
+    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    // A failed import is not kept: the next call tries again.
+    key.catch(() => hmacKeys.delete(secret));
+    hmacKeys.set(secret, key);
+  }
+  return key;
+}
+
 export async function hmacSha256Hex(secret: string, data: Uint8Array): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    encoder.encode(secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  return toHex(new Uint8Array(await crypto.subtle.sign("HMAC", key, data)));
+  return toHex(new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), data)));
 }
 
 export async function sha256Hex(data: Uint8Array): Promise<string> {

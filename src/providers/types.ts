@@ -60,6 +60,12 @@ export interface IssuePage {
   total?: number | null;
 }
 
+/**
+ * What a listing page says about where the listing goes, known from the raw answer (headers and the
+ * last raw item's `updated_at`) before its items are validated and normalised.
+ */
+export type IssuePageHead = Omit<IssuePage, "issues">;
+
 export interface ListPageRequest {
   /** Only issues updated at or after this instant (ISO UTC); omit for all issues. */
   since?: string | null;
@@ -67,6 +73,12 @@ export interface ListPageRequest {
   url?: string | null;
   /** Send `If-None-Match` with this ETag (GitHub only; other trackers ignore it). */
   etag?: string | null;
+  /**
+   * Called once with the page's head as soon as the raw answer is read, before its items are
+   * validated and normalised (so a caller may request the next page meanwhile). An adapter that
+   * does not call it leaves the caller to take the head from the finished page.
+   */
+  onHead?: (head: IssuePageHead) => void;
 }
 
 export type IssueLookup =

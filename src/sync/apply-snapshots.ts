@@ -132,7 +132,11 @@ export async function applySnapshots(
 
     const origin = originOf(ctx, source === "event" ? "webhook" : "poll");
     const activity: ActivityEntry[] = [];
-    for (const row of inserts) {
+    // A first import (no run has completed yet) records one summary entry per page instead of one
+    // per issue: 4 rows written per page instead of 4 per issue. The events stream expands it.
+    const summarize = source === "listing" && ctx.project.cursor === null;
+    const importSummary = summarize ? { projectId: ctx.project.id, origin, createdAt: now, issueIds: inserts.map((row) => row.id) } : null;
+    for (const row of summarize ? [] : inserts) {
       const entry = { projectId: ctx.project.id, issueId: row.id, origin, createdAt: now, onlyIfIssue: { id: row.id } };
       activity.push({ ...entry, kind: "issue.created", changes: rowChanges(undefined, row), detail: `imported #${row.externalNumber}` });
     }
@@ -152,12 +156,31 @@ export async function applySnapshots(
         detail: `conflict ${c.id}: "${c.field}" changed on both sides; ${c.resolution} won`,
       });
     }
+    // Freshness: how long each tracker change took to be written here (not for a first import, whose
+    // issues changed on the tracker long before this project existed).
+    const freshSource = origin.source === "webhook" || origin.source === "poll" || origin.source === "full" ? origin.source : null;
+    const written = Date.parse(now);
+    const lagOf = (id: string, version: number, snapshot: CanonicalIssue | undefined) =>
+      snapshot ? [{ issueId: id, version, lagMs: written - Date.parse(snapshot.updatedAt) }] : [];
+    const freshness =
+      freshSource === null
+        ? null
+        : {
+            source: freshSource,
+            at: now,
+            samples: [
+              ...(summarize ? [] : inserts.flatMap((row) => lagOf(row.id, 1, inserted.get(row.id)))),
+              ...updates.flatMap((u) => lagOf(u.row.id, u.row.version + 1, u.snapshot)),
+            ],
+          };
     const { insertedIds, updatedIds } = await writeSyncedRows(ctx.db, ctx.project.id, {
       inserts,
       updates: updates.map((u) => u.row),
       conflicts: conflictRows,
       outbox: outboxRows,
       activity,
+      importSummary,
+      freshness,
       seenByRun: options.seenByRun ?? null,
     });
 

@@ -21,6 +21,7 @@ import {
   storeCommentCursor,
 } from "../db/comments";
 import type { SyncRunRow } from "../db/schema";
+import type { CommentPage, IssuePageHead } from "../providers/types";
 import { nowIso } from "../ids";
 import { applyCommentDeletions, applyComments, applyWaitingComments } from "./comments";
 import type { SyncContext } from "./context";
@@ -75,16 +76,25 @@ export async function commentStep(ctx: SyncContext, run: SyncRunRow, cp: Comment
   return true;
 }
 
-/** Starts a comment page request now; its rejection is observed by whoever awaits it. */
-function startCommentPage(ctx: SyncContext, at: { since: string | null; url: string | null }, etag: string | null): ReturnType<SyncContext["tracker"]["listCommentsPage"]> {
-  const page = ctx.tracker.listCommentsPage({ since: at.since, url: at.url, etag });
+/**
+ * Starts a comment page request now: its head (`Link`, last raw `updated_at`) as soon as the adapter
+ * read the raw answer, its page once validated and normalised. Rejections are observed by whoever
+ * awaits them.
+ */
+function startCommentPage(ctx: SyncContext, at: { since: string | null; url: string | null }, etag: string | null) {
+  let announce: (head: IssuePageHead) => void = () => undefined;
+  const early = new Promise<IssuePageHead>((resolve) => (announce = resolve));
+  const page = ctx.tracker.listCommentsPage({ since: at.since, url: at.url, etag, onHead: (head) => announce(head) });
   page.catch(() => undefined); // awaited (or deliberately dropped) later; never an unhandled rejection
-  return page;
+  const head: Promise<Pick<IssuePageHead, "nextUrl" | "lastUpdatedAt">> = Promise.race([early, page]);
+  head.catch(() => undefined);
+  return { head, page };
 }
 
 /**
  * Up to PAGES_PER_STEP pages of the repository-wide listing. Pipelined like the issue listing: the
- * request for page k+1 starts as soon as page k arrives and runs while page k is written; the
+ * request for page k+1 starts as soon as page k's raw head arrives and runs while page k is
+ * validated, normalised and written; the
  * checkpoint moves past page k only after its write. The step's last page starts nothing (no request
  * outlives the step, none is wasted).
  */
@@ -93,7 +103,23 @@ async function listRepositoryStep(ctx: SyncContext, run: SyncRunRow, cp: Comment
   const useEtag = cp.firstRequest && run.mode === "incremental" && ctx.project.commentCursorEtag !== null;
   let pending = startCommentPage(ctx, { since: cp.since, url: cp.nextUrl }, useEtag ? ctx.project.commentCursorEtag : null);
   for (let i = 0; i < PAGES_PER_STEP; i++) {
-    const page = await pending;
+    // Where the listing goes after this page, known from its raw head: the next request overlaps this
+    // page's validation, normalisation and write.
+    const head = await pending.head;
+    const next =
+      head.nextUrl === null
+        ? null
+        : ordered && head.lastUpdatedAt && (!cp.since || head.lastUpdatedAt > cp.since)
+          ? { since: head.lastUpdatedAt, url: null }
+          : { since: cp.since, url: head.nextUrl };
+    const ahead = next && i < PAGES_PER_STEP - 1 ? startCommentPage(ctx, next, null) : null;
+    let page: CommentPage;
+    try {
+      page = await pending.page;
+    } catch (err) {
+      await ahead?.page.catch(() => undefined);
+      throw err;
+    }
     if (cp.firstRequest) {
       cp.listingStartedAt = page.serverTime ?? nowIso(Date.now() - OVERLAP_MS);
       cp.firstPageEtag = page.etag && page.nextUrl === null && page.rawCount < ctx.tracker.pageSize ? page.etag : null;
@@ -104,14 +130,6 @@ async function listRepositoryStep(ctx: SyncContext, run: SyncRunRow, cp: Comment
       cp.nextUrl = null;
       return true;
     }
-    // Where the listing goes after this page, known before the page is written.
-    const next =
-      page.nextUrl === null
-        ? null
-        : ordered && page.lastUpdatedAt && (!cp.since || page.lastUpdatedAt > cp.since)
-          ? { since: page.lastUpdatedAt, url: null }
-          : { since: cp.since, url: page.nextUrl };
-    const ahead = next && i < PAGES_PER_STEP - 1 ? startCommentPage(ctx, next, null) : null;
     try {
       if (page.comments.length > 0) {
         await applyComments(ctx, page.comments, run.mode === "full" ? run.id : null, { markSeen: true });
@@ -119,7 +137,7 @@ async function listRepositoryStep(ctx: SyncContext, run: SyncRunRow, cp: Comment
       }
     } catch (err) {
       // Let the request in flight finish before the step ends: no tracker traffic outlives it.
-      await ahead?.catch(() => undefined);
+      await ahead?.page.catch(() => undefined);
       throw err;
     }
     // Page k is written: only now does the checkpoint move past it.

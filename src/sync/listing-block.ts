@@ -11,7 +11,7 @@
  * earlier passes missed; if it still does after MAX_BLOCK_PASSES, the run's cursor is capped at
  * the block, and the next run reads it again.
  */
-import type { IssuePage } from "../providers/types";
+import type { IssuePage, IssuePageHead } from "../providers/types";
 
 /** Passes over one block (the first read included) before the run gives up and caps its cursor. */
 export const MAX_BLOCK_PASSES = 4;
@@ -80,6 +80,18 @@ export function advanceListing(cp: ListingPosition, page: IssuePage, ordered: bo
     cp.nextUrl = page.nextUrl;
   }
   return true;
+}
+
+/**
+ * Whether `advanceListing` needs the page's items to move on from it (a same-timestamp block is
+ * being read or begins here). When not, the page's head alone decides the next request, so it can
+ * be sent before the page's items are validated and normalised.
+ */
+export function needsItems(cp: ListingPosition, head: IssuePageHead, ordered: boolean): boolean {
+  if (!ordered) return false;
+  const T = cp.since;
+  if (cp.block && cp.block.at === T) return true;
+  return T !== null && head.lastUpdatedAt !== null && head.lastUpdatedAt <= T && head.nextUrl !== null;
 }
 
 function blockIds(page: IssuePage, at: string): string[] {

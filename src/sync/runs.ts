@@ -27,14 +27,14 @@ import type { Env } from "../env";
 import { ConfigurationError, NotFound, ProjectPaused, StateConflict } from "../errors";
 import { newId, nowIso } from "../ids";
 import { log } from "../log";
-import { RateLimitedError, TrackerError, type IssuePage } from "../providers/types";
+import { RateLimitedError, TrackerError, type IssuePage, type IssuePageHead } from "../providers/types";
 import { applySnapshots } from "./apply-snapshots";
 import { loadSyncContext, type SyncContext } from "./context";
 import { openCredential, refreshTokenExpiry } from "./credentials";
 import { commentStep, initialCommentCheckpoint, type CommentCheckpoint } from "./comments-run";
 import { applyGone } from "./deletion";
 import { recordRepositoryObservation } from "./repository";
-import { advanceListing, cappedCursor, type ListingPosition } from "./listing-block";
+import { advanceListing, cappedCursor, needsItems, type ListingPosition } from "./listing-block";
 
 export type RunMode = "incremental" | "full";
 export type RunTrigger = "cron" | "api" | "webhook" | "resume";
@@ -222,11 +222,31 @@ function carryKey(run: SyncRunRow, at: PagePosition): string {
   return JSON.stringify([run.id, run.mode, at.since, at.url]);
 }
 
-/** Starts a page request now; the rejection is observed later by whoever awaits it. */
-function startPage(ctx: SyncContext, at: PagePosition, etag: string | null): Promise<IssuePage> {
-  const page = ctx.tracker.listPage({ since: at.since, url: at.url, etag });
+/** A page request in flight: its head as soon as the adapter read the raw answer, its page when normalised. */
+interface StartedPage {
+  head: Promise<IssuePageHead>;
+  page: Promise<IssuePage>;
+}
+
+function headOf(page: IssuePage): IssuePageHead {
+  const { issues: _issues, ...head } = page;
+  return head;
+}
+
+/** Starts a page request now; the rejections are observed later by whoever awaits them. */
+function startPage(ctx: SyncContext, at: PagePosition, etag: string | null): StartedPage {
+  let announce: (head: IssuePageHead) => void = () => undefined;
+  const early = new Promise<IssuePageHead>((resolve) => (announce = resolve));
+  const page = ctx.tracker.listPage({ since: at.since, url: at.url, etag, onHead: (head) => announce(head) });
   page.catch(() => undefined); // awaited (or deliberately dropped) later; never an unhandled rejection
-  return page;
+  // An adapter that announces no head (or a 304) gives it with the finished page.
+  const head = Promise.race([early, page.then(headOf)]);
+  head.catch(() => undefined);
+  return { head, page };
+}
+
+function settledPage(page: IssuePage): StartedPage {
+  return { head: Promise.resolve(headOf(page)), page: Promise.resolve(page) };
 }
 
 /** The carried page for `at`, if the previous step fetched exactly that; a failed carry is re-fetched. */
@@ -252,8 +272,9 @@ async function takeCarried(carry: PageCarry | undefined, key: string): Promise<I
 /**
  * Reads up to PAGES_PER_STEP pages. True when the listing (and, for full runs, probing) is complete.
  *
- * Pipelined: the request for page k+1 is started as soon as page k arrives and runs while page k is
- * merged and written; the checkpoint (`cp.since` / `cp.nextUrl`) moves past page k only after its
+ * Pipelined: the request for page k+1 is started as soon as page k's raw answer says where it is (its
+ * head: `Link`, last raw `updated_at`; inside a same-second block, once its items are read) and runs
+ * while page k is validated, normalised, merged and written; the checkpoint (`cp.since` / `cp.nextUrl`) moves past page k only after its
  * writes completed. The last page of a step starts the next step's first request into `carry`.
  * Every request started is one the serial loop would make too: nothing is fetched past the end.
  */
@@ -262,9 +283,28 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
   const useEtag = cp.firstRequest && run.mode === "incremental" && ctx.project.cursorEtag !== null;
   const first: PagePosition = { since: cp.since, url: cp.nextUrl };
   const carried = useEtag ? null : await takeCarried(carry, carryKey(run, first));
-  let pending: Promise<IssuePage> = carried ? Promise.resolve(carried) : startPage(ctx, first, useEtag ? ctx.project.cursorEtag : null);
+  let pending: StartedPage = carried ? settledPage(carried) : startPage(ctx, first, useEtag ? ctx.project.cursorEtag : null);
   for (let i = 0; i < PAGES_PER_STEP; i++) {
-    const page: IssuePage = await pending;
+    // Where the listing goes after this page (same-second block re-reads included), decided from the
+    // page's raw head when that suffices — before its items are validated and normalised — so the
+    // next request overlaps this page's normalisation and write; the checkpoint takes it after.
+    const head = await pending.head;
+    const after: ListingPosition = structuredClone({ since: cp.since, nextUrl: cp.nextUrl, block: cp.block ?? null, cursorCap: cp.cursorCap ?? null });
+    const advance = (from: IssuePage) => {
+      const next: PagePosition | null = advanceListing(after, from, ordered) ? { since: after.since, url: after.nextUrl } : null;
+      // The step's last page starts the next request only if something will keep it (no wasted request).
+      const ahead = next && (i < PAGES_PER_STEP - 1 || carry) ? startPage(ctx, next, null) : null;
+      return { next, ahead };
+    };
+    // The items are not read on this path (needsItems): the head stands for the page.
+    let moved = needsItems(after, head, ordered) ? null : advance({ ...head, issues: [] });
+    let page: IssuePage;
+    try {
+      page = await pending.page;
+    } catch (err) {
+      await moved?.ahead?.page.catch(() => undefined);
+      throw err;
+    }
     counts.pages++;
     if (cp.firstRequest) {
       cp.listingStartedAt = page.serverTime ?? nowIso(Date.now() - OVERLAP_MS);
@@ -280,12 +320,8 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
       cp.nextUrl = null;
       break;
     }
-    // Where the listing goes after this page (same-second block re-reads included), decided as soon as
-    // the page arrives so the next request overlaps this page's write; the checkpoint takes it after.
-    const after: ListingPosition = structuredClone({ since: cp.since, nextUrl: cp.nextUrl, block: cp.block ?? null, cursorCap: cp.cursorCap ?? null });
-    const next: PagePosition | null = advanceListing(after, page, ordered) ? { since: after.since, url: after.nextUrl } : null;
-    // The step's last page starts the next request only if something will keep it (no wasted request).
-    const ahead = next && (i < PAGES_PER_STEP - 1 || carry) ? startPage(ctx, next, null) : null;
+    moved ??= advance(page);
+    const { next, ahead } = moved;
     try {
       counts.fetched += page.issues.length;
       if (page.issues.length > 0) {
@@ -302,7 +338,7 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
       }
     } catch (err) {
       // Let the request in flight finish before the step ends: no tracker traffic outlives it.
-      await ahead?.catch(() => undefined);
+      await ahead?.page.catch(() => undefined);
       throw err;
     }
     // Page k is written: only now may the checkpoint move past it (block re-read state included).
@@ -310,7 +346,7 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
     if (!next) break;
     if (!ahead) return false;
     if (i === PAGES_PER_STEP - 1) {
-      if (carry) carry.held = { key: carryKey(run, next), page: ahead };
+      if (carry) carry.held = { key: carryKey(run, next), page: ahead.page };
       return false;
     }
     pending = ahead;

@@ -2,6 +2,7 @@ import type { Database } from "../db/client";
 import { commentCounts } from "../db/comments";
 import { countConflicts } from "../db/conflicts";
 import { credentialsByIds, emptyHealth, listAllProjects, readHealth, type CredentialTroubles } from "../db/health";
+import { freshnessSummary } from "../db/freshness";
 import { countBySyncState, countWithSyncWarnings } from "../db/issues";
 import type { CredentialRow, ProjectRow, SyncRunRow } from "../db/schema";
 import { lastRunOf } from "../db/sync-runs";
@@ -26,6 +27,8 @@ export interface SyncStatus extends ProjectSummary {
   /** Issues whose last push had fields the tracker refused silently (kept locally). */
   issuesWithSyncWarnings: number;
   comments: Awaited<ReturnType<typeof commentCounts>>;
+  /** Tracker change → stored here over the last 24 hours, by source. */
+  freshness: Awaited<ReturnType<typeof freshnessSummary>>;
 }
 
 export async function syncStatus(db: Database, project: ProjectRow, now: number = Date.now()): Promise<SyncStatus> {
@@ -39,6 +42,7 @@ export async function syncStatus(db: Database, project: ProjectRow, now: number 
     commentCounts(db, project.id),
   ]);
   const h = health.get(project.id) ?? emptyHealth();
+  const freshness = await freshnessSummary(db, project.id, new Date(now - 24 * 3_600_000).toISOString());
   return {
     ...summarize(project, h, now),
     activeRun: h.activeRun,
@@ -57,6 +61,7 @@ export async function syncStatus(db: Database, project: ProjectRow, now: number 
     issuesWithSyncWarnings,
     // Push counts from the same statement as the overview's.
     comments: { ...comments, pendingPushes: h.commentPushes.pending, failedPushes: h.commentPushes.failed },
+    freshness,
   };
 }
 

@@ -6,6 +6,7 @@ import { raw } from "hono/html";
 import type { Child } from "hono/jsx";
 import type { IssueLabel, TroubledPush } from "../db/health";
 import type { ActivityRow, ConflictRow, DeliveryRow, IssueRow, ProjectRow, SyncRunRow } from "../db/schema";
+import { importedIssueIds } from "../db/activity";
 import { CHIP_RULES, CHIPS, type Chip } from "../sync/status-chip";
 import type { Overview, OverviewQuery, ProjectHealthView, SyncStatus } from "../sync/status";
 import type { CredentialStatus } from "../sync/credentials";
@@ -678,7 +679,7 @@ export function ProjectPage(d: ProjectPageData) {
                     </pre>
                   )}
                 </td>
-                <td>{a.detail}</td>
+                <td>{a.kind === "issue.imported" ? `imported ${importedIssueIds(a).length} issues` : a.detail}</td>
               </tr>
             ))}
           </tbody>

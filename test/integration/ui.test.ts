@@ -75,6 +75,16 @@ describe("dashboard access", () => {
     expect(await (await ui(`/ui/projects/${project.id}`, { cookie })).text()).toContain("chip-healthy");
   });
 
+  it("a first import's page summary shows as the number of issues it imported, not its JSON", async () => {
+    const { fake, project } = await projectWithTracker("github");
+    fake.seed(3);
+    await syncAndWait(project.id, "full");
+    const page = await (await ui(`/ui/projects/${project.id}`, { cookie: await signIn() })).text();
+    expect(page).toContain("issue.imported");
+    expect(page).toContain("imported 3 issues");
+    expect(page).not.toContain("issueIds");
+  });
+
   it("form posts need the session's CSRF token; actions are recorded with the token's name", async () => {
     const { project } = await projectWithTracker("github");
     await syncAndWait(project.id, "full");

@@ -20,12 +20,16 @@ async function githubProject(overrides: Record<string, unknown> = {}) {
   return (await projectWithTracker("github", overrides, { webhookSecret: SECRET_WEBHOOK })).project;
 }
 
-/** Delivers while the queue refuses sends: the edge still answers 202 and the row stays `received`. */
+/**
+ * Delivers while the project's Durable Object is unreachable and the queue refuses sends: the edge
+ * still answers 202 and the row stays `received`.
+ */
 async function deliverWithQueueDown(project: { id: string; provider: string }, payload: Payload) {
   const hook = await githubDelivery("issues", payload);
+  vi.spyOn(env.PROJECT_SYNC, "get").mockImplementationOnce(() => ({ applyDelivery: async () => Promise.reject(new Error("object unreachable")) }) as any);
   const send = vi.spyOn(env.SYNC_QUEUE, "send").mockRejectedValueOnce(new Error("queue unavailable"));
   const id = await accepted(await deliver(project, hook));
-  expect(send).toHaveBeenCalledTimes(1);
+  await vi.waitFor(() => expect(send).toHaveBeenCalledTimes(1));
   send.mockRestore();
   // Nothing else will pick it up by itself.
   await new Promise((resolve) => setTimeout(resolve, 200));

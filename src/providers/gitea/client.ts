@@ -15,7 +15,7 @@ import {
   toCanonical,
 } from "../github-compatible/client";
 import { parseLinkHeader, underPath, type TrackerHttpDialect } from "../http";
-import { countHeader, firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
+import { announceHead, countHeader, firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
 import { toWholeSecondSince } from "../timestamps";
 import {
   TrackerError,
@@ -80,13 +80,12 @@ export class GiteaTracker extends GitHubCompatibleTracker {
         limit: this.pageSize,
       });
     const res = await this.http.request("GET", url);
-    const raw = parseList(res.body);
     const next = parseLinkHeader(res.headers.get("link")).next ?? null;
-    return issuePage(raw, raw.filter((item) => item.pull_request == null).map(toCanonical), res.headers, {
-      nextUrl: next === null ? null : rebaseOntoApi(next, this.http.baseUrl),
-      // Gitea counts the listing in `X-Total-Count`.
-      total: countHeader(res.headers, "x-total-count"),
-    });
+    // Gitea counts the listing in `X-Total-Count`.
+    const links = { nextUrl: next === null ? null : rebaseOntoApi(next, this.http.baseUrl), total: countHeader(res.headers, "x-total-count") };
+    announceHead(request, res.body, res.headers, links);
+    const raw = parseList(res.body);
+    return issuePage(raw, raw.filter((item) => item.pull_request == null).map(toCanonical), res.headers, links);
   }
 
   async getIssue(number: number): Promise<IssueLookup> {

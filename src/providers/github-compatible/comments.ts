@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { parseLinkHeader, type TrackerHttp } from "../http";
-import { serverTimeOf } from "../issue-responses";
+import { announceHead, serverTimeOf } from "../issue-responses";
 import { toUtcIso, toWholeSecondSince } from "../timestamps";
 import { webUrl } from "../canonical";
 import { TrackerError, type CanonicalComment, type CommentPage, type ListPageRequest } from "../types";
@@ -88,6 +88,8 @@ export class GitHubStyleComments {
     if (res.status === 304) {
       return { comments: [], nextUrl: null, etag: request.etag ?? null, notModified: true, serverTime, lastUpdatedAt: null, rawCount: 0 };
     }
+    const nextUrl = parseLinkHeader(res.headers.get("link")).next ?? null;
+    announceHead(request, res.body, res.headers, { nextUrl, etag: res.headers.get("etag") });
     const raw = parseCommentList(this.http.provider, res.body);
     const comments: CanonicalComment[] = [];
     for (const c of raw) {
@@ -97,7 +99,7 @@ export class GitHubStyleComments {
     const last = raw.at(-1);
     return {
       comments,
-      nextUrl: parseLinkHeader(res.headers.get("link")).next ?? null,
+      nextUrl,
       etag: res.headers.get("etag"),
       notModified: false,
       serverTime,

@@ -14,7 +14,7 @@ import {
   toCanonical,
 } from "../github-compatible/client";
 import { parseLinkHeader, type TrackerHttpDialect } from "../http";
-import { firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, serverTimeOf, unreadableIssue } from "../issue-responses";
+import { announceHead, firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, serverTimeOf, unreadableIssue } from "../issue-responses";
 import { toWholeSecondSince } from "../timestamps";
 import type {
   CanonicalIssue,
@@ -86,11 +86,10 @@ export class GitHubTracker extends GitHubCompatibleTracker {
     if (res.status === 304) {
       return { issues: [], nextUrl: null, etag: request.etag ?? null, notModified: true, serverTime, lastUpdatedAt: null, rawCount: 0 };
     }
+    const links = { nextUrl: parseLinkHeader(res.headers.get("link")).next ?? null, etag: res.headers.get("etag") };
+    announceHead(request, res.body, res.headers, links);
     const raw = parseList(res.body);
-    return issuePage(raw, raw.filter((item) => item.pull_request === undefined).map(toCanonical), res.headers, {
-      nextUrl: parseLinkHeader(res.headers.get("link")).next ?? null,
-      etag: res.headers.get("etag"),
-    });
+    return issuePage(raw, raw.filter((item) => item.pull_request === undefined).map(toCanonical), res.headers, links);
   }
 
   async getIssue(number: number): Promise<IssueLookup> {

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { canonicalIssue } from "../canonical";
 import { exactPath, parseLinkHeader, underPath, type TrackerHttpDialect } from "../http";
 import { GitLabNotes } from "./comments";
-import { countHeader, firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
+import { announceHead, countHeader, firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
 import { RestTracker } from "../rest-tracker";
 import { toUtcIso } from "../timestamps";
 import {
@@ -144,12 +144,11 @@ export class GitLabTracker extends RestTracker {
         per_page: this.pageSize,
       });
     const res = await this.http.request("GET", url);
+    // GitLab counts the listing in `X-Total`, and omits it past 10,000 results (then: unknown).
+    const links = { nextUrl: nextPageUrl(url, res.headers), total: countHeader(res.headers, "x-total") };
+    announceHead(request, res.body, res.headers, links);
     const raw = parseList(res.body);
-    return issuePage(raw, raw.filter(isPlainIssue).map(toCanonical), res.headers, {
-      nextUrl: nextPageUrl(url, res.headers),
-      // GitLab counts the listing in `X-Total`, and omits it past 10,000 results (then: unknown).
-      total: countHeader(res.headers, "x-total"),
-    });
+    return issuePage(raw, raw.filter(isPlainIssue).map(toCanonical), res.headers, links);
   }
 
   async getIssue(number: number): Promise<IssueLookup> {

@@ -1,0 +1,124 @@
+/**
+ * The edge hands a stored delivery to the project's Durable Object after answering; the queue and the
+ * cron sweep stay behind it as the safety net, and applying stays idempotent per delivery.
+ */
+import examples from "@octokit/webhooks-examples";
+import { env } from "cloudflare:workers";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { resendStaleDeliveries } from "../../src/jobs/sweeps";
+import { api, json, SECRET_WEBHOOK } from "../support/api";
+import { projectWithTracker } from "../support/trackers";
+import { accepted, countRows, deliver, deliveryRow, githubDelivery, storedIssues, waitProcessed } from "./webhooks.support";
+
+type Payload = Record<string, any>;
+const issueExamples = (examples.find((d) => d.name === "issues")?.examples ?? []) as Payload[];
+const opened = issueExamples.find((p) => p.action === "opened")!;
+
+async function githubProject() {
+  return (await projectWithTracker("github", {}, { webhookSecret: SECRET_WEBHOOK })).project;
+}
+
+/** Makes the next `count` hand-offs find the project's Durable Object unreachable. */
+function objectUnreachable(count = 1) {
+  const get = vi.spyOn(env.PROJECT_SYNC, "get");
+  for (let i = 0; i < count; i++) {
+    get.mockImplementationOnce(() => ({ applyDelivery: async () => Promise.reject(new Error("object unreachable")) }) as any);
+  }
+  return get;
+}
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+describe("webhook hand-off to the project's Durable Object", () => {
+  it("applies an accepted delivery without a queue message", async () => {
+    const project = await githubProject();
+    const send = vi.spyOn(env.SYNC_QUEUE, "send");
+    const id = await accepted(await deliver(project, await githubDelivery("issues", opened)));
+    expect((await waitProcessed(id)).status).toBe("applied");
+    expect(send).not.toHaveBeenCalled();
+    const issues = await storedIssues(project.id);
+    expect(issues).toMatchObject([{ title: opened.issue.title }]);
+    // Visible through the API as soon as the delivery is applied.
+    const one = await json(await api(`/api/v1/projects/${project.id}/issues/${issues[0]!.id}`));
+    expect(one.title).toBe(opened.issue.title);
+  });
+
+  it("falls back to the queue when the object cannot be reached, which then applies it", async () => {
+    const project = await githubProject();
+    objectUnreachable();
+    const send = vi.spyOn(env.SYNC_QUEUE, "send");
+    const id = await accepted(await deliver(project, await githubDelivery("issues", opened)));
+    expect((await waitProcessed(id)).status).toBe("applied");
+    expect(send).toHaveBeenCalledWith({ type: "webhook", projectId: project.id, deliveryRowId: id });
+    expect(await storedIssues(project.id)).toMatchObject([{ title: opened.issue.title }]);
+  });
+
+  it("leaves the delivery received for the sweep when both the hand-off and the queue send fail", async () => {
+    const project = await githubProject();
+    objectUnreachable();
+    const send = vi.spyOn(env.SYNC_QUEUE, "send").mockRejectedValueOnce(new Error("queue unavailable"));
+    const id = await accepted(await deliver(project, await githubDelivery("issues", opened)));
+    await vi.waitFor(() => expect(send).toHaveBeenCalledTimes(1));
+    send.mockRestore();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await deliveryRow(id)).toMatchObject({ status: "received", attempts: 0 });
+    expect(await resendStaleDeliveries(env, Date.now() + 16 * 60_000)).toBeGreaterThanOrEqual(1);
+    expect((await waitProcessed(id)).status).toBe("applied");
+  });
+
+  it("a queued job for a delivery the hand-off already applied changes nothing (applied once)", async () => {
+    const project = await githubProject();
+    const id = await accepted(await deliver(project, await githubDelivery("issues", opened)));
+    expect((await waitProcessed(id)).status).toBe("applied");
+    const [before] = await storedIssues(project.id);
+    // The sweep's or a lost-then-found queue job for the same row arrives afterwards.
+    await env.SYNC_QUEUE.send({ type: "webhook", projectId: project.id, deliveryRowId: id });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await deliveryRow(id)).toMatchObject({ status: "applied", attempts: 1 });
+    const [after] = await storedIssues(project.id);
+    expect(after!.version).toBe(before!.version);
+    expect(await countRows("events", project.id)).toBe(1);
+  });
+
+  it("a burst of deliveries for one project is applied completely, each once", async () => {
+    const project = await githubProject();
+    const base = opened.issue;
+    const hooks = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        githubDelivery("issues", { ...opened, issue: { ...base, id: base.id + i, node_id: `I_burst_${i}`, number: 1000 + i, title: `burst ${i}` } }),
+      ),
+    );
+    const ids = await Promise.all(hooks.map(async (hook) => accepted(await deliver(project, hook))));
+    for (const id of ids) expect((await waitProcessed(id)).status).toBe("applied");
+    const issues = await storedIssues(project.id);
+    expect(issues.map((i) => i.title).sort()).toEqual(hooks.map((_, i) => `burst ${i}`).sort());
+    expect(await countRows("events", project.id)).toBe(12);
+  });
+
+  it("a burst for one project is applied in shared turns: the project is loaded fewer times than deliveries arrive", async () => {
+    const project = await githubProject();
+    // Warm the edge's project cache, so the only project reads left are the Durable Object's.
+    expect((await waitProcessed(await accepted(await deliver(project, await githubDelivery("issues", opened))))).status).toBe("applied");
+    const base = opened.issue;
+    const hooks = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        githubDelivery("issues", { ...opened, issue: { ...base, id: base.id + 100 + i, node_id: `I_turn_${i}`, number: 2000 + i, title: `turn ${i}` } }),
+      ),
+    );
+    const proto = Object.getPrototypeOf(env.DB) as { prepare: (q: string) => D1PreparedStatement };
+    const prepare = proto.prepare;
+    let projectLoads = 0;
+    const spy = vi.spyOn(proto, "prepare").mockImplementation(function (this: unknown, query: string) {
+      if (/^select .* from "projects" where "projects"."id" = \?/i.test(query.trim())) projectLoads++;
+      return prepare.call(this, query);
+    });
+    const ids = await Promise.all(hooks.map(async (hook) => accepted(await deliver(project, hook))));
+    for (const id of ids) expect((await waitProcessed(id)).status).toBe("applied");
+    spy.mockRestore();
+    expect(await countRows("events", project.id)).toBe(13);
+    expect(projectLoads).toBeGreaterThan(0);
+    expect(projectLoads).toBeLessThan(12);
+  });
+});
