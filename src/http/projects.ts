@@ -15,6 +15,8 @@ import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, li
 import type { AppEnv } from "./project";
 import { assertSameRepository } from "../sync/repository";
 import { validationHook } from "./validation";
+import { checkSettings, SettingsFields, SettingsSchemaFields, settingsPatch } from "./project-settings";
+import { settingsColumns, settingsOf, type ProjectSettings } from "../sync/project-settings";
 import { forgetEdgeProject } from "./webhook-projects";
 
 const Direction = z.enum(["inbound", "outbound", "bidirectional"]);
@@ -67,6 +69,7 @@ const ProjectFields = {
     .boolean()
     .optional()
     .openapi({ description: "GitLab only: send internal comments as internal notes (default false: internal comments never leave Syndarix)" }),
+  ...SettingsFields,
 };
 
 const CreateProject = z
@@ -77,6 +80,11 @@ const CreateProject = z
       .optional()
       .openapi({ description: "Webhook secret (not needed with installationId: the App's webhook is used); stored encrypted, never returned" }),
     installationId: ProjectFields.installationId.optional(),
+    fieldMaps: SettingsFields.fieldMaps.optional(),
+    labelPolicy: SettingsFields.labelPolicy.optional(),
+    milestonePolicy: SettingsFields.milestonePolicy.optional(),
+    scope: SettingsFields.scope.optional(),
+    fieldDirections: SettingsFields.fieldDirections.optional(),
   })
   .openapi("CreateProject");
 const UpdateProject = z.strictObject(ProjectFields).partial().openapi("UpdateProject");
@@ -101,11 +109,15 @@ export const ProjectSchema = z
     lastIncrementalSyncAt: IsoTimestamp.nullable(),
     lastFullSyncAt: IsoTimestamp.nullable(),
     lastError: z.string().nullable(),
+    ...SettingsSchemaFields,
   })
   .openapi("Project");
 
-export function projectToApi(p: ProjectRow): z.infer<typeof ProjectSchema> {
+export function projectToApi(p: ProjectRow, warnings?: FieldError[]): z.infer<typeof ProjectSchema> {
+  const settings = settingsOf(p);
   return {
+    ...settings,
+    ...(warnings && warnings.length > 0 ? { warnings } : {}),
     id: p.id,
     name: p.name,
     provider: p.provider,
@@ -168,6 +180,11 @@ const NEW_PROJECT_DEFAULTS = {
   trackerRepositoryName: null,
   accessLostAt: null,
   accessError: null,
+  fieldMaps: null,
+  labelPolicy: null,
+  milestonePolicy: null,
+  scope: null,
+  fieldDirections: null,
 };
 /**
  * How the project authenticates after the write: exactly one of `token` and `installationId`
@@ -263,8 +280,11 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const deletionPolicy = input.deletionPolicy ?? "orphan";
     const auth = checkAuthRules(input.provider, input, null, githubAppConfig(c.env) !== null);
     const checked = checkProjectRules({ ...input, apiBaseUrl, deletionPolicy }, parseInsecureHosts(c.env.ALLOW_INSECURE_TRACKER_HOSTS));
-    const errors = [...checked.errors, ...auth.errors, ...internalNotesErrors(input.provider, input.gitlabInternalNotes ?? false)];
+    const settings = settingsPatch(input);
+    const settingsCheck = checkSettings(input.syncDirection, { ...settingsOf({}), ...settings });
+    const errors = [...checked.errors, ...auth.errors, ...internalNotesErrors(input.provider, input.gitlabInternalNotes ?? false), ...settingsCheck.invalid];
     if (errors.length) throw new ValidationFailed(errors);
+    if (settingsCheck.unprocessable.length) throw new Unprocessable(settingsCheck.unprocessable);
     const id = newId();
     const now = nowIso();
     const origin = { source: "api" as const, actor: c.var.apiToken.name };
@@ -286,11 +306,12 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       tokenEnc: input.token !== undefined ? await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "token", input.token, apiOrigin) : "",
       webhookSecretEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret ?? randomSecret(), apiOrigin),
       installationId: auth.installationId,
+      ...settingsColumns(settings),
       createdAt: now,
       updatedAt: now,
     };
-    const row = await insertProject(database(c.env.DB), fields, projectCreatedActivity({ ...fields, ...NEW_PROJECT_DEFAULTS }, origin, now));
-    return c.json(projectToApi(row), 201);
+    const row = await insertProject(database(c.env.DB), fields, projectCreatedActivity({ ...NEW_PROJECT_DEFAULTS, ...fields }, origin, now));
+    return c.json(projectToApi(row, settingsCheck.warnings), 201);
   })
   .openapi(routes.list, async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -320,8 +341,17 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     };
     const auth = checkAuthRules(provider, input, current, githubAppConfig(c.env) !== null);
     const checked = checkProjectRules(next, parseInsecureHosts(c.env.ALLOW_INSECURE_TRACKER_HOSTS));
-    const errors = [...checked.errors, ...auth.errors, ...internalNotesErrors(provider, input.gitlabInternalNotes ?? (input.provider !== undefined ? false : current.gitlabInternalNotes))];
+    const settings = settingsPatch(input);
+    const nextSettings: ProjectSettings = { ...settingsOf(current), ...settings };
+    const settingsCheck = checkSettings(next.syncDirection, nextSettings);
+    const errors = [
+      ...checked.errors,
+      ...auth.errors,
+      ...internalNotesErrors(provider, input.gitlabInternalNotes ?? (input.provider !== undefined ? false : current.gitlabInternalNotes)),
+      ...settingsCheck.invalid,
+    ];
     if (errors.length) throw new ValidationFailed(errors);
+    if (settingsCheck.unprocessable.length) throw new Unprocessable(settingsCheck.unprocessable);
     // The stored token was given for the current origin: another origin needs a token given for it
     // (App projects mint their tokens for whatever apiBaseUrl they have).
     const apiOrigin = originOf(checked.apiBaseUrl);
@@ -349,6 +379,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       repository: next.repository,
       syncDirection: next.syncDirection,
       deletionPolicy: next.deletionPolicy,
+      ...settingsColumns(settings),
     };
     // Pointing the project at another tracker or repository invalidates the incremental cursor.
     if (patch.provider !== current.provider || patch.apiBaseUrl !== current.apiBaseUrl || patch.repository !== current.repository) {
@@ -388,7 +419,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     }
     // A new token (or installation) given by hand: whatever refused the old one, try this one.
     if (input.token !== undefined || input.installationId !== undefined) await resetCredentialHealth(c.env, db, row);
-    return c.json(projectToApi(row), 200);
+    return c.json(projectToApi(row, settingsCheck.warnings), 200);
   })
   .openapi(routes.remove, async (c) => {
     const { projectId } = c.req.valid("param");

@@ -1,0 +1,116 @@
+/**
+ * People, values and scope through the Worker: value maps and creation policies, sync scope and
+ * per-field direction, on every tracker that has the field, and the settings' bad inputs.
+ */
+import { describe, expect, it, vi } from "vitest";
+import { api, createIssue, expectProblem, json } from "../support/api";
+import { localByNumber, projectWithTracker, syncAndWait } from "../support/trackers";
+import type { Provider } from "../../src/providers/types";
+
+const TRACKERS: Provider[] = ["github", "gitlab", "gitea"];
+
+async function waitSettled(projectId: string, issueId: string): Promise<any> {
+  return vi.waitFor(
+    async () => {
+      const issue = await json(await api(`/api/v1/projects/${projectId}/issues/${issueId}`));
+      if (issue.syncState === "pending_push") throw new Error("still pending");
+      return issue;
+    },
+    { timeout: 15_000, interval: 25 },
+  );
+}
+
+async function patchProject(projectId: string, body: Record<string, unknown>, query = ""): Promise<Response> {
+  return api(`/api/v1/projects/${projectId}${query}`, { method: "PATCH", body });
+}
+
+const writes = (fake: { requests: { method: string }[] }) => fake.requests.filter((r) => r.method !== "GET").length;
+
+describe("settings: validation and activity", () => {
+  it("answers the settings it stores, defaults included, and records each change as an activity entry with before and after", async () => {
+    const { project } = await projectWithTracker("github");
+    expect(project.labelPolicy).toEqual({ createMissing: "always" });
+    expect(project.scope).toBeNull();
+    expect(project.fieldDirections).toEqual({});
+    const res = await patchProject(project.id, {
+      fieldMaps: { labels: [{ local: "P1", tracker: ["priority/high", "prio-1"] }] },
+      fieldDirections: { state: "inbound" },
+    });
+    expect(res.status).toBe(200);
+    const updated = await json(res);
+    expect(updated.fieldMaps.labels).toEqual([{ local: "P1", tracker: ["priority/high", "prio-1"] }]);
+    expect(updated.fieldDirections).toEqual({ state: "inbound" });
+    const activity = await json(await api(`/api/v1/projects/${project.id}/activity?kind=project.updated`));
+    const entry = activity.items.at(-1);
+    expect(entry.actor).toBeTruthy();
+    expect(entry.changes.fieldDirections).toEqual({ before: {}, after: { state: "inbound" } });
+    expect(entry.changes.fieldMaps.after.labels[0].local).toBe("P1");
+  });
+
+  it("refuses unknown setting names with 400 naming the field", async () => {
+    const { project } = await projectWithTracker("github");
+    const bad = await expectProblem(await patchProject(project.id, { fieldDirections: { titel: "inbound" } }), 400);
+    expect(bad.errors!.map((e) => e.field)).toContain("fieldDirections.titel");
+    const bad2 = await expectProblem(await patchProject(project.id, { scope: { labelAny: ["x"] } }), 400);
+    expect(bad2.errors!.map((e) => e.field)).toContain("scope.labelAny");
+    const bad3 = await expectProblem(await patchProject(project.id, { fieldMaps: { lables: [] } }), 400);
+    expect(bad3.errors!.map((e) => e.field)).toContain("fieldMaps.lables");
+  });
+
+  it("refuses a label mapped twice with 400 naming the second mapping", async () => {
+    const { project } = await projectWithTracker("gitlab");
+    const body = { fieldMaps: { labels: [{ local: "P1", tracker: ["priority::high"] }, { local: "P2", tracker: ["priority::low", "priority::high"] }] } };
+    const bad = await expectProblem(await patchProject(project.id, body), 400);
+    expect(bad.errors).toEqual([expect.objectContaining({ field: "fieldMaps.labels.1.tracker.1" })]);
+    const twiceLocal = { fieldMaps: { labels: [{ local: "P1", tracker: ["a"] }, { local: "P1", tracker: ["b"] }] } };
+    expect((await expectProblem(await patchProject(project.id, twiceLocal), 400)).errors![0]!.field).toBe("fieldMaps.labels.1.local");
+  });
+
+  it("refuses a field direction wider than the project's with 422 naming the field, also when the project's direction narrows", async () => {
+    const { project } = await projectWithTracker("gitea", { syncDirection: "inbound" });
+    const bad = await expectProblem(await patchProject(project.id, { fieldDirections: { title: "both" } }), 422);
+    expect(bad.errors).toEqual([expect.objectContaining({ field: "fieldDirections.title" })]);
+    expect((await patchProject(project.id, { fieldDirections: { title: "none" } })).status).toBe(200);
+
+    const { project: two } = await projectWithTracker("github", { fieldDirections: { labels: "outbound" } });
+    const narrowed = await expectProblem(await patchProject(two.id, { syncDirection: "inbound" }), 422);
+    expect(narrowed.errors![0]!.field).toBe("fieldDirections.labels");
+    const created = await api("/api/v1/projects", { method: "POST", body: { name: "x", provider: "github", repository: "o/r", token: "t", webhookSecret: "x".repeat(20), syncDirection: "outbound", fieldDirections: { body: "inbound" } } });
+    expect((await expectProblem(created, 422)).errors![0]!.field).toBe("fieldDirections.body");
+  });
+
+  it("accepts a scope that matches nothing, with a warning naming scope", async () => {
+    const { project } = await projectWithTracker("github");
+    const res = await patchProject(project.id, { scope: { labelsAny: ["sync"], labelsNone: ["sync"] } });
+    expect(res.status).toBe(200);
+    const body = await json(res);
+    expect(body.warnings).toEqual([expect.objectContaining({ field: "scope" })]);
+    expect(body.scope).toEqual({ labelsAny: ["sync"], labelsNone: ["sync"], onLeave: "freeze" });
+  });
+});
+
+describe.each(TRACKERS)("%s: value maps", (provider) => {
+  it("imports any listed tracker label as its local value and writes a local value as the first tracker value", async () => {
+    const { fake, project } = await projectWithTracker(provider, {
+      fieldMaps: { labels: [{ local: "P1", tracker: ["priority-high", "prio-1"] }] },
+    });
+    const a = fake.seedIssue({ title: "A", labels: ["prio-1", "bug"] });
+    const b = fake.seedIssue({ title: "B", labels: ["priority-high"] });
+    await syncAndWait(project.id);
+    const local = await localByNumber(project.id);
+    expect(local.get(a.number)!.labels).toEqual(["P1", "bug"]);
+    expect(local.get(b.number)!.labels).toEqual(["P1"]);
+
+    const created = await createIssue(project.id, { title: "Local P1", labels: ["P1", "docs"] });
+    const settled = await waitSettled(project.id, created.id);
+    expect(settled.syncState).toBe("synced");
+    expect(fake.issue(settled.external.number)!.labels.sort()).toEqual(["docs", "priority-high"]);
+    expect(settled.labels).toEqual(["P1", "docs"]);
+
+    // The tracker-side alias stays as it is until local labels change: no write for a re-read.
+    const before = writes(fake);
+    await syncAndWait(project.id, "full");
+    expect(writes(fake)).toBe(before);
+    expect(fake.issue(a.number)!.labels.sort()).toEqual(["bug", "prio-1"]);
+  });
+});
