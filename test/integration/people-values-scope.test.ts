@@ -114,3 +114,102 @@ describe.each(TRACKERS)("%s: value maps", (provider) => {
     expect(fake.issue(a.number)!.labels.sort()).toEqual(["bug", "prio-1"]);
   });
 });
+
+async function commentsOf(projectId: string, issueId: string): Promise<any[]> {
+  return (await json(await api(`/api/v1/projects/${projectId}/issues/${issueId}/comments?limit=500`))).items;
+}
+
+describe.each(TRACKERS)("%s: sync scope", (provider) => {
+  it("imports only issues in scope; one entering scope is imported with its comments; one leaving is frozen, never closed or deleted", async () => {
+    const { fake, project } = await projectWithTracker(provider, { scope: { labelsAny: ["syndarix"], labelsNone: ["wontsync"] } });
+    const inside = fake.seedIssue({ title: "in scope", labels: ["syndarix"] });
+    const outside = fake.seedIssue({ title: "out of scope", labels: ["bug"] });
+    const excluded = fake.seedIssue({ title: "excluded", labels: ["syndarix", "wontsync"] });
+    fake.addComment(outside.number, { body: "said before it was in scope", author: "carol" });
+    await syncAndWait(project.id);
+    let local = await localByNumber(project.id);
+    expect([...local.keys()]).toEqual([inside.number]);
+    expect(local.has(excluded.number)).toBe(false);
+
+    // Entering scope: the next poll imports it, with the comments it already had.
+    fake.edit(outside.number, { labels: ["bug", "syndarix"] });
+    await syncAndWait(project.id);
+    local = await localByNumber(project.id);
+    const entered = local.get(outside.number);
+    expect(entered?.labels).toEqual(["bug", "syndarix"]);
+    await vi.waitFor(async () => expect((await commentsOf(project.id, entered.id)).map((c) => c.body)).toEqual(["said before it was in scope"]), { timeout: 10_000, interval: 50 });
+
+    // Leaving scope: frozen. Tracker edits stop arriving, local edits stop leaving, nothing closes.
+    fake.edit(inside.number, { labels: [] });
+    await syncAndWait(project.id);
+    fake.edit(inside.number, { title: "renamed on the tracker", state: "closed" });
+    await syncAndWait(project.id, "full");
+    const frozen = (await localByNumber(project.id)).get(inside.number)!;
+    expect(frozen.title).toBe("in scope");
+    expect(frozen.state).toBe("open");
+    expect(frozen.labels).toEqual(["syndarix"]);
+    expect(frozen.syncState).not.toBe("orphaned");
+    expect(frozen.deletedAt).toBeNull();
+    const before = writes(fake);
+    const res = await api(`/api/v1/projects/${project.id}/issues/${frozen.id}`, { method: "PATCH", body: { body: "edited locally while frozen" } });
+    expect(res.status).toBe(200);
+    // The push job finds the issue out of scope and sends nothing (the change waits for scope).
+    await new Promise((r) => setTimeout(r, 500));
+    expect(writes(fake)).toBe(before);
+    expect(fake.issue(inside.number)!.title).toBe("renamed on the tracker");
+    expect(fake.issue(inside.number)!.body).not.toBe("edited locally while frozen");
+  });
+
+  it("a local issue out of scope is not created on the tracker; one in scope is", async () => {
+    const { fake, project } = await projectWithTracker(provider, { scope: { labelsAny: ["syndarix"] } });
+    const outside = await createIssue(project.id, { title: "local only" });
+    const inside = await createIssue(project.id, { title: "goes out", labels: ["syndarix"] });
+    const pushed = await waitSettled(project.id, inside.id);
+    expect(fake.issue(pushed.external.number)!.title).toBe("goes out");
+    await new Promise((r) => setTimeout(r, 200));
+    const kept = await json(await api(`/api/v1/projects/${project.id}/issues/${outside.id}`));
+    expect(kept.external).toBeNull();
+    expect([...fake.store.issues.values()].some((i) => i.title === "local only")).toBe(false);
+  });
+
+  it("state: open leaves closed tracker issues out", async () => {
+    const { fake, project } = await projectWithTracker(provider, { scope: { state: "open" } });
+    const open = fake.seedIssue({ title: "open one" });
+    const closed = fake.seedIssue({ title: "closed one", state: "closed" });
+    await syncAndWait(project.id);
+    const local = await localByNumber(project.id);
+    expect(local.has(open.number)).toBe(true);
+    expect(local.has(closed.number)).toBe(false);
+  });
+});
+
+describe.each(TRACKERS)("%s: per-field direction", (provider) => {
+  it("state inbound: the tracker's close arrives, a local state edit is refused; title outbound: tracker drift is put back; body none: neither way", async () => {
+    const { fake, project } = await projectWithTracker(provider, { fieldDirections: { state: "inbound", title: "outbound", body: "none" } });
+    const seeded = fake.seedIssue({ title: "Original", body: "tracker body" });
+    await syncAndWait(project.id);
+    const issue = (await localByNumber(project.id)).get(seeded.number)!;
+    expect(issue.body).toBe("tracker body"); // imported: creation follows syncDirection
+
+    const refused = await expectProblem(await api(`/api/v1/projects/${project.id}/issues/${issue.id}`, { method: "PATCH", body: { state: "closed" } }), 409);
+    expect(refused.detail).toMatch(/state/);
+
+    fake.edit(seeded.number, { state: "closed", title: "Renamed on the tracker", body: "new tracker body" });
+    await syncAndWait(project.id);
+    await waitSettled(project.id, issue.id);
+    const after = await json(await api(`/api/v1/projects/${project.id}/issues/${issue.id}`));
+    expect(after.state).toBe("closed");
+    expect(after.body).toBe("tracker body");
+    expect(after.title).toBe("Original");
+    expect(fake.issue(seeded.number)!.title).toBe("Original");
+    expect(fake.issue(seeded.number)!.body).toBe("new tracker body");
+
+    const edited = await api(`/api/v1/projects/${project.id}/issues/${issue.id}`, { method: "PATCH", body: { body: "local body", title: "Local title" } });
+    expect(edited.status).toBe(200);
+    await waitSettled(project.id, issue.id);
+    expect(fake.issue(seeded.number)!.title).toBe("Local title");
+    expect(fake.issue(seeded.number)!.body).toBe("new tracker body");
+    const conflicts = await json(await api(`/api/v1/projects/${project.id}/conflicts`));
+    expect(conflicts.items ?? conflicts).toEqual([]);
+  });
+});
