@@ -1,3 +1,5 @@
+-- Issue 24 (people, values and scope): identity mappings, and per-project value maps, creation policies,
+-- sync scope and field directions (JSON; null is the default behaviour).
 CREATE TABLE `identities` (
 	`id` text PRIMARY KEY NOT NULL,
 	`user_id` text NOT NULL,
@@ -11,6 +13,7 @@ CREATE TABLE `identities` (
 --> statement-breakpoint
 CREATE UNIQUE INDEX `identities_tracker_login_uq` ON `identities` (`provider`,`tracker_origin`,`login`);--> statement-breakpoint
 CREATE INDEX `identities_user_idx` ON `identities` (`user_id`);--> statement-breakpoint
+CREATE INDEX `identities_tracker_user_idx` ON `identities` (`provider`,`tracker_origin`,`tracker_user_id`);--> statement-breakpoint
 ALTER TABLE `projects` ADD `field_maps` text;--> statement-breakpoint
 ALTER TABLE `projects` ADD `label_policy` text;--> statement-breakpoint
 ALTER TABLE `projects` ADD `milestone_policy` text;--> statement-breakpoint

@@ -464,6 +464,7 @@ export const identities = sqliteTable(
   (t) => [
     uniqueIndex("identities_tracker_login_uq").on(t.provider, t.trackerOrigin, t.login),
     index("identities_user_idx").on(t.userId),
+    index("identities_tracker_user_idx").on(t.provider, t.trackerOrigin, t.trackerUserId),
   ],
 );
 export type IdentityRow = typeof identities.$inferSelect;

@@ -5,6 +5,7 @@ import { requireApiToken } from "./auth";
 import { commentsRouter } from "./comments";
 import { deliveriesRouter } from "./deliveries";
 import { githubAppWebhookRouter } from "./github-app-webhook";
+import { identitiesRouter } from "./identities";
 import { issuesRouter } from "./issues";
 import { errorToResponse, problem } from "./problem";
 import { loadProject, type AppEnv } from "./project";
@@ -45,6 +46,7 @@ export function createApp() {
   app.route("/webhooks", webhooksRouter);
   app.route("/api/v1", syncRunsRouter);
   app.route("/api/v1", activityRouter);
+  app.route("/api/v1", identitiesRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", (c) => ({

@@ -36,6 +36,8 @@ export interface CanonicalIssue extends IssueFields {
   movedTo?: string | null;
   /** Who opened the issue (login / username), when the answer says. */
   author?: string | null;
+  /** Assignee login → the tracker's numeric user id (as a string), when the answer carries ids: renamed logins are followed. */
+  assigneeIds?: Record<string, string>;
 }
 
 export interface IssuePage {

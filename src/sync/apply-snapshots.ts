@@ -17,6 +17,8 @@ import { originOf, rowChanges } from "./activity";
 import type { SyncContext } from "./context";
 import { decideSnapshot, type Decision, type SnapshotSource } from "./decide";
 import { applyGone } from "./deletion";
+import { followRenamedLogins } from "../db/identities";
+import { spaceOf } from "./identities";
 import { settingsOf } from "./project-settings";
 import { inScope } from "./scope";
 import { baseOfRow, normalizeFields, snapshotHash } from "./snapshot";
@@ -64,6 +66,10 @@ export async function applySnapshots(
     const seen = newest.get(s.externalId);
     if (!seen || s.updatedAt >= seen.updatedAt) newest.set(s.externalId, s);
   }
+  // A renamed tracker login still maps: identities follow the tracker's user id to the new login.
+  const seenUsers = new Map<string, string>();
+  for (const s of newest.values()) for (const [login, id] of Object.entries(s.assigneeIds ?? {})) seenUsers.set(id, login);
+  if (seenUsers.size > 0) await followRenamedLogins(ctx.db, spaceOf(ctx.project), seenUsers, nowIso());
   // Everything past this point is in local values (value maps); scope is judged on both vocabularies.
   const settings = settingsOf(ctx.project);
   const maps = valueMaps(settings.fieldMaps);

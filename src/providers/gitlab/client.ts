@@ -57,8 +57,8 @@ const gitlabIssue = z.object({
   state: z.string(),
   web_url: z.string(),
   labels: z.array(z.union([z.string(), z.object({ name: z.string() })])).optional(),
-  assignees: z.array(z.object({ username: z.string() })).nullish(),
-  assignee: z.object({ username: z.string() }).nullish(),
+  assignees: z.array(z.object({ username: z.string(), id: z.number().nullish() })).nullish(),
+  assignee: z.object({ username: z.string(), id: z.number().nullish() }).nullish(),
   milestone: z.object({ title: z.string() }).nullish(),
   created_at: z.string(),
   updated_at: z.string(),
@@ -305,6 +305,7 @@ function toCanonical(issue: GitLabIssue): CanonicalIssue {
       : issue.assignee
         ? [issue.assignee.username]
         : [],
+    assigneeUsers: (issue.assignees ?? (issue.assignee ? [issue.assignee] : [])).map((a) => ({ login: a.username, id: a.id })),
     milestone: issue.milestone?.title,
     createdAt: issue.created_at,
     updatedAt: issue.updated_at,
