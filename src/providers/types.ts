@@ -116,6 +116,10 @@ export interface Tracker extends CommentTracker {
   readonly repositoryObserved: RepositoryLookup | null;
   /** The token's own user (login / username), read once. */
   currentUser(): Promise<string>;
+  /** Every label an issue of the repository can carry (GitLab: group labels too; Gitea: organisation labels too). */
+  listLabelNames(): Promise<Set<string>>;
+  /** Creates an open milestone with this title (milestonePolicy.createMissing). */
+  createMilestone(title: string): Promise<void>;
   /**
    * When the token itself expires (ISO date or instant), null when it does not or the tracker does
    * not say. Only trackers whose tokens expire implement it (GitLab).
@@ -223,6 +227,16 @@ export class TrackerError extends Error {
     readonly retryable: boolean,
   ) {
     super(message);
+  }
+}
+
+/** A write named a milestone the repository does not have (the sync's milestone policy decides what follows). */
+export class MissingMilestoneError extends TrackerError {
+  constructor(
+    readonly title: string,
+    message: string,
+  ) {
+    super(message, null, false);
   }
 }
 

@@ -47,10 +47,11 @@ import { applyGone, type GoneReason } from "./deletion";
 import { mergeThreeWay } from "./merge";
 import { recordRepositoryObservation } from "./repository";
 import { keepRefused, onlyRefusedDiffer, refusedFields, warningsJson, type SyncWarning } from "./refused-fields";
+import { mergeWarnings, writeWithPolicies } from "./creation-policy";
 import { inboundAllowed, outboundAllowed } from "./field-directions";
 import { settingsOf } from "./project-settings";
 import { inScope } from "./scope";
-import { mapOutbound, mapSnapshot, valueMaps } from "./value-maps";
+import { mapSnapshot, valueMaps } from "./value-maps";
 import { baseOfRow, changedFields, fieldsEqual, normalizeFields, pickFields, snapshotHash, SYNCED_FIELDS, type SyncedField } from "./snapshot";
 
 export interface PushOutcome {
@@ -158,10 +159,11 @@ async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now
     at: nowIso(now),
     nextCreateAt: nowIso(now + CREATE_SPACING_MS),
   });
-  const created = mapSnapshot(maps, await ctx.tracker.createIssue(mapOutbound(maps, local)));
+  const sent = await writeWithPolicies(ctx.tracker, settings, maps, local, (out) => ctx.tracker.createIssue(out));
+  const created = mapSnapshot(maps, sent.answer);
   // Every field was sent: what the tracker stored is the base; a field it dropped silently is kept locally.
   const base = normalizeFields(created);
-  const warnings = refusedFields(local, base, SYNCED_FIELDS);
+  const warnings = mergeWarnings(sent.warnings, refusedFields(local, base, SYNCED_FIELDS));
   return store(ctx, issue, created, base, keepRefused(base, local, warnings), true, `created #${created.number} in the tracker`, warnings);
 }
 
@@ -221,10 +223,11 @@ async function updateStep(ctx: SyncContext, issue: IssueRow, number: number | nu
     await applySnapshots(ctx, [lookup.issue]);
     return AGAIN;
   }
-  const answer = mapSnapshot(maps, await ctx.tracker.updateIssue(number, mapOutbound(maps, pickFields(local, fields))));
+  const sent = await writeWithPolicies(ctx.tracker, settings, maps, pickFields(local, fields), (out) => ctx.tracker.updateIssue(number, out));
+  const answer = mapSnapshot(maps, sent.answer);
   const tracker = normalizeFields(answer);
   // A sent field the answer does not hold was refused silently: keep it locally and say so.
-  const warnings = refusedFields(local, tracker, fields);
+  const warnings = mergeWarnings(sent.warnings, refusedFields(local, tracker, fields));
   const merged = keepRefused(mergeAnswer((field) => inboundAllowed(ctx.project, settings.fieldDirections, field), local, tracker, fields), local, warnings);
   return store(ctx, issue, answer, tracker, merged, fieldsEqual(merged, tracker) || onlyRefusedDiffer(merged, tracker, warnings), `sent ${fields.join(", ")} to #${number}`, warnings);
 }

@@ -213,3 +213,58 @@ describe.each(TRACKERS)("%s: per-field direction", (provider) => {
     expect(conflicts.items ?? conflicts).toEqual([]);
   });
 });
+
+describe.each(TRACKERS)("%s: creation policies", (provider) => {
+  it("labelPolicy never: a label the tracker lacks is a syncWarnings entry, the rest of the push goes through, and nothing loops", async () => {
+    const { fake, project } = await projectWithTracker(provider, { labelPolicy: { createMissing: "never" } });
+    fake.store.ensureLabel("bug");
+    const created = await createIssue(project.id, { title: "Labels", labels: ["bug", "brand-new"] });
+    const issue = await waitSettled(project.id, created.id);
+    expect(issue.syncState).toBe("synced");
+    expect(fake.issue(issue.external.number)!.labels).toEqual(["bug"]);
+    expect(fake.store.labels.has("brand-new")).toBe(false);
+    expect(issue.labels).toEqual(["brand-new", "bug"]);
+    expect(issue.syncWarnings).toEqual([expect.objectContaining({ field: "labels", reason: expect.stringContaining('"brand-new"') })]);
+
+    await api(`/api/v1/projects/${project.id}/issues/${created.id}`, { method: "PATCH", body: { title: "Labels (edited)" } });
+    const edited = await waitSettled(project.id, created.id);
+    expect(fake.issue(issue.external.number)!.title).toBe("Labels (edited)");
+    const before = writes(fake);
+    await syncAndWait(project.id);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(writes(fake)).toBe(before);
+    expect(edited.labels).toEqual(["brand-new", "bug"]);
+  });
+
+  it("labelPolicy mapped_only: a mapped label may be created, an unmapped one may not", async () => {
+    const { fake, project } = await projectWithTracker(provider, {
+      labelPolicy: { createMissing: "mapped_only" },
+      fieldMaps: { labels: [{ local: "P1", tracker: ["priority-high"] }] },
+    });
+    const created = await createIssue(project.id, { title: "Mapped only", labels: ["P1", "stray"] });
+    const issue = await waitSettled(project.id, created.id);
+    expect(fake.issue(issue.external.number)!.labels).toEqual(["priority-high"]);
+    expect(issue.labels).toEqual(["P1", "stray"]);
+    expect(issue.syncWarnings.map((w: any) => w.field)).toEqual(["labels"]);
+  });
+
+  it("milestonePolicy: a missing milestone is created when allowed, else kept locally with a warning while the rest is pushed", async () => {
+    const { fake, project } = await projectWithTracker(provider, { milestonePolicy: { createMissing: true } });
+    const made = await createIssue(project.id, { title: "Milestone made", milestone: "v9" });
+    const one = await waitSettled(project.id, made.id);
+    expect(one.syncState).toBe("synced");
+    expect(fake.store.milestones.has("v9")).toBe(true);
+    expect(fake.issue(one.external.number)!.milestone).toBe("v9");
+
+    await patchProject(project.id, { milestonePolicy: { createMissing: false } });
+    const res = await api(`/api/v1/projects/${project.id}/issues/${made.id}`, { method: "PATCH", body: { milestone: "v10", title: "Milestone kept" } });
+    expect(res.status).toBe(200);
+    const two = await waitSettled(project.id, made.id);
+    expect(two.syncState).toBe("synced");
+    expect(fake.issue(one.external.number)!.title).toBe("Milestone kept");
+    expect(fake.issue(one.external.number)!.milestone).toBe("v9");
+    expect(fake.store.milestones.has("v10")).toBe(false);
+    expect(two.milestone).toBe("v10");
+    expect(two.syncWarnings).toEqual([expect.objectContaining({ field: "milestone", reason: expect.stringContaining("v10") })]);
+  });
+});

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { canonicalIssue } from "../canonical";
 import { exactPath, underPath, type PathRule, type TrackerHttp, type TrackerHttpDialect, type TrackerResponse } from "../http";
 import { RestTracker } from "../rest-tracker";
-import { TrackerError, type CanonicalComment, type CanonicalIssue, type Provider, type RepositoryLookup, type TrackerConfig } from "../types";
+import { MissingMilestoneError, TrackerError, type CanonicalComment, type CanonicalIssue, type Provider, type RepositoryLookup, type TrackerConfig } from "../types";
 import { GitHubStyleComments } from "./comments";
 
 const user = z.object({ login: z.string(), id: z.number().nullish() });
@@ -249,5 +249,5 @@ export async function idsByName<T>(
 }
 
 export function missingMilestone(provider: Provider, title: string, repository: string): TrackerError {
-  return new TrackerError(`${provider} milestone ${JSON.stringify(title)} does not exist in ${repository}`, null, false);
+  return new MissingMilestoneError(title, `${provider} milestone ${JSON.stringify(title)} does not exist in ${repository}`);
 }

@@ -13,6 +13,7 @@ import { countHeader, firstAcceptedCreatedSince, issuePage, issueParsers, lookup
 import { RestTracker } from "../rest-tracker";
 import { toUtcIso } from "../timestamps";
 import {
+  MissingMilestoneError,
   TrackerError,
   type CanonicalComment,
   type CanonicalIssue,
@@ -255,6 +256,21 @@ export class GitLabTracker extends RestTracker {
     return ids;
   }
 
+  /** Project labels and those of its ancestor groups (`include_ancestor_groups` defaults to true). */
+  async listLabelNames(): Promise<Set<string>> {
+    const items = await this.http.getAllPages(this.http.url(`${this.projectPath}/labels`, { include_ancestor_groups: true, per_page: 100 }));
+    return new Set(items.flatMap((item) => {
+      const parsed = z.object({ name: z.string() }).safeParse(item);
+      return parsed.success ? [parsed.data.name] : [];
+    }));
+  }
+
+  /** `POST /projects/:id/milestones` (`title` required). */
+  async createMilestone(title: string): Promise<void> {
+    await this.http.request("POST", this.http.url(`${this.projectPath}/milestones`), { json: { title } });
+    this.milestoneIds.delete(title);
+  }
+
   private async milestoneId(title: string): Promise<number> {
     let id = this.milestoneIds.get(title);
     if (id === undefined) {
@@ -266,7 +282,7 @@ export class GitLabTracker extends RestTracker {
         if (m.success && m.data.title === title) id = m.data.id;
       }
       if (id === undefined) {
-        throw new TrackerError(`gitlab milestone ${JSON.stringify(title)} does not exist in ${this.repository}`, null, false);
+        throw new MissingMilestoneError(title, `gitlab milestone ${JSON.stringify(title)} does not exist in ${this.repository}`);
       }
       this.milestoneIds.set(title, id);
     }
