@@ -65,6 +65,34 @@ export const SettingsSchemaFields = {
     .openapi({ description: "Settings accepted but worth a look (e.g. a scope no issue can match)" }),
 };
 
+export const DryRunSchema = z
+  .object({
+    dryRun: z.literal(true),
+    wouldCreate: z.number().int().openapi({ description: "Tracker issues in scope that would be imported" }),
+    wouldUpdate: z.number().int().openapi({ description: "Linked issues whose local fields would change or that would be pushed" }),
+    wouldLeaveScope: z.number().int().openapi({ description: "Linked issues that would leave scope (frozen: nothing closed or deleted)" }),
+    wouldCreateLabels: z.number().int().openapi({ description: "Tracker labels a push would create (labelPolicy allowing)" }),
+    labelsToCreate: z.array(z.string()),
+    wouldOrphan: z.number().int().openapi({ description: "Linked issues missing from the listing (a real run reads each before orphaning it)" }),
+    samples: z
+      .array(
+        z.object({
+          issueId: z.string().nullable(),
+          externalNumber: z.number().int().nullable(),
+          action: z.enum(["create", "update", "leave_scope", "orphan"]),
+          changes: z.record(z.string(), z.object({ before: z.unknown(), after: z.unknown() })).nullable(),
+          push: z.array(z.string()).openapi({ description: "Fields that would be sent to the tracker" }),
+        }),
+      )
+      .openapi({ description: "The first 50 per-issue diffs" }),
+    complete: z.boolean().openapi({ description: "False when the tracker listing was cut short (very large repositories): counts cover the pages read" }),
+    pagesRead: z.number().int(),
+  })
+  .openapi("DryRun");
+
+/** Fields a dry run cannot evaluate: they point the project at another tracker or credential. */
+export const NOT_DRY_RUNNABLE = ["provider", "apiBaseUrl", "repository", "token", "webhookSecret", "installationId"] as const;
+
 type SettingsInput = {
   fieldMaps?: { labels?: { local: string; tracker: string[] }[] | undefined; milestone?: { local: string; tracker: string[] }[] | undefined } | undefined;
   labelPolicy?: ProjectSettings["labelPolicy"] | undefined;

@@ -15,7 +15,8 @@ import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, li
 import type { AppEnv } from "./project";
 import { assertSameRepository } from "../sync/repository";
 import { validationHook } from "./validation";
-import { checkSettings, SettingsFields, SettingsSchemaFields, settingsPatch } from "./project-settings";
+import { checkSettings, DryRunSchema, NOT_DRY_RUNNABLE, SettingsFields, SettingsSchemaFields, settingsPatch } from "./project-settings";
+import { dryRun } from "../sync/dry-run";
 import { settingsColumns, settingsOf, type ProjectSettings } from "../sync/project-settings";
 import { forgetEdgeProject } from "./webhook-projects";
 
@@ -249,10 +250,19 @@ const routes = {
     method: "patch",
     path: "/{projectId}",
     tags: ["projects"],
-    summary: "Change any field; a new token or webhook secret replaces the old",
-    request: { params: ProjectIdParams, body: jsonBody(UpdateProject) },
+    summary: "Change any field; a new token or webhook secret replaces the old (with ?dryRun=true: change nothing, answer what a full run would do)",
+    request: {
+      params: ProjectIdParams,
+      query: z.object({
+        dryRun: z
+          .enum(["true", "false"])
+          .optional()
+          .openapi({ description: "true: validate, run the decision code under the new settings with no writes, answer a DryRun" }),
+      }),
+      body: jsonBody(UpdateProject),
+    },
     responses: {
-      200: jsonContent(ProjectSchema, "The project"),
+      200: jsonContent(z.union([ProjectSchema, DryRunSchema]), "The project (a DryRun with ?dryRun=true)"),
       ...problemResponses,
       ...conflictResponse,
       422: { description: "The API origin changes without a new `token` (`errors` names `token`)", content: { "application/problem+json": { schema: ProblemSchema } } },
@@ -352,6 +362,17 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     ];
     if (errors.length) throw new ValidationFailed(errors);
     if (settingsCheck.unprocessable.length) throw new Unprocessable(settingsCheck.unprocessable);
+    if (c.req.valid("query").dryRun === "true") {
+      const connection = NOT_DRY_RUNNABLE.filter((f) => input[f] !== undefined);
+      if (connection.length) throw new ValidationFailed(connection.map((field) => ({ field, message: "cannot be dry-run (it points the project at another tracker or credential); leave it out of a dry run" })));
+      const candidate: ProjectRow = {
+        ...current,
+        ...(input.syncDirection !== undefined ? { syncDirection: input.syncDirection } : {}),
+        ...(input.master !== undefined ? { master: input.master } : {}),
+        ...settingsColumns(settings),
+      };
+      return c.json({ dryRun: true as const, ...(await dryRun(c.env, current, candidate)) }, 200);
+    }
     // The stored token was given for the current origin: another origin needs a token given for it
     // (App projects mint their tokens for whatever apiBaseUrl they have).
     const apiOrigin = originOf(checked.apiBaseUrl);

@@ -268,3 +268,57 @@ describe.each(TRACKERS)("%s: creation policies", (provider) => {
     expect(two.syncWarnings).toEqual([expect.objectContaining({ field: "milestone", reason: expect.stringContaining("v10") })]);
   });
 });
+
+describe.each(TRACKERS)("%s: dry run", (provider) => {
+  it("PATCH ?dryRun=true answers what the new settings would do and changes nothing on either side", async () => {
+    const { fake, project } = await projectWithTracker(provider);
+    const a = fake.seedIssue({ title: "A", labels: ["prio-1", "syndarix"] });
+    const b = fake.seedIssue({ title: "B", labels: ["bug"] });
+    await syncAndWait(project.id);
+    const before = await localByNumber(project.id);
+    const activityBefore = (await json(await api(`/api/v1/projects/${project.id}/activity?limit=500`))).items.length;
+    const trackerWrites = writes(fake);
+
+    const res = await patchProject(
+      project.id,
+      { fieldMaps: { labels: [{ local: "P1", tracker: ["prio-1"] }] }, scope: { labelsAny: ["syndarix"] } },
+      "?dryRun=true",
+    );
+    expect(res.status).toBe(200);
+    const report = await json(res);
+    expect(report).toMatchObject({ dryRun: true, wouldCreate: 0, wouldUpdate: 1, wouldLeaveScope: 1, wouldOrphan: 0, complete: true });
+    const update = report.samples.find((s: any) => s.action === "update");
+    expect(update).toMatchObject({ externalNumber: a.number, changes: { labels: { before: ["prio-1", "syndarix"], after: ["P1", "syndarix"] } }, push: [] });
+    expect(report.samples.find((s: any) => s.action === "leave_scope")).toMatchObject({ externalNumber: b.number });
+
+    const stored = await json(await api(`/api/v1/projects/${project.id}`));
+    expect(stored.fieldMaps.labels).toEqual([]);
+    expect(stored.scope).toBeNull();
+    expect((await json(await api(`/api/v1/projects/${project.id}/activity?limit=500`))).items.length).toBe(activityBefore);
+    expect(await localByNumber(project.id)).toEqual(before);
+    expect(writes(fake)).toBe(trackerWrites);
+  });
+
+  it("POST sync { mode: full, dryRun: true } counts imports, updates and would-be orphans without starting a run", async () => {
+    const { fake, project } = await projectWithTracker(provider);
+    const kept = fake.seedIssue({ title: "kept" });
+    const gone = fake.seedIssue({ title: "gone" });
+    await syncAndWait(project.id);
+    const runs = (await json(await api(`/api/v1/projects/${project.id}/sync-runs`))).items.length;
+    fake.edit(kept.number, { title: "kept, renamed" });
+    fake.delete(gone.number);
+    fake.seedIssue({ title: "new" });
+    const res = await api(`/api/v1/projects/${project.id}/sync`, { method: "POST", body: { mode: "full", dryRun: true } });
+    expect(res.status).toBe(200);
+    const report = await json(res);
+    expect(report).toMatchObject({ dryRun: true, wouldCreate: 1, wouldUpdate: 1, wouldOrphan: 1, wouldLeaveScope: 0 });
+    expect(report.samples.map((s: any) => s.action).sort()).toEqual(["create", "orphan", "update"]);
+    expect((await json(await api(`/api/v1/projects/${project.id}/sync-runs`))).items.length).toBe(runs);
+    expect((await localByNumber(project.id)).get(kept.number)!.title).toBe("kept");
+
+    const incremental = await expectProblem(await api(`/api/v1/projects/${project.id}/sync`, { method: "POST", body: { mode: "incremental", dryRun: true } }), 400);
+    expect(incremental.errors!.map((e) => e.field)).toEqual(["dryRun"]);
+    const withToken = await expectProblem(await patchProject(project.id, { token: "another-token", labelPolicy: { createMissing: "never" } }, "?dryRun=true"), 400);
+    expect(withToken.errors!.map((e) => e.field)).toEqual(["token"]);
+  });
+});
