@@ -47,6 +47,19 @@ export function outboundFields(project: { syncDirection: SyncDirection }, direct
   return SYNCED_FIELDS.filter((f) => outboundAllowed(project, directions, f));
 }
 
+const AS_PROJECT_DIRECTION: Record<Exclude<FieldDirection, "none">, SyncDirection> = { both: "bidirectional", inbound: "inbound", outbound: "outbound" };
+
+/**
+ * The project as the comment engine should see it: `fieldDirections.comments` stands in for the
+ * project's direction (it may only narrow it); null when comments sync in no direction.
+ */
+export function commentProject<P extends { syncDirection: SyncDirection; fieldDirections?: string | null }>(project: P, directions: FieldDirections): P | null {
+  const set = directions.comments;
+  if (set === undefined) return project;
+  if (set === "none") return null;
+  return { ...project, syncDirection: AS_PROJECT_DIRECTION[set] };
+}
+
 export interface DirectedDecision {
   merged: IssueFields;
   conflicts: FieldConflict[];

@@ -322,3 +322,26 @@ describe.each(TRACKERS)("%s: dry run", (provider) => {
     expect(withToken.errors!.map((e) => e.field)).toEqual(["token"]);
   });
 });
+
+describe.each(TRACKERS)("%s: comment direction", (provider) => {
+  it("comments inbound: tracker comments arrive, local comments are refused; comments none: tracker comments stay out and local ones stay local", async () => {
+    const { fake, project } = await projectWithTracker(provider, { fieldDirections: { comments: "inbound" } });
+    const seeded = fake.seedIssue({ title: "talk" });
+    fake.addComment(seeded.number, { body: "from the tracker", author: "carol" });
+    await syncAndWait(project.id);
+    const issue = (await localByNumber(project.id)).get(seeded.number)!;
+    await vi.waitFor(async () => expect((await commentsOf(project.id, issue.id)).map((c) => c.body)).toEqual(["from the tracker"]), { timeout: 10_000, interval: 50 });
+    await expectProblem(await api(`/api/v1/projects/${project.id}/issues/${issue.id}/comments`, { method: "POST", body: { body: "local" } }), 409);
+
+    await patchProject(project.id, { fieldDirections: { comments: "none" } });
+    fake.addComment(seeded.number, { body: "second from the tracker" });
+    fake.edit(seeded.number, { title: "talk (touched)" });
+    const before = writes(fake);
+    const res = await api(`/api/v1/projects/${project.id}/issues/${issue.id}/comments`, { method: "POST", body: { body: "stays local" } });
+    expect(res.status).toBe(201);
+    await syncAndWait(project.id);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await commentsOf(project.id, issue.id)).map((c) => c.body).sort()).toEqual(["from the tracker", "stays local"]);
+    expect(fake.requests.slice(0).filter((r) => r.method !== "GET").length).toBe(before);
+  });
+});
