@@ -29,6 +29,14 @@ const writes = (fake: { requests: { method: string }[] }) => fake.requests.filte
 const origin = (fake: { baseUrl: string }) => new URL(fake.baseUrl).origin;
 
 describe("identities API", () => {
+  it("is in the OpenAPI document, with the dry run and the new settings", async () => {
+    const doc = await json(await api("/openapi.json", { token: null }));
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/api/v1/identities", "/api/v1/identities/{identityId}", "/api/v1/projects/{projectId}/identities/unmapped"]));
+    expect(Object.keys(doc.paths["/api/v1/identities"])).toEqual(expect.arrayContaining(["put", "get"]));
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(["DryRun", "FieldDirections", "FieldMaps", "SyncScope", "Identity"]));
+    expect(doc.paths["/api/v1/projects/{projectId}"].patch.parameters.map((p: any) => p.name)).toContain("dryRun");
+  });
+
   it("upserts in bulk, lists by user or login, deletes, and records each change on the tracker's projects", async () => {
     const { fake, project } = await projectWithTracker("github");
     const first = await putIdentities([
