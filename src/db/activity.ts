@@ -62,6 +62,9 @@ export const ACTIVITY_KINDS = [
   "project.webhook_secret_replaced",
   "sync.paused",
   "sync.resumed",
+  // people: identity mappings of the project's tracker
+  "identity.mapped",
+  "identity.unmapped",
 ] as const;
 export type ActivityKind = (typeof ACTIVITY_KINDS)[number];
 

@@ -46,6 +46,12 @@ export const projects = sqliteTable(
   commentAttribution: integer("comment_attribution", { mode: "boolean" }).notNull().default(false),
   /** GitLab only: internal comments are sent as internal notes (off: internal comments never leave Syndarix). */
   gitlabInternalNotes: integer("gitlab_internal_notes", { mode: "boolean" }).notNull().default(false),
+  /** People, values and scope (JSON, null: the default): see src/sync/project-settings.ts. */
+  fieldMaps: text("field_maps"),
+  labelPolicy: text("label_policy"),
+  milestonePolicy: text("milestone_policy"),
+  scope: text("scope"),
+  fieldDirections: text("field_directions"),
   },
   (t) => [index("projects_installation_idx").on(t.installationId)],
 );
@@ -523,3 +529,28 @@ export const freshness = sqliteTable(
   (t) => [primaryKey({ columns: [t.projectId, t.source, t.hour] })],
 );
 export type FreshnessRow = typeof freshness.$inferSelect;
+
+// ---------- People, values and scope: identities ----------
+
+/** A platform user's login on one tracker (per provider and API origin), with the tracker's user id where known. */
+export const identities = sqliteTable(
+  "identities",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id").notNull(),
+    provider: text("provider", { enum: ["github", "gitlab", "gitea"] }).notNull(),
+    /** The tracker's API origin (`https://api.github.com`, a GitLab or Gitea host). */
+    trackerOrigin: text("tracker_origin").notNull(),
+    login: text("login").notNull(),
+    /** The tracker's numeric user id: a renamed login still maps through it. */
+    trackerUserId: text("tracker_user_id"),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+  },
+  (t) => [
+    uniqueIndex("identities_tracker_login_uq").on(t.provider, t.trackerOrigin, t.login),
+    index("identities_user_idx").on(t.userId),
+    index("identities_tracker_user_idx").on(t.provider, t.trackerOrigin, t.trackerUserId),
+  ],
+);
+export type IdentityRow = typeof identities.$inferSelect;

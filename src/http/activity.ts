@@ -10,7 +10,7 @@ import type { ActivityRow } from "../db/schema";
 import { ValidationFailed } from "../errors";
 import { resolveConflict, retryCommentPush, retryPush } from "../sync/repair";
 import { conflictResponse, IdParam, IsoTimestamp, jsonBody, PageLimit, jsonContent, problemResponses, ProjectIdParams } from "./common";
-import { IssueSchema, issueToApi } from "./issues";
+import { IssueSchema, issueToApi, peopleOfRows } from "./issues";
 import type { AppEnv } from "./project";
 import { ConflictSchema, conflictToApi } from "./sync-runs";
 import { validationHook } from "./validation";
@@ -180,7 +180,7 @@ export const activityRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const { conflictId } = c.req.valid("param");
     const { keep } = c.req.valid("json");
     const r = await resolveConflict(c.env, database(c.env.DB), c.var.project, conflictId, keep, { source: "api", actor: c.var.apiToken.name });
-    return c.json({ conflict: conflictToApi(r.conflict), issue: issueToApi(r.issue), pushQueued: r.pushQueued }, 200);
+    return c.json({ conflict: conflictToApi(r.conflict), issue: issueToApi(r.issue, await peopleOfRows(database(c.env.DB), c.var.project, [r.issue])), pushQueued: r.pushQueued }, 200);
   })
   .openapi(routes.retryPush, async (c) => {
     const { issueId } = c.req.valid("param");

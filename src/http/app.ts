@@ -6,6 +6,7 @@ import { commentsRouter } from "./comments";
 import { connectionRouter } from "./connection";
 import { deliveriesRouter } from "./deliveries";
 import { githubAppWebhookRouter } from "./github-app-webhook";
+import { identitiesRouter } from "./identities";
 import { issuesRouter } from "./issues";
 import { requireStorableJson } from "./json-strings";
 import { errorToResponse, problem } from "./problem";
@@ -55,6 +56,7 @@ export function createApp() {
   app.route("/api/v1", syncRunsRouter);
   app.route("/api/v1", activityRouter);
   app.route("/api/v1", connectionRouter);
+  app.route("/api/v1", identitiesRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", (c) => ({

@@ -8,6 +8,7 @@ import { createLocalComment, deleteLocalComment, editLocalComment } from "../syn
 import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, IdempotencyHeaders } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
+import { peopleOf } from "../sync/identities";
 
 // GitHub's limit (65,536 characters) is the strictest of the three trackers.
 const Body = z.string().min(1).max(65_536).refine((s) => s.trim() !== "", { message: "must not be blank" });
@@ -29,6 +30,7 @@ export const CommentSchema = z
     projectId: z.string(),
     body: z.string(),
     author: z.string(),
+    authorUser: z.string().nullable().openapi({ description: "The platform user an identity maps the author's tracker login to; null when unmapped" }),
     visibility: z.enum(["public", "internal"]),
     createdAt: IsoTimestamp,
     updatedAt: IsoTimestamp,
@@ -39,8 +41,10 @@ export const CommentSchema = z
   })
   .openapi("Comment");
 
-export function commentToApi(row: CommentRow): z.infer<typeof CommentSchema> {
+/** `people`: login → platform user of the project's tracker. */
+export function commentToApi(row: CommentRow, people: ReadonlyMap<string, string> = new Map()): z.infer<typeof CommentSchema> {
   return {
+    authorUser: people.get(row.author) ?? null,
     id: row.id,
     issueId: row.issueId,
     projectId: row.projectId,
@@ -106,19 +110,22 @@ export const commentsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const db = database(c.env.DB);
     if (!(await getIssue(db, c.var.project.id, issueId))) throw new NotFound("issue", issueId);
     const rows = await listIssueComments(db, c.var.project.id, issueId, { limit: limit + 1, afterId });
-    return c.json(pageOf(rows, limit, commentToApi), 200);
+    const people = await peopleOf(db, c.var.project, rows.map((r) => r.author));
+    return c.json(pageOf(rows, limit, (r) => commentToApi(r, people)), 200);
   })
   .openapi(routes.create, async (c) => {
     const { issueId } = c.req.valid("param");
     const input = c.req.valid("json");
     const author = input.author ?? (c.var as { apiToken?: { name: string } }).apiToken?.name ?? "syndarix";
-    const row = await createLocalComment(c.env, database(c.env.DB), c.var.project, issueId, { body: input.body, author, visibility: input.visibility }, { source: "api", actor: c.var.apiToken.name });
-    return c.json(commentToApi(row), 201);
+    const db = database(c.env.DB);
+    const row = await createLocalComment(c.env, db, c.var.project, issueId, { body: input.body, author, visibility: input.visibility }, { source: "api", actor: c.var.apiToken.name });
+    return c.json(commentToApi(row, await peopleOf(db, c.var.project, [row.author])), 201);
   })
   .openapi(routes.update, async (c) => {
     const { issueId, commentId } = c.req.valid("param");
-    const row = await editLocalComment(c.env, database(c.env.DB), c.var.project, issueId, commentId, c.req.valid("json").body, { source: "api", actor: c.var.apiToken.name });
-    return c.json(commentToApi(row), 200);
+    const db = database(c.env.DB);
+    const row = await editLocalComment(c.env, db, c.var.project, issueId, commentId, c.req.valid("json").body, { source: "api", actor: c.var.apiToken.name });
+    return c.json(commentToApi(row, await peopleOf(db, c.var.project, [row.author])), 200);
   })
   .openapi(routes.delete, async (c) => {
     const { issueId, commentId } = c.req.valid("param");

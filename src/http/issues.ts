@@ -1,8 +1,10 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { database } from "../db/client";
 import { fieldsOfRow, getIssue, listIssues } from "../db/issues";
-import type { IssueRow } from "../db/schema";
-import { NotFound } from "../errors";
+import type { Database } from "../db/client";
+import type { IssueRow, ProjectRow } from "../db/schema";
+import { NotFound, ValidationFailed } from "../errors";
+import { assigneesForUsers, peopleOf } from "../sync/identities";
 import { createLocalIssue, editIssue } from "../sync/local-edits";
 import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams, IdempotencyHeaders } from "./common";
 import type { AppEnv } from "./project";
@@ -16,9 +18,13 @@ const Body = z.string().max(65_536);
 const Labels = z.array(z.string().trim().min(1).max(100)).max(100);
 const Assignees = z.array(z.string().trim().min(1).max(100)).max(10);
 const Milestone = z.string().trim().min(1).max(255).nullable();
+const AssigneeUsers = z
+  .array(z.string().trim().min(1).max(200))
+  .max(10)
+  .openapi({ description: "Platform user ids, assigned through their identities on the project's tracker; assignees no identity maps are kept" });
 
 const CreateIssue = z
-  .strictObject({ title: Title, body: Body.optional(), labels: Labels.optional(), assignees: Assignees.optional(), milestone: Milestone.optional() })
+  .strictObject({ title: Title, body: Body.optional(), labels: Labels.optional(), assignees: Assignees.optional(), assigneeUsers: AssigneeUsers.optional(), milestone: Milestone.optional() })
   .openapi("CreateIssue");
 
 const UpdateIssue = z
@@ -28,6 +34,7 @@ const UpdateIssue = z
     state: z.enum(["open", "closed"]).optional(),
     labels: Labels.optional(),
     assignees: Assignees.optional(),
+    assigneeUsers: AssigneeUsers.optional(),
     milestone: Milestone.optional(),
   })
   .openapi("UpdateIssue");
@@ -40,7 +47,8 @@ export const IssueSchema = z
     body: z.string(),
     state: z.enum(["open", "closed"]),
     labels: z.array(z.string()),
-    assignees: z.array(z.string()),
+    assignees: z.array(z.string()).openapi({ description: "Tracker logins, as the tracker holds them (mapped or not)" }),
+    assigneeUsers: z.array(z.string()).openapi({ description: "Platform user ids of the assignees an identity maps (unmapped logins only in assignees)" }),
     milestone: z.string().nullable(),
     createdAt: IsoTimestamp,
     updatedAt: IsoTimestamp,
@@ -57,11 +65,14 @@ export const IssueSchema = z
   })
   .openapi("Issue");
 
-export function issueToApi(row: IssueRow): z.infer<typeof IssueSchema> {
+/** `people`: login → platform user of the project's tracker (see `peopleOfRows`). */
+export function issueToApi(row: IssueRow, people: ReadonlyMap<string, string> = new Map()): z.infer<typeof IssueSchema> {
+  const fields = fieldsOfRow(row);
   return {
     id: row.id,
     projectId: row.projectId,
-    ...fieldsOfRow(row),
+    ...fields,
+    assigneeUsers: fields.assignees.flatMap((login) => (people.has(login) ? [people.get(login)!] : [])),
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     external:
@@ -74,6 +85,24 @@ export function issueToApi(row: IssueRow): z.infer<typeof IssueSchema> {
     syncWarnings: row.syncWarnings ? (JSON.parse(row.syncWarnings) as { field: string; reason: string; sent: unknown; tracker: unknown }[]) : [],
     version: row.version,
   };
+}
+
+/** The identities of every assignee of these rows, in one query. */
+export async function peopleOfRows(db: Database, project: ProjectRow, rows: readonly IssueRow[]): Promise<Map<string, string>> {
+  return peopleOf(db, project, rows.flatMap((r) => fieldsOfRow(r).assignees));
+}
+
+/** An edit naming platform users: their logins on the tracker, unmapped current assignees kept. */
+async function withAssigneeLogins<T extends { assignees?: string[] | undefined; assigneeUsers?: string[] | undefined }>(
+  db: Database,
+  project: ProjectRow,
+  input: T,
+  current: readonly string[],
+): Promise<Omit<T, "assigneeUsers">> {
+  const { assigneeUsers, ...rest } = input;
+  if (assigneeUsers === undefined) return rest;
+  if (rest.assignees !== undefined) throw new ValidationFailed([{ field: "assigneeUsers", message: 'give either "assignees" (logins) or "assigneeUsers", not both' }]);
+  return { ...rest, assignees: await assigneesForUsers(db, project, current, assigneeUsers) };
 }
 
 const IssueParams = z.object({ projectId: IdParam("projectId"), issueId: IdParam("issueId") });
@@ -159,30 +188,45 @@ export const issuesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
     const { limit, cursor, ...filter } = c.req.valid("query");
     const afterId = decodeCursor(cursor);
     const updatedSince = filter.updatedSince ? new Date(filter.updatedSince).toISOString() : undefined;
-    const rows = await listIssues(database(c.env.DB), c.var.project.id, { ...filter, updatedSince }, { limit: limit + 1, afterId });
-    return c.json(pageOf(rows, limit, issueToApi), 200);
+    const db = database(c.env.DB);
+    const rows = await listIssues(db, c.var.project.id, { ...filter, updatedSince }, { limit: limit + 1, afterId });
+    const people = await peopleOfRows(db, c.var.project, rows);
+    return c.json(pageOf(rows, limit, (r) => issueToApi(r, people)), 200);
   })
   .openapi(routes.get, async (c) => {
     const { issueId } = c.req.valid("param");
-    const row = await getIssue(database(c.env.DB), c.var.project.id, issueId);
+    const db = database(c.env.DB);
+    const row = await getIssue(db, c.var.project.id, issueId);
     if (!row) throw new NotFound("issue", issueId);
     c.header("ETag", etagOf(row));
-    return c.json(issueToApi(row), 200);
+    return c.json(issueToApi(row, await peopleOfRows(db, c.var.project, [row])), 200);
   })
   .openapi(routes.create, async (c) => {
-    const row = await createLocalIssue(c.env, database(c.env.DB), c.var.project, c.req.valid("json"), { source: "api", actor: c.var.apiToken.name });
+    const db = database(c.env.DB);
+    const input = await withAssigneeLogins(db, c.var.project, c.req.valid("json"), []);
+    const row = await createLocalIssue(c.env, db, c.var.project, input, { source: "api", actor: c.var.apiToken.name });
     c.header("ETag", etagOf(row));
-    return c.json(issueToApi(row), 201);
+    return c.json(issueToApi(row, await peopleOfRows(db, c.var.project, [row])), 201);
   })
   .openapi(routes.update, async (c) => {
     const { issueId } = c.req.valid("param");
+    const db = database(c.env.DB);
+    const input = c.req.valid("json");
     const ifMatch = c.req.valid("header")["if-match"];
-    const row = await editIssue(c.env, database(c.env.DB), c.var.project, issueId, c.req.valid("json"), { source: "api", actor: c.var.apiToken.name }, expectedVersion(ifMatch));
+    let current: string[] = [];
+    if (input.assigneeUsers !== undefined) {
+      const row = await getIssue(db, c.var.project.id, issueId);
+      if (!row) throw new NotFound("issue", issueId);
+      current = fieldsOfRow(row).assignees;
+    }
+    const patch = await withAssigneeLogins(db, c.var.project, input, current);
+    const row = await editIssue(c.env, db, c.var.project, issueId, patch, { source: "api", actor: c.var.apiToken.name }, expectedVersion(ifMatch));
     c.header("ETag", etagOf(row));
-    return c.json(issueToApi(row), 200);
+    return c.json(issueToApi(row, await peopleOfRows(db, c.var.project, [row])), 200);
   })
   .openapi(routes.close, async (c) => {
     const { issueId } = c.req.valid("param");
-    const row = await editIssue(c.env, database(c.env.DB), c.var.project, issueId, { state: "closed" }, { source: "api", actor: c.var.apiToken.name });
-    return c.json(issueToApi(row), 200);
+    const db = database(c.env.DB);
+    const row = await editIssue(c.env, db, c.var.project, issueId, { state: "closed" }, { source: "api", actor: c.var.apiToken.name });
+    return c.json(issueToApi(row, await peopleOfRows(db, c.var.project, [row])), 200);
   });

@@ -41,10 +41,14 @@ export function problem(status: number, detail: string, extra: { type?: string; 
 }
 
 export function zodFieldErrors(error: ZodError, prefix?: string): FieldError[] {
-  return error.issues.map((issue) => {
+  return error.issues.flatMap((issue) => {
     const path = issue.path.map(String).join(".");
+    // An unknown key is named itself ("fieldDirections.titel"), not only the object holding it.
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => ({ field: [prefix, path, key].filter(Boolean).join("."), message: issue.message }));
+    }
     const field = [prefix, path].filter(Boolean).join(".") || "(body)";
-    return { field, message: issue.message };
+    return [{ field, message: issue.message }];
   });
 }
 

@@ -15,6 +15,9 @@ import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, li
 import type { AppEnv } from "./project";
 import { assertSameRepository } from "../sync/repository";
 import { validationHook } from "./validation";
+import { checkSettings, DryRunSchema, NOT_DRY_RUNNABLE, SettingsFields, SettingsSchemaFields, settingsPatch } from "./project-settings";
+import { dryRun } from "../sync/dry-run";
+import { settingsColumns, settingsOf, type ProjectSettings } from "../sync/project-settings";
 import { forgetEdgeProject } from "./webhook-projects";
 
 const Direction = z.enum(["inbound", "outbound", "bidirectional"]);
@@ -67,6 +70,7 @@ const ProjectFields = {
     .boolean()
     .optional()
     .openapi({ description: "GitLab only: send internal comments as internal notes (default false: internal comments never leave Syndarix)" }),
+  ...SettingsFields,
 };
 
 const CreateProject = z
@@ -77,6 +81,11 @@ const CreateProject = z
       .optional()
       .openapi({ description: "Webhook secret (not needed with installationId: the App's webhook is used); stored encrypted, never returned" }),
     installationId: ProjectFields.installationId.optional(),
+    fieldMaps: SettingsFields.fieldMaps.optional(),
+    labelPolicy: SettingsFields.labelPolicy.optional(),
+    milestonePolicy: SettingsFields.milestonePolicy.optional(),
+    scope: SettingsFields.scope.optional(),
+    fieldDirections: SettingsFields.fieldDirections.optional(),
   })
   .openapi("CreateProject");
 const UpdateProject = z.strictObject(ProjectFields).partial().openapi("UpdateProject");
@@ -101,11 +110,15 @@ export const ProjectSchema = z
     lastIncrementalSyncAt: IsoTimestamp.nullable(),
     lastFullSyncAt: IsoTimestamp.nullable(),
     lastError: z.string().nullable(),
+    ...SettingsSchemaFields,
   })
   .openapi("Project");
 
-export function projectToApi(p: ProjectRow): z.infer<typeof ProjectSchema> {
+export function projectToApi(p: ProjectRow, warnings?: FieldError[]): z.infer<typeof ProjectSchema> {
+  const settings = settingsOf(p);
   return {
+    ...settings,
+    ...(warnings && warnings.length > 0 ? { warnings } : {}),
     id: p.id,
     name: p.name,
     provider: p.provider,
@@ -168,6 +181,11 @@ const NEW_PROJECT_DEFAULTS = {
   trackerRepositoryName: null,
   accessLostAt: null,
   accessError: null,
+  fieldMaps: null,
+  labelPolicy: null,
+  milestonePolicy: null,
+  scope: null,
+  fieldDirections: null,
 };
 /**
  * How the project authenticates after the write: exactly one of `token` and `installationId`
@@ -250,10 +268,19 @@ const routes = {
     method: "patch",
     path: "/{projectId}",
     tags: ["projects"],
-    summary: "Change any field; a new token or webhook secret replaces the old",
-    request: { params: ProjectIdParams, body: jsonBody(UpdateProject) },
+    summary: "Change any field; a new token or webhook secret replaces the old (with ?dryRun=true: change nothing, answer what a full run would do)",
+    request: {
+      params: ProjectIdParams,
+      query: z.object({
+        dryRun: z
+          .enum(["true", "false"])
+          .optional()
+          .openapi({ description: "true: validate, run the decision code under the new settings with no writes, answer a DryRun" }),
+      }),
+      body: jsonBody(UpdateProject),
+    },
     responses: {
-      200: jsonContent(ProjectSchema, "The project"),
+      200: jsonContent(z.union([ProjectSchema, DryRunSchema]), "The project (a DryRun with ?dryRun=true)"),
       ...problemResponses,
       ...conflictResponse,
       422: { description: "The API origin changes without a new `token` (`errors` names `token`), or an `installationId` project's `apiBaseUrl` is not the GitHub App's API base (`errors` names `apiBaseUrl`)", content: { "application/problem+json": { schema: ProblemSchema } } },
@@ -284,9 +311,12 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const deletionPolicy = input.deletionPolicy ?? "orphan";
     const auth = checkAuthRules(input.provider, input, null, app !== null);
     const checked = checkProjectRules({ ...input, apiBaseUrl, deletionPolicy }, parseInsecureHosts(c.env.ALLOW_INSECURE_TRACKER_HOSTS));
-    const errors = [...checked.errors, ...auth.errors, ...internalNotesErrors(input.provider, input.gitlabInternalNotes ?? false)];
+    const settings = settingsPatch(input);
+    const settingsCheck = checkSettings(input.syncDirection, { ...settingsOf({}), ...settings });
+    const errors = [...checked.errors, ...auth.errors, ...internalNotesErrors(input.provider, input.gitlabInternalNotes ?? false), ...settingsCheck.invalid];
     if (errors.length) throw new ValidationFailed(errors);
     assertAppBase(app, auth.installationId, checked.apiBaseUrl);
+    if (settingsCheck.unprocessable.length) throw new Unprocessable(settingsCheck.unprocessable);
     const id = newId();
     const now = nowIso();
     const origin = { source: "api" as const, actor: c.var.apiToken.name };
@@ -308,11 +338,12 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       tokenEnc: input.token !== undefined ? await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "token", input.token, apiOrigin) : "",
       webhookSecretEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret ?? randomSecret(), apiOrigin),
       installationId: auth.installationId,
+      ...settingsColumns(settings),
       createdAt: now,
       updatedAt: now,
     };
-    const row = await insertProject(database(c.env.DB), fields, projectCreatedActivity({ ...fields, ...NEW_PROJECT_DEFAULTS }, origin, now));
-    return c.json(projectToApi(row), 201);
+    const row = await insertProject(database(c.env.DB), fields, projectCreatedActivity({ ...NEW_PROJECT_DEFAULTS, ...fields }, origin, now));
+    return c.json(projectToApi(row, settingsCheck.warnings), 201);
   })
   .openapi(routes.list, async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -343,9 +374,29 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const app = githubAppConfig(c.env);
     const auth = checkAuthRules(provider, input, current, app !== null);
     const checked = checkProjectRules(next, parseInsecureHosts(c.env.ALLOW_INSECURE_TRACKER_HOSTS));
-    const errors = [...checked.errors, ...auth.errors, ...internalNotesErrors(provider, input.gitlabInternalNotes ?? (input.provider !== undefined ? false : current.gitlabInternalNotes))];
+    const settings = settingsPatch(input);
+    const nextSettings: ProjectSettings = { ...settingsOf(current), ...settings };
+    const settingsCheck = checkSettings(next.syncDirection, nextSettings);
+    const errors = [
+      ...checked.errors,
+      ...auth.errors,
+      ...internalNotesErrors(provider, input.gitlabInternalNotes ?? (input.provider !== undefined ? false : current.gitlabInternalNotes)),
+      ...settingsCheck.invalid,
+    ];
     if (errors.length) throw new ValidationFailed(errors);
     assertAppBase(app, auth.installationId, checked.apiBaseUrl);
+    if (settingsCheck.unprocessable.length) throw new Unprocessable(settingsCheck.unprocessable);
+    if (c.req.valid("query").dryRun === "true") {
+      const connection = NOT_DRY_RUNNABLE.filter((f) => input[f] !== undefined);
+      if (connection.length) throw new ValidationFailed(connection.map((field) => ({ field, message: "cannot be dry-run (it points the project at another tracker or credential); leave it out of a dry run" })));
+      const candidate: ProjectRow = {
+        ...current,
+        ...(input.syncDirection !== undefined ? { syncDirection: input.syncDirection } : {}),
+        ...(input.master !== undefined ? { master: input.master } : {}),
+        ...settingsColumns(settings),
+      };
+      return c.json({ dryRun: true as const, ...(await dryRun(c.env, current, candidate)) }, 200);
+    }
     // The stored token was given for the current origin: another origin needs a token given for it
     // (App projects mint their tokens for whatever apiBaseUrl they have).
     const apiOrigin = originOf(checked.apiBaseUrl);
@@ -373,6 +424,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       repository: next.repository,
       syncDirection: next.syncDirection,
       deletionPolicy: next.deletionPolicy,
+      ...settingsColumns(settings),
     };
     // Pointing the project at another tracker or repository invalidates the incremental cursor.
     if (patch.provider !== current.provider || patch.apiBaseUrl !== current.apiBaseUrl || patch.repository !== current.repository) {
@@ -414,7 +466,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     }
     // A new token (or installation) given by hand: whatever refused the old one, try this one.
     if (input.token !== undefined || input.installationId !== undefined) await resetCredentialHealth(c.env, db, row);
-    return c.json(projectToApi(row), 200);
+    return c.json(projectToApi(row, settingsCheck.warnings), 200);
   })
   .openapi(routes.remove, async (c) => {
     const { projectId } = c.req.valid("param");

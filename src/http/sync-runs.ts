@@ -4,7 +4,9 @@ import { listConflicts } from "../db/conflicts";
 import type { ConflictRow, SyncRunRow } from "../db/schema";
 import { getRun, listRuns } from "../db/sync-runs";
 import { startSync } from "../jobs/project-actions";
-import { NotFound } from "../errors";
+import { NotFound, ValidationFailed } from "../errors";
+import { dryRun } from "../sync/dry-run";
+import { DryRunSchema } from "./project-settings";
 import type { SyncStatus } from "../sync/status";
 import { syncStatus } from "../sync/status";
 import { chipOf, chipReasonOf, CHIPS } from "../sync/status-chip";
@@ -257,10 +259,20 @@ const routes = {
       params: ProjectIdParams,
       body: {
         required: false,
-        content: { "application/json": { schema: z.strictObject({ mode: z.enum(["incremental", "full"]).default("incremental") }).openapi("StartSync") } },
+        content: {
+          "application/json": {
+            schema: z
+              .strictObject({
+                mode: z.enum(["incremental", "full"]).default("incremental"),
+                dryRun: z.boolean().optional().openapi({ description: 'With mode "full": start nothing, answer what a full run would do (200 DryRun)' }),
+              })
+              .openapi("StartSync"),
+          },
+        },
       },
     },
     responses: {
+      200: jsonContent(DryRunSchema, "Dry run (dryRun: true): what a full run would do; nothing was changed"),
       202: jsonContent(z.object({ runId: z.string(), joined: z.boolean() }).openapi("SyncStarted"), "The run that will do the work"),
       ...problemResponses,
       ...conflictResponse,
@@ -305,7 +317,12 @@ const routes = {
 export const syncRunsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.start, async (c) => {
     const project = c.var.project;
-    const mode = c.req.header("content-type") ? c.req.valid("json").mode : "incremental";
+    const body = c.req.header("content-type") ? c.req.valid("json") : { mode: "incremental" as const, dryRun: undefined };
+    const mode = body.mode;
+    if (body.dryRun) {
+      if (mode !== "full") throw new ValidationFailed([{ field: "dryRun", message: 'needs mode "full" (a dry run reads the whole listing)' }]);
+      return c.json({ dryRun: true as const, ...(await dryRun(c.env, project, project)) }, 200);
+    }
     const result = await startSync(c.env, project, mode);
     return c.json(result, 202);
   })

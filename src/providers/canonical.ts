@@ -19,6 +19,8 @@ export interface IssueParts {
   createdAt: string;
   updatedAt: string;
   closedAt: string | null | undefined;
+  /** Assignees with the tracker's numeric user id, where the answer carries it. */
+  assigneeUsers?: readonly { login: string; id?: number | null | undefined }[];
 }
 
 /**
@@ -52,7 +54,14 @@ export function canonicalIssue(parts: IssueParts): CanonicalIssue {
     createdAt: toUtcIso(parts.createdAt),
     updatedAt: toUtcIso(parts.updatedAt),
     closedAt: toUtcIsoOrNull(parts.closedAt),
+    ...assigneeIdsOf(parts.assigneeUsers),
   };
+}
+
+/** `assigneeIds` (login → tracker user id), only when the tracker said any. */
+function assigneeIdsOf(users: IssueParts["assigneeUsers"]): { assigneeIds?: Record<string, string> } {
+  const pairs = (users ?? []).flatMap((u) => (typeof u.id === "number" && u.login !== "" ? [[u.login, String(u.id)] as const] : []));
+  return pairs.length > 0 ? { assigneeIds: Object.fromEntries(pairs) } : {};
 }
 
 export function canonicalState(state: string): IssueState {

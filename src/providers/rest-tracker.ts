@@ -58,6 +58,8 @@ export abstract class RestTracker implements Tracker {
     accept?: (issue: CanonicalIssue) => boolean | Promise<boolean>,
   ): Promise<CanonicalIssue | null>;
   abstract currentUser(): Promise<string>;
+  abstract listLabelNames(): Promise<Set<string>>;
+  abstract createMilestone(title: string): Promise<void>;
   /** GET of the repository itself; 404 is `not_found` (the token cannot see it). */
   protected abstract readRepository(): Promise<RepositoryLookup>;
 

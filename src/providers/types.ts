@@ -36,6 +36,8 @@ export interface CanonicalIssue extends IssueFields {
   movedTo?: string | null;
   /** Who opened the issue (login / username), when the answer says. */
   author?: string | null;
+  /** Assignee login → the tracker's numeric user id (as a string), when the answer carries ids: renamed logins are followed. */
+  assigneeIds?: Record<string, string>;
 }
 
 export interface IssuePage {
@@ -126,6 +128,10 @@ export interface Tracker extends CommentTracker {
   readonly repositoryObserved: RepositoryLookup | null;
   /** The token's own user (login / username), read once. */
   currentUser(): Promise<string>;
+  /** Every label an issue of the repository can carry (GitLab: group labels too; Gitea: organisation labels too). */
+  listLabelNames(): Promise<Set<string>>;
+  /** Creates an open milestone with this title (milestonePolicy.createMissing). */
+  createMilestone(title: string): Promise<void>;
   /**
    * When the token itself expires (ISO date or instant), null when it does not or the tracker does
    * not say. Only trackers whose tokens expire implement it (GitLab).
@@ -233,6 +239,16 @@ export class TrackerError extends Error {
     readonly retryable: boolean,
   ) {
     super(message);
+  }
+}
+
+/** A write named a milestone the repository does not have (the sync's milestone policy decides what follows). */
+export class MissingMilestoneError extends TrackerError {
+  constructor(
+    readonly title: string,
+    message: string,
+  ) {
+    super(message, null, false);
   }
 }
 

@@ -17,7 +17,12 @@ import { originOf, rowChanges } from "./activity";
 import type { SyncContext } from "./context";
 import { decideSnapshot, type Decision, type SnapshotSource } from "./decide";
 import { applyGone } from "./deletion";
+import { followRenamedLogins } from "../db/identities";
+import { spaceOf } from "./identities";
+import { settingsOf } from "./project-settings";
+import { inScope } from "./scope";
 import { baseOfRow, normalizeFields, snapshotHash } from "./snapshot";
+import { mapSnapshot, valueMaps } from "./value-maps";
 
 export interface ApplyCounts {
   created: number;
@@ -61,6 +66,19 @@ export async function applySnapshots(
     const seen = newest.get(s.externalId);
     if (!seen || s.updatedAt >= seen.updatedAt) newest.set(s.externalId, s);
   }
+  // A renamed tracker login still maps: identities follow the tracker's user id to the new login.
+  const seenUsers = new Map<string, string>();
+  for (const s of newest.values()) for (const [login, id] of Object.entries(s.assigneeIds ?? {})) seenUsers.set(id, login);
+  if (seenUsers.size > 0) await followRenamedLogins(ctx.db, spaceOf(ctx.project), seenUsers, nowIso());
+  // Everything past this point is in local values (value maps); scope is judged on both vocabularies.
+  const settings = settingsOf(ctx.project);
+  const maps = valueMaps(settings.fieldMaps);
+  const scoped = new Map<string, boolean>();
+  for (const [id, s] of newest) {
+    const mapped = mapSnapshot(maps, s);
+    scoped.set(id, inScope(settings.scope, s, mapped.labels));
+    newest.set(id, mapped);
+  }
   let pending = [...newest.values()];
   const moved = pending.filter((s) => s.movedTo);
   if (moved.length > 0) {
@@ -100,7 +118,11 @@ export async function applySnapshots(
           adopt = true;
         }
       }
-      const decision = decideSnapshot(ctx.project, snapshot, hashes.get(snapshot.externalId)!, local, adopt, now, source);
+      // Out of scope: never imported; a linked issue that left scope is frozen (nothing synced,
+      // nothing closed or deleted) until it is back in scope.
+      const decision: Decision = scoped.get(snapshot.externalId)
+        ? decideSnapshot(ctx.project, snapshot, hashes.get(snapshot.externalId)!, local, adopt, now, source, settings.fieldDirections)
+        : { kind: "skip" };
       const marked = options.seenByRun !== undefined && local?.lastSeenRunId === options.seenByRun;
       if ((decision.kind === "skip" || decision.kind === "ambiguous") && options.seenByRun && !marked) counts.notMarkedSeen.push(snapshot.externalId);
       if (decision.kind === "skip") counts.unchanged++;

@@ -14,11 +14,12 @@ import type { ActivityOrigin } from "../db/activity";
 import { enqueueCommentPushes } from "../queue/send";
 import { commentChangedEntry, commentCreatedEntry } from "./comment-activity";
 import { leavesSyndarix } from "./comment-visibility";
+import { settingsOf } from "./project-settings";
 
 const MAX_ATTEMPTS = 5;
 
 function assertLocalWritesAllowed(project: ProjectRow): void {
-  if (project.syncDirection === "inbound") {
+  if (project.syncDirection === "inbound" || settingsOf(project).fieldDirections.comments === "inbound") {
     throw new DirectionRefused(`project ${project.id} syncs inbound only: the tracker is the master and local comments are refused`);
   }
 }

@@ -34,6 +34,8 @@ import { delayCreates, nextCreateAt } from "../db/outbox";
 import type { CommentOutboxRow, CommentRow } from "../db/schema";
 import type { Env } from "../env";
 import { nowIso } from "../ids";
+import { commentProject } from "./field-directions";
+import { settingsOf } from "./project-settings";
 import { log } from "../log";
 import { RateLimitedError, TrackerError, type CanonicalComment } from "../providers/types";
 import { enqueueCommentPushes } from "../queue/send";
@@ -71,6 +73,12 @@ async function pushOnce(ctx: SyncContext, commentId: string): Promise<Step> {
   if (!comment || !row || row.status !== "pending") return DONE;
   if (!ctx.project.syncEnabled) return DONE;
   const now = Date.now();
+  const directed = commentProject(ctx.project, settingsOf(ctx.project).fieldDirections);
+  if (!directed) {
+    await closeCommentOutbox(ctx.db, commentId, "done", "comments sync in no direction (fieldDirections.comments: none): kept locally", nowIso(now));
+    return DONE;
+  }
+  ctx = { ...ctx, project: directed };
   if (ctx.project.syncDirection === "inbound") {
     await closeCommentOutbox(ctx.db, commentId, "failed", "the project syncs inbound only", nowIso(now));
     return DONE;

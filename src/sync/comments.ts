@@ -32,6 +32,8 @@ import { inboundActivity } from "./comment-activity";
 import { normalizeBody, withoutAttribution } from "./comment-attribution";
 import { leavesSyndarix } from "./comment-visibility";
 import type { SyncContext } from "./context";
+import { commentProject } from "./field-directions";
+import { settingsOf } from "./project-settings";
 
 export interface CommentCounts {
   created: number;
@@ -55,6 +57,10 @@ export function zeroCommentCounts(): CommentCounts {
 export async function applyComments(ctx: SyncContext, incoming: readonly CanonicalComment[], runId: string | null = null, options: { markSeen?: boolean } = {}): Promise<CommentCounts> {
   const counts = zeroCommentCounts();
   if (incoming.length === 0) return counts;
+  // fieldDirections.comments narrows the project's direction for comments ("none": none arrive).
+  const project = commentProject(ctx.project, settingsOf(ctx.project).fieldDirections);
+  if (!project) return counts;
+  ctx = { ...ctx, project };
   const latest = new Map<string, CanonicalComment>();
   for (const c of incoming) {
     const seen = latest.get(c.externalId);

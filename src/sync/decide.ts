@@ -15,7 +15,9 @@ import type { IssueRow } from "../db/schema";
 import type { RowWrite } from "../db/synced-rows";
 import { newId } from "../ids";
 import type { CanonicalIssue, IssueFields } from "../providers/types";
+import { directDecision } from "./field-directions";
 import { mergeThreeWay, type FieldConflict } from "./merge";
+import type { FieldDirections } from "./project-settings";
 import { baseOfRow, changedFields, fieldsEqual, normalizeFields } from "./snapshot";
 
 /** Where snapshots come from: a tracker listing or lookup, or an event (webhook) about one issue. */
@@ -43,6 +45,7 @@ export function decideSnapshot(
   adopt: boolean,
   now: string,
   source: SnapshotSource = "listing",
+  directions: FieldDirections = {},
 ): Decision {
   const tracker = normalizeFields(snapshot);
   const mapping = {
@@ -136,7 +139,11 @@ export function decideSnapshot(
     recorded = result.conflicts;
   }
 
-  const push = !fieldsEqual(merged, tracker);
+  // Per-field direction narrows the project-level decision: no write against a field's direction.
+  const directed = directDecision(project, directions, localFields, tracker, merged, recorded);
+  merged = directed.merged;
+  recorded = directed.conflicts;
+  const push = directed.pushFields.length > 0;
   const localChanged = !fieldsEqual(merged, localFields);
   const syncState: IssueRow["syncState"] = push ? "pending_push" : recorded.length > 0 ? "conflict" : "synced";
   return {

@@ -15,6 +15,7 @@ import { labelNameProblem } from "../providers";
 import type { IssueFields } from "../providers/types";
 import { enqueuePushes } from "../queue/send";
 import { rowChanges } from "./activity";
+import { settingsOf } from "./project-settings";
 import { changedFields, pickFields } from "./snapshot";
 
 /** Compare-and-set rounds when a sync writes the row between our read and our write. */
@@ -27,6 +28,15 @@ function assertLabelsSendable(project: ProjectRow, labels: readonly string[] | u
     return problem ? [{ field: `labels.${i}`, message: problem }] : [];
   });
   if (errors.length) throw new ValidationFailed(errors);
+}
+
+/** Fields whose direction (`fieldDirections`) makes the tracker their only master: a local edit is refused. */
+function assertFieldsWritable(project: ProjectRow, patch: Partial<IssueFields>): void {
+  const directions = settingsOf(project).fieldDirections;
+  const refused = (Object.keys(patch) as (keyof IssueFields)[]).filter((f) => patch[f] !== undefined && directions[f] === "inbound");
+  if (refused.length > 0) {
+    throw new DirectionRefused(`${refused.join(", ")} of project ${project.id} ${refused.length === 1 ? "syncs" : "sync"} inbound only (fieldDirections): the tracker is the master and local edits are refused`);
+  }
 }
 
 /** Local edits reach the tracker unless the tracker is the only master. */
@@ -98,6 +108,7 @@ export async function editIssue(
     const wanted = { ...fields, ...patch };
     const changed = pickFields(wanted, changedFields(fields, wanted));
     if (Object.keys(changed).length === 0) return current;
+    assertFieldsWritable(project, changed);
     const now = nowIso();
     const after = { ...current, ...fieldsToColumns(changed), syncState: "pending_push" as const };
     const row = await updateLocalIssue(db, current, changed, { outboxId: newId() }, now, [

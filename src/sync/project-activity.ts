@@ -5,12 +5,20 @@
 import type { ActivityEntry, ActivityOrigin } from "../db/activity";
 import { fieldChanges } from "../db/activity";
 import type { ProjectRow } from "../db/schema";
+import { settingsOf } from "./project-settings";
 
 /** Project settings an operator sees; secrets and sync bookkeeping (cursor, ETag) are left out. */
 const VISIBLE = ["name", "provider", "apiBaseUrl", "repository", "syncDirection", "master", "deletionPolicy"] as const;
 
+/** People, values and scope: stored as JSON, shown (before → after) as the objects they are. */
+const SETTINGS = ["fieldMaps", "labelPolicy", "milestonePolicy", "scope", "fieldDirections"] as const;
+
 function visible(p: Partial<ProjectRow>): Record<string, unknown> {
-  return Object.fromEntries(VISIBLE.filter((k) => p[k] !== undefined).map((k) => [k, p[k]]));
+  const settings = settingsOf(p);
+  return {
+    ...Object.fromEntries(VISIBLE.filter((k) => p[k] !== undefined).map((k) => [k, p[k]])),
+    ...Object.fromEntries(SETTINGS.filter((k) => p[k] !== undefined).map((k) => [k, settings[k]])),
+  };
 }
 
 export function projectCreatedActivity(project: ProjectRow, origin: ActivityOrigin, now: string): ActivityEntry[] {

@@ -47,6 +47,11 @@ import { applyGone, type GoneReason } from "./deletion";
 import { mergeThreeWay } from "./merge";
 import { recordRepositoryObservation } from "./repository";
 import { keepRefused, onlyRefusedDiffer, refusedFields, warningsJson, type SyncWarning } from "./refused-fields";
+import { mergeWarnings, writeWithPolicies } from "./creation-policy";
+import { inboundAllowed, outboundAllowed } from "./field-directions";
+import { settingsOf } from "./project-settings";
+import { inScope } from "./scope";
+import { mapSnapshot, valueMaps } from "./value-maps";
 import { baseOfRow, changedFields, fieldsEqual, normalizeFields, pickFields, snapshotHash, SYNCED_FIELDS, type SyncedField } from "./snapshot";
 
 export interface PushOutcome {
@@ -127,7 +132,15 @@ async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now
   }
 
   const local = fieldsOfRow(issue);
-  const found = row.createAttemptedAt ? await findLostCreate(ctx, issue, row.createAttemptedAt) : null;
+  const settings = settingsOf(ctx.project);
+  const maps = valueMaps(settings.fieldMaps);
+  if (!inScope(settings.scope, { ...local, createdAt: issue.createdAt })) {
+    // Only issues in the sync scope reach the tracker; a later edit that brings it into scope pushes it.
+    await closeOutbox(ctx.db, issue.id, "done", "not in the project's sync scope: not created on the tracker", nowIso());
+    return DONE;
+  }
+  const lost = row.createAttemptedAt ? await findLostCreate(ctx, issue, row.createAttemptedAt) : null;
+  const found = lost ? mapSnapshot(maps, lost) : null;
   if (found) {
     // Adopted: merged three-way against the fields the create sent (stored as the base before it
     // was sent), so an edit made on the tracker since is kept; outbound projects put local back.
@@ -146,7 +159,8 @@ async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now
     at: nowIso(now),
     nextCreateAt: nowIso(now + CREATE_SPACING_MS),
   });
-  const created = await ctx.tracker.createIssue(local);
+  const sent = await writeWithPolicies(ctx.tracker, settings, maps, local, (out) => ctx.tracker.createIssue(out));
+  const created = mapSnapshot(maps, sent.answer);
   // A tracker answering with an issue another local issue is linked to (a broken proxy, a hostile
   // tracker) would fail the link's unique key on every retry: refused once, with the reason.
   const taken = await getIssueByExternalId(ctx.db, ctx.project.id, created.externalId);
@@ -155,7 +169,7 @@ async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now
   }
   // Every field was sent: what the tracker stored is the base; a field it dropped silently is kept locally.
   const base = normalizeFields(created);
-  const warnings = refusedFields(local, base, SYNCED_FIELDS);
+  const warnings = mergeWarnings(sent.warnings, refusedFields(local, base, SYNCED_FIELDS));
   return store(ctx, issue, created, base, keepRefused(base, local, warnings), true, `created #${created.number} in the tracker`, warnings);
 }
 
@@ -185,7 +199,10 @@ async function updateStep(ctx: SyncContext, issue: IssueRow, number: number | nu
   if (number === null) throw new TrackerError("the issue is linked to a tracker issue without a number", null, false);
   const local = fieldsOfRow(issue);
   const base = baseOfRow(issue);
-  const fields: SyncedField[] = base ? changedFields(base, local) : [...SYNCED_FIELDS];
+  const settings = settingsOf(ctx.project);
+  const maps = valueMaps(settings.fieldMaps);
+  // Per-field direction: a field local may not change on the tracker is never sent.
+  const fields: SyncedField[] = (base ? changedFields(base, local) : [...SYNCED_FIELDS]).filter((f) => outboundAllowed(ctx.project, settings.fieldDirections, f));
   if (fields.length === 0) {
     // Nothing differs from the tracker (the edits were undone, or a poll already brought them).
     return store(ctx, issue, null, base!, local, true, null);
@@ -201,17 +218,23 @@ async function updateStep(ctx: SyncContext, issue: IssueRow, number: number | nu
   if (lookup.status === "access_lost") return waitForAccess(ctx, issue);
   // The number now holds another issue (another id): ours is gone from it, whatever the number says.
   if (lookup.issue.externalId !== issue.externalId) return applyDeletionPolicy(ctx, issue, { status: "deleted" });
-  const current = lookup.issue;
+  const current = mapSnapshot(maps, lookup.issue);
+  // Left the sync scope (on either side): frozen, nothing is sent and nothing is closed or deleted.
+  if (!inScope(settings.scope, lookup.issue, current.labels) || !inScope(settings.scope, { ...local, createdAt: issue.createdAt })) {
+    await closeOutbox(ctx.db, issue.id, "done", "frozen: the issue is not in the project's sync scope", nowIso());
+    return DONE;
+  }
   const stale = issue.externalUpdatedAt !== null && current.updatedAt < issue.externalUpdatedAt;
   if (!stale && (await snapshotHash(normalizeFields(current))) !== issue.baseHash) {
-    await applySnapshots(ctx, [current]);
+    await applySnapshots(ctx, [lookup.issue]);
     return AGAIN;
   }
-  const answer = await ctx.tracker.updateIssue(number, pickFields(local, fields));
+  const sent = await writeWithPolicies(ctx.tracker, settings, maps, pickFields(local, fields), (out) => ctx.tracker.updateIssue(number, out));
+  const answer = mapSnapshot(maps, sent.answer);
   const tracker = normalizeFields(answer);
   // A sent field the answer does not hold was refused silently: keep it locally and say so.
-  const warnings = refusedFields(local, tracker, fields);
-  const merged = keepRefused(mergeAnswer(ctx.project.syncDirection, local, tracker, fields), local, warnings);
+  const warnings = mergeWarnings(sent.warnings, refusedFields(local, tracker, fields));
+  const merged = keepRefused(mergeAnswer((field) => inboundAllowed(ctx.project, settings.fieldDirections, field), local, tracker, fields), local, warnings);
   return store(ctx, issue, answer, tracker, merged, fieldsEqual(merged, tracker) || onlyRefusedDiffer(merged, tracker, warnings), `sent ${fields.join(", ")} to #${number}`, warnings);
 }
 
@@ -220,10 +243,10 @@ async function updateStep(ctx: SyncContext, issue: IssueRow, number: number | nu
  * equal to the base locally, so a different answer is a tracker edit — taken (bidirectional) or
  * put back by the next round (outbound: local is master).
  */
-function mergeAnswer(direction: SyncContext["project"]["syncDirection"], local: IssueFields, tracker: IssueFields, sent: readonly SyncedField[]): IssueFields {
+function mergeAnswer(takesTracker: (field: SyncedField) => boolean, local: IssueFields, tracker: IssueFields, sent: readonly SyncedField[]): IssueFields {
   const merged = { ...local };
   for (const field of SYNCED_FIELDS) {
-    if (sent.includes(field) || direction !== "outbound") Object.assign(merged, pickFields(tracker, [field]));
+    if (sent.includes(field) || takesTracker(field)) Object.assign(merged, pickFields(tracker, [field]));
   }
   return normalizeFields(merged);
 }

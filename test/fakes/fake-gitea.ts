@@ -72,6 +72,12 @@ export async function routeGitea(store: FakeStore, req: FakeRequest): Promise<Re
     return paged(req, [...store.labels.values(), ...store.duplicateLabels].map((l) => label(req.base, store, l)), store.perPage);
   }
   if (rest === "/labels" && method === "POST") return createLabel(store, req);
+  // CreateMilestoneOption: `title` (swagger: POST /repos/{owner}/{repo}/milestones answers 201 Milestone).
+  if (rest === "/milestones" && method === "POST") {
+    const body = await readJson(req.request);
+    if (!body || typeof body.title !== "string" || body.title === "") return json(422, { message: "[Title]: Required" });
+    return json(201, milestone(store.addMilestone(body.title)));
+  }
   if (rest === "/milestones" && method === "GET") {
     const state = req.url.searchParams.get("state") ?? "open";
     const name = req.url.searchParams.get("name");

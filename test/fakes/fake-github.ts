@@ -67,6 +67,16 @@ export async function routeGitHub(store: FakeStore, req: FakeRequest): Promise<R
     if (method === "PATCH") return updateIssue(store, req, number);
   }
   if (method === "GET" && pathname.toLowerCase() === `${repo}/milestones`.toLowerCase()) return listMilestones(store, req);
+  // REST "List labels for a repository" and "Create a milestone" (title required; a taken title is 422 already_exists).
+  if (method === "GET" && pathname.toLowerCase() === `${repo}/labels`.toLowerCase()) {
+    return json(200, [...store.labels.values()].map((l) => label(req.base, store, l)));
+  }
+  if (method === "POST" && pathname.toLowerCase() === `${repo}/milestones`.toLowerCase()) {
+    const body = await readJson(req.request);
+    if (!body || typeof body.title !== "string" || body.title === "") return validationFailed("title", "missing_field");
+    if (store.milestones.has(body.title)) return validationFailed("title", "already_exists");
+    return json(201, milestone(req.base, store, store.addMilestone(body.title)));
+  }
   return json(404, { message: "Not Found", documentation_url: DOCS, status: "404" });
 }
 

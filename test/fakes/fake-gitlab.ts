@@ -70,6 +70,17 @@ export async function routeGitLab(store: FakeStore, req: FakeRequest): Promise<R
     if (method === "GET") return getIssue(store, req, iid);
     if (method === "PUT") return updateIssue(store, req, iid);
   }
+  // GET /projects/:id/labels (with ancestor group labels by default); POST /projects/:id/milestones.
+  if (rest === "/labels" && method === "GET") {
+    return json(200, [...store.labels.values()].map((l) => ({ id: l.id, name: l.name, color: l.color, description: null })));
+  }
+  if (rest === "/milestones" && method === "POST") {
+    const body = await readJson(req.request);
+    if (!body || typeof body.title !== "string" || body.title === "") return json(400, { error: "title is missing" });
+    if (store.milestones.has(body.title)) return json(400, { message: "Milestone already exists" });
+    const m = store.addMilestone(body.title);
+    return json(201, { id: m.id, iid: m.number, project_id: store.repositoryId, title: m.title, state: "active" });
+  }
   if (rest === "/milestones" && method === "GET") {
     const title = req.url.searchParams.get("title");
     const all = [...store.milestones.values()].filter((m) => title === null || m.title === title);

@@ -175,6 +175,24 @@ export class FakeStore {
     return user;
   }
 
+  /**
+   * A user renames their account: the id stays, every issue and comment shows the new login, and
+   * no issue's `updated_at` moves (GitHub: "Changing your username" keeps your content, now under
+   * the new name; GitLab and Gitea likewise key users by id).
+   */
+  renameUser(from: string, to: string): FakeUser {
+    const user = this.users.get(from);
+    if (!user) throw new Error(`no user ${from}`);
+    this.users.delete(from);
+    const renamed = { ...user, login: to };
+    this.users.set(to, renamed);
+    for (const issue of this.issues.values()) {
+      issue.assignees = issue.assignees.map((a) => (a === from ? to : a));
+      if (issue.author === from) issue.author = to;
+    }
+    return renamed;
+  }
+
   userById(id: number): FakeUser | undefined {
     for (const user of this.users.values()) if (user.id === id) return user;
     return undefined;

@@ -188,14 +188,20 @@ function trackerWrites(fake: FakeTracker): number {
   return fake.requests.filter((r) => r.method === "POST" || r.method === "PATCH" || r.method === "PUT").length;
 }
 
+type Direction = "both" | "inbound" | "outbound" | "none";
+type Directions = Partial<Record<Field | "comments", Direction>>;
+
 interface Scenario {
   provider: Provider;
   master: Master;
   ops: Op[];
+  /** Per-field directions: the run then checks that no write went against a field's direction (instead of convergence). */
+  directions?: Directions;
 }
 
-async function runScenario({ provider, master, ops }: Scenario): Promise<void> {
-  const { fake, project } = await projectWithTracker(provider, { syncDirection: "bidirectional", master }, { perPage: 2, tickMs: 1 });
+async function runScenario({ provider, master, ops, directions }: Scenario): Promise<void> {
+  const settings = directions ? { fieldDirections: directions } : {};
+  const { fake, project } = await projectWithTracker(provider, { syncDirection: "bidirectional", master, ...settings }, { perPage: 2, tickMs: 1 });
   for (const m of ["v1", "v2"]) fake.store.addMilestone(m);
   const seeded = [
     fake.seedIssue({ title: "seed one", body: "s1", labels: ["x"], assignees: ["alice"] }),
@@ -385,6 +391,10 @@ async function runScenario({ provider, master, ops }: Scenario): Promise<void> {
   await drainPushes(project.id);
   await drainDeliveries(project.id);
   const context = `ops:\n  ${log.join("\n  ")}`;
+  if (directions) {
+    await checkDirections(project.id, fake, directions, `${context}\ndirections ${JSON.stringify(directions)}`);
+    return;
+  }
 
   // (a) Convergence: one local issue per tracker issue, linked, equal on all six fields.
   const local = await listAllIssues(project.id);
@@ -502,6 +512,63 @@ final ${JSON.stringify(final)}; conflicts ${JSON.stringify(commentConflicts.filt
   expect(trackerWrites(fake) - writesBefore, context).toBe(0);
 }
 
+const ALL_FIELDS: readonly Field[] = ["title", "body", "state", "labels", "assignees", "milestone"];
+/** Tracker write bodies name fields as the tracker does (GitLab `description`, `assignee_ids`, `milestone_id`). */
+const WIRE_NAMES: Record<Field, readonly string[]> = {
+  title: ["title"],
+  body: ["body", "description"],
+  state: ["state", "state_event"],
+  labels: ["labels", "add_labels", "remove_labels"],
+  assignees: ["assignees", "assignee_ids", "assignee_id"],
+  milestone: ["milestone", "milestone_id"],
+};
+const allows = (d: Direction | undefined, way: "inbound" | "outbound") => d === undefined || d === "both" || d === way;
+
+/**
+ * No write against a field's direction: no tracker update names a field that may not go out (creates
+ * follow syncDirection, so they are not checked), and no poll, full run or webhook changes a local
+ * field that may not come in; a field with direction `none` changes locally only through the API.
+ */
+async function checkDirections(projectId: string, fake: FakeTracker, directions: Directions, context: string): Promise<void> {
+  const updates = fake.requests.filter((r) => (r.method === "PATCH" || r.method === "PUT") && /\/issues\/\d+(\?|$)/.test(r.path) && r.body && typeof r.body === "object");
+  for (const r of updates) {
+    const keys = Object.keys(r.body as Record<string, unknown>);
+    for (const field of ALL_FIELDS) {
+      if (allows(directions[field], "outbound")) continue;
+      expect(keys.filter((k) => WIRE_NAMES[field].includes(k)), `${context}\n${r.method} ${r.path} ${JSON.stringify(r.body)} sent ${field}`).toEqual([]);
+    }
+  }
+  // Gitea replaces labels through their own endpoint.
+  if (!allows(directions.labels, "outbound")) {
+    expect(fake.requests.filter((r) => r.method === "PUT" && /\/issues\/\d+\/labels/.test(r.path)).length, `${context}\nlabels sent`).toBe(0);
+  }
+  let after: string | null = null;
+  do {
+    const page: any = await json(await api(`/api/v1/projects/${projectId}/activity?kind=issue.updated&limit=500${after ? `&after=${after}` : ""}`));
+    for (const entry of page.items) {
+      const changed = Object.keys(entry.changes ?? {}).filter((k) => (ALL_FIELDS as readonly string[]).includes(k)) as Field[];
+      for (const field of changed) {
+        const d = directions[field];
+        const where = `${context}\n${entry.source} changed ${field}: ${JSON.stringify(entry.changes[field])}`;
+        if (entry.source === "api") continue;
+        if (entry.source === "push") expect(d, where).not.toBe("none");
+        else expect(allows(d, "inbound"), where).toBe(true);
+      }
+    }
+    after = page.items.length > 0 ? page.nextCursor : null;
+  } while (after);
+  // No push loop either: with both sides settled, another poll writes nothing to the tracker.
+  const writesBefore = trackerWrites(fake);
+  expect((await syncAndWait(projectId, "incremental")).status).toBe("succeeded");
+  await drainPushes(projectId);
+  expect(trackerWrites(fake) - writesBefore, context).toBe(0);
+}
+
+const directionsArb: fc.Arbitrary<Directions> = fc.record(
+  Object.fromEntries([...ALL_FIELDS, "comments"].map((f) => [f, fc.constantFrom<Direction>("both", "inbound", "outbound", "none")])) as Record<Field | "comments", fc.Arbitrary<Direction>>,
+  { requiredKeys: [] },
+);
+
 const GITHUB_FIELDS = SCALARS;
 // GitLab's issue hook names the milestone only by id (no snapshot): leave milestones to the GitHub runs.
 const GITLAB_FIELDS: readonly Scalar[] = ["title", "body", "state"];
@@ -517,6 +584,22 @@ describe("property: interleaved local edits, tracker edits, webhooks, polls and 
     },
     180_000,
   );
+
+  it.each(["github", "gitea"] as const)("%s, random fieldDirections per run: no write ever goes against a field's direction", async (provider) => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb(GITHUB_FIELDS), { minLength: 1, maxLength: 10 }), directionsArb, fc.constantFrom<Master>("tracker", "local"), (ops, directions, master) =>
+        runScenario({ provider, master, ops, directions }),
+      ),
+      { numRuns: 6 },
+    );
+  }, 180_000);
+
+  it("gitlab, random fieldDirections per run: no write ever goes against a field's direction", async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb(GITLAB_FIELDS), { minLength: 1, maxLength: 10 }), directionsArb, (ops, directions) => runScenario({ provider: "gitlab", master: "tracker", ops, directions })),
+      { numRuns: 4 },
+    );
+  }, 180_000);
 
   it("gitlab, master tracker: the same properties hold", async () => {
     await fc.assert(

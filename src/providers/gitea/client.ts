@@ -208,6 +208,18 @@ export class GiteaTracker extends GitHubCompatibleTracker {
     return ids;
   }
 
+  /** Repository and organisation labels (the ones `labelIdsOf` resolves names against). */
+  async listLabelNames(): Promise<Set<string>> {
+    this.labelIds = await this.listLabelIds();
+    return new Set(this.labelIds.keys());
+  }
+
+  /** `POST /repos/{owner}/{repo}/milestones` (CreateMilestoneOption: `title`). */
+  async createMilestone(title: string): Promise<void> {
+    await this.http.request("POST", this.http.url(`${this.repoPath}/milestones`), { json: { title } });
+    this.milestoneIds = null;
+  }
+
   private async milestoneId(title: string): Promise<number> {
     this.milestoneIds ??= await idsByName(
       this.http,

@@ -8,10 +8,10 @@ import { z } from "zod";
 import { canonicalIssue } from "../canonical";
 import { exactPath, underPath, type PathRule, type TrackerHttp, type TrackerHttpDialect, type TrackerResponse } from "../http";
 import { RestTracker } from "../rest-tracker";
-import { TrackerError, type CanonicalComment, type CanonicalIssue, type Provider, type RepositoryLookup, type TrackerConfig } from "../types";
+import { MissingMilestoneError, TrackerError, type CanonicalComment, type CanonicalIssue, type Provider, type RepositoryLookup, type TrackerConfig } from "../types";
 import { GitHubStyleComments } from "./comments";
 
-const user = z.object({ login: z.string() });
+const user = z.object({ login: z.string(), id: z.number().nullish() });
 /** Redirect answers: followed by the client where its path rules allow, else handed back (`manualRedirect`). */
 const REDIRECT_STATUSES = [301, 302, 303, 307, 308] as const;
 
@@ -69,6 +69,7 @@ export function toCanonical(issue: GitHubStyleIssue): CanonicalIssue {
     state: issue.state,
     labels: (issue.labels ?? []).map((l) => (typeof l === "string" ? l : l.name)),
     assignees: assigneeLogins(issue),
+    assigneeUsers: issue.assignees ?? (issue.assignee ? [issue.assignee] : []),
     milestone: issue.milestone?.title,
     createdAt: issue.created_at,
     updatedAt: issue.updated_at,
@@ -248,5 +249,5 @@ export async function idsByName<T>(
 }
 
 export function missingMilestone(provider: Provider, title: string, repository: string): TrackerError {
-  return new TrackerError(`${provider} milestone ${JSON.stringify(title)} does not exist in ${repository}`, null, false);
+  return new MissingMilestoneError(title, `${provider} milestone ${JSON.stringify(title)} does not exist in ${repository}`);
 }

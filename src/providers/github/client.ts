@@ -46,6 +46,7 @@ export const githubIssue = githubStyleIssue.extend({
 const { parseIssue, parseList } = issueParsers(githubIssue, "github");
 
 const milestoneRef = z.object({ number: z.number(), title: z.string() });
+const namedLabel = z.object({ name: z.string() });
 
 export class GitHubTracker extends GitHubCompatibleTracker {
   readonly provider = "github" as const;
@@ -150,6 +151,21 @@ export class GitHubTracker extends GitHubCompatibleTracker {
       }),
     );
     return firstAcceptedCreatedSince(items, parseIssue, toCanonical, title, floor, (i) => i.pull_request !== undefined, accept);
+  }
+
+  /** Repository labels (GitHub has no organisation labels on issues). */
+  async listLabelNames(): Promise<Set<string>> {
+    const items = await this.http.getAllPages(this.http.url(`${this.repoPath}/labels`, { per_page: 100 }));
+    return new Set(items.flatMap((item) => {
+      const parsed = namedLabel.safeParse(item);
+      return parsed.success ? [parsed.data.name] : [];
+    }));
+  }
+
+  /** `POST /repos/{owner}/{repo}/milestones` (REST: "Create a milestone"; `title` required). */
+  async createMilestone(title: string): Promise<void> {
+    await this.http.request("POST", this.http.url(`${this.repoPath}/milestones`), { json: { title } });
+    this.milestones = null;
   }
 
   private async milestoneNumber(title: string): Promise<number> {

@@ -13,6 +13,7 @@ import { announceHead, countHeader, firstAcceptedCreatedSince, issuePage, issueP
 import { RestTracker } from "../rest-tracker";
 import { toUtcIso } from "../timestamps";
 import {
+  MissingMilestoneError,
   TrackerError,
   type CanonicalComment,
   type CanonicalIssue,
@@ -57,8 +58,8 @@ const gitlabIssue = z.object({
   state: z.string(),
   web_url: z.string(),
   labels: z.array(z.union([z.string(), z.object({ name: z.string() })])).optional(),
-  assignees: z.array(z.object({ username: z.string() })).nullish(),
-  assignee: z.object({ username: z.string() }).nullish(),
+  assignees: z.array(z.object({ username: z.string(), id: z.number().nullish() })).nullish(),
+  assignee: z.object({ username: z.string(), id: z.number().nullish() }).nullish(),
   milestone: z.object({ title: z.string() }).nullish(),
   created_at: z.string(),
   updated_at: z.string(),
@@ -254,6 +255,21 @@ export class GitLabTracker extends RestTracker {
     return ids;
   }
 
+  /** Project labels and those of its ancestor groups (`include_ancestor_groups` defaults to true). */
+  async listLabelNames(): Promise<Set<string>> {
+    const items = await this.http.getAllPages(this.http.url(`${this.projectPath}/labels`, { include_ancestor_groups: true, per_page: 100 }));
+    return new Set(items.flatMap((item) => {
+      const parsed = z.object({ name: z.string() }).safeParse(item);
+      return parsed.success ? [parsed.data.name] : [];
+    }));
+  }
+
+  /** `POST /projects/:id/milestones` (`title` required). */
+  async createMilestone(title: string): Promise<void> {
+    await this.http.request("POST", this.http.url(`${this.projectPath}/milestones`), { json: { title } });
+    this.milestoneIds.delete(title);
+  }
+
   private async milestoneId(title: string): Promise<number> {
     let id = this.milestoneIds.get(title);
     if (id === undefined) {
@@ -265,7 +281,7 @@ export class GitLabTracker extends RestTracker {
         if (m.success && m.data.title === title) id = m.data.id;
       }
       if (id === undefined) {
-        throw new TrackerError(`gitlab milestone ${JSON.stringify(title)} does not exist in ${this.repository}`, null, false);
+        throw new MissingMilestoneError(title, `gitlab milestone ${JSON.stringify(title)} does not exist in ${this.repository}`);
       }
       this.milestoneIds.set(title, id);
     }
@@ -304,6 +320,7 @@ function toCanonical(issue: GitLabIssue): CanonicalIssue {
       : issue.assignee
         ? [issue.assignee.username]
         : [],
+    assigneeUsers: (issue.assignees ?? (issue.assignee ? [issue.assignee] : [])).map((a) => ({ login: a.username, id: a.id })),
     milestone: issue.milestone?.title,
     createdAt: issue.created_at,
     updatedAt: issue.updated_at,

@@ -15,7 +15,7 @@ interface RawIssue {
   state?: string;
   html_url: string;
   labels?: { name: string }[];
-  assignees: { login: string }[];
+  assignees: { login: string; id: number }[];
   milestone: { title: string } | null;
   created_at: string;
   updated_at: string;
@@ -75,6 +75,8 @@ describe("GitHub issues examples from @octokit/webhooks-examples", () => {
       createdAt: iso(raw.created_at),
       updatedAt: iso(raw.updated_at),
       closedAt: raw.closed_at ? iso(raw.closed_at) : null,
+      // Assignees carry GitHub's user ids: renamed logins are followed through them.
+      ...(raw.assignees.length > 0 ? { assigneeIds: Object.fromEntries(raw.assignees.map((a) => [a.login, String(a.id)])) } : {}),
     });
     // The pinned/unpinned examples carry a trimmed issue (no state, no labels): no full snapshot.
     expect(normalized.complete).toBe(raw.labels !== undefined && raw.state !== undefined);

@@ -1,0 +1,106 @@
+/**
+ * People: identity mappings (platform user ↔ tracker login, per tracker origin) and the logins a
+ * project has seen without one. Changes are activity entries on every project of that tracker.
+ */
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { database } from "../db/client";
+import { listIdentities, unmappedLogins } from "../db/identities";
+import type { IdentityRow } from "../db/schema";
+import { PROVIDERS } from "../providers/types";
+import { putIdentities, removeIdentity, spaceOf } from "../sync/identities";
+import { decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams } from "./common";
+import type { AppEnv } from "./project";
+import { validationHook } from "./validation";
+
+export const IdentitySchema = z
+  .object({
+    id: z.string(),
+    userId: z.string(),
+    provider: z.enum(PROVIDERS),
+    trackerOrigin: z.string().openapi({ description: "The tracker's API origin, e.g. https://api.github.com" }),
+    login: z.string(),
+    trackerUserId: z.string().nullable().openapi({ description: "The tracker's numeric user id: a renamed login still maps" }),
+    createdAt: IsoTimestamp,
+    updatedAt: IsoTimestamp,
+  })
+  .openapi("Identity");
+
+const IdentityInput = z.strictObject({
+  userId: z.string().trim().min(1).max(200),
+  provider: z.enum(PROVIDERS),
+  trackerOrigin: z.string().trim().min(1).max(500),
+  login: z.string().trim().min(1).max(255),
+  trackerUserId: z
+    .union([z.string().trim().regex(/^\d{1,20}$/, "must be the tracker's numeric user id"), z.number().int().positive().max(Number.MAX_SAFE_INTEGER)])
+    .transform(String)
+    .optional(),
+});
+const PutIdentities = z.strictObject({ items: z.array(IdentityInput).min(1).max(500) }).openapi("PutIdentities");
+
+const IdentityQuery = ListQuery.extend({
+  userId: z.string().min(1).max(200).optional(),
+  login: z.string().min(1).max(255).optional(),
+});
+
+const UnmappedLogin = z.object({ login: z.string(), seen: z.number().int().openapi({ description: "Issues and comments naming the login" }) }).openapi("UnmappedLogin");
+
+function identityToApi(r: IdentityRow): z.infer<typeof IdentitySchema> {
+  return { id: r.id, userId: r.userId, provider: r.provider, trackerOrigin: r.trackerOrigin, login: r.login, trackerUserId: r.trackerUserId, createdAt: r.createdAt, updatedAt: r.updatedAt };
+}
+
+const routes = {
+  put: createRoute({
+    method: "put",
+    path: "/identities",
+    tags: ["identities"],
+    summary: "Map platform users to tracker logins (bulk upsert on provider, trackerOrigin and login)",
+    request: { body: jsonBody(PutIdentities) },
+    responses: {
+      200: jsonContent(z.object({ items: z.array(IdentitySchema) }).openapi("IdentityPutResult"), "The identities as stored"),
+      ...problemResponses,
+      422: { description: "An item cannot be stored as sent (`errors` names `items.<i>.<field>`)", content: { "application/problem+json": { schema: ProblemSchema } } },
+    },
+  }),
+  list: createRoute({
+    method: "get",
+    path: "/identities",
+    tags: ["identities"],
+    request: { query: IdentityQuery },
+    responses: { 200: jsonContent(listOf(IdentitySchema, "IdentityList"), "Identities"), ...problemResponses },
+  }),
+  remove: createRoute({
+    method: "delete",
+    path: "/identities/{identityId}",
+    tags: ["identities"],
+    request: { params: z.object({ identityId: IdParam("identityId") }) },
+    responses: { 204: { description: "Deleted" }, ...problemResponses },
+  }),
+  unmapped: createRoute({
+    method: "get",
+    path: "/projects/{projectId}/identities/unmapped",
+    tags: ["identities"],
+    summary: "Tracker logins seen in the project (assignees, comment authors) that no identity maps",
+    request: { params: ProjectIdParams, query: ListQuery.pick({ limit: true }) },
+    responses: { 200: jsonContent(z.object({ items: z.array(UnmappedLogin) }).openapi("UnmappedLogins"), "Unmapped logins, by name"), ...problemResponses },
+  }),
+};
+
+export const identitiesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
+  .openapi(routes.put, async (c) => {
+    const rows = await putIdentities(database(c.env.DB), c.req.valid("json").items, { source: "api", actor: c.var.apiToken.name });
+    return c.json({ items: rows.map(identityToApi) }, 200);
+  })
+  .openapi(routes.list, async (c) => {
+    const { limit, cursor, userId, login } = c.req.valid("query");
+    const rows = await listIdentities(database(c.env.DB), { userId, login, limit: limit + 1, afterId: decodeCursor(cursor) });
+    return c.json(pageOf(rows, limit, identityToApi), 200);
+  })
+  .openapi(routes.remove, async (c) => {
+    await removeIdentity(database(c.env.DB), c.req.valid("param").identityId, { source: "api", actor: c.var.apiToken.name });
+    return c.body(null, 204);
+  })
+  .openapi(routes.unmapped, async (c) => {
+    const { limit } = c.req.valid("query");
+    const items = await unmappedLogins(database(c.env.DB), c.var.project.id, spaceOf(c.var.project), limit);
+    return c.json({ items }, 200);
+  });
