@@ -58,6 +58,12 @@ export const ACTIVITY_KINDS = [
   "project.webhook_secret_replaced",
   "sync.paused",
   "sync.resumed",
+  // development links (pull requests, branches, commits); the PR or ref is named in `detail`
+  "pr.linked",
+  "pr.unlinked",
+  "pr.state_changed",
+  "pr.reference_ignored",
+  "issue.closed_by_pr",
 ] as const;
 export type ActivityKind = (typeof ACTIVITY_KINDS)[number];
 

@@ -11,6 +11,7 @@ import { APP_INSTALLATION_PROVIDERS, checkApiBaseUrl, DEFAULT_API_BASE_URL, hasI
 import { PROVIDERS, type Provider } from "../providers/types";
 import { projectCreatedActivity, projectDeletedActivity, projectUpdatedActivity } from "../sync/project-activity";
 import { githubAppConfig, resetCredentialHealth } from "../sync/credentials";
+import { prAutomationOf } from "../sync/pull-requests";
 import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
 import { assertSameRepository } from "../sync/repository";
@@ -25,6 +26,21 @@ const ApiBaseUrl = z
   .url({ protocol: /^https?$/ })
   .max(500)
   .openapi({ description: "Tracker API root; default for github and gitlab.com, required for gitea" });
+
+const StatusLabel = z.string().trim().min(1).max(255);
+
+const PrAutomationSchema = z
+  .strictObject({
+    closeOnMerge: z.enum(["default_branch", "any_branch", "never"]).openapi({
+      description:
+        "Close the local issue when the last of its closing pull requests merges: into the default branch only, into any branch, or never (default)",
+    }),
+    statusLabels: z
+      .strictObject({ in_progress: StatusLabel.optional(), in_review: StatusLabel.optional() })
+      .optional()
+      .openapi({ description: "Labels kept on an issue while its development status is in_progress / in_review" }),
+  })
+  .openapi("PrAutomation");
 
 const ProjectFields = {
   name: z.string().trim().min(1).max(200),
@@ -67,6 +83,7 @@ const ProjectFields = {
     .boolean()
     .optional()
     .openapi({ description: "GitLab only: send internal comments as internal notes (default false: internal comments never leave Syndarix)" }),
+  prAutomation: PrAutomationSchema.optional(),
 };
 
 const CreateProject = z
@@ -96,6 +113,7 @@ export const ProjectSchema = z
     installationId: z.number().int().nullable().openapi({ description: "The GitHub App installation the project is connected with; null when it uses a token" }),
     commentAttribution: z.boolean(),
     gitlabInternalNotes: z.boolean(),
+    prAutomation: PrAutomationSchema,
     createdAt: IsoTimestamp,
     updatedAt: IsoTimestamp,
     lastIncrementalSyncAt: IsoTimestamp.nullable(),
@@ -119,6 +137,7 @@ export function projectToApi(p: ProjectRow): z.infer<typeof ProjectSchema> {
     installationId: p.installationId,
     commentAttribution: p.commentAttribution,
     gitlabInternalNotes: p.gitlabInternalNotes,
+    prAutomation: prAutomationOf(p),
     createdAt: p.createdAt,
     updatedAt: p.updatedAt,
     lastIncrementalSyncAt: p.lastIncrementalSyncAt,
@@ -282,6 +301,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       syncEnabled: input.syncEnabled ?? true,
       commentAttribution: input.commentAttribution ?? false,
       gitlabInternalNotes: input.gitlabInternalNotes ?? false,
+      prAutomation: input.prAutomation ? JSON.stringify(input.prAutomation) : null,
       // App projects hold no token of their own: the installation's tokens are minted as needed.
       tokenEnc: input.token !== undefined ? await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "token", input.token, apiOrigin) : "",
       webhookSecretEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret ?? randomSecret(), apiOrigin),
@@ -343,6 +363,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       ...(input.syncEnabled !== undefined ? { syncEnabled: input.syncEnabled } : {}),
       ...(input.commentAttribution !== undefined ? { commentAttribution: input.commentAttribution } : {}),
       ...(input.gitlabInternalNotes !== undefined ? { gitlabInternalNotes: input.gitlabInternalNotes } : {}),
+      ...(input.prAutomation !== undefined ? { prAutomation: JSON.stringify(input.prAutomation) } : {}),
       ...(provider !== "gitlab" ? { gitlabInternalNotes: false } : {}),
       provider: next.provider,
       apiBaseUrl: checked.apiBaseUrl,
