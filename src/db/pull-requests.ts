@@ -2,7 +2,7 @@
  * Pull requests and development links: the queries. Writers hand back statements so a PR, its link
  * changes and their activity entries commit in one batch (see activity.ts).
  */
-import { and, desc, eq, gte, inArray, isNull, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, gte, inArray, isNull, or, sql, type SQL } from "drizzle-orm";
 import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch, type Statement } from "./batch";
 import type { Database } from "./client";
@@ -110,8 +110,8 @@ export interface PullRequestFilter {
   updatedSince?: string;
 }
 
-/** Newest first by tracker number; `beforeNumber` is the cursor. */
-export async function listPullRequests(db: Database, projectId: string, filter: PullRequestFilter, page: { limit: number; beforeNumber: number | null }): Promise<PullRequestRow[]> {
+/** In the order they were first stored; `afterId` is the cursor. */
+export async function listPullRequests(db: Database, projectId: string, filter: PullRequestFilter, page: { limit: number; afterId: string | null }): Promise<PullRequestRow[]> {
   return db
     .select()
     .from(pullRequests)
@@ -120,10 +120,10 @@ export async function listPullRequests(db: Database, projectId: string, filter: 
         eq(pullRequests.projectId, projectId),
         filter.state && filter.state !== "all" ? eq(pullRequests.state, filter.state) : undefined,
         filter.updatedSince ? gte(pullRequests.updatedAt, filter.updatedSince) : undefined,
-        page.beforeNumber !== null ? lt(pullRequests.number, page.beforeNumber) : undefined,
+        page.afterId !== null ? gt(pullRequests.id, page.afterId) : undefined,
       ),
     )
-    .orderBy(desc(pullRequests.number))
+    .orderBy(asc(pullRequests.id))
     .limit(page.limit)
     .all();
 }

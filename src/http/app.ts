@@ -6,6 +6,7 @@ import { commentsRouter } from "./comments";
 import { deliveriesRouter } from "./deliveries";
 import { githubAppWebhookRouter } from "./github-app-webhook";
 import { issuesRouter } from "./issues";
+import { pullRequestsRouter } from "./pull-requests";
 import { errorToResponse, problem } from "./problem";
 import { loadProject, type AppEnv } from "./project";
 import { projectsRouter } from "./projects";
@@ -41,6 +42,7 @@ export function createApp() {
   app.route("/api/v1/projects", issuesRouter);
   app.route("/api/v1/projects", commentsRouter);
   app.route("/api/v1/projects", deliveriesRouter);
+  app.route("/api/v1/projects", pullRequestsRouter);
   app.route("/webhooks", githubAppWebhookRouter);
   app.route("/webhooks", webhooksRouter);
   app.route("/api/v1", syncRunsRouter);

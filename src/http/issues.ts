@@ -1,9 +1,11 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { database } from "../db/client";
+import { database, type Database } from "../db/client";
 import { fieldsOfRow, getIssue, listIssues } from "../db/issues";
 import type { IssueRow } from "../db/schema";
 import { NotFound } from "../errors";
 import { createLocalIssue, editIssue } from "../sync/local-edits";
+import { developmentOf, type Development } from "../sync/pull-requests";
+import { DevelopmentSchema } from "./pull-requests";
 import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
@@ -53,11 +55,19 @@ export const IssueSchema = z
     syncWarnings: z
       .array(z.object({ field: z.string(), reason: z.string(), sent: z.unknown(), tracker: z.unknown() }))
       .openapi({ description: "Fields the tracker accepted a write for but did not store (kept locally), from the last push" }),
+    development: DevelopmentSchema.optional().openapi({ description: "Pull requests, branches and commits linked to the issue (issue routes)" }),
   })
   .openapi("Issue");
 
-export function issueToApi(row: IssueRow): z.infer<typeof IssueSchema> {
+/** The issues as the API shows them, each with its development. */
+async function issuesWithDevelopment(db: Database, projectId: string, rows: IssueRow[]): Promise<z.infer<typeof IssueSchema>[]> {
+  const development = await developmentOf(db, projectId, rows);
+  return rows.map((row) => issueToApi(row, development.get(row.id)));
+}
+
+export function issueToApi(row: IssueRow, development?: Development): z.infer<typeof IssueSchema> {
   return {
+    ...(development ? { development } : {}),
     id: row.id,
     projectId: row.projectId,
     ...fieldsOfRow(row),
@@ -129,14 +139,17 @@ export const issuesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
     const { limit, cursor, ...filter } = c.req.valid("query");
     const afterId = decodeCursor(cursor);
     const updatedSince = filter.updatedSince ? new Date(filter.updatedSince).toISOString() : undefined;
-    const rows = await listIssues(database(c.env.DB), c.var.project.id, { ...filter, updatedSince }, { limit: limit + 1, afterId });
-    return c.json(pageOf(rows, limit, issueToApi), 200);
+    const db = database(c.env.DB);
+    const rows = await listIssues(db, c.var.project.id, { ...filter, updatedSince }, { limit: limit + 1, afterId });
+    const page = pageOf(rows, limit, (row) => row);
+    return c.json({ items: await issuesWithDevelopment(db, c.var.project.id, page.items), nextCursor: page.nextCursor }, 200);
   })
   .openapi(routes.get, async (c) => {
     const { issueId } = c.req.valid("param");
-    const row = await getIssue(database(c.env.DB), c.var.project.id, issueId);
+    const db = database(c.env.DB);
+    const row = await getIssue(db, c.var.project.id, issueId);
     if (!row) throw new NotFound("issue", issueId);
-    return c.json(issueToApi(row), 200);
+    return c.json((await issuesWithDevelopment(db, c.var.project.id, [row]))[0]!, 200);
   })
   .openapi(routes.create, async (c) => {
     const row = await createLocalIssue(c.env, database(c.env.DB), c.var.project, c.req.valid("json"), { source: "api", actor: c.var.apiToken.name });

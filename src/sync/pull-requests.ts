@@ -5,14 +5,19 @@
  * a merge completes an issue's closing PRs. Replays and redeliveries change nothing: every write is
  * the difference between what is stored and what the tracker now says.
  */
-import type { ActivityEntry } from "../db/activity";
+import type { ActivityEntry, ActivityOrigin } from "../db/activity";
 import type { Database } from "../db/client";
+import { getIssue as getIssueRow } from "../db/issues";
 import { getProject } from "../db/projects";
 import {
   closingPullRequestStates,
   deleteLinkStatement,
+  getLink,
   getPullRequestByNumber,
+  getPullRequestByUrl,
+  getPullRequestsByIds,
   insertLinkStatement,
+  linksOfIssues,
   issuesByNumbers,
   linksOfPullRequest,
   linksOfTarget,
@@ -24,12 +29,23 @@ import {
 } from "../db/pull-requests";
 import type { DevLinkRow, ProjectRow, PullRequestRow } from "../db/schema";
 import type { Statement } from "../db/batch";
+import { NotFound, StateConflict } from "../errors";
 import { newId, nowIso } from "../ids";
 import { errorText, log } from "../log";
 import { closesIssuesOnDefaultBranchMerge, RateLimitedError, webHostOf } from "../providers";
 import type { CanonicalPullRequest, CanonicalPush, ClosingIssueRef } from "../providers/types";
 import type { SyncContext } from "./context";
-import { branchIssueNumber, commitReferences, lastClosingPrMerged, pushedBranch, textReferences, type IssueReference, type Relation } from "./dev-links";
+import {
+  branchIssueNumber,
+  commitReferences,
+  developmentStatus,
+  lastClosingPrMerged,
+  pushedBranch,
+  textReferences,
+  type DevelopmentStatus,
+  type IssueReference,
+  type Relation,
+} from "./dev-links";
 import { editIssue } from "./local-edits";
 
 export type CloseOnMerge = "default_branch" | "any_branch" | "never";
@@ -398,4 +414,121 @@ export async function applyPush(ctx: SyncContext, push: CanonicalPush): Promise<
     });
   }
   return { status: "applied", note: ignored.length > 0 ? `references to repositories no project syncs were ignored: ${ignored.join(", ")}` : null };
+}
+
+// ---------- reading: an issue's development ----------
+
+export interface Development {
+  status: DevelopmentStatus;
+  pullRequests: { number: number; url: string; title: string; state: PullRequestRow["state"]; relation: Relation }[];
+  branches: { name: string; relation: Relation }[];
+  commits: { sha: string; url: string | null; title: string | null; relation: Relation }[];
+  /** What closed the issue, when a PR or commit did (by us or by the tracker). */
+  closedBy: { kind: "pull_request" | "commit"; number: number | null; sha: string | null; url: string | null; at: string } | null;
+  /** Every link row (manual ones can be removed by id). */
+  links: { id: string; kind: DevLinkRow["kind"]; relation: Relation; source: Source; url: string | null; ref: string | null; pullRequestNumber: number | null }[];
+}
+
+type IssueKey = { id: string; externalNumber: number | null };
+
+const stronger = (a: Relation, b: Relation): Relation => (a === "closes" || b === "closes" ? "closes" : "references");
+
+/** The development of each issue (one query for links, one for their PRs). */
+export async function developmentOf(db: Database, projectId: string, list: readonly IssueKey[]): Promise<Map<string, Development>> {
+  const links = await linksOfIssues(db, projectId, list);
+  const prs = new Map((await getPullRequestsByIds(db, [...new Set(links.flatMap((l) => (l.pullRequestId ? [l.pullRequestId] : [])))])).map((p) => [p.id, p]));
+  const result = new Map<string, Development>();
+  for (const issue of list) {
+    const mine = links.filter((l) => l.issueId === issue.id || (l.projectId === projectId && issue.externalNumber !== null && l.issueNumber === issue.externalNumber));
+    result.set(issue.id, buildDevelopment(mine, prs));
+  }
+  return result;
+}
+
+function buildDevelopment(links: readonly DevLinkRow[], prs: ReadonlyMap<string, PullRequestRow>): Development {
+  const byPr = new Map<string, Development["pullRequests"][number]>();
+  const branches = new Map<string, Development["branches"][number]>();
+  const commits = new Map<string, Development["commits"][number]>();
+  let closedBy: Development["closedBy"] = null;
+  for (const l of links) {
+    const pr = l.pullRequestId ? prs.get(l.pullRequestId) : undefined;
+    if (pr) {
+      const seen = byPr.get(pr.id);
+      byPr.set(pr.id, { number: pr.number, url: pr.url, title: pr.title, state: pr.state, relation: seen ? stronger(seen.relation, l.relation) : l.relation });
+    } else if (l.kind === "branch" && l.ref) {
+      branches.set(l.ref, { name: l.ref, relation: stronger(branches.get(l.ref)?.relation ?? "references", l.relation) });
+    } else if (l.kind === "commit" && l.ref) {
+      commits.set(l.ref, { sha: l.ref, url: l.url, title: l.title, relation: stronger(commits.get(l.ref)?.relation ?? "references", l.relation) });
+    }
+    if (l.closedIssueAt && (!closedBy || l.closedIssueAt > closedBy.at)) {
+      closedBy = { kind: pr ? "pull_request" : "commit", number: pr?.number ?? null, sha: pr ? null : l.ref, url: pr?.url ?? l.url, at: l.closedIssueAt };
+    }
+  }
+  const pullRequests = [...byPr.values()].sort((a, b) => a.number - b.number);
+  return {
+    status: developmentStatus(pullRequests.map((p) => p.state), branches.size > 0 || commits.size > 0),
+    pullRequests,
+    branches: [...branches.values()],
+    commits: [...commits.values()],
+    closedBy,
+    links: links.map((l) => ({
+      id: l.id,
+      kind: l.kind,
+      relation: l.relation,
+      source: l.source,
+      url: l.url,
+      ref: l.ref,
+      pullRequestNumber: l.pullRequestId ? (prs.get(l.pullRequestId)?.number ?? null) : null,
+    })),
+  };
+}
+
+// ---------- manual links ----------
+
+/**
+ * Links an issue to a URL by hand: a PR of the project (by its web URL) becomes a PR link that
+ * counts for status and automation; any other URL is kept as a plain link.
+ */
+export async function addManualLink(db: Database, project: ProjectRow, issueId: string, input: { url: string; relation: Relation }, origin: ActivityOrigin): Promise<DevLinkRow> {
+  const issue = await getIssueRow(db, project.id, issueId);
+  if (!issue) throw new NotFound("issue", issueId);
+  const pr = await getPullRequestByUrl(db, project.id, input.url);
+  const targetKey = pr ? `pr:${pr.id}` : `url:${input.url}`;
+  const existing = (await linksOfTarget(db, [targetKey])).find((l) => l.issueId === issueId && l.source === "manual");
+  if (existing && existing.relation === input.relation) return existing;
+  const now = nowIso();
+  const row: NewDevLink & { id: string } = {
+    id: newId(),
+    projectId: project.id,
+    issueNumber: issue.externalNumber,
+    issueId,
+    kind: pr ? "pull_request" : "url",
+    targetKey,
+    pullRequestId: pr?.id ?? null,
+    ref: null,
+    url: input.url,
+    title: pr?.title ?? null,
+    relation: input.relation,
+    source: "manual",
+    closedIssueAt: null,
+    createdAt: now,
+  };
+  await writeDevelopment(
+    db,
+    [...(existing ? [deleteLinkStatement(db, existing.id)] : []), insertLinkStatement(db, row)],
+    [{ projectId: project.id, issueId, kind: "pr.linked", origin, detail: `${pr ? `pull request #${pr.number}` : input.url} ${input.relation} (manual)`, createdAt: now }],
+  );
+  return row as DevLinkRow;
+}
+
+/** Removes a manual link; links the tracker's data makes cannot be removed here (409). */
+export async function removeManualLink(db: Database, project: ProjectRow, issueId: string, linkId: string, origin: ActivityOrigin): Promise<void> {
+  const issue = await getIssueRow(db, project.id, issueId);
+  if (!issue) throw new NotFound("issue", issueId);
+  const link = await getLink(db, linkId);
+  const belongs = link && (link.issueId === issueId || (link.projectId === project.id && link.issueNumber !== null && link.issueNumber === issue.externalNumber));
+  if (!link || !belongs) throw new NotFound("link", linkId);
+  if (link.source !== "manual") throw new StateConflict(`link ${linkId} comes from the tracker (${link.source}); change the pull request, branch or commit instead`);
+  const now = nowIso();
+  await writeDevelopment(db, [deleteLinkStatement(db, link.id)], [{ projectId: project.id, issueId, kind: "pr.unlinked", origin, detail: `${link.url ?? link.targetKey} (manual)`, createdAt: now }]);
 }

@@ -18,6 +18,7 @@ import { firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound
 import { toWholeSecondSince } from "../timestamps";
 import type {
   CanonicalIssue,
+  ClosingIssueRef,
   CommentPage,
   IssueFields,
   IssueLookup,
@@ -26,6 +27,32 @@ import type {
   ListPageRequest,
   TrackerConfig,
 } from "../types";
+
+const CLOSING_QUERY =
+  "query($owner:String!,$name:String!,$number:Int!){repository(owner:$owner,name:$name){pullRequest(number:$number){closingIssuesReferences(first:50){nodes{number repository{nameWithOwner}}}}}}";
+
+const closingAnswer = z.object({
+  data: z
+    .object({
+      repository: z
+        .object({
+          pullRequest: z
+            .object({
+              closingIssuesReferences: z.object({ nodes: z.array(z.object({ number: z.number(), repository: z.object({ nameWithOwner: z.string() }) })) }).nullish(),
+            })
+            .nullish(),
+        })
+        .nullish(),
+    })
+    .nullish(),
+});
+
+/** GitHub.com answers GraphQL at `/graphql` beside its REST root; GitHub Enterprise at `/api/graphql` beside `/api/v3`. */
+function graphqlUrlOf(baseUrl: string): string {
+  const url = new URL(baseUrl);
+  const path = url.pathname.replace(/\/+$/, "");
+  return `${url.origin}${path.endsWith("/api/v3") ? `${path.slice(0, -"/v3".length)}/graphql` : `${path}/graphql`}`;
+}
 
 export const githubHttp: TrackerHttpDialect = {
   authHeaders: (token) => ({
@@ -59,6 +86,24 @@ export class GitHubTracker extends GitHubCompatibleTracker {
     // `Link` next URLs, and the redirects a renamed repository answers, use `/repositories/<id>/…`.
     // The repository object itself too: a renamed repository's `GET /repos/{o}/{r}` redirects to `/repositories/<id>`.
     super("github", config, githubHttp, [(path) => /^\/repositories\/\d+(\/(issues|milestones|labels)(\/.*)?)?$/.test(path)]);
+    this.graphqlUrl = graphqlUrlOf(this.http.baseUrl);
+    this.http.allowAbsolutePath(new URL(this.graphqlUrl).pathname);
+  }
+
+  private readonly graphqlUrl: string;
+
+  /**
+   * GitHub's own closing references (GraphQL `PullRequest.closingIssuesReferences`: keywords it
+   * parsed on a default-branch PR plus issues linked in the sidebar). One call per changed PR.
+   */
+  async closingIssues(number: number): Promise<ClosingIssueRef[] | null> {
+    const [owner, name] = this.repoPath.replace(/^\/repos\//, "").split("/").map(decodeURIComponent);
+    const res = await this.http.request("POST", this.graphqlUrl, { json: { query: CLOSING_QUERY, variables: { owner, name, number } } });
+    const parsed = closingAnswer.safeParse(res.body);
+    const nodes = parsed.success ? parsed.data.data?.repository?.pullRequest?.closingIssuesReferences?.nodes : null;
+    if (!nodes) return null;
+    const own = `${owner}/${name}`.toLowerCase();
+    return nodes.map((n) => ({ repository: n.repository.nameWithOwner.toLowerCase() === own ? null : n.repository.nameWithOwner, number: n.number }));
   }
 
   listCommentsPage(request: ListPageRequest): Promise<CommentPage> {

@@ -13,6 +13,7 @@ import { countHeader, firstAcceptedCreatedSince, issuePage, issueParsers, lookup
 import { RestTracker } from "../rest-tracker";
 import { toUtcIso } from "../timestamps";
 import {
+  type ClosingIssueRef,
   TrackerError,
   type CanonicalComment,
   type CanonicalIssue,
@@ -73,6 +74,7 @@ const { parseIssue, parseList } = issueParsers(gitlabIssue, "gitlab");
 const milestoneRef = z.object({ id: z.number(), title: z.string() });
 const projectRef = z.object({ id: z.number(), path_with_namespace: z.string() });
 const tokenSelf = z.object({ expires_at: z.string().nullish() });
+const closesIssue = z.object({ iid: z.number(), project_id: z.number(), web_url: z.string() });
 
 export class GitLabTracker extends RestTracker {
   readonly provider = "gitlab" as const;
@@ -95,6 +97,22 @@ export class GitLabTracker extends RestTracker {
     // `/personal_access_tokens/self`: the token's own expiry, shown in credential health.
     this.http.restrictPaths([underPath(this.projectPath), exactPath("/user"), exactPath("/users"), exactPath("/personal_access_tokens/self")]);
     this.notes = new GitLabNotes(this.http, this.projectPath, this.pageSize, () => this.currentUsername());
+  }
+
+  /**
+   * GitLab's own closing references: `GET /projects/:id/merge_requests/:iid/closes_issues` (the
+   * issues the MR closes on merge, by the project's closing pattern). Another project's issue is
+   * named by the path in its `web_url`.
+   */
+  async closingIssues(number: number): Promise<ClosingIssueRef[] | null> {
+    const items = await this.http.getAllPages(this.http.url(`${this.projectPath}/merge_requests/${number}/closes_issues`, { per_page: 100 }));
+    const parsed = z.array(closesIssue).safeParse(items);
+    if (!parsed.success) return null;
+    return parsed.data.map((i) => {
+      const path = /^https?:\/\/[^/]+\/(.+?)\/(?:-\/)?issues\/\d+$/.exec(i.web_url)?.[1] ?? null;
+      const own = this.repository.toLowerCase();
+      return { repository: path === null || path.toLowerCase() === own || String(i.project_id) === this.repository ? null : path, number: i.iid };
+    });
   }
 
   listCommentsPage(): Promise<CommentPage> {
