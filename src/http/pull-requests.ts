@@ -8,7 +8,7 @@ import { getIssue } from "../db/issues";
 import { linksOfPullRequests, listPullRequests } from "../db/pull-requests";
 import type { PullRequestRow } from "../db/schema";
 import { NotFound } from "../errors";
-import { addManualLink, developmentOf, removeManualLink, type Development } from "../sync/pull-requests";
+import { addManualLink, developmentOf, issuesOfPullRequests, removeManualLink, type Development } from "../sync/pull-requests";
 import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
@@ -65,7 +65,17 @@ const PullRequestSchema = z
     mergedAt: IsoTimestamp.nullable(),
     closedAt: IsoTimestamp.nullable(),
     updatedAt: IsoTimestamp,
-    issues: z.array(z.object({ issueId: z.string().nullable(), projectId: z.string(), issueNumber: z.number().int().nullable(), relation: Relation, source: LinkSource })),
+    issues: z
+      .array(
+        z.object({
+          issueId: z.string().nullable().openapi({ description: "The local issue; null while the tracker issue is not imported yet" }),
+          projectId: z.string(),
+          issueNumber: z.number().int().nullable(),
+          relation: Relation,
+          sources: z.array(LinkSource),
+        }),
+      )
+      .openapi({ description: "The issues the PR links, one entry per issue" }),
   })
   .openapi("PullRequest");
 
@@ -148,18 +158,8 @@ export const pullRequestsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validat
       { state, updatedSince: updatedSince ? new Date(updatedSince).toISOString() : undefined },
       { limit: limit + 1, afterId: decodeCursor(cursor) },
     );
-    const links = await linksOfPullRequests(db, rows.slice(0, limit).map((r) => r.id));
-    return c.json(
-      pageOf(rows, limit, (row) =>
-        toApi(
-          row,
-          links
-            .filter((l) => l.pullRequestId === row.id)
-            .map((l) => ({ issueId: l.issueId, projectId: l.projectId, issueNumber: l.issueNumber, relation: l.relation, source: l.source })),
-        ),
-      ),
-      200,
-    );
+    const issues = await issuesOfPullRequests(db, await linksOfPullRequests(db, rows.slice(0, limit).map((r) => r.id)));
+    return c.json(pageOf(rows, limit, (row) => toApi(row, issues.get(row.id) ?? [])), 200);
   })
   .openapi(routes.development, async (c) => {
     const { issueId } = c.req.valid("param");

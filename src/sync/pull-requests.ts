@@ -164,8 +164,8 @@ export async function applyPullRequest(ctx: SyncContext, pr: CanonicalPullReques
       ignored.push(describeRef(ref));
       return;
     }
-    // A PR naming itself (`#N` where N is the PR) links nothing.
-    if (projectId === project.id && ref.number === pr.number) return;
+    // A PR naming itself links nothing (GitHub and Gitea number PRs with issues; GitLab's `#N` is always an issue).
+    if (project.provider !== "gitlab" && projectId === project.id && ref.number === pr.number) return;
     const link = { projectId, issueNumber: ref.number, relation, source };
     const seen = wanted.get(keyOf(link));
     if (!seen || (seen.relation === "references" && relation === "closes")) wanted.set(keyOf(link), link);
@@ -290,7 +290,9 @@ async function closeOnMerge(ctx: SyncContext, pullRequestId: string, pr: Canonic
     if (issueLinks.some((l) => l.closedIssueAt !== null)) continue; // closed by this PR already: exactly once
     const others = (await closingPullRequestStates(ctx.db, first.projectId, first.issueNumber!)).filter((s) => s.pullRequestId !== pullRequestId);
     if (!lastClosingPrMerged(others.map((s) => s.state))) continue;
-    const trackerCloses = intoDefault && closesIssuesOnDefaultBranchMerge(ctx.project.provider);
+    // The tracker closes what it itself lists as closing (a keyword it does not honour, e.g. with
+    // GitLab's auto-close off, leaves the close to us).
+    const trackerCloses = intoDefault && closesIssuesOnDefaultBranchMerge(ctx.project.provider) && issueLinks.some((l) => l.source === "tracker");
     await closeIssueBy(ctx, first, issueLinks, { trackerCloses, intoDefault, what: `pull request #${pr.number}` });
   }
 }
@@ -531,4 +533,29 @@ export async function removeManualLink(db: Database, project: ProjectRow, issueI
   if (link.source !== "manual") throw new StateConflict(`link ${linkId} comes from the tracker (${link.source}); change the pull request, branch or commit instead`);
   const now = nowIso();
   await writeDevelopment(db, [deleteLinkStatement(db, link.id)], [{ projectId: project.id, issueId, kind: "pr.unlinked", origin, detail: `${link.url ?? link.targetKey} (manual)`, createdAt: now }]);
+}
+
+/** The issues each PR links, one entry per issue (strongest relation, every source), with local ids resolved. */
+export async function issuesOfPullRequests(
+  db: Database,
+  links: readonly DevLinkRow[],
+): Promise<Map<string, { issueId: string | null; projectId: string; issueNumber: number | null; relation: Relation; sources: Source[] }[]>> {
+  const ids = await localIssueIds(db, links.flatMap((l) => (l.issueNumber !== null ? [{ projectId: l.projectId, issueNumber: l.issueNumber }] : [])));
+  const result = new Map<string, Map<string, { issueId: string | null; projectId: string; issueNumber: number | null; relation: Relation; sources: Source[] }>>();
+  for (const l of links) {
+    if (!l.pullRequestId) continue;
+    const issueId = l.issueId ?? ids.get(`${l.projectId}|${l.issueNumber}`) ?? null;
+    const key = issueId ?? `${l.projectId}|${l.issueNumber}`;
+    const perPr = result.get(l.pullRequestId) ?? new Map();
+    const seen = perPr.get(key);
+    perPr.set(key, {
+      issueId,
+      projectId: l.projectId,
+      issueNumber: l.issueNumber,
+      relation: seen ? stronger(seen.relation, l.relation) : l.relation,
+      sources: [...new Set([...(seen?.sources ?? []), l.source])],
+    });
+    result.set(l.pullRequestId, perPr);
+  }
+  return new Map([...result].map(([id, m]) => [id, [...m.values()]]));
 }

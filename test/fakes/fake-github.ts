@@ -20,6 +20,7 @@ import {
   type FakeUser,
   type WebhookOptions,
 } from "./fake-store.ts";
+import { githubGraphql } from "./fake-pulls.ts";
 
 const WEB = "https://github.com";
 const DOCS = "https://docs.github.com/rest";
@@ -29,6 +30,8 @@ export async function routeGitHub(store: FakeStore, req: FakeRequest): Promise<R
   const { method, path } = req;
   let pathname = decodeURIComponent(path.split("?")[0] ?? "");
   if (method === "GET" && pathname === "/user") return json(200, user(req.base, store.tokenUser));
+  // GraphQL lives beside the REST root: `/graphql` on github.com, `/api/graphql` on Enterprise.
+  if (method === "POST" && (pathname === "/graphql" || pathname === "/api/graphql")) return githubGraphql(store, req);
 
   // A renamed repository: GitHub redirects every request for the old name, "301 for GET and HEAD,
   // 307 for other methods", Location on the same host under `/repositories/<id>` (REST docs,

@@ -25,6 +25,8 @@ export function fakeTracker(provider: Provider, options: Partial<FakeTrackerOpti
   const baseUrl = options.baseUrl ?? `https://${provider}-${crypto.randomUUID().slice(0, 8)}.test${API_PATH[provider]}`;
   const fake = new FakeTracker(provider, { startTime: new Date().toISOString(), ...options, baseUrl });
   registered.set(baseUrl, fake);
+  // GitHub Enterprise answers GraphQL at /api/graphql, beside the /api/v3 REST root.
+  if (provider === "github" && baseUrl.endsWith("/api/v3")) registered.set(`${baseUrl.slice(0, -"/v3".length)}/graphql`, fake);
   return fake;
 }
 
