@@ -58,6 +58,8 @@ export interface IssuePage {
    * `X-Total` (omitted past 10,000 results), Gitea `X-Total-Count`. GitHub gives none: null/absent.
    */
   total?: number | null;
+  /** GitHub: the pull requests among the page's items (the issue list carries them), for development links. */
+  pullRequests?: CanonicalPullRequest[];
 }
 
 export interface ListPageRequest {

@@ -151,7 +151,13 @@ export async function applyPullRequest(ctx: SyncContext, pr: CanonicalPullReques
   if (stored && pr.updatedAt && stored.updatedAt > pr.updatedAt) {
     return { status: "ignored", note: `pull request #${pr.number}: the payload is older than the stored copy` };
   }
-  if (stored && unchanged(stored, pr)) return { status: "applied", note: null };
+  // A listing item has no refs: what a delivery told us is kept.
+  if (stored) pr = { ...pr, baseRef: pr.baseRef ?? stored.baseRef, headRef: pr.headRef ?? stored.headRef };
+  if (stored && unchanged(stored, pr)) {
+    // A merge first seen by a listing (no refs) is acted on when its delivery arrives.
+    if (mayAutomate(pr)) await closeOnMerge(ctx, stored.id, pr);
+    return { status: "applied", note: null };
+  }
 
   const now = nowIso();
   const id = stored?.id ?? newId();
@@ -239,8 +245,16 @@ export async function applyPullRequest(ctx: SyncContext, pr: CanonicalPullReques
   }
   await writeDevelopment(db, statements, activity);
 
-  if (pr.state === "merged") await closeOnMerge(ctx, id, pr);
+  if (mayAutomate(pr)) await closeOnMerge(ctx, id, pr);
   return { status: "applied", note: ignored.length > 0 ? `references to repositories no project syncs were ignored: ${ignored.join(", ")}` : null };
+}
+
+/**
+ * Automation needs to know where the PR merged: deliveries say (base and default branch); the
+ * GitHub issue listing does not, so a merge seen only there is linked and shown, never acted on.
+ */
+function mayAutomate(pr: CanonicalPullRequest): boolean {
+  return pr.state === "merged" && pr.baseRef !== null && pr.defaultBranch !== null;
 }
 
 function linkRow(link: WantedLink, pullRequestId: string, pr: CanonicalPullRequest, now: string): NewDevLink & { id: string } {

@@ -29,6 +29,7 @@ import { newId, nowIso } from "../ids";
 import { log } from "../log";
 import { RateLimitedError, TrackerError, type IssuePage } from "../providers/types";
 import { applySnapshots } from "./apply-snapshots";
+import { applyPullRequest } from "./pull-requests";
 import { loadSyncContext, type SyncContext } from "./context";
 import { openCredential, refreshTokenExpiry } from "./credentials";
 import { commentStep, initialCommentCheckpoint, type CommentCheckpoint } from "./comments-run";
@@ -300,6 +301,8 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
         if (run.mode === "full" && applied.notMarkedSeen.length > 0) await markSeen(ctx.db, ctx.project.id, run.id, applied.notMarkedSeen);
         for (const s of page.issues) if (!cp.highWater || s.updatedAt > cp.highWater) cp.highWater = s.updatedAt;
       }
+      // Pull requests the listing carries (GitHub) keep their development links current.
+      for (const pr of page.pullRequests ?? []) await applyPullRequest(ctx, pr);
     } catch (err) {
       // Let the request in flight finish before the step ends: no tracker traffic outlives it.
       await ahead?.catch(() => undefined);

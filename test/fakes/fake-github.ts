@@ -420,13 +420,15 @@ export function issue(base: string, store: FakeStore, i: FakeIssue): Record<stri
     performed_via_github_app: null,
   };
   if (isPull) {
-    rendered.draft = false;
+    // A PR opened through fake-pulls.ts: its draft flag and merge time (REST "List repository issues").
+    const pull = store.pulls.get(i.number);
+    rendered.draft = pull?.draft ?? false;
     rendered.pull_request = {
       url: `${base}/repos/${store.repository}/pulls/${i.number}`,
       html_url: htmlUrl,
       diff_url: `${htmlUrl}.diff`,
       patch_url: `${htmlUrl}.patch`,
-      merged_at: null,
+      merged_at: pull?.mergedAt ? new Date(pull.mergedAt).toISOString().replace(/\.\d{3}Z$/, "Z") : null,
     };
   }
   return rendered;

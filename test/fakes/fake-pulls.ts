@@ -77,6 +77,17 @@ export function openPull(fake: FakeTracker, seed: PullSeed): FakePull {
   return pull;
 }
 
+/** GitHub and Gitea list the PR as an issue item too: its title, body, state and time follow the PR. */
+function syncItem(store: FakeStore, pull: FakePull): void {
+  const item = store.issues.get(pull.number);
+  if (store.provider === "gitlab" || item?.kind !== "pull_request") return;
+  item.title = pull.title;
+  item.body = pull.body;
+  item.state = pull.state;
+  item.updatedAt = pull.updatedAt;
+  item.closedAt = pull.closedAt;
+}
+
 function requirePull(store: FakeStore, number: number): FakePull {
   const pull = store.pulls.get(number);
   if (!pull) throw new Error(`no pull request #${number}`);
@@ -87,6 +98,7 @@ export function editPull(fake: FakeTracker, number: number, edit: Partial<Pick<F
   const pull = requirePull(fake.store, number);
   Object.assign(pull, edit);
   pull.updatedAt = fake.store.tick();
+  syncItem(fake.store, pull);
   return pull;
 }
 
@@ -95,6 +107,7 @@ export function closePull(fake: FakeTracker, number: number): FakePull {
   const pull = requirePull(fake.store, number);
   pull.state = "closed";
   pull.updatedAt = pull.closedAt = fake.store.tick();
+  syncItem(fake.store, pull);
   return pull;
 }
 
@@ -109,6 +122,7 @@ export function mergePull(fake: FakeTracker, number: number): { pull: FakePull; 
   pull.state = "closed";
   pull.merged = true;
   pull.updatedAt = pull.closedAt = pull.mergedAt = store.tick();
+  syncItem(store, pull);
   const closedIssues = closes.filter((n) => store.issues.get(n)?.state === "open");
   for (const n of closedIssues) store.edit(n, { state: "closed" });
   return { pull, closedIssues };

@@ -4,7 +4,7 @@ import type { Provider } from "../../src/providers/types";
 import { closePull, editPull, mergePull, openPull, pullWebhook, pushWebhook, type PullSeed } from "../fakes/fake-pulls";
 import type { FakeTracker } from "../fakes/fake-tracker";
 import { api, expectProblem, json, SECRET_WEBHOOK } from "../support/api";
-import { projectWithTracker } from "../support/trackers";
+import { projectWithTracker, syncAndWait } from "../support/trackers";
 import { accepted, deliver, deliverAndApply, waitProcessed } from "./webhooks.support";
 
 const OPENED: Record<Provider, string> = { github: "opened", gitlab: "open", gitea: "opened" };
@@ -276,6 +276,28 @@ describe("prAutomation: closing on merge", () => {
     await openAndDeliver(fake, project, { title: "Fix", body: `Fixes #${issue.number}`, head: "fix" });
     const dev = await development(project.id, issue.id);
     expect(new Set(dev.links.map((l: any) => l.source))).toEqual(new Set(["tracker", "keyword"]));
+  });
+});
+
+describe("polling", () => {
+  it("GitHub: pull requests in the issue listing are kept and linked, not thrown away", async () => {
+    const { fake, project } = await setup("github", { syncDirection: "inbound" });
+    const issue = fake.seedIssue({ title: "Broken" });
+    const pull = openPull(fake, { title: "Fix it", body: `Fixes #${issue.number}`, head: "fix", draft: true });
+    const run = await syncAndWait(project.id, "full");
+    expect(run.status).toBe("succeeded");
+    const [local] = (await json(await api(`/api/v1/projects/${project.id}/issues`))).items;
+    expect(local.external.number).toBe(issue.number);
+    expect(local.development).toMatchObject({ status: "in_progress", pullRequests: [{ number: pull.number, state: "draft", relation: "closes" }] });
+
+    // Merged on GitHub, seen by the next poll: status follows, the PR is not imported as an issue.
+    fake.advance(60_000);
+    mergePull(fake, pull.number);
+    await syncAndWait(project.id, "incremental");
+    const dev = await development(project.id, local.id);
+    expect(dev.status).toBe("merged");
+    expect((await json(await api(`/api/v1/projects/${project.id}/pull-requests`))).items).toMatchObject([{ number: pull.number, state: "merged" }]);
+    expect((await json(await api(`/api/v1/projects/${project.id}/issues`))).items).toHaveLength(1);
   });
 });
 

@@ -15,9 +15,10 @@ import {
 } from "../github-compatible/client";
 import { parseLinkHeader, type TrackerHttpDialect } from "../http";
 import { firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, serverTimeOf, unreadableIssue } from "../issue-responses";
-import { toWholeSecondSince } from "../timestamps";
+import { toUtcIso, toWholeSecondSince } from "../timestamps";
 import type {
   CanonicalIssue,
+  CanonicalPullRequest,
   ClosingIssueRef,
   CommentPage,
   IssueFields,
@@ -73,6 +74,43 @@ export const githubIssue = githubStyleIssue.extend({
 const { parseIssue, parseList } = issueParsers(githubIssue, "github");
 
 const milestoneRef = z.object({ number: z.number(), title: z.string() });
+
+/** A pull request as the issue list shows it: `pull_request.merged_at`, `draft`, no refs. */
+const issueListPull = z.object({
+  id: z.number(),
+  number: z.number(),
+  title: z.string(),
+  body: z.string().nullish(),
+  html_url: z.string(),
+  state: z.string(),
+  draft: z.boolean().nullish(),
+  user: z.object({ login: z.string() }).nullish(),
+  updated_at: z.string(),
+  closed_at: z.string().nullish(),
+  pull_request: z.object({ merged_at: z.string().nullish() }),
+});
+
+function pullRequestOfIssueItem(item: unknown): CanonicalPullRequest | null {
+  const parsed = issueListPull.safeParse(item);
+  if (!parsed.success) return null;
+  const p = parsed.data;
+  const mergedAt = p.pull_request.merged_at ? toUtcIso(p.pull_request.merged_at) : null;
+  return {
+    externalId: String(p.id),
+    number: p.number,
+    title: p.title,
+    body: p.body ?? "",
+    url: p.html_url,
+    author: p.user?.login ?? null,
+    state: mergedAt ? "merged" : p.state === "closed" ? "closed" : p.draft ? "draft" : "open",
+    baseRef: null,
+    headRef: null,
+    mergedAt,
+    closedAt: p.closed_at ? toUtcIso(p.closed_at) : null,
+    updatedAt: toUtcIso(p.updated_at),
+    defaultBranch: null,
+  };
+}
 
 export class GitHubTracker extends GitHubCompatibleTracker {
   readonly provider = "github" as const;
@@ -132,10 +170,13 @@ export class GitHubTracker extends GitHubCompatibleTracker {
       return { issues: [], nextUrl: null, etag: request.etag ?? null, notModified: true, serverTime, lastUpdatedAt: null, rawCount: 0 };
     }
     const raw = parseList(res.body);
-    return issuePage(raw, raw.filter((item) => item.pull_request === undefined).map(toCanonical), res.headers, {
+    const page = issuePage(raw, raw.filter((item) => item.pull_request === undefined).map(toCanonical), res.headers, {
       nextUrl: parseLinkHeader(res.headers.get("link")).next ?? null,
       etag: res.headers.get("etag"),
     });
+    // The pull requests among the items are kept for development links (no refs in this listing).
+    const items = Array.isArray(res.body) ? (res.body as unknown[]) : [];
+    return { ...page, pullRequests: items.flatMap((item) => pullRequestOfIssueItem(item) ?? []) };
   }
 
   async getIssue(number: number): Promise<IssueLookup> {
