@@ -152,16 +152,19 @@ export const issuesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
     return c.json((await issuesWithDevelopment(db, c.var.project.id, [row]))[0]!, 200);
   })
   .openapi(routes.create, async (c) => {
-    const row = await createLocalIssue(c.env, database(c.env.DB), c.var.project, c.req.valid("json"), { source: "api", actor: c.var.apiToken.name });
-    return c.json(issueToApi(row), 201);
+    const db = database(c.env.DB);
+    const row = await createLocalIssue(c.env, db, c.var.project, c.req.valid("json"), { source: "api", actor: c.var.apiToken.name });
+    return c.json((await issuesWithDevelopment(db, c.var.project.id, [row]))[0]!, 201);
   })
   .openapi(routes.update, async (c) => {
     const { issueId } = c.req.valid("param");
-    const row = await editIssue(c.env, database(c.env.DB), c.var.project, issueId, c.req.valid("json"), { source: "api", actor: c.var.apiToken.name });
-    return c.json(issueToApi(row), 200);
+    const db = database(c.env.DB);
+    const row = await editIssue(c.env, db, c.var.project, issueId, c.req.valid("json"), { source: "api", actor: c.var.apiToken.name });
+    return c.json((await issuesWithDevelopment(db, c.var.project.id, [row]))[0]!, 200);
   })
   .openapi(routes.close, async (c) => {
     const { issueId } = c.req.valid("param");
-    const row = await editIssue(c.env, database(c.env.DB), c.var.project, issueId, { state: "closed" }, { source: "api", actor: c.var.apiToken.name });
-    return c.json(issueToApi(row), 200);
+    const db = database(c.env.DB);
+    const row = await editIssue(c.env, db, c.var.project, issueId, { state: "closed" }, { source: "api", actor: c.var.apiToken.name });
+    return c.json((await issuesWithDevelopment(db, c.var.project.id, [row]))[0]!, 200);
   });
