@@ -7,7 +7,7 @@
  */
 import type { ActivityEntry, ActivityOrigin } from "../db/activity";
 import type { Database } from "../db/client";
-import { getIssue as getIssueRow } from "../db/issues";
+import { fieldsOfRow, getIssue as getIssueRow } from "../db/issues";
 import { getProject } from "../db/projects";
 import {
   closingPullRequestStates,
@@ -246,6 +246,7 @@ export async function applyPullRequest(ctx: SyncContext, pr: CanonicalPullReques
   await writeDevelopment(db, statements, activity);
 
   if (mayAutomate(pr)) await closeOnMerge(ctx, id, pr);
+  await applyStatusLabels(ctx, [...wanted.values(), ...existing.flatMap((l) => (l.issueNumber !== null ? [{ projectId: l.projectId, issueNumber: l.issueNumber }] : []))]);
   return { status: "applied", note: ignored.length > 0 ? `references to repositories no project syncs were ignored: ${ignored.join(", ")}` : null };
 }
 
@@ -416,6 +417,7 @@ export async function applyPush(ctx: SyncContext, push: CanonicalPush): Promise<
     activity.push({ projectId: project.id, kind: "pr.reference_ignored", origin, detail: `push to ${branch} names ${ignored.join(", ")}: no project syncs that repository`, createdAt: now });
   }
   await writeDevelopment(db, fresh.map((c) => insertLinkStatement(db, c)), activity);
+  await applyStatusLabels(ctx, fresh.map((c) => ({ projectId: c.projectId, issueNumber: c.issueNumber! })));
 
   // A closing commit on the default branch: the issue closes (exactly once per issue).
   const closingLinks = (await linksOfTarget(db, [...new Set(candidates.map((c) => c.targetKey))])).filter((l) => l.kind === "commit" && l.relation === "closes");
@@ -572,4 +574,34 @@ export async function issuesOfPullRequests(
     result.set(l.pullRequestId, perPr);
   }
   return new Map([...result].map(([id, m]) => [id, [...m.values()]]));
+}
+
+// ---------- status labels ----------
+
+/**
+ * `prAutomation.statusLabels`: the label named for the issue's development status (in_progress,
+ * in_review) is kept on it and the other one removed; a local edit like any other, so it reaches
+ * the tracker by the ordinary push. Never in inbound projects; labels not configured are left alone.
+ */
+async function applyStatusLabels(ctx: SyncContext, issues: readonly { projectId: string; issueNumber: number }[]): Promise<void> {
+  const seen = new Set<string>();
+  for (const { projectId, issueNumber } of issues) {
+    const key = `${projectId}|${issueNumber}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const project = projectId === ctx.project.id ? ctx.project : await getProject(ctx.db, projectId);
+    const labels = project ? prAutomationOf(project).statusLabels : undefined;
+    if (!project || !labels || project.syncDirection === "inbound") continue;
+    const [local] = await issuesByNumbers(ctx.db, projectId, [issueNumber]);
+    if (!local || local.deletedAt !== null || local.syncState === "orphaned") continue;
+    const issue = await getIssueRow(ctx.db, projectId, local.id);
+    if (!issue) continue;
+    const status = (await developmentOf(ctx.db, projectId, [issue])).get(issue.id)!.status;
+    const current = fieldsOfRow(issue).labels;
+    const managed = [labels.in_progress, labels.in_review].filter((l): l is string => !!l);
+    const want = status === "in_progress" ? labels.in_progress : status === "in_review" ? labels.in_review : undefined;
+    const next = [...current.filter((l) => !managed.includes(l)), ...(want ? [want] : [])];
+    if (next.length === current.length && next.every((l) => current.includes(l))) continue;
+    await editIssue(ctx.env, ctx.db, project, issue.id, { labels: next }, ctx.origin ?? { source: "poll" });
+  }
 }

@@ -279,6 +279,24 @@ describe("prAutomation: closing on merge", () => {
   });
 });
 
+describe("status labels", () => {
+  it("keep the configured label for in_review while the PR is open, and drop it when it merges", async () => {
+    const { fake, project } = await setup("github", { prAutomation: { closeOnMerge: "never", statusLabels: { in_progress: "wip", in_review: "in review" } } });
+    const issue = await importedIssue(fake, project);
+    const { pull } = await openAndDeliver(fake, project, { title: "Fix", body: `Fixes #${issue.number}`, head: "fix", draft: true });
+    await settlePushes(project.id);
+    expect((await localIssue(project.id, issue.id)).labels).toEqual(["wip"]);
+    editPull(fake, pull.number, { draft: false });
+    await deliverAndApply(project, await pullWebhook(fake, "ready_for_review", pull.number));
+    await settlePushes(project.id);
+    expect((await localIssue(project.id, issue.id)).labels).toEqual(["in review"]);
+    expect(fake.store.issues.get(issue.number)!.labels).toEqual(["in review"]);
+    await mergeAndDeliver(fake, project, pull.number);
+    await settlePushes(project.id);
+    expect((await localIssue(project.id, issue.id)).labels).toEqual([]);
+  });
+});
+
 describe("polling", () => {
   it("GitHub: pull requests in the issue listing are kept and linked, not thrown away", async () => {
     const { fake, project } = await setup("github", { syncDirection: "inbound" });
