@@ -177,8 +177,15 @@ export async function applyPullRequest(ctx: SyncContext, pr: CanonicalPullReques
     if (!seen || (seen.relation === "references" && relation === "closes")) wanted.set(keyOf(link), link);
   };
 
-  // 1. The tracker's own closing references.
-  const fromTracker = closing !== undefined ? closing : await trackerClosingIssues(ctx, pr.number);
+  // 1. The tracker's own closing references: asked for PRs that can still close something (open,
+  // draft, or merging now), so a first import of a long history costs no call per old PR.
+  const existing = stored ? (await linksOfPullRequest(db, stored.id)).filter((l) => l.source !== "manual") : [];
+  const ask = closing === undefined && (pr.state === "open" || pr.state === "draft" || mayAutomate(pr));
+  const fromTracker = closing !== undefined ? closing : ask ? await trackerClosingIssues(ctx, pr.number) : null;
+  if (fromTracker === null) {
+    // Not asked, or the tracker could not tell: what it said before stands.
+    for (const l of existing) if (l.source === "tracker" && l.issueNumber !== null) wanted.set(keyOf(l), { projectId: l.projectId, issueNumber: l.issueNumber, relation: l.relation, source: "tracker" });
+  }
   for (const ref of fromTracker ?? []) await want({ repository: ref.repository, host: null, number: ref.number }, "closes", "tracker");
   // 2. Keywords and references in title and description, by the tracker's grammar.
   for (const ref of textReferences(project.provider, `${pr.title}\n${pr.body}`)) await want(ref, ref.relation, "keyword");
@@ -186,7 +193,6 @@ export async function applyPullRequest(ctx: SyncContext, pr: CanonicalPullReques
   const branchNumber = pr.headRef ? branchIssueNumber(pr.headRef) : null;
   if (branchNumber !== null) await want({ repository: null, host: null, number: branchNumber }, "references", "branch");
 
-  const existing = stored ? (await linksOfPullRequest(db, stored.id)).filter((l) => l.source !== "manual") : [];
   const existingByKey = new Map(existing.map((l) => [keyOf(l), l]));
   const statements: Statement[] = [];
   const activity: ActivityEntry[] = [];
