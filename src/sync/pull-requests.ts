@@ -123,11 +123,16 @@ async function trackerClosingIssues(ctx: SyncContext, number: number): Promise<C
   }
 }
 
+/** A description is kept to at most 64,000 characters (≤ 256 kB of UTF-8, far under D1's row limit). */
+const storedBody = (body: string) => body.slice(0, 64_000);
+/** At most this many issue references per PR (a generated description may name thousands). */
+const MAX_REFERENCES = 100;
+
 function unchanged(stored: PullRequestRow, pr: CanonicalPullRequest): boolean {
   return (
     stored.state === pr.state &&
     stored.title === pr.title &&
-    stored.body === pr.body &&
+    stored.body === storedBody(pr.body) &&
     stored.baseRef === pr.baseRef &&
     stored.headRef === pr.headRef &&
     stored.updatedAt === (pr.updatedAt ?? stored.updatedAt)
@@ -188,7 +193,7 @@ export async function applyPullRequest(ctx: SyncContext, pr: CanonicalPullReques
   }
   for (const ref of fromTracker ?? []) await want({ repository: ref.repository, host: null, number: ref.number }, "closes", "tracker");
   // 2. Keywords and references in title and description, by the tracker's grammar.
-  for (const ref of textReferences(project.provider, `${pr.title}\n${pr.body}`)) await want(ref, ref.relation, "keyword");
+  for (const ref of textReferences(project.provider, `${pr.title}\n${pr.body}`).slice(0, MAX_REFERENCES)) await want(ref, ref.relation, "keyword");
   // 3. The branch name: a reference, never a close.
   const branchNumber = pr.headRef ? branchIssueNumber(pr.headRef) : null;
   if (branchNumber !== null) await want({ repository: null, host: null, number: branchNumber }, "references", "branch");
@@ -213,7 +218,7 @@ export async function applyPullRequest(ctx: SyncContext, pr: CanonicalPullReques
       externalId: pr.externalId,
       number: pr.number,
       title: pr.title,
-      body: pr.body.slice(0, 64_000),
+      body: storedBody(pr.body),
       url: pr.url,
       author: pr.author ?? stored?.author ?? null,
       state: pr.state,
@@ -222,7 +227,7 @@ export async function applyPullRequest(ctx: SyncContext, pr: CanonicalPullReques
       mergedAt: pr.mergedAt,
       closedAt: pr.closedAt,
       updatedAt: pr.updatedAt ?? stored?.updatedAt ?? now,
-      ignoredRefs: JSON.stringify(ignored),
+      ignoredRefs: JSON.stringify(ignored.slice(0, 50)),
       createdAt: stored?.createdAt ?? now,
     }),
   );
@@ -364,7 +369,7 @@ export async function applyPush(ctx: SyncContext, push: CanonicalPush): Promise<
   const candidates: (NewDevLink & { id: string })[] = [];
   const ignored: string[] = [];
   for (const commit of push.commits) {
-    for (const ref of commitReferences(project.provider, commit.message, onDefault)) {
+    for (const ref of commitReferences(project.provider, commit.message, onDefault).slice(0, MAX_REFERENCES)) {
       const projectId = await resolver.resolve(ref);
       if (projectId === null) {
         ignored.push(describeRef(ref));
