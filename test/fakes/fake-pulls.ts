@@ -267,3 +267,59 @@ export function gitlabClosesIssues(store: FakeStore, req: FakeRequest, iid: numb
     .map((n) => ({ id: store.issues.get(n)!.id, iid: n, project_id: store.repositoryId, title: store.issues.get(n)!.title, state: store.issues.get(n)!.state === "open" ? "opened" : "closed", web_url: `${web}/-/issues/${n}` }));
   return json(200, issues);
 }
+
+/**
+ * GitLab `GET /projects/:id/merge_requests?state=all&order_by=updated_at&sort=asc&updated_after=`
+ * (one page here: the fakes' tests hold few MRs).
+ */
+export function gitlabListMergeRequests(store: FakeStore, req: FakeRequest): Response {
+  const after = req.url.searchParams.get("updated_after");
+  const web = `${new URL(req.base).origin}/${store.repository}`;
+  const items = [...store.pulls.values()]
+    .filter((p) => !after || p.updatedAt >= Date.parse(after))
+    .sort((a, b) => a.updatedAt - b.updatedAt)
+    .map((p) => ({
+      id: p.id,
+      iid: p.number,
+      project_id: store.repositoryId,
+      title: p.title,
+      description: p.body,
+      state: p.merged ? "merged" : p.state === "closed" ? "closed" : "opened",
+      draft: p.draft,
+      work_in_progress: p.draft,
+      source_branch: p.headRef,
+      target_branch: p.baseRef,
+      web_url: `${web}/-/merge_requests/${p.number}`,
+      author: { id: 1, username: p.author },
+      created_at: new Date(p.createdAt).toISOString(),
+      updated_at: new Date(p.updatedAt).toISOString(),
+      merged_at: p.mergedAt === null ? null : new Date(p.mergedAt).toISOString(),
+      closed_at: p.merged || p.closedAt === null ? null : new Date(p.closedAt).toISOString(),
+    }));
+  return json(200, items);
+}
+
+/** Gitea `GET /repos/{o}/{r}/pulls?state=all&sort=recentupdate` (newest change first; one page here). */
+export function giteaListPulls(store: FakeStore, req: FakeRequest): Response {
+  const web = `${new URL(req.base).origin}/${store.repository}`;
+  const items = [...store.pulls.values()]
+    .sort((a, b) => b.updatedAt - a.updatedAt)
+    .map((p) => ({
+      id: p.id,
+      number: p.number,
+      title: p.title,
+      body: p.body,
+      state: p.state,
+      draft: p.draft,
+      merged: p.merged,
+      merged_at: iso(p.mergedAt),
+      closed_at: iso(p.closedAt),
+      created_at: iso(p.createdAt),
+      updated_at: iso(p.updatedAt),
+      html_url: `${web}/pulls/${p.number}`,
+      user: { id: 1, login: p.author },
+      head: { ref: p.headRef, label: p.headRef },
+      base: { ref: p.baseRef, label: p.baseRef, repo: { id: store.repositoryId, full_name: store.repository, default_branch: store.defaultBranch } },
+    }));
+  return json(200, items);
+}

@@ -319,6 +319,23 @@ describe("polling", () => {
   });
 });
 
+describe.each(["gitlab", "gitea"] as const)("%s polling", (provider) => {
+  it("lists pull requests changed since the cursor and links them", async () => {
+    const { fake, project } = await setup(provider, { syncDirection: "inbound" });
+    const issue = fake.seedIssue({ title: "Broken" });
+    await syncAndWait(project.id, "full");
+    const [local] = (await json(await api(`/api/v1/projects/${project.id}/issues`))).items;
+    fake.advance(60_000);
+    const pull = openPull(fake, { title: "Fix it", body: `Fixes #${issue.number}`, head: `${issue.number}-fix` });
+    const run = await syncAndWait(project.id, "incremental");
+    expect(run.status).toBe("succeeded");
+    const dev = await development(project.id, local.id);
+    expect(dev).toMatchObject({ status: "in_review", pullRequests: [{ number: pull.number, relation: "closes" }] });
+    expect(new Set(dev.links.map((l: any) => l.source))).toContain("branch");
+    expect((await json(await api(`/api/v1/projects/${project.id}/issues`))).items).toHaveLength(1);
+  });
+});
+
 describe("pushes", () => {
   it('a push to the default branch with "closes #N" links the commit and closes the issue', async () => {
     const { fake, project } = await setup("gitea", { prAutomation: { closeOnMerge: "default_branch" } });
