@@ -9,6 +9,15 @@ import type { Database } from "./client";
 import { devLinks, issues, projects, pullRequests, type DevLinkRow, type ProjectRow, type PullRequestRow } from "./schema";
 
 export type NewPullRequest = typeof pullRequests.$inferInsert;
+
+/** D1 binds at most 100 parameters per statement: IN lists are read in chunks well under it. */
+const CHUNK = 40;
+
+async function chunked<T, R>(values: readonly T[], read: (chunk: T[]) => Promise<R[]>): Promise<R[]> {
+  const out: R[] = [];
+  for (let i = 0; i < values.length; i += CHUNK) out.push(...(await read(values.slice(i, i + CHUNK))));
+  return out;
+}
 export type NewDevLink = typeof devLinks.$inferInsert;
 
 export async function getPullRequestByNumber(db: Database, projectId: string, number: number): Promise<PullRequestRow | undefined> {
@@ -16,8 +25,7 @@ export async function getPullRequestByNumber(db: Database, projectId: string, nu
 }
 
 export async function getPullRequestsByIds(db: Database, ids: readonly string[]): Promise<PullRequestRow[]> {
-  if (ids.length === 0) return [];
-  return db.select().from(pullRequests).where(inArray(pullRequests.id, [...ids])).all();
+  return chunked([...new Set(ids)], (chunk) => db.select().from(pullRequests).where(inArray(pullRequests.id, chunk)).all());
 }
 
 /** The PR whose web URL this is, in the project (manual links name PRs by URL). */
@@ -53,8 +61,7 @@ export async function linksOfPullRequest(db: Database, pullRequestId: string): P
 }
 
 export async function linksOfTarget(db: Database, targetKeys: readonly string[]): Promise<DevLinkRow[]> {
-  if (targetKeys.length === 0) return [];
-  return db.select().from(devLinks).where(inArray(devLinks.targetKey, [...targetKeys])).all();
+  return chunked([...new Set(targetKeys)], (chunk) => db.select().from(devLinks).where(inArray(devLinks.targetKey, chunk)).all());
 }
 
 function issueMatch(projectId: string, issue: { id: string; externalNumber: number | null }): SQL {
@@ -69,12 +76,16 @@ export async function linksOfIssue(db: Database, projectId: string, issue: { id:
 
 /** Links of many issues of one project at once (the issue list). */
 export async function linksOfIssues(db: Database, projectId: string, list: readonly { id: string; externalNumber: number | null }[]): Promise<DevLinkRow[]> {
-  if (list.length === 0) return [];
-  const numbers = list.flatMap((i) => (i.externalNumber !== null ? [i.externalNumber] : []));
-  const ids = list.map((i) => i.id);
-  const byNumber = numbers.length ? and(eq(devLinks.projectId, projectId), inArray(devLinks.issueNumber, numbers)) : undefined;
-  const where = byNumber ? or(inArray(devLinks.issueId, ids), byNumber) : inArray(devLinks.issueId, ids);
-  return db.select().from(devLinks).where(where).orderBy(devLinks.createdAt, devLinks.id).all();
+  const rows = await chunked(list, (chunk) => {
+    const numbers = chunk.flatMap((i) => (i.externalNumber !== null ? [i.externalNumber] : []));
+    const ids = chunk.map((i) => i.id);
+    const byNumber = numbers.length ? and(eq(devLinks.projectId, projectId), inArray(devLinks.issueNumber, numbers)) : undefined;
+    const where = byNumber ? or(inArray(devLinks.issueId, ids), byNumber) : inArray(devLinks.issueId, ids);
+    return db.select().from(devLinks).where(where).all();
+  });
+  // A link can match two chunks (by id in one, by number in another): once each, in creation order.
+  const unique = [...new Map(rows.map((r) => [r.id, r])).values()];
+  return unique.sort((a, b) => (a.createdAt === b.createdAt ? (a.id < b.id ? -1 : 1) : a.createdAt < b.createdAt ? -1 : 1));
 }
 
 export async function getLink(db: Database, id: string): Promise<DevLinkRow | undefined> {
@@ -87,12 +98,13 @@ export async function issuesByNumbers(
   projectId: string,
   numbers: readonly number[],
 ): Promise<{ id: string; externalNumber: number | null; state: "open" | "closed"; deletedAt: string | null; syncState: string }[]> {
-  if (numbers.length === 0) return [];
-  return db
-    .select({ id: issues.id, externalNumber: issues.externalNumber, state: issues.state, deletedAt: issues.deletedAt, syncState: issues.syncState })
-    .from(issues)
-    .where(and(eq(issues.projectId, projectId), inArray(issues.externalNumber, [...numbers])))
-    .all();
+  return chunked([...new Set(numbers)], (chunk) =>
+    db
+      .select({ id: issues.id, externalNumber: issues.externalNumber, state: issues.state, deletedAt: issues.deletedAt, syncState: issues.syncState })
+      .from(issues)
+      .where(and(eq(issues.projectId, projectId), inArray(issues.externalNumber, chunk)))
+      .all(),
+  );
 }
 
 /** Projects of this tracker syncing a repository of this name (any case; its current name after a rename counts). */
@@ -129,8 +141,7 @@ export async function listPullRequests(db: Database, projectId: string, filter: 
 }
 
 export async function linksOfPullRequests(db: Database, ids: readonly string[]): Promise<DevLinkRow[]> {
-  if (ids.length === 0) return [];
-  return db.select().from(devLinks).where(inArray(devLinks.pullRequestId, [...ids])).all();
+  return chunked([...new Set(ids)], (chunk) => db.select().from(devLinks).where(inArray(devLinks.pullRequestId, chunk)).all());
 }
 
 /** States of every PR that closes (by any source) the issue `number` of the project. */

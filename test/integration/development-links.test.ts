@@ -319,6 +319,20 @@ describe("polling", () => {
   });
 });
 
+describe("issue lists", () => {
+  it("a page of 500 issues reads their development in chunks under D1's parameter limit", async () => {
+    const { fake, project } = await setup("github", { syncDirection: "inbound" });
+    fake.seed(130);
+    openPull(fake, { title: "Fix", body: "Fixes #7", head: "fix" });
+    await syncAndWait(project.id, "full");
+    const res = await api(`/api/v1/projects/${project.id}/issues?limit=500`);
+    expect(res.status).toBe(200);
+    const items = (await json(res)).items;
+    expect(items).toHaveLength(130);
+    expect(items.find((i: any) => i.external.number === 7).development.status).toBe("in_review");
+  });
+});
+
 describe.each(["gitlab", "gitea"] as const)("%s polling", (provider) => {
   it("lists pull requests changed since the cursor and links them", async () => {
     const { fake, project } = await setup(provider, { syncDirection: "inbound" });
