@@ -65,6 +65,12 @@ export const ACTIVITY_KINDS = [
   // people: identity mappings of the project's tracker
   "identity.mapped",
   "identity.unmapped",
+  // development links (pull requests, branches, commits); the PR or ref is named in `detail`
+  "pr.linked",
+  "pr.unlinked",
+  "pr.state_changed",
+  "pr.reference_ignored",
+  "issue.closed_by_pr",
 ] as const;
 export type ActivityKind = (typeof ACTIVITY_KINDS)[number];
 

@@ -52,6 +52,8 @@ export const projects = sqliteTable(
   milestonePolicy: text("milestone_policy"),
   scope: text("scope"),
   fieldDirections: text("field_directions"),
+  /** Development links: JSON of `prAutomation` (null: never close on merge, no status labels). */
+  prAutomation: text("pr_automation"),
   },
   (t) => [index("projects_installation_idx").on(t.installationId)],
 );
@@ -554,3 +556,70 @@ export const identities = sqliteTable(
   ],
 );
 export type IdentityRow = typeof identities.$inferSelect;
+
+// ---------- development links (pull requests, merge requests, branches, commits) ----------
+
+/** A project's pull requests (GitLab: merge requests) as the tracker last showed them. */
+export const pullRequests = sqliteTable(
+  "pull_requests",
+  {
+    id: text("id").primaryKey(),
+    projectId: text("project_id").notNull(),
+    externalId: text("external_id").notNull(),
+    number: integer("number").notNull(),
+    title: text("title").notNull(),
+    /** The description, kept to recompute keyword links when only a state changes (bounded). */
+    body: text("body").notNull().default(""),
+    url: text("url").notNull(),
+    author: text("author"),
+    state: text("state", { enum: ["open", "draft", "merged", "closed"] }).notNull(),
+    baseRef: text("base_ref"),
+    headRef: text("head_ref"),
+    mergedAt: text("merged_at"),
+    closedAt: text("closed_at"),
+    /** The tracker's `updated_at`: an older copy never overwrites a newer one. */
+    updatedAt: text("updated_at").notNull(),
+    /** JSON array of references to repositories no project syncs (recorded once per change). */
+    ignoredRefs: text("ignored_refs").notNull().default("[]"),
+    createdAt: text("created_at").notNull().default(now),
+  },
+  (t) => [uniqueIndex("pull_requests_project_number_idx").on(t.projectId, t.number), index("pull_requests_project_updated_idx").on(t.projectId, t.updatedAt)],
+);
+
+/**
+ * One link between an issue and a pull request, branch or commit, per source. Tracker-made links
+ * name the issue by number (`issue_number`, in the issue's project), so an issue imported after its
+ * PR is still found; manual links name it by id.
+ */
+export const devLinks = sqliteTable(
+  "dev_links",
+  {
+    id: text("id").primaryKey(),
+    /** The project of the linked issue (may differ from the PR's project for cross-repository references). */
+    projectId: text("project_id").notNull(),
+    issueNumber: integer("issue_number"),
+    issueId: text("issue_id"),
+    kind: text("kind", { enum: ["pull_request", "branch", "commit", "url"] }).notNull(),
+    /** "pr:<pull request row id>", "branch:<name>", "commit:<sha>", "url:<url>": what is linked. */
+    targetKey: text("target_key").notNull(),
+    pullRequestId: text("pull_request_id"),
+    /** Branch name, commit sha or URL (pull requests: null, the row has them). */
+    ref: text("ref"),
+    url: text("url"),
+    title: text("title"),
+    relation: text("relation", { enum: ["closes", "references"] }).notNull(),
+    source: text("source", { enum: ["tracker", "keyword", "branch", "commit", "manual"] }).notNull(),
+    /** Set once, when this link's PR or commit closed the issue (by us or by the tracker). */
+    closedIssueAt: text("closed_issue_at"),
+    createdAt: text("created_at").notNull(),
+  },
+  (t) => [
+    uniqueIndex("dev_links_target_idx").on(t.projectId, t.issueNumber, t.issueId, t.targetKey, t.source),
+    index("dev_links_issue_number_idx").on(t.projectId, t.issueNumber),
+    index("dev_links_issue_id_idx").on(t.issueId),
+    index("dev_links_pull_request_idx").on(t.pullRequestId),
+  ],
+);
+
+export type PullRequestRow = typeof pullRequests.$inferSelect;
+export type DevLinkRow = typeof devLinks.$inferSelect;

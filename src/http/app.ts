@@ -9,6 +9,7 @@ import { githubAppWebhookRouter } from "./github-app-webhook";
 import { identitiesRouter } from "./identities";
 import { issuesRouter } from "./issues";
 import { requireStorableJson } from "./json-strings";
+import { pullRequestsRouter } from "./pull-requests";
 import { errorToResponse, problem } from "./problem";
 import { loadProject, type AppEnv } from "./project";
 import { idempotency } from "./idempotency";
@@ -51,6 +52,7 @@ export function createApp() {
   app.route("/api/v1/projects", issuesRouter);
   app.route("/api/v1/projects", commentsRouter);
   app.route("/api/v1/projects", deliveriesRouter);
+  app.route("/api/v1/projects", pullRequestsRouter);
   app.route("/webhooks", githubAppWebhookRouter);
   app.route("/webhooks", webhooksRouter);
   app.route("/api/v1", syncRunsRouter);

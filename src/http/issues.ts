@@ -1,11 +1,12 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { database } from "../db/client";
+import { database, type Database } from "../db/client";
 import { fieldsOfRow, getIssue, listIssues } from "../db/issues";
-import type { Database } from "../db/client";
 import type { IssueRow, ProjectRow } from "../db/schema";
 import { NotFound, ValidationFailed } from "../errors";
 import { assigneesForUsers, peopleOf } from "../sync/identities";
 import { createLocalIssue, editIssue } from "../sync/local-edits";
+import { developmentOf, type Development } from "../sync/pull-requests";
+import { DevelopmentSchema } from "./pull-requests";
 import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams, IdempotencyHeaders } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
@@ -62,13 +63,21 @@ export const IssueSchema = z
       .array(z.object({ field: z.string(), reason: z.string(), sent: z.unknown(), tracker: z.unknown() }))
       .openapi({ description: "Fields the tracker accepted a write for but did not store (kept locally), from the last push" }),
     version: z.number().int().openapi({ description: 'Bumped by every local write; send it as `If-Match: "<version>"` on an edit to refuse a stale one (412)' }),
+    development: DevelopmentSchema.optional().openapi({ description: "Pull requests, branches and commits linked to the issue (issue routes)" }),
   })
   .openapi("Issue");
 
+/** The issues as the API shows them: assignees' platform users and each issue's development. */
+async function issuesForApi(db: Database, project: ProjectRow, rows: IssueRow[]): Promise<z.infer<typeof IssueSchema>[]> {
+  const [people, development] = await Promise.all([peopleOfRows(db, project, rows), developmentOf(db, project.id, rows)]);
+  return rows.map((row) => issueToApi(row, people, development.get(row.id)));
+}
+
 /** `people`: login → platform user of the project's tracker (see `peopleOfRows`). */
-export function issueToApi(row: IssueRow, people: ReadonlyMap<string, string> = new Map()): z.infer<typeof IssueSchema> {
+export function issueToApi(row: IssueRow, people: ReadonlyMap<string, string> = new Map(), development?: Development): z.infer<typeof IssueSchema> {
   const fields = fieldsOfRow(row);
   return {
+    ...(development ? { development } : {}),
     id: row.id,
     projectId: row.projectId,
     ...fields,
@@ -190,8 +199,8 @@ export const issuesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
     const updatedSince = filter.updatedSince ? new Date(filter.updatedSince).toISOString() : undefined;
     const db = database(c.env.DB);
     const rows = await listIssues(db, c.var.project.id, { ...filter, updatedSince }, { limit: limit + 1, afterId });
-    const people = await peopleOfRows(db, c.var.project, rows);
-    return c.json(pageOf(rows, limit, (r) => issueToApi(r, people)), 200);
+    const page = pageOf(rows, limit, (row) => row);
+    return c.json({ items: await issuesForApi(db, c.var.project, page.items), nextCursor: page.nextCursor }, 200);
   })
   .openapi(routes.get, async (c) => {
     const { issueId } = c.req.valid("param");
@@ -199,14 +208,14 @@ export const issuesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
     const row = await getIssue(db, c.var.project.id, issueId);
     if (!row) throw new NotFound("issue", issueId);
     c.header("ETag", etagOf(row));
-    return c.json(issueToApi(row, await peopleOfRows(db, c.var.project, [row])), 200);
+    return c.json((await issuesForApi(db, c.var.project, [row]))[0]!, 200);
   })
   .openapi(routes.create, async (c) => {
     const db = database(c.env.DB);
     const input = await withAssigneeLogins(db, c.var.project, c.req.valid("json"), []);
     const row = await createLocalIssue(c.env, db, c.var.project, input, { source: "api", actor: c.var.apiToken.name });
     c.header("ETag", etagOf(row));
-    return c.json(issueToApi(row, await peopleOfRows(db, c.var.project, [row])), 201);
+    return c.json((await issuesForApi(db, c.var.project, [row]))[0]!, 201);
   })
   .openapi(routes.update, async (c) => {
     const { issueId } = c.req.valid("param");
@@ -222,11 +231,11 @@ export const issuesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
     const patch = await withAssigneeLogins(db, c.var.project, input, current);
     const row = await editIssue(c.env, db, c.var.project, issueId, patch, { source: "api", actor: c.var.apiToken.name }, expectedVersion(ifMatch));
     c.header("ETag", etagOf(row));
-    return c.json(issueToApi(row, await peopleOfRows(db, c.var.project, [row])), 200);
+    return c.json((await issuesForApi(db, c.var.project, [row]))[0]!, 200);
   })
   .openapi(routes.close, async (c) => {
     const { issueId } = c.req.valid("param");
     const db = database(c.env.DB);
     const row = await editIssue(c.env, db, c.var.project, issueId, { state: "closed" }, { source: "api", actor: c.var.apiToken.name });
-    return c.json(issueToApi(row, await peopleOfRows(db, c.var.project, [row])), 200);
+    return c.json((await issuesForApi(db, c.var.project, [row]))[0]!, 200);
   });

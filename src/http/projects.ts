@@ -12,6 +12,7 @@ import { PROVIDERS, type Provider } from "../providers/types";
 import { projectCreatedActivity, projectDeletedActivity, projectUpdatedActivity } from "../sync/project-activity";
 import { appBaseProblem, githubAppConfig, resetCredentialHealth } from "../sync/credentials";
 import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams, IdempotencyHeaders } from "./common";
+import { prAutomationOf } from "../sync/pull-requests";
 import type { AppEnv } from "./project";
 import { assertSameRepository } from "../sync/repository";
 import { validationHook } from "./validation";
@@ -28,6 +29,21 @@ const ApiBaseUrl = z
   .url({ protocol: /^https?$/ })
   .max(500)
   .openapi({ description: "Tracker API root; default for github and gitlab.com, required for gitea" });
+
+const StatusLabel = z.string().trim().min(1).max(255);
+
+const PrAutomationSchema = z
+  .strictObject({
+    closeOnMerge: z.enum(["default_branch", "any_branch", "never"]).openapi({
+      description:
+        "Close the local issue when the last of its closing pull requests merges: into the default branch only, into any branch, or never (default)",
+    }),
+    statusLabels: z
+      .strictObject({ in_progress: StatusLabel.optional(), in_review: StatusLabel.optional() })
+      .optional()
+      .openapi({ description: "Labels kept on an issue while its development status is in_progress / in_review" }),
+  })
+  .openapi("PrAutomation");
 
 const ProjectFields = {
   name: z.string().trim().min(1).max(200),
@@ -71,6 +87,7 @@ const ProjectFields = {
     .optional()
     .openapi({ description: "GitLab only: send internal comments as internal notes (default false: internal comments never leave Syndarix)" }),
   ...SettingsFields,
+  prAutomation: PrAutomationSchema.optional(),
 };
 
 const CreateProject = z
@@ -105,6 +122,7 @@ export const ProjectSchema = z
     installationId: z.number().int().nullable().openapi({ description: "The GitHub App installation the project is connected with; null when it uses a token" }),
     commentAttribution: z.boolean(),
     gitlabInternalNotes: z.boolean(),
+    prAutomation: PrAutomationSchema,
     createdAt: IsoTimestamp,
     updatedAt: IsoTimestamp,
     lastIncrementalSyncAt: IsoTimestamp.nullable(),
@@ -132,6 +150,7 @@ export function projectToApi(p: ProjectRow, warnings?: FieldError[]): z.infer<ty
     installationId: p.installationId,
     commentAttribution: p.commentAttribution,
     gitlabInternalNotes: p.gitlabInternalNotes,
+    prAutomation: prAutomationOf(p),
     createdAt: p.createdAt,
     updatedAt: p.updatedAt,
     lastIncrementalSyncAt: p.lastIncrementalSyncAt,
@@ -334,6 +353,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       syncEnabled: input.syncEnabled ?? true,
       commentAttribution: input.commentAttribution ?? false,
       gitlabInternalNotes: input.gitlabInternalNotes ?? false,
+      prAutomation: input.prAutomation ? JSON.stringify(input.prAutomation) : null,
       // App projects hold no token of their own: the installation's tokens are minted as needed.
       tokenEnc: input.token !== undefined ? await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "token", input.token, apiOrigin) : "",
       webhookSecretEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret ?? randomSecret(), apiOrigin),
@@ -418,6 +438,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       ...(input.syncEnabled !== undefined ? { syncEnabled: input.syncEnabled } : {}),
       ...(input.commentAttribution !== undefined ? { commentAttribution: input.commentAttribution } : {}),
       ...(input.gitlabInternalNotes !== undefined ? { gitlabInternalNotes: input.gitlabInternalNotes } : {}),
+      ...(input.prAutomation !== undefined ? { prAutomation: JSON.stringify(input.prAutomation) } : {}),
       ...(provider !== "gitlab" ? { gitlabInternalNotes: false } : {}),
       provider: next.provider,
       apiBaseUrl: checked.apiBaseUrl,

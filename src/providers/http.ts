@@ -90,6 +90,8 @@ export class TrackerHttp {
   /** The API base's path ("/api/v3"), which every request path must start with. */
   private readonly basePath: string;
   private pathRules: readonly PathRule[] = [];
+  /** Same-origin paths outside the API base the token may also go to (GitHub Enterprise's `/api/graphql`). */
+  private absolutePaths: readonly string[] = [];
   private readonly token: string;
   private readonly dialect: TrackerHttpDialect;
   private readonly fetchImpl: typeof fetch;
@@ -136,10 +138,16 @@ export class TrackerHttp {
     this.pathRules = rules;
   }
 
+  /** Allows one exact same-origin path outside the API base (GitHub Enterprise serves GraphQL at `/api/graphql` beside `/api/v3`). */
+  allowAbsolutePath(path: string): void {
+    this.absolutePaths = [...this.absolutePaths, path];
+  }
+
   /** Why the token must not go to `target`, or null when it may. */
   private refusal(target: URL): string | null {
     // A Link URL is followed verbatim, but never to another host: that would hand it our token.
     if (target.origin !== this.origin) return `refused to send credentials to ${target.origin}`;
+    if (this.absolutePaths.includes(target.pathname)) return null;
     // `new URL()` has already resolved any dot segment: this is the path that would be sent.
     const path = target.pathname;
     const below = path.startsWith(`${this.basePath}/`) ? path.slice(this.basePath.length) : null;

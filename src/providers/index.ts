@@ -141,3 +141,21 @@ export function labelNameProblem(provider: Provider, name: string): string | nul
 export function bodyDigest(rawBody: Uint8Array): Promise<string> {
   return sha256Hex(rawBody);
 }
+
+/** True when the tracker itself closes an issue whose closing PR merges into the default branch. */
+export function closesIssuesOnDefaultBranchMerge(provider: Provider): boolean {
+  return TRACKERS[provider].closesIssuesOnDefaultBranchMerge === true;
+}
+
+/**
+ * The host issue URLs of a project live on: GitHub.com's API is `api.github.com` and its pages
+ * `github.com`; GitHub Enterprise, GitLab and Gitea serve the API under the web host.
+ */
+export function webHostOf(provider: Provider, apiBaseUrl: string): string | null {
+  try {
+    const host = new URL(apiBaseUrl).host.toLowerCase();
+    return provider === "github" && host.startsWith("api.") ? host.slice(4) : host;
+  } catch {
+    return null;
+  }
+}

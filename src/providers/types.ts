@@ -60,6 +60,8 @@ export interface IssuePage {
    * `X-Total` (omitted past 10,000 results), Gitea `X-Total-Count`. GitHub gives none: null/absent.
    */
   total?: number | null;
+  /** GitHub: the pull requests among the page's items (the issue list carries them), for development links. */
+  pullRequests?: CanonicalPullRequest[];
 }
 
 /**
@@ -100,7 +102,7 @@ export interface RepositoryIdentity {
 
 export type RepositoryLookup = ({ status: "found" } & RepositoryIdentity) | { status: "not_found" };
 
-export interface Tracker extends CommentTracker {
+export interface Tracker extends CommentTracker, PullRequestTracker {
   readonly provider: Provider;
   /** Largest page size the tracker allows for issue lists. */
   readonly pageSize: number;
@@ -293,6 +295,72 @@ export interface NormalizedEvent {
   repository?: WebhookRepository | null;
   /** Comment events (kind "comment"): the comment and what happened to it. */
   comment?: CommentEvent;
+  /** Pull request / merge request events: the PR, when the payload carries what a stored PR needs. */
+  pullRequest?: CanonicalPullRequest | null;
+  /** Push events: the branch and its commits. */
+  push?: CanonicalPush | null;
+}
+
+// ---------- development links ----------
+
+export type PullRequestState = "open" | "draft" | "merged" | "closed";
+
+/** A pull request (GitLab: merge request) mapped to one shape; timestamps ISO UTC. */
+export interface CanonicalPullRequest {
+  externalId: string;
+  /** GitHub/Gitea `number`, GitLab `iid`. */
+  number: number;
+  title: string;
+  body: string;
+  url: string;
+  author: string | null;
+  state: PullRequestState;
+  baseRef: string | null;
+  headRef: string | null;
+  mergedAt: string | null;
+  closedAt: string | null;
+  /** Null when the payload does not say (old Gitea): the copy is then applied unordered. */
+  updatedAt: string | null;
+  /** The repository's default branch, when the payload says. */
+  defaultBranch: string | null;
+}
+
+export interface PushCommit {
+  sha: string;
+  message: string;
+  url: string | null;
+}
+
+export interface CanonicalPush {
+  /** The full ref (`refs/heads/main`). */
+  ref: string;
+  defaultBranch: string | null;
+  commits: PushCommit[];
+}
+
+/** An issue a tracker itself says a pull request closes. `repository` null: the PR's own. */
+export interface ClosingIssueRef {
+  repository: string | null;
+  number: number;
+}
+
+/** Pull request methods (optional: a tracker without them gets keyword links only). */
+export interface PullRequestPage {
+  pullRequests: CanonicalPullRequest[];
+  nextUrl: string | null;
+}
+
+export interface PullRequestTracker {
+  /**
+   * One page of pull requests updated at or after `since` (all when null), for trackers whose issue
+   * listing does not carry them (GitLab merge requests, Gitea pulls); `url` continues a listing.
+   */
+  listPullRequestsPage?(request: { since: string | null; url: string | null }): Promise<PullRequestPage>;
+  /**
+   * The issues the tracker says the PR closes (GitHub GraphQL `closingIssuesReferences`, GitLab
+   * `closes_issues`). Null when the tracker cannot tell.
+   */
+  closingIssues?(number: number): Promise<ClosingIssueRef[] | null>;
 }
 
 export interface CommentEvent {
@@ -343,6 +411,11 @@ export interface TrackerDescriptor {
   readonly hasInternalComments?: boolean;
   /** True when the tracker disables a hook that gets 4xx answers (GitLab): bad payloads then answer 2xx. */
   readonly disablesHookOn4xx?: boolean;
+  /**
+   * True when the tracker itself closes the issues a PR closes once it merges into the default
+   * branch (GitHub: "Linking a pull request to an issue"; GitLab: "Closing issues automatically").
+   */
+  readonly closesIssuesOnDefaultBranchMerge?: boolean;
 }
 
 export interface WebhookRepository {

@@ -20,6 +20,7 @@ import { applyWaitingComments } from "./comments";
 import type { SyncContext } from "./context";
 import { applyGone } from "./deletion";
 import { noteForeignDelivery } from "./foreign-deliveries";
+import { applyPullRequest, applyPush } from "./pull-requests";
 import { foreignDeliveryReason } from "./repository";
 import { learnRepositoryId } from "../db/projects";
 
@@ -77,6 +78,7 @@ async function act(ctx: SyncContext, event: NormalizedEvent): Promise<Outcome> {
   }
   if (event.kind === "other") return { status: "ignored", note: null };
   if (event.kind === "comment") return applyCommentEvent(ctx, event);
+  if (event.kind === "pull_request" || event.kind === "push") return applyDevelopmentEvent(ctx, event);
   if (event.kind !== "issue") return { status: "applied", note: null };
   if (!ctx.project.syncEnabled) return { status: "ignored", note: "sync is disabled for the project; the issue was not changed" };
   const snapshot = event.issue;
@@ -96,6 +98,14 @@ async function act(ctx: SyncContext, event: NormalizedEvent): Promise<Outcome> {
     await requestSoonIncremental(ctx.env, ctx.project.id);
     return { status: "applied", note: "the payload could not be ordered against the stored copy; an incremental sync was requested" };
   }
+  return { status: "applied", note: null };
+}
+
+/** Pull request and push deliveries: development links (a payload without a full PR or push only logs). */
+async function applyDevelopmentEvent(ctx: SyncContext, event: NormalizedEvent): Promise<Outcome> {
+  if (!ctx.project.syncEnabled) return { status: "ignored", note: "sync is disabled for the project; development links were not changed" };
+  if (event.pullRequest) return applyPullRequest(ctx, event.pullRequest);
+  if (event.push) return applyPush(ctx, event.push);
   return { status: "applied", note: null };
 }
 

@@ -26,9 +26,10 @@ import { getActiveRun, insertRun, recordRunFailed, recordRunSucceeded, recordSte
 import type { Env } from "../env";
 import { ConfigurationError, NotFound, ProjectPaused, StateConflict } from "../errors";
 import { newId, nowIso } from "../ids";
-import { log } from "../log";
+import { errorText, log } from "../log";
 import { RateLimitedError, TrackerError, type IssuePage, type IssuePageHead } from "../providers/types";
 import { applySnapshots } from "./apply-snapshots";
+import { applyPullRequest } from "./pull-requests";
 import { loadSyncContext, type SyncContext } from "./context";
 import { openCredential, refreshTokenExpiry } from "./credentials";
 import { commentStep, initialCommentCheckpoint, type CommentCheckpoint } from "./comments-run";
@@ -52,8 +53,10 @@ const MAX_STEP_FAILURES = 5;
 
 interface Checkpoint extends ListingPosition {
   /** "comments": the comment phase (sync/comments-run.ts), after the issue listing and probes. */
-  phase: "list" | "probe" | "comments";
+  phase: "list" | "probe" | "comments" | "pulls";
   comments?: CommentCheckpoint;
+  /** Pull request phase (GitLab, Gitea: their issue listings carry no PRs). */
+  pulls?: PullRequestCheckpoint;
   /** Keyset position for ordered trackers; the fixed `since` for unordered ones. */
   since: string | null;
   /** A `Link` next URL to follow verbatim, when set. */
@@ -166,9 +169,19 @@ async function runCheckedStep(
   const { db, project } = ctx;
   const projectId = project.id;
   try {
-    let done = checkpoint.phase === "list" ? await listStep(ctx, run, checkpoint, counts, carry) : checkpoint.phase === "probe" ? await probeStep(ctx, run, checkpoint, counts) : await commentPhaseStep(ctx, run, checkpoint);
-    if (done && checkpoint.phase !== "comments") {
+    let done =
+      checkpoint.phase === "list"
+        ? await listStep(ctx, run, checkpoint, counts, carry)
+        : checkpoint.phase === "probe"
+          ? await probeStep(ctx, run, checkpoint, counts)
+          : checkpoint.phase === "comments"
+            ? await commentPhaseStep(ctx, run, checkpoint)
+            : await pullRequestStep(ctx, run, checkpoint);
+    if (done && checkpoint.phase !== "comments" && checkpoint.phase !== "pulls") {
       checkpoint.phase = "comments";
+      done = false;
+    } else if (done && checkpoint.phase === "comments" && ctx.tracker.listPullRequestsPage) {
+      checkpoint.phase = "pulls";
       done = false;
     }
     checkpoint.failures = 0;
@@ -336,6 +349,8 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
         if (run.mode === "full" && applied.notMarkedSeen.length > 0) await markSeen(ctx.db, ctx.project.id, run.id, applied.notMarkedSeen);
         for (const s of page.issues) if (!cp.highWater || s.updatedAt > cp.highWater) cp.highWater = s.updatedAt;
       }
+      // Pull requests the listing carries (GitHub) keep their development links current.
+      for (const pr of page.pullRequests ?? []) await applyPullRequest(ctx, pr);
     } catch (err) {
       // Let the request in flight finish before the step ends: no tracker traffic outlives it.
       await ahead?.page.catch(() => undefined);
@@ -391,6 +406,35 @@ async function probeStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, coun
     cp.probeAfterId = local.id;
   }
   return missing.length < PROBES_PER_STEP;
+}
+
+interface PullRequestCheckpoint {
+  since: string | null;
+  url: string | null;
+}
+
+/**
+ * The pull request phase (trackers with a PR listing of their own): PRs changed since the run's
+ * starting cursor, a few pages a step. A failure other than a rate limit ends the phase (logged):
+ * development links must never fail the issue sync they ride on.
+ */
+async function pullRequestStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint): Promise<boolean> {
+  const list = ctx.tracker.listPullRequestsPage?.bind(ctx.tracker);
+  if (!list) return true;
+  cp.pulls ??= { since: initialCheckpoint(run.mode, ctx.project.cursor).since, url: null };
+  try {
+    for (let i = 0; i < PAGES_PER_STEP; i++) {
+      const page = await list({ since: cp.pulls.since, url: cp.pulls.url });
+      for (const pr of page.pullRequests) await applyPullRequest(ctx, pr);
+      cp.pulls.url = page.nextUrl;
+      if (page.nextUrl === null) return true;
+    }
+    return false;
+  } catch (err) {
+    if (err instanceof RateLimitedError) throw err;
+    log.info("pull request listing failed; development links wait for the next run", { projectId: ctx.project.id, runId: run.id, error: errorText(err) });
+    return true;
+  }
 }
 
 /** The comment phase runs as its own step kind, with its own checkpoint and cursor. */

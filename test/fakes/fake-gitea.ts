@@ -4,6 +4,7 @@
  * page, `Link` + `X-Total-Count`, PATCH answering 201, labels by id through their own endpoint,
  * `assignees: null` when nobody is assigned, timestamps in the server's +02:00 zone.
  */
+import { giteaListPulls } from "./fake-pulls.ts";
 import {
   json,
   linkHeader,
@@ -55,6 +56,7 @@ export async function routeGitea(store: FakeStore, req: FakeRequest): Promise<Re
   }
   if (!pathname.toLowerCase().startsWith(`${repo}/`.toLowerCase())) return notFound();
   const rest = pathname.slice(repo.length);
+  if (rest === "/pulls" && method === "GET") return giteaListPulls(store, req);
 
   const comments = await routeComments(store, req, rest);
   if (comments) return comments;

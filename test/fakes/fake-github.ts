@@ -20,6 +20,7 @@ import {
   type FakeUser,
   type WebhookOptions,
 } from "./fake-store.ts";
+import { githubGraphql } from "./fake-pulls.ts";
 
 const WEB = "https://github.com";
 const DOCS = "https://docs.github.com/rest";
@@ -29,6 +30,8 @@ export async function routeGitHub(store: FakeStore, req: FakeRequest): Promise<R
   const { method, path } = req;
   let pathname = decodeURIComponent(path.split("?")[0] ?? "");
   if (method === "GET" && pathname === "/user") return json(200, user(req.base, store.tokenUser));
+  // GraphQL lives beside the REST root: `/graphql` on github.com, `/api/graphql` on Enterprise.
+  if (method === "POST" && (pathname === "/graphql" || pathname === "/api/graphql")) return githubGraphql(store, req);
 
   // A renamed repository: GitHub redirects every request for the old name, "301 for GET and HEAD,
   // 307 for other methods", Location on the same host under `/repositories/<id>` (REST docs,
@@ -427,13 +430,15 @@ export function issue(base: string, store: FakeStore, i: FakeIssue): Record<stri
     performed_via_github_app: null,
   };
   if (isPull) {
-    rendered.draft = false;
+    // A PR opened through fake-pulls.ts: its draft flag and merge time (REST "List repository issues").
+    const pull = store.pulls.get(i.number);
+    rendered.draft = pull?.draft ?? false;
     rendered.pull_request = {
       url: `${base}/repos/${store.repository}/pulls/${i.number}`,
       html_url: htmlUrl,
       diff_url: `${htmlUrl}.diff`,
       patch_url: `${htmlUrl}.patch`,
-      merged_at: null,
+      merged_at: pull?.mergedAt ? new Date(pull.mergedAt).toISOString().replace(/\.\d{3}Z$/, "Z") : null,
     };
   }
   return rendered;

@@ -21,6 +21,7 @@ import {
   type FakeUser,
   type WebhookOptions,
 } from "./fake-store.ts";
+import { gitlabClosesIssues, gitlabListMergeRequests } from "./fake-pulls.ts";
 
 /** GitLab stops counting (x-total, x-total-pages, rel="last") past this many results. */
 const COUNT_LIMIT = 10_000;
@@ -55,6 +56,9 @@ export async function routeGitLab(store: FakeStore, req: FakeRequest): Promise<R
   const id = decodeURIComponent(project[1] ?? "");
   if (id !== store.repository && id !== String(store.repositoryId)) return notFound("Project");
   const rest = project[2] ?? "";
+  const closes = /^\/merge_requests\/(\d+)\/closes_issues$/.exec(rest);
+  if (closes && method === "GET") return gitlabClosesIssues(store, req, Number(closes[1]));
+  if (rest === "/merge_requests" && method === "GET") return gitlabListMergeRequests(store, req);
   if (rest === "" && method === "GET") {
     const [, name = ""] = store.repository.split("/");
     return json(200, { id: store.repositoryId, name, path: name, path_with_namespace: store.repository, web_url: `${webBase(req.base)}/${store.repository}` });

@@ -29,6 +29,25 @@ export interface FakeIssue {
   movedToId: number | null;
 }
 
+export interface FakePull {
+  id: number;
+  number: number;
+  title: string;
+  body: string;
+  state: "open" | "closed";
+  draft: boolean;
+  merged: boolean;
+  headRef: string;
+  baseRef: string;
+  author: string;
+  createdAt: number;
+  updatedAt: number;
+  closedAt: number | null;
+  mergedAt: number | null;
+  /** Issues linked in the sidebar (GitHub) — part of closingIssuesReferences beside keywords. */
+  linkedIssues: number[];
+}
+
 export interface FakeComment {
   id: number;
   /** The issue (or pull request) number it belongs to. */
@@ -106,6 +125,12 @@ export class FakeStore {
   readonly users = new Map<string, FakeUser>();
   readonly labels = new Map<string, FakeLabel>();
   readonly milestones = new Map<string, FakeMilestone>();
+  /** Pull requests (GitLab: merge requests) by number; see fake-pulls.ts. */
+  readonly pulls = new Map<number, FakePull>();
+  /** The repository's default branch. */
+  defaultBranch = "main";
+  /** GitLab "Auto-close referenced issues on default branch" (on by default); off: closes_issues is empty. */
+  autocloseReferencedIssues = true;
   /**
    * GitHub: the token's user has no push access. GitHub then silently drops `labels`, `assignees`
    * and `milestone` from an issue create or edit and still answers 201/200 (REST docs: only users

@@ -79,15 +79,16 @@ describe("incremental cursor", () => {
     expect(after!.v).toBe(versions!.v);
   });
 
-  it.each(["gitlab", "gitea"] as Provider[])("a %s project with no changes makes one issue request (Gitea: plus one comment listing) and changes nothing", async (provider) => {
+  it.each(["gitlab", "gitea"] as Provider[])("a %s project with no changes makes one issue request and one pull request listing (Gitea: plus one comment listing) and changes nothing", async (provider) => {
     const { fake, project } = await projectWithTracker(provider, { syncDirection: "inbound" });
     fake.seed(3);
     await syncAndWait(project.id, "incremental");
     fake.advance(10 * 60_000);
     fake.clearLog();
     const run = await syncAndWait(project.id, "incremental");
-    // Issue 12: GitLab reads notes only of changed issues (none); Gitea lists comments once.
-    const expected = provider === "gitlab" ? 1 : 2;
+    // Issue 12: GitLab reads notes only of changed issues (none); Gitea lists comments once. Both
+    // list pull requests once (their issue listings carry none; development links need them).
+    const expected = provider === "gitlab" ? 2 : 3;
     expect(fake.requests).toHaveLength(expected);
     expect(run.stats).toMatchObject({ created: 0, updated: 0, requests: expected });
   });

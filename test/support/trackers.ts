@@ -29,6 +29,8 @@ export function fakeTracker(provider: Provider, options: Partial<FakeTrackerOpti
   const fakes = [...(sharing.get(fake.baseUrl) ?? []), fake];
   sharing.set(fake.baseUrl, fakes);
   registered.set(fake.baseUrl, fakes.length === 1 ? fake : sharedHost(fake.baseUrl, fakes));
+  // GitHub Enterprise answers GraphQL at /api/graphql, beside the /api/v3 REST root.
+  if (provider === "github" && fake.baseUrl.endsWith("/api/v3")) registered.set(`${fake.baseUrl.slice(0, -"/v3".length)}/graphql`, registered.get(fake.baseUrl)!);
   return fake;
 }
 

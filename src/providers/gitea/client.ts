@@ -14,6 +14,7 @@ import {
   missingMilestone,
   toCanonical,
 } from "../github-compatible/client";
+import { canonicalPullRequest } from "../github-compatible/webhooks";
 import { parseLinkHeader, underPath, type TrackerHttpDialect } from "../http";
 import { announceHead, countHeader, firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
 import { toWholeSecondSince } from "../timestamps";
@@ -27,6 +28,7 @@ import {
   type IssueState,
   type ListPageRequest,
   type TrackerConfig,
+  type PullRequestPage,
 } from "../types";
 
 export const giteaHttp: TrackerHttpDialect = {
@@ -86,6 +88,27 @@ export class GiteaTracker extends GitHubCompatibleTracker {
     announceHead(request, res.body, res.headers, links);
     const raw = parseList(res.body);
     return issuePage(raw, raw.filter((item) => item.pull_request == null).map(toCanonical), res.headers, links);
+  }
+
+  /**
+   * Pull requests, most recently updated first (`GET /repos/{o}/{r}/pulls?state=all&sort=recentupdate`:
+   * no `since` filter, so the listing stops at the first page reaching past `since`). Each PR names
+   * its base repository's default branch (`base.repo.default_branch`).
+   */
+  async listPullRequestsPage(request: { since: string | null; url: string | null }): Promise<PullRequestPage> {
+    const url = request.url ?? this.http.url(`${this.repoPath}/pulls`, { state: "all", sort: "recentupdate", limit: this.pageSize });
+    const res = await this.http.request("GET", url);
+    const items = Array.isArray(res.body) ? (res.body as unknown[]) : [];
+    const pullRequests = items.flatMap((item) => {
+      const parsed = canonicalPullRequest({ pull_request: item, repository: { default_branch: (item as { base?: { repo?: { default_branch?: unknown } } })?.base?.repo?.default_branch } }, "gitea");
+      return parsed ? [parsed] : [];
+    });
+    const reachedSince = request.since !== null && pullRequests.some((p) => p.updatedAt !== null && p.updatedAt < request.since!);
+    const next = parseLinkHeader(res.headers.get("link")).next ?? null;
+    return {
+      pullRequests: request.since === null ? pullRequests : pullRequests.filter((p) => p.updatedAt === null || p.updatedAt >= request.since!),
+      nextUrl: reachedSince || next === null ? null : rebaseOntoApi(next, this.http.baseUrl),
+    };
   }
 
   async getIssue(number: number): Promise<IssueLookup> {

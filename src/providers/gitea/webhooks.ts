@@ -8,6 +8,8 @@ import { z } from "zod";
 import { toCanonical } from "../github-compatible/client";
 import {
   actionOf,
+  canonicalPullRequest,
+  canonicalPush,
   COMMON_ISSUE_ACTIONS,
   issueChangedFields,
   pullRequestPayload,
@@ -43,11 +45,11 @@ export function parseGiteaWebhook(event: string, payload: unknown): NormalizedEv
   }
   if (event.startsWith("pull_request") && !event.includes("comment") && !event.includes("review")) {
     const p = parsePayload(pullRequestPayload, payload, "gitea pull_request payload");
-    return nonIssueEvent("gitea", "pull_request", event, p.action ?? "", pullRequestSummary(p, { draft: false }));
+    return { ...nonIssueEvent("gitea", "pull_request", event, p.action ?? "", pullRequestSummary(p, { draft: false })), pullRequest: canonicalPullRequest(payload, "gitea") };
   }
   if (event === "push") {
     const p = parsePayload(pushPayload, payload, "gitea push payload");
-    return nonIssueEvent("gitea", "push", event, "push", pushSummary(p));
+    return { ...nonIssueEvent("gitea", "push", event, "push", pushSummary(p)), push: canonicalPush(payload) };
   }
   return nonIssueEvent("gitea", "other", event, actionOf(payload));
 }

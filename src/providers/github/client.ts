@@ -15,9 +15,11 @@ import {
 } from "../github-compatible/client";
 import { parseLinkHeader, type TrackerHttpDialect } from "../http";
 import { announceHead, firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, serverTimeOf, unreadableIssue } from "../issue-responses";
-import { toWholeSecondSince } from "../timestamps";
+import { toUtcIso, toWholeSecondSince } from "../timestamps";
 import type {
   CanonicalIssue,
+  CanonicalPullRequest,
+  ClosingIssueRef,
   CommentPage,
   IssueFields,
   IssueLookup,
@@ -26,6 +28,32 @@ import type {
   ListPageRequest,
   TrackerConfig,
 } from "../types";
+
+const CLOSING_QUERY =
+  "query($owner:String!,$name:String!,$number:Int!){repository(owner:$owner,name:$name){pullRequest(number:$number){closingIssuesReferences(first:50){nodes{number repository{nameWithOwner}}}}}}";
+
+const closingAnswer = z.object({
+  data: z
+    .object({
+      repository: z
+        .object({
+          pullRequest: z
+            .object({
+              closingIssuesReferences: z.object({ nodes: z.array(z.object({ number: z.number(), repository: z.object({ nameWithOwner: z.string() }) })) }).nullish(),
+            })
+            .nullish(),
+        })
+        .nullish(),
+    })
+    .nullish(),
+});
+
+/** GitHub.com answers GraphQL at `/graphql` beside its REST root; GitHub Enterprise at `/api/graphql` beside `/api/v3`. */
+function graphqlUrlOf(baseUrl: string): string {
+  const url = new URL(baseUrl);
+  const path = url.pathname.replace(/\/+$/, "");
+  return `${url.origin}${path.endsWith("/api/v3") ? `${path.slice(0, -"/v3".length)}/graphql` : `${path}/graphql`}`;
+}
 
 export const githubHttp: TrackerHttpDialect = {
   authHeaders: (token) => ({
@@ -48,6 +76,43 @@ const { parseIssue, parseList } = issueParsers(githubIssue, "github");
 const milestoneRef = z.object({ number: z.number(), title: z.string() });
 const namedLabel = z.object({ name: z.string() });
 
+/** A pull request as the issue list shows it: `pull_request.merged_at`, `draft`, no refs. */
+const issueListPull = z.object({
+  id: z.number(),
+  number: z.number(),
+  title: z.string(),
+  body: z.string().nullish(),
+  html_url: z.string(),
+  state: z.string(),
+  draft: z.boolean().nullish(),
+  user: z.object({ login: z.string() }).nullish(),
+  updated_at: z.string(),
+  closed_at: z.string().nullish(),
+  pull_request: z.object({ merged_at: z.string().nullish() }),
+});
+
+function pullRequestOfIssueItem(item: unknown): CanonicalPullRequest | null {
+  const parsed = issueListPull.safeParse(item);
+  if (!parsed.success) return null;
+  const p = parsed.data;
+  const mergedAt = p.pull_request.merged_at ? toUtcIso(p.pull_request.merged_at) : null;
+  return {
+    externalId: String(p.id),
+    number: p.number,
+    title: p.title,
+    body: p.body ?? "",
+    url: p.html_url,
+    author: p.user?.login ?? null,
+    state: mergedAt ? "merged" : p.state === "closed" ? "closed" : p.draft ? "draft" : "open",
+    baseRef: null,
+    headRef: null,
+    mergedAt,
+    closedAt: p.closed_at ? toUtcIso(p.closed_at) : null,
+    updatedAt: toUtcIso(p.updated_at),
+    defaultBranch: null,
+  };
+}
+
 export class GitHubTracker extends GitHubCompatibleTracker {
   readonly provider = "github" as const;
   readonly pageSize = 100;
@@ -60,6 +125,24 @@ export class GitHubTracker extends GitHubCompatibleTracker {
     // `Link` next URLs, and the redirects a renamed repository answers, use `/repositories/<id>/…`.
     // The repository object itself too: a renamed repository's `GET /repos/{o}/{r}` redirects to `/repositories/<id>`.
     super("github", config, githubHttp, [(path) => /^\/repositories\/\d+(\/(issues|milestones|labels)(\/.*)?)?$/.test(path)]);
+    this.graphqlUrl = graphqlUrlOf(this.http.baseUrl);
+    this.http.allowAbsolutePath(new URL(this.graphqlUrl).pathname);
+  }
+
+  private readonly graphqlUrl: string;
+
+  /**
+   * GitHub's own closing references (GraphQL `PullRequest.closingIssuesReferences`: keywords it
+   * parsed on a default-branch PR plus issues linked in the sidebar). One call per changed PR.
+   */
+  async closingIssues(number: number): Promise<ClosingIssueRef[] | null> {
+    const [owner, name] = this.repoPath.replace(/^\/repos\//, "").split("/").map(decodeURIComponent);
+    const res = await this.http.request("POST", this.graphqlUrl, { json: { query: CLOSING_QUERY, variables: { owner, name, number } } });
+    const parsed = closingAnswer.safeParse(res.body);
+    const nodes = parsed.success ? parsed.data.data?.repository?.pullRequest?.closingIssuesReferences?.nodes : null;
+    if (!nodes) return null;
+    const own = `${owner}/${name}`.toLowerCase();
+    return nodes.map((n) => ({ repository: n.repository.nameWithOwner.toLowerCase() === own ? null : n.repository.nameWithOwner, number: n.number }));
   }
 
   listCommentsPage(request: ListPageRequest): Promise<CommentPage> {
@@ -90,7 +173,10 @@ export class GitHubTracker extends GitHubCompatibleTracker {
     const links = { nextUrl: parseLinkHeader(res.headers.get("link")).next ?? null, etag: res.headers.get("etag") };
     announceHead(request, res.body, res.headers, links);
     const raw = parseList(res.body);
-    return issuePage(raw, raw.filter((item) => item.pull_request === undefined).map(toCanonical), res.headers, links);
+    const page = issuePage(raw, raw.filter((item) => item.pull_request === undefined).map(toCanonical), res.headers, links);
+    // The pull requests among the items are kept for development links (no refs in this listing).
+    const items = Array.isArray(res.body) ? (res.body as unknown[]) : [];
+    return { ...page, pullRequests: items.flatMap((item) => pullRequestOfIssueItem(item) ?? []) };
   }
 
   async getIssue(number: number): Promise<IssueLookup> {

@@ -34,6 +34,7 @@ export const github: TrackerDescriptor = {
   repositoryPattern: OWNER_NAME_PATTERN,
   repositoryProblem: OWNER_NAME_PROBLEM,
   webhookRepository: (payload) => namedRepository(payload, "repository", "full_name"),
+  closesIssuesOnDefaultBranchMerge: true,
 };
 
 export { GitHubTracker } from "./client";

@@ -6,6 +6,8 @@ import { z } from "zod";
 import { toCanonical } from "../github-compatible/client";
 import {
   actionOf,
+  canonicalPullRequest,
+  canonicalPush,
   COMMON_ISSUE_ACTIONS,
   issueChangedFields,
   pullRequestPayload,
@@ -39,11 +41,11 @@ export function parseGitHubWebhook(event: string, payload: unknown): NormalizedE
   if (event === "issue_comment") return parseGitHubStyleCommentEvent("github", event, payload);
   if (event === "pull_request") {
     const p = parsePayload(pullRequestPayload, payload, "github pull_request payload");
-    return nonIssueEvent("github", "pull_request", event, p.action ?? "", pullRequestSummary(p, { draft: true }));
+    return { ...nonIssueEvent("github", "pull_request", event, p.action ?? "", pullRequestSummary(p, { draft: true })), pullRequest: canonicalPullRequest(payload, "github") };
   }
   if (event === "push") {
     const p = parsePayload(pushPayload, payload, "github push payload");
-    return nonIssueEvent("github", "push", event, "push", pushSummary(p));
+    return { ...nonIssueEvent("github", "push", event, "push", pushSummary(p)), push: canonicalPush(payload) };
   }
   return nonIssueEvent("github", "other", event, actionOf(payload));
 }

@@ -14,6 +14,9 @@ import { RestTracker } from "../rest-tracker";
 import { toUtcIso } from "../timestamps";
 import {
   MissingMilestoneError,
+  type CanonicalPullRequest,
+  type ClosingIssueRef,
+  type PullRequestPage,
   TrackerError,
   type CanonicalComment,
   type CanonicalIssue,
@@ -74,6 +77,23 @@ const { parseIssue, parseList } = issueParsers(gitlabIssue, "gitlab");
 const milestoneRef = z.object({ id: z.number(), title: z.string() });
 const projectRef = z.object({ id: z.number(), path_with_namespace: z.string() });
 const tokenSelf = z.object({ expires_at: z.string().nullish() });
+const closesIssue = z.object({ iid: z.number(), project_id: z.number(), web_url: z.string() });
+const listedMergeRequest = z.object({
+  id: z.number(),
+  iid: z.number(),
+  title: z.string(),
+  description: z.string().nullish(),
+  web_url: z.string(),
+  state: z.string(),
+  draft: z.boolean().nullish(),
+  work_in_progress: z.boolean().nullish(),
+  source_branch: z.string().nullish(),
+  target_branch: z.string().nullish(),
+  updated_at: z.string(),
+  merged_at: z.string().nullish(),
+  closed_at: z.string().nullish(),
+  author: z.object({ username: z.string() }).nullish(),
+});
 
 export class GitLabTracker extends RestTracker {
   readonly provider = "gitlab" as const;
@@ -96,6 +116,62 @@ export class GitLabTracker extends RestTracker {
     // `/personal_access_tokens/self`: the token's own expiry, shown in credential health.
     this.http.restrictPaths([underPath(this.projectPath), exactPath("/user"), exactPath("/users"), exactPath("/personal_access_tokens/self")]);
     this.notes = new GitLabNotes(this.http, this.projectPath, this.pageSize, () => this.currentUsername());
+  }
+
+  /**
+   * Merge requests changed since an instant, oldest change first (`GET /projects/:id/merge_requests`
+   * with `updated_after`, `order_by=updated_at`, `sort=asc`; `Link` next). The listing has no
+   * default branch: automation waits for the Merge Request Hook.
+   */
+  async listPullRequestsPage(request: { since: string | null; url: string | null }): Promise<PullRequestPage> {
+    const url =
+      request.url ??
+      this.http.url(`${this.projectPath}/merge_requests`, { state: "all", order_by: "updated_at", sort: "asc", updated_after: request.since, per_page: this.pageSize });
+    const res = await this.http.request("GET", url);
+    const items = Array.isArray(res.body) ? (res.body as unknown[]) : [];
+    return {
+      pullRequests: items.flatMap((item) => {
+        const parsed = listedMergeRequest.safeParse(item);
+        if (!parsed.success) return [];
+        const m = parsed.data;
+        const draft = m.draft === true || m.work_in_progress === true;
+        const state = m.state === "merged" ? "merged" : m.state === "closed" || m.state === "locked" ? "closed" : draft ? "draft" : "open";
+        return [
+          {
+            externalId: String(m.id),
+            number: m.iid,
+            title: m.title,
+            body: m.description ?? "",
+            url: m.web_url,
+            author: m.author?.username ?? null,
+            state,
+            baseRef: m.target_branch ?? null,
+            headRef: m.source_branch ?? null,
+            mergedAt: m.merged_at ? toUtcIso(m.merged_at) : null,
+            closedAt: m.closed_at ? toUtcIso(m.closed_at) : null,
+            updatedAt: toUtcIso(m.updated_at),
+            defaultBranch: null,
+          } satisfies CanonicalPullRequest,
+        ];
+      }),
+      nextUrl: parseLinkHeader(res.headers.get("link")).next ?? null,
+    };
+  }
+
+  /**
+   * GitLab's own closing references: `GET /projects/:id/merge_requests/:iid/closes_issues` (the
+   * issues the MR closes on merge, by the project's closing pattern). Another project's issue is
+   * named by the path in its `web_url`.
+   */
+  async closingIssues(number: number): Promise<ClosingIssueRef[] | null> {
+    const items = await this.http.getAllPages(this.http.url(`${this.projectPath}/merge_requests/${number}/closes_issues`, { per_page: 100 }));
+    const parsed = z.array(closesIssue).safeParse(items);
+    if (!parsed.success) return null;
+    return parsed.data.map((i) => {
+      const path = /^https?:\/\/[^/]+\/(.+?)\/(?:-\/)?issues\/\d+$/.exec(i.web_url)?.[1] ?? null;
+      const own = this.repository.toLowerCase();
+      return { repository: path === null || path.toLowerCase() === own || String(i.project_id) === this.repository ? null : path, number: i.iid };
+    });
   }
 
   listCommentsPage(): Promise<CommentPage> {

@@ -40,6 +40,7 @@ export const gitlab: TrackerDescriptor = {
   repositoryProblem: 'must be "group/project" (any depth) or a numeric id',
   webhookRepository: (payload) => namedRepository(payload, "project", "path_with_namespace"),
   disablesHookOn4xx: true,
+  closesIssuesOnDefaultBranchMerge: true,
   // Internal notes (`internal: true`), which a project may opt to push its internal comments as.
   hasInternalComments: true,
   labelNameProblem: gitlabLabelNameProblem,

@@ -6,7 +6,8 @@
 import { z } from "zod";
 import { canonicalIssue, webUrl } from "../canonical";
 import { parseGitLabNoteEvent } from "../comment-webhooks";
-import type { IssueAction, IssueFields, NormalizedEvent } from "../types";
+import { toUtcIso } from "../timestamps";
+import type { CanonicalPullRequest, CanonicalPush, IssueAction, IssueFields, NormalizedEvent, PullRequestState } from "../types";
 import { changedFieldsOf, nonIssueEvent, parsePayload } from "../webhook-events";
 
 const HOOK_ACTIONS: Record<string, IssueAction> = {
@@ -86,23 +87,29 @@ export function parseGitLabWebhook(event: string, payload: unknown): NormalizedE
   if (event === "Note Hook" || event === "Confidential Note Hook" || objectKind === "note") return parseGitLabNoteEvent(event, payload);
   if (event === "Merge Request Hook" || objectKind === "merge_request") {
     const mr = parsePayload(mergeRequestHook, payload, "gitlab merge request payload").object_attributes ?? {};
-    return nonIssueEvent("gitlab", "pull_request", event, mr.action ?? "", {
-      number: mr.iid ?? null,
-      title: mr.title ?? null,
-      state: mr.state ?? null,
-      url: webUrl(mr.url) || null,
-      headRef: mr.source_branch ?? null,
-      baseRef: mr.target_branch ?? null,
-    });
+    return {
+      ...nonIssueEvent("gitlab", "pull_request", event, mr.action ?? "", {
+        number: mr.iid ?? null,
+        title: mr.title ?? null,
+        state: mr.state ?? null,
+        url: webUrl(mr.url) || null,
+        headRef: mr.source_branch ?? null,
+        baseRef: mr.target_branch ?? null,
+      }),
+      pullRequest: canonicalMergeRequest(payload),
+    };
   }
   if (PUSH_EVENTS.has(event) || objectKind === "push" || objectKind === "tag_push") {
     const p = parsePayload(pushHook, payload, "gitlab push payload");
-    return nonIssueEvent("gitlab", "push", event, p.object_kind ?? "push", {
-      ref: p.ref ?? null,
-      before: p.before ?? null,
-      after: p.after ?? null,
-      commits: p.total_commits_count ?? 0,
-    });
+    return {
+      ...nonIssueEvent("gitlab", "push", event, p.object_kind ?? "push", {
+        ref: p.ref ?? null,
+        before: p.before ?? null,
+        after: p.after ?? null,
+        commits: p.total_commits_count ?? 0,
+      }),
+      push: canonicalPush(payload),
+    };
   }
   return nonIssueEvent("gitlab", "other", event, typeof objectKind === "string" ? objectKind : "");
 }
@@ -147,5 +154,75 @@ function parseIssueHook(event: string, payload: unknown): NormalizedEvent {
     summary: { action: a.action ?? null, number: a.iid, milestoneId: a.milestone_id ?? null, movedToId: a.moved_to_id ?? null },
     changedFields: changedFieldsOf(action, p.changes, CHANGE_FIELDS),
     movedTo: null,
+  };
+}
+
+/**
+ * A merge request as a stored PR needs it (docs "Webhook events" → Merge request events:
+ * `object_attributes.state` opened|closed|merged|locked, `draft` (older: `work_in_progress`),
+ * `source_branch`/`target_branch`, `project.default_branch`; the author only by `author_id`, the
+ * hook's `user` being whoever acted). Null when the payload lacks what a stored PR needs.
+ */
+const fullMergeRequest = z.object({
+  object_attributes: z.object({
+    id: z.number(),
+    iid: z.number(),
+    title: z.string(),
+    description: z.string().nullish(),
+    url: z.string(),
+    state: z.string(),
+    draft: z.boolean().nullish(),
+    work_in_progress: z.boolean().nullish(),
+    source_branch: z.string().nullish(),
+    target_branch: z.string().nullish(),
+    updated_at: z.string().nullish(),
+    closed_at: z.string().nullish(),
+    merged_at: z.string().nullish(),
+    action: z.string().nullish(),
+  }),
+  user: z.object({ username: z.string().nullish() }).nullish(),
+  project: z.object({ default_branch: z.string().nullish() }).nullish(),
+});
+
+function canonicalMergeRequest(payload: unknown): CanonicalPullRequest | null {
+  const parsed = fullMergeRequest.safeParse(payload);
+  if (!parsed.success) return null;
+  const a = parsed.data.object_attributes;
+  const draft = a.draft === true || a.work_in_progress === true;
+  const state: PullRequestState = a.state === "merged" ? "merged" : a.state === "closed" || a.state === "locked" ? "closed" : draft ? "draft" : "open";
+  const updatedAt = a.updated_at ? toUtcIso(a.updated_at) : null;
+  return {
+    externalId: String(a.id),
+    number: a.iid,
+    title: a.title,
+    body: a.description ?? "",
+    url: a.url,
+    // The opener is only `author_id`; the acting user names the opener on the "open" action.
+    author: a.action === "open" ? (parsed.data.user?.username ?? null) : null,
+    state,
+    baseRef: a.target_branch ?? null,
+    headRef: a.source_branch ?? null,
+    // The hook has no `merged_at`: the merge is the update that set state merged.
+    mergedAt: a.merged_at ? toUtcIso(a.merged_at) : state === "merged" ? updatedAt : null,
+    closedAt: a.closed_at ? toUtcIso(a.closed_at) : null,
+    updatedAt,
+    defaultBranch: parsed.data.project?.default_branch ?? null,
+  };
+}
+
+const fullPushHook = z.object({
+  ref: z.string(),
+  commits: z.array(z.object({ id: z.string(), message: z.string(), url: z.string().nullish() })).nullish(),
+  project: z.object({ default_branch: z.string().nullish() }).nullish(),
+});
+
+/** A push hook: the ref, its commits (GitLab sends at most 20) and the project's default branch. */
+function canonicalPush(payload: unknown): CanonicalPush | null {
+  const parsed = fullPushHook.safeParse(payload);
+  if (!parsed.success) return null;
+  return {
+    ref: parsed.data.ref,
+    defaultBranch: parsed.data.project?.default_branch ?? null,
+    commits: (parsed.data.commits ?? []).map((c) => ({ sha: c.id, message: c.message, url: c.url ?? null })),
   };
 }
