@@ -50,6 +50,7 @@ function identityToApi(r: IdentityRow): z.infer<typeof IdentitySchema> {
 
 const routes = {
   put: createRoute({
+    operationId: "upsertIdentities",
     method: "put",
     path: "/identities",
     tags: ["identities"],
@@ -62,6 +63,7 @@ const routes = {
     },
   }),
   list: createRoute({
+    operationId: "listIdentities",
     method: "get",
     path: "/identities",
     tags: ["identities"],
@@ -69,6 +71,7 @@ const routes = {
     responses: { 200: jsonContent(listOf(IdentitySchema, "IdentityList"), "Identities"), ...problemResponses },
   }),
   remove: createRoute({
+    operationId: "deleteIdentity",
     method: "delete",
     path: "/identities/{identityId}",
     tags: ["identities"],
@@ -76,6 +79,7 @@ const routes = {
     responses: { 204: { description: "Deleted" }, ...problemResponses },
   }),
   unmapped: createRoute({
+    operationId: "listUnmappedLogins",
     method: "get",
     path: "/projects/{projectId}/identities/unmapped",
     tags: ["identities"],

@@ -85,6 +85,7 @@ const LinkParams = IssueParams.extend({ linkId: IdParam("linkId") });
 
 const routes = {
   list: createRoute({
+    operationId: "listPullRequests",
     method: "get",
     path: "/{projectId}/pull-requests",
     tags: ["development"],
@@ -99,6 +100,7 @@ const routes = {
     responses: { 200: jsonContent(listOf(PullRequestSchema, "PullRequestList"), "Pull requests"), ...problemResponses },
   }),
   development: createRoute({
+    operationId: "getIssueDevelopment",
     method: "get",
     path: "/{projectId}/issues/{issueId}/development",
     tags: ["development"],
@@ -107,6 +109,7 @@ const routes = {
     responses: { 200: jsonContent(DevelopmentSchema, "The development"), ...problemResponses },
   }),
   addLink: createRoute({
+    operationId: "addIssueLink",
     method: "post",
     path: "/{projectId}/issues/{issueId}/links",
     tags: ["development"],
@@ -115,6 +118,7 @@ const routes = {
     responses: { 201: jsonContent(DevelopmentSchema, "The issue's development after the change"), ...problemResponses },
   }),
   removeLink: createRoute({
+    operationId: "removeIssueLink",
     method: "delete",
     path: "/{projectId}/issues/{issueId}/links/{linkId}",
     tags: ["development"],
