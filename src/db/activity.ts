@@ -58,6 +58,9 @@ export const ACTIVITY_KINDS = [
   "project.webhook_secret_replaced",
   "sync.paused",
   "sync.resumed",
+  // event subscriptions: a delivery that exhausted its retries, a subscription disabled by its endpoint's answers
+  "subscription.delivery_failed",
+  "subscription.disabled",
 ] as const;
 export type ActivityKind = (typeof ACTIVITY_KINDS)[number];
 

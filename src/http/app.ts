@@ -9,6 +9,7 @@ import { issuesRouter } from "./issues";
 import { errorToResponse, problem } from "./problem";
 import { loadProject, type AppEnv } from "./project";
 import { projectsRouter } from "./projects";
+import { subscriptionsRouter } from "./subscriptions";
 import { syncRunsRouter } from "./sync-runs";
 import { validationHook } from "./validation";
 import { webhooksRouter } from "./webhooks";
@@ -45,6 +46,7 @@ export function createApp() {
   app.route("/webhooks", webhooksRouter);
   app.route("/api/v1", syncRunsRouter);
   app.route("/api/v1", activityRouter);
+  app.route("/api/v1", subscriptionsRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", (c) => ({

@@ -1,7 +1,8 @@
 import { projectSync } from "../durable/client";
+import { eventDispatcher } from "../durable/events-client";
 import type { Env } from "../env";
 import { errorText, log } from "../log";
-import { CommentPushJob, PushJob, QUEUES, SyncJob } from "../queue/messages";
+import { CommentPushJob, EventsJob, PushJob, QUEUES, SyncJob } from "../queue/messages";
 import { recordCommentPushFailure } from "../sync/comment-push";
 import { recordDeliveryFailure } from "../sync/deliveries";
 import { recordPushFailure } from "../sync/push";
@@ -41,6 +42,9 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
 }
 
 async function handleMessage(queue: string, message: Message<unknown>, env: Env): Promise<void> {
+  if ((queue === QUEUES.sync || queue === QUEUES.syncDead) && (message.body as { type?: unknown } | null)?.type === "events") {
+    return handleEventsWake(queue, message, env);
+  }
   if (queue === QUEUES.sync || queue === QUEUES.syncDead) {
     const parsed = SyncJob.safeParse(message.body);
     if (!parsed.success) return ackMalformed(queue, message);
@@ -99,6 +103,17 @@ async function handleCommentPush(queue: string, message: Message<unknown>, env: 
   } else {
     message.ack();
   }
+}
+
+/**
+ * An event subscription's wake: its dispatcher runs a round now. The message carries no delivery, so
+ * a duplicate (or a retry) only runs another round, which finds the deliveries already claimed.
+ */
+async function handleEventsWake(queue: string, message: Message<unknown>, env: Env): Promise<void> {
+  const parsed = EventsJob.safeParse(message.body);
+  if (!parsed.success) return ackMalformed(queue, message);
+  if (queue === QUEUES.sync) await eventDispatcher(env, parsed.data.subscriptionId).deliver();
+  message.ack();
 }
 
 function ackMalformed(queue: string, message: Message<unknown>): void {
