@@ -20,6 +20,8 @@ export class FakeReceiver {
   /** Answers used in order, one per request; when empty, `answer` decides (default 200). */
   readonly script: Answer[] = [];
   answer: (r: Received) => Answer = () => ({ status: 200, body: "ok" });
+  /** Awaited after a request is recorded, before it is answered: a test's hook into "while the receiver answers". */
+  onReceive: ((r: Received) => Promise<void>) | null = null;
 
   constructor(readonly url: string) {}
 
@@ -36,6 +38,7 @@ export class FakeReceiver {
       at: Date.now(),
     };
     this.received.push(r);
+    await this.onReceive?.(r);
     const a = this.script.shift() ?? this.answer(r);
     return new Response(a.body ?? "", { status: a.status, headers: a.headers });
   }

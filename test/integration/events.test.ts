@@ -1,4 +1,4 @@
-import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm } from "cloudflare:test";
+import { abortAllDurableObjects, createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -328,6 +328,30 @@ describe("replay and duplicates", () => {
     // And again later (a redelivered message): still nothing more.
     await worker.queue(createMessageBatch("syndarix-sync-jobs", [{ id: "m1", timestamp: new Date(), attempts: 2, body: message }]), env, createExecutionContext());
     expect(r.received).toHaveLength(1);
+  });
+
+  it("a crash between the send and its record repeats the event with the same id once the claim's lease runs out", async () => {
+    const r = receiver();
+    const p = projectId();
+    const sub = await subscribe(r, { projectIds: [p] });
+    await change(p, "issue-crash");
+    // The receiver got the event but has not answered when the dispatcher dies: nothing is recorded.
+    r.onReceive = () => {
+      r.onReceive = null;
+      return new Promise<void>(() => undefined);
+    };
+    const dying = round(sub.id).catch(() => "aborted");
+    await vi.waitFor(() => expect(r.received).toHaveLength(1));
+    await abortAllDurableObjects();
+    await dying;
+    await round(sub.id);
+    expect(r.received).toHaveLength(1); // claimed: not sent again while the lease holds
+    advance(61_000);
+    await round(sub.id);
+    expect(r.received).toHaveLength(2);
+    expect(r.received[1]!.id).toBe(r.received[0]!.id);
+    const list = await json(await api(`/api/v1/subscriptions/${sub.id}/deliveries?status=succeeded`));
+    expect(list.items).toHaveLength(1);
   });
 
   it("the cron sweep wakes every enabled subscription through the queue", async () => {
