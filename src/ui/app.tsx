@@ -27,6 +27,7 @@ import { credentialStatus, type CredentialStatus } from "../sync/credentials";
 import { chipOf, chipReasonOf } from "../sync/status-chip";
 import { APP_CSS, APP_JS } from "./assets";
 import { LoginPage, OverviewPage, ProjectPage, type Viewer } from "./pages";
+import { subscriptionsUiRouter } from "./subscriptions";
 import { checkCsrf, csrfToken, SESSION_COOKIE, SESSION_TTL_MS, signSession, verifySession, type Session } from "./session";
 
 type UiEnv = { Bindings: Env; Variables: { session: Session; viewer: Viewer } };
@@ -98,6 +99,9 @@ uiRouter.post("/logout", (c) => {
   deleteCookie(c, SESSION_COOKIE, { path: "/ui" });
   return c.redirect("/ui/login", 303);
 });
+
+// Event subscriptions: health, failing deliveries, redeliver / replay / enable (src/ui/subscriptions.tsx).
+uiRouter.route("/subscriptions", subscriptionsUiRouter);
 
 uiRouter.get("/", async (c) => {
   const db = database(c.env.DB);

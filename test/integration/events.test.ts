@@ -1,4 +1,4 @@
-import { abortAllDurableObjects, createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm } from "cloudflare:test";
+import { abortAllDurableObjects, createExecutionContext, createMessageBatch, createScheduledController, getQueueResult, runDurableObjectAlarm } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { Webhook } from "standardwebhooks";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -321,12 +321,12 @@ describe("replay and duplicates", () => {
       { id: "m1", timestamp: new Date(), attempts: 1, body: message },
     ]);
     const ctx = createExecutionContext();
-    await worker.queue(batch, env, ctx);
+    await worker.queue(batch as MessageBatch<any>, env);
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks.length).toBe(2);
     expect(r.received).toHaveLength(1);
     // And again later (a redelivered message): still nothing more.
-    await worker.queue(createMessageBatch("syndarix-sync-jobs", [{ id: "m1", timestamp: new Date(), attempts: 2, body: message }]), env, createExecutionContext());
+    await worker.queue(createMessageBatch("syndarix-sync-jobs", [{ id: "m1", timestamp: new Date(), attempts: 2, body: message }]) as MessageBatch<any>, env);
     expect(r.received).toHaveLength(1);
   });
 
@@ -358,7 +358,7 @@ describe("replay and duplicates", () => {
     const r = receiver();
     const sub = await subscribe(r);
     const send = vi.spyOn(env.SYNC_QUEUE, "sendBatch");
-    await worker.scheduled({ cron: "*/5 * * * *", scheduledTime: Date.now(), noRetry() {} } as ScheduledController, env, createExecutionContext());
+    await worker.scheduled(createScheduledController({ cron: "*/5 * * * *", scheduledTime: Date.now() }), env);
     const sent = send.mock.calls.flatMap(([messages]) => [...messages].map((m) => m.body as any));
     expect(sent).toContainEqual({ type: "events", subscriptionId: sub.id });
     send.mockRestore();
