@@ -4,7 +4,9 @@
  * in ALLOW_INSECURE_TRACKER_HOSTS —, no user name or password, and no loopback, private, link-local
  * or otherwise internal address written as the host (the WHATWG URL parser has already normalised
  * forms such as `http://2130706433/` to `127.0.0.1`). Redirects are never followed at send time, so
- * an allowed URL cannot bounce a signed request inward.
+ * an allowed URL cannot bounce a signed request inward. The one exception is the operator's own: a
+ * host listed in ALLOW_INSECURE_TRACKER_HOSTS exactly as the URL names it (with its port when the
+ * URL has one), e.g. a receiver on `127.0.0.1:8790` during local development or the benchmark.
  */
 export type UrlCheck = { ok: true; value: string } | { ok: false; problem: string };
 
@@ -53,6 +55,9 @@ export function checkSubscriptionUrl(raw: string, insecureHosts: readonly string
   }
   if (url.username || url.password || /^[a-z]+:\/\/[^/?#]*@/i.test(raw)) return fail("must not contain a user name or password (user:pass@)");
   const host = url.hostname.toLowerCase();
+  const listed = insecureHosts.includes(url.host.toLowerCase()) || (url.port === "" && insecureHosts.includes(host));
+  if (url.hash) return fail("must not contain a fragment (#)");
+  if (listed && (url.protocol === "http:" || url.protocol === "https:")) return { ok: true, value: url.href };
   if (url.protocol === "http:") {
     if (!insecureHosts.includes(host) && !insecureHosts.includes(url.host.toLowerCase())) {
       return fail("must be an https:// URL (plain http:// only for hosts listed in ALLOW_INSECURE_TRACKER_HOSTS)");
@@ -65,6 +70,5 @@ export function checkSubscriptionUrl(raw: string, insecureHosts: readonly string
   if (ipv4Internal(bare) || (host.startsWith("[") && ipv6Internal(bare))) {
     return fail("must not be a loopback, private, link-local or reserved IP address");
   }
-  if (url.hash) return fail("must not contain a fragment (#)");
   return { ok: true, value: url.href };
 }
