@@ -53,7 +53,7 @@ export const ATTEMPT_TIMEOUT_MS = 15_000;
 export const LEASE_MS = 60_000;
 const ACTIVITY_PAGE = 200;
 /** Events turned into deliveries per round (an import summary may stand for many). */
-const EVENTS_PER_ROUND = 500;
+const EVENTS_PER_ROUND = 200;
 /** Reading stops while this many deliveries are pending: a slow endpoint is not buried in D1 rows. */
 export const MAX_PENDING_AHEAD = 2_000;
 const RESPONSE_EXCERPT_BYTES = 1_024;
