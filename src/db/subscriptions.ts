@@ -3,7 +3,7 @@
  * subscription) and each delivery's attempts. The activity table is the outbox these are read from;
  * nothing here records changes a second time.
  */
-import { and, asc, desc, eq, gt, inArray, lt, max, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, inArray, lt, max, sql, type SQL } from "drizzle-orm";
 import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch, type Statement } from "./batch";
 import type { Database } from "./client";
@@ -300,6 +300,12 @@ export async function deliveryCounts(db: Database, subscriptionIds: readonly str
     }
   }
   return counts;
+}
+
+/** The position just before the first activity entry recorded at or after `iso` (where a time-window replay starts). */
+export async function seqBefore(db: Database, iso: string): Promise<number> {
+  const row = await db.select({ seq: sql<number | null>`MIN(${activity.seq})` }).from(activity).where(gte(activity.createdAt, iso)).get();
+  return row?.seq != null ? row.seq - 1 : await latestActivitySeq(db);
 }
 
 /** Issues by id with their full texts (the `issue` of full payloads); missing ids are absent. */

@@ -11,7 +11,14 @@ import { dispatchRound, runtimeDeps, type RoundResult } from "../events/dispatch
  * one reader of the subscription's pending heads, a queue redelivers and reorders messages, and its
  * delays cap at 12 h (the schedule has 10 h steps plus Retry-After); the queue only carries wakes.
  * Subscriptions are independent objects, so a busy one never starves another.
+ *
+ * After a wake it keeps watching the activity stream (a round every WATCH_POLL_MS) until WATCH_MS
+ * pass without a new entry, so a run that writes for minutes (an import) is followed without a kick
+ * after each of its steps.
  */
+const WATCH_MS = 60_000;
+const WATCH_POLL_MS = 1_000;
+
 export class EventDispatcher extends DurableObject<Env> {
   #tail: Promise<unknown> = Promise.resolve();
 
@@ -27,7 +34,12 @@ export class EventDispatcher extends DurableObject<Env> {
 
   async #round(subscriptionId: string): Promise<RoundResult> {
     const result = await dispatchRound(this.env, subscriptionId, runtimeDeps());
-    if (result.nextWakeAt !== null) await this.#schedule(result.nextWakeAt);
+    const now = Date.now();
+    if (result.read > 0) await this.ctx.storage.put("watchUntil", now + WATCH_MS);
+    const watchUntil = (await this.ctx.storage.get<number>("watchUntil")) ?? 0;
+    const poll = result.active && now < watchUntil ? now + WATCH_POLL_MS : null;
+    const next = [result.nextWakeAt, poll].filter((t): t is number => t !== null);
+    if (next.length > 0) await this.#schedule(Math.min(...next));
     return result;
   }
 
@@ -39,6 +51,7 @@ export class EventDispatcher extends DurableObject<Env> {
   /** A change happened (or a delivery was queued): run a round soon, in an alarm of its own. Cheap. */
   async wake(subscriptionId: string): Promise<void> {
     await this.#remember(subscriptionId);
+    await this.ctx.storage.put("watchUntil", Date.now() + WATCH_MS);
     await this.#schedule(Date.now());
   }
 

@@ -1,6 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
-import { kickSubscriptions } from "./events-client";
 import { loadSyncContext } from "../sync/context";
 import { pushComment } from "../sync/comment-push";
 import { applyDelivery } from "../sync/deliveries";
@@ -47,7 +46,6 @@ export class ProjectSync extends DurableObject<Env> {
         if ((await this.ctx.storage.get<string>("projectId")) !== projectId) await this.ctx.storage.put("projectId", projectId);
         return fn();
       });
-      this.#kickEvents();
       return { ok: true, value };
     } catch (err) {
       const error = err instanceof Error ? { name: err.name, message: err.message } : { name: "Error", message: String(err) };
@@ -94,12 +92,6 @@ export class ProjectSync extends DurableObject<Env> {
       const { nextStepAt } = await runStep(this.env, projectId, Date.now, this.#carry);
       if (nextStepAt) await this.#scheduleNextStep(Date.parse(nextStepAt));
     });
-    this.#kickEvents();
-  }
-
-  /** What was just written is in the activity stream: wake the event subscriptions (best effort). */
-  #kickEvents(): void {
-    this.ctx.waitUntil(kickSubscriptions(this.env));
   }
 
   async #scheduleNextStep(at: number): Promise<void> {

@@ -71,6 +71,10 @@ export interface RoundResult {
   nextWakeAt: number | null;
   materialized: number;
   attempted: number;
+  /** Activity entries read past the cursor (whether or not they matched). */
+  read: number;
+  /** False when the subscription is gone or disabled: nothing to watch. */
+  active: boolean;
 }
 
 function parseList(json: string | null): string[] | null {
@@ -127,10 +131,10 @@ export function wants(sub: Pick<SubscriptionRow, "projectIds" | "eventTypes">, s
 }
 
 /** Reads one page of the stream past the cursor into deliveries. True when more may follow. */
-async function materialize(db: Database, sub: SubscriptionRow, nowMs: number): Promise<{ more: boolean; count: number }> {
-  if ((await countPending(db, sub.id)) >= MAX_PENDING_AHEAD) return { more: false, count: 0 };
+async function materialize(db: Database, sub: SubscriptionRow, nowMs: number): Promise<{ more: boolean; count: number; read: number }> {
+  if ((await countPending(db, sub.id)) >= MAX_PENDING_AHEAD) return { more: false, count: 0, read: 0 };
   const rows = await listActivity(db, {}, { afterSeq: sub.cursor, limit: ACTIVITY_PAGE });
-  if (rows.length === 0) return { more: false, count: 0 };
+  if (rows.length === 0) return { more: false, count: 0, read: 0 };
   const specs: EventSpec[] = [];
   let toCursor = sub.cursor;
   for (const row of rows) {
@@ -140,7 +144,7 @@ async function materialize(db: Database, sub: SubscriptionRow, nowMs: number): P
   }
   const deliveries = await buildDeliveries(db, sub, specs, "stream", nowIso(nowMs));
   const moved = await materializeDeliveries(db, sub.id, sub.cursor, toCursor, deliveries);
-  return { more: moved && (rows.length === ACTIVITY_PAGE || toCursor !== rows[rows.length - 1]!.seq), count: moved ? deliveries.length : 0 };
+  return { more: moved && (rows.length === ACTIVITY_PAGE || toCursor !== rows[rows.length - 1]!.seq), count: moved ? deliveries.length : 0, read: moved ? rows.length : 0 };
 }
 
 interface Outcome {
@@ -216,9 +220,9 @@ export function settle(row: EventDeliveryRow, outcome: Outcome, nowMs: number, r
 export async function dispatchRound(env: Env, subscriptionId: string, deps: DispatchDeps): Promise<RoundResult> {
   const db = database(env.DB);
   const sub = await getSubscription(db, subscriptionId);
-  if (!sub || !sub.enabled) return { nextWakeAt: null, materialized: 0, attempted: 0 };
+  if (!sub || !sub.enabled) return { nextWakeAt: null, materialized: 0, attempted: 0, read: 0, active: false };
   const startMs = deps.now();
-  const { more, count } = await materialize(db, sub, startMs);
+  const { more, count, read } = await materialize(db, sub, startMs);
 
   const heads = await dueHeads(db, sub.id, nowIso(startMs), SEND_BATCH);
   const claimed = await claimDeliveries(db, heads, nowIso(startMs + LEASE_MS), nowIso(startMs));
@@ -233,9 +237,9 @@ export async function dispatchRound(env: Env, subscriptionId: string, deps: Disp
   }
 
   const full = heads.length === SEND_BATCH;
-  if (more || full) return { nextWakeAt: deps.now(), materialized: count, attempted: toSend.length };
+  if (more || full) return { nextWakeAt: deps.now(), materialized: count, attempted: toSend.length, read, active: true };
   const next = await nextHeadDueAt(db, sub.id);
-  return { nextWakeAt: next ? Date.parse(next) : null, materialized: count, attempted: toSend.length };
+  return { nextWakeAt: next ? Date.parse(next) : null, materialized: count, attempted: toSend.length, read, active: true };
 }
 
 async function recordRound(db: Database, sub: SubscriptionRow, rows: readonly EventDeliveryRow[], outcomes: readonly Outcome[], deps: DispatchDeps): Promise<void> {

@@ -13,6 +13,7 @@ import {
   insertSubscription,
   latestActivitySeq,
   restartDelivery,
+  seqBefore,
   updateSubscription,
   type NewSubscription,
 } from "../db/subscriptions";
@@ -156,7 +157,7 @@ export const REPLAY_MAX_ENTRIES = 5_000;
  * Sends again, from the activity stream, the events the subscription already read (up to its
  * cursor) that match: after a position, or within a time window. Same event ids, same per-issue order.
  */
-export async function replay(env: Env, id: string, input: ReplayInput, nowMs = Date.now()): Promise<{ replayId: string; events: number }> {
+export async function replay(env: Env, id: string, input: ReplayInput, nowMs = Date.now()): Promise<{ replayId: string; events: number; continueAfter: string | null }> {
   const errors: FieldError[] = [];
   if (input.after !== undefined && !/^\d{1,15}$/.test(input.after)) errors.push({ field: "after", message: "is not a position (an event's data.position)" });
   if (input.since && input.until && input.since > input.until) errors.push({ field: "until", message: "is before since" });
@@ -171,9 +172,15 @@ export async function replay(env: Env, id: string, input: ReplayInput, nowMs = D
   const since = input.since ? new Date(input.since).toISOString() : null;
   const until = input.until ? new Date(input.until).toISOString() : null;
   const specs: EventSpec[] = [];
-  let afterSeq = input.after !== undefined ? Number(input.after) : 0;
+  // A time window starts at its first entry (found by time), not at the start of the stream.
+  let afterSeq = Math.max(input.after !== undefined ? Number(input.after) : 0, since ? await seqBefore(db, since) : 0);
   let read = 0;
-  while (read < REPLAY_MAX_ENTRIES && afterSeq < sub.cursor) {
+  let continueAfter: string | null = null;
+  while (afterSeq < sub.cursor) {
+    if (read >= REPLAY_MAX_ENTRIES) {
+      continueAfter = String(afterSeq);
+      break;
+    }
     const rows = await listActivity(db, {}, { afterSeq, limit: 500 });
     if (rows.length === 0) break;
     let done = false;
@@ -182,17 +189,18 @@ export async function replay(env: Env, id: string, input: ReplayInput, nowMs = D
         done = true;
         break;
       }
+      if (read >= REPLAY_MAX_ENTRIES) break;
       read++;
+      afterSeq = row.seq;
       if (since && row.createdAt < since) continue;
       specs.push(...eventsOfActivity(row).filter((spec) => wants(sub, spec, input.eventTypes)));
     }
-    afterSeq = rows[rows.length - 1]!.seq;
     if (done || rows.length < 500) break;
   }
   const replayId = `replay_${newId(nowMs)}`;
   const deliveries = await buildDeliveries(db, sub, specs, replayId, nowIso(nowMs));
   await insertDeliveries(db, id, deliveries);
-  return { replayId, events: deliveries.length };
+  return { replayId, events: deliveries.length, continueAfter };
 }
 
 export const SUBSCRIPTION_CHIPS = ["disabled", "failing", "dead letters", "backlog", "healthy"] as const;

@@ -252,7 +252,16 @@ const routes = {
     summary: "Send past events again from the activity stream (same event ids, in order per issue)",
     request: { params: SubParams, body: jsonBody(Replay) },
     responses: {
-      202: jsonContent(z.object({ replayId: z.string(), events: z.number().int() }).openapi("ReplayQueued"), "How many events were queued"),
+      202: jsonContent(
+        z
+          .object({
+            replayId: z.string(),
+            events: z.number().int(),
+            continueAfter: z.string().nullable().openapi({ description: "Set when the window held more than one call replays (5,000 activity entries): call again with this as `after`" }),
+          })
+          .openapi("ReplayQueued"),
+        "How many events were queued",
+      ),
       ...problemResponses,
       ...problem422,
     },

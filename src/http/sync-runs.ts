@@ -4,6 +4,7 @@ import { listConflicts } from "../db/conflicts";
 import type { ConflictRow, SyncRunRow } from "../db/schema";
 import { getRun, listRuns } from "../db/sync-runs";
 import { projectSync } from "../durable/client";
+import { kickSubscriptions } from "../durable/events-client";
 import { NotFound, StateConflict } from "../errors";
 import type { SyncStatus } from "../sync/status";
 import { syncStatus } from "../sync/status";
@@ -273,6 +274,8 @@ export const syncRunsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const mode = c.req.header("content-type") ? c.req.valid("json").mode : "incremental";
     if (!project.syncEnabled) throw new StateConflict(`sync is disabled for project ${project.id}; enable it with PATCH syncEnabled: true`);
     const result = await projectSync(c.env, project.id).requestRun(mode, "api");
+    // Event subscriptions watch the stream while the run writes (never delays the answer).
+    c.executionCtx.waitUntil(kickSubscriptions(c.env));
     return c.json(result, 202);
   })
   .openapi(routes.listRuns, async (c) => {

@@ -1,5 +1,5 @@
 import { projectSync } from "../durable/client";
-import { eventDispatcher } from "../durable/events-client";
+import { eventDispatcher, kickSubscriptions } from "../durable/events-client";
 import type { Env } from "../env";
 import { errorText, log } from "../log";
 import { CommentPushJob, EventsJob, PushJob, QUEUES, SyncJob } from "../queue/messages";
@@ -16,8 +16,12 @@ export function backoffSeconds(attempts: number): number {
  * Routes each message to its project's Durable Object; malformed messages are acked and logged.
  * Messages are handled concurrently: each project's Durable Object serializes its own work, so
  * messages for different projects need not wait for each other.
+ * After a batch that applied, pushed or ran something, the event subscriptions are woken (a hint;
+ * the cron sweep is the net). Not from inside ProjectSync: a call it starts there would outlive the
+ * call and disturb the object's held listing page.
  */
 export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const kick = batch.messages.some((m) => (m.body as { type?: unknown } | null)?.type !== "events");
   await Promise.all(
     batch.messages.map(async (message) => {
       try {
@@ -39,6 +43,7 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
       }
     }),
   );
+  if (kick && (batch.queue === QUEUES.sync || batch.queue === QUEUES.push)) await kickSubscriptions(env);
 }
 
 async function handleMessage(queue: string, message: Message<unknown>, env: Env): Promise<void> {
