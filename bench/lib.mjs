@@ -234,7 +234,7 @@ async function wrangler(args, { config, cwd }) {
  * random secrets passed as --var. `beforeStart(worker)` may load data into the D1 first (wrangler d1
  * execute must not share the sqlite file with a running dev server).
  */
-export async function startWorker({ label = "worker", entry, withoutConsumers, beforeStart } = {}) {
+export async function startWorker({ label = "worker", entry, withoutConsumers, beforeStart, vars = {} } = {}) {
   const dir = makeTempDir(`syndarix-${label}-`);
   const persist = join(dir, "state");
   const config = writeConfig(dir, { entry, withoutConsumers });
@@ -269,6 +269,7 @@ export async function startWorker({ label = "worker", entry, withoutConsumers, b
       "--show-interactive-dev-session=false",
       "--var", `API_TOKEN:${secrets.API_TOKEN}`,
       "--var", `TOKEN_ENCRYPTION_KEY:${secrets.TOKEN_ENCRYPTION_KEY}`,
+      ...Object.entries(vars).flatMap(([k, v]) => ["--var", `${k}:${v}`]),
     ],
     { logFile: join(dir, "wrangler.log"), cwd: dir, env: { CI: "true", WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" } },
   );

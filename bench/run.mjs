@@ -21,6 +21,7 @@
 // The floor is the plain fetch, in the same run, of the issue listing plus that comment listing by
 // `Link` (offset pages). `--only=comments` runs just this section.
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, existsSync } from "node:fs";
+import { createServer } from "node:http";
 import { availableParallelism, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -39,7 +40,7 @@ import {
 } from "./lib.mjs";
 
 const QUICK = process.argv.includes("--quick");
-/** `--only=import,webhooks,freshness,cron,large,latency,comments` runs a subset (incremental runs belong to `import`; `webhooks` and `freshness` run on the first import). */
+/** `--only=import,webhooks,freshness,cron,large,latency,comments,events` runs a subset (incremental runs belong to `import`; `webhooks` and `freshness` run on the first import). */
 const ONLY = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",") ?? null;
 const wanted = (section) => ONLY === null || ONLY.includes(section);
 const PAGE_SIZE = 100; // GitHub's maximum per_page, which the adapter asks for
@@ -64,7 +65,13 @@ const COMMENTS_PLAN = QUICK ? { issues: 2_000, comments: 10_000 } : { issues: 10
 const ISSUES_PATH = `/repos/acme/widgets/issues?state=all&sort=updated&direction=asc&per_page=${PAGE_SIZE}`;
 const COMMENTS_PATH = `/repos/acme/widgets/issues/comments?sort=updated&direction=asc&per_page=${PAGE_SIZE}`;
 
-const results = { quick: QUICK, date: new Date().toISOString(), machine: machine(), imports: [], incremental: [], webhooks: null, freshness: null, cron: null, storage: [], notes: [] };
+const results = { quick: QUICK, date: new Date().toISOString(), machine: machine(), imports: [], incremental: [], webhooks: null, freshness: null, cron: null, storage: [], events: null, notes: [] };
+/** Event subscriptions (issue 22): an import's issue.created events, then single webhook changes one at a time. `--events=N` overrides the import size. */
+const EVENTS_PLAN = (() => {
+  const n = Number(process.argv.find((a) => a.startsWith("--events="))?.slice("--events=".length));
+  const base = QUICK ? { import: 2_000, steady: 50 } : { import: 10_000, steady: 200 };
+  return Number.isFinite(n) && n > 0 ? { import: n, steady: Math.min(base.steady, 50) } : base;
+})();
 
 function machine() {
   const cpuinfo = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
@@ -523,7 +530,7 @@ async function freshnessSection(ctx) {
     let cursor = null;
     for (let guard = 0; guard < 10_000; guard++) {
       const page = await api.get(`${feed}${cursor ? `&after=${cursor}` : ""}`);
-      cursor = page.nextCursor ?? cursor;
+      cursor = page.nextCursor ?? page.tailCursor ?? cursor;
       if (page.items.length === 0) break;
     }
     const byTitle = new Map(jobs.map((j) => [j.title, j]));
@@ -533,7 +540,7 @@ async function freshnessSection(ctx) {
       while (performance.now() < deadline) {
         const page = await api.get(`${feed}${cursor ? `&after=${cursor}` : ""}`);
         const at = performance.now();
-        cursor = page.nextCursor ?? cursor;
+        cursor = page.nextCursor ?? page.tailCursor ?? cursor;
         for (const entry of page.items) {
           const job = byTitle.get(entry.changes?.title?.after);
           if (job && job.sent !== null && job.visible === null) job.visible = at;
@@ -592,6 +599,98 @@ async function freshnessSection(ctx) {
   const pushStats = await benchStats(ctx.worker);
   results.freshness.push = { count: pushes, rowsWrittenPerPush: round(pushStats.rowsWritten / pushes, 2), d1RoundTripsPerPush: round(pushStats.roundTrips / pushes, 2) };
   log(`  ${pushes} local edits pushed: ${results.freshness.push.rowsWrittenPerPush} rows written per edit + push`);
+}
+
+// ---------- 6: event subscriptions ----------
+
+/**
+ * A subscriber on 127.0.0.1 (node:http, answers 204 at once) subscribed to `issue.*` of one project.
+ * (a) A first import of EVENTS_PLAN.import items: every issue.created must arrive exactly once;
+ * sustained events/s is counted between the first and the last arrival, and change → received is
+ * arrival minus the event's own timestamp (the activity entry's commit time; both clocks are this
+ * machine's). (b) Then EVENTS_PLAN.steady signed GitHub `issues.edited` webhooks, one at a time:
+ * POST → the subscriber has the issue.updated, the path a tracker change takes in production.
+ */
+async function eventsSection() {
+  const n = EVENTS_PLAN.import;
+  log(`event subscriptions: import of ${n.toLocaleString("en")} items with a subscriber, then ${EVENTS_PLAN.steady} single webhook changes`);
+  const dir = makeTempDir("syndarix-bench-events-");
+  const fake = await startFakeServer({ issues: n, dir });
+  const arrivals = new Map();
+  let duplicates = 0;
+  const server = createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const at = Date.now();
+      const id = req.headers["webhook-id"];
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+      if (arrivals.has(id)) duplicates++;
+      else arrivals.set(id, { at, timestamp: Date.parse(body.timestamp), type: body.type, issueId: body.data.issue?.id ?? null });
+      res.writeHead(204).end();
+    });
+  });
+  const rport = await freePort();
+  await new Promise((resolve) => server.listen(rport, "127.0.0.1", resolve));
+  const worker = await startWorker({ label: "events", entry: ENTRY, vars: { ALLOW_INSECURE_TRACKER_HOSTS: `127.0.0.1:${rport}` } });
+  try {
+    const project = await worker.api.createProject({ name: "bench events", apiBaseUrl: fake.origin });
+    await worker.api.post("/api/v1/subscriptions", { url: `http://127.0.0.1:${rport}/hook`, eventTypes: ["issue.*"], projectIds: [project.id], payload: "full" });
+    const expected = n - Math.floor(n / PR_EVERY);
+    const start = Date.now();
+    const { runId } = await worker.api.startSync(project.id, "full");
+    const run = await worker.api.waitRun(runId, { timeoutMs: IMPORT_TIMEOUT_MS[n] ?? 600_000 });
+    if (run.status !== "succeeded") throw new Error(`the import run failed: ${run.error}`);
+    const importMs = Date.now() - start;
+    const created = () => [...arrivals.values()].filter((a) => a.type === "issue.created");
+    await waitFor(`${expected} issue.created events at the subscriber`, async () => created().length >= expected, { timeoutMs: 600_000, intervalMs: 250 });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const got = created();
+    const ats = got.map((a) => a.at).sort((a, b) => a - b);
+    const lag = got.map((a) => a.at - a.timestamp).sort((a, b) => a - b);
+    const spanMs = ats[ats.length - 1] - ats[0];
+    const importRow = {
+      n,
+      expected,
+      received: got.length,
+      duplicates,
+      importMs,
+      lastEventMs: ats[ats.length - 1] - start,
+      perSec: round(got.length / Math.max(0.001, spanMs / 1000)),
+      p50: round(percentile(lag, 50)),
+      p99: round(percentile(lag, 99)),
+    };
+    log(`  import: ${got.length}/${expected} events, ${duplicates} duplicates, ${importRow.perSec}/s, change → received p50 ${importRow.p50} ms p99 ${importRow.p99} ms`);
+
+    // (b) one change at a time, from the webhook POST to the subscriber.
+    await quiesce(worker);
+    const gh = new FakeTracker("github", { baseUrl: fake.origin });
+    gh.seed(n, { pullRequestEvery: PR_EVERY });
+    const numbers = gh.store.visible().filter((i) => i.kind === "issue").map((i) => i.number);
+    const latencies = [];
+    for (let i = 0; i < EVENTS_PLAN.steady; i++) {
+      const number = numbers[i % numbers.length];
+      gh.edit(number, { title: `edited for the events bench ${i}` });
+      const w = await gh.webhook("edited", number);
+      const before = arrivals.size;
+      const t0 = Date.now();
+      const res = await fetch(`${worker.origin}/webhooks/github/${project.id}`, { method: "POST", headers: w.headers, body: w.body, signal: AbortSignal.timeout(30_000) });
+      await res.arrayBuffer();
+      await waitFor("the edit's event at the subscriber", async () => [...arrivals.values()].some((a) => a.type === "issue.updated" && a.at >= t0) && arrivals.size > before, { timeoutMs: 60_000, intervalMs: 5 });
+      const first = Math.min(...[...arrivals.values()].filter((a) => a.at >= t0).map((a) => a.at));
+      latencies.push(first - t0);
+    }
+    latencies.sort((a, b) => a - b);
+    results.events = {
+      import: importRow,
+      steady: { count: latencies.length, p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)) },
+      duplicates,
+    };
+    log(`  single changes: webhook POST → subscriber p50 ${results.events.steady.p50} ms p99 ${results.events.steady.p99} ms`);
+  } finally {
+    await worker.stop();
+    server.close();
+  }
 }
 
 // ---------- 4: cron fan-out ----------
@@ -754,6 +853,19 @@ function report() {
       out.push("");
     }
   }
+  if (results.events) {
+    const e = results.events;
+    const floor = results.webhooks ? `${results.webhooks.edgeOnly.p50} ms / ${results.webhooks.edgeOnly.p99} ms` : "– (run with the webhooks section)";
+    out.push(`### 6. Event subscriptions: one subscriber on 127.0.0.1 (answers 204 at once), \`issue.*\`, full payloads`);
+    out.push("");
+    out.push("| what | events | received (duplicates) | sustained events/s | change → subscriber p50 | p99 | webhook-ingest floor p50 / p99 (edge only, section 3) |");
+    out.push("|---|---|---|---|---|---|---|");
+    out.push(`| first import of ${fmt(e.import.n)} listed items (import ${fmtMs(e.import.importMs)}, last event ${fmtMs(e.import.lastEventMs)} after the start) | ${fmt(e.import.expected)} issue.created | ${fmt(e.import.received)} (${e.import.duplicates}) | ${e.import.perSec} | ${fmtMs(e.import.p50)} | ${fmtMs(e.import.p99)} | |`);
+    out.push(`| single tracker changes, one at a time: signed webhook POST → issue.updated at the subscriber | ${e.steady.count} | ${e.steady.count} | – | ${fmtMs(e.steady.p50)} | ${fmtMs(e.steady.p99)} | ${floor} |`);
+    out.push("");
+    out.push("During the import, change → subscriber is measured from each event's own timestamp (the commit of its activity entry), so it includes the wait behind the import's backlog; a dispatcher round sends at most 25 events, 5 at a time, then takes a fresh alarm.");
+    out.push("");
+  }
   if (results.notes.length > 0) {
     out.push("Notes from this run:");
     for (const n of results.notes) out.push(`- ${n}`);
@@ -814,6 +926,7 @@ await main(async () => {
     await section?.worker.stop();
     if (section) await measureStorage(section.worker, `${fmt(COMMENTS_PLAN.issues)} + comments`);
   }
+  if (wanted("events")) await eventsSection();
   results.machine.loadAtEnd = loadavg().map((l) => round(l, 2));
   const text = report();
   const file = writeReport(text);

@@ -11,7 +11,7 @@
  *
  * Nothing here changes behaviour: every call is forwarded to the real binding.
  */
-import worker, { ProjectSync as RealProjectSync } from "../src/index.ts";
+import worker, { EventDispatcher as RealEventDispatcher, ProjectSync as RealProjectSync } from "../src/index.ts";
 import type { Env } from "../src/env.ts";
 
 interface Counters {
@@ -144,6 +144,12 @@ function instrument(env: Env, source: string): Env {
 export class ProjectSync extends RealProjectSync {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, instrument(env, "durable-object"));
+  }
+}
+
+export class EventDispatcher extends RealEventDispatcher {
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, instrument(env, "event-dispatcher"));
   }
 }
 

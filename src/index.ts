@@ -5,6 +5,7 @@ import { dispatchCron } from "./jobs/cron";
 import { log } from "./log";
 import type { Job } from "./queue/messages";
 export { ProjectSync } from "./durable/project-sync";
+export { EventDispatcher } from "./durable/event-dispatcher";
 
 const app = createApp();
 

@@ -71,6 +71,9 @@ export const ACTIVITY_KINDS = [
   "pr.state_changed",
   "pr.reference_ignored",
   "issue.closed_by_pr",
+  // event subscriptions: a delivery that exhausted its retries, a subscription disabled by its endpoint's answers
+  "subscription.delivery_failed",
+  "subscription.disabled",
 ] as const;
 export type ActivityKind = (typeof ACTIVITY_KINDS)[number];
 

@@ -623,3 +623,94 @@ export const devLinks = sqliteTable(
 
 export type PullRequestRow = typeof pullRequests.$inferSelect;
 export type DevLinkRow = typeof devLinks.$inferSelect;
+
+// ---------------------------------------------------------------------------------------------
+// Event subscriptions (outgoing webhooks): the activity stream, pushed to dependent services.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A dependent service's endpoint. `cursor` is the last activity `seq` turned into deliveries: the
+ * activity table is the outbox, this row only remembers how far the dispatcher has read it.
+ */
+export const subscriptions = sqliteTable("subscriptions", {
+  id: text("id").primaryKey(),
+  url: text("url").notNull(),
+  description: text("description"),
+  /** JSON array of event types or `family.*` patterns. */
+  eventTypes: text("event_types").notNull(),
+  /** JSON array of project ids; null: every project. */
+  projectIds: text("project_ids"),
+  payload: text("payload", { enum: ["full", "thin"] }).notNull().default("full"),
+  enabled: integer("enabled", { mode: "boolean" }).notNull().default(true),
+  /** Why it is disabled: `manual` (PATCH), `gone` (the endpoint answered 410), `failing` (5 days of failures). */
+  disabledReason: text("disabled_reason", { enum: ["manual", "gone", "failing"] }),
+  disabledAt: text("disabled_at"),
+  /** The signing secret (`whsec_…`), encrypted; after a rotation the old one signs too until it expires. */
+  secretEnc: text("secret_enc").notNull(),
+  previousSecretEnc: text("previous_secret_enc"),
+  previousSecretExpiresAt: text("previous_secret_expires_at"),
+  cursor: integer("cursor").notNull().default(0),
+  /** The first failure since the last success (null while healthy): drives the automatic disable. */
+  failingSince: text("failing_since"),
+  lastSuccessAt: text("last_success_at"),
+  lastFailureAt: text("last_failure_at"),
+  createdAt: text("created_at").notNull().default(now),
+  updatedAt: text("updated_at").notNull().default(now),
+});
+
+/**
+ * One event to one subscription. `origin` is `stream` for the event as first read from the activity
+ * stream (unique per subscription and event id: never delivered twice on its own), `ping` for a test
+ * event, and the replay's id for a replay. `attempts` counts the attempts of the current round
+ * (a redelivery starts a new round); `next_attempt_at` is also the lease taken before a send.
+ */
+export const eventDeliveries = sqliteTable(
+  "event_deliveries",
+  {
+    id: text("id").primaryKey(),
+    subscriptionId: text("subscription_id").notNull(),
+    eventId: text("event_id").notNull(),
+    eventType: text("event_type").notNull(),
+    origin: text("origin").notNull(),
+    projectId: text("project_id"),
+    issueId: text("issue_id"),
+    /** Deliveries with the same key go one at a time in position order (an issue's events). */
+    orderKey: text("order_key").notNull(),
+    position: integer("position").notNull(),
+    positionIndex: integer("position_index").notNull().default(0),
+    /** The JSON body sent (the same bytes on every attempt). */
+    body: text("body").notNull(),
+    status: text("status", { enum: ["pending", "succeeded", "failed"] }).notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: text("next_attempt_at"),
+    lastStatus: integer("last_status"),
+    lastError: text("last_error"),
+    createdAt: text("created_at").notNull().default(now),
+    updatedAt: text("updated_at").notNull().default(now),
+  },
+  (t) => [
+    uniqueIndex("event_deliveries_sub_event_origin_uq").on(t.subscriptionId, t.eventId, t.origin),
+    index("event_deliveries_sub_status_key_pos_idx").on(t.subscriptionId, t.status, t.orderKey, t.position, t.positionIndex),
+    index("event_deliveries_sub_issue_pos_idx").on(t.subscriptionId, t.issueId, t.position),
+  ],
+);
+
+/** Each HTTP attempt of a delivery: when, the answer's status (null: no answer), how long, its first 1 KiB. */
+export const eventAttempts = sqliteTable(
+  "event_attempts",
+  {
+    id: text("id").primaryKey(),
+    deliveryId: text("delivery_id").notNull(),
+    subscriptionId: text("subscription_id").notNull(),
+    attemptedAt: text("attempted_at").notNull(),
+    status: integer("status"),
+    durationMs: integer("duration_ms").notNull(),
+    response: text("response"),
+    error: text("error"),
+  },
+  (t) => [index("event_attempts_delivery_idx").on(t.deliveryId, t.attemptedAt)],
+);
+
+export type SubscriptionRow = typeof subscriptions.$inferSelect;
+export type EventDeliveryRow = typeof eventDeliveries.$inferSelect;
+export type EventAttemptRow = typeof eventAttempts.$inferSelect;

@@ -15,6 +15,7 @@ import { loadProject, type AppEnv } from "./project";
 import { idempotency } from "./idempotency";
 import { projectsRouter } from "./projects";
 import { rejectUnknownQueryParameters } from "./query-params";
+import { subscriptionsRouter } from "./subscriptions";
 import { syncRunsRouter } from "./sync-runs";
 import { validationHook } from "./validation";
 import { webhooksRouter } from "./webhooks";
@@ -59,6 +60,7 @@ export function createApp() {
   app.route("/api/v1", activityRouter);
   app.route("/api/v1", connectionRouter);
   app.route("/api/v1", identitiesRouter);
+  app.route("/api/v1", subscriptionsRouter);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", { type: "http", scheme: "bearer" });
   app.doc31("/openapi.json", (c) => ({

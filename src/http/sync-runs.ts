@@ -7,6 +7,7 @@ import { startSync } from "../jobs/project-actions";
 import { NotFound, ValidationFailed } from "../errors";
 import { dryRun } from "../sync/dry-run";
 import { DryRunSchema } from "./project-settings";
+import { kickSubscriptions } from "../durable/events-client";
 import type { SyncStatus } from "../sync/status";
 import { syncStatus } from "../sync/status";
 import { chipOf, chipReasonOf, CHIPS } from "../sync/status-chip";
@@ -324,6 +325,8 @@ export const syncRunsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       return c.json({ dryRun: true as const, ...(await dryRun(c.env, project, project)) }, 200);
     }
     const result = await startSync(c.env, project, mode);
+    // Event subscriptions watch the stream while the run writes (never delays the answer).
+    c.executionCtx.waitUntil(kickSubscriptions(c.env));
     return c.json(result, 202);
   })
   .openapi(routes.listRuns, async (c) => {

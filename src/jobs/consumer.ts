@@ -1,7 +1,8 @@
 import { projectSync } from "../durable/client";
+import { eventDispatcher, kickSubscriptions } from "../durable/events-client";
 import type { Env } from "../env";
 import { errorText, log } from "../log";
-import { CommentPushJob, PushJob, QUEUES, SyncJob } from "../queue/messages";
+import { CommentPushJob, EventsJob, PushJob, QUEUES, SyncJob } from "../queue/messages";
 import { recordCommentPushFailure } from "../sync/comment-push";
 import { recordDeliveryFailure } from "../sync/deliveries";
 import { recordPushFailure } from "../sync/push";
@@ -15,8 +16,12 @@ export function backoffSeconds(attempts: number): number {
  * Routes each message to its project's Durable Object; malformed messages are acked and logged.
  * Messages are handled concurrently: each project's Durable Object serializes its own work, so
  * messages for different projects need not wait for each other.
+ * After a batch that applied, pushed or ran something, the event subscriptions are woken (a hint;
+ * the cron sweep is the net). Not from inside ProjectSync: a call it starts there would outlive the
+ * call and disturb the object's held listing page.
  */
 export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promise<void> {
+  const kick = batch.messages.some((m) => (m.body as { type?: unknown } | null)?.type !== "events");
   await Promise.all(
     batch.messages.map(async (message) => {
       try {
@@ -38,9 +43,13 @@ export async function handleQueue(batch: MessageBatch<unknown>, env: Env): Promi
       }
     }),
   );
+  if (kick && (batch.queue === QUEUES.sync || batch.queue === QUEUES.push)) await kickSubscriptions(env);
 }
 
 async function handleMessage(queue: string, message: Message<unknown>, env: Env): Promise<void> {
+  if ((queue === QUEUES.sync || queue === QUEUES.syncDead) && (message.body as { type?: unknown } | null)?.type === "events") {
+    return handleEventsWake(queue, message, env);
+  }
   if (queue === QUEUES.sync || queue === QUEUES.syncDead) {
     const parsed = SyncJob.safeParse(message.body);
     if (!parsed.success) return ackMalformed(queue, message);
@@ -99,6 +108,17 @@ async function handleCommentPush(queue: string, message: Message<unknown>, env: 
   } else {
     message.ack();
   }
+}
+
+/**
+ * An event subscription's wake: its dispatcher runs a round now. The message carries no delivery, so
+ * a duplicate (or a retry) only runs another round, which finds the deliveries already claimed.
+ */
+async function handleEventsWake(queue: string, message: Message<unknown>, env: Env): Promise<void> {
+  const parsed = EventsJob.safeParse(message.body);
+  if (!parsed.success) return ackMalformed(queue, message);
+  if (queue === QUEUES.sync) await eventDispatcher(env, parsed.data.subscriptionId).deliver();
+  message.ack();
 }
 
 function ackMalformed(queue: string, message: Message<unknown>): void {

@@ -1,7 +1,8 @@
 import { database } from "../db/client";
 import { listEnabledProjectIds } from "../db/projects";
+import { listEnabledSubscriptionIds } from "../db/subscriptions";
 import type { Env } from "../env";
-import { enqueueSyncRuns } from "../queue/send";
+import { enqueueEventWakes, enqueueSyncRuns } from "../queue/send";
 import { pruneHistory, type PruneResult } from "./retention";
 import { resendStaleDeliveries, resendStalePushes } from "./sweeps";
 
@@ -16,6 +17,8 @@ export interface CronResult {
   sends: number;
   resentPushes: number;
   resentDeliveries: number;
+  /** Event subscriptions woken (each incremental tick: the safety net under the kicks after changes). */
+  wokenSubscriptions: number;
   /** The daily run also prunes history past its retention. */
   pruned: PruneResult | null;
 }
@@ -40,6 +43,8 @@ export async function dispatchCron(cron: string, env: Env): Promise<CronResult> 
   }
   const resentPushes = mode === "incremental" ? await resendStalePushes(env) : 0;
   const resentDeliveries = mode === "incremental" ? await resendStaleDeliveries(env) : 0;
+  const subscriptionIds = mode === "incremental" ? await listEnabledSubscriptionIds(db) : [];
+  if (subscriptionIds.length > 0) await enqueueEventWakes(env, subscriptionIds);
   const pruned = mode === "full" ? await pruneHistory(env) : null;
-  return { mode, projects, sends, resentPushes, resentDeliveries, pruned };
+  return { mode, projects, sends, resentPushes, resentDeliveries, wokenSubscriptions: subscriptionIds.length, pruned };
 }

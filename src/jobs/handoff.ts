@@ -8,6 +8,7 @@
  * serialized chain), so a hand-off and a queued job for the same row apply it once.
  */
 import { projectSync } from "../durable/client";
+import { kickSubscriptions } from "../durable/events-client";
 import type { Env } from "../env";
 import { errorText, log } from "../log";
 import { enqueueDeliveryApply } from "../queue/send";
@@ -18,6 +19,8 @@ const FINAL_ERRORS = new Set(["NotFound", "ProjectPaused"]);
 export async function handOffDelivery(env: Env, projectId: string, deliveryRowId: string): Promise<"applied" | "queued" | "dropped" | "left_for_sweep"> {
   try {
     await projectSync(env, projectId).applyDelivery(deliveryRowId);
+    // Event subscriptions hear of the change now, not at the next cron sweep (a hint; never fails the hand-off).
+    await kickSubscriptions(env);
     return "applied";
   } catch (err) {
     if (err instanceof Error && FINAL_ERRORS.has(err.name)) return "dropped";

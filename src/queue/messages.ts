@@ -30,7 +30,14 @@ export const CommentPushJob = z.object({
 });
 export type CommentPushJob = z.infer<typeof CommentPushJob>;
 
-export type Job = SyncJob | PushJob | CommentPushJob;
+/** Wakes one event subscription's dispatcher (sent on the sync queue by the cron sweep). */
+export const EventsJob = z.object({
+  type: z.literal("events"),
+  subscriptionId: z.string().min(1),
+});
+export type EventsJob = z.infer<typeof EventsJob>;
+
+export type Job = SyncJob | PushJob | CommentPushJob | EventsJob;
 
 /** Queue names, as in wrangler.toml. */
 export const QUEUES = {

@@ -7,7 +7,7 @@
  */
 import type { Env } from "../env";
 import { errorText, log } from "../log";
-import type { CommentPushJob, PushJob, SyncJob } from "./messages";
+import type { CommentPushJob, EventsJob, PushJob, SyncJob } from "./messages";
 
 /** Queues accept at most 100 messages per `sendBatch`. */
 export const MAX_BATCH = 100;
@@ -107,4 +107,10 @@ export async function requestSoonIncremental(env: Env, projectId: string): Promi
   } catch (err) {
     log.error("soon sync enqueue failed; the next cron run covers it", { projectId, error: errorText(err) });
   }
+}
+
+/** One wake per event subscription (the cron sweep); returns the number of sendBatch calls. */
+export function enqueueEventWakes(env: Env, subscriptionIds: readonly string[]): Promise<number> {
+  const jobs = subscriptionIds.map((subscriptionId): EventsJob => ({ type: "events", subscriptionId }));
+  return sendBatch(env.SYNC_QUEUE, jobs, (err) => log.error("event wake enqueue failed", { error: errorText(err, 200) }));
 }

@@ -30,6 +30,7 @@ import { credentialStatus, type CredentialStatus } from "../sync/credentials";
 import { CHIPS, chipOf, chipReasonOf } from "../sync/status-chip";
 import { APP_CSS, APP_JS } from "./assets";
 import { LoginPage, OverviewPage, ProjectPage, type Viewer } from "./pages";
+import { subscriptionsUiRouter } from "./subscriptions";
 import { checkCsrf, csrfToken, endSession, noticeSignature, SESSION_COOKIE, SESSION_TTL_MS, signSession, verifiedNotice, verifySession, type Session } from "./session";
 
 type UiEnv = { Bindings: Env; Variables: { session: Session; viewer: Viewer } };
@@ -117,6 +118,9 @@ uiRouter.post("/logout", async (c) => {
   deleteCookie(c, SESSION_COOKIE, { path: "/ui" });
   return c.redirect("/ui/login", 303);
 });
+
+// Event subscriptions: health, failing deliveries, redeliver / replay / enable (src/ui/subscriptions.tsx).
+uiRouter.route("/subscriptions", subscriptionsUiRouter);
 
 const OverviewParams = z.object({
   q: z.string().max(200).optional(),

@@ -32,6 +32,7 @@ function Layout(props: { title: string; viewer?: Viewer; refresh?: number; child
       <body>
         <header>
           <a href="/ui/">syndarix-sync</a>
+          {props.viewer && <a href="/ui/subscriptions">Event subscriptions</a>}
           {props.viewer && (
             <form method="post" action="/ui/logout">
               <input type="hidden" name="_csrf" value={props.viewer.csrf} />

@@ -20,6 +20,12 @@ function installFetchSpy(): void {
   vi.spyOn(globalThis, "fetch").mockImplementation((input, init) => routeFetch(Object.fromEntries(registered))(input as RequestInfo, init));
 }
 
+/** Routes requests under `baseUrl` to any fake with a `handle` (e.g. an event receiver), beside the trackers. */
+export function routeToFake(baseUrl: string, fake: { handle(request: Request): Promise<Response> }): void {
+  installFetchSpy();
+  registered.set(baseUrl, fake as unknown as FakeTracker);
+}
+
 const API_PATH: Record<Provider, string> = { github: "/api/v3", gitlab: "/api/v4", gitea: "/api/v1" };
 
 export function fakeTracker(provider: Provider, options: Partial<FakeTrackerOptions> = {}): FakeTracker {
