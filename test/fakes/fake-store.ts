@@ -339,7 +339,7 @@ export class FakeStore {
     };
     this.addUser(comment.author);
     this.comments.set(comment.id, comment);
-    issue.updatedAt = at;
+    this.touchForNote(issue, at);
     return comment;
   }
 
@@ -347,9 +347,22 @@ export class FakeStore {
     const c = this.requireComment(id);
     c.body = body;
     c.updatedAt = this.tick();
-    this.require(c.issueNumber).updatedAt = c.updatedAt;
+    this.touchForNote(this.require(c.issueNumber), c.updatedAt);
     return c;
   }
+
+  /**
+   * A comment touches its issue's `updated_at`. GitLab throttles the touch: an issue updated within
+   * the last minute is not touched again (`app/models/concerns/throttled_touch.rb`, TOUCH_INTERVAL
+   * = 1.minute, `super if (Time.zone.now - updated_at) > TOUCH_INTERVAL`).
+   */
+  private touchForNote(issue: FakeIssue, at: number): void {
+    if (this.provider === "gitlab" && at - issue.updatedAt <= 60_000) return;
+    issue.updatedAt = at;
+  }
+
+  /** GitLab: quick-action lines a note write executed (they are removed from the stored note). */
+  readonly quickActions: string[] = [];
 
   deleteComment(id: number): void {
     this.requireComment(id).deleted = true;
