@@ -97,6 +97,8 @@ export class TrackerHttp {
   private readonly now: () => number;
   private readonly timeoutMs: number;
   private requests = 0;
+  /** Maps a tracker's next-page link onto the API base before it is followed (Gitea's `ROOT_URL`). */
+  rebaseLink: ((link: string) => string) | null = null;
 
   constructor(config: TrackerConfig, dialect: TrackerHttpDialect) {
     this.provider = config.provider;
@@ -244,14 +246,15 @@ export class TrackerHttp {
    */
   async getAllPages(url: string): Promise<unknown[]> {
     const items: unknown[] = [];
-    let next: string | null = url;
+    let next: string | null = this.rebaseLink ? this.rebaseLink(url) : url;
     for (let page = 0; next && page < MAX_HELPER_PAGES; page++) {
       const res = await this.request("GET", next);
       if (!Array.isArray(res.body)) {
         throw new TrackerError(`${this.provider} GET ${new URL(next).pathname} did not answer a list`, res.status, false);
       }
       items.push(...(res.body as unknown[]));
-      next = parseLinkHeader(res.headers.get("link")).next ?? null;
+      next = nextPageUrl(res.url, res.headers, res.body.length);
+      if (next !== null && this.rebaseLink) next = this.rebaseLink(next);
     }
     return items;
   }
@@ -326,6 +329,31 @@ export function retryAfterAt(value: string, nowMs: number): string | null {
 }
 
 /** `Link` header → rel → URL, URLs kept verbatim. */
+/**
+ * The next page of a listing, however the tracker says it: `Link: rel="next"` (GitHub, Gitea's issue
+ * listings), `X-Next-Page` (GitLab), or only a count (`X-Total-Count`; Gitea's repository-wide
+ * comment listing sends no `Link`, routers/api/v1/repo/issue_comment.go) from which the next page
+ * number follows. Null after the last page.
+ */
+export function nextPageUrl(current: string, headers: Headers, itemsOnPage: number): string | null {
+  const link = parseLinkHeader(headers.get("link")).next;
+  if (link) return link;
+  const url = new URL(current);
+  const nextPage = headers.get("x-next-page")?.trim();
+  if (nextPage) {
+    url.searchParams.set("page", nextPage);
+    return url.toString();
+  }
+  if (headers.has("x-next-page")) return null; // GitLab: present and empty on the last page
+  const total = Number(headers.get("x-total-count") ?? headers.get("x-total") ?? Number.NaN);
+  if (!Number.isFinite(total) || itemsOnPage === 0) return null;
+  const page = Number(url.searchParams.get("page") ?? "1") || 1;
+  const size = Number(url.searchParams.get("limit") ?? url.searchParams.get("per_page") ?? "") || itemsOnPage;
+  if (page * size >= total) return null;
+  url.searchParams.set("page", String(page + 1));
+  return url.toString();
+}
+
 export function parseLinkHeader(value: string | null): Record<string, string> {
   const links: Record<string, string> = {};
   if (!value) return links;

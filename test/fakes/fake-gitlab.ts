@@ -315,14 +315,19 @@ export function note(base: string, store: FakeStore, c: FakeComment): Record<str
   };
 }
 
-/** A Note Hook delivery for an issue note (`Confidential Note Hook` for internal ones). */
+/**
+ * A Note Hook delivery for an issue note. GitLab sends `Confidential Note Hook` for internal notes
+ * and for every note of a confidential issue, public ones included (`internal: false`): the hook
+ * name says who may receive it, the note's `internal` says what it is (docs: user/project/
+ * integrations/webhook_events.md, "Comment events").
+ */
 export function gitlabNotePayload(store: FakeStore, base: string, action: "create" | "update", c: FakeComment): Record<string, unknown> {
   const i = store.require(c.issueNumber);
   const author = store.addUser(c.author);
   const [namespace = "", name = ""] = store.repository.split("/");
   return {
     object_kind: "note",
-    event_type: c.internal ? "confidential_note" : "note",
+    event_type: c.internal || i.confidential ? "confidential_note" : "note",
     user: { id: author.id, name: author.login, username: author.login, avatar_url: "", email: "[REDACTED]" },
     project_id: store.repositoryId,
     project: { id: store.repositoryId, name, namespace, web_url: `${webBase(base)}/${store.repository}`, path_with_namespace: store.repository, default_branch: "main" },

@@ -167,7 +167,7 @@ describe("one engine: push settles on the tracker's stored form", () => {
 });
 
 describe("one engine: deletion needs proof", () => {
-  it("a 404 on the comment while the token lost access does not delete it; the edit goes through once access is back", async () => {
+  it("a 404 on the comment while the token lost access does not delete it: the edit stays pending, and a poll after access is back keeps it", async () => {
     const { fake, project } = await projectWithTracker("github");
     const issue = fake.seedIssue();
     const c = fake.addComment(issue.number, { body: "original" });
@@ -183,9 +183,10 @@ describe("one engine: deletion needs proof", () => {
     expect(during.deletedAt).toBeNull();
     expect(during.syncState).toBe("pending_push");
     fake.loseAccess(false);
-    await resendStalePushes(env, Date.now() + 60 * 60_000);
-    await waitComment(project.id, local.id, mine.id, (x) => x.syncState === "synced");
-    expect(fake.comment(c.id)!.body).toBe("edited here");
+    expect((await syncAndWait(project.id, "full")).status).toBe("succeeded");
+    const after = (await comments(project.id, local.id))[0];
+    expect(after).toMatchObject({ deletedAt: null, body: "edited here", syncState: "pending_push" });
+    expect(fake.comment(c.id)!.deleted).toBe(false);
   });
 });
 

@@ -60,6 +60,8 @@ export class GiteaTracker extends GitHubCompatibleTracker {
   constructor(config: TrackerConfig) {
     // Organisation labels apply to the organisation's repositories: `/orgs/{owner}/labels` is read too.
     super("gitea", config, giteaHttp, [underPath(`/orgs/${encodeURIComponent(config.repository.split("/")[0] ?? "")}/labels`)]);
+    // Every listing Gitea pages with `Link` names its ROOT_URL host: followed on our API base only.
+    this.http.rebaseLink = (link) => rebaseOntoApi(link, this.http.baseUrl);
   }
 
   listCommentsPage(request: ListPageRequest): Promise<CommentPage> {

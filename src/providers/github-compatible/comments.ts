@@ -6,7 +6,8 @@
  * `…/issues/{n}/comments`, and `…/issues/comments/{id}` to read, edit (PATCH) and delete one.
  */
 import { z } from "zod";
-import { parseLinkHeader, type TrackerHttp } from "../http";
+import { nextPageUrl, type TrackerHttp } from "../http";
+import { canonicalText } from "../canonical";
 import { serverTimeOf } from "../issue-responses";
 import { toUtcIso, toWholeSecondSince } from "../timestamps";
 import { TrackerError, type CanonicalComment, type CommentPage, type ListPageRequest } from "../types";
@@ -43,7 +44,7 @@ export function toCanonicalComment(c: GitHubStyleComment, issueNumber: number): 
     externalId: String(c.id),
     issueNumber,
     url: c.html_url ?? "",
-    body: c.body ?? "",
+    body: canonicalText(c.body ?? ""),
     author: c.user?.login ?? "",
     internal: false,
     createdAt: toUtcIso(c.created_at),
@@ -96,7 +97,7 @@ export class GitHubStyleComments {
     const last = raw.at(-1);
     return {
       comments,
-      nextUrl: parseLinkHeader(res.headers.get("link")).next ?? null,
+      nextUrl: this.followable(nextPageUrl(res.url, res.headers, raw.length)),
       etag: res.headers.get("etag"),
       notModified: false,
       serverTime,
@@ -105,12 +106,16 @@ export class GitHubStyleComments {
     };
   }
 
+  private followable(next: string | null): string | null {
+    return next !== null && this.http.rebaseLink ? this.http.rebaseLink(next) : next;
+  }
+
   async listIssueComments(issueNumber: number, query: Record<string, string | number | null>): Promise<CanonicalComment[] | null> {
     const url = this.http.url(`${this.repoPath}/issues/${issueNumber}/comments`, query);
     const first = await this.http.request("GET", url, { accept: [404, 410] });
     if (first.status === 404 || first.status === 410) return null;
     const items = parseCommentList(this.http.provider, first.body);
-    const next = parseLinkHeader(first.headers.get("link")).next;
+    const next = nextPageUrl(first.url, first.headers, items.length);
     if (next) items.push(...parseCommentList(this.http.provider, await this.http.getAllPages(next)));
     return items.map((c) => toCanonicalComment(c, issueNumber));
   }
