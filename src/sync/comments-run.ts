@@ -105,7 +105,7 @@ async function listRepositoryStep(ctx: SyncContext, run: SyncRunRow, cp: Comment
 }
 
 async function listPerIssueStep(ctx: SyncContext, run: SyncRunRow, cp: CommentCheckpoint): Promise<boolean> {
-  cp.listingStartedAt ??= nowIso();
+  cp.listingStartedAt ??= nowIso(Date.now() - OVERLAP_MS);
   const changed = await listIssuesChangedSince(ctx.db, ctx.project.id, cp.since, { afterId: cp.afterId, limit: ISSUES_PER_STEP });
   for (const issue of changed) {
     const notes = await ctx.tracker.listIssueComments(issue.externalNumber!);
@@ -145,9 +145,16 @@ async function applyProvenDeletions(ctx: SyncContext, candidates: readonly Comme
   await applyCommentDeletions(ctx, gone);
 }
 
+/**
+ * The comment cursor. A repository-wide listing: as for issues (ordered: the highest `updated_at`
+ * stored; unordered: the listing's start, if it listed anything). The per-issue walk read the notes
+ * of every issue changed since its `since`, after the issue listing began: that start is the cursor
+ * (the next walk goes back a minute from it, for ThrottledTouch), so an idle walk moves it on.
+ */
 async function finishComments(ctx: SyncContext, run: SyncRunRow, cp: CommentCheckpoint): Promise<void> {
   const current = ctx.project.commentCursor;
-  const advancedTo = cappedCursor(ctx.tracker.commentsOrderedByUpdate ? cp.highWater : cp.highWater ? cp.listingStartedAt : null, cp);
+  const wide = ctx.tracker.repositoryWideComments;
+  const advancedTo = !wide ? cp.listingStartedAt : cappedCursor(ctx.tracker.commentsOrderedByUpdate ? cp.highWater : cp.highWater ? cp.listingStartedAt : null, cp);
   const cursor = !current ? advancedTo : advancedTo && advancedTo > current ? advancedTo : current;
   const etag = ctx.tracker.repositoryWideComments && cursor === current ? cp.firstPageEtag : null;
   await storeCommentCursor(ctx.db, ctx.project.id, cursor, etag);

@@ -56,6 +56,8 @@ export interface ListingSource<P extends ListedPage> {
   /** The ETag stored for this listing's first request, when the run may use it. */
   storedEtag: string | null;
   items(page: P): readonly ListedItem[];
+  /** Called for every page answered (a 304 included), before anything else looks at it. */
+  received?(page: P): void;
   fetch(at: PagePosition, etag: string | null): Promise<P>;
   /** Writes one page (the records, and whatever the kind marks). */
   apply(page: P): Promise<void>;
@@ -87,6 +89,7 @@ export async function listPages<P extends ListedPage>(source: ListingSource<P>, 
   let pending: Promise<P> = carried ? Promise.resolve(carried) : start(source, first, useEtag ? source.storedEtag : null);
   for (let i = 0; i < pagesPerStep; i++) {
     const page = await pending;
+    source.received?.(page);
     if (cp.firstRequest) {
       cp.listingStartedAt = page.serverTime ?? nowIso(Date.now() - OVERLAP_MS);
       // The ETag can stand for "nothing changed" only if this page held every change: a new change

@@ -238,8 +238,8 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
       fetch: (at, etag) => ctx.tracker.listPage({ since: at.since, url: at.url, etag }),
       takeCarried: (at) => takeCarried(carry, carryKey(run, at)),
       hold: carry ? (at, page) => void (carry.held = { key: carryKey(run, at), page }) : undefined,
+      received: () => void counts.pages++,
       apply: async (page) => {
-        counts.pages++;
         counts.fetched += page.issues.length;
         if (page.issues.length === 0) return;
         const applied = await applySnapshots(ctx, page.issues, "listing", run.mode === "full" ? { seenByRun: run.id } : {});
@@ -298,9 +298,13 @@ async function probeStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, coun
   return missing.length < PROBES_PER_STEP;
 }
 
-/** The comment phase runs as its own step kind, with its own checkpoint and cursor. */
+/**
+ * The comment phase runs as its own step kind, with its own checkpoint and cursor. A per-issue walk
+ * (GitLab) reads notes after the issue listing began: that instant, on the tracker's clock, bounds
+ * what it has seen.
+ */
 async function commentPhaseStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint): Promise<boolean> {
-  cp.comments ??= initialCommentCheckpoint(run.mode, ctx.project.commentCursor, ctx.tracker.repositoryWideComments);
+  cp.comments ??= { ...initialCommentCheckpoint(run.mode, ctx.project.commentCursor, ctx.tracker.repositoryWideComments), ...(ctx.tracker.repositoryWideComments ? {} : { listingStartedAt: cp.listingStartedAt }) };
   return commentStep(ctx, run, cp.comments);
 }
 
