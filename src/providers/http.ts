@@ -99,6 +99,12 @@ export class TrackerHttp {
   private requests = 0;
   /** Maps a tracker's next-page link onto the API base before it is followed (Gitea's `ROOT_URL`). */
   rebaseLink: ((link: string) => string) | null = null;
+  /**
+   * Asked about a same-origin redirect the path rules refuse: true when the adapter confirmed (from
+   * the repository itself) that it points into this repository under a new name, and moved its path
+   * rules there. Every tracker call then follows a rename (Gitea answers 307 on every old path).
+   */
+  confirmRename: ((target: URL) => Promise<boolean>) | null = null;
 
   constructor(config: TrackerConfig, dialect: TrackerHttpDialect) {
     this.provider = config.provider;
@@ -221,7 +227,8 @@ export class TrackerHttp {
       const location = res.headers.get("location");
       if (!REDIRECTS.has(res.status) || location === null) return { res, url };
       const next = new URL(location, url);
-      const refused = this.refusal(next);
+      let refused = this.refusal(next);
+      if (refused && !options.manualRedirect && next.origin === this.origin && (await this.renameConfirmed(next))) refused = this.refusal(next);
       // GitHub's 301 for an issue transferred to another repository is the answer itself.
       if (refused && options.manualRedirect) return { res, url };
       await res.body?.cancel();
@@ -232,6 +239,19 @@ export class TrackerHttp {
         json = undefined;
       }
       url = next;
+    }
+  }
+
+  private confirmingRename = false;
+
+  /** One confirmation at a time: the adapter's own repository read never asks again. */
+  private async renameConfirmed(target: URL): Promise<boolean> {
+    if (!this.confirmRename || this.confirmingRename) return false;
+    this.confirmingRename = true;
+    try {
+      return await this.confirmRename(target);
+    } finally {
+      this.confirmingRename = false;
     }
   }
 

@@ -4,6 +4,7 @@ import { resendStalePushes } from "../../src/jobs/sweeps";
 import type { FakeTracker } from "../fakes/fake-tracker";
 import { api, json } from "../support/api";
 import { localByNumber, projectWithTracker, syncAndWait } from "../support/trackers";
+import { deliverAndApply } from "./webhooks.support";
 
 async function comments(projectId: string, issueId: string): Promise<any[]> {
   const all: any[] = [];
@@ -207,5 +208,42 @@ describe("one engine: the credential gate", () => {
     await resendStalePushes(env, Date.now() + 60 * 60_000);
     await waitComment(project.id, local.id, created.id, (c) => c.syncState === "synced" && c.external !== null);
     expect(fake.commentsOf(issue.number).map((c) => c.body)).toEqual(["while paused"]);
+  });
+});
+
+describe("one engine: every tracker call follows a rename", () => {
+  it("Gitea answers 307 for the old name on every path: a comment edit and the next incremental run both reach the renamed repository", async () => {
+    const { fake, project } = await projectWithTracker("gitea");
+    const issue = fake.seedIssue();
+    const c = fake.addComment(issue.number, { body: "before the rename" });
+    expect((await syncAndWait(project.id)).status).toBe("succeeded");
+    const local = await localIssue(project.id, issue.number);
+    const [mine] = await comments(project.id, local.id);
+    fake.renameRepository("acme/gadgets");
+    const res = await api(`/api/v1/projects/${project.id}/issues/${local.id}/comments/${mine.id}`, { method: "PATCH", body: { body: "after the rename" } });
+    expect(res.status).toBe(200);
+    await waitComment(project.id, local.id, mine.id, (x) => x.syncState === "synced");
+    expect(fake.comment(c.id)!.body).toBe("after the rename");
+    fake.edit(issue.number, { title: "edited after the rename" });
+    expect((await syncAndWait(project.id)).status).toBe("succeeded");
+    expect((await localIssue(project.id, issue.number)).title).toBe("edited after the rename");
+  });
+});
+
+describe("one engine: GitLab confidential issues", () => {
+  it("a public note on a confidential issue, delivered as `Confidential Note Hook`, is stored public and its local edit is pushed", async () => {
+    const { fake, project } = await projectWithTracker("gitlab");
+    const issue = fake.seedIssue({ confidential: true });
+    expect((await syncAndWait(project.id)).status).toBe("succeeded");
+    const local = await localIssue(project.id, issue.number);
+    const c = fake.addComment(issue.number, { body: "public note", author: "carol" });
+    const hook = await fake.commentWebhook("created", c.id);
+    expect(hook.headers["x-gitlab-event"]).toBe("Confidential Note Hook");
+    await deliverAndApply(project, hook);
+    const [got] = await comments(project.id, local.id);
+    expect(got.visibility).toBe("public");
+    await api(`/api/v1/projects/${project.id}/issues/${local.id}/comments/${got.id}`, { method: "PATCH", body: { body: "edited here" } });
+    await waitComment(project.id, local.id, got.id, (x) => x.syncState === "synced" && x.body === "edited here");
+    expect(fake.comment(c.id)!.body).toBe("edited here");
   });
 });

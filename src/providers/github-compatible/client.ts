@@ -109,6 +109,12 @@ export abstract class GitHubCompatibleTracker extends RestTracker {
       exactPath("/user"),
       ...extraPaths,
     ]);
+    // A redirect off the old name is followed once the repository itself confirms the new one.
+    this.http.confirmRename = async (target) => {
+      const before = this.repoPath;
+      if ((await this.getRepository()).status !== "found" || this.repoPath === before) return false;
+      return this.isOwnRepositoryUrl(target);
+    };
   }
 
   async currentUser(): Promise<string> {
