@@ -578,3 +578,17 @@ export async function commentCounts(db: Database, projectId: string): Promise<{ 
     waitingForIssue: waiting,
   };
 }
+
+/** A failed comment push made pending again (attempts reset), with its activity, in one batch. */
+export async function reopenFailedCommentPush(db: Database, args: { commentId: string; now: string; activity: readonly ActivityEntry[] }): Promise<boolean> {
+  const failed = sql`EXISTS (SELECT 1 FROM ${commentOutbox} o WHERE o.comment_id = ${args.commentId} AND o.status = 'failed')`;
+  const results = await runBatch(db, [
+    ...activityStatements(args.activity, failed),
+    sql`UPDATE ${comments} SET sync_state = 'pending_push', sync_error = NULL, version = version + 1
+      WHERE id = ${args.commentId} AND ${failed}`,
+    sql`UPDATE ${commentOutbox} SET status = 'pending', attempts = 0, last_error = NULL, next_attempt_at = NULL, updated_at = ${args.now}
+      WHERE comment_id = ${args.commentId} AND status = 'failed'
+      RETURNING id`,
+  ]);
+  return results[results.length - 1]!.results.length > 0;
+}

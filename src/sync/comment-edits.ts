@@ -3,7 +3,7 @@
  * then the push job (best effort: the cron sweep re-sends a lost one). Refused for inbound
  * projects. Internal comments are stored only: they never get an outbox row.
  */
-import { getComment, insertLocalComment, updateLocalComment } from "../db/comments";
+import { getComment, insertLocalComment, reopenFailedCommentPush, updateLocalComment } from "../db/comments";
 import type { Database } from "../db/client";
 import { getIssue } from "../db/issues";
 import type { CommentRow, ProjectRow } from "../db/schema";
@@ -119,4 +119,29 @@ export async function deleteLocalComment(
     }
   }
   throw new StateConflict(`comment ${commentId} is being changed concurrently; try again`);
+}
+
+/** Makes a comment's failed push pending again and queues it (like an issue's retry-push). */
+export async function retryCommentPush(env: Env, db: Database, project: ProjectRow, issueId: string, commentId: string, origin: ActivityOrigin = { source: "api" }): Promise<void> {
+  assertLocalWritesAllowed(project);
+  const comment = await getComment(db, project.id, commentId);
+  if (!comment || comment.issueId !== issueId) throw new NotFound("comment", commentId);
+  const now = nowIso();
+  const reopened = await reopenFailedCommentPush(db, {
+    commentId,
+    now,
+    activity: [
+      {
+        projectId: project.id,
+        issueId,
+        kind: "push.retried",
+        origin,
+        createdAt: now,
+        changes: comment.syncState !== "pending_push" ? { syncState: { before: comment.syncState, after: "pending_push" } } : null,
+        detail: `comment ${commentId}: push retried by hand${comment.syncError ? ` (last error: ${comment.syncError})` : ""}`,
+      },
+    ],
+  });
+  if (!reopened) throw new StateConflict(`comment ${commentId} has no failed push to retry`);
+  await enqueueCommentPushes(env, project.id, [commentId]);
 }

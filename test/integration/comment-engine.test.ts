@@ -247,3 +247,24 @@ describe("one engine: GitLab confidential issues", () => {
     expect(fake.comment(c.id)!.body).toBe("edited here");
   });
 });
+
+describe("one engine: retrying a comment push", () => {
+  it("a refused comment push can be queued again by hand (202) and goes through; 409 when nothing failed; declared in /openapi.json", async () => {
+    const { fake, project } = await projectWithTracker("github");
+    const issue = fake.seedIssue();
+    await syncAndWait(project.id);
+    const local = await localIssue(project.id, issue.number);
+    fake.fail({ kind: "server_error", status: 422, match: /^POST \/repos\/.*\/comments/, times: 1 });
+    const mine = await post(project.id, local.id, { body: "try again", author: "jane" });
+    await waitComment(project.id, local.id, mine.id, (c) => c.syncState === "error");
+    const path = `/api/v1/projects/${project.id}/issues/${local.id}/comments/${mine.id}/retry-push`;
+    const res = await api(path, { method: "POST" });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toEqual({ status: "queued", commentId: mine.id });
+    await waitComment(project.id, local.id, mine.id, (c) => c.syncState === "synced" && c.external !== null);
+    expect(fake.commentsOf(issue.number).map((c) => c.body)).toEqual(["try again"]);
+    expect((await api(path, { method: "POST" })).status).toBe(409);
+    const doc = await json(await api("/openapi.json"));
+    expect(doc.paths["/api/v1/projects/{projectId}/issues/{issueId}/comments/{commentId}/retry-push"].post).toBeDefined();
+  });
+});
