@@ -35,7 +35,7 @@ import type { CommentOutboxRow, CommentRow, IssueRow } from "../db/schema";
 import type { Env } from "../env";
 import { nowIso } from "../ids";
 import { log } from "../log";
-import { RateLimitedError, TrackerError, type CanonicalComment } from "../providers/types";
+import { TrackerError, type CanonicalComment } from "../providers/types";
 import { originOf } from "./activity";
 import { adoptionWindow, firstAdoptable, inAdoptionWindow, sameStoredText } from "./adoption";
 import { commentChangedEntry } from "./comment-activity";
@@ -45,7 +45,7 @@ import { applyCommentDeletions, applyComments } from "./comments";
 import type { SyncContext } from "./context";
 import { proveCommentGone } from "./deletion";
 import { CREATE_SPACING_MS } from "./push";
-import { ACCESS_LOST_RETRY_MS, AGAIN, DONE, settleRounds, type PushOutcome, type Step } from "./settle";
+import { ACCESS_LOST_RETRY_MS, AGAIN, commonFailure, DONE, settleRounds, type PushOutcome, type Step } from "./settle";
 
 /** A comment on an issue whose own create has not reached the tracker yet waits this long. */
 const WAIT_FOR_ISSUE_MS = 10_000;
@@ -223,24 +223,15 @@ async function absentOnTracker(ctx: SyncContext, comment: CommentRow, issue: Iss
   return { kind: "wait", retryAt };
 }
 
-async function handleFailure(ctx: SyncContext, comment: CommentRow, issue: IssueRow, err: unknown): Promise<Step> {
+async function handleFailure(ctx: SyncContext, comment: CommentRow, issue: IssueRow, failure: unknown): Promise<Step> {
   const now = nowIso();
-  if (err instanceof RateLimitedError) {
-    await deferCommentPush(ctx.db, comment.id, err.retryAt);
-    if (comment.externalId === null) await delayCreates(ctx.db, ctx.project.id, err.retryAt);
-    return { kind: "wait", retryAt: err.retryAt };
-  }
-  if (!(err instanceof TrackerError)) throw err;
-  if (err.retryable) {
-    await recordCommentPushAttempt(ctx.db, comment.id, err.message, now);
-    throw err;
-  }
-  if (err.status === 401) {
-    // The credential was refused: the project is paused (credentials.ts) and the row stays
-    // pending, sent once the project resumes, never failed for good over a token.
-    await recordCommentPushAttempt(ctx.db, comment.id, err.message, now);
-    return DONE;
-  }
+  const err = await commonFailure(failure, {
+    isCreate: comment.externalId === null,
+    defer: (at) => deferCommentPush(ctx.db, comment.id, at),
+    delayCreates: (at) => delayCreates(ctx.db, ctx.project.id, at),
+    recordAttempt: (message, at) => recordCommentPushAttempt(ctx.db, comment.id, message, at),
+  });
+  if (!(err instanceof TrackerError)) return err;
   if (comment.externalId !== null && comment.deletedAt === null && (err.status === 404 || err.status === 410)) return absentOnTracker(ctx, comment, issue);
   log.error("comment push refused by the tracker", { projectId: ctx.project.id, commentId: comment.id, status: err.status, error: err.message });
   const kind = err.status === 401 || err.status === 403 ? "access.failed" : "comment.push_refused";

@@ -39,10 +39,10 @@ import type { IssueRow, OutboxRow } from "../db/schema";
 import type { Env } from "../env";
 import { nowIso } from "../ids";
 import { log } from "../log";
-import { RateLimitedError, TrackerError, type CanonicalIssue, type IssueFields } from "../providers/types";
+import { TrackerError, type CanonicalIssue, type IssueFields } from "../providers/types";
 import { originOf, rowChanges } from "./activity";
 import { adoptionWindow, firstAdoptable, inAdoptionWindow, sameStoredText } from "./adoption";
-import { ACCESS_LOST_RETRY_MS, AGAIN, DONE, settleRounds, type PushOutcome, type Step } from "./settle";
+import { ACCESS_LOST_RETRY_MS, AGAIN, commonFailure, DONE, settleRounds, type PushOutcome, type Step } from "./settle";
 import { applySnapshots } from "./apply-snapshots";
 import type { SyncContext } from "./context";
 import { applyGone, proveIssueGone, type GoneReason } from "./deletion";
@@ -241,19 +241,15 @@ async function store(
   return atVersion && settled ? DONE : AGAIN;
 }
 
-async function handleFailure(ctx: SyncContext, issue: IssueRow, err: unknown): Promise<Step> {
+async function handleFailure(ctx: SyncContext, issue: IssueRow, failure: unknown): Promise<Step> {
   const now = nowIso();
-  if (err instanceof RateLimitedError) {
-    await deferPush(ctx.db, issue.id, err.retryAt);
-    // A create refused for rate limiting holds back the project's other creates too.
-    if (issue.externalId === null) await delayCreates(ctx.db, ctx.project.id, err.retryAt);
-    return { kind: "wait", retryAt: err.retryAt };
-  }
-  if (!(err instanceof TrackerError)) throw err;
-  if (err.retryable) {
-    await recordPushAttempt(ctx.db, issue.id, err.message, now);
-    throw err;
-  }
+  const err = await commonFailure(failure, {
+    isCreate: issue.externalId === null,
+    defer: (at) => deferPush(ctx.db, issue.id, at),
+    delayCreates: (at) => delayCreates(ctx.db, ctx.project.id, at),
+    recordAttempt: (message, at) => recordPushAttempt(ctx.db, issue.id, message, at),
+  });
+  if (!(err instanceof TrackerError)) return err;
   if (issue.externalNumber !== null && (err.status === 404 || err.status === 410)) {
     const gone = await proveIssueGone(ctx, issue.externalNumber, issue.externalId);
     if (gone === "access_lost") return waitForAccess(ctx, issue);

@@ -9,6 +9,7 @@
  * queue's retry limit bounds the writes (the dead letter then fails the row with a reason).
  */
 import { nowIso } from "../ids";
+import { RateLimitedError, TrackerError } from "../providers/types";
 
 export interface PushOutcome {
   /** Rate limited or paced: retry the message at this instant (ISO UTC). Null: done, ack it. */
@@ -34,4 +35,38 @@ export async function settleRounds(once: () => Promise<Step>, now: () => number 
     if (step.kind === "wait") return { retryAt: step.retryAt };
   }
   return { retryAt: nowIso(now() + UNSETTLED_RETRY_MS) };
+}
+
+/** What a push failure does to its outbox row, whatever the record kind. */
+export interface FailureHooks {
+  /** The push was a create (its rate limit holds back the project's other creates too). */
+  isCreate: boolean;
+  defer(retryAt: string): Promise<void>;
+  delayCreates(retryAt: string): Promise<void>;
+  recordAttempt(message: string, now: string): Promise<void>;
+}
+
+/**
+ * The failures every kind handles alike: a rate limit waits for its reset; a transient error is
+ * recorded and thrown (the queue retries it with backoff); a refused credential (401) leaves the row
+ * pending — the project is paused (credentials.ts) and the row is sent once it resumes, never failed
+ * for good over a token. Anything else is the caller's: returned as the TrackerError to classify.
+ */
+export async function commonFailure(err: unknown, hooks: FailureHooks): Promise<Step | TrackerError> {
+  const now = nowIso();
+  if (err instanceof RateLimitedError) {
+    await hooks.defer(err.retryAt);
+    if (hooks.isCreate) await hooks.delayCreates(err.retryAt);
+    return { kind: "wait", retryAt: err.retryAt };
+  }
+  if (!(err instanceof TrackerError)) throw err;
+  if (err.retryable) {
+    await hooks.recordAttempt(err.message, now);
+    throw err;
+  }
+  if (err.status === 401) {
+    await hooks.recordAttempt(err.message, now);
+    return DONE;
+  }
+  return err;
 }
