@@ -100,11 +100,12 @@ export class TrackerHttp {
   /** Maps a tracker's next-page link onto the API base before it is followed (Gitea's `ROOT_URL`). */
   rebaseLink: ((link: string) => string) | null = null;
   /**
-   * Asked about a same-origin redirect the path rules refuse: true when the adapter confirmed (from
-   * the repository itself) that it points into this repository under a new name, and moved its path
-   * rules there. Every tracker call then follows a rename (Gitea answers 307 on every old path).
+   * Asked about a same-origin URL (a redirect, a next-page link) the path rules refuse: true when the
+   * adapter confirmed from the repository itself that it points into this repository (under a new
+   * name, or by its id) and its path rules now admit it. Every tracker call so follows a rename
+   * (Gitea answers 307 on every old path), and only ever into this repository.
    */
-  confirmRename: ((target: URL) => Promise<boolean>) | null = null;
+  confirmOwnPath: ((target: URL) => Promise<boolean>) | null = null;
 
   constructor(config: TrackerConfig, dialect: TrackerHttpDialect) {
     this.provider = config.provider;
@@ -158,7 +159,8 @@ export class TrackerHttp {
 
   async request(method: HttpMethod, url: string, options: TrackerRequestOptions = {}): Promise<TrackerResponse> {
     const target = new URL(url);
-    const refused = this.refusal(target);
+    let refused = this.refusal(target);
+    if (refused && target.origin === this.origin && (await this.ownPathConfirmed(target))) refused = this.refusal(target);
     if (refused) throw new TrackerError(`${this.provider} ${refused}`, null, false);
     const what = `${this.provider} ${method} ${target.pathname}`;
     const attempts = IDEMPOTENT.has(method) ? this.maxAttempts : 1;
@@ -228,7 +230,7 @@ export class TrackerHttp {
       if (!REDIRECTS.has(res.status) || location === null) return { res, url };
       const next = new URL(location, url);
       let refused = this.refusal(next);
-      if (refused && !options.manualRedirect && next.origin === this.origin && (await this.renameConfirmed(next))) refused = this.refusal(next);
+      if (refused && !options.manualRedirect && next.origin === this.origin && (await this.ownPathConfirmed(next))) refused = this.refusal(next);
       // GitHub's 301 for an issue transferred to another repository is the answer itself.
       if (refused && options.manualRedirect) return { res, url };
       await res.body?.cancel();
@@ -242,16 +244,16 @@ export class TrackerHttp {
     }
   }
 
-  private confirmingRename = false;
+  private confirming = false;
 
   /** One confirmation at a time: the adapter's own repository read never asks again. */
-  private async renameConfirmed(target: URL): Promise<boolean> {
-    if (!this.confirmRename || this.confirmingRename) return false;
-    this.confirmingRename = true;
+  private async ownPathConfirmed(target: URL): Promise<boolean> {
+    if (!this.confirmOwnPath || this.confirming) return false;
+    this.confirming = true;
     try {
-      return await this.confirmRename(target);
+      return await this.confirmOwnPath(target);
     } finally {
-      this.confirmingRename = false;
+      this.confirming = false;
     }
   }
 

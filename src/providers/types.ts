@@ -195,6 +195,8 @@ export interface TrackerConfig {
    * cannot tell (a GitHub App's installation token acts as `<slug>[bot]`).
    */
   actorLogin?: () => Promise<string>;
+  /** The repository's id as last confirmed by the tracker, when known: id-addressed paths must carry it. */
+  repositoryId?: string | null;
 }
 
 /** The tracker refused for rate limiting; try again at `retryAt` (ISO UTC). Never sleep on it. */

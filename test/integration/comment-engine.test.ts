@@ -268,3 +268,19 @@ describe("one engine: retrying a comment push", () => {
     expect(doc.paths["/api/v1/projects/{projectId}/issues/{issueId}/comments/{commentId}/retry-push"].post).toBeDefined();
   });
 });
+
+describe("one engine: GitHub id-addressed paths", () => {
+  it("a redirect of a comment call to another repository's id is never followed with the token", async () => {
+    const { fake, project } = await projectWithTracker("github");
+    const issue = fake.seedIssue();
+    const c = fake.addComment(issue.number, { body: "original" });
+    expect((await syncAndWait(project.id)).status).toBe("succeeded");
+    const local = await localIssue(project.id, issue.number);
+    const [mine] = await comments(project.id, local.id);
+    fake.redirect({ match: `/issues/comments/${c.id}`, status: 301, location: (path) => `${fake.baseUrl}/repositories/9999${path.replace(/^\/repos\/[^/]+\/[^/]+/, "")}`, times: 1 });
+    await api(`/api/v1/projects/${project.id}/issues/${local.id}/comments/${mine.id}`, { method: "PATCH", body: { body: "edited" } });
+    await vi.waitFor(() => expect(fake.requests.some((r) => r.path.includes(`/issues/comments/${c.id}`))).toBe(true), { timeout: 10_000, interval: 25 });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.requests.filter((r) => r.path.startsWith("/repositories/9999"))).toEqual([]);
+  });
+});

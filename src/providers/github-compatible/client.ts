@@ -109,12 +109,8 @@ export abstract class GitHubCompatibleTracker extends RestTracker {
       exactPath("/user"),
       ...extraPaths,
     ]);
-    // A redirect off the old name is followed once the repository itself confirms the new one.
-    this.http.confirmRename = async (target) => {
-      const before = this.repoPath;
-      if ((await this.getRepository()).status !== "found" || this.repoPath === before) return false;
-      return this.isOwnRepositoryUrl(target);
-    };
+    // A URL off the old name, or by id, is followed once the repository itself confirms it is this one.
+    this.http.confirmOwnPath = async (target) => (await this.getRepository()).status === "found" && this.isOwnRepositoryUrl(target);
   }
 
   async currentUser(): Promise<string> {

@@ -58,7 +58,16 @@ export class GitHubTracker extends GitHubCompatibleTracker {
   constructor(config: TrackerConfig) {
     // `Link` next URLs, and the redirects a renamed repository answers, use `/repositories/<id>/…`.
     // The repository object itself too: a renamed repository's `GET /repos/{o}/{r}` redirects to `/repositories/<id>`.
-    super("github", config, githubHttp, [(path) => /^\/repositories\/\d+(\/(issues|milestones|labels)(\/.*)?)?$/.test(path)]);
+    // Below it, only this repository's id (stored, or read from the tracker when first needed): a
+    // Link or redirect naming another id never gets the token for issue or comment calls.
+    super("github", config, githubHttp, [
+      (path) => {
+        const m = /^\/repositories\/(\d+)(\/(issues|milestones|labels)(\/.*)?)?$/.exec(path);
+        if (!m) return false;
+        const own = this.repositoryObserved?.status === "found" ? this.repositoryObserved.id : (config.repositoryId ?? null);
+        return m[2] === undefined || m[1] === own;
+      },
+    ]);
   }
 
   listCommentsPage(request: ListPageRequest): Promise<CommentPage> {
