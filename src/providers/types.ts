@@ -157,6 +157,8 @@ export interface CommentPage {
  */
 export interface CommentTracker {
   readonly repositoryWideComments: boolean;
+  /** The longest comment body the tracker accepts, in characters (GitHub 65,536; GitLab 1,000,000). */
+  readonly maxCommentLength: number;
   /** True when the repository-wide listing is ordered by `updated_at` ascending (GitHub). */
   readonly commentsOrderedByUpdate: boolean;
   /** One page of the repository-wide listing (GitHub/Gitea; GitLab throws). */

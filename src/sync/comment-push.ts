@@ -94,8 +94,13 @@ async function pushOnce(ctx: SyncContext, commentId: string): Promise<Step> {
   }
 }
 
+/**
+ * The text sent for a comment: with its attribution line, unless the line would take it past the
+ * tracker's length limit — then the comment itself is sent, whole, rather than refused.
+ */
 function textFor(ctx: SyncContext, comment: CommentRow): string {
-  return withAttribution(comment.author, comment.body, ctx.project.commentAttribution);
+  const attributed = withAttribution(comment.author, comment.body, ctx.project.commentAttribution);
+  return attributed.length > ctx.tracker.maxCommentLength ? comment.body : attributed;
 }
 
 async function createStep(ctx: SyncContext, comment: CommentRow, row: CommentOutboxRow, number: number, now: number): Promise<Step> {
@@ -112,7 +117,18 @@ async function createStep(ctx: SyncContext, comment: CommentRow, row: CommentOut
   await recordCommentCreateAttempt(ctx.db, { commentId: comment.id, sentBody: text, at: nowIso(now) });
   await delayCreates(ctx.db, ctx.project.id, nowIso(now + CREATE_SPACING_MS));
   // Only reached for an internal comment on a GitLab project that opted in: an internal note.
-  const created = await ctx.tracker.createComment(number, text, comment.visibility === "internal" ? { internal: true } : undefined);
+  const internal = comment.visibility === "internal";
+  const created = await ctx.tracker.createComment(number, text, internal ? { internal: true } : undefined);
+  if (internal && !created.internal) {
+    // GitLab before 15.3 ignores `internal` on create and publishes the note: it is taken down at
+    // once and the push fails with the reason, never left public.
+    await ctx.tracker.deleteComment(number, created.externalId);
+    const reason = "the tracker published the note although it was sent as internal (GitLab before 15.3 ignores `internal`); it was deleted again";
+    await failCommentPush(ctx.db, { commentId: comment.id, version: comment.version, reason, now: nowIso() }, [
+      failureEntry(ctx, comment, "comment.push_refused", `comment ${comment.id}: ${reason}`, nowIso()),
+    ]);
+    return DONE;
+  }
   return store(ctx, comment, created, `created tracker comment ${created.externalId} on #${number}`, true);
 }
 

@@ -255,7 +255,7 @@ async function routeNotes(store: FakeStore, req: FakeRequest, rest: string): Pro
   if (list && req.method === "POST") {
     const body = await readJson(req.request);
     if (!body || typeof body.body !== "string" || body.body === "") return json(400, { message: { note: ["can't be blank"] } });
-    const created = store.addComment(iid, { body: noteAsStored(store, body.body), author: store.tokenUser.login, internal: body.internal === true });
+    const created = store.addComment(iid, { body: noteAsStored(store, body.body), author: store.tokenUser.login, internal: body.internal === true && !store.ignoresInternalOnCreate });
     return json(201, note(req.base, store, created));
   }
   if (one) {

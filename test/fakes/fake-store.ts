@@ -361,6 +361,8 @@ export class FakeStore {
     issue.updatedAt = at;
   }
 
+  /** GitLab before 15.3: `internal` on a note create is ignored (the attribute was added in 15.3). */
+  ignoresInternalOnCreate = false;
   /** GitLab: quick-action lines a note write executed (they are removed from the stored note). */
   readonly quickActions: string[] = [];
 

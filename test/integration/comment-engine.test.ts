@@ -284,3 +284,33 @@ describe("one engine: GitHub id-addressed paths", () => {
     expect(fake.requests.filter((r) => r.path.startsWith("/repositories/9999"))).toEqual([]);
   });
 });
+
+describe("one engine: GitLab before 15.3", () => {
+  it("an internal comment the tracker published (it ignored `internal`) is taken down at once and the push fails with the reason", async () => {
+    const { fake, project } = await projectWithTracker("gitlab", { gitlabInternalNotes: true });
+    fake.store.ignoresInternalOnCreate = true;
+    const issue = fake.seedIssue();
+    await syncAndWait(project.id);
+    const local = await localIssue(project.id, issue.number);
+    const created = await post(project.id, local.id, { body: "for the team", author: "jane", visibility: "internal" });
+    const failed = await waitComment(project.id, local.id, created.id, (c) => c.syncState === "error");
+    expect(failed.syncError).toMatch(/internal/);
+    expect(fake.commentsOf(issue.number)).toEqual([]);
+  });
+});
+
+describe("one engine: attribution within the tracker's limit", () => {
+  it("GitHub: a 65,536-character comment with attribution on is sent whole, without the line, instead of refused", async () => {
+    const { fake, project } = await projectWithTracker("github", { commentAttribution: true });
+    const issue = fake.seedIssue();
+    await syncAndWait(project.id);
+    const local = await localIssue(project.id, issue.number);
+    const body = "x".repeat(65_536);
+    const created = await post(project.id, local.id, { body, author: "jane" });
+    await waitComment(project.id, local.id, created.id, (c) => c.syncState === "synced" && c.external !== null);
+    expect(fake.commentsOf(issue.number)[0]!.body).toBe(body);
+    const small = await post(project.id, local.id, { body: "short", author: "jane" });
+    await waitComment(project.id, local.id, small.id, (c) => c.syncState === "synced");
+    expect(fake.commentsOf(issue.number)[1]!.body).toBe("*jane wrote in Syndarix:*\n\nshort");
+  });
+});

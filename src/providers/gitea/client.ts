@@ -53,6 +53,8 @@ export class GiteaTracker extends GitHubCompatibleTracker {
   readonly orderedByUpdate = false;
   private labelIds: Map<string, number> | null = null;
   private milestoneIds: Map<string, number> | null = null;
+  /** Gitea: a TEXT column, no limit of its own. */
+  readonly maxCommentLength = Number.MAX_SAFE_INTEGER;
   readonly repositoryWideComments = true;
   // Gitea orders the repository-wide comment listing by creation, not by update.
   readonly commentsOrderedByUpdate = false;

@@ -51,6 +51,8 @@ export class GitHubTracker extends GitHubCompatibleTracker {
   readonly provider = "github" as const;
   readonly pageSize = 100;
   readonly orderedByUpdate = true;
+  /** GitHub: "body is too long (maximum is 65536 characters)". */
+  readonly maxCommentLength = 65_536;
   readonly repositoryWideComments = true;
   readonly commentsOrderedByUpdate = true;
   private milestones: Map<string, number> | null = null;
