@@ -189,7 +189,9 @@ async function runCheckedStep(
       return { nextStepAt: retryAt };
     }
     await recordStep(db, run.id, counts, { startedAt });
-    await failRun(db, run, projectId, message, err instanceof TrackerError ? err.status : null);
+    // A stuck phase says which it is (status, dashboard): the comment phase's trouble keeps the issue cursor.
+    const stuck = checkpoint.phase === "comments" ? `the comment phase failed (issues are synced up to the issue cursor): ${message}` : message;
+    await failRun(db, run, projectId, stuck, err instanceof TrackerError ? err.status : null);
     return { nextStepAt: null };
   }
 }

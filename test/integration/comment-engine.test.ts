@@ -85,8 +85,9 @@ describe("one engine: comment listing", () => {
     const since = new URL(listing.url).searchParams.get("since")!;
     // Starts at the issue the failed run stored (minus the overlap), not an hour before it.
     expect(Date.parse(since)).toBeGreaterThan(edited.updatedAt - 10 * 60_000);
+    expect(failed.error).toMatch(/^the comment phase failed/);
     const status = await json(await api(`/api/v1/projects/${project.id}/status`));
-    expect(status.lagSeconds).not.toBeNull();
+    expect(status.lastRuns.incremental).not.toBeNull();
   });
 });
 
