@@ -15,6 +15,7 @@ import { canonicalText } from "../providers/canonical";
 import { enqueueCommentPushes } from "../queue/send";
 import { commentChangedEntry, commentCreatedEntry } from "./comment-activity";
 import { leavesSyndarix } from "./comment-visibility";
+import { retriedEntry } from "./repair";
 
 const MAX_ATTEMPTS = 5;
 
@@ -130,17 +131,7 @@ export async function retryCommentPush(env: Env, db: Database, project: ProjectR
   const reopened = await reopenFailedCommentPush(db, {
     commentId,
     now,
-    activity: [
-      {
-        projectId: project.id,
-        issueId,
-        kind: "push.retried",
-        origin,
-        createdAt: now,
-        changes: comment.syncState !== "pending_push" ? { syncState: { before: comment.syncState, after: "pending_push" } } : null,
-        detail: `comment ${commentId}: push retried by hand${comment.syncError ? ` (last error: ${comment.syncError})` : ""}`,
-      },
-    ],
+    activity: [retriedEntry({ projectId: project.id, issueId, origin, now }, comment.syncState, `comment ${commentId}: push retried by hand${comment.syncError ? ` (last error: ${comment.syncError})` : ""}`)],
   });
   if (!reopened) throw new StateConflict(`comment ${commentId} has no failed push to retry`);
   await enqueueCommentPushes(env, project.id, [commentId]);

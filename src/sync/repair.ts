@@ -4,7 +4,7 @@
  * is a compare-and-set on the issue version in one batch with its push and its activity entry;
  * the push job is sent afterwards (the cron sweep re-sends a lost one).
  */
-import { fieldChanges, type ActivityOrigin } from "../db/activity";
+import { fieldChanges, type ActivityEntry, type ActivityOrigin } from "../db/activity";
 import type { Database } from "../db/client";
 import { getComment } from "../db/comments";
 import { countUnresolvedForIssue, getConflict, writeCommentConflictResolution, writeConflictResolution } from "../db/conflicts";
@@ -172,19 +172,26 @@ export async function retryPush(env: Env, db: Database, project: ProjectRow, iss
   const reopened = await reopenFailedPush(db, {
     issueId,
     now,
-    activity: [
-      {
-        projectId: project.id,
-        issueId,
-        kind: "push.retried",
-        origin,
-        createdAt: now,
-        changes: issue.syncState !== "pending_push" ? { syncState: { before: issue.syncState, after: "pending_push" } } : null,
-        detail: `push retried by hand${row.lastError ? ` (last error: ${row.lastError})` : ""}`,
-      },
-    ],
+    activity: [retriedEntry({ projectId: project.id, issueId, origin, now }, issue.syncState, `push retried by hand${row.lastError ? ` (last error: ${row.lastError})` : ""}`)],
   });
   if (!reopened) throw new StateConflict(`issue ${issueId} has no failed push to retry`);
   await enqueuePushes(env, project.id, [issueId]);
   return { issueId };
+}
+
+/** The `push.retried` entry of a hand retry, for a record of any kind (an issue or one of its comments). */
+export function retriedEntry(
+  where: { projectId: string; issueId: string; origin: ActivityOrigin; now: string },
+  syncState: string,
+  detail: string,
+): ActivityEntry {
+  return {
+    projectId: where.projectId,
+    issueId: where.issueId,
+    kind: "push.retried",
+    origin: where.origin,
+    createdAt: where.now,
+    changes: syncState !== "pending_push" ? { syncState: { before: syncState, after: "pending_push" } } : null,
+    detail,
+  };
 }
