@@ -315,3 +315,22 @@ describe("one engine: attribution within the tracker's limit", () => {
     expect(fake.commentsOf(issue.number)[1]!.body).toBe("*jane wrote in Syndarix:*\n\nshort");
   });
 });
+
+describe("one engine: one canonical text form for issues too", () => {
+  it("GitHub: an issue body written with CRLF through the API is stored with LF and settles after one create, without a warning", async () => {
+    const { fake, project } = await projectWithTracker("github");
+    const res = await api(`/api/v1/projects/${project.id}/issues`, { method: "POST", body: { title: "crlf", body: "one\r\ntwo" } });
+    expect(res.status).toBe(201);
+    const created: any = await res.json();
+    expect(created.body).toBe("one\ntwo");
+    await vi.waitFor(
+      async () => {
+        const issue = await json(await api(`/api/v1/projects/${project.id}/issues/${created.id}`));
+        if (issue.syncState !== "synced") throw new Error(`still ${issue.syncState}`);
+        expect(issue.syncWarnings ?? []).toEqual([]);
+      },
+      { timeout: 10_000, interval: 25 },
+    );
+    expect(fake.requests.filter((r) => r.method !== "GET" && /\/issues(\/\d+)?(\?|$)/.test(r.path))).toHaveLength(1);
+  });
+});
