@@ -97,7 +97,16 @@ export async function loadCommentPageContext(db: Database, projectId: string, ex
       .from(issues)
       .innerJoin(comments, eq(comments.issueId, issues.id))
       .innerJoin(commentOutbox, eq(commentOutbox.commentId, comments.id))
-      .where(and(eq(issues.projectId, projectId), inJson(issues.externalNumber, issueNumbers), isNull(comments.externalId), isNotNull(commentOutbox.createAttemptedAt))),
+      .where(
+        and(
+          eq(issues.projectId, projectId),
+          inJson(issues.externalNumber, issueNumbers),
+          isNull(comments.externalId),
+          isNotNull(commentOutbox.createAttemptedAt),
+          // Only a create still in flight: a refused one (403/422) made nothing to adopt.
+          eq(commentOutbox.status, "pending"),
+        ),
+      ),
     db.select({ externalId: pendingComments.externalId }).from(pendingComments).where(and(eq(pendingComments.projectId, projectId), inJson(pendingComments.externalId, externalIds))),
   ]);
   return {
@@ -434,6 +443,8 @@ export async function storeCommentPushResult(
     externalUrl: string | null;
     externalUpdatedAt: string | null;
     base: string | null;
+    /** The tracker's stored form of what was sent, taken as the local body if the row is still at the version read. */
+    body?: string | null;
     /** The local body now equals what the tracker holds (or the deletion reached it). */
     settled: boolean;
     /** The deletion reached the tracker: the row is done whatever its op. */
@@ -455,6 +466,7 @@ export async function storeCommentPushResult(
         external_updated_at = CASE WHEN ${args.externalUpdatedAt} IS NOT NULL AND (external_updated_at IS NULL OR external_updated_at < ${args.externalUpdatedAt})
           THEN ${args.externalUpdatedAt} ELSE external_updated_at END,
         base = COALESCE(${args.base}, base),
+        body = CASE WHEN ${same} AND ${args.body ?? null} IS NOT NULL THEN ${args.body ?? null} ELSE body END,
         sync_state = CASE WHEN ${same} THEN ${state} ELSE 'pending_push' END,
         sync_error = NULL,
         version = version + 1
@@ -498,22 +510,6 @@ export async function failCommentPush(
       WHERE comment_id = ${args.commentId} AND status = 'pending' AND ${atVersion}`,
   ]);
   return results[recorded.length]!.results.length > 0;
-}
-
-/**
- * A failed comment push made pending again by hand, with the comment back to `pending_push` and the
- * activity recording it, in one batch. False when the row was not failed.
- */
-export async function reopenFailedCommentPush(db: Database, args: { commentId: string; now: string; activity: readonly ActivityEntry[] }): Promise<boolean> {
-  const failed = sql`EXISTS (SELECT 1 FROM ${commentOutbox} o WHERE o.comment_id = ${args.commentId} AND o.status = 'failed')`;
-  const recorded = activityStatements(args.activity, failed);
-  const results = await runBatch(db, [
-    ...recorded,
-    sql`UPDATE ${comments} SET sync_state = 'pending_push', sync_error = NULL WHERE id = ${args.commentId} AND ${failed} AND sync_state IN ('error', 'pending_push', 'synced')`,
-    sql`UPDATE ${commentOutbox} SET status = 'pending', attempts = 0, last_error = NULL, next_attempt_at = NULL, updated_at = ${args.now}
-      WHERE comment_id = ${args.commentId} AND status = 'failed' RETURNING id`,
-  ]);
-  return results[results.length - 1]!.results.length > 0;
 }
 
 /** Closes a pending row with nothing left to do. */
@@ -581,4 +577,18 @@ export async function commentCounts(db: Database, projectId: string): Promise<{ 
     failedPushes: byStatus.failed ?? 0,
     waitingForIssue: waiting,
   };
+}
+
+/** A failed comment push made pending again (attempts reset), with its activity, in one batch. */
+export async function reopenFailedCommentPush(db: Database, args: { commentId: string; now: string; activity: readonly ActivityEntry[] }): Promise<boolean> {
+  const failed = sql`EXISTS (SELECT 1 FROM ${commentOutbox} o WHERE o.comment_id = ${args.commentId} AND o.status = 'failed')`;
+  const results = await runBatch(db, [
+    ...activityStatements(args.activity, failed),
+    sql`UPDATE ${comments} SET sync_state = 'pending_push', sync_error = NULL, version = version + 1
+      WHERE id = ${args.commentId} AND ${failed}`,
+    sql`UPDATE ${commentOutbox} SET status = 'pending', attempts = 0, last_error = NULL, next_attempt_at = NULL, updated_at = ${args.now}
+      WHERE comment_id = ${args.commentId} AND status = 'failed'
+      RETURNING id`,
+  ]);
+  return results[results.length - 1]!.results.length > 0;
 }

@@ -108,6 +108,11 @@ export async function recordRunSucceeded(
   ]);
 }
 
+/** The issue phase's cursor, stored when that phase completes (the comment phase keeps its own). */
+export async function storeIssueCursor(db: Database, projectId: string, cursor: string | null, cursorEtag: string | null): Promise<void> {
+  await db.update(projects).set({ cursor, cursorEtag }).where(eq(projects.id, projectId));
+}
+
 /** A failed run, and the project's last error naming it, in one batch. */
 export async function recordRunFailed(
   db: Database,

@@ -5,6 +5,7 @@ import { getIssue } from "../db/issues";
 import type { CommentRow } from "../db/schema";
 import { NotFound } from "../errors";
 import { createLocalComment, deleteLocalComment, editLocalComment } from "../sync/comment-edits";
+import { retryCommentPush } from "../sync/repair";
 import { conflictResponse, decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, IdempotencyHeaders } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
@@ -100,6 +101,19 @@ const routes = {
     request: { params: CommentParams },
     responses: { 204: { description: "Deleted" }, ...problemResponses, ...conflictResponse },
   }),
+  retryPush: createRoute({
+    operationId: "retryIssueCommentPush",
+    method: "post",
+    path: "/{projectId}/issues/{issueId}/comments/{commentId}/retry-push",
+    tags: ["comments"],
+    summary: "Queue a comment's failed push again",
+    request: { params: CommentParams },
+    responses: {
+      202: jsonContent(z.object({ status: z.literal("queued"), commentId: z.string() }).openapi("CommentPushRetried"), "The push is queued"),
+      ...problemResponses,
+      ...conflictResponse,
+    },
+  }),
 };
 
 export const commentsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -131,4 +145,9 @@ export const commentsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const { issueId, commentId } = c.req.valid("param");
     await deleteLocalComment(c.env, database(c.env.DB), c.var.project, issueId, commentId, { source: "api", actor: c.var.apiToken.name });
     return c.body(null, 204);
+  })
+  .openapi(routes.retryPush, async (c) => {
+    const { issueId, commentId } = c.req.valid("param");
+    await retryCommentPush(c.env, database(c.env.DB), c.var.project, commentId, { source: "api", actor: c.var.apiToken.name }, issueId);
+    return c.json({ status: "queued" as const, commentId }, 202);
   });

@@ -46,7 +46,7 @@ export function canonicalIssue(parts: IssueParts): CanonicalIssue {
     number: parts.number,
     url: webUrl(parts.url),
     title: parts.title,
-    body: parts.body ?? "",
+    body: canonicalText(parts.body ?? ""),
     state: canonicalState(parts.state),
     labels: canonicalSet(parts.labels),
     assignees: canonicalSet(parts.assignees),
@@ -71,4 +71,13 @@ export function canonicalState(state: string): IssueState {
 /** Labels and assignees are sets: sorted, unique, empty names dropped. */
 export function canonicalSet(values: readonly string[]): string[] {
   return [...new Set(values.filter((v) => v !== ""))].sort();
+}
+
+/**
+ * The one text form stored and compared, whatever the entry path (API, poll, webhook): line ends
+ * are LF. Trackers hand back what they were sent (GitHub keeps CRLF) or rewrite it (GitLab deletes
+ * every CR), so a body compared in another form would never settle.
+ */
+export function canonicalText(text: string): string {
+  return text.replace(/\r\n?/g, "\n");
 }

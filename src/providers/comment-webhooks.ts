@@ -4,7 +4,7 @@
  *   requests carry `issue.pull_request` and are not ours.
  * - Gitea `issue_comment` (created/edited/deleted), the same shape plus `is_pull`; pull request
  *   comments come as `pull_request_comment`.
- * - GitLab `Note Hook` (`Confidential Note Hook` for internal notes) with `object_kind: "note"`,
+ * - GitLab `Note Hook` (`Confidential Note Hook` for internal notes and any note of a confidential issue) with `object_kind: "note"`,
  *   `object_attributes` (id, note, noteable_type, action create/update, internal/confidential,
  *   url) and `issue` (id, iid); only `noteable_type: "Issue"` is ours. GitLab sends no hook for a
  *   deleted note: the poll finds it gone.
@@ -65,7 +65,9 @@ export function parseGitLabNoteEvent(event: string, payload: unknown): Normalize
       author: p.user,
       created_at: a.created_at,
       updated_at: a.updated_at,
-      internal: a.internal === true || event === "Confidential Note Hook",
+      // `Confidential Note Hook` carries every note of a confidential issue, public ones too: only
+      // the note's own attribute says it is internal.
+      internal: a.internal === true,
       confidential: a.confidential,
     },
     p.issue.iid,

@@ -100,6 +100,15 @@ export class TrackerHttp {
   private readonly now: () => number;
   private readonly timeoutMs: number;
   private requests = 0;
+  /** Maps a tracker's next-page link onto the API base before it is followed (Gitea's `ROOT_URL`). */
+  rebaseLink: ((link: string) => string) | null = null;
+  /**
+   * Asked about a same-origin URL (a redirect, a next-page link) the path rules refuse: true when the
+   * adapter confirmed from the repository itself that it points into this repository (under a new
+   * name, or by its id) and its path rules now admit it. Every tracker call so follows a rename
+   * (Gitea answers 307 on every old path), and only ever into this repository.
+   */
+  confirmOwnPath: ((target: URL) => Promise<boolean>) | null = null;
 
   constructor(config: TrackerConfig, dialect: TrackerHttpDialect) {
     this.provider = config.provider;
@@ -159,7 +168,8 @@ export class TrackerHttp {
 
   async request(method: HttpMethod, url: string, options: TrackerRequestOptions = {}): Promise<TrackerResponse> {
     const target = new URL(url);
-    const refused = this.refusal(target);
+    let refused = this.refusal(target);
+    if (refused && target.origin === this.origin && (await this.ownPathConfirmed(target))) refused = this.refusal(target);
     if (refused) throw new TrackerError(`${this.provider} ${refused}`, null, false);
     const what = `${this.provider} ${method} ${target.pathname}`;
     const attempts = IDEMPOTENT.has(method) ? this.maxAttempts : 1;
@@ -228,7 +238,8 @@ export class TrackerHttp {
       const location = res.headers.get("location");
       if (!REDIRECTS.has(res.status) || location === null) return { res, url };
       const next = new URL(location, url);
-      const refused = this.refusal(next);
+      let refused = this.refusal(next);
+      if (refused && !options.manualRedirect && next.origin === this.origin && (await this.ownPathConfirmed(next))) refused = this.refusal(next);
       // GitHub's 301 for an issue transferred to another repository is the answer itself.
       if (refused && options.manualRedirect) return { res, url };
       await res.body?.cancel();
@@ -239,6 +250,19 @@ export class TrackerHttp {
         json = undefined;
       }
       url = next;
+    }
+  }
+
+  private confirming = false;
+
+  /** One confirmation at a time: the adapter's own repository read never asks again. */
+  private async ownPathConfirmed(target: URL): Promise<boolean> {
+    if (!this.confirmOwnPath || this.confirming) return false;
+    this.confirming = true;
+    try {
+      return await this.confirmOwnPath(target);
+    } finally {
+      this.confirming = false;
     }
   }
 
@@ -253,14 +277,15 @@ export class TrackerHttp {
    */
   async getAllPages(url: string): Promise<unknown[]> {
     const items: unknown[] = [];
-    let next: string | null = url;
+    let next: string | null = this.rebaseLink ? this.rebaseLink(url) : url;
     for (let page = 0; next && page < MAX_HELPER_PAGES; page++) {
       const res = await this.request("GET", next);
       if (!Array.isArray(res.body)) {
         throw new TrackerError(`${this.provider} GET ${new URL(next).pathname} did not answer a list`, res.status, false);
       }
       items.push(...(res.body as unknown[]));
-      next = parseLinkHeader(res.headers.get("link")).next ?? null;
+      next = nextPageUrl(res.url, res.headers, res.body.length);
+      if (next !== null && this.rebaseLink) next = this.rebaseLink(next);
     }
     return items;
   }
@@ -335,6 +360,31 @@ export function retryAfterAt(value: string, nowMs: number): string | null {
 }
 
 /** `Link` header → rel → URL, URLs kept verbatim. */
+/**
+ * The next page of a listing, however the tracker says it: `Link: rel="next"` (GitHub, Gitea's issue
+ * listings), `X-Next-Page` (GitLab), or only a count (`X-Total-Count`; Gitea's repository-wide
+ * comment listing sends no `Link`, routers/api/v1/repo/issue_comment.go) from which the next page
+ * number follows. Null after the last page.
+ */
+export function nextPageUrl(current: string, headers: Headers, itemsOnPage: number): string | null {
+  const link = parseLinkHeader(headers.get("link")).next;
+  if (link) return link;
+  const url = new URL(current);
+  const nextPage = headers.get("x-next-page")?.trim();
+  if (nextPage) {
+    url.searchParams.set("page", nextPage);
+    return url.toString();
+  }
+  if (headers.has("x-next-page")) return null; // GitLab: present and empty on the last page
+  const total = Number(headers.get("x-total-count") ?? headers.get("x-total") ?? Number.NaN);
+  if (!Number.isFinite(total) || itemsOnPage === 0) return null;
+  const page = Number(url.searchParams.get("page") ?? "1") || 1;
+  const size = Number(url.searchParams.get("limit") ?? url.searchParams.get("per_page") ?? "") || itemsOnPage;
+  if (page * size >= total) return null;
+  url.searchParams.set("page", String(page + 1));
+  return url.toString();
+}
+
 export function parseLinkHeader(value: string | null): Record<string, string> {
   const links: Record<string, string> = {};
   if (!value) return links;

@@ -64,6 +64,7 @@ export abstract class RestTracker implements Tracker {
   protected abstract readRepository(): Promise<RepositoryLookup>;
 
   abstract readonly repositoryWideComments: boolean;
+  abstract readonly maxCommentLength: number;
   abstract readonly commentsOrderedByUpdate: boolean;
   abstract listCommentsPage(request: ListPageRequest): Promise<CommentPage>;
   abstract listIssueComments(issueNumber: number): Promise<CanonicalComment[] | null>;

@@ -177,6 +177,8 @@ export interface CommentPage {
  */
 export interface CommentTracker {
   readonly repositoryWideComments: boolean;
+  /** The longest comment body the tracker accepts, in characters (GitHub 65,536; GitLab 1,000,000). */
+  readonly maxCommentLength: number;
   /** True when the repository-wide listing is ordered by `updated_at` ascending (GitHub). */
   readonly commentsOrderedByUpdate: boolean;
   /** One page of the repository-wide listing (GitHub/Gitea; GitLab throws). */
@@ -215,6 +217,8 @@ export interface TrackerConfig {
    * cannot tell (a GitHub App's installation token acts as `<slug>[bot]`).
    */
   actorLogin?: () => Promise<string>;
+  /** The repository's id as last confirmed by the tracker, when known: id-addressed paths must carry it. */
+  repositoryId?: string | null;
 }
 
 /** The tracker refused for rate limiting; try again at `retryAt` (ISO UTC). Never sleep on it. */

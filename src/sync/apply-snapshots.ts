@@ -15,6 +15,7 @@ import type { CanonicalIssue, IssueFields } from "../providers/types";
 import { enqueuePushes } from "../queue/send";
 import { originOf, rowChanges } from "./activity";
 import type { SyncContext } from "./context";
+import { adoptionWindow, firstAdoptable, inAdoptionWindow, sameStoredText, type AdoptionWindow } from "./adoption";
 import { decideSnapshot, type Decision, type SnapshotSource } from "./decide";
 import { applyGone } from "./deletion";
 import { followRenamedLogins } from "../db/identities";
@@ -45,9 +46,6 @@ export interface ApplyCounts {
 export function emptyCounts(): ApplyCounts {
   return { created: 0, updated: 0, unchanged: 0, conflicts: 0, pushQueued: 0, orphaned: 0, needsPoll: 0, notMarkedSeen: [] };
 }
-
-/** A lost create is looked for from this long before its attempt: the tracker's clock may differ. */
-const CLOCK_SKEW_MS = 5 * 60_000;
 
 /**
  * Merges tracker snapshots (a listing page, a webhook, a push answer) into the store. Returns what
@@ -229,14 +227,9 @@ export async function applySnapshots(
   return counts;
 }
 
-/** A lost create is adopted only if the tracker issue was created this soon after the first attempt. */
-const ADOPT_WINDOW_MS = 15 * 60_000;
-
 interface Adoptable {
   issue: IssueRow;
-  /** The earliest and latest instant the lost create's issue could have been created at. */
-  from: string;
-  until: string;
+  window: AdoptionWindow;
   /** The fields the create sent (stored as the base before it was sent). */
   sent: IssueFields;
 }
@@ -244,27 +237,24 @@ interface Adoptable {
 /** Creates still in flight (outbox pending) that were sent but never confirmed. */
 async function unconfirmedCreates(ctx: SyncContext): Promise<Adoptable[]> {
   const rows = await listUnconfirmedCreates(ctx.db, ctx.project.id);
-  // Allow for clock skew between this Worker and the tracker.
   return rows.flatMap((r) => {
     const sent = baseOfRow(r.issue);
-    if (!sent) return [];
-    const at = Date.parse(r.attemptedAt);
-    return [{ issue: r.issue, sent, from: nowIso(at - CLOCK_SKEW_MS), until: nowIso(at + ADOPT_WINDOW_MS) }];
+    return sent ? [{ issue: r.issue, sent, window: adoptionWindow(r.attemptedAt) }] : [];
   });
 }
 
 /**
- * The in-flight create this snapshot is, or -1: same title and body as sent, created within the
- * window of the attempt, and made by the token's own user — the last is asked of the tracker
- * (its creator-filtered search must return this very issue), so a person's same-titled issue is
- * imported as their own, never adopted.
+ * The in-flight create this snapshot is, or -1, by the one adoption rule (adoption.ts): same title
+ * and body as sent, inside the attempt's window, made by the token's own user — the last is asked
+ * of the tracker (its creator-filtered search must return this very issue), so a person's
+ * same-titled issue is imported as their own, never adopted.
  */
 async function findAdoptable(ctx: SyncContext, adoptable: readonly Adoptable[], snapshot: CanonicalIssue): Promise<number> {
   const fields = normalizeFields(snapshot);
-  const index = adoptable.findIndex(
-    (a) => a.sent.title === fields.title && a.sent.body === fields.body && a.from <= snapshot.createdAt && snapshot.createdAt <= a.until,
+  const found = await firstAdoptable(
+    adoptable,
+    (a) => a.sent.title === fields.title && sameStoredText(a.sent.body, fields.body) && inAdoptionWindow(a.window, snapshot.createdAt),
+    async (a) => (await ctx.tracker.findCreatedIssue(snapshot.title, a.window.from, (c) => c.externalId === snapshot.externalId)) !== null,
   );
-  if (index < 0) return -1;
-  const own = await ctx.tracker.findCreatedIssue(snapshot.title, adoptable[index]!.from, (c) => c.externalId === snapshot.externalId);
-  return own ? index : -1;
+  return found ? adoptable.indexOf(found) : -1;
 }

@@ -3,6 +3,7 @@
  * line naming her, so the tracker's readers know who wrote it. The line is added only on the way
  * out and removed on the way in, so the local body stays exactly what Jane wrote.
  */
+import { canonicalText } from "../providers/canonical";
 
 /** Markdown that would turn the author's name into markup or a mention is escaped. */
 function escapeName(author: string): string {
@@ -24,7 +25,7 @@ export function withoutAttribution(author: string, trackerBody: string): string 
   return trackerBody.startsWith(line) ? trackerBody.slice(line.length) : trackerBody;
 }
 
-/** Trackers may hand text back with CRLF line ends; compare and store with LF. */
+/** Trackers may hand text back with CRLF line ends; compare and store in the one canonical text form. */
 export function normalizeBody(body: string): string {
-  return body.replace(/\r\n/g, "\n");
+  return canonicalText(body);
 }

@@ -11,6 +11,7 @@ import type { Env } from "../env";
 import { DirectionRefused, NotFound, StateConflict } from "../errors";
 import { newId, nowIso } from "../ids";
 import type { ActivityOrigin } from "../db/activity";
+import { canonicalText } from "../providers/canonical";
 import { enqueueCommentPushes } from "../queue/send";
 import { commentChangedEntry, commentCreatedEntry } from "./comment-activity";
 import { leavesSyndarix } from "./comment-visibility";
@@ -49,7 +50,7 @@ export async function createLocalComment(
     id,
     projectId: project.id,
     issueId,
-    body: input.body,
+    body: canonicalText(input.body),
     author: input.author,
     visibility: input.visibility,
     createdAt: now,
@@ -80,6 +81,7 @@ export async function editLocalComment(
   origin: ActivityOrigin = { source: "api" },
 ): Promise<CommentRow> {
   assertLocalWritesAllowed(project);
+  body = canonicalText(body);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await loadLive(db, project, issueId, commentId);
     if (current.body === body) return current;
@@ -119,3 +121,4 @@ export async function deleteLocalComment(
   }
   throw new StateConflict(`comment ${commentId} is being changed concurrently; try again`);
 }
+

@@ -31,47 +31,40 @@ import {
 } from "../db/comments";
 import { getIssue } from "../db/issues";
 import { delayCreates, nextCreateAt } from "../db/outbox";
-import type { CommentOutboxRow, CommentRow } from "../db/schema";
+import type { CommentOutboxRow, CommentRow, IssueRow } from "../db/schema";
 import type { Env } from "../env";
 import { nowIso } from "../ids";
 import { commentProject } from "./field-directions";
 import { settingsOf } from "./project-settings";
 import { log } from "../log";
-import { RateLimitedError, TrackerError, type CanonicalComment } from "../providers/types";
-import { enqueueCommentPushes } from "../queue/send";
+import { TrackerError, type CanonicalComment } from "../providers/types";
 import { originOf } from "./activity";
+import { adoptionWindow, firstAdoptable, inAdoptionWindow, sameStoredText } from "./adoption";
 import { commentChangedEntry } from "./comment-activity";
 import { normalizeBody, withAttribution, withoutAttribution } from "./comment-attribution";
 import { leavesSyndarix } from "./comment-visibility";
 import { applyCommentDeletions, applyComments } from "./comments";
 import type { SyncContext } from "./context";
-import { CREATE_SPACING_MS, type PushOutcome } from "./push";
+import { proveCommentGone } from "./deletion";
+import { CREATE_SPACING_MS } from "./push";
+import { ACCESS_LOST_RETRY_MS, AGAIN, commonFailure, DONE, settleRounds, type PushOutcome, type Step } from "./settle";
 
-const CLOCK_SKEW_MS = 5 * 60_000;
-const MAX_ROUNDS = 3;
 /** A comment on an issue whose own create has not reached the tracker yet waits this long. */
 const WAIT_FOR_ISSUE_MS = 10_000;
-
-type Step = { kind: "done" } | { kind: "wait"; retryAt: string } | { kind: "again" };
-const DONE: Step = { kind: "done" };
-const AGAIN: Step = { kind: "again" };
 
 export async function pushComment(ctx: SyncContext, commentId: string): Promise<PushOutcome> {
   // Everything this push changes (its answer, a tracker edit it merges) is recorded as from a push.
   ctx = { ...ctx, origin: originOf(ctx, "push") };
-  for (let round = 0; round < MAX_ROUNDS; round++) {
-    const step = await pushOnce(ctx, commentId);
-    if (step.kind === "done") return { retryAt: null };
-    if (step.kind === "wait") return { retryAt: step.retryAt };
-  }
-  await enqueueCommentPushes(ctx.env, ctx.project.id, [commentId]);
-  return { retryAt: null };
+  return settleRounds(() => pushOnce(ctx, commentId));
 }
 
 async function pushOnce(ctx: SyncContext, commentId: string): Promise<Step> {
   const [comment, row] = await Promise.all([getComment(ctx.db, ctx.project.id, commentId), getCommentOutboxRow(ctx.db, commentId)]);
   if (!comment || !row || row.status !== "pending") return DONE;
   if (!ctx.project.syncEnabled) return DONE;
+  // Paused (credentials rejected, installation suspended, repository removed): the row stays
+  // pending, as for issues, and is sent once the project resumes (the cron sweep re-sends it).
+  if (ctx.credential.pausedReason) return DONE;
   const now = Date.now();
   const directed = commentProject(ctx.project, settingsOf(ctx.project).fieldDirections);
   if (!directed) {
@@ -103,14 +96,19 @@ async function pushOnce(ctx: SyncContext, commentId: string): Promise<Step> {
   try {
     if (row.op === "delete" || comment.deletedAt !== null) return await deleteStep(ctx, comment, row, issue.externalNumber);
     if (comment.externalId === null) return await createStep(ctx, comment, row, issue.externalNumber, now);
-    return await updateStep(ctx, comment, issue.externalNumber);
+    return await updateStep(ctx, comment, issue, issue.externalNumber);
   } catch (err) {
-    return handleFailure(ctx, comment, err);
+    return handleFailure(ctx, comment, issue, err);
   }
 }
 
+/**
+ * The text sent for a comment: with its attribution line, unless the line would take it past the
+ * tracker's length limit — then the comment itself is sent, whole, rather than refused.
+ */
 function textFor(ctx: SyncContext, comment: CommentRow): string {
-  return withAttribution(comment.author, comment.body, ctx.project.commentAttribution);
+  const attributed = withAttribution(comment.author, comment.body, ctx.project.commentAttribution);
+  return attributed.length > ctx.tracker.maxCommentLength ? comment.body : attributed;
 }
 
 async function createStep(ctx: SyncContext, comment: CommentRow, row: CommentOutboxRow, number: number, now: number): Promise<Step> {
@@ -127,29 +125,41 @@ async function createStep(ctx: SyncContext, comment: CommentRow, row: CommentOut
   await recordCommentCreateAttempt(ctx.db, { commentId: comment.id, sentBody: text, at: nowIso(now) });
   await delayCreates(ctx.db, ctx.project.id, nowIso(now + CREATE_SPACING_MS));
   // Only reached for an internal comment on a GitLab project that opted in: an internal note.
-  const created = await ctx.tracker.createComment(number, text, comment.visibility === "internal" ? { internal: true } : undefined);
-  return store(ctx, comment, created, `created tracker comment ${created.externalId} on #${number}`);
-}
-
-/** The comment an earlier attempt made and never heard back about: same issue, our user, same text, in the window. */
-async function findLostCreate(ctx: SyncContext, comment: CommentRow, row: CommentOutboxRow, number: number): Promise<CanonicalComment | null> {
-  const since = nowIso(Date.parse(row.createAttemptedAt!) - CLOCK_SKEW_MS);
-  const sent = normalizeBody(row.sentBody ?? textFor(ctx, comment));
-  const candidates = (await ctx.tracker.findOwnComments(number, since)).filter((c) => normalizeBody(c.body) === sent);
-  if (candidates.length === 0) return null;
-  // Never adopt a comment another local comment already owns (two identical "+1"s).
-  const owned = await loadCommentsByExternalIds(ctx.db, ctx.project.id, candidates.map((c) => c.externalId));
-  return candidates.find((c) => !owned.has(c.externalId)) ?? null;
-}
-
-async function updateStep(ctx: SyncContext, comment: CommentRow, number: number): Promise<Step> {
-  if (comment.base !== null && comment.base === comment.body) return store(ctx, comment, null, null);
-  const current = await ctx.tracker.getComment(number, comment.externalId!);
-  if (!current) {
-    // Deleted on the tracker while edited here: the tracker's deletion stands.
-    await markGone(ctx, comment);
+  const internal = comment.visibility === "internal";
+  const created = await ctx.tracker.createComment(number, text, internal ? { internal: true } : undefined);
+  if (internal && !created.internal) {
+    // GitLab before 15.3 ignores `internal` on create and publishes the note: it is taken down at
+    // once and the push fails with the reason, never left public.
+    await ctx.tracker.deleteComment(number, created.externalId);
+    const reason = "the tracker published the note although it was sent as internal (GitLab before 15.3 ignores `internal`); it was deleted again";
+    await failCommentPush(ctx.db, { commentId: comment.id, version: comment.version, reason, now: nowIso() }, [
+      failureEntry(ctx, comment, "comment.push_refused", `comment ${comment.id}: ${reason}`, nowIso()),
+    ]);
     return DONE;
   }
+  return store(ctx, comment, created, `created tracker comment ${created.externalId} on #${number}`, true);
+}
+
+/** The comment an earlier attempt made and never heard back about, by the one adoption rule (adoption.ts). */
+async function findLostCreate(ctx: SyncContext, comment: CommentRow, row: CommentOutboxRow, number: number): Promise<CanonicalComment | null> {
+  const window = adoptionWindow(row.createAttemptedAt!);
+  const sent = row.sentBody ?? textFor(ctx, comment);
+  // The tracker's own-comment listing is the token's user's comments since the window's start.
+  const candidates = await ctx.tracker.findOwnComments(number, window.from);
+  const owned = await loadCommentsByExternalIds(ctx.db, ctx.project.id, candidates.map((c) => c.externalId));
+  return firstAdoptable(
+    candidates,
+    (c) => inAdoptionWindow(window, c.createdAt) && sameStoredText(c.body, sent),
+    async () => true,
+    // Never adopt a comment another local comment already owns (two identical "+1"s).
+    async (c) => !owned.has(c.externalId),
+  );
+}
+
+async function updateStep(ctx: SyncContext, comment: CommentRow, issue: IssueRow, number: number): Promise<Step> {
+  if (comment.base !== null && comment.base === comment.body) return store(ctx, comment, null, null);
+  const current = await ctx.tracker.getComment(number, comment.externalId!);
+  if (!current) return absentOnTracker(ctx, comment, issue);
   const tracker = withoutAttribution(comment.author, normalizeBody(current.body));
   const stale = comment.externalUpdatedAt !== null && current.updatedAt < comment.externalUpdatedAt;
   if (!stale && tracker !== (comment.base ?? "")) {
@@ -158,7 +168,7 @@ async function updateStep(ctx: SyncContext, comment: CommentRow, number: number)
     return AGAIN;
   }
   const answer = await ctx.tracker.updateComment(number, comment.externalId!, textFor(ctx, comment));
-  return store(ctx, comment, answer, `sent body to tracker comment ${comment.externalId} on #${number}`);
+  return store(ctx, comment, answer, `sent body to tracker comment ${comment.externalId} on #${number}`, true);
 }
 
 async function deleteStep(ctx: SyncContext, comment: CommentRow, row: CommentOutboxRow, number: number): Promise<Step> {
@@ -166,7 +176,7 @@ async function deleteStep(ctx: SyncContext, comment: CommentRow, row: CommentOut
   if (externalId === null && row.createAttemptedAt) externalId = (await findLostCreate(ctx, comment, row, number))?.externalId ?? null;
   if (externalId !== null) await ctx.tracker.deleteComment(number, externalId);
   const now = nowIso();
-  const activity = pushActivity(ctx, comment, externalId, externalId !== null ? `deleted tracker comment ${externalId} on #${number}` : null, true, now);
+  const activity = pushActivity(ctx, comment, comment, externalId, externalId !== null ? `deleted tracker comment ${externalId} on #${number}` : null, true, now);
   await storeCommentPushResult(ctx.db, { comment, externalId, externalUrl: null, externalUpdatedAt: null, base: null, settled: true, deleted: true, now, activity });
   await closeCommentOutbox(ctx.db, comment.id, "done", null, nowIso());
   return DONE;
@@ -177,7 +187,7 @@ async function deleteStep(ctx: SyncContext, comment: CommentRow, row: CommentOut
  * locally meanwhile: the tracker was written), and the local row's changes, recorded only if the
  * comment was still at the version read.
  */
-function pushActivity(ctx: SyncContext, comment: CommentRow, externalId: string | null, what: string | null, settled: boolean, now: string): ActivityEntry[] {
+function pushActivity(ctx: SyncContext, comment: CommentRow, after: CommentRow, externalId: string | null, what: string | null, settled: boolean, now: string): ActivityEntry[] {
   const where = { projectId: ctx.project.id, origin: originOf(ctx, "push"), now };
   const entries: ActivityEntry[] = [];
   if (what) {
@@ -185,45 +195,68 @@ function pushActivity(ctx: SyncContext, comment: CommentRow, externalId: string 
     entries.push({ ...where, createdAt: now, issueId: comment.issueId, kind: "comment.pushed", changes: linked, detail: `comment ${comment.id}: ${what}` });
   }
   // The mapping is in comment.pushed; here only what changes on the local row itself.
-  const changed = commentChangedEntry(where, comment, { ...comment, syncState: settled ? "synced" : "pending_push" });
+  const changed = commentChangedEntry(where, comment, { ...after, syncState: settled ? "synced" : "pending_push" });
   if (changed) entries.push(changed);
   return entries;
 }
 
-async function store(ctx: SyncContext, comment: CommentRow, answer: CanonicalComment | null, what: string | null): Promise<Step> {
+/**
+ * Stores a push result by the settle rule (settle.ts): the tracker's answer is what it stored, so
+ * it becomes the base and — when the answer is to what this push sent (`sent`) — the local body
+ * too; a tracker that rewrites text (GitLab strips it) settles in one write instead of looping.
+ */
+async function store(ctx: SyncContext, comment: CommentRow, answer: CanonicalComment | null, what: string | null, sent = false): Promise<Step> {
   const base = answer ? withoutAttribution(comment.author, normalizeBody(answer.body)) : comment.base;
-  const settled = base === comment.body;
+  const body = sent && base !== null ? base : comment.body;
+  const settled = base === body;
   const now = nowIso();
+  const after = { ...comment, body };
   const atVersion = await storeCommentPushResult(ctx.db, {
     comment,
     externalId: answer?.externalId ?? null,
     externalUrl: answer?.url || null,
     externalUpdatedAt: answer?.updatedAt ?? null,
     base,
+    body: body !== comment.body ? body : null,
     settled,
     now,
-    activity: pushActivity(ctx, comment, answer?.externalId ?? null, answer ? what : null, settled, now),
+    activity: pushActivity(ctx, comment, after, answer?.externalId ?? null, answer ? what : null, settled, now),
   });
   return atVersion && settled ? DONE : AGAIN;
 }
 
-async function markGone(ctx: SyncContext, comment: CommentRow): Promise<void> {
-  const fresh = await getComment(ctx.db, ctx.project.id, comment.id);
-  if (fresh) await applyCommentDeletions(ctx, [fresh]);
+/**
+ * The tracker answered 404 for the comment: deleted only with proof (its issue reads fine as the
+ * same issue). A token that lost access waits; anything unproven leaves the comment alone.
+ */
+async function absentOnTracker(ctx: SyncContext, comment: CommentRow, issue: IssueRow): Promise<Step> {
+  const proof = await proveCommentGone(ctx, issue, comment.externalId!);
+  if (proof.status === "present") {
+    await applyComments(ctx, [proof.copy]);
+    return AGAIN;
+  }
+  if (proof.status === "gone") {
+    // Deleted on the tracker while edited here: the tracker's deletion stands.
+    const fresh = await getComment(ctx.db, ctx.project.id, comment.id);
+    if (fresh) await applyCommentDeletions(ctx, [fresh]);
+    return DONE;
+  }
+  const retryAt = nowIso(Date.now() + ACCESS_LOST_RETRY_MS);
+  await deferCommentPush(ctx.db, comment.id, retryAt);
+  log.info("comment push waits: the tracker does not show the comment and nothing proves it deleted", { projectId: ctx.project.id, commentId: comment.id, proof: proof.status });
+  return { kind: "wait", retryAt };
 }
 
-async function handleFailure(ctx: SyncContext, comment: CommentRow, err: unknown): Promise<Step> {
+async function handleFailure(ctx: SyncContext, comment: CommentRow, issue: IssueRow, failure: unknown): Promise<Step> {
   const now = nowIso();
-  if (err instanceof RateLimitedError) {
-    await deferCommentPush(ctx.db, comment.id, err.retryAt);
-    if (comment.externalId === null) await delayCreates(ctx.db, ctx.project.id, err.retryAt);
-    return { kind: "wait", retryAt: err.retryAt };
-  }
-  if (!(err instanceof TrackerError)) throw err;
-  if (err.retryable) {
-    await recordCommentPushAttempt(ctx.db, comment.id, err.message, now);
-    throw err;
-  }
+  const err = await commonFailure(failure, {
+    isCreate: comment.externalId === null,
+    defer: (at) => deferCommentPush(ctx.db, comment.id, at),
+    delayCreates: (at) => delayCreates(ctx.db, ctx.project.id, at),
+    recordAttempt: (message, at) => recordCommentPushAttempt(ctx.db, comment.id, message, at),
+  });
+  if (!(err instanceof TrackerError)) return err;
+  if (comment.externalId !== null && comment.deletedAt === null && (err.status === 404 || err.status === 410)) return absentOnTracker(ctx, comment, issue);
   log.error("comment push refused by the tracker", { projectId: ctx.project.id, commentId: comment.id, status: err.status, error: err.message });
   const kind = err.status === 401 || err.status === 403 ? "access.failed" : "comment.push_refused";
   await failCommentPush(ctx.db, { commentId: comment.id, version: comment.version, reason: `push failed: ${err.message}`, now }, [

@@ -10,8 +10,8 @@
  *   is ignored, so a late webhook never rolls a comment back.
  * - A comment whose issue is not imported yet waits in `pending_comments` and is applied once the
  *   issue exists. A comment deleted on either side stays deleted: a deleted row is never revived.
- * - A lost create found by a poll (same issue, same text, a create on record) is linked to the
- *   local comment that sent it, never imported as a second copy.
+ * - A lost create found by a poll is linked to the local comment that sent it, never imported as a
+ *   second copy — by the one adoption rule for every record kind (adoption.ts).
  */
 import {
   deletePendingStatements,
@@ -28,6 +28,7 @@ import { newId, nowIso } from "../ids";
 import type { CanonicalComment } from "../providers/types";
 import { enqueueCommentPushes } from "../queue/send";
 import { originOf } from "./activity";
+import { adoptionWindow, firstAdoptable, inAdoptionWindow, sameStoredText } from "./adoption";
 import { inboundActivity } from "./comment-activity";
 import { normalizeBody, withoutAttribution } from "./comment-attribution";
 import { leavesSyndarix } from "./comment-visibility";
@@ -92,7 +93,11 @@ export async function applyComments(ctx: SyncContext, incoming: readonly Canonic
       }
       applied.push(t.externalId);
       if (issue.deletedAt !== null || issue.syncState === "orphaned") continue;
-      const lost = unconfirmed.find((u) => u.comment.issueId === issue.id && !adopted.has(u.comment.id) && normalizeBody(u.sentBody) === normalizeBody(t.body) && t.createdAt >= isoMinus(u.attemptedAt, 5 * 60_000));
+      const lost = await firstAdoptable(
+        unconfirmed,
+        (u) => u.comment.issueId === issue.id && !adopted.has(u.comment.id) && sameStoredText(u.sentBody, t.body) && inAdoptionWindow(adoptionWindow(u.attemptedAt), t.createdAt),
+        async (u) => (await ctx.tracker.findOwnComments(t.issueNumber, adoptionWindow(u.attemptedAt).from)).some((c) => c.externalId === t.externalId),
+      );
       if (lost) {
         // The create's answer was lost; this is the comment it made. Link it, push what is left.
         adopted.add(lost.comment.id);
@@ -221,6 +226,3 @@ export function decideComment(ctx: Pick<SyncContext, "project">, local: CommentR
   return { kind: "update", current: local, set: { ...touched, ...seen, base: tracker, syncState: "pending_push" }, push: { outboxId: newId(), op: "update", now }, conflict };
 }
 
-function isoMinus(iso: string, ms: number): string {
-  return new Date(Date.parse(iso) - ms).toISOString();
-}

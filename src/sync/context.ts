@@ -33,6 +33,7 @@ export async function loadSyncContext(env: Env, projectId: string): Promise<Sync
     token: credential.token,
     fetch: credential.fetch,
     ...(credential.actorLogin ? { actorLogin: credential.actorLogin } : {}),
+    repositoryId: project.trackerRepositoryId,
   });
   return { env, db, project, tracker, credential };
 }

@@ -1,9 +1,17 @@
 /**
- * The deletion policy: what happens to a local issue whose tracker copy is gone (deleted,
- * transferred, moved), whoever found out — a webhook, a reconciliation probe or a push.
+ * Deletion needs proof, for every record kind; then the deletion policy decides what happens to a
+ * local issue whose tracker copy is gone (deleted, transferred, moved), whoever found out — a
+ * webhook, a reconciliation probe or a push.
+ *
+ * Absence is no proof: a 404 also answers a token that lost access, and a record can be missing
+ * from a listing whose offset pages shifted while they were read. A record is gone when the
+ * tracker says so about it while its container reads fine: an issue answering 404/410 while its
+ * repository reads (`getIssue` tells the two apart), a comment answering 404 while its issue reads
+ * as the same issue — or a deletion webhook.
  */
 import { deleteIssue, markOrphaned, unlinkForRecreate } from "../db/issues";
 import type { IssueRow } from "../db/schema";
+import type { CanonicalComment } from "../providers/types";
 import { deleteIssueLeavingTombstone } from "../db/tombstones";
 import { newId, nowIso } from "../ids";
 import { enqueuePushes } from "../queue/send";
@@ -49,4 +57,37 @@ export async function applyGone(
     { ...guarded, kind: "issue.orphaned", changes: { syncState: { before: local.syncState, after: "orphaned" } }, detail: `#${local.externalNumber} ${why}` },
   ]);
   return "orphaned";
+}
+
+/** What the tracker proves about an issue it answered 404/410 for: gone, unreadable, or nothing. */
+export async function proveIssueGone(ctx: SyncContext, number: number, externalId: string | null): Promise<GoneReason | "access_lost" | null> {
+  try {
+    const lookup = await ctx.tracker.getIssue(number);
+    if (lookup.status === "deleted") return { status: "deleted" };
+    if (lookup.status === "moved") return { status: "moved", movedTo: lookup.movedTo };
+    if (lookup.status === "access_lost") return "access_lost";
+    // The number now holds another issue (another id): ours is gone from it.
+    if (lookup.status === "found" && lookup.issue.externalId !== externalId) return { status: "deleted" };
+    return null;
+  } catch {
+    return null;
+  }
+}
+
+export type CommentProof =
+  | { status: "present"; copy: CanonicalComment }
+  | { status: "gone" }
+  | { status: "access_lost" }
+  /** The issue itself is gone or unreadable: the issue's own handling decides, not the comment's. */
+  | { status: "unproven" };
+
+/** Whether a comment the tracker did not show (404, or absent from a listing) is really gone. */
+export async function proveCommentGone(ctx: SyncContext, issue: Pick<IssueRow, "externalNumber" | "externalId">, externalId: string): Promise<CommentProof> {
+  if (issue.externalNumber === null) return { status: "unproven" };
+  const copy = await ctx.tracker.getComment(issue.externalNumber, externalId);
+  if (copy) return { status: "present", copy };
+  const lookup = await ctx.tracker.getIssue(issue.externalNumber);
+  if (lookup.status === "access_lost") return { status: "access_lost" };
+  if (lookup.status === "found" && lookup.issue.externalId === issue.externalId) return { status: "gone" };
+  return { status: "unproven" };
 }

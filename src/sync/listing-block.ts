@@ -1,6 +1,6 @@
 /**
  * Where an ordered listing (GitHub, GitLab) continues after a page, and the re-reading of
- * same-timestamp blocks.
+ * same-timestamp blocks — for every record kind (issues, repository-wide comments).
  *
  * Each page is normally a fresh keyset query ("updated since the last `updated_at` seen"). A page
  * whose items all share the `since` instant cannot move the keyset on, so the tracker's `Link` next
@@ -11,7 +11,17 @@
  * earlier passes missed; if it still does after MAX_BLOCK_PASSES, the run's cursor is capped at
  * the block, and the next run reads it again.
  */
-import type { IssuePage, IssuePageHead } from "../providers/types";
+/** What the block logic needs of a listed record, whatever its kind. */
+export interface ListedItem {
+  externalId: string;
+  updatedAt: string;
+}
+
+/** What it needs of a page. */
+export interface BlockPage {
+  nextUrl: string | null;
+  lastUpdatedAt: string | null;
+}
 
 /** Passes over one block (the first read included) before the run gives up and caps its cursor. */
 export const MAX_BLOCK_PASSES = 4;
@@ -40,7 +50,7 @@ export interface ListingPosition {
  * Moves `cp` to the request after `page`. Returns false when the listing is complete (no more
  * pages), true when there is a next request.
  */
-export function advanceListing(cp: ListingPosition, page: IssuePage, ordered: boolean): boolean {
+export function advanceListing(cp: ListingPosition, page: BlockPage, items: readonly ListedItem[], ordered: boolean): boolean {
   if (!ordered) {
     cp.nextUrl = page.nextUrl;
     return page.nextUrl !== null;
@@ -48,11 +58,11 @@ export function advanceListing(cp: ListingPosition, page: IssuePage, ordered: bo
   const T = cp.since;
   const wholePageAtSince = T !== null && page.lastUpdatedAt !== null && page.lastUpdatedAt <= T;
   const block = cp.block && cp.block.at === T ? cp.block : null;
-  if (block) recordBlockPage(block, page, T!);
+  if (block) recordBlockPage(block, items, T!);
 
   if (wholePageAtSince && page.nextUrl !== null) {
     // Inside a block: only an offset page can go on. A block begins at its query's first page.
-    cp.block = block ?? { at: T!, pass: 1, seen: blockIds(page, T!), newThisPass: 0 };
+    cp.block = block ?? { at: T!, pass: 1, seen: blockIds(items, T!), newThisPass: 0 };
     cp.nextUrl = page.nextUrl;
     return true;
   }
@@ -87,20 +97,20 @@ export function advanceListing(cp: ListingPosition, page: IssuePage, ordered: bo
  * being read or begins here). When not, the page's head alone decides the next request, so it can
  * be sent before the page's items are validated and normalised.
  */
-export function needsItems(cp: ListingPosition, head: IssuePageHead, ordered: boolean): boolean {
+export function needsItems(cp: ListingPosition, head: BlockPage, ordered: boolean): boolean {
   if (!ordered) return false;
   const T = cp.since;
   if (cp.block && cp.block.at === T) return true;
   return T !== null && head.lastUpdatedAt !== null && head.lastUpdatedAt <= T && head.nextUrl !== null;
 }
 
-function blockIds(page: IssuePage, at: string): string[] {
-  return page.issues.filter((s) => s.updatedAt <= at).map((s) => s.externalId);
+function blockIds(items: readonly ListedItem[], at: string): string[] {
+  return items.filter((s) => s.updatedAt <= at).map((s) => s.externalId);
 }
 
-function recordBlockPage(block: BlockState, page: IssuePage, at: string): void {
+function recordBlockPage(block: BlockState, items: readonly ListedItem[], at: string): void {
   const seen = new Set(block.seen);
-  for (const id of blockIds(page, at)) {
+  for (const id of blockIds(items, at)) {
     if (seen.has(id)) continue;
     seen.add(id);
     block.seen.push(id);

@@ -3,6 +3,7 @@
  * push job (best effort: the cron sweep re-sends a lost one). Refused for inbound projects, where
  * the tracker is the only master.
  */
+import { canonicalText } from "../providers/canonical";
 import type { ActivityOrigin } from "../db/activity";
 import type { Database } from "../db/client";
 import { fieldsOfRow, fieldsToColumns, getIssue, insertLocalIssue, updateLocalIssue } from "../db/issues";
@@ -68,7 +69,8 @@ export async function createLocalIssue(
   const id = newId();
   const fields = {
     title: input.title,
-    body: input.body ?? "",
+    // The one canonical text form (LF), as every tracker copy is stored: a CRLF body would never settle.
+    body: canonicalText(input.body ?? ""),
     state: "open" as const,
     labels: stringifySet(input.labels ?? []),
     assignees: stringifySet(input.assignees ?? []),
@@ -95,6 +97,7 @@ export async function editIssue(
 ): Promise<IssueRow> {
   assertLocalWritesAllowed(project);
   assertLabelsSendable(project, patch.labels);
+  if (patch.body !== undefined) patch = { ...patch, body: canonicalText(patch.body) };
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const current = await getIssue(db, project.id, issueId);
     if (!current) throw new NotFound("issue", issueId);

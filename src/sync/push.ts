@@ -39,11 +39,13 @@ import type { IssueRow, OutboxRow } from "../db/schema";
 import type { Env } from "../env";
 import { nowIso } from "../ids";
 import { log } from "../log";
-import { RateLimitedError, TrackerError, type CanonicalIssue, type IssueFields } from "../providers/types";
+import { TrackerError, type CanonicalIssue, type IssueFields } from "../providers/types";
 import { originOf, rowChanges } from "./activity";
+import { adoptionWindow, firstAdoptable, inAdoptionWindow, sameStoredText } from "./adoption";
+import { ACCESS_LOST_RETRY_MS, AGAIN, commonFailure, DONE, settleRounds, type PushOutcome, type Step } from "./settle";
 import { applySnapshots } from "./apply-snapshots";
 import type { SyncContext } from "./context";
-import { applyGone, type GoneReason } from "./deletion";
+import { applyGone, proveIssueGone, type GoneReason } from "./deletion";
 import { mergeThreeWay } from "./merge";
 import { recordRepositoryObservation } from "./repository";
 import { keepRefused, onlyRefusedDiffer, refusedFields, warningsJson, type SyncWarning } from "./refused-fields";
@@ -54,44 +56,18 @@ import { inScope } from "./scope";
 import { mapSnapshot, valueMaps } from "./value-maps";
 import { baseOfRow, changedFields, fieldsEqual, normalizeFields, pickFields, snapshotHash, SYNCED_FIELDS, type SyncedField } from "./snapshot";
 
-export interface PushOutcome {
-  /** Rate limited or paced: retry the message at this instant (ISO UTC). Null: done, ack it. */
-  retryAt: string | null;
-}
+export type { PushOutcome } from "./settle";
 
 /** Minimum spacing of tracker creates within one project. */
 export const CREATE_SPACING_MS = 1_000;
-/** A lost create is looked for from this long before its attempt: the tracker's clock may differ. */
-const CLOCK_SKEW_MS = 5 * 60_000;
-/** Rounds within one call when local edits keep arriving during tracker calls. */
-const MAX_ROUNDS = 3;
-/** A push still unsettled after its rounds comes back after this long (never at once). */
-const UNSETTLED_RETRY_MS = 30_000;
-/** A push that found the repository unreadable (access lost) tries again after this long. */
-const ACCESS_LOST_RETRY_MS = 10 * 60_000;
-/** A lost create is adopted only if the tracker issue was created this soon after the first attempt. */
-const ADOPT_WINDOW_MS = 15 * 60_000;
-
-type Step = { kind: "done" } | { kind: "wait"; retryAt: string } | { kind: "again" };
-const DONE: Step = { kind: "done" };
-const AGAIN: Step = { kind: "again" };
-
 /** Pushes the issue's pending outbox row, if any. Idempotent: duplicate jobs find nothing to do. */
 export async function pushIssue(ctx: SyncContext, issueId: string): Promise<PushOutcome> {
   ctx = { ...ctx, origin: ctx.origin ?? { source: "push" } };
   try {
-    for (let round = 0; round < MAX_ROUNDS; round++) {
-      const step = await pushOnce(ctx, issueId);
-      if (step.kind === "done") return { retryAt: null };
-      if (step.kind === "wait") return { retryAt: step.retryAt };
-    }
+    return await settleRounds(() => pushOnce(ctx, issueId));
   } finally {
     await recordRepositoryObservation(ctx);
   }
-  // Still not settled: the row stays pending and this message comes back after a delay. Never a
-  // fresh job at once — a push that cannot settle would spin on the tracker; the queue's retry
-  // limit bounds it (then the dead-letter consumer fails the row with a reason).
-  return { retryAt: nowIso(Date.now() + UNSETTLED_RETRY_MS) };
 }
 
 async function pushOnce(ctx: SyncContext, issueId: string): Promise<Step> {
@@ -179,17 +155,20 @@ async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now
  * short window of the attempt, and not already another local issue's (two same-titled creates).
  */
 async function findLostCreate(ctx: SyncContext, issue: IssueRow, attemptedAt: string): Promise<CanonicalIssue | null> {
-  const since = nowIso(Date.parse(attemptedAt) - CLOCK_SKEW_MS);
-  const until = nowIso(Date.parse(attemptedAt) + ADOPT_WINDOW_MS);
+  const window = adoptionWindow(attemptedAt);
   const sent = baseOfRow(issue);
   const body = (sent ?? normalizeFields(fieldsOfRow(issue))).body;
-  const accept = async (candidate: CanonicalIssue): Promise<boolean> => {
-    if (candidate.createdAt > until || normalizeFields(candidate).body !== body) return false;
-    return (await getIssueByExternalId(ctx.db, ctx.project.id, candidate.externalId)) === undefined;
-  };
+  // The tracker's search already filters on the token's own user and the window's start.
+  const accept = async (candidate: CanonicalIssue): Promise<boolean> =>
+    (await firstAdoptable(
+      [candidate],
+      (c) => inAdoptionWindow(window, c.createdAt) && sameStoredText(normalizeFields(c).body, body),
+      async () => true,
+      async (c) => (await getIssueByExternalId(ctx.db, ctx.project.id, c.externalId)) === undefined,
+    )) !== null;
   const titles = [...new Set([sent?.title, issue.title].filter((t): t is string => t !== undefined))];
   for (const title of titles) {
-    const found = await ctx.tracker.findCreatedIssue(title, since, accept);
+    const found = await ctx.tracker.findCreatedIssue(title, window.from, accept);
     if (found) return found;
   }
   return null;
@@ -291,21 +270,17 @@ async function store(
   return atVersion && settled ? DONE : AGAIN;
 }
 
-async function handleFailure(ctx: SyncContext, issue: IssueRow, err: unknown): Promise<Step> {
+async function handleFailure(ctx: SyncContext, issue: IssueRow, failure: unknown): Promise<Step> {
   const now = nowIso();
-  if (err instanceof RateLimitedError) {
-    await deferPush(ctx.db, issue.id, err.retryAt);
-    // A create refused for rate limiting holds back the project's other creates too.
-    if (issue.externalId === null) await delayCreates(ctx.db, ctx.project.id, err.retryAt);
-    return { kind: "wait", retryAt: err.retryAt };
-  }
-  if (!(err instanceof TrackerError)) throw err;
-  if (err.retryable) {
-    await recordPushAttempt(ctx.db, issue.id, err.message, now);
-    throw err;
-  }
+  const err = await commonFailure(failure, {
+    isCreate: issue.externalId === null,
+    defer: (at) => deferPush(ctx.db, issue.id, at),
+    delayCreates: (at) => delayCreates(ctx.db, ctx.project.id, at),
+    recordAttempt: (message, at) => recordPushAttempt(ctx.db, issue.id, message, at),
+  });
+  if (!(err instanceof TrackerError)) return err;
   if (issue.externalNumber !== null && (err.status === 404 || err.status === 410)) {
-    const gone = await goneReason(ctx, issue);
+    const gone = await proveIssueGone(ctx, issue.externalNumber, issue.externalId);
     if (gone === "access_lost") return waitForAccess(ctx, issue);
     if (gone) return applyDeletionPolicy(ctx, issue, gone);
   }
@@ -323,20 +298,6 @@ async function handleFailure(ctx: SyncContext, issue: IssueRow, err: unknown): P
     },
   ]);
   return DONE;
-}
-
-/** Whether an update's 404/410 means the tracker issue is gone (or only that we may not see it). */
-async function goneReason(ctx: SyncContext, issue: IssueRow): Promise<GoneReason | "access_lost" | null> {
-  try {
-    const lookup = await ctx.tracker.getIssue(issue.externalNumber!);
-    if (lookup.status === "deleted") return { status: "deleted" };
-    if (lookup.status === "moved") return { status: "moved", movedTo: lookup.movedTo };
-    if (lookup.status === "access_lost") return "access_lost";
-    if (lookup.status === "found" && lookup.issue.externalId !== issue.externalId) return { status: "deleted" };
-    return null;
-  } catch {
-    return null;
-  }
 }
 
 /**

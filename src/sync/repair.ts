@@ -4,7 +4,7 @@
  * is a compare-and-set on the issue version in one batch with its push and its activity entry;
  * the push job is sent afterwards (the cron sweep re-sends a lost one).
  */
-import { fieldChanges, type ActivityOrigin } from "../db/activity";
+import { fieldChanges, type ActivityEntry, type ActivityOrigin } from "../db/activity";
 import type { Database } from "../db/client";
 import { getComment, getCommentOutboxRow, reopenFailedCommentPush } from "../db/comments";
 import { countUnresolvedForIssue, getConflict, writeCommentConflictResolution, writeConflictResolution } from "../db/conflicts";
@@ -174,17 +174,7 @@ export async function retryPush(env: Env, db: Database, project: ProjectRow, iss
   const reopened = await reopenFailedPush(db, {
     issueId,
     now,
-    activity: [
-      {
-        projectId: project.id,
-        issueId,
-        kind: "push.retried",
-        origin,
-        createdAt: now,
-        changes: issue.syncState !== "pending_push" ? { syncState: { before: issue.syncState, after: "pending_push" } } : null,
-        detail: `push retried by hand${row.lastError ? ` (last error: ${row.lastError})` : ""}`,
-      },
-    ],
+    activity: [retriedEntry({ projectId: project.id, issueId, origin, now }, issue.syncState, `push retried by hand${row.lastError ? ` (last error: ${row.lastError})` : ""}`)],
   });
   if (!reopened) throw new StateConflict(`issue ${issueId} has no failed push to retry`);
   await enqueuePushes(env, project.id, [issueId]);
@@ -192,27 +182,24 @@ export async function retryPush(env: Env, db: Database, project: ProjectRow, iss
 }
 
 /** Makes a failed comment push (refused, or out of retries) pending again and queues it. */
-export async function retryCommentPush(env: Env, db: Database, project: ProjectRow, commentId: string, origin: ActivityOrigin): Promise<{ commentId: string }> {
+export async function retryCommentPush(
+  env: Env,
+  db: Database,
+  project: ProjectRow,
+  commentId: string,
+  origin: ActivityOrigin,
+  issueId?: string,
+): Promise<{ commentId: string }> {
   if (project.syncDirection === "inbound") throw new DirectionRefused(`project ${project.id} syncs inbound only: nothing is pushed`);
   const comment = await getComment(db, project.id, commentId);
-  if (!comment) throw new NotFound("comment", commentId);
+  if (!comment || (issueId !== undefined && comment.issueId !== issueId)) throw new NotFound("comment", commentId);
   const row = await getCommentOutboxRow(db, commentId);
   if (!row || row.status !== "failed") throw new StateConflict(`comment ${commentId} has no failed push to retry`);
   const now = nowIso();
   const reopened = await reopenFailedCommentPush(db, {
     commentId,
     now,
-    activity: [
-      {
-        projectId: project.id,
-        issueId: comment.issueId,
-        kind: "push.retried",
-        origin,
-        createdAt: now,
-        changes: comment.syncState !== "pending_push" ? { syncState: { before: comment.syncState, after: "pending_push" } } : null,
-        detail: `comment ${commentId}: push retried by hand${row.lastError ? ` (last error: ${row.lastError})` : ""}`,
-      },
-    ],
+    activity: [retriedEntry({ projectId: project.id, issueId: comment.issueId, origin, now }, comment.syncState, `comment ${commentId}: push retried by hand${row.lastError ? ` (last error: ${row.lastError})` : ""}`)],
   });
   if (!reopened) throw new StateConflict(`comment ${commentId} has no failed push to retry`);
   await enqueueCommentPushes(env, project.id, [commentId]);
@@ -262,4 +249,21 @@ export async function acknowledgeDelivery(db: Database, project: ProjectRow, del
   ]);
   if (!done) throw new StateConflict(`delivery ${row.deliveryId} is no longer failed: nothing to acknowledge`);
   return (await findDelivery(db, project.id, deliveryId)) ?? row;
+}
+
+/** The `push.retried` entry of a hand retry, for a record of any kind (an issue or one of its comments). */
+export function retriedEntry(
+  where: { projectId: string; issueId: string; origin: ActivityOrigin; now: string },
+  syncState: string,
+  detail: string,
+): ActivityEntry {
+  return {
+    projectId: where.projectId,
+    issueId: where.issueId,
+    kind: "push.retried",
+    origin: where.origin,
+    createdAt: where.now,
+    changes: syncState !== "pending_push" ? { syncState: { before: syncState, after: "pending_push" } } : null,
+    detail,
+  };
 }

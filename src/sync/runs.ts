@@ -22,12 +22,12 @@ import { database, type Database } from "../db/client";
 import { listUnseenLinked, markSeen } from "../db/issues";
 import { getProject } from "../db/projects";
 import type { SyncRunRow } from "../db/schema";
-import { getActiveRun, insertRun, recordRunFailed, recordRunSucceeded, recordStep, zeroCounts, type RunCounts } from "../db/sync-runs";
+import { getActiveRun, insertRun, recordRunFailed, recordRunSucceeded, recordStep, storeIssueCursor, zeroCounts, type RunCounts } from "../db/sync-runs";
 import type { Env } from "../env";
 import { ConfigurationError, NotFound, ProjectPaused, StateConflict } from "../errors";
 import { newId, nowIso } from "../ids";
 import { errorText, log } from "../log";
-import { RateLimitedError, TrackerError, type IssuePage, type IssuePageHead } from "../providers/types";
+import { RateLimitedError, TrackerError, type IssuePage } from "../providers/types";
 import { applySnapshots } from "./apply-snapshots";
 import { applyPullRequest } from "./pull-requests";
 import { loadSyncContext, type SyncContext } from "./context";
@@ -35,13 +35,13 @@ import { openCredential, refreshTokenExpiry } from "./credentials";
 import { commentStep, initialCommentCheckpoint, type CommentCheckpoint } from "./comments-run";
 import { applyGone } from "./deletion";
 import { recordRepositoryObservation } from "./repository";
-import { advanceListing, cappedCursor, needsItems, type ListingPosition } from "./listing-block";
+import { cappedCursor } from "./listing-block";
+import { initialListing, listPages, OVERLAP_MS, type ListingCheckpoint, type PagePosition } from "./listing-loop";
 
 export type RunMode = "incremental" | "full";
 export type RunTrigger = "cron" | "api" | "webhook" | "resume";
 
-/** Re-read this much before the cursor: tracker clocks and replication lag are not exact. */
-export const OVERLAP_MS = 2 * 60_000;
+export { OVERLAP_MS };
 /**
  * Per step (one alarm invocation) the budget is 50 subrequests on the free plan: a page costs one
  * tracker request and 4–5 D1 queries, a probe one request and up to 3 queries, plus ~4 for the run.
@@ -51,34 +51,25 @@ const PROBES_PER_STEP = 10;
 /** Consecutive failed steps (5xx / network after the tracker client's own retries) before a run fails. */
 const MAX_STEP_FAILURES = 5;
 
-interface Checkpoint extends ListingPosition {
+interface Checkpoint extends ListingCheckpoint {
   /** "comments": the comment phase (sync/comments-run.ts), after the issue listing and probes. */
   phase: "list" | "probe" | "comments" | "pulls";
   comments?: CommentCheckpoint;
   /** Pull request phase (GitLab, Gitea: their issue listings carry no PRs). */
   pulls?: PullRequestCheckpoint;
-  /** Keyset position for ordered trackers; the fixed `since` for unordered ones. */
-  since: string | null;
-  /** A `Link` next URL to follow verbatim, when set. */
-  nextUrl: string | null;
-  /** Highest `updated_at` stored by this run. */
-  highWater: string | null;
-  /** The tracker's clock (or ours, minus the overlap) when the run's listing began. */
-  listingStartedAt: string | null;
-  /** True while the next request is the run's first: the only one that may use the stored ETag. */
-  firstRequest: boolean;
-  /** ETag of the first page, kept when that page held the whole change set. */
-  firstPageEtag: string | null;
   /** Probe phase: keyset over local issue ids. */
   probeAfterId: string | null;
   failures: number;
-  /** Items the tracker says the listing holds (its first page's count header); null when it gives none. */
-  total?: number | null;
+  /**
+   * The issue cursor this run reached, stored when the issue phase completed: each phase keeps its
+   * own cursor, so a comment phase that fails never holds issue sync back.
+   */
+  issueCursor?: { cursor: string | null; etag: string | null };
 }
 
 function initialCheckpoint(mode: RunMode, cursor: string | null): Checkpoint {
   const since = mode === "incremental" && cursor ? new Date(Date.parse(cursor) - OVERLAP_MS).toISOString() : null;
-  return { phase: "list", since, nextUrl: null, highWater: null, listingStartedAt: null, firstRequest: true, firstPageEtag: null, probeAfterId: null, failures: 0 };
+  return { phase: "list", ...initialListing(since), probeAfterId: null, failures: 0 };
 }
 
 /**
@@ -178,6 +169,7 @@ async function runCheckedStep(
             ? await commentPhaseStep(ctx, run, checkpoint)
             : await pullRequestStep(ctx, run, checkpoint);
     if (done && checkpoint.phase !== "comments" && checkpoint.phase !== "pulls") {
+      await storeIssuePhaseCursor(ctx, checkpoint);
       checkpoint.phase = "comments";
       done = false;
     } else if (done && checkpoint.phase === "comments" && ctx.tracker.listPullRequestsPage) {
@@ -210,7 +202,9 @@ async function runCheckedStep(
       return { nextStepAt: retryAt };
     }
     await recordStep(db, run.id, counts, { startedAt });
-    await failRun(db, run, projectId, message, err instanceof TrackerError ? err.status : null);
+    // A stuck phase says which it is (status, dashboard): the comment phase's trouble keeps the issue cursor.
+    const stuck = checkpoint.phase === "comments" ? `the comment phase failed (issues are synced up to the issue cursor): ${message}` : message;
+    await failRun(db, run, projectId, stuck, err instanceof TrackerError ? err.status : null);
     return { nextStepAt: null };
   }
 }
@@ -225,41 +219,8 @@ export interface PageCarry {
   held: { key: string; page: Promise<IssuePage> } | null;
 }
 
-/** Where the listing stands: the parameters of the next page request. */
-interface PagePosition {
-  since: string | null;
-  url: string | null;
-}
-
 function carryKey(run: SyncRunRow, at: PagePosition): string {
   return JSON.stringify([run.id, run.mode, at.since, at.url]);
-}
-
-/** A page request in flight: its head as soon as the adapter read the raw answer, its page when normalised. */
-interface StartedPage {
-  head: Promise<IssuePageHead>;
-  page: Promise<IssuePage>;
-}
-
-function headOf(page: IssuePage): IssuePageHead {
-  const { issues: _issues, ...head } = page;
-  return head;
-}
-
-/** Starts a page request now; the rejections are observed later by whoever awaits them. */
-function startPage(ctx: SyncContext, at: PagePosition, etag: string | null): StartedPage {
-  let announce: (head: IssuePageHead) => void = () => undefined;
-  const early = new Promise<IssuePageHead>((resolve) => (announce = resolve));
-  const page = ctx.tracker.listPage({ since: at.since, url: at.url, etag, onHead: (head) => announce(head) });
-  page.catch(() => undefined); // awaited (or deliberately dropped) later; never an unhandled rejection
-  // An adapter that announces no head (or a 304) gives it with the finished page.
-  const head = Promise.race([early, page.then(headOf)]);
-  head.catch(() => undefined);
-  return { head, page };
-}
-
-function settledPage(page: IssuePage): StartedPage {
-  return { head: Promise.resolve(headOf(page)), page: Promise.resolve(page) };
 }
 
 /** The carried page for `at`, if the previous step fetched exactly that; a failed carry is re-fetched. */
@@ -278,95 +239,42 @@ async function takeCarried(carry: PageCarry | undefined, key: string): Promise<I
 }
 
 /**
- * Where the listing goes after `page`, known as soon as the page arrives (before it is applied), or
- * null when it was the last page.
- */
-
-/**
- * Reads up to PAGES_PER_STEP pages. True when the listing (and, for full runs, probing) is complete.
- *
- * Pipelined: the request for page k+1 is started as soon as page k's raw answer says where it is (its
- * head: `Link`, last raw `updated_at`; inside a same-second block, once its items are read) and runs
- * while page k is validated, normalised, merged and written; the checkpoint (`cp.since` / `cp.nextUrl`) moves past page k only after its
- * writes completed. The last page of a step starts the next step's first request into `carry`.
- * Every request started is one the serial loop would make too: nothing is fetched past the end.
+ * Reads up to PAGES_PER_STEP pages of the issue listing through the one listing loop
+ * (listing-loop.ts). True when the listing (and, for full runs, probing) is complete. The last page
+ * of a step starts the next step's first request into `carry`.
  */
 async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, counts: RunCounts, carry?: PageCarry): Promise<boolean> {
-  const ordered = ctx.tracker.orderedByUpdate;
-  const useEtag = cp.firstRequest && run.mode === "incremental" && ctx.project.cursorEtag !== null;
-  const first: PagePosition = { since: cp.since, url: cp.nextUrl };
-  const carried = useEtag ? null : await takeCarried(carry, carryKey(run, first));
-  let pending: StartedPage = carried ? settledPage(carried) : startPage(ctx, first, useEtag ? ctx.project.cursorEtag : null);
-  for (let i = 0; i < PAGES_PER_STEP; i++) {
-    // Where the listing goes after this page (same-second block re-reads included), decided from the
-    // page's raw head when that suffices — before its items are validated and normalised — so the
-    // next request overlaps this page's normalisation and write; the checkpoint takes it after.
-    const head = await pending.head;
-    const after: ListingPosition = structuredClone({ since: cp.since, nextUrl: cp.nextUrl, block: cp.block ?? null, cursorCap: cp.cursorCap ?? null });
-    const advance = (from: IssuePage) => {
-      const next: PagePosition | null = advanceListing(after, from, ordered) ? { since: after.since, url: after.nextUrl } : null;
-      // The step's last page starts the next request only if something will keep it (no wasted request).
-      const ahead = next && (i < PAGES_PER_STEP - 1 || carry) ? startPage(ctx, next, null) : null;
-      return { next, ahead };
-    };
-    // The items are not read on this path (needsItems): the head stands for the page.
-    let moved = needsItems(after, head, ordered) ? null : advance({ ...head, issues: [] });
-    let page: IssuePage;
-    try {
-      page = await pending.page;
-    } catch (err) {
-      await moved?.ahead?.page.catch(() => undefined);
-      throw err;
-    }
-    counts.pages++;
-    if (cp.firstRequest) {
-      cp.listingStartedAt = page.serverTime ?? nowIso(Date.now() - OVERLAP_MS);
-      // The ETag can stand for "nothing changed" only if this page held every change: a new change
-      // sorts last, so it would land on a later page and leave a full first page unchanged.
-      cp.firstPageEtag = page.etag && page.nextUrl === null && page.rawCount < ctx.tracker.pageSize ? page.etag : null;
-      cp.firstRequest = false;
-      // The progress bar's denominator: what the tracker counts for this listing, if it counts.
-      cp.total = page.total ?? null;
-    }
-    if (page.notModified) {
-      cp.firstPageEtag = ctx.project.cursorEtag;
-      cp.nextUrl = null;
-      break;
-    }
-    moved ??= advance(page);
-    const { next, ahead } = moved;
-    try {
-      counts.fetched += page.issues.length;
-      if (page.issues.length > 0) {
-        const applied = await applySnapshots(ctx, page.issues, "listing", run.mode === "full" ? { seenByRun: run.id } : {});
-        counts.created += applied.created;
-        counts.updated += applied.updated;
-        counts.unchanged += applied.unchanged;
-        counts.conflicts += applied.conflicts;
-        counts.pushed += applied.pushQueued;
-        counts.orphaned += applied.orphaned;
-        // Written rows were marked in their write; only skipped ones still need it.
-        if (run.mode === "full" && applied.notMarkedSeen.length > 0) await markSeen(ctx.db, ctx.project.id, run.id, applied.notMarkedSeen);
-        for (const s of page.issues) if (!cp.highWater || s.updatedAt > cp.highWater) cp.highWater = s.updatedAt;
-      }
-      // Pull requests the listing carries (GitHub) keep their development links current.
-      for (const pr of page.pullRequests ?? []) await applyPullRequest(ctx, pr);
-    } catch (err) {
-      // Let the request in flight finish before the step ends: no tracker traffic outlives it.
-      await ahead?.page.catch(() => undefined);
-      throw err;
-    }
-    // Page k is written: only now may the checkpoint move past it (block re-read state included).
-    Object.assign(cp, after);
-    if (!next) break;
-    if (!ahead) return false;
-    if (i === PAGES_PER_STEP - 1) {
-      if (carry) carry.held = { key: carryKey(run, next), page: ahead.page };
-      return false;
-    }
-    pending = ahead;
-  }
-  if (cp.nextUrl !== null) return false;
+  const complete = await listPages<IssuePage>(
+    {
+      ordered: ctx.tracker.orderedByUpdate,
+      pageSize: ctx.tracker.pageSize,
+      storedEtag: run.mode === "incremental" ? ctx.project.cursorEtag : null,
+      items: (page) => page.issues,
+      fetch: (at, etag, onHead) => ctx.tracker.listPage({ since: at.since, url: at.url, etag, onHead }),
+      takeCarried: (at) => takeCarried(carry, carryKey(run, at)),
+      hold: carry ? (at, page) => void (carry.held = { key: carryKey(run, at), page }) : undefined,
+      received: () => void counts.pages++,
+      apply: async (page) => {
+        counts.fetched += page.issues.length;
+        if (page.issues.length > 0) {
+          const applied = await applySnapshots(ctx, page.issues, "listing", run.mode === "full" ? { seenByRun: run.id } : {});
+          counts.created += applied.created;
+          counts.updated += applied.updated;
+          counts.unchanged += applied.unchanged;
+          counts.conflicts += applied.conflicts;
+          counts.pushed += applied.pushQueued;
+          counts.orphaned += applied.orphaned;
+          // Written rows were marked in their write; only skipped ones still need it.
+          if (run.mode === "full" && applied.notMarkedSeen.length > 0) await markSeen(ctx.db, ctx.project.id, run.id, applied.notMarkedSeen);
+        }
+        // Pull requests the listing carries (GitHub) keep their development links current.
+        for (const pr of page.pullRequests ?? []) await applyPullRequest(ctx, pr);
+      },
+    },
+    cp,
+    PAGES_PER_STEP,
+  );
+  if (!complete) return false;
   if (run.mode === "full") {
     cp.phase = "probe";
     return false;
@@ -437,18 +345,33 @@ async function pullRequestStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint
   }
 }
 
-/** The comment phase runs as its own step kind, with its own checkpoint and cursor. */
+/**
+ * The comment phase runs as its own step kind, with its own checkpoint and cursor. A per-issue walk
+ * (GitLab) reads notes after the issue listing began: that instant, on the tracker's clock, bounds
+ * what it has seen.
+ */
 async function commentPhaseStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint): Promise<boolean> {
-  cp.comments ??= initialCommentCheckpoint(run.mode, ctx.project.commentCursor, ctx.tracker.repositoryWideComments);
+  cp.comments ??= { ...initialCommentCheckpoint(run.mode, ctx.project.commentCursor, ctx.tracker.repositoryWideComments), ...(ctx.tracker.repositoryWideComments ? {} : { listingStartedAt: cp.listingStartedAt }) };
   return commentStep(ctx, run, cp.comments);
+}
+
+/**
+ * The issue phase is complete: its cursor is stored now, before the comment phase runs. Ordered
+ * trackers: everything up to the highest updated_at stored is stored. Unordered: everything changed
+ * before the listing began was listed.
+ */
+async function storeIssuePhaseCursor(ctx: SyncContext, cp: Checkpoint): Promise<void> {
+  if (cp.issueCursor) return;
+  const advancedTo = ctx.tracker.orderedByUpdate ? cp.highWater : cp.highWater ? cp.listingStartedAt : null;
+  const cursor = maxIso(ctx.project.cursor, cappedCursor(advancedTo, cp));
+  // The stored ETag belongs to the request that starts from this cursor; a moved cursor changes the URL.
+  cp.issueCursor = { cursor, etag: cursor === ctx.project.cursor ? cp.firstPageEtag : null };
+  await storeIssueCursor(ctx.db, ctx.project.id, cp.issueCursor.cursor, cp.issueCursor.etag);
 }
 
 async function finishRun(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, counts: RunCounts, startedAt: string, now: () => number): Promise<void> {
   const finishedAt = nowIso(now());
-  // Ordered trackers: everything up to the highest updated_at stored is stored. Unordered: everything
-  // changed before the listing began was listed.
-  const advancedTo = ctx.tracker.orderedByUpdate ? cp.highWater : cp.highWater ? cp.listingStartedAt : null;
-  const cursor = maxIso(ctx.project.cursor, cappedCursor(advancedTo, cp));
+  await storeIssuePhaseCursor(ctx, cp);
   await recordRunSucceeded(ctx.db, {
     runId: run.id,
     projectId: ctx.project.id,
@@ -456,9 +379,8 @@ async function finishRun(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, coun
     counts,
     startedAt,
     finishedAt,
-    cursor,
-    // The stored ETag belongs to the request that starts from this cursor; a moved cursor changes the URL.
-    cursorEtag: cursor === ctx.project.cursor ? cp.firstPageEtag : null,
+    cursor: cp.issueCursor!.cursor,
+    cursorEtag: cp.issueCursor!.etag,
     ...totalOf(cp),
   });
   log.info("sync run succeeded", { projectId: ctx.project.id, runId: run.id, mode: run.mode });

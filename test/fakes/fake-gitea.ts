@@ -335,7 +335,10 @@ async function routeComments(store: FakeStore, req: FakeRequest, rest: string): 
     if (since === "invalid") return json(422, { message: "since is invalid" });
     let items = store.visibleComments();
     if (typeof since === "number") items = items.filter((c) => seconds(c.updatedAt) >= seconds(since));
-    return paged(req, items.map((c) => comment(req.base, store, c)), store.perPage);
+    // ListRepoIssueComments (routers/api/v1/repo/issue_comment.go) sets only `X-Total-Count`, no
+    // `Link` (the PR adding it was closed unmerged); `limit` is capped at MAX_RESPONSE_ITEMS (50).
+    const slice = pageOf(items.map((c) => comment(req.base, store, c)), req.url.searchParams.get("page"), req.url.searchParams.get("limit"), 30, 50);
+    return json(200, slice.items, { "x-total-count": String(slice.total) });
   }
   const one = /^\/issues\/comments\/(\d+)$/.exec(rest);
   if (one) {

@@ -219,6 +219,9 @@ function listMilestones(store: FakeStore, req: FakeRequest): Response {
  * (`/issues/{n}/comments`, POST 201), and one comment (`/issues/comments/{id}`: GET, PATCH 200,
  * DELETE 204, 404 once deleted). A new comment touches its issue's `updated_at`.
  */
+/** GitHub refuses a comment body over 65,536 characters: 422 "body is too long (maximum is 65536 characters)". */
+const MAX_COMMENT_CHARS = 65_536;
+
 async function routeComments(store: FakeStore, req: FakeRequest, repo: string, pathname: string): Promise<Response | null> {
   const lower = pathname.toLowerCase();
   if (req.method === "GET" && (lower === `${repo}/issues/comments`.toLowerCase() || pathname === `/repositories/${store.repositoryId}/issues/comments`)) {
@@ -250,6 +253,7 @@ async function routeComments(store: FakeStore, req: FakeRequest, repo: string, p
     if (req.method === "PATCH") {
       const body = await readJson(req.request);
       if (!body || typeof body.body !== "string") return validationFailed("body", "missing_field");
+      if (body.body.length > MAX_COMMENT_CHARS) return validationFailed("body", "custom");
       return json(200, comment(req.base, store, store.editComment(found.id, body.body)), rateHeaders(store));
     }
     if (req.method === "DELETE") {
@@ -278,6 +282,7 @@ async function routeComments(store: FakeStore, req: FakeRequest, repo: string, p
     if (req.method === "POST") {
       const body = await readJson(req.request);
       if (!body || typeof body.body !== "string" || body.body === "") return validationFailed("body", "missing_field");
+      if (body.body.length > MAX_COMMENT_CHARS) return validationFailed("body", "custom");
       const created = store.addComment(number, { body: body.body, author: store.tokenUser.login });
       const rendered = comment(req.base, store, created);
       return json(201, rendered, { location: String(rendered.url), ...rateHeaders(store) });

@@ -270,7 +270,7 @@ async function routeNotes(store: FakeStore, req: FakeRequest, rest: string): Pro
   if (list && req.method === "POST") {
     const body = await readJson(req.request);
     if (!body || typeof body.body !== "string" || body.body === "") return json(400, { message: { note: ["can't be blank"] } });
-    const created = store.addComment(iid, { body: body.body, author: store.tokenUser.login, internal: body.internal === true });
+    const created = store.addComment(iid, { body: noteAsStored(store, body.body), author: store.tokenUser.login, internal: body.internal === true && !store.ignoresInternalOnCreate });
     return json(201, note(req.base, store, created));
   }
   if (one) {
@@ -280,7 +280,7 @@ async function routeNotes(store: FakeStore, req: FakeRequest, rest: string): Pro
     if (req.method === "PUT") {
       const body = await readJson(req.request);
       if (!body || typeof body.body !== "string") return json(400, { error: "body is missing" });
-      return json(200, note(req.base, store, store.editComment(found.id, body.body)));
+      return json(200, note(req.base, store, store.editComment(found.id, noteAsStored(store, body.body))));
     }
     if (req.method === "DELETE") {
       store.deleteComment(found.id);
@@ -288,6 +288,24 @@ async function routeNotes(store: FakeStore, req: FakeRequest, rest: string): Pro
     }
   }
   return null;
+}
+
+/** The quick actions the fake knows (a subset of GitLab's; any line starting with one is a command). */
+const QUICK_ACTION = /^\/(spend|label|unlabel|move|close|reopen|assign|unassign|milestone|estimate|due|title|lock|confidential)\b.*$/gm;
+
+/**
+ * What GitLab stores for a note body it is sent: `Gitlab::QuickActions::Extractor` deletes every
+ * `\r`, executes and removes each line that starts with a quick action (`/spend 1h`, `/label ~x`,
+ * `/move group/other`; lib/gitlab/quick_actions/extractor.rb), and the rest is stripped of leading
+ * and trailing whitespace. A backslash-escaped `\/spend` is no command (the regex anchors `/` at the
+ * line start) and renders as `/spend` in Markdown.
+ */
+function noteAsStored(store: FakeStore, body: string): string {
+  const text = body.replace(/\r/g, "").replace(QUICK_ACTION, (line) => {
+    store.quickActions.push(line);
+    return "";
+  });
+  return text.replace(/\n{3,}/g, "\n\n").trim();
 }
 
 export function note(base: string, store: FakeStore, c: FakeComment): Record<string, unknown> {
@@ -312,14 +330,19 @@ export function note(base: string, store: FakeStore, c: FakeComment): Record<str
   };
 }
 
-/** A Note Hook delivery for an issue note (`Confidential Note Hook` for internal ones). */
+/**
+ * A Note Hook delivery for an issue note. GitLab sends `Confidential Note Hook` for internal notes
+ * and for every note of a confidential issue, public ones included (`internal: false`): the hook
+ * name says who may receive it, the note's `internal` says what it is (docs: user/project/
+ * integrations/webhook_events.md, "Comment events").
+ */
 export function gitlabNotePayload(store: FakeStore, base: string, action: "create" | "update", c: FakeComment): Record<string, unknown> {
   const i = store.require(c.issueNumber);
   const author = store.addUser(c.author);
   const [namespace = "", name = ""] = store.repository.split("/");
   return {
     object_kind: "note",
-    event_type: c.internal ? "confidential_note" : "note",
+    event_type: c.internal || i.confidential ? "confidential_note" : "note",
     user: { id: author.id, name: author.login, username: author.login, avatar_url: "", email: "[REDACTED]" },
     project_id: store.repositoryId,
     project: { id: store.repositoryId, name, namespace, web_url: `${webBase(base)}/${store.repository}`, path_with_namespace: store.repository, default_branch: "main" },

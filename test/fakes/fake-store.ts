@@ -382,7 +382,7 @@ export class FakeStore {
     };
     this.addUser(comment.author);
     this.comments.set(comment.id, comment);
-    issue.updatedAt = at;
+    this.touchForNote(issue, at);
     return comment;
   }
 
@@ -390,9 +390,24 @@ export class FakeStore {
     const c = this.requireComment(id);
     c.body = body;
     c.updatedAt = this.tick();
-    this.require(c.issueNumber).updatedAt = c.updatedAt;
+    this.touchForNote(this.require(c.issueNumber), c.updatedAt);
     return c;
   }
+
+  /**
+   * A comment touches its issue's `updated_at`. GitLab throttles the touch: an issue updated within
+   * the last minute is not touched again (`app/models/concerns/throttled_touch.rb`, TOUCH_INTERVAL
+   * = 1.minute, `super if (Time.zone.now - updated_at) > TOUCH_INTERVAL`).
+   */
+  private touchForNote(issue: FakeIssue, at: number): void {
+    if (this.provider === "gitlab" && at - issue.updatedAt <= 60_000) return;
+    issue.updatedAt = at;
+  }
+
+  /** GitLab before 15.3: `internal` on a note create is ignored (the attribute was added in 15.3). */
+  ignoresInternalOnCreate = false;
+  /** GitLab: quick-action lines a note write executed (they are removed from the stored note). */
+  readonly quickActions: string[] = [];
 
   deleteComment(id: number): void {
     this.requireComment(id).deleted = true;

@@ -509,7 +509,7 @@ export class FakeTracker {
         return this.signedWebhook("issue_comment", githubCommentPayload(this.store, this.baseUrl, action, c));
       case "gitlab":
         if (action === "deleted") throw new Error("GitLab sends no webhook for a deleted note");
-        return this.signedWebhook(c.internal ? "Confidential Note Hook" : "Note Hook", gitlabNotePayload(this.store, this.baseUrl, action === "created" ? "create" : "update", c));
+        return this.signedWebhook(c.internal || this.store.require(c.issueNumber).confidential ? "Confidential Note Hook" : "Note Hook", gitlabNotePayload(this.store, this.baseUrl, action === "created" ? "create" : "update", c));
       case "gitea":
         return this.signedWebhook(this.store.require(c.issueNumber).kind === "pull_request" ? "pull_request_comment" : "issue_comment", giteaCommentPayload(this.store, this.baseUrl, action, c));
     }

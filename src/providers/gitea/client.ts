@@ -55,6 +55,8 @@ export class GiteaTracker extends GitHubCompatibleTracker {
   readonly orderedByUpdate = false;
   private labelIds: Map<string, number> | null = null;
   private milestoneIds: Map<string, number> | null = null;
+  /** Gitea: a TEXT column, no limit of its own. */
+  readonly maxCommentLength = Number.MAX_SAFE_INTEGER;
   readonly repositoryWideComments = true;
   // Gitea orders the repository-wide comment listing by creation, not by update.
   readonly commentsOrderedByUpdate = false;
@@ -62,6 +64,8 @@ export class GiteaTracker extends GitHubCompatibleTracker {
   constructor(config: TrackerConfig) {
     // Organisation labels apply to the organisation's repositories: `/orgs/{owner}/labels` is read too.
     super("gitea", config, giteaHttp, [underPath(`/orgs/${encodeURIComponent(config.repository.split("/")[0] ?? "")}/labels`)]);
+    // Every listing Gitea pages with `Link` names its ROOT_URL host: followed on our API base only.
+    this.http.rebaseLink = (link) => rebaseOntoApi(link, this.http.baseUrl);
   }
 
   listCommentsPage(request: ListPageRequest): Promise<CommentPage> {

@@ -110,6 +110,8 @@ export abstract class GitHubCompatibleTracker extends RestTracker {
       exactPath("/user"),
       ...extraPaths,
     ]);
+    // A URL off the old name, or by id, is followed once the repository itself confirms it is this one.
+    this.http.confirmOwnPath = async (target) => (await this.getRepository()).status === "found" && this.isOwnRepositoryUrl(target);
   }
 
   async currentUser(): Promise<string> {

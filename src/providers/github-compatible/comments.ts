@@ -6,7 +6,8 @@
  * `…/issues/{n}/comments`, and `…/issues/comments/{id}` to read, edit (PATCH) and delete one.
  */
 import { z } from "zod";
-import { parseLinkHeader, type TrackerHttp } from "../http";
+import { nextPageUrl, type TrackerHttp } from "../http";
+import { canonicalText } from "../canonical";
 import { announceHead, serverTimeOf } from "../issue-responses";
 import { toUtcIso, toWholeSecondSince } from "../timestamps";
 import { webUrl } from "../canonical";
@@ -44,7 +45,7 @@ export function toCanonicalComment(c: GitHubStyleComment, issueNumber: number): 
     externalId: String(c.id),
     issueNumber,
     url: webUrl(c.html_url),
-    body: c.body ?? "",
+    body: canonicalText(c.body ?? ""),
     author: c.user?.login ?? "",
     internal: false,
     createdAt: toUtcIso(c.created_at),
@@ -88,7 +89,8 @@ export class GitHubStyleComments {
     if (res.status === 304) {
       return { comments: [], nextUrl: null, etag: request.etag ?? null, notModified: true, serverTime, lastUpdatedAt: null, rawCount: 0 };
     }
-    const nextUrl = parseLinkHeader(res.headers.get("link")).next ?? null;
+    // Gitea's comment listing has no Link header: the next page comes from X-Total-Count (nextPageUrl).
+    const nextUrl = this.followable(nextPageUrl(res.url, res.headers, Array.isArray(res.body) ? res.body.length : 0));
     announceHead(request, res.body, res.headers, { nextUrl, etag: res.headers.get("etag") });
     const raw = parseCommentList(this.http.provider, res.body);
     const comments: CanonicalComment[] = [];
@@ -108,12 +110,16 @@ export class GitHubStyleComments {
     };
   }
 
+  private followable(next: string | null): string | null {
+    return next !== null && this.http.rebaseLink ? this.http.rebaseLink(next) : next;
+  }
+
   async listIssueComments(issueNumber: number, query: Record<string, string | number | null>): Promise<CanonicalComment[] | null> {
     const url = this.http.url(`${this.repoPath}/issues/${issueNumber}/comments`, query);
     const first = await this.http.request("GET", url, { accept: [404, 410] });
     if (first.status === 404 || first.status === 410) return null;
     const items = parseCommentList(this.http.provider, first.body);
-    const next = parseLinkHeader(first.headers.get("link")).next;
+    const next = nextPageUrl(first.url, first.headers, items.length);
     if (next) items.push(...parseCommentList(this.http.provider, await this.http.getAllPages(next)));
     return items.map((c) => toCanonicalComment(c, issueNumber));
   }

@@ -117,6 +117,8 @@ export class GitHubTracker extends GitHubCompatibleTracker {
   readonly provider = "github" as const;
   readonly pageSize = 100;
   readonly orderedByUpdate = true;
+  /** GitHub: "body is too long (maximum is 65536 characters)". */
+  readonly maxCommentLength = 65_536;
   readonly repositoryWideComments = true;
   readonly commentsOrderedByUpdate = true;
   private milestones: Map<string, number> | null = null;
@@ -124,7 +126,16 @@ export class GitHubTracker extends GitHubCompatibleTracker {
   constructor(config: TrackerConfig) {
     // `Link` next URLs, and the redirects a renamed repository answers, use `/repositories/<id>/…`.
     // The repository object itself too: a renamed repository's `GET /repos/{o}/{r}` redirects to `/repositories/<id>`.
-    super("github", config, githubHttp, [(path) => /^\/repositories\/\d+(\/(issues|milestones|labels)(\/.*)?)?$/.test(path)]);
+    // Below it, only this repository's id (stored, or read from the tracker when first needed): a
+    // Link or redirect naming another id never gets the token for issue or comment calls.
+    super("github", config, githubHttp, [
+      (path) => {
+        const m = /^\/repositories\/(\d+)(\/(issues|milestones|labels)(\/.*)?)?$/.exec(path);
+        if (!m) return false;
+        const own = this.repositoryObserved?.status === "found" ? this.repositoryObserved.id : (config.repositoryId ?? null);
+        return m[2] === undefined || m[1] === own;
+      },
+    ]);
     this.graphqlUrl = graphqlUrlOf(this.http.baseUrl);
     this.http.allowAbsolutePath(new URL(this.graphqlUrl).pathname);
   }

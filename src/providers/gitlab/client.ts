@@ -104,6 +104,8 @@ export class GitLabTracker extends RestTracker {
   private readonly userIds = new Map<string, number>();
   private readonly milestoneIds = new Map<string, number>();
 
+  /** GitLab: `Note::MAX_NOTE_LENGTH` (1,000,000 characters). */
+  readonly maxCommentLength = 1_000_000;
   readonly repositoryWideComments = false;
   readonly commentsOrderedByUpdate = true;
   private readonly notes: GitLabNotes;

@@ -6,7 +6,8 @@
  * `confidential`) notes are internal. Notes are written with POST, edited with PUT.
  */
 import { z } from "zod";
-import { parseLinkHeader, type TrackerHttp } from "../http";
+import { canonicalText } from "../canonical";
+import { nextPageUrl, type TrackerHttp } from "../http";
 import { toUtcIso } from "../timestamps";
 import { webUrl } from "../canonical";
 import { TrackerError, type CanonicalComment } from "../types";
@@ -29,7 +30,7 @@ export function noteToCanonical(n: GitLabNote, issueNumber: number, url: string)
     externalId: String(n.id),
     issueNumber,
     url: webUrl(url),
-    body: n.body ?? "",
+    body: unescapeQuickActions(canonicalText(n.body ?? "")),
     author: n.author?.username ?? "",
     internal: n.internal === true || n.confidential === true,
     createdAt: toUtcIso(n.created_at),
@@ -59,7 +60,8 @@ export class GitLabNotes {
   }
 
   async list(issueNumber: number): Promise<CanonicalComment[] | null> {
-    let url: string | null = this.http.url(this.notesPath(issueNumber), { order_by: "updated_at", sort: "asc", per_page: this.pageSize });
+    // Created order: a note edited while the pages are read does not move between them.
+    let url: string | null = this.http.url(this.notesPath(issueNumber), { order_by: "created_at", sort: "asc", per_page: this.pageSize });
     const notes: CanonicalComment[] = [];
     for (let page = 0; url && page < 1000; page++) {
       const res = await this.http.request("GET", url, { accept: [404] });
@@ -70,7 +72,7 @@ export class GitLabNotes {
         if (n.system) continue;
         notes.push(noteToCanonical(n, issueNumber, ""));
       }
-      url = nextPage(url, res.headers);
+      url = nextPageUrl(url, res.headers, res.body.length);
     }
     return notes;
   }
@@ -83,12 +85,12 @@ export class GitLabNotes {
 
   /** `internal`: GitLab's `internal` attribute of POST …/notes (an internal note, visible to members only). */
   async create(issueNumber: number, body: string, internal = false): Promise<CanonicalComment> {
-    const res = await this.http.request("POST", this.http.url(this.notesPath(issueNumber)), { json: internal ? { body, internal: true } : { body } });
+    const res = await this.http.request("POST", this.http.url(this.notesPath(issueNumber)), { json: internal ? { body: escapeQuickActions(body), internal: true } : { body: escapeQuickActions(body) } });
     return noteToCanonical(parseNote(res.body), issueNumber, "");
   }
 
   async edit(issueNumber: number, externalId: string, body: string): Promise<CanonicalComment> {
-    const res = await this.http.request("PUT", this.http.url(`${this.notesPath(issueNumber)}/${encodeURIComponent(externalId)}`), { json: { body } });
+    const res = await this.http.request("PUT", this.http.url(`${this.notesPath(issueNumber)}/${encodeURIComponent(externalId)}`), { json: { body: escapeQuickActions(body) } });
     return noteToCanonical(parseNote(res.body), issueNumber, "");
   }
 
@@ -105,13 +107,32 @@ export class GitLabNotes {
   }
 }
 
-/** `Link: rel="next"` verbatim; without it, `x-next-page` applied to the current URL. */
-function nextPage(current: string, headers: Headers): string | null {
-  const next = parseLinkHeader(headers.get("link")).next;
-  if (next) return next;
-  const page = headers.get("x-next-page")?.trim();
-  if (!page) return null;
-  const url = new URL(current);
-  url.searchParams.set("page", page);
-  return url.toString();
+/**
+ * GitLab executes and removes every line of a note that starts with a quick action (`/spend 1h`,
+ * `/label ~x`, `/move group/other`; lib/gitlab/quick_actions/extractor.rb), except inside code
+ * blocks. A comment must never run a command: outside fenced code, a line starting with `/` is sent
+ * as `\/` (a Markdown escape, shown as `/`, which the extractor's line-start regex does not match),
+ * and the escape is removed again on the way in.
+ */
+export function escapeQuickActions(body: string): string {
+  return mapOutsideFences(body, (line) => (line.startsWith("/") ? `\\${line}` : line));
+}
+
+export function unescapeQuickActions(body: string): string {
+  return mapOutsideFences(body, (line) => (line.startsWith("\\/") ? line.slice(1) : line));
+}
+
+function mapOutsideFences(body: string, map: (line: string) => string): string {
+  let fence: string | null = null;
+  return body
+    .split("\n")
+    .map((line) => {
+      const marker = /^ {0,3}(`{3,}|~{3,})/.exec(line)?.[1];
+      if (marker && (fence === null || marker.startsWith(fence))) {
+        fence = fence === null ? marker : null;
+        return line;
+      }
+      return fence === null ? map(line) : line;
+    })
+    .join("\n");
 }
