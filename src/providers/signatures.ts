@@ -30,8 +30,8 @@ function hmacKey(secret: string): Promise<CryptoKey> {
   if (!key) {
     if (hmacKeys.size >= MAX_HMAC_KEYS) hmacKeys.clear();
     key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-    // A failed import is not kept: the next call tries again.
-    key.catch(() => hmacKeys.delete(secret));
+    // A failed import is not kept: the next call tries again (rare: the cache starts over).
+    key.catch(() => hmacKeys.clear());
     hmacKeys.set(secret, key);
   }
   return key;

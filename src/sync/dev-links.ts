@@ -3,17 +3,9 @@
  * relation, by each tracker's documented grammar; and the development status those links add up to.
  * No I/O here: the table-of-cases unit test pins every rule.
  *
- * Closing keywords, as each tracker documents them:
- * - GitHub (docs "Linking a pull request to an issue"): close, closes, closed, fix, fixes, fixed,
- *   resolve, resolves, resolved, any case, optionally followed by a colon; one keyword per reference
- *   ("Fixes #1, #2" closes #1 and only mentions #2).
- * - GitLab (default `issue_closing_pattern`, docs "Closing issues automatically"):
- *   `[Cc]los(e[sd]?|ing)|[Ff]ix(e[sd]|ing)?|[Rr]esolv(e[sd]?|ing)|[Ii]mplement(s|ed|ing)?`, optional
- *   colon, then one or more references joined by ",", " and " or spaces, each optionally preceded by
- *   "issue"/"issues"; only the first letter may be a capital.
- * - Gitea (`setting.Repository.PullRequest.CloseKeywords`, default close/closes/closed/fix/fixes/
- *   fixed/resolve/resolves/resolved, any case, optional colon), one keyword per reference.
+ * The closing-keyword grammar of each tracker is a tracker fact: providers/closing-keywords.ts.
  */
+import { CLOSING_GRAMMAR } from "../providers/closing-keywords";
 import type { Provider } from "../providers/types";
 
 export type Relation = "closes" | "references";
@@ -30,13 +22,6 @@ export interface IssueReference {
   relation: Relation;
 }
 
-const GITHUB_KEYWORD = /(?:^|[^A-Za-z0-9_])(?:close[sd]?|fix(?:e[sd])?|resolve[sd]?)(?:\s*:\s*|\s+)$/i;
-const GITEA_KEYWORD = GITHUB_KEYWORD;
-const GITLAB_KEYWORD = /(?:^|[^A-Za-z0-9_])(?:[Cc]los(?:e[sd]?|ing)|[Ff]ix(?:e[sd]|ing)?|[Rr]esolv(?:e[sd]?|ing)|[Ii]mplement(?:s|ed|ing)?):? +(?:issues? +)?$/;
-/** GitLab: what may join two references of one closing list. */
-const GITLAB_LIST_JOIN = /^(?: *,? +and +| *,? *)(?:issues? +)?$/;
-
-const KEYWORD: Record<Provider, RegExp> = { github: GITHUB_KEYWORD, gitlab: GITLAB_KEYWORD, gitea: GITEA_KEYWORD };
 
 /**
  * Issue URLs (`https://host/owner/repo/issues/12`, GitLab `…/group/sub/project/-/issues/12`),
@@ -48,7 +33,7 @@ const REFERENCE =
 
 /** Every issue reference in a title or description, with the relation the tracker's grammar gives it. */
 export function textReferences(provider: Provider, text: string): IssueReference[] {
-  const keyword = KEYWORD[provider];
+  const { keyword, listJoin } = CLOSING_GRAMMAR[provider];
   const found: IssueReference[] = [];
   let previousEnd = -1;
   let previousClosing = false;
@@ -58,7 +43,7 @@ export function textReferences(provider: Provider, text: string): IssueReference
     if (!Number.isSafeInteger(number) || number <= 0) continue;
     let closing = keyword.test(text.slice(Math.max(0, start - 64), start));
     // GitLab lists: "Closes #1, #2 and #3" closes all three.
-    if (!closing && provider === "gitlab" && previousClosing && GITLAB_LIST_JOIN.test(text.slice(previousEnd, start))) closing = true;
+    if (!closing && listJoin && previousClosing && listJoin.test(text.slice(previousEnd, start))) closing = true;
     found.push({
       repository: m[2] ?? m[4] ?? null,
       host: m[1] ? m[1].toLowerCase() : null,

@@ -345,7 +345,8 @@ export class GitLabTracker extends RestTracker {
   /** `POST /projects/:id/milestones` (`title` required). */
   async createMilestone(title: string): Promise<void> {
     await this.http.request("POST", this.http.url(`${this.projectPath}/milestones`), { json: { title } });
-    this.milestoneIds.delete(title);
+    // Forget a cached miss: the next lookup reads the new milestone's id.
+    this.milestoneIds.clear();
   }
 
   private async milestoneId(title: string): Promise<number> {
