@@ -156,9 +156,10 @@ describe("issue 17.1: repository and apiBaseUrl cannot steer the token", () => {
     await env.DB.prepare("update projects set repository = ? where id = ?").bind(provider === "gitlab" ? ".." : "../user", project.id).run();
     const run = await syncAndWait(project.id, "full");
     expect(run.status).toBe("failed");
-    // The only request allowed is the token's own metadata (GitLab credential health reads the token's
-    // expiry at /personal_access_tokens/self); nothing the repository names is ever requested.
-    expect(fake.requests.filter((r) => r.path !== "/personal_access_tokens/self")).toEqual([]);
+    // The only requests allowed are the token's own metadata (GitLab credential health reads the token's
+    // expiry at /personal_access_tokens/self; lost-create adoption asks who the token is, /user);
+    // nothing the repository names is ever requested.
+    expect(fake.requests.filter((r) => r.path !== "/personal_access_tokens/self" && r.path !== "/user")).toEqual([]);
     expect(await countRows("issues", project.id)).toBe(0);
   });
 });
