@@ -172,6 +172,7 @@ const DeliveryQuery = ListQuery.extend({ status: z.enum(["pending", "succeeded",
 
 const routes = {
   create: createRoute({
+    operationId: "createSubscription",
     method: "post",
     path: "/subscriptions",
     tags: ["subscriptions"],
@@ -180,6 +181,7 @@ const routes = {
     responses: { 201: jsonContent(WithSecret, "The subscription and its secret"), ...problemResponses, ...problem422 },
   }),
   list: createRoute({
+    operationId: "listSubscriptions",
     method: "get",
     path: "/subscriptions",
     tags: ["subscriptions"],
@@ -187,6 +189,7 @@ const routes = {
     responses: { 200: jsonContent(listOf(SubscriptionSchema, "SubscriptionList"), "Subscriptions, oldest first"), ...problemResponses },
   }),
   get: createRoute({
+    operationId: "getSubscription",
     method: "get",
     path: "/subscriptions/{subscriptionId}",
     tags: ["subscriptions"],
@@ -194,6 +197,7 @@ const routes = {
     responses: { 200: jsonContent(SubscriptionSchema, "The subscription"), ...problemResponses },
   }),
   update: createRoute({
+    operationId: "updateSubscription",
     method: "patch",
     path: "/subscriptions/{subscriptionId}",
     tags: ["subscriptions"],
@@ -201,6 +205,7 @@ const routes = {
     responses: { 200: jsonContent(SubscriptionSchema, "The subscription as changed"), ...problemResponses, ...problem422 },
   }),
   remove: createRoute({
+    operationId: "deleteSubscription",
     method: "delete",
     path: "/subscriptions/{subscriptionId}",
     tags: ["subscriptions"],
@@ -208,6 +213,7 @@ const routes = {
     responses: { 204: { description: "Deleted with its deliveries" }, ...problemResponses },
   }),
   rotate: createRoute({
+    operationId: "rotateSubscriptionSecret",
     method: "post",
     path: "/subscriptions/{subscriptionId}/rotate-secret",
     tags: ["subscriptions"],
@@ -216,6 +222,7 @@ const routes = {
     responses: { 200: jsonContent(WithSecret, "The subscription and its new secret"), ...problemResponses },
   }),
   test: createRoute({
+    operationId: "testSubscription",
     method: "post",
     path: "/subscriptions/{subscriptionId}/test",
     tags: ["subscriptions"],
@@ -224,6 +231,7 @@ const routes = {
     responses: { 202: jsonContent(DeliverySchema, "The ping's delivery, queued"), ...problemResponses, ...problem409 },
   }),
   deliveries: createRoute({
+    operationId: "listSubscriptionDeliveries",
     method: "get",
     path: "/subscriptions/{subscriptionId}/deliveries",
     tags: ["subscriptions"],
@@ -231,6 +239,7 @@ const routes = {
     responses: { 200: jsonContent(listOf(DeliverySchema, "EventDeliveryList"), "Deliveries, newest first"), ...problemResponses },
   }),
   delivery: createRoute({
+    operationId: "getSubscriptionDelivery",
     method: "get",
     path: "/subscriptions/{subscriptionId}/deliveries/{deliveryId}",
     tags: ["subscriptions"],
@@ -238,6 +247,7 @@ const routes = {
     responses: { 200: jsonContent(DeliverySchema, "The delivery with each attempt"), ...problemResponses },
   }),
   redeliver: createRoute({
+    operationId: "redeliverSubscriptionDelivery",
     method: "post",
     path: "/subscriptions/{subscriptionId}/deliveries/{deliveryId}/redeliver",
     tags: ["subscriptions"],
@@ -246,6 +256,7 @@ const routes = {
     responses: { 202: jsonContent(DeliverySchema, "The delivery, pending again"), ...problemResponses },
   }),
   replay: createRoute({
+    operationId: "replaySubscription",
     method: "post",
     path: "/subscriptions/{subscriptionId}/replay",
     tags: ["subscriptions"],
@@ -267,6 +278,7 @@ const routes = {
     },
   }),
   enable: createRoute({
+    operationId: "enableSubscription",
     method: "post",
     path: "/subscriptions/{subscriptionId}/enable",
     tags: ["subscriptions"],

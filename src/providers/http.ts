@@ -108,7 +108,7 @@ export class TrackerHttp {
    * name, or by its id) and its path rules now admit it. Every tracker call so follows a rename
    * (Gitea answers 307 on every old path), and only ever into this repository.
    */
-  confirmOwnPath: ((target: URL) => Promise<boolean>) | null = null;
+  confirmOwnPath: ((target: URL, via: "link" | "redirect") => Promise<boolean>) | null = null;
 
   constructor(config: TrackerConfig, dialect: TrackerHttpDialect) {
     this.provider = config.provider;
@@ -169,7 +169,7 @@ export class TrackerHttp {
   async request(method: HttpMethod, url: string, options: TrackerRequestOptions = {}): Promise<TrackerResponse> {
     const target = new URL(url);
     let refused = this.refusal(target);
-    if (refused && target.origin === this.origin && (await this.ownPathConfirmed(target))) refused = this.refusal(target);
+    if (refused && target.origin === this.origin && (await this.ownPathConfirmed(target, "link"))) refused = this.refusal(target);
     if (refused) throw new TrackerError(`${this.provider} ${refused}`, null, false);
     const what = `${this.provider} ${method} ${target.pathname}`;
     const attempts = IDEMPOTENT.has(method) ? this.maxAttempts : 1;
@@ -239,7 +239,7 @@ export class TrackerHttp {
       if (!REDIRECTS.has(res.status) || location === null) return { res, url };
       const next = new URL(location, url);
       let refused = this.refusal(next);
-      if (refused && !options.manualRedirect && next.origin === this.origin && (await this.ownPathConfirmed(next))) refused = this.refusal(next);
+      if (refused && !options.manualRedirect && next.origin === this.origin && (await this.ownPathConfirmed(next, "redirect"))) refused = this.refusal(next);
       // GitHub's 301 for an issue transferred to another repository is the answer itself.
       if (refused && options.manualRedirect) return { res, url };
       await res.body?.cancel();
@@ -256,11 +256,11 @@ export class TrackerHttp {
   private confirming = false;
 
   /** One confirmation at a time: the adapter's own repository read never asks again. */
-  private async ownPathConfirmed(target: URL): Promise<boolean> {
+  private async ownPathConfirmed(target: URL, via: "link" | "redirect"): Promise<boolean> {
     if (!this.confirmOwnPath || this.confirming) return false;
     this.confirming = true;
     try {
-      return await this.confirmOwnPath(target);
+      return await this.confirmOwnPath(target, via);
     } finally {
       this.confirming = false;
     }

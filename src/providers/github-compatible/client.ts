@@ -111,7 +111,11 @@ export abstract class GitHubCompatibleTracker extends RestTracker {
       ...extraPaths,
     ]);
     // A URL off the old name, or by id, is followed once the repository itself confirms it is this one.
-    this.http.confirmOwnPath = async (target) => (await this.getRepository()).status === "found" && this.isOwnRepositoryUrl(target);
+    // Only a URL shaped like a repository path is worth the repository read: a tracker's own Link
+    // names a repository by id (`/repositories/<id>`); a redirect may also name its new name. Any
+    // other path is refused before anything is sent.
+    this.http.confirmOwnPath = async (target, via) =>
+      mayNameRepository(this.http.baseUrl, target, via) && (await this.getRepository()).status === "found" && this.isOwnRepositoryUrl(target);
   }
 
   async currentUser(): Promise<string> {
@@ -252,4 +256,13 @@ export async function idsByName<T>(
 
 export function missingMilestone(provider: Provider, title: string, repository: string): TrackerError {
   return new MissingMilestoneError(title, `${provider} milestone ${JSON.stringify(title)} does not exist in ${repository}`);
+}
+
+/** Whether `target` names a repository by id (or, for a redirect, by an owner/name path) under `baseUrl`. */
+function mayNameRepository(baseUrl: string, target: URL, via: "link" | "redirect"): boolean {
+  const basePath = new URL(baseUrl).pathname.replace(/\/+$/, "");
+  if (!target.pathname.startsWith(`${basePath}/`)) return false;
+  const path = target.pathname.slice(basePath.length);
+  if (/^\/repositories\/\d+(\/|$)/.test(path)) return true;
+  return via === "redirect" && /^\/repos\/[^/]+\/[^/]+(\/|$)/.test(path);
 }

@@ -43,6 +43,8 @@ describe("GitHub adapter: recorded paginate-issues traffic (@octokit/fixtures)",
       provider: "github",
       apiBaseUrl: "https://api.github.com",
       repository: "octokit-fixture-org/paginate-issues",
+      // The recorded Link headers name repository id 1000: the id a project stores after its first run.
+      repositoryId: "1000",
       token: "0000000000000000000000000000000000000001",
       fetch: fetchStub as typeof fetch,
     });

@@ -27,7 +27,8 @@ const issueJson = (number: number) =>
   JSON.stringify({ id: 100 + number, number, iid: number, title: "T", body: "", description: "", state: "open", html_url: "https://x/1", web_url: "https://x/1", labels: [], assignees: [], created_at: "2024-01-01T00:00:00Z", updated_at: "2024-01-01T00:00:00Z" });
 
 function tracker(provider: Provider, fetchImpl: typeof fetch, repository = provider === "gitlab" ? "group/project" : "acme/widgets") {
-  return createTracker({ provider, apiBaseUrl: "https://tracker.test/api", repository, token: "tok_secret_0000000000", fetch: fetchImpl, sleep: async () => {} });
+  // repositoryId: the tracker id a project stores after its first run (a redirect to `/repositories/9` is then its own).
+  return createTracker({ provider, apiBaseUrl: "https://tracker.test/api", repository, repositoryId: "9", token: "tok_secret_0000000000", fetch: fetchImpl, sleep: async () => {} });
 }
 
 describe("request guard", () => {

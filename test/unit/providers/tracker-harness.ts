@@ -19,6 +19,9 @@ export function trackerWithFake(
     provider,
     apiBaseUrl: BASE_URL[provider],
     repository,
+    // The repository's tracker id, as a project stores it after its first run (GitHub then follows
+    // `/repositories/<id>` links without first reading the repository).
+    repositoryId: String(fake.store.repositoryId),
     token: "test-token",
     fetch: routeFetch({ [new URL(BASE_URL[provider]).origin]: fake }) as typeof fetch,
     sleep: async () => {},
