@@ -17,7 +17,8 @@ export interface Viewer {
   csrf: string;
 }
 
-function Layout(props: { title: string; viewer?: Viewer; refresh?: number; children: Child }) {
+/** Every dashboard page: DOCTYPE, head, the header with the subscriptions link and sign-out. */
+export function Layout(props: { title: string; viewer?: Viewer; refresh?: number; children: Child }) {
   return (
     <>
     {raw("<!DOCTYPE html>")}

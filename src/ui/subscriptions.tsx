@@ -6,7 +6,6 @@
  * behind the dashboard's session and CSRF checks.
  */
 import { Hono, type Context } from "hono";
-import type { Child } from "hono/jsx";
 import { database } from "../db/client";
 import type { EventAttemptRow, EventDeliveryRow, SubscriptionRow } from "../db/schema";
 import { deliveryCounts, listAttempts, listDeliveries, listSubscriptions } from "../db/subscriptions";
@@ -24,7 +23,7 @@ import {
   subscriptionChip,
   type SubscriptionChip,
 } from "../events/subscriptions";
-import type { Viewer } from "./pages";
+import { Layout, type Viewer } from "./pages";
 
 type UiEnv = { Bindings: Env; Variables: { viewer: Viewer } };
 
@@ -36,31 +35,6 @@ const CHIP_CLASS: Record<SubscriptionChip, string> = {
   backlog: "chip-late",
   healthy: "chip-healthy",
 };
-
-function Page(props: { title: string; viewer: Viewer; children: Child }) {
-  return (
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width, initial-scale=1" />
-        <title>{props.title} · syndarix-sync</title>
-        <link rel="stylesheet" href="/ui/assets/app.css" />
-        <script src="/ui/assets/app.js" defer></script>
-      </head>
-      <body>
-        <header>
-          <a href="/ui/">syndarix-sync</a> · <a href="/ui/subscriptions">event subscriptions</a>
-          <form method="post" action="/ui/logout">
-            <input type="hidden" name="_csrf" value={props.viewer.csrf} />
-            <span>signed in as {props.viewer.name} </span>
-            <button type="submit">Sign out</button>
-          </form>
-        </header>
-        <main>{props.children}</main>
-      </body>
-    </html>
-  );
-}
 
 function Action(props: { viewer: Viewer; action: string; label: string; fields?: Record<string, string> }) {
   if (props.viewer.scope !== "admin") return null;
@@ -134,7 +108,7 @@ function Rules() {
 
 export function SubscriptionsPage(props: { viewer: Viewer; rows: { sub: SubscriptionRow; counts: { pending: number; failed: number } }[]; notice?: string }) {
   return (
-    <Page title="Event subscriptions" viewer={props.viewer}>
+    <Layout title="Event subscriptions" viewer={props.viewer}>
       <h1>Event subscriptions</h1>
       {props.notice && <p role="status">{props.notice}</p>}
       <Rules />
@@ -182,7 +156,7 @@ export function SubscriptionsPage(props: { viewer: Viewer; rows: { sub: Subscrip
           </tbody>
         </table>
       )}
-    </Page>
+    </Layout>
   );
 }
 
@@ -215,7 +189,7 @@ export function SubscriptionPage(props: {
   const { sub } = props;
   const { chip, reason } = subscriptionChip(sub, props.counts);
   return (
-    <Page title={sub.description ?? sub.url} viewer={props.viewer}>
+    <Layout title={sub.description ?? sub.url} viewer={props.viewer}>
       <h1>
         {sub.description ?? "Subscription"} <Chip chip={chip} reason={reason} />
       </h1>
@@ -270,7 +244,7 @@ export function SubscriptionPage(props: {
           </table>
         )}
       </section>
-    </Page>
+    </Layout>
   );
 }
 

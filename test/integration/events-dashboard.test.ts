@@ -48,6 +48,9 @@ describe("event subscriptions on the dashboard", () => {
 
     const cookie = await signIn();
     const list = await (await ui("/ui/subscriptions", { cookie })).text();
+    // The same page shell as every dashboard page: a DOCTYPE (standards mode) and the header's links.
+    expect(list).toMatch(/^<!DOCTYPE html>/i);
+    expect(list).toContain('href="/ui/subscriptions"');
     expect(list).toContain("triage bot");
     expect(list).toMatch(/class="chip chip-failing">failing</);
     expect(list).toContain("What the chips mean");
