@@ -22,15 +22,8 @@ import { advanceListing, needsItems, type BlockPage, type ListedItem, type Listi
 /** Re-read this much before a cursor: tracker clocks and replication lag are not exact. */
 export const OVERLAP_MS = 2 * 60_000;
 
-export interface ListedPage {
-  nextUrl: string | null;
-  etag: string | null;
-  notModified: boolean;
-  serverTime: string | null;
-  lastUpdatedAt: string | null;
-  rawCount: number;
-  total?: number | null;
-}
+/** What the loop reads of any listing page: the issue page's head fields (a comment page has the same). */
+export type ListedPage = Pick<IssuePageHead, "nextUrl" | "etag" | "notModified" | "serverTime" | "lastUpdatedAt" | "rawCount" | "total">;
 
 /** Where the listing stands: the parameters of the next page request. */
 export interface PagePosition {
