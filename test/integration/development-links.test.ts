@@ -101,6 +101,21 @@ describe("pull requests link issues", () => {
     expect(listed.development.status).toBe("in_review");
   });
 
+  it("GitHub is asked for closingIssuesReferences once per changed PR: a replay asks nothing, an edit asks again", async () => {
+    const { fake, project } = await setup("github");
+    const issue = await importedIssue(fake, project);
+    const graphql = () => fake.requests.filter((r) => r.method === "POST" && /\/graphql$/.test(r.path.split("?")[0]!));
+    const { pull } = await openAndDeliver(fake, project, { title: "Fix login", body: `Fixes #${issue.number}`, head: "fix-login" });
+    expect(graphql()).toHaveLength(1);
+    expect(graphql()[0]!.body).toMatchObject({ query: expect.stringContaining("closingIssuesReferences"), variables: { number: pull.number } });
+    const [stored] = (await json(await api(`/api/v1/projects/${project.id}/deliveries?limit=500`))).items.filter((d: any) => d.event === "pull_request");
+    await replay(project.id, stored.id);
+    expect(graphql()).toHaveLength(1);
+    editPull(fake, pull.number, { title: "Fix login for good" });
+    await deliverAndApply(project, await pullWebhook(fake, "edited", pull.number));
+    expect(graphql()).toHaveLength(2);
+  });
+
   it("an edit removing the keyword removes that link and records pr.unlinked", async () => {
     const { fake, project } = await setup("github");
     const issue = await importedIssue(fake, project);
@@ -222,6 +237,21 @@ describe("prAutomation: closing on merge", () => {
     const dev = await development(project.id, issue.id);
     expect(dev.closedBy).toMatchObject({ kind: "pull_request", number: pull.number });
     expect(await activityKinds(project.id, ["issue.closed_by_pr"])).toHaveLength(1);
+  });
+
+  it("any_branch: a GitHub merge into release/1.0 (GitHub closes nothing there) closes the issue here and pushes the close once", async () => {
+    const { fake, project } = await setup("github", { prAutomation: { closeOnMerge: "any_branch" } });
+    const issue = await importedIssue(fake, project);
+    const { pull } = await openAndDeliver(fake, project, { title: "Backport", body: `Fixes #${issue.number}`, head: "backport", base: "release/1.0" });
+    const { closedIssues, deliveryId } = await mergeAndDeliver(fake, project, pull.number);
+    expect(closedIssues).toEqual([]);
+    await settlePushes(project.id);
+    expect((await localIssue(project.id, issue.id)).state).toBe("closed");
+    expect(issueWrites(fake).map((w) => w.body)).toEqual([{ state: "closed" }]);
+    await replay(project.id, deliveryId);
+    await settlePushes(project.id);
+    expect(issueWrites(fake)).toHaveLength(1);
+    expect((await development(project.id, issue.id)).closedBy).toMatchObject({ kind: "pull_request", number: pull.number });
   });
 
   it("default_branch does not close on a merge into another branch", async () => {
