@@ -1,9 +1,9 @@
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import type { Provider } from "../../src/providers/types";
 import { closePull, editPull, mergePull, openPull, pullWebhook, pushWebhook, type PullSeed } from "../fakes/fake-pulls";
 import type { FakeTracker } from "../fakes/fake-tracker";
-import { api, expectProblem, json, SECRET_WEBHOOK } from "../support/api";
+import { api, API_TOKEN, expectProblem, json, SECRET_WEBHOOK } from "../support/api";
 import { projectWithTracker, syncAndWait } from "../support/trackers";
 import { accepted, deliver, deliverAndApply, waitProcessed } from "./webhooks.support";
 
@@ -458,5 +458,19 @@ describe("manual links and settings", () => {
     const id = await accepted(await deliver(project, await pullWebhook(fake, "opened", pull.number)));
     expect((await waitProcessed(id)).status).toBe("ignored");
     expect((await json(await api(`/api/v1/projects/${project.id}/pull-requests`))).items).toEqual([]);
+  });
+});
+
+describe("dashboard", () => {
+  it("an issue row on the project page shows its pull requests: number, state chip and link", async () => {
+    const { fake, project } = await setup("gitlab");
+    const issue = await importedIssue(fake, project);
+    const { pull } = await openAndDeliver(fake, project, { title: "Fix login", body: `Closes #${issue.number}`, head: "fix" });
+    const login = await exports.default.fetch(new Request("http://sync.test/ui/login", { method: "POST", body: new URLSearchParams({ token: API_TOKEN }), redirect: "manual" }));
+    const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+    const html = await (await exports.default.fetch(new Request(`http://sync.test/ui/projects/${project.id}`, { headers: { cookie } }))).text();
+    // The pr.linked entry names the issue, and the issue its merge request.
+    const chip = new RegExp(`<a class="chip chip-syncing" href="[^"]*/-/merge_requests/${pull.number}" title="Fix login">!${pull.number} open</a>`);
+    expect(html).toMatch(chip);
   });
 });
