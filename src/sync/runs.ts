@@ -49,6 +49,11 @@ export { OVERLAP_MS };
  */
 const PAGES_PER_STEP = 5;
 const PROBES_PER_STEP = 10;
+/**
+ * A PR costs more than an issue: each changed one is applied on its own (its links diffed, the
+ * tracker asked for its closing references), so the PR phase reads one page a step.
+ */
+const PULL_REQUEST_PAGES_PER_STEP = 1;
 /** Consecutive failed steps (5xx / network after the tracker client's own retries) before a run fails. */
 const MAX_STEP_FAILURES = 5;
 
@@ -352,7 +357,7 @@ async function pullRequestStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint
       },
     },
     pulls,
-    PAGES_PER_STEP,
+    PULL_REQUEST_PAGES_PER_STEP,
   );
   if (!complete) return false;
   // As for issues: ordered, the highest updated_at stored; unordered, the listing's start if it listed anything.
