@@ -336,8 +336,10 @@ async function probeStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, coun
 
 /**
  * The pull request phase (trackers with a PR listing of their own: GitLab merge requests, Gitea
- * pulls) through the one listing loop, a few pages a step, from its own cursor (full runs: from the
+ * pulls) through the one listing loop, one page a step, from its own cursor (full runs: from the
  * beginning). Complete: that cursor moves on and any earlier failure of the phase is cleared.
+ * Each tracker's PR listing is ordered as its issue listing is (GitLab by updated_at ascending,
+ * Gitea newest first: unordered for the loop).
  */
 async function pullRequestStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint): Promise<boolean> {
   const list = ctx.tracker.listPullRequestsPage?.bind(ctx.tracker);
