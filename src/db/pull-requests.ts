@@ -153,3 +153,23 @@ export async function closingPullRequestStates(db: Database, projectId: string, 
     .where(and(eq(devLinks.projectId, projectId), eq(devLinks.issueNumber, number), eq(devLinks.relation, "closes")))
     .all();
 }
+
+/**
+ * The PR phase completed: its own cursor moves on (never back) and a failure recorded earlier is
+ * cleared. The issue and comment cursors are not touched: each phase keeps its own.
+ */
+export async function storePullRequestCursor(db: Database, projectId: string, cursor: string | null): Promise<void> {
+  await db
+    .update(projects)
+    .set({
+      pullRequestCursor: sql`CASE WHEN ${projects.pullRequestCursor} IS NULL OR ${projects.pullRequestCursor} < ${cursor} THEN ${cursor} ELSE ${projects.pullRequestCursor} END`,
+      pullRequestPhaseError: null,
+      pullRequestPhaseErrorAt: null,
+    })
+    .where(eq(projects.id, projectId));
+}
+
+/** The PR phase failed for good this run: the reason is kept (sync status shows it), the cursor stays. */
+export async function recordPullRequestPhaseFailed(db: Database, projectId: string, error: string, at: string): Promise<void> {
+  await db.update(projects).set({ pullRequestPhaseError: error.slice(0, 1000), pullRequestPhaseErrorAt: at }).where(eq(projects.id, projectId));
+}

@@ -54,6 +54,11 @@ export const projects = sqliteTable(
   fieldDirections: text("field_directions"),
   /** Development links: JSON of `prAutomation` (null: never close on merge, no status labels). */
   prAutomation: text("pr_automation"),
+  /** Pull request listing cursor (GitLab merge requests, Gitea pulls): the PR phase keeps its own. */
+  pullRequestCursor: text("pull_request_cursor"),
+  /** Why the last PR phase failed (null once one completes): the phase stuck, issues and comments not. */
+  pullRequestPhaseError: text("pull_request_phase_error"),
+  pullRequestPhaseErrorAt: text("pull_request_phase_error_at"),
   },
   (t) => [index("projects_installation_idx").on(t.installationId)],
 );

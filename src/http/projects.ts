@@ -192,6 +192,9 @@ const NEW_PROJECT_DEFAULTS = {
   cursorEtag: null,
   commentCursor: null,
   commentCursorEtag: null,
+  pullRequestCursor: null,
+  pullRequestPhaseError: null,
+  pullRequestPhaseErrorAt: null,
   nextCreateAt: null,
   lastIncrementalSyncAt: null,
   lastFullSyncAt: null,
@@ -453,6 +456,7 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       patch.cursorEtag = null;
       patch.commentCursor = null;
       patch.commentCursorEtag = null;
+      patch.pullRequestCursor = null;
       // The configured name is used again (and the tracker's current name learned afresh).
       patch.trackerRepositoryName = null;
       // Without linked issues it may be another repository: its id is learned afresh.

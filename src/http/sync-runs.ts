@@ -186,6 +186,13 @@ const StatusSchema = z
         commentCursor: IsoTimestamp.nullable(),
       })
       .openapi({ description: "Comment sync" }),
+    pullRequests: z
+      .object({
+        cursor: IsoTimestamp.nullable().openapi({ description: "PR listing cursor (GitLab merge requests, Gitea pulls; GitHub lists PRs with its issues)" }),
+        phaseError: z.string().nullable().openapi({ description: "Why the last PR phase failed (its cursor stayed; issues and comments were synced), null once one completes" }),
+        phaseErrorAt: IsoTimestamp.nullable(),
+      })
+      .openapi({ description: "Pull request (merge request) listing: its own phase and cursor" }),
     pendingCommentPushes: z.number().int().openapi({ description: "Comment outbox rows waiting for the tracker" }),
     failedCommentPushes: z.number().int(),
     freshness: z
@@ -242,6 +249,7 @@ function statusToApi(s: SyncStatus, credential: CredentialStatus, now: number): 
       waitingForIssue: s.comments.waitingForIssue,
       commentCursor: s.project.commentCursor,
     },
+    pullRequests: { cursor: s.project.pullRequestCursor, phaseError: s.project.pullRequestPhaseError, phaseErrorAt: s.project.pullRequestPhaseErrorAt },
     pendingCommentPushes: s.comments.pendingPushes,
     failedCommentPushes: s.comments.failedPushes,
     freshness: s.freshness,

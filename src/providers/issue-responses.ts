@@ -70,6 +70,25 @@ export function rawPageHead(
   };
 }
 
+/**
+ * The head of a pull request listing page (GitLab merge requests, Gitea pulls): as an issue page's,
+ * with `lastUpdatedAt` from the last raw item that carries a readable `updated_at`.
+ */
+export function pullRequestPageHead(raw: readonly unknown[], headers: Headers, links: { nextUrl: string | null; total?: number | null }): IssuePageHead {
+  let lastUpdatedAt: string | null = null;
+  for (let i = raw.length - 1; i >= 0 && lastUpdatedAt === null; i--) {
+    const item = raw[i];
+    const updated = item !== null && typeof item === "object" ? (item as { updated_at?: unknown }).updated_at : undefined;
+    if (typeof updated !== "string") continue;
+    try {
+      lastUpdatedAt = toUtcIso(updated);
+    } catch {
+      lastUpdatedAt = null;
+    }
+  }
+  return { nextUrl: links.nextUrl, etag: null, notModified: false, serverTime: serverTimeOf(headers), lastUpdatedAt, rawCount: raw.length, total: links.total ?? null };
+}
+
 /** Hands the raw head to `request.onHead`, if the caller asked for it and the raw answer gives one. */
 export function announceHead(
   request: ListPageRequest,

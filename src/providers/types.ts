@@ -349,9 +349,9 @@ export interface ClosingIssueRef {
 }
 
 /** Pull request methods (optional: a tracker without them gets keyword links only). */
-export interface PullRequestPage {
+/** A page of a PR listing: the issue page's head fields (the listing loop reads them) and the PRs. */
+export interface PullRequestPage extends IssuePageHead {
   pullRequests: CanonicalPullRequest[];
-  nextUrl: string | null;
 }
 
 export interface PullRequestTracker {
@@ -359,7 +359,7 @@ export interface PullRequestTracker {
    * One page of pull requests updated at or after `since` (all when null), for trackers whose issue
    * listing does not carry them (GitLab merge requests, Gitea pulls); `url` continues a listing.
    */
-  listPullRequestsPage?(request: { since: string | null; url: string | null }): Promise<PullRequestPage>;
+  listPullRequestsPage?(request: ListPageRequest): Promise<PullRequestPage>;
   /**
    * The issues the tracker says the PR closes (GitHub GraphQL `closingIssuesReferences`, GitLab
    * `closes_issues`). Null when the tracker cannot tell.

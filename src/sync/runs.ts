@@ -26,8 +26,9 @@ import { getActiveRun, insertRun, recordRunFailed, recordRunSucceeded, recordSte
 import type { Env } from "../env";
 import { ConfigurationError, NotFound, ProjectPaused, StateConflict } from "../errors";
 import { newId, nowIso } from "../ids";
-import { errorText, log } from "../log";
-import { RateLimitedError, TrackerError, type IssuePage } from "../providers/types";
+import { log } from "../log";
+import { recordPullRequestPhaseFailed, storePullRequestCursor } from "../db/pull-requests";
+import { RateLimitedError, TrackerError, type IssuePage, type PullRequestPage } from "../providers/types";
 import { applySnapshots } from "./apply-snapshots";
 import { applyPullRequest } from "./pull-requests";
 import { loadSyncContext, type SyncContext } from "./context";
@@ -48,6 +49,11 @@ export { OVERLAP_MS };
  */
 const PAGES_PER_STEP = 5;
 const PROBES_PER_STEP = 10;
+/**
+ * A PR costs more than an issue: each changed one is applied on its own (its links diffed, the
+ * tracker asked for its closing references), so the PR phase reads one page a step.
+ */
+const PULL_REQUEST_PAGES_PER_STEP = 1;
 /** Consecutive failed steps (5xx / network after the tracker client's own retries) before a run fails. */
 const MAX_STEP_FAILURES = 5;
 
@@ -55,8 +61,8 @@ interface Checkpoint extends ListingCheckpoint {
   /** "comments": the comment phase (sync/comments-run.ts), after the issue listing and probes. */
   phase: "list" | "probe" | "comments" | "pulls";
   comments?: CommentCheckpoint;
-  /** Pull request phase (GitLab, Gitea: their issue listings carry no PRs). */
-  pulls?: PullRequestCheckpoint;
+  /** Pull request phase (GitLab, Gitea: their issue listings carry no PRs), with its own cursor. */
+  pulls?: ListingCheckpoint;
   /** Probe phase: keyset over local issue ids. */
   probeAfterId: string | null;
   failures: number;
@@ -67,9 +73,13 @@ interface Checkpoint extends ListingCheckpoint {
   issueCursor?: { cursor: string | null; etag: string | null };
 }
 
+/** Where a phase's listing starts: a full run lists everything, an incremental one from its cursor less the overlap. */
+function sinceOf(mode: RunMode, cursor: string | null): string | null {
+  return mode === "incremental" && cursor ? new Date(Date.parse(cursor) - OVERLAP_MS).toISOString() : null;
+}
+
 function initialCheckpoint(mode: RunMode, cursor: string | null): Checkpoint {
-  const since = mode === "incremental" && cursor ? new Date(Date.parse(cursor) - OVERLAP_MS).toISOString() : null;
-  return { phase: "list", ...initialListing(since), probeAfterId: null, failures: 0 };
+  return { phase: "list", ...initialListing(sinceOf(mode, cursor)), probeAfterId: null, failures: 0 };
 }
 
 /**
@@ -201,6 +211,14 @@ async function runCheckedStep(
       log.info("sync step failed; will retry", { projectId, runId: run.id, failures: checkpoint.failures, error: message });
       return { nextStepAt: retryAt };
     }
+    if (checkpoint.phase === "pulls") {
+      // Development links never fail the issue sync they ride on: the issue and comment cursors are
+      // stored, the run succeeds, and the PR phase's own cursor stays with its failure shown in status.
+      await recordPullRequestPhaseFailed(db, projectId, message, nowIso(now()));
+      log.info("pull request phase failed; its cursor stays", { projectId, runId: run.id, error: message });
+      await finishRun(ctx, run, checkpoint, counts, startedAt, now);
+      return { nextStepAt: null };
+    }
     await recordStep(db, run.id, counts, { startedAt });
     // A stuck phase says which it is (status, dashboard): the comment phase's trouble keeps the issue cursor.
     const stuck = checkpoint.phase === "comments" ? `the comment phase failed (issues are synced up to the issue cursor): ${message}` : message;
@@ -316,33 +334,38 @@ async function probeStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, coun
   return missing.length < PROBES_PER_STEP;
 }
 
-interface PullRequestCheckpoint {
-  since: string | null;
-  url: string | null;
-}
-
 /**
- * The pull request phase (trackers with a PR listing of their own): PRs changed since the run's
- * starting cursor, a few pages a step. A failure other than a rate limit ends the phase (logged):
- * development links must never fail the issue sync they ride on.
+ * The pull request phase (trackers with a PR listing of their own: GitLab merge requests, Gitea
+ * pulls) through the one listing loop, one page a step, from its own cursor (full runs: from the
+ * beginning). Complete: that cursor moves on and any earlier failure of the phase is cleared.
+ * Each tracker's PR listing is ordered as its issue listing is (GitLab by updated_at ascending,
+ * Gitea newest first: unordered for the loop).
  */
 async function pullRequestStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint): Promise<boolean> {
   const list = ctx.tracker.listPullRequestsPage?.bind(ctx.tracker);
   if (!list) return true;
-  cp.pulls ??= { since: initialCheckpoint(run.mode, ctx.project.cursor).since, url: null };
-  try {
-    for (let i = 0; i < PAGES_PER_STEP; i++) {
-      const page = await list({ since: cp.pulls.since, url: cp.pulls.url });
-      for (const pr of page.pullRequests) await applyPullRequest(ctx, pr);
-      cp.pulls.url = page.nextUrl;
-      if (page.nextUrl === null) return true;
-    }
-    return false;
-  } catch (err) {
-    if (err instanceof RateLimitedError) throw err;
-    log.info("pull request listing failed; development links wait for the next run", { projectId: ctx.project.id, runId: run.id, error: errorText(err) });
-    return true;
-  }
+  // A checkpoint written before the phase had a listing of its own restarts the phase.
+  if (typeof cp.pulls?.firstRequest !== "boolean") cp.pulls = initialListing(sinceOf(run.mode, ctx.project.pullRequestCursor));
+  const pulls = cp.pulls!;
+  const complete = await listPages<PullRequestPage>(
+    {
+      ordered: ctx.tracker.orderedByUpdate,
+      pageSize: ctx.tracker.pageSize,
+      storedEtag: null,
+      items: (page) => page.pullRequests.flatMap((pr) => (pr.updatedAt ? [{ externalId: pr.externalId, updatedAt: pr.updatedAt }] : [])),
+      fetch: (at, _etag, onHead) => list({ since: at.since, url: at.url, onHead }),
+      apply: async (page) => {
+        for (const pr of page.pullRequests) await applyPullRequest(ctx, pr);
+      },
+    },
+    pulls,
+    PULL_REQUEST_PAGES_PER_STEP,
+  );
+  if (!complete) return false;
+  // As for issues: ordered, the highest updated_at stored; unordered, the listing's start if it listed anything.
+  const advancedTo = ctx.tracker.orderedByUpdate ? pulls.highWater : pulls.highWater ? pulls.listingStartedAt : null;
+  await storePullRequestCursor(ctx.db, ctx.project.id, cappedCursor(advancedTo, pulls) ?? ctx.project.pullRequestCursor);
+  return true;
 }
 
 /**

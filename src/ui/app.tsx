@@ -12,7 +12,7 @@ import { ACTIVITY_KINDS, ACTIVITY_SOURCES, latestActivity } from "../db/activity
 import { database, type Database } from "../db/client";
 import { listConflicts } from "../db/conflicts";
 import { listDeliveries } from "../db/deliveries";
-import { issueLabels, troubledPushes } from "../db/health";
+import { issueLabels, troubledPushes, type IssueLabel } from "../db/health";
 import { countBySyncState, listIssues } from "../db/issues";
 import { getProject, updateProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
@@ -25,11 +25,12 @@ import { projectUpdatedActivity } from "../sync/project-activity";
 import { acknowledgeDelivery, replayDelivery, resolveConflict, retryCommentPush, retryPush } from "../sync/repair";
 import { startSync } from "../jobs/project-actions";
 import { testProjectConnection } from "../sync/connection";
+import { developmentOf } from "../sync/pull-requests";
 import { overview, syncStatus } from "../sync/status";
 import { credentialStatus, type CredentialStatus } from "../sync/credentials";
 import { CHIPS, chipOf, chipReasonOf } from "../sync/status-chip";
 import { APP_CSS, APP_JS } from "./assets";
-import { LoginPage, OverviewPage, ProjectPage, type Viewer } from "./pages";
+import { LoginPage, OverviewPage, ProjectPage, type IssueRowLabel, type Viewer } from "./pages";
 import { subscriptionsUiRouter } from "./subscriptions";
 import { checkCsrf, csrfToken, endSession, noticeSignature, SESSION_COOKIE, SESSION_TTL_MS, signSession, verifiedNotice, verifySession, type Session } from "./session";
 
@@ -174,11 +175,15 @@ uiRouter.get("/projects/:projectId", async (c) => {
     listDeliveries(db, project.id, { status: "failed" }, { limit: 100 }),
     credentialOf(c.env, db, project, now),
   ]);
-  const labels = await issueLabels(db, project.id, [
-    ...conflicts.map((x) => x.issueId),
-    ...pushes.map((x) => x.issueId),
-    ...activity.flatMap((a) => (a.issueId ? [a.issueId] : [])),
-  ]);
+  const labels = await withPullRequests(
+    db,
+    project.id,
+    await issueLabels(db, project.id, [
+      ...conflicts.map((x) => x.issueId),
+      ...pushes.map((x) => x.issueId),
+      ...activity.flatMap((a) => (a.issueId ? [a.issueId] : [])),
+    ]),
+  );
   const pausedReason = credential?.pausedReason ?? null;
   const chip = chipOf(status, now, pausedReason);
   return c.html(
@@ -203,6 +208,14 @@ uiRouter.get("/projects/:projectId", async (c) => {
     />,
   );
 });
+
+/** The issues' pull requests (number, state, link) beside their names: one read for all rows. */
+async function withPullRequests(db: Database, projectId: string, labels: Map<string, IssueLabel>): Promise<Map<string, IssueRowLabel>> {
+  const development = await developmentOf(db, projectId, [...labels.values()].map((l) => ({ id: l.id, externalNumber: l.number })));
+  return new Map(
+    [...labels].map(([id, label]) => [id, { ...label, pullRequests: (development.get(id)?.pullRequests ?? []).map(({ number, url, title, state }) => ({ number, url, title, state })) }]),
+  );
+}
 
 /** An issue named as the dashboard shows it: "#12" or "12" (its tracker number), or its local id. */
 async function issueIdOf(db: Database, projectId: string, text: string): Promise<string> {

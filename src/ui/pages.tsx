@@ -105,19 +105,59 @@ function relative(deltaMs: number): string {
   return deltaMs > 0 ? `in ${text}` : `${text} ago`;
 }
 
-/** `#12 Title` linked to the tracker; before the issue is linked, its title and local id. */
-export function IssueName(props: { id: string; labels: Map<string, IssueLabel> }) {
+/** A pull request (GitLab: merge request) of an issue, as its row shows it. */
+export interface IssuePullRequest {
+  number: number;
+  url: string;
+  title: string;
+  state: "open" | "draft" | "merged" | "closed";
+}
+
+/** An issue's name, and its pull requests when the page read them. */
+export type IssueRowLabel = IssueLabel & { pullRequests?: readonly IssuePullRequest[] };
+
+/** The chip colours of the health chips, reused: open in progress (blue), draft (grey), merged (green), closed unmerged (red). */
+const PR_CHIP: Record<IssuePullRequest["state"], string> = { open: "chip-syncing", draft: "chip-paused", merged: "chip-healthy", closed: "chip-failing" };
+
+/** `#7 open` (GitLab `!7 open`) linked to the pull request, one per pull request of the issue. */
+function PullRequestChips(props: { pullRequests: readonly IssuePullRequest[] }) {
+  return (
+    <span class="issue-prs">
+      {props.pullRequests.map((p) => (
+        <>
+          {" "}
+          <a class={`chip ${PR_CHIP[p.state]}`} href={p.url} title={p.title}>
+            {p.url.includes("/merge_requests/") ? "!" : "#"}
+            {p.number} {p.state}
+          </a>
+        </>
+      ))}
+    </span>
+  );
+}
+
+/** `#12 Title` linked to the tracker; before the issue is linked, its title and local id; then its pull requests. */
+export function IssueName(props: { id: string; labels: Map<string, IssueRowLabel> }) {
   const label = props.labels.get(props.id);
   if (!label) return <code>{props.id.slice(-12)}</code>;
-  if (label.number === null) {
-    return (
+  const text = `#${label.number} ${label.title}`;
+  const name =
+    label.number === null ? (
       <span>
         {label.title} <code class="muted">{props.id.slice(-12)}</code>
       </span>
+    ) : label.url ? (
+      <a href={label.url}>{text}</a>
+    ) : (
+      <span>{text}</span>
     );
-  }
-  const text = `#${label.number} ${label.title}`;
-  return label.url ? <a href={label.url}>{text}</a> : <span>{text}</span>;
+  if (!label.pullRequests?.length) return name;
+  return (
+    <>
+      {name}
+      <PullRequestChips pullRequests={label.pullRequests} />
+    </>
+  );
 }
 
 function lag(seconds: number | null) {
@@ -395,8 +435,8 @@ export interface ProjectPageData {
   /** Failed and retrying pushes of issues and comments. */
   pushes: TroubledPush[];
   failedDeliveries: DeliveryRow[];
-  /** `#12 Title` and link of every issue the page names. */
-  labels: Map<string, IssueLabel>;
+  /** `#12 Title` and link of every issue the page names, with its pull requests. */
+  labels: Map<string, IssueRowLabel>;
   notice?: string;
   now: number;
 }

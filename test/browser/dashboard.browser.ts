@@ -6,6 +6,7 @@
  */
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openPull, pullWebhook } from "../fakes/fake-pulls.ts";
 import { api, createProject, deliver, expectAccessible, githubSignature, launchChromium, screenshot, serveFake, suite, syncAndWait, type Project, type ServedFake } from "./harness.ts";
 
 const WAIT = { timeout: 30_000, interval: 100 };
@@ -142,6 +143,19 @@ describe("operator dashboard in Chromium", () => {
     expect(sources.length).toBeGreaterThan(0);
     expect(new Set(sources)).toEqual(new Set(["webhook"]));
     await screenshot(page, "05-activity-webhook");
+  });
+
+  it("shows an issue's pull request beside it: number, state chip, link", async () => {
+    const fake = importedFake.tracker;
+    const target = fake.store.visible().find((i) => i.kind === "issue")!;
+    const pull = openPull(fake, { title: "Fix the browser bug", body: `Fixes #${target.number}`, head: "fix-browser" });
+    await openProject(imported);
+    expect((await deliver(imported, await pullWebhook(fake, "opened", pull.number))).status).toBe(202);
+    const chip = page.locator("#activity-table tbody tr").filter({ hasText: "pr.linked" }).locator(`a.chip[href$="/pull/${pull.number}"]`);
+    await chip.first().waitFor();
+    expect(await chip.first().textContent()).toBe(`#${pull.number} open`);
+    await expectAccessible(page);
+    await screenshot(page, "05b-issue-pull-requests");
   });
 
   it("replays a failed webhook delivery", async () => {

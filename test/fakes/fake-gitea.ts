@@ -56,7 +56,7 @@ export async function routeGitea(store: FakeStore, req: FakeRequest): Promise<Re
   }
   if (!pathname.toLowerCase().startsWith(`${repo}/`.toLowerCase())) return notFound();
   const rest = pathname.slice(repo.length);
-  if (rest === "/pulls" && method === "GET") return giteaListPulls(store, req);
+  if (rest === "/pulls" && method === "GET") return paged(req, giteaListPulls(store, req), store.perPage);
 
   const comments = await routeComments(store, req, rest);
   if (comments) return comments;

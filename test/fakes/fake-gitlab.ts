@@ -58,7 +58,10 @@ export async function routeGitLab(store: FakeStore, req: FakeRequest): Promise<R
   const rest = project[2] ?? "";
   const closes = /^\/merge_requests\/(\d+)\/closes_issues$/.exec(rest);
   if (closes && method === "GET") return gitlabClosesIssues(store, req, Number(closes[1]));
-  if (rest === "/merge_requests" && method === "GET") return gitlabListMergeRequests(store, req);
+  if (rest === "/merge_requests" && method === "GET") {
+    const listed = gitlabListMergeRequests(store, req);
+    return listed instanceof Response ? listed : offsetPage(store, req, listed);
+  }
   if (rest === "" && method === "GET") {
     const [, name = ""] = store.repository.split("/");
     return json(200, { id: store.repositoryId, name, path: name, path_with_namespace: store.repository, web_url: `${webBase(req.base)}/${store.repository}` });
@@ -121,9 +124,18 @@ function listIssues(store: FakeStore, req: FakeRequest): Response {
   const direction = q.get("sort") === "asc" ? 1 : -1;
   items.sort((a, b) => (key(a) - key(b) || a.id - b.id) * direction);
 
-  // Offset pagination (`page=N`) is recomputed on every request (GitLab doc/api/rest: offset pages
-  // over the current order): an issue edited while a client pages moves and its neighbours slide.
-  const slice = pageOf(items, q.get("page"), q.get("per_page"), 20, store.perPage);
+  return offsetPage(store, req, items.map((i) => issue(req.base, store, i)));
+}
+
+/**
+ * Offset pagination (`page=N`) is recomputed on every request (GitLab doc/api/rest: offset pages
+ * over the current order): a record edited while a client pages moves and its neighbours slide.
+ * `Link` + `x-page`/`x-per-page`/`x-next-page`/`x-prev-page`; `x-total`, `x-total-pages` and
+ * rel="last" omitted past 10,000 results. Issues and merge requests page alike.
+ */
+export function offsetPage(store: FakeStore, req: FakeRequest, all: unknown[]): Response {
+  const q = req.url.searchParams;
+  const slice = pageOf(all, q.get("page"), q.get("per_page"), 20, store.perPage);
   const counted = slice.total <= COUNT_LIMIT;
   const linkBase = new URL(req.url.toString().replace(req.url.origin, new URL(req.base).origin));
   linkBase.searchParams.delete("page");
@@ -139,7 +151,7 @@ function listIssues(store: FakeStore, req: FakeRequest): Response {
     headers["x-total-pages"] = String(slice.lastPage);
   }
   if (link) headers.link = link;
-  return json(200, slice.items.map((i) => issue(req.base, store, i)), headers);
+  return json(200, slice.items, headers);
 }
 
 function getIssue(store: FakeStore, req: FakeRequest, iid: number): Response {

@@ -14,7 +14,7 @@
  */
 import examples from "@octokit/webhooks-examples";
 import type { FakeTracker, FakeWebhook } from "./fake-tracker.ts";
-import { json, type FakePull, type FakeRequest, type FakeStore } from "./fake-store.ts";
+import { json, parseTime, type FakePull, type FakeRequest, type FakeStore } from "./fake-store.ts";
 
 /** GitHub's documented closing keywords (any case), one per reference. */
 const GITHUB_CLOSING = /(?:^|[^A-Za-z0-9_])(?:close|closes|closed|fix|fixes|fixed|resolve|resolves|resolved):?\s+#(\d+)(?![A-Za-z0-9_])/gi;
@@ -269,41 +269,67 @@ export function gitlabClosesIssues(store: FakeStore, req: FakeRequest, iid: numb
 }
 
 /**
- * GitLab `GET /projects/:id/merge_requests?state=all&order_by=updated_at&sort=asc&updated_after=`
- * (one page here: the fakes' tests hold few MRs).
+ * GitLab `GET /projects/:id/merge_requests` (doc/api/merge_requests.md "List project merge
+ * requests"): `state` (opened|closed|locked|merged|all, default all), `updated_after` "on or after"
+ * (400 when unreadable), `order_by` created_at (default) or updated_at, `sort` desc (default) or asc,
+ * ties by id. The items in the listing's order; fake-gitlab pages them (offset pages, headers).
  */
-export function gitlabListMergeRequests(store: FakeStore, req: FakeRequest): Response {
-  const after = req.url.searchParams.get("updated_after");
+export function gitlabListMergeRequests(store: FakeStore, req: FakeRequest): unknown[] | Response {
+  const q = req.url.searchParams;
+  const after = parseTime(q.get("updated_after"));
+  if (after === "invalid") return json(400, { error: "updated_after is invalid" });
+  const state = q.get("state") ?? "all";
+  const stateOf = (p: FakePull) => (p.merged ? "merged" : p.state === "closed" ? "closed" : "opened");
+  const key = q.get("order_by") === "updated_at" ? (p: FakePull) => p.updatedAt : (p: FakePull) => p.createdAt;
+  const direction = q.get("sort") === "asc" ? 1 : -1;
   const web = `${new URL(req.base).origin}/${store.repository}`;
-  const items = [...store.pulls.values()]
-    .filter((p) => !after || p.updatedAt >= Date.parse(after))
-    .sort((a, b) => a.updatedAt - b.updatedAt)
+  return [...store.pulls.values()]
+    .filter((p) => (state === "all" || stateOf(p) === state) && (typeof after !== "number" || p.updatedAt >= after))
+    .sort((a, b) => (key(a) - key(b) || a.id - b.id) * direction)
     .map((p) => ({
       id: p.id,
       iid: p.number,
       project_id: store.repositoryId,
       title: p.title,
       description: p.body,
-      state: p.merged ? "merged" : p.state === "closed" ? "closed" : "opened",
+      state: stateOf(p),
       draft: p.draft,
       work_in_progress: p.draft,
       source_branch: p.headRef,
       target_branch: p.baseRef,
       web_url: `${web}/-/merge_requests/${p.number}`,
-      author: { id: 1, username: p.author },
+      author: { id: 1, username: p.author, name: p.author, state: "active" },
+      target_project_id: store.repositoryId,
+      source_project_id: store.repositoryId,
+      labels: [],
+      assignees: [],
+      reviewers: [],
+      merged_by: p.merged ? { id: 1, username: p.author } : null,
+      closed_by: p.state === "closed" && !p.merged ? { id: 1, username: p.author } : null,
+      merge_status: "can_be_merged",
+      detailed_merge_status: p.merged ? "not_open" : "mergeable",
+      sha: p.id.toString(16).padStart(40, "0"),
+      references: { short: `!${p.number}`, relative: `!${p.number}`, full: `${store.repository}!${p.number}` },
+      user_notes_count: 0,
       created_at: new Date(p.createdAt).toISOString(),
       updated_at: new Date(p.updatedAt).toISOString(),
       merged_at: p.mergedAt === null ? null : new Date(p.mergedAt).toISOString(),
       closed_at: p.merged || p.closedAt === null ? null : new Date(p.closedAt).toISOString(),
     }));
-  return json(200, items);
 }
 
-/** Gitea `GET /repos/{o}/{r}/pulls?state=all&sort=recentupdate` (newest change first; one page here). */
-export function giteaListPulls(store: FakeStore, req: FakeRequest): Response {
+/**
+ * Gitea `GET /repos/{o}/{r}/pulls` (routers/api/v1/repo/pull.go ListPullRequests): `state`
+ * open (default) | closed | all, `sort` recentupdate = newest change first; no `since`. The items
+ * in the listing's order; fake-gitea pages them (`page`/`limit`, `Link`, `X-Total-Count`).
+ */
+export function giteaListPulls(store: FakeStore, req: FakeRequest): unknown[] {
+  const q = req.url.searchParams;
+  const state = q.get("state") ?? "open";
   const web = `${new URL(req.base).origin}/${store.repository}`;
   const items = [...store.pulls.values()]
-    .sort((a, b) => b.updatedAt - a.updatedAt)
+    .filter((p) => state === "all" || p.state === state)
+    .sort((a, b) => (q.get("sort") === "recentupdate" ? b.updatedAt - a.updatedAt || b.id - a.id : a.id - b.id))
     .map((p) => ({
       id: p.id,
       number: p.number,
@@ -321,5 +347,5 @@ export function giteaListPulls(store: FakeStore, req: FakeRequest): Response {
       head: { ref: p.headRef, label: p.headRef },
       base: { ref: p.baseRef, label: p.baseRef, repo: { id: store.repositoryId, full_name: store.repository, default_branch: store.defaultBranch } },
     }));
-  return json(200, items);
+  return items;
 }

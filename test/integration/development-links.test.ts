@@ -1,9 +1,9 @@
-import { env } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import type { Provider } from "../../src/providers/types";
 import { closePull, editPull, mergePull, openPull, pullWebhook, pushWebhook, type PullSeed } from "../fakes/fake-pulls";
 import type { FakeTracker } from "../fakes/fake-tracker";
-import { api, expectProblem, json, SECRET_WEBHOOK } from "../support/api";
+import { api, API_TOKEN, expectProblem, json, SECRET_WEBHOOK } from "../support/api";
 import { projectWithTracker, syncAndWait } from "../support/trackers";
 import { accepted, deliver, deliverAndApply, waitProcessed } from "./webhooks.support";
 
@@ -99,6 +99,21 @@ describe("pull requests link issues", () => {
     expect(list.items[0].issues).toEqual([{ issueId: issue.id, projectId: project.id, issueNumber: issue.number, relation: "closes", sources: expect.arrayContaining(["tracker", "keyword"]) }]);
     const listed = await json(await api(`/api/v1/projects/${project.id}/issues/${issue.id}`));
     expect(listed.development.status).toBe("in_review");
+  });
+
+  it("GitHub is asked for closingIssuesReferences once per changed PR: a replay asks nothing, an edit asks again", async () => {
+    const { fake, project } = await setup("github");
+    const issue = await importedIssue(fake, project);
+    const graphql = () => fake.requests.filter((r) => r.method === "POST" && /\/graphql$/.test(r.path.split("?")[0]!));
+    const { pull } = await openAndDeliver(fake, project, { title: "Fix login", body: `Fixes #${issue.number}`, head: "fix-login" });
+    expect(graphql()).toHaveLength(1);
+    expect(graphql()[0]!.body).toMatchObject({ query: expect.stringContaining("closingIssuesReferences"), variables: { number: pull.number } });
+    const [stored] = (await json(await api(`/api/v1/projects/${project.id}/deliveries?limit=500`))).items.filter((d: any) => d.event === "pull_request");
+    await replay(project.id, stored.id);
+    expect(graphql()).toHaveLength(1);
+    editPull(fake, pull.number, { title: "Fix login for good" });
+    await deliverAndApply(project, await pullWebhook(fake, "edited", pull.number));
+    expect(graphql()).toHaveLength(2);
   });
 
   it("an edit removing the keyword removes that link and records pr.unlinked", async () => {
@@ -222,6 +237,21 @@ describe("prAutomation: closing on merge", () => {
     const dev = await development(project.id, issue.id);
     expect(dev.closedBy).toMatchObject({ kind: "pull_request", number: pull.number });
     expect(await activityKinds(project.id, ["issue.closed_by_pr"])).toHaveLength(1);
+  });
+
+  it("any_branch: a GitHub merge into release/1.0 (GitHub closes nothing there) closes the issue here and pushes the close once", async () => {
+    const { fake, project } = await setup("github", { prAutomation: { closeOnMerge: "any_branch" } });
+    const issue = await importedIssue(fake, project);
+    const { pull } = await openAndDeliver(fake, project, { title: "Backport", body: `Fixes #${issue.number}`, head: "backport", base: "release/1.0" });
+    const { closedIssues, deliveryId } = await mergeAndDeliver(fake, project, pull.number);
+    expect(closedIssues).toEqual([]);
+    await settlePushes(project.id);
+    expect((await localIssue(project.id, issue.id)).state).toBe("closed");
+    expect(issueWrites(fake).map((w) => w.body)).toEqual([{ state: "closed" }]);
+    await replay(project.id, deliveryId);
+    await settlePushes(project.id);
+    expect(issueWrites(fake)).toHaveLength(1);
+    expect((await development(project.id, issue.id)).closedBy).toMatchObject({ kind: "pull_request", number: pull.number });
   });
 
   it("default_branch does not close on a merge into another branch", async () => {
@@ -428,5 +458,19 @@ describe("manual links and settings", () => {
     const id = await accepted(await deliver(project, await pullWebhook(fake, "opened", pull.number)));
     expect((await waitProcessed(id)).status).toBe("ignored");
     expect((await json(await api(`/api/v1/projects/${project.id}/pull-requests`))).items).toEqual([]);
+  });
+});
+
+describe("dashboard", () => {
+  it("an issue row on the project page shows its pull requests: number, state chip and link", async () => {
+    const { fake, project } = await setup("gitlab");
+    const issue = await importedIssue(fake, project);
+    const { pull } = await openAndDeliver(fake, project, { title: "Fix login", body: `Closes #${issue.number}`, head: "fix" });
+    const login = await exports.default.fetch(new Request("http://sync.test/ui/login", { method: "POST", body: new URLSearchParams({ token: API_TOKEN }), redirect: "manual" }));
+    const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+    const html = await (await exports.default.fetch(new Request(`http://sync.test/ui/projects/${project.id}`, { headers: { cookie } }))).text();
+    // The pr.linked entry names the issue, and the issue its merge request.
+    const chip = new RegExp(`<a class="chip chip-syncing" href="[^"]*/-/merge_requests/${pull.number}" title="Fix login">!${pull.number} open</a>`);
+    expect(html).toMatch(chip);
   });
 });

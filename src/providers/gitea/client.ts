@@ -16,7 +16,7 @@ import {
 } from "../github-compatible/client";
 import { canonicalPullRequest } from "../github-compatible/webhooks";
 import { parseLinkHeader, underPath, type TrackerHttpDialect } from "../http";
-import { announceHead, countHeader, firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
+import { announceHead, countHeader, firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, pullRequestPageHead, unreadableIssue } from "../issue-responses";
 import { toWholeSecondSince } from "../timestamps";
 import {
   TrackerError,
@@ -95,11 +95,12 @@ export class GiteaTracker extends GitHubCompatibleTracker {
   }
 
   /**
-   * Pull requests, most recently updated first (`GET /repos/{o}/{r}/pulls?state=all&sort=recentupdate`:
-   * no `since` filter, so the listing stops at the first page reaching past `since`). Each PR names
-   * its base repository's default branch (`base.repo.default_branch`).
+   * Pull requests, most recently updated first (`GET /repos/{o}/{r}/pulls?state=all&sort=recentupdate`,
+   * `Link` + `X-Total-Count`): there is no `since` filter, so the listing ends at the first page
+   * reaching past `since`. Each PR names its base repository's default branch (`base.repo.default_branch`).
+   * No early head: whether the listing goes on depends on the items.
    */
-  async listPullRequestsPage(request: { since: string | null; url: string | null }): Promise<PullRequestPage> {
+  async listPullRequestsPage(request: ListPageRequest): Promise<PullRequestPage> {
     const url = request.url ?? this.http.url(`${this.repoPath}/pulls`, { state: "all", sort: "recentupdate", limit: this.pageSize });
     const res = await this.http.request("GET", url);
     const items = Array.isArray(res.body) ? (res.body as unknown[]) : [];
@@ -107,12 +108,14 @@ export class GiteaTracker extends GitHubCompatibleTracker {
       const parsed = canonicalPullRequest({ pull_request: item, repository: { default_branch: (item as { base?: { repo?: { default_branch?: unknown } } })?.base?.repo?.default_branch } }, "gitea");
       return parsed ? [parsed] : [];
     });
-    const reachedSince = request.since !== null && pullRequests.some((p) => p.updatedAt !== null && p.updatedAt < request.since!);
+    const since = request.since ?? null;
+    const reachedSince = since !== null && pullRequests.some((p) => p.updatedAt !== null && p.updatedAt < since);
     const next = parseLinkHeader(res.headers.get("link")).next ?? null;
-    return {
-      pullRequests: request.since === null ? pullRequests : pullRequests.filter((p) => p.updatedAt === null || p.updatedAt >= request.since!),
+    const head = pullRequestPageHead(items, res.headers, {
       nextUrl: reachedSince || next === null ? null : rebaseOntoApi(next, this.http.baseUrl),
-    };
+      total: countHeader(res.headers, "x-total-count"),
+    });
+    return { ...head, pullRequests: since === null ? pullRequests : pullRequests.filter((p) => p.updatedAt === null || p.updatedAt >= since) };
   }
 
   async getIssue(number: number): Promise<IssueLookup> {

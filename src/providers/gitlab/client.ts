@@ -9,7 +9,7 @@ import { z } from "zod";
 import { canonicalIssue } from "../canonical";
 import { exactPath, parseLinkHeader, underPath, type TrackerHttpDialect } from "../http";
 import { GitLabNotes } from "./comments";
-import { announceHead, countHeader, firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, unreadableIssue } from "../issue-responses";
+import { announceHead, countHeader, firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, pullRequestPageHead, unreadableIssue } from "../issue-responses";
 import { RestTracker } from "../rest-tracker";
 import { toUtcIso } from "../timestamps";
 import {
@@ -121,43 +121,50 @@ export class GitLabTracker extends RestTracker {
   }
 
   /**
-   * Merge requests changed since an instant, oldest change first (`GET /projects/:id/merge_requests`
-   * with `updated_after`, `order_by=updated_at`, `sort=asc`; `Link` next). The listing has no
+   * Merge requests changed since an instant, oldest change first (doc/api/merge_requests.md "List
+   * project merge requests": `updated_after` is "on or after", `order_by=updated_at`, `sort=asc`;
+   * offset pages with `Link` / `x-next-page`, `X-Total` omitted past 10,000). The listing names no
    * default branch: automation waits for the Merge Request Hook.
    */
-  async listPullRequestsPage(request: { since: string | null; url: string | null }): Promise<PullRequestPage> {
+  async listPullRequestsPage(request: ListPageRequest): Promise<PullRequestPage> {
     const url =
       request.url ??
-      this.http.url(`${this.projectPath}/merge_requests`, { state: "all", order_by: "updated_at", sort: "asc", updated_after: request.since, per_page: this.pageSize });
+      this.http.url(`${this.projectPath}/merge_requests`, {
+        state: "all",
+        order_by: "updated_at",
+        sort: "asc",
+        updated_after: request.since ? toUtcIso(request.since) : null,
+        per_page: this.pageSize,
+      });
     const res = await this.http.request("GET", url);
+    const links = { nextUrl: nextPageUrl(url, res.headers), total: countHeader(res.headers, "x-total") };
+    announceHead(request, res.body, res.headers, links);
     const items = Array.isArray(res.body) ? (res.body as unknown[]) : [];
-    return {
-      pullRequests: items.flatMap((item) => {
-        const parsed = listedMergeRequest.safeParse(item);
-        if (!parsed.success) return [];
-        const m = parsed.data;
-        const draft = m.draft === true || m.work_in_progress === true;
-        const state = m.state === "merged" ? "merged" : m.state === "closed" || m.state === "locked" ? "closed" : draft ? "draft" : "open";
-        return [
-          {
-            externalId: String(m.id),
-            number: m.iid,
-            title: m.title,
-            body: m.description ?? "",
-            url: m.web_url,
-            author: m.author?.username ?? null,
-            state,
-            baseRef: m.target_branch ?? null,
-            headRef: m.source_branch ?? null,
-            mergedAt: m.merged_at ? toUtcIso(m.merged_at) : null,
-            closedAt: m.closed_at ? toUtcIso(m.closed_at) : null,
-            updatedAt: toUtcIso(m.updated_at),
-            defaultBranch: null,
-          } satisfies CanonicalPullRequest,
-        ];
-      }),
-      nextUrl: parseLinkHeader(res.headers.get("link")).next ?? null,
-    };
+    const pullRequests = items.flatMap((item) => {
+      const parsed = listedMergeRequest.safeParse(item);
+      if (!parsed.success) return [];
+      const m = parsed.data;
+      const draft = m.draft === true || m.work_in_progress === true;
+      const state = m.state === "merged" ? "merged" : m.state === "closed" || m.state === "locked" ? "closed" : draft ? "draft" : "open";
+      return [
+        {
+          externalId: String(m.id),
+          number: m.iid,
+          title: m.title,
+          body: m.description ?? "",
+          url: m.web_url,
+          author: m.author?.username ?? null,
+          state,
+          baseRef: m.target_branch ?? null,
+          headRef: m.source_branch ?? null,
+          mergedAt: m.merged_at ? toUtcIso(m.merged_at) : null,
+          closedAt: m.closed_at ? toUtcIso(m.closed_at) : null,
+          updatedAt: toUtcIso(m.updated_at),
+          defaultBranch: null,
+        } satisfies CanonicalPullRequest,
+      ];
+    });
+    return { ...pullRequestPageHead(items, res.headers, links), pullRequests };
   }
 
   /**

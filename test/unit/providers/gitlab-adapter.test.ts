@@ -114,4 +114,45 @@ describe("GitLab adapter against the fake", () => {
     expect(pages).toHaveLength(2);
     expect(new URL(urls[1] ?? "").searchParams.get("page")).toBe("2");
   });
+
+  it("lists merge requests oldest change first, with the page head the listing loop reads (x-next-page without Link, X-Total)", async () => {
+    const urls: string[] = [];
+    const mr = (iid: number, updated: string, extra: Record<string, unknown> = {}) => ({
+      id: 900 + iid,
+      iid,
+      title: `MR ${iid}`,
+      description: null,
+      web_url: `https://gitlab.example/acme/widgets/-/merge_requests/${iid}`,
+      state: "opened",
+      draft: false,
+      source_branch: `${iid}-fix`,
+      target_branch: "main",
+      updated_at: updated,
+      author: { username: "dev" },
+      ...extra,
+    });
+    const tracker = createTracker({
+      provider: "gitlab",
+      apiBaseUrl: "https://gitlab.example/api/v4",
+      repository: "acme/widgets",
+      token: "t",
+      fetch: (async (input: RequestInfo | URL) => {
+        urls.push(String(input));
+        const body = [mr(1, "2024-01-01T10:00:00.000+02:00", { draft: true }), { iid: "broken", updated_at: "2024-01-01T08:30:00.000Z" }, mr(2, "2024-01-01T09:00:00.000Z", { state: "locked" })];
+        return new Response(JSON.stringify(body), { status: 200, headers: { "x-next-page": "2", "x-total": "5", date: "Mon, 01 Jan 2024 12:00:00 GMT" } });
+      }) as typeof fetch,
+    });
+    const heads: unknown[] = [];
+    const page = await tracker.listPullRequestsPage!({ since: "2024-01-01T00:00:00.000Z", onHead: (h) => heads.push(h) });
+    const url = new URL(urls[0]!);
+    expect(url.pathname).toBe("/api/v4/projects/acme%2Fwidgets/merge_requests");
+    expect(Object.fromEntries(url.searchParams)).toMatchObject({ state: "all", order_by: "updated_at", sort: "asc", updated_after: "2024-01-01T00:00:00.000Z" });
+    expect(new URL(page.nextUrl!).searchParams.get("page")).toBe("2");
+    expect(page).toMatchObject({ total: 5, rawCount: 3, serverTime: "2024-01-01T12:00:00.000Z", lastUpdatedAt: "2024-01-01T09:00:00.000Z" });
+    expect(page.pullRequests.map((p) => [p.number, p.state, p.updatedAt, p.headRef])).toEqual([
+      [1, "draft", "2024-01-01T08:00:00.000Z", "1-fix"],
+      [2, "closed", "2024-01-01T09:00:00.000Z", "2-fix"],
+    ]);
+    expect(heads).toHaveLength(1);
+  });
 });
