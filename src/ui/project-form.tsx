@@ -170,11 +170,16 @@ export function formToBody(form: FormValues): Record<string, unknown> {
   return body;
 }
 
-/** An edit's API body: the connection fields only when they change, secrets only when typed. */
+/**
+ * An edit's API body: only what the form changes (an untouched default is not written as a change,
+ * and the connection fields stay out of a preview unless edited); secrets only when typed.
+ */
 export function formToUpdateBody(form: FormValues, current: ProjectRow): Record<string, unknown> {
   const body = formToBody(form);
-  const saved = valuesOfProject(current);
-  for (const f of CONNECTION_FIELDS) if ((text(form[f]) ?? "") === (saved[f] ?? "")) delete body[f];
+  const saved = formToBody(valuesOfProject(current));
+  for (const key of Object.keys(body)) if (key !== "token" && key !== "webhookSecret" && JSON.stringify(body[key]) === JSON.stringify(saved[key])) delete body[key];
+  // A cleared optional field (API base URL, installation) means "as before", not "remove".
+  for (const f of CONNECTION_FIELDS) if (text(form[f]) === undefined) delete body[f];
   return body;
 }
 

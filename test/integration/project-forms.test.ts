@@ -232,6 +232,8 @@ describe("the dashboard's project forms", () => {
     expect(after).not.toContain(fake.token);
     const updated = (await json(await api(`/api/v1/projects/${project.id}/activity?kind=project.updated`))).items[0];
     expect(updated).toMatchObject({ actor: "default", changes: { scope: { before: null, after: { labelsAny: ["syndarix"], onLeave: "freeze" } } } });
+    // Only what the form changed: the untouched defaults are not recorded as changes.
+    expect(Object.keys(updated.changes)).toEqual(["scope"]);
   });
 
   it("pause from the dashboard is the API's change: the same activity entry and the same project", async () => {
