@@ -251,7 +251,7 @@ function Row(props: FieldProps & { children: Child }) {
   );
 }
 
-function Input(props: FieldProps & { type?: string; required?: boolean; placeholder?: string; secret?: boolean }) {
+function Input(props: FieldProps & { type?: string; required?: boolean; secret?: boolean }) {
   return (
     <Row {...props}>
       <input
@@ -260,7 +260,6 @@ function Input(props: FieldProps & { type?: string; required?: boolean; placehol
         type={props.type ?? "text"}
         value={props.secret ? "" : (props.values[props.name] ?? "")}
         required={props.required}
-        placeholder={props.placeholder}
         autocomplete="off"
         aria-invalid={props.errors.has(props.name) ? "true" : undefined}
         aria-describedby={describedBy(props)}

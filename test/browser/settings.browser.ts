@@ -61,7 +61,7 @@ describe("new project and settings in Chromium", () => {
     const served = await fake("github");
     const issues = served.tracker.seed(12).filter((i) => i.kind === "issue").length;
     await page.goto(`${suite().origin}/ui/`);
-    await Promise.all([page.waitForURL(/\/ui\/projects\/new$/), page.getByRole("link", { name: "New project" }).click()]);
+    await Promise.all([page.waitForURL(/\/ui\/projects\/new$/), page.getByRole("link", { name: "New project" }).first().click()]);
     await expectAccessible(page);
     await screenshot(page, "20-new-project");
 
