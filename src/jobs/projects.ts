@@ -468,3 +468,17 @@ export async function testNewConnection(env: Env, input: { provider: Provider; a
   if (errors.length) throw new ValidationFailed(errors);
   return testConnection({ provider: input.provider, apiBaseUrl, repository: input.repository, token: input.token });
 }
+
+/** The fields a connection test needs, parsed by the create schema's own rules for them. */
+export function parseConnectionInput(raw: Record<string, unknown>): { provider: Provider; apiBaseUrl?: string | undefined; repository: string; token: string } {
+  const parsed = CreateProject.pick({ provider: true, apiBaseUrl: true, repository: true, token: true }).safeParse({
+    provider: raw.provider,
+    apiBaseUrl: raw.apiBaseUrl,
+    repository: raw.repository,
+    token: raw.token,
+  });
+  if (!parsed.success) throw new ValidationFailed(fieldErrorsOf(parsed.error));
+  const { token, ...rest } = parsed.data;
+  if (token === undefined) throw new ValidationFailed([{ field: "token", message: "is required to test the connection" }]);
+  return { ...rest, token };
+}

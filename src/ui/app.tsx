@@ -22,7 +22,7 @@ import { ConfigurationError, DirectionRefused, Forbidden, NotFound, Precondition
 import { resolveApiToken } from "../api-tokens";
 import { acknowledgeDelivery, replayDelivery, resolveConflict, retryCommentPush, retryPush } from "../sync/repair";
 import { startSync } from "../jobs/project-actions";
-import { changeProject, createProject, parseCreateInput, parseUpdateInput, previewProjectChange, setSyncEnabled, testNewConnection } from "../jobs/projects";
+import { changeProject, createProject, parseConnectionInput, parseCreateInput, parseUpdateInput, previewProjectChange, setSyncEnabled, testNewConnection } from "../jobs/projects";
 import { errorText, log } from "../log";
 import type { DryRunReport } from "../sync/dry-run";
 import { testProjectConnection } from "../sync/connection";
@@ -243,9 +243,7 @@ uiRouter.post("/projects", async (c) => {
   try {
     const raw = formToBody(values);
     if (body.intent === "test") {
-      const input = parseCreateInput(raw);
-      if (input.token === undefined) throw new ValidationFailed([{ field: "token", message: "is required to test the connection" }]);
-      const result = await testNewConnection(c.env, { provider: input.provider, apiBaseUrl: input.apiBaseUrl, repository: input.repository, token: input.token });
+      const result = await testNewConnection(c.env, parseConnectionInput(raw));
       const connection = result.ok
         ? { ok: true, text: `Connection works: the token reads ${result.repository.fullName}. Type the token again and create the project.` }
         : { ok: false, text: `Connection fails: ${result.problem}.` };

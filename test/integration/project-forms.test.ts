@@ -147,7 +147,7 @@ describe("the dashboard's project forms", () => {
     const fake = fakeTracker("github");
     fake.seed(5);
     const before = await projectCount();
-    const tested = await ui("/ui/projects", { method: "POST", cookie, form: newForm(csrf, fake, { intent: "test" }) });
+    const tested = await ui("/ui/projects", { method: "POST", cookie, form: newForm(csrf, fake, { intent: "test", name: "", webhookSecret: "" }) });
     expect(tested.status).toBe(200);
     const testedHtml = await tested.text();
     expect(testedHtml).toContain(`Connection works: the token reads ${fake.store.repository}.`);
