@@ -322,8 +322,8 @@ async function checkChange(env: Env, db: Database, current: ProjectRow, input: U
  * What a full run would do under the changed settings (`PATCH ?dryRun=true`, the dashboard's
  * Preview): the same checks as the change, the decision code with no writes here or on the tracker.
  */
-export async function previewProjectChange(env: Env, db: Database, current: ProjectRow, input: UpdateProjectInput): Promise<DryRunReport> {
-  const { settings } = await checkChange(env, db, current, input);
+export async function previewProjectChange(env: Env, db: Database, current: ProjectRow, input: UpdateProjectInput): Promise<DryRunReport & { warnings?: FieldError[] }> {
+  const { settings, warnings } = await checkChange(env, db, current, input);
   const connection = NOT_DRY_RUNNABLE.filter((f) => input[f] !== undefined);
   if (connection.length) throw new ValidationFailed(connection.map((field) => ({ field, message: "cannot be dry-run (it points the project at another tracker or credential); leave it out of a dry run" })));
   const candidate: ProjectRow = {
@@ -332,7 +332,9 @@ export async function previewProjectChange(env: Env, db: Database, current: Proj
     ...(input.master !== undefined ? { master: input.master } : {}),
     ...settingsColumns(settings),
   };
-  return dryRun(env, current, candidate);
+  const report = await dryRun(env, current, candidate);
+  // What a save would warn about (a scope no issue can match), said before saving too.
+  return warnings.length ? { ...report, warnings } : report;
 }
 
 /** Changes any field of a project; a new token or webhook secret replaces the old. */

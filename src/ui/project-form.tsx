@@ -431,11 +431,16 @@ function show(v: unknown): string {
 }
 
 /** The dry run's answer: counts, then the first per-issue diffs. */
-export function DryRunView(props: { report: DryRunReport }) {
+export function DryRunView(props: { report: DryRunReport & { warnings?: FieldError[] } }) {
   const r = props.report;
   return (
     <section aria-labelledby="preview-title" id="preview">
       <h3 id="preview-title">Preview: what a full run would do under these settings (nothing was saved)</h3>
+      {r.warnings?.map((w) => (
+        <p class="error preview-warning">
+          Note: <code>{w.field}</code> {w.message}.
+        </p>
+      ))}
       <ul id="preview-counts">
         <li>{r.wouldCreate} issues imported</li>
         <li>{r.wouldUpdate} issues updated or pushed</li>

@@ -236,6 +236,20 @@ describe("the dashboard's project forms", () => {
     expect(Object.keys(updated.changes)).toEqual(["scope"]);
   });
 
+  it("settings: Preview says what saving would warn about (a scope no issue can match), as the API's dry run does", async () => {
+    const { cookie, csrf } = await signIn();
+    const { project } = await projectWithTracker("gitea");
+    const page = await (await ui(`/ui/projects/${project.id}`, { cookie })).text();
+    const dry = await json(await api(`/api/v1/projects/${project.id}?dryRun=true`, { method: "PATCH", body: { scope: { labelsAny: ["x"], labelsNone: ["x"] } } }));
+    expect(dry.warnings).toEqual([{ field: "scope", message: expect.stringContaining("no issue can be in scope") }]);
+    const preview = await ui(`/ui/projects/${project.id}/settings`, { method: "POST", cookie, form: settingsForm(page, csrf, "preview", { "scope.labelsAny": "x", "scope.labelsNone": "x" }) });
+    expect(preview.status).toBe(200);
+    const html = await preview.text();
+    expect(html).toContain(`Note: <code>scope</code> ${dry.warnings[0].message}.`);
+    const plain = await json(await api(`/api/v1/projects/${project.id}?dryRun=true`, { method: "PATCH", body: { scope: { labelsAny: ["x"] } } }));
+    expect(plain).not.toHaveProperty("warnings");
+  });
+
   it("pause from the dashboard is the API's change: the same activity entry and the same project", async () => {
     const { cookie, csrf } = await signIn();
     const { project } = await projectWithTracker("gitlab");
