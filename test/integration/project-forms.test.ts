@@ -260,6 +260,21 @@ describe("the dashboard's project forms", () => {
     expect((await json(await api(`/api/v1/projects/${project.id}`))).syncEnabled).toBe(false);
   });
 
+  it("a read-only token sees every setting but no button, and its form posts are refused", async () => {
+    const { project } = await projectWithTracker("github");
+    const login = await ui("/ui/login", { method: "POST", form: { token: "test-read-token-dashboard-0003" } });
+    const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+    const html = await (await ui(`/ui/projects/${project.id}`, { cookie })).text();
+    expect(html).toContain('id="project-form"');
+    expect(html).toContain(`value="${project.repository}"`);
+    expect(html).toMatch(/<fieldset disabled="">/);
+    expect(html).not.toMatch(/<button type="submit" name="intent" value="save">/);
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(html)![1]!;
+    const res = await ui(`/ui/projects/${project.id}/settings`, { method: "POST", cookie, form: { _csrf: csrf, intent: "save", name: "renamed" } });
+    expect(res.status).toBe(403);
+    expect((await json(await api(`/api/v1/projects/${project.id}`))).name).toBe(project.name);
+  });
+
   it("a page for a project that does not exist says so in words, as a page", async () => {
     const { cookie } = await signIn();
     const res = await ui("/ui/projects/no-such-project", { cookie });
