@@ -4,10 +4,9 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { database } from "../db/client";
-import { ValidationFailed, type FieldError } from "../errors";
-import { checkApiBaseUrl, DEFAULT_API_BASE_URL, parseInsecureHosts, repositoryFormatProblem } from "../providers";
+import { testNewConnection } from "../jobs/projects";
 import { PROVIDERS } from "../providers/types";
-import { testConnection, testProjectConnection } from "../sync/connection";
+import { testProjectConnection } from "../sync/connection";
 import { jsonBody, jsonContent, problemResponses, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
@@ -26,6 +25,7 @@ const ConnectionResult = z
     ok: z.boolean(),
     repository: z.object({ id: z.string(), fullName: z.string() }).optional().openapi({ description: "The repository as the tracker answered it, when readable" }),
     problem: z.string().optional().openapi({ description: "What failed and what to do, when not readable" }),
+    field: z.enum(["token", "repository", "apiBaseUrl"]).optional().openapi({ description: "The setting to fix, when one is to blame" }),
   })
   .openapi("ConnectionResult");
 
@@ -51,20 +51,5 @@ const routes = {
 };
 
 export const connectionRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
-  .openapi(routes.test, async (c) => {
-    const input = c.req.valid("json");
-    const errors: FieldError[] = [];
-    const raw = input.apiBaseUrl ?? DEFAULT_API_BASE_URL[input.provider] ?? null;
-    let apiBaseUrl = "";
-    if (!raw) errors.push({ field: "apiBaseUrl", message: `is required for ${input.provider}` });
-    else {
-      const checked = checkApiBaseUrl(raw, parseInsecureHosts(c.env.ALLOW_INSECURE_TRACKER_HOSTS));
-      if (checked.ok) apiBaseUrl = checked.value;
-      else errors.push({ field: "apiBaseUrl", message: checked.problem });
-    }
-    const repositoryProblem = repositoryFormatProblem(input.provider, input.repository);
-    if (repositoryProblem) errors.push({ field: "repository", message: repositoryProblem });
-    if (errors.length) throw new ValidationFailed(errors);
-    return c.json(await testConnection({ ...input, apiBaseUrl }), 200);
-  })
+  .openapi(routes.test, async (c) => c.json(await testNewConnection(c.env, c.req.valid("json")), 200))
   .openapi(routes.testProject, async (c) => c.json(await testProjectConnection(c.env, database(c.env.DB), c.var.project), 200));

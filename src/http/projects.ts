@@ -1,111 +1,19 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { bytesToBase64Url, openProjectSecret, sealProjectSecret } from "../crypto";
 import { database } from "../db/client";
-import { appRepositoryOfProject, unlinkProject } from "../db/credentials";
-import { hasLinkedIssues } from "../db/issues";
-import { deleteProject, insertProject, listProjects, updateProject, type NewProject } from "../db/projects";
+import { deleteProject, listProjects } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
-import { NotFound, StateConflict, Unprocessable, ValidationFailed, type FieldError } from "../errors";
-import { newId, nowIso } from "../ids";
-import { APP_INSTALLATION_PROVIDERS, checkApiBaseUrl, DEFAULT_API_BASE_URL, hasInternalComments, originOf, parseInsecureHosts, repositoryFormatProblem } from "../providers";
-import { PROVIDERS, type Provider } from "../providers/types";
-import { projectCreatedActivity, projectDeletedActivity, projectUpdatedActivity } from "../sync/project-activity";
-import { appBaseProblem, githubAppConfig, resetCredentialHealth } from "../sync/credentials";
-import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams, IdempotencyHeaders } from "./common";
+import { NotFound, type FieldError } from "../errors";
+import { nowIso } from "../ids";
+import { PROVIDERS } from "../providers/types";
+import { changeProject, createProject, CreateProject, DeletionPolicy, Direction, Master, PrAutomationSchema, previewProjectChange, UpdateProject } from "../jobs/projects";
+import { DryRunSchema, SettingsSchemaFields } from "../jobs/project-settings";
+import { projectDeletedActivity } from "../sync/project-activity";
+import { settingsOf } from "../sync/project-settings";
 import { prAutomationOf } from "../sync/pull-requests";
+import { conflictResponse, decodeCursor, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams, IdempotencyHeaders } from "./common";
 import type { AppEnv } from "./project";
-import { assertSameRepository } from "../sync/repository";
 import { validationHook } from "./validation";
-import { checkSettings, DryRunSchema, NOT_DRY_RUNNABLE, SettingsFields, SettingsSchemaFields, settingsPatch } from "./project-settings";
-import { dryRun } from "../sync/dry-run";
-import { settingsColumns, settingsOf, type ProjectSettings } from "../sync/project-settings";
 import { forgetEdgeProject } from "./webhook-projects";
-
-const Direction = z.enum(["inbound", "outbound", "bidirectional"]);
-const Master = z.enum(["tracker", "local"]);
-const DeletionPolicy = z.enum(["orphan", "delete", "recreate"]);
-
-const ApiBaseUrl = z
-  .url({ protocol: /^https?$/ })
-  .max(500)
-  .openapi({ description: "Tracker API root; default for github and gitlab.com, required for gitea" });
-
-const StatusLabel = z.string().trim().min(1).max(255);
-
-const PrAutomationSchema = z
-  .strictObject({
-    closeOnMerge: z.enum(["default_branch", "any_branch", "never"]).openapi({
-      description:
-        "Close the local issue when the last of its closing pull requests merges: into the default branch only, into any branch, or never (default)",
-    }),
-    statusLabels: z
-      .strictObject({ in_progress: StatusLabel.optional(), in_review: StatusLabel.optional() })
-      .optional()
-      .openapi({ description: "Labels kept on an issue while its development status is in_progress / in_review" }),
-  })
-  .openapi("PrAutomation");
-
-const ProjectFields = {
-  name: z.string().trim().min(1).max(200),
-  provider: z.enum(PROVIDERS),
-  apiBaseUrl: ApiBaseUrl.optional(),
-  repository: z
-    .string()
-    .trim()
-    .min(1)
-    .max(300)
-    .openapi({ description: '"owner/name"; GitLab: "group/sub/project" or the numeric id' }),
-  token: z
-    .string()
-    .min(1)
-    .max(2000)
-    // A header value cannot hold CR/LF: such a token would fail every run as a "network error".
-    .regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain line breaks or other control characters")
-    .openapi({ description: "Tracker API token; stored encrypted, bound to the apiBaseUrl's origin, never returned" }),
-  webhookSecret: z
-    .string()
-    // One captured delivery allows an offline guess of the secret: 20 characters or more.
-    .min(20, "must be at least 20 characters")
-    .max(500)
-    .openapi({ description: "Webhook secret (at least 20 characters); stored encrypted, never returned" }),
-  installationId: z
-    .number()
-    .int()
-    .positive()
-    .max(Number.MAX_SAFE_INTEGER)
-    .openapi({ description: "GitHub only: the GitHub App installation to connect with, instead of a token" }),
-  syncDirection: Direction,
-  master: Master.optional(),
-  deletionPolicy: DeletionPolicy.optional(),
-  syncEnabled: z.boolean().optional(),
-  commentAttribution: z
-    .boolean()
-    .optional()
-    .openapi({ description: "Start comments posted with the sync's token with a line naming their local author (default false)" }),
-  gitlabInternalNotes: z
-    .boolean()
-    .optional()
-    .openapi({ description: "GitLab only: send internal comments as internal notes (default false: internal comments never leave Syndarix)" }),
-  ...SettingsFields,
-  prAutomation: PrAutomationSchema.optional(),
-};
-
-const CreateProject = z
-  .strictObject({
-    ...ProjectFields,
-    token: ProjectFields.token.optional().openapi({ description: 'Tracker API token (or "installationId" for GitHub); stored encrypted, never returned' }),
-    webhookSecret: ProjectFields.webhookSecret
-      .optional()
-      .openapi({ description: "Webhook secret (not needed with installationId: the App's webhook is used); stored encrypted, never returned" }),
-    installationId: ProjectFields.installationId.optional(),
-    fieldMaps: SettingsFields.fieldMaps.optional(),
-    labelPolicy: SettingsFields.labelPolicy.optional(),
-    milestonePolicy: SettingsFields.milestonePolicy.optional(),
-    scope: SettingsFields.scope.optional(),
-    fieldDirections: SettingsFields.fieldDirections.optional(),
-  })
-  .openapi("CreateProject");
-const UpdateProject = z.strictObject(ProjectFields).partial().openapi("UpdateProject");
 
 export const ProjectSchema = z
   .object({
@@ -159,102 +67,6 @@ export function projectToApi(p: ProjectRow, warnings?: FieldError[]): z.infer<ty
   };
 }
 
-/** Rules that span fields, checked on the project as it would be after the write. */
-function checkProjectRules(
-  p: {
-    provider: Provider;
-    apiBaseUrl: string | undefined;
-    repository: string;
-    syncDirection: string;
-    deletionPolicy: string;
-  },
-  insecureHosts: readonly string[],
-): { errors: FieldError[]; apiBaseUrl: string } {
-  const errors: FieldError[] = [];
-  let apiBaseUrl = "";
-  if (!p.apiBaseUrl) errors.push({ field: "apiBaseUrl", message: `is required for ${p.provider}` });
-  else {
-    const checked = checkApiBaseUrl(p.apiBaseUrl, insecureHosts);
-    if (checked.ok) apiBaseUrl = checked.value;
-    else errors.push({ field: "apiBaseUrl", message: checked.problem });
-  }
-  const repositoryProblem = repositoryFormatProblem(p.provider, p.repository);
-  if (repositoryProblem) errors.push({ field: "repository", message: repositoryProblem });
-  if (p.deletionPolicy === "recreate" && p.syncDirection !== "outbound") {
-    errors.push({ field: "deletionPolicy", message: '"recreate" is only allowed for outbound projects' });
-  }
-  return { errors, apiBaseUrl };
-}
-
-/** Columns a new project row gets from their defaults (for the activity entry describing it). */
-const NEW_PROJECT_DEFAULTS = {
-  cursor: null,
-  cursorEtag: null,
-  commentCursor: null,
-  commentCursorEtag: null,
-  pullRequestCursor: null,
-  pullRequestPhaseError: null,
-  pullRequestPhaseErrorAt: null,
-  nextCreateAt: null,
-  lastIncrementalSyncAt: null,
-  lastFullSyncAt: null,
-  lastError: null,
-  trackerRepositoryId: null,
-  trackerRepositoryName: null,
-  accessLostAt: null,
-  accessError: null,
-  fieldMaps: null,
-  labelPolicy: null,
-  milestonePolicy: null,
-  scope: null,
-  fieldDirections: null,
-};
-/**
- * How the project authenticates after the write: exactly one of `token` and `installationId`
- * (GitHub only), and a webhook secret unless the App's webhook serves it.
- */
-function checkAuthRules(
-  provider: Provider,
-  input: { token?: string | undefined; installationId?: number | undefined; webhookSecret?: string | undefined },
-  current: ProjectRow | null,
-  appConfigured: boolean,
-): { errors: FieldError[]; installationId: number | null } {
-  const errors: FieldError[] = [];
-  if (input.token !== undefined && input.installationId !== undefined) {
-    errors.push({ field: "installationId", message: 'give either "token" or "installationId", not both' });
-  }
-  const installationId = input.installationId ?? (input.token !== undefined ? null : (current?.installationId ?? null));
-  const appCapable = APP_INSTALLATION_PROVIDERS.includes(provider);
-  if (installationId !== null && !appCapable) {
-    errors.push({ field: "installationId", message: `is for GitHub App installations only; ${provider} projects use "token"` });
-  }
-  if (input.installationId !== undefined && !appConfigured) {
-    errors.push({ field: "installationId", message: "the Worker has no GitHub App configured (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY)" });
-  }
-  if (installationId === null && input.token === undefined && (current === null || current.tokenEnc === "")) {
-    errors.push({ field: "token", message: appCapable ? 'is required (or "installationId" for a GitHub App installation)' : "is required" });
-  }
-  if (current === null && installationId === null && input.webhookSecret === undefined) {
-    errors.push({ field: "webhookSecret", message: 'is required (unless the project uses "installationId")' });
-  }
-  return { errors, installationId };
-}
-
-/**
- * An App project talks only to the App's configured API base: the App's JWT (which can mint tokens
- * for every installation) is never signed for a host an API token chose. 422 naming `apiBaseUrl`.
- */
-function assertAppBase(app: ReturnType<typeof githubAppConfig>, installationId: number | null, apiBaseUrl: string): void {
-  if (installationId === null || !app) return;
-  const problem = appBaseProblem(app, apiBaseUrl);
-  if (problem) throw new Unprocessable([{ field: "apiBaseUrl", message: problem }]);
-}
-
-/** App projects need no per-project webhook: an unguessable secret keeps that endpoint shut. */
-function randomSecret(): string {
-  return bytesToBase64Url(crypto.getRandomValues(new Uint8Array(32)));
-}
-
 const routes = {
   create: createRoute({
     operationId: "createProject",
@@ -262,11 +74,27 @@ const routes = {
     path: "/",
     tags: ["projects"],
     summary: "Register a project and its tracker",
-    request: { headers: IdempotencyHeaders, body: jsonBody(CreateProject) },
+    request: {
+      headers: IdempotencyHeaders,
+      query: z.object({
+        testConnection: z
+          .enum(["true", "false"])
+          .optional()
+          .openapi({ description: "true: read the repository with the token first; if it cannot, nothing is saved and a 422 names the field to fix and what to do (the dashboard always does)" }),
+        startImport: z
+          .enum(["true", "false"])
+          .optional()
+          .openapi({ description: "true: start the first import (a full run) at once instead of at the next cron (the dashboard always does)" }),
+      }),
+      body: jsonBody(CreateProject),
+    },
     responses: {
-      201: jsonContent(ProjectSchema, "The project"),
+      201: jsonContent(
+        ProjectSchema.extend({ importRunId: z.string().optional().openapi({ description: "The first import's run, when startImport=true started one" }) }).openapi("CreatedProject"),
+        "The project",
+      ),
       ...problemResponses,
-      422: { description: "An `installationId` project whose `apiBaseUrl` is not the GitHub App's API base (`errors` names `apiBaseUrl`)", content: { "application/problem+json": { schema: ProblemSchema } } },
+      422: { description: "An `installationId` project whose `apiBaseUrl` is not the GitHub App's API base (`errors` names `apiBaseUrl`), or with testConnection=true a token that cannot read the repository (`errors` names `token`, `repository` or `apiBaseUrl` and says what to do)", content: { "application/problem+json": { schema: ProblemSchema } } },
     },
   }),
   list: createRoute({
@@ -298,6 +126,10 @@ const routes = {
           .enum(["true", "false"])
           .optional()
           .openapi({ description: "true: validate, run the decision code under the new settings with no writes, answer a DryRun" }),
+        testConnection: z
+          .enum(["true", "false"])
+          .optional()
+          .openapi({ description: "true: when the token, provider, repository or apiBaseUrl changes, read the repository with the new settings first; if it cannot, nothing is saved and a 422 names the field to fix" }),
       }),
       body: jsonBody(UpdateProject),
     },
@@ -319,54 +151,14 @@ const routes = {
   }),
 };
 
-/** Internal notes exist only on GitLab: the opt-in is refused for the other trackers. */
-function internalNotesErrors(provider: Provider, on: boolean): FieldError[] {
-  return on && !hasInternalComments(provider) ? [{ field: "gitlabInternalNotes", message: `only GitLab has internal notes; not available for ${provider}` }] : [];
-}
-
 export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.create, async (c) => {
-    const input = c.req.valid("json");
-    const app = githubAppConfig(c.env);
-    // An App project without apiBaseUrl talks to the App's own API base.
-    const apiBaseUrl = input.apiBaseUrl ?? (input.installationId !== undefined && app ? app.apiBaseUrl : DEFAULT_API_BASE_URL[input.provider] ?? undefined);
-    const deletionPolicy = input.deletionPolicy ?? "orphan";
-    const auth = checkAuthRules(input.provider, input, null, app !== null);
-    const checked = checkProjectRules({ ...input, apiBaseUrl, deletionPolicy }, parseInsecureHosts(c.env.ALLOW_INSECURE_TRACKER_HOSTS));
-    const settings = settingsPatch(input);
-    const settingsCheck = checkSettings(input.syncDirection, { ...settingsOf({}), ...settings });
-    const errors = [...checked.errors, ...auth.errors, ...internalNotesErrors(input.provider, input.gitlabInternalNotes ?? false), ...settingsCheck.invalid];
-    if (errors.length) throw new ValidationFailed(errors);
-    assertAppBase(app, auth.installationId, checked.apiBaseUrl);
-    if (settingsCheck.unprocessable.length) throw new Unprocessable(settingsCheck.unprocessable);
-    const id = newId();
-    const now = nowIso();
-    const origin = { source: "api" as const, actor: c.var.apiToken.name };
-    // Secrets are bound to the origin they were given for (never sent anywhere else).
-    const apiOrigin = originOf(checked.apiBaseUrl);
-    const fields = {
-      id,
-      name: input.name,
-      provider: input.provider,
-      apiBaseUrl: checked.apiBaseUrl,
-      repository: input.repository,
-      syncDirection: input.syncDirection,
-      master: input.master ?? "tracker",
-      deletionPolicy,
-      syncEnabled: input.syncEnabled ?? true,
-      commentAttribution: input.commentAttribution ?? false,
-      gitlabInternalNotes: input.gitlabInternalNotes ?? false,
-      prAutomation: input.prAutomation ? JSON.stringify(input.prAutomation) : null,
-      // App projects hold no token of their own: the installation's tokens are minted as needed.
-      tokenEnc: input.token !== undefined ? await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "token", input.token, apiOrigin) : "",
-      webhookSecretEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret ?? randomSecret(), apiOrigin),
-      installationId: auth.installationId,
-      ...settingsColumns(settings),
-      createdAt: now,
-      updatedAt: now,
-    };
-    const row = await insertProject(database(c.env.DB), fields, projectCreatedActivity({ ...NEW_PROJECT_DEFAULTS, ...fields }, origin, now));
-    return c.json(projectToApi(row, settingsCheck.warnings), 201);
+    const options = c.req.valid("query");
+    const created = await createProject(c.env, database(c.env.DB), c.req.valid("json"), { source: "api", actor: c.var.apiToken.name }, {
+      testConnection: options.testConnection === "true",
+      startImport: options.startImport === "true",
+    });
+    return c.json({ ...projectToApi(created.project, created.warnings), ...(created.importRunId ? { importRunId: created.importRunId } : {}) }, 201);
   })
   .openapi(routes.list, async (c) => {
     const { limit, cursor } = c.req.valid("query");
@@ -378,120 +170,11 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const { projectId } = c.req.valid("param");
     const input = c.req.valid("json");
     const db = database(c.env.DB);
-    const current = c.var.project;
-    // Issue mappings hold the tracker's ids: they mean nothing on another tracker. A renamed or moved
-    // repository (new `repository` or `apiBaseUrl`) keeps its issue ids, so that stays allowed.
-    if (input.provider !== undefined && input.provider !== current.provider && (await hasLinkedIssues(db, projectId))) {
-      throw new StateConflict(`project ${projectId} has issues linked to ${current.provider}; create a new project for another tracker`);
-    }
-    const provider = input.provider ?? current.provider;
-    const apiBaseUrl =
-      input.apiBaseUrl ?? (input.provider && input.provider !== current.provider ? DEFAULT_API_BASE_URL[provider] ?? undefined : current.apiBaseUrl);
-    const next = {
-      provider,
-      apiBaseUrl,
-      repository: input.repository ?? current.repository,
-      syncDirection: input.syncDirection ?? current.syncDirection,
-      deletionPolicy: input.deletionPolicy ?? current.deletionPolicy,
-    };
-    const app = githubAppConfig(c.env);
-    const auth = checkAuthRules(provider, input, current, app !== null);
-    const checked = checkProjectRules(next, parseInsecureHosts(c.env.ALLOW_INSECURE_TRACKER_HOSTS));
-    const settings = settingsPatch(input);
-    const nextSettings: ProjectSettings = { ...settingsOf(current), ...settings };
-    const settingsCheck = checkSettings(next.syncDirection, nextSettings);
-    const errors = [
-      ...checked.errors,
-      ...auth.errors,
-      ...internalNotesErrors(provider, input.gitlabInternalNotes ?? (input.provider !== undefined ? false : current.gitlabInternalNotes)),
-      ...settingsCheck.invalid,
-    ];
-    if (errors.length) throw new ValidationFailed(errors);
-    assertAppBase(app, auth.installationId, checked.apiBaseUrl);
-    if (settingsCheck.unprocessable.length) throw new Unprocessable(settingsCheck.unprocessable);
-    if (c.req.valid("query").dryRun === "true") {
-      const connection = NOT_DRY_RUNNABLE.filter((f) => input[f] !== undefined);
-      if (connection.length) throw new ValidationFailed(connection.map((field) => ({ field, message: "cannot be dry-run (it points the project at another tracker or credential); leave it out of a dry run" })));
-      const candidate: ProjectRow = {
-        ...current,
-        ...(input.syncDirection !== undefined ? { syncDirection: input.syncDirection } : {}),
-        ...(input.master !== undefined ? { master: input.master } : {}),
-        ...settingsColumns(settings),
-      };
-      return c.json({ dryRun: true as const, ...(await dryRun(c.env, current, candidate)) }, 200);
-    }
-    // The stored token was given for the current origin: another origin needs a token given for it
-    // (App projects mint their tokens for whatever apiBaseUrl they have).
-    const apiOrigin = originOf(checked.apiBaseUrl);
-    const originChanged = apiOrigin !== originOf(current.apiBaseUrl);
-    if (originChanged && input.token === undefined && auth.installationId === null) {
-      throw new Unprocessable([
-        { field: "token", message: `is required when the API origin changes (to ${apiOrigin}): the stored token is never sent to another origin` },
-      ]);
-    }
-    const pointsElsewhere = next.repository !== current.repository || checked.apiBaseUrl !== current.apiBaseUrl;
-    const sameRepositoryRequired = next.provider === current.provider && pointsElsewhere && (await hasLinkedIssues(db, projectId));
-    if (sameRepositoryRequired) {
-      // Another name or address is fine for the same repository (a rename keeps its id); another repository is not.
-      await assertSameRepository(c.env, current, { apiBaseUrl: checked.apiBaseUrl, repository: next.repository, token: input.token });
-    }
-    const patch: Partial<NewProject> = {
-      ...(input.name !== undefined ? { name: input.name } : {}),
-      ...(input.master !== undefined ? { master: input.master } : {}),
-      ...(input.syncEnabled !== undefined ? { syncEnabled: input.syncEnabled } : {}),
-      ...(input.commentAttribution !== undefined ? { commentAttribution: input.commentAttribution } : {}),
-      ...(input.gitlabInternalNotes !== undefined ? { gitlabInternalNotes: input.gitlabInternalNotes } : {}),
-      ...(input.prAutomation !== undefined ? { prAutomation: JSON.stringify(input.prAutomation) } : {}),
-      ...(provider !== "gitlab" ? { gitlabInternalNotes: false } : {}),
-      provider: next.provider,
-      apiBaseUrl: checked.apiBaseUrl,
-      repository: next.repository,
-      syncDirection: next.syncDirection,
-      deletionPolicy: next.deletionPolicy,
-      ...settingsColumns(settings),
-    };
-    // Pointing the project at another tracker or repository invalidates the incremental cursor.
-    if (patch.provider !== current.provider || patch.apiBaseUrl !== current.apiBaseUrl || patch.repository !== current.repository) {
-      patch.cursor = null;
-      patch.cursorEtag = null;
-      patch.commentCursor = null;
-      patch.commentCursorEtag = null;
-      patch.pullRequestCursor = null;
-      // The configured name is used again (and the tracker's current name learned afresh).
-      patch.trackerRepositoryName = null;
-      // Without linked issues it may be another repository: its id is learned afresh.
-      if (!sameRepositoryRequired) patch.trackerRepositoryId = null;
-    }
-    const key = c.env.TOKEN_ENCRYPTION_KEY;
-    if (input.token !== undefined) patch.tokenEnc = await sealProjectSecret(key, projectId, "token", input.token, apiOrigin);
-    patch.installationId = auth.installationId;
-    if (auth.installationId !== null) patch.tokenEnc = "";
-    if (input.webhookSecret !== undefined) {
-      patch.webhookSecretEnc = await sealProjectSecret(key, projectId, "webhookSecret", input.webhookSecret, apiOrigin);
-    } else if (originChanged) {
-      // The webhook secret stays the same secret; only its binding follows the new origin.
-      const secret = await openProjectSecret(key, projectId, "webhookSecret", current.webhookSecretEnc, originOf(current.apiBaseUrl));
-      patch.webhookSecretEnc = await sealProjectSecret(key, projectId, "webhookSecret", secret, apiOrigin);
-    }
-    const activity = projectUpdatedActivity(
-      current,
-      patch,
-      { token: input.token !== undefined, webhookSecret: input.webhookSecret !== undefined },
-      { source: "api", actor: c.var.apiToken.name },
-      nowIso(),
-    );
-    const row = await updateProject(db, projectId, patch, activity);
+    const query = c.req.valid("query");
+    if (query.dryRun === "true") return c.json({ dryRun: true as const, ...(await previewProjectChange(c.env, db, c.var.project, input)) }, 200);
+    const { project, warnings } = await changeProject(c.env, db, c.var.project, input, { source: "api", actor: c.var.apiToken.name }, { testConnection: query.testConnection === "true" });
     forgetEdgeProject(projectId); // saves this isolate's webhook edge a reload; others check in the insert
-    if (!row) throw new NotFound("project", projectId);
-    // Another repository or installation: the App link is learned again (by name, then by id).
-    if (row.installationId !== current.installationId || row.repository !== current.repository || row.apiBaseUrl !== current.apiBaseUrl) {
-      // Only the installation changed, to the one the linked repository is in now (a transfer): the link stays.
-      const linked = row.repository === current.repository && row.apiBaseUrl === current.apiBaseUrl ? await appRepositoryOfProject(db, projectId) : undefined;
-      if (row.installationId === null || linked?.installationId !== row.installationId) await unlinkProject(db, projectId);
-    }
-    // A new token (or installation) given by hand: whatever refused the old one, try this one.
-    if (input.token !== undefined || input.installationId !== undefined) await resetCredentialHealth(c.env, db, row);
-    return c.json(projectToApi(row, settingsCheck.warnings), 200);
+    return c.json(projectToApi(project, warnings), 200);
   })
   .openapi(routes.remove, async (c) => {
     const { projectId } = c.req.valid("param");

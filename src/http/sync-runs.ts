@@ -6,7 +6,7 @@ import { getRun, listRuns } from "../db/sync-runs";
 import { startSync } from "../jobs/project-actions";
 import { NotFound, ValidationFailed } from "../errors";
 import { dryRun } from "../sync/dry-run";
-import { DryRunSchema } from "./project-settings";
+import { DryRunSchema } from "../jobs/project-settings";
 import { kickSubscriptions } from "../durable/events-client";
 import type { SyncStatus } from "../sync/status";
 import { syncStatus } from "../sync/status";

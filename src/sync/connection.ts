@@ -17,20 +17,21 @@ export const TOKEN_NEEDS: Record<Provider, string> = {
   gitea: "a token with the read:issue and write:issue scopes (and read:repository) of a user who can see the repository",
 };
 
-export type ConnectionResult = { ok: true; repository: { id: string; fullName: string } } | { ok: false; problem: string };
+/** A failure names the setting to fix (`field`) when one is to blame. */
+export type ConnectionResult = { ok: true; repository: { id: string; fullName: string } } | { ok: false; problem: string; field?: "token" | "repository" | "apiBaseUrl" };
 
 async function read(provider: Provider, config: Pick<TrackerConfig, "apiBaseUrl" | "repository" | "token"> & Partial<Pick<TrackerConfig, "fetch" | "actorLogin">>): Promise<ConnectionResult> {
   const where = `${config.repository} on ${originOf(config.apiBaseUrl)}`;
   try {
     const found = await createTracker({ provider, ...config }).getRepository();
     if (found.status === "found") return { ok: true, repository: { id: found.id, fullName: found.fullName } };
-    return { ok: false, problem: `the token cannot read ${where}: check the repository's name, and that the token can see it; it needs ${TOKEN_NEEDS[provider]}` };
+    return { ok: false, field: "repository", problem: `the token cannot read ${where}: check the repository's name, and that the token can see it; it needs ${TOKEN_NEEDS[provider]}` };
   } catch (err) {
     if (err instanceof RateLimitedError) return { ok: false, problem: `the tracker's rate limit is spent until ${err.retryAt}; test again then` };
     if (!(err instanceof TrackerError)) throw err;
-    if (err.status === 401) return { ok: false, problem: `${provider} refused the token (HTTP 401): it is wrong, expired or revoked; it needs ${TOKEN_NEEDS[provider]}` };
-    if (err.status === 403) return { ok: false, problem: `the token cannot read ${where} (HTTP 403): it needs ${TOKEN_NEEDS[provider]}` };
-    if (err.status === null) return { ok: false, problem: `${originOf(config.apiBaseUrl)} could not be reached: ${err.message}` };
+    if (err.status === 401) return { ok: false, field: "token", problem: `${provider} refused the token (HTTP 401): it is wrong, expired or revoked; it needs ${TOKEN_NEEDS[provider]}` };
+    if (err.status === 403) return { ok: false, field: "token", problem: `the token cannot read ${where} (HTTP 403): it needs ${TOKEN_NEEDS[provider]}` };
+    if (err.status === null) return { ok: false, field: "apiBaseUrl", problem: `${originOf(config.apiBaseUrl)} could not be reached: ${err.message}` };
     return { ok: false, problem: `${provider} answered HTTP ${err.status} for ${where}: ${err.message}` };
   }
 }

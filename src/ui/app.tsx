@@ -14,16 +14,17 @@ import { listConflicts } from "../db/conflicts";
 import { listDeliveries } from "../db/deliveries";
 import { issueLabels, troubledPushes, type IssueLabel } from "../db/health";
 import { countBySyncState, listIssues } from "../db/issues";
-import { getProject, updateProject } from "../db/projects";
+import { getProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
 import { listRuns } from "../db/sync-runs";
 import type { Env } from "../env";
-import { DirectionRefused, NotFound, ServiceUnavailable, StateConflict } from "../errors";
+import { ConfigurationError, DirectionRefused, Forbidden, NotFound, PreconditionFailed, ProjectPaused, ServiceUnavailable, StateConflict, Unprocessable, ValidationFailed, type FieldError } from "../errors";
 import { resolveApiToken } from "../api-tokens";
-import { nowIso } from "../ids";
-import { projectUpdatedActivity } from "../sync/project-activity";
 import { acknowledgeDelivery, replayDelivery, resolveConflict, retryCommentPush, retryPush } from "../sync/repair";
 import { startSync } from "../jobs/project-actions";
+import { changeProject, createProject, parseConnectionInput, parseCreateInput, parseUpdateInput, previewProjectChange, setSyncEnabled, testNewConnection } from "../jobs/projects";
+import { errorText, log } from "../log";
+import type { DryRunReport } from "../sync/dry-run";
 import { testProjectConnection } from "../sync/connection";
 import { developmentOf } from "../sync/pull-requests";
 import { overview, syncStatus } from "../sync/status";
@@ -31,6 +32,7 @@ import { credentialStatus, type CredentialStatus } from "../sync/credentials";
 import { CHIPS, chipOf, chipReasonOf } from "../sync/status-chip";
 import { APP_CSS, APP_JS } from "./assets";
 import { LoginPage, OverviewPage, ProjectPage, type IssueRowLabel, type Viewer } from "./pages";
+import { DryRunView, ErrorPage, formToBody, formToUpdateBody, formValues, NewProjectPage, ProjectForm, valuesOfProject, type FormValues } from "./project-form";
 import { subscriptionsUiRouter } from "./subscriptions";
 import { checkCsrf, csrfToken, endSession, noticeSignature, SESSION_COOKIE, SESSION_TTL_MS, signSession, verifiedNotice, verifySession, type Session } from "./session";
 
@@ -57,8 +59,8 @@ uiRouter.use("*", async (c, next) => {
 uiRouter.get("/assets/app.js", (c) => c.body(APP_JS, 200, { "content-type": "text/javascript; charset=utf-8", "cache-control": "public, max-age=300" }));
 uiRouter.get("/assets/app.css", (c) => c.body(APP_CSS, 200, { "content-type": "text/css; charset=utf-8", "cache-control": "public, max-age=300" }));
 
-/** Every dashboard form is a few fields: anything larger is refused before it is buffered. */
-export const MAX_UI_FORM_BYTES = 8 * 1024;
+/** Dashboard forms are a few fields (the project form's value maps the largest): anything larger is refused before it is buffered. */
+export const MAX_UI_FORM_BYTES = 64 * 1024;
 
 // Posts (sign-in included, before any session) take one content type and a small body.
 uiRouter.post(
@@ -156,9 +158,15 @@ async function loadProject(db: Database, id: string): Promise<ProjectRow> {
   return project;
 }
 
-uiRouter.get("/projects/:projectId", async (c) => {
+/** The settings form as the project page shows it: saved values, or what was just posted with its errors or preview. */
+interface SettingsState {
+  values: FormValues;
+  errors: FieldError[];
+  preview?: DryRunReport | null;
+}
+
+async function renderProjectPage(c: Context<UiEnv>, project: ProjectRow, settings: SettingsState | null = null, statusCode: 200 | 400 | 409 | 422 = 200) {
   const db = database(c.env.DB);
-  const project = await loadProject(db, c.req.param("projectId"));
   const now = Date.now();
   const kind = c.req.query("kind") || undefined;
   const source = c.req.query("source") || undefined;
@@ -186,6 +194,7 @@ uiRouter.get("/projects/:projectId", async (c) => {
   );
   const pausedReason = credential?.pausedReason ?? null;
   const chip = chipOf(status, now, pausedReason);
+  const form = settings ?? { values: valuesOfProject(project), errors: [] };
   return c.html(
     <ProjectPage
       viewer={c.var.viewer}
@@ -205,8 +214,89 @@ uiRouter.get("/projects/:projectId", async (c) => {
       labels={labels}
       notice={await verifiedNotice(c.env, c.var.session, c.req.query("notice"), c.req.query("ns"))}
       now={now}
+      settings={
+        <>
+          <ProjectForm mode="edit" action={`/ui/projects/${project.id}/settings#settings`} csrf={c.var.viewer.csrf} values={form.values} errors={form.errors} canWrite={c.var.viewer.scope === "admin"} />
+          {form.preview && <DryRunView report={form.preview} />}
+        </>
+      }
     />,
+    statusCode,
   );
+}
+
+/** The HTTP status a refused form gets: the API's for the same error. */
+function refusedStatus(err: ValidationFailed | Unprocessable | StateConflict): 400 | 409 | 422 {
+  return err instanceof ValidationFailed ? 400 : err instanceof Unprocessable ? 422 : 409;
+}
+
+/** The field errors of a refused form (a state conflict is about the whole project). */
+function refusedErrors(err: ValidationFailed | Unprocessable | StateConflict): FieldError[] {
+  return err instanceof StateConflict ? [{ field: "project", message: err.message }] : err.errors;
+}
+
+uiRouter.get("/projects/new", (c) => c.html(<NewProjectPage viewer={c.var.viewer} errors={[]} />));
+
+// A reload of a refused form's page (its URL is the form's action) goes back to the form.
+uiRouter.get("/projects", (c) => c.redirect("/ui/projects/new", 303));
+
+/** New project: tested against the tracker before it is saved, and its first import starts at once. */
+uiRouter.post("/projects", async (c) => {
+  const body = await c.req.parseBody();
+  const values = formValues(body);
+  const db = database(c.env.DB);
+  try {
+    const raw = formToBody(values);
+    if (body.intent === "test") {
+      const result = await testNewConnection(c.env, parseConnectionInput(raw));
+      const connection = result.ok
+        ? { ok: true, text: `Connection works: the token reads ${result.repository.fullName}. Type the token again and create the project.` }
+        : { ok: false, text: `Connection fails: ${result.problem}.` };
+      return c.html(<NewProjectPage viewer={c.var.viewer} values={values} errors={result.ok || !result.field ? [] : [{ field: result.field, message: result.problem }]} connection={connection} />, 200);
+    }
+    const created = await createProject(c.env, db, parseCreateInput(raw), { source: "api", actor: c.var.session.name }, { testConnection: true, startImport: true });
+    const notice = [
+      `Project created${created.project.installationId === null ? "; the token reads the repository" : ""}.`,
+      created.importRunId ? `The first import started (run ${created.importRunId}).` : "Sync is paused: resume it to start the first import.",
+      `Register the webhook at ${new URL(c.req.url).origin}${created.project.installationId !== null ? "/webhooks/github-app" : `/webhooks/${created.project.provider}/${created.project.id}`} with the webhook secret.`,
+      ...created.warnings.map((w) => `Note: ${w.field} ${w.message}.`),
+    ].join(" ");
+    const signature = await noticeSignature(c.env, c.var.session, notice);
+    return c.redirect(`/ui/projects/${created.project.id}?notice=${encodeURIComponent(notice)}&ns=${signature}`, 303);
+  } catch (err) {
+    if (!(err instanceof ValidationFailed || err instanceof Unprocessable || err instanceof StateConflict)) throw err;
+    return c.html(<NewProjectPage viewer={c.var.viewer} values={values} errors={refusedErrors(err)} />, refusedStatus(err));
+  }
+});
+
+uiRouter.get("/projects/:projectId", async (c) => {
+  const project = await loadProject(database(c.env.DB), c.req.param("projectId"));
+  return renderProjectPage(c, project);
+});
+
+// The page a Preview answers has the form's URL: its refresh (and a reload) read the project page.
+uiRouter.get("/projects/:projectId/settings", (c) => c.redirect(`/ui/projects/${encodeURIComponent(c.req.param("projectId"))}`, 303));
+
+/** The settings form: Preview (the dry run of `PATCH ?dryRun=true`) or Save (the PATCH itself). */
+uiRouter.post("/projects/:projectId/settings", async (c) => {
+  const db = database(c.env.DB);
+  const project = await loadProject(db, c.req.param("projectId"));
+  const body = await c.req.parseBody();
+  const values = formValues(body);
+  try {
+    const input = parseUpdateInput(formToUpdateBody(values, project));
+    if (body.intent === "preview") {
+      const preview = await previewProjectChange(c.env, db, project, input);
+      return renderProjectPage(c, project, { values, errors: [], preview });
+    }
+    const { project: saved, warnings } = await changeProject(c.env, db, project, input, { source: "api", actor: c.var.session.name }, { testConnection: true });
+    const notice = ["Settings saved.", ...warnings.map((w) => `Note: ${w.field} ${w.message}.`)].join(" ");
+    const signature = await noticeSignature(c.env, c.var.session, notice);
+    return c.redirect(`/ui/projects/${saved.id}?notice=${encodeURIComponent(notice)}&ns=${signature}`, 303);
+  } catch (err) {
+    if (!(err instanceof ValidationFailed || err instanceof Unprocessable || err instanceof StateConflict)) throw err;
+    return renderProjectPage(c, project, { values, errors: refusedErrors(err) }, refusedStatus(err));
+  }
 });
 
 /** The issues' pull requests (number, state, link) beside their names: one read for all rows. */
@@ -235,8 +325,19 @@ async function act(c: Context<UiEnv>, fn: (db: Database, project: ProjectRow, or
   try {
     notice = await fn(db, project, { source: "api", actor: c.var.session.name });
   } catch (err) {
-    if (!(err instanceof StateConflict || err instanceof DirectionRefused || err instanceof NotFound || err instanceof ServiceUnavailable)) throw err;
-    notice = `Not done: ${err.message}`;
+    const known =
+      err instanceof StateConflict ||
+      err instanceof DirectionRefused ||
+      err instanceof NotFound ||
+      err instanceof ServiceUnavailable ||
+      err instanceof ValidationFailed ||
+      err instanceof Unprocessable ||
+      err instanceof PreconditionFailed ||
+      err instanceof ProjectPaused ||
+      // Across the Durable Object's RPC boundary only the error's name survives.
+      (err instanceof Error && err.name === "ProjectPaused");
+    if (!known) throw err;
+    notice = `Not done: ${(err as Error).message}`;
   }
   const signature = await noticeSignature(c.env, c.var.session, notice);
   return c.redirect(`/ui/projects/${project.id}?notice=${encodeURIComponent(notice)}&ns=${signature}`, 303);
@@ -254,8 +355,7 @@ uiRouter.post("/projects/:projectId/sync", (c) =>
 for (const [path, enabled] of [["pause", false], ["resume", true]] as const) {
   uiRouter.post(`/projects/:projectId/${path}`, (c) =>
     act(c, async (db, project, origin) => {
-      const patch = { syncEnabled: enabled };
-      await updateProject(db, project.id, patch, projectUpdatedActivity(project, patch, { token: false, webhookSecret: false }, origin, nowIso()));
+      await setSyncEnabled(c.env, db, project, enabled, origin);
       return enabled ? "Sync resumed." : "Sync paused.";
     }),
   );
@@ -307,4 +407,27 @@ uiRouter.post("/projects/:projectId/deliveries/:deliveryId/acknowledge", (c) =>
   }),
 );
 
-uiRouter.notFound((c) => c.text("Not found", 404));
+uiRouter.notFound((c) => c.html(<ErrorPage viewer={c.get("viewer")} status={404} title="Not found" detail={`There is no dashboard page at ${c.req.path}.`} />, 404));
+
+/**
+ * A refused request or an outage as a page that says what happened and what to do; only an
+ * unexpected failure is "internal", and then the Worker log has its details.
+ */
+uiRouter.onError((err, c) => {
+  const viewer = c.get("viewer");
+  if (err instanceof NotFound) return c.html(<ErrorPage viewer={viewer} status={404} title="Not found" detail={`${err.message}: it may have been deleted. The overview lists every project.`} />, 404);
+  if (err instanceof ValidationFailed || err instanceof Unprocessable) {
+    return c.html(<ErrorPage viewer={viewer} status={err instanceof ValidationFailed ? 400 : 422} title="Not done" detail={`${err.message}. Go back, fix the named field and send it again.`} />, err instanceof ValidationFailed ? 400 : 422);
+  }
+  if (err instanceof StateConflict || err instanceof DirectionRefused || err instanceof PreconditionFailed) {
+    return c.html(<ErrorPage viewer={viewer} status={409} title="Not done" detail={`${err.message}. Reload the project page to see its current state.`} />, 409);
+  }
+  if (err instanceof Forbidden) return c.html(<ErrorPage viewer={viewer} status={403} title="Not allowed" detail={err.message} />, 403);
+  if (err instanceof ServiceUnavailable) return c.html(<ErrorPage viewer={viewer} status={503} title="Try again" detail={`${err.message}. Try again in a minute.`} />, 503);
+  if (err instanceof ConfigurationError) {
+    log.error("configuration error", { path: c.req.path, error: err.message });
+    return c.html(<ErrorPage viewer={viewer} status={503} title="The Worker is misconfigured" detail="A secret or setting the Worker needs is missing or malformed; the Worker log names it." />, 503);
+  }
+  log.error("unhandled error", { method: c.req.method, path: c.req.path, error: errorText(err, Infinity) });
+  return c.html(<ErrorPage viewer={viewer} status={500} title="Something failed on the server" detail="This is not something you did wrong. The Worker log has the details; try again, and report it if it keeps happening." />, 500);
+});

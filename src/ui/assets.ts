@@ -3,7 +3,10 @@
  * The Content-Security-Policy allows scripts and styles from these URLs only: nothing inline.
  */
 
-/** Refreshes `<main data-refresh="N">` every N seconds in place (not while a form field has focus). */
+/**
+ * Refreshes `<main data-refresh="N">` every N seconds in place (not while a form field has focus);
+ * elements marked data-keep (the settings form with what the operator typed) stay as they are.
+ */
 export const APP_JS = `"use strict";
 (function () {
   var main = document.querySelector("main[data-refresh]");
@@ -17,7 +20,13 @@ export const APP_JS = `"use strict";
       .then(function (html) {
         if (!html) return;
         var next = new DOMParser().parseFromString(html, "text/html").querySelector("main");
-        if (next) main.innerHTML = next.innerHTML;
+        if (!next) return;
+        var kept = Array.prototype.slice.call(main.querySelectorAll("[data-keep][id]"));
+        main.innerHTML = next.innerHTML;
+        kept.forEach(function (el) {
+          var fresh = main.querySelector("#" + CSS.escape(el.id));
+          if (fresh) fresh.replaceWith(el);
+        });
       })
       .catch(function () {});
   }, seconds * 1000);
@@ -63,6 +72,13 @@ pre { white-space: pre-wrap; word-break: break-word; margin: 0; max-width: 40rem
 .muted { color: #57606a; }
 .error { color: #82071e; }
 dl.rules dt { font-weight: 600; }
+.project-form fieldset { border: 1px solid #d0d7de; margin: .5rem 0; padding: .5rem 1rem; }
+.project-form .field { display: grid; grid-template-columns: minmax(10rem, 18rem) minmax(0, 1fr); gap: .2rem 1rem; align-items: start; margin: .3rem 0; }
+.project-form .field .hint, .project-form .field .field-error { grid-column: 2; font-size: .85rem; }
+.project-form input, .project-form select, .project-form textarea { font: inherit; max-width: 100%; box-sizing: border-box; }
+.project-form input[type=text], .project-form input[type=url], .project-form input[type=password], .project-form textarea { width: 100%; }
+.ok { color: #116329; }
+@media (max-width: 40rem) { .project-form .field { grid-template-columns: minmax(0, 1fr); } .project-form .field .hint, .project-form .field .field-error { grid-column: 1; } }
 svg text { font-size: 12px; fill: #1b1f24; }
 svg .duration { fill: #0969da; } svg .requests { fill: #8250df; } svg .changes { fill: #1a7f37; } svg .failed { fill: #cf222e; }
 `;

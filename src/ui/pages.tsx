@@ -180,6 +180,11 @@ export function OverviewPage(props: { viewer: Viewer; data: Overview; query: Omi
   return (
     <Layout title="Overview" viewer={props.viewer} refresh={5}>
       <h1>Projects</h1>
+      {props.viewer.scope === "admin" && (
+        <p>
+          <a href="/ui/projects/new">New project</a>
+        </p>
+      )}
       <p id="chip-summary">
         {data.total} projects:{" "}
         {CHIPS.filter((c) => data.byChip[c] > 0).map((c) => (
@@ -249,7 +254,7 @@ export function OverviewPage(props: { viewer: Viewer; data: Overview; query: Omi
       </p>
       {data.total === 0 && (
         <p>
-          No projects yet: create one with <code>POST /api/v1/projects</code>.
+          No projects yet: create one with <a href="/ui/projects/new">New project</a> or <code>POST /api/v1/projects</code>.
         </p>
       )}
       <h2>What the status means</h2>
@@ -439,6 +444,8 @@ export interface ProjectPageData {
   labels: Map<string, IssueRowLabel>;
   notice?: string;
   now: number;
+  /** Every setting of the project, as a form (src/ui/project-form.tsx). */
+  settings?: Child;
 }
 
 export function ProjectPage(d: ProjectPageData) {
@@ -466,6 +473,7 @@ export function ProjectPage(d: ProjectPageData) {
         <ActionButton viewer={d.viewer} action={`${base}/sync`} label="Sync now" fields={{ mode: "incremental" }} />{" "}
         <ActionButton viewer={d.viewer} action={`${base}/sync`} label="Full reconcile" fields={{ mode: "full" }} />{" "}
         <ActionButton viewer={d.viewer} action={`${base}/test-connection`} label="Test connection" />{" "}
+        <a href="#settings">Settings</a>{" "}
         {p.syncEnabled ? (
           <ActionButton viewer={d.viewer} action={`${base}/pause`} label="Pause sync" />
         ) : (
@@ -664,6 +672,13 @@ export function ProjectPage(d: ProjectPageData) {
           </tbody>
         </table>
       </section>
+
+      {d.settings && (
+        <section aria-labelledby="settings-title" id="settings" data-keep="">
+          <h2 id="settings-title">Settings</h2>
+          {d.settings}
+        </section>
+      )}
 
       <section aria-labelledby="activity">
         <h2 id="activity">Activity (newest first)</h2>

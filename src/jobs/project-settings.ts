@@ -87,6 +87,10 @@ export const DryRunSchema = z
       .openapi({ description: "The first 50 per-issue diffs" }),
     complete: z.boolean().openapi({ description: "False when the tracker listing was cut short (very large repositories): counts cover the pages read" }),
     pagesRead: z.number().int(),
+    warnings: z
+      .array(z.object({ field: z.string(), message: z.string() }))
+      .optional()
+      .openapi({ description: "What saving these settings would warn about (e.g. a scope no issue can match)" }),
   })
   .openapi("DryRun");
 
