@@ -99,6 +99,11 @@ export const issues = sqliteTable(
     baseParts: integer("base_parts").notNull().default(0),
     /** JSON array of SyncWarning: fields the tracker refused on the last push, kept locally. */
     syncWarnings: text("sync_warnings"),
+    /**
+     * Why the issue is in its state (GitHub `state_reason`: completed, not_planned, duplicate when
+     * closed; reopened when open); null when unknown or the tracker has no such field.
+     */
+    closeReason: text("close_reason"),
   },
   (t) => [
     uniqueIndex("issues_project_external_uq").on(t.projectId, t.externalId),

@@ -8,6 +8,17 @@ export type Provider = (typeof PROVIDERS)[number];
 
 export type IssueState = "open" | "closed";
 
+/**
+ * Why an issue is in its state, where the tracker keeps it (GitHub `state_reason`): `completed`,
+ * `not_planned`, `duplicate` on a closed issue, `reopened` on a reopened one. GitLab and Gitea have
+ * no such field.
+ */
+export const CLOSE_REASONS = ["completed", "not_planned", "duplicate", "reopened"] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
+
+/** A write's fields; `closeReason` goes with a state change (trackers without the field ignore it). */
+export type IssuePatch = Partial<IssueFields> & { closeReason?: CloseReason | null };
+
 /** The fields both sides hold and sync. `milestone` is the milestone's title. */
 export interface IssueFields {
   title: string;
@@ -38,6 +49,8 @@ export interface CanonicalIssue extends IssueFields {
   author?: string | null;
   /** Assignee login → the tracker's numeric user id (as a string), when the answer carries ids: renamed logins are followed. */
   assigneeIds?: Record<string, string>;
+  /** The tracker's state reason (GitHub `state_reason`); absent on trackers without one. */
+  closeReason?: CloseReason | null;
 }
 
 export interface IssuePage {
@@ -116,9 +129,9 @@ export interface Tracker extends CommentTracker, PullRequestTracker {
   /** Every page from the first, following `nextUrl` verbatim; a caller may stop between pages. */
   listIssues(request?: Omit<ListPageRequest, "url">): AsyncGenerator<IssuePage>;
   getIssue(number: number): Promise<IssueLookup>;
-  createIssue(fields: Omit<IssueFields, "state"> & { state?: IssueState }): Promise<CanonicalIssue>;
+  createIssue(fields: Omit<IssueFields, "state"> & { state?: IssueState; closeReason?: CloseReason | null }): Promise<CanonicalIssue>;
   /** Sends only the given fields. Returns the issue as the tracker stored it. */
-  updateIssue(number: number, patch: Partial<IssueFields>): Promise<CanonicalIssue>;
+  updateIssue(number: number, patch: IssuePatch): Promise<CanonicalIssue>;
   /**
    * Finds an issue this token's user created at or after `since` with exactly this title: how a
    * create whose response was lost is adopted instead of created twice. Null when there is none.

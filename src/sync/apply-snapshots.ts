@@ -22,6 +22,8 @@ import { followRenamedLogins } from "../db/identities";
 import { spaceOf } from "./identities";
 import { settingsOf } from "./project-settings";
 import { inScope } from "./scope";
+import { inboundCloseReason } from "./close-reason";
+import { inboundAllowed } from "./field-directions";
 import { baseOfRow, normalizeFields, snapshotHash } from "./snapshot";
 import { mapSnapshot, valueMaps } from "./value-maps";
 
@@ -77,6 +79,7 @@ export async function applySnapshots(
     scoped.set(id, inScope(settings.scope, s, mapped.labels));
     newest.set(id, mapped);
   }
+  const stateInbound = inboundAllowed(ctx.project, settings.fieldDirections, "state");
   let pending = [...newest.values()];
   const moved = pending.filter((s) => s.movedTo);
   if (moved.length > 0) {
@@ -118,9 +121,10 @@ export async function applySnapshots(
       }
       // Out of scope: never imported; a linked issue that left scope is frozen (nothing synced,
       // nothing closed or deleted) until it is back in scope.
-      const decision: Decision = scoped.get(snapshot.externalId)
+      const decided: Decision = scoped.get(snapshot.externalId)
         ? decideSnapshot(ctx.project, snapshot, hashes.get(snapshot.externalId)!, local, adopt, now, source, settings.fieldDirections)
         : { kind: "skip" };
+      const decision = withCloseReason(decided, snapshot, stateInbound);
       const marked = options.seenByRun !== undefined && local?.lastSeenRunId === options.seenByRun;
       if ((decision.kind === "skip" || decision.kind === "ambiguous") && options.seenByRun && !marked) counts.notMarkedSeen.push(snapshot.externalId);
       if (decision.kind === "skip") counts.unchanged++;
@@ -225,6 +229,13 @@ export async function applySnapshots(
   }
   if (pending.length > 0) throw new Error(`issues kept changing while being merged: ${pending.map((s) => s.externalId).join(", ")}`);
   return counts;
+}
+
+/** The decision's row with the tracker's close reason, where the local issue takes the tracker's state. */
+function withCloseReason(decision: Decision, snapshot: CanonicalIssue, stateInbound: boolean): Decision {
+  if (decision.kind !== "insert" && decision.kind !== "update") return decision;
+  const reason = inboundCloseReason(snapshot, decision.row.state, stateInbound);
+  return reason === undefined ? decision : { ...decision, row: { ...decision.row, closeReason: reason } };
 }
 
 interface Adoptable {

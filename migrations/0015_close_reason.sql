@@ -1,0 +1,1 @@
+ALTER TABLE `issues` ADD `close_reason` text;
