@@ -23,6 +23,7 @@ import { spaceOf } from "./identities";
 import { settingsOf } from "./project-settings";
 import { inScope } from "./scope";
 import { inboundCloseReason } from "./close-reason";
+import { unlinkLeavingIssue } from "./scope-leave";
 import { inboundAllowed } from "./field-directions";
 import { baseOfRow, normalizeFields, snapshotHash } from "./snapshot";
 import { mapSnapshot, valueMaps } from "./value-maps";
@@ -80,6 +81,7 @@ export async function applySnapshots(
     newest.set(id, mapped);
   }
   const stateInbound = inboundAllowed(ctx.project, settings.fieldDirections, "state");
+  if (settings.scope?.onLeave === "unlink") await unlinkLeaving(ctx, [...newest.values()].filter((s) => !scoped.get(s.externalId)));
   let pending = [...newest.values()];
   const moved = pending.filter((s) => s.movedTo);
   if (moved.length > 0) {
@@ -229,6 +231,21 @@ export async function applySnapshots(
   }
   if (pending.length > 0) throw new Error(`issues kept changing while being merged: ${pending.map((s) => s.externalId).join(", ")}`);
   return counts;
+}
+
+/**
+ * Linked issues whose tracker snapshot left the scope, under `onLeave: "unlink"`: unlinked (never
+ * closed or deleted). A snapshot older than the one stored (an out-of-order delivery) proves nothing.
+ */
+async function unlinkLeaving(ctx: SyncContext, leaving: readonly CanonicalIssue[]): Promise<void> {
+  if (leaving.length === 0) return;
+  const locals = await loadByExternalIds(ctx.db, ctx.project.id, leaving.map((s) => s.externalId));
+  for (const s of leaving) {
+    const local = locals.get(s.externalId);
+    if (!local || local.deletedAt !== null || local.syncState === "orphaned") continue;
+    if (local.externalUpdatedAt !== null && s.updatedAt < local.externalUpdatedAt) continue;
+    await unlinkLeavingIssue(ctx, local);
+  }
 }
 
 /** The decision's row with the tracker's close reason, where the local issue takes the tracker's state. */

@@ -54,6 +54,7 @@ import { inboundAllowed, outboundAllowed } from "./field-directions";
 import { settingsOf } from "./project-settings";
 import { inScope } from "./scope";
 import { inboundCloseReason, outboundCloseReason } from "./close-reason";
+import { unlinkLeavingIssue } from "./scope-leave";
 import { mapSnapshot, valueMaps } from "./value-maps";
 import { baseOfRow, changedFields, fieldsEqual, normalizeFields, pickFields, snapshotHash, SYNCED_FIELDS, type SyncedField } from "./snapshot";
 
@@ -203,6 +204,8 @@ async function updateStep(ctx: SyncContext, issue: IssueRow, number: number | nu
   const current = mapSnapshot(maps, lookup.issue);
   // Left the sync scope (on either side): frozen, nothing is sent and nothing is closed or deleted.
   if (!inScope(settings.scope, lookup.issue, current.labels) || !inScope(settings.scope, { ...local, createdAt: issue.createdAt })) {
+    // onLeave "unlink": the link is dropped instead (the tracker issue is left as it is).
+    if (settings.scope?.onLeave === "unlink") return (await unlinkLeavingIssue(ctx, issue)) ? DONE : AGAIN;
     await closeOutbox(ctx.db, issue.id, "done", "frozen: the issue is not in the project's sync scope", nowIso());
     return DONE;
   }
