@@ -83,9 +83,27 @@ export interface IssuePage {
  */
 export type IssuePageHead = Omit<IssuePage, "issues">;
 
+/**
+ * A narrowing of the issue listing that a tracker may apply itself (the sync scope pushed down). Every
+ * issue it leaves out is out of scope; the caller still filters what it gets (trackers without list
+ * filters ignore it). Label names are the tracker's.
+ */
+export interface ListFilter {
+  /** Only issues carrying every one of these labels. */
+  labelsAll?: string[];
+  /** Only issues carrying none of these labels. */
+  labelsNone?: string[];
+  /** Only open issues. */
+  openOnly?: boolean;
+  /** Only issues created at or after this instant (ISO UTC). */
+  createdSince?: string;
+}
+
 export interface ListPageRequest {
   /** Only issues updated at or after this instant (ISO UTC); omit for all issues. */
   since?: string | null;
+  /** The scope to push down to the tracker's list filters (first page only: next URLs carry it). */
+  filter?: ListFilter | null;
   /** Fetch this exact URL (a `nextUrl` from an earlier page); `since` is then ignored. */
   url?: string | null;
   /** Send `If-None-Match` with this ETag (GitHub only; other trackers ignore it). */

@@ -25,6 +25,7 @@ import {
   type IssueLookup,
   type IssuePage,
   type IssueState,
+  type ListFilter,
   type ListPageRequest,
   type RepositoryLookup,
   type TrackerConfig,
@@ -221,6 +222,7 @@ export class GitLabTracker extends RestTracker {
         sort: "asc",
         issue_type: "issue",
         per_page: this.pageSize,
+        ...listFilterParams(request.filter),
       });
     const res = await this.http.request("GET", url);
     // GitLab counts the listing in `X-Total`, and omits it past 10,000 results (then: unknown).
@@ -407,4 +409,24 @@ function toCanonical(issue: GitLabIssue): CanonicalIssue {
   });
   // A moved issue stays in the listing (closed, `moved_to_id` set): the sync must see it as gone.
   return issue.moved_to_id ? { ...canonical, movedTo: String(issue.moved_to_id) } : canonical;
+}
+
+/**
+ * The scope as GitLab list filters (doc/api/issues.md; app/finders/issuables/label_filter.rb):
+ * `labels` keeps issues carrying every listed label, `not[labels]` those carrying none of them,
+ * `state=opened`, `created_after` (inclusive). Names GitLab would read otherwise are left to the
+ * local filter: `None`/`Any` (any case) are keywords, and a comma splits a name in two.
+ */
+export function listFilterParams(filter: ListFilter | null | undefined): Record<string, string> {
+  if (!filter) return {};
+  const literal = (name: string) => name !== "" && !name.includes(",") && !["none", "any"].includes(name.toLowerCase());
+  const out: Record<string, string> = {};
+  // Every required label must be sent, or the filter would keep fewer issues than asked: all or nothing.
+  if (filter.labelsAll && filter.labelsAll.length > 0 && filter.labelsAll.every(literal)) out.labels = filter.labelsAll.join(",");
+  // Sending only some excluded labels keeps more issues than asked, which the local filter drops.
+  const none = (filter.labelsNone ?? []).filter(literal);
+  if (none.length > 0) out["not[labels]"] = none.join(",");
+  if (filter.openOnly) out.state = "opened";
+  if (filter.createdSince) out.created_after = toUtcIso(filter.createdSince);
+  return out;
 }
