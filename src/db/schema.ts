@@ -553,11 +553,14 @@ export const identities = sqliteTable(
     trackerUserId: text("tracker_user_id"),
     createdAt: text("created_at").notNull().default(now),
     updatedAt: text("updated_at").notNull().default(now),
+    /** The platform user's email (lower case), when given: a tracker's public email matching it is a suggestion. */
+    email: text("email"),
   },
   (t) => [
     uniqueIndex("identities_tracker_login_uq").on(t.provider, t.trackerOrigin, t.login),
     index("identities_user_idx").on(t.userId),
     index("identities_tracker_user_idx").on(t.provider, t.trackerOrigin, t.trackerUserId),
+    index("identities_email_idx").on(t.email),
   ],
 );
 export type IdentityRow = typeof identities.$inferSelect;

@@ -165,6 +165,8 @@ export interface Tracker extends CommentTracker, PullRequestTracker {
   listLabelNames(): Promise<Set<string>>;
   /** Creates an open milestone with this title (milestonePolicy.createMissing). */
   createMilestone(title: string): Promise<void>;
+  /** The public email of a tracker user's profile, null when it shows none (trackers keep most private). */
+  publicEmail?(login: string): Promise<string | null>;
   /**
    * When the token itself expires (ISO date or instant), null when it does not or the tracker does
    * not say. Only trackers whose tokens expire implement it (GitLab).

@@ -30,6 +30,12 @@ export async function routeGitHub(store: FakeStore, req: FakeRequest): Promise<R
   const { method, path } = req;
   let pathname = decodeURIComponent(path.split("?")[0] ?? "");
   if (method === "GET" && pathname === "/user") return json(200, user(req.base, store.tokenUser));
+  // REST "Get a user": the public profile; `email` is the publicly visible email or null.
+  const profile = /^\/users\/([^/]+)$/.exec(pathname);
+  if (method === "GET" && profile) {
+    const found = store.users.get(decodeURIComponent(profile[1]!));
+    return found ? json(200, { ...user(req.base, found), name: null, email: found.publicEmail ?? null }) : json(404, { message: "Not Found", documentation_url: DOCS, status: "404" });
+  }
   // GraphQL lives beside the REST root: `/graphql` on github.com, `/api/graphql` on Enterprise.
   if (method === "POST" && (pathname === "/graphql" || pathname === "/api/graphql")) return githubGraphql(store, req);
 

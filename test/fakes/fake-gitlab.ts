@@ -46,6 +46,12 @@ export async function routeGitLab(store: FakeStore, req: FakeRequest): Promise<R
       expires_at: store.tokenExpiresAt,
     });
   }
+  // doc/api/users.md "Get a single user": `public_email` is "" unless the user set one.
+  const profile = /^\/users\/(\d+)$/.exec(rawPath);
+  if (method === "GET" && profile) {
+    const found = [...store.users.values()].find((u) => u.id === Number(profile[1]));
+    return found ? json(200, { ...user(req.base, found), public_email: found.publicEmail ?? "" }) : notFound("User");
+  }
   if (method === "GET" && rawPath === "/users") {
     const wanted = req.url.searchParams.get("username");
     const found = wanted ? store.users.get(wanted) : undefined;

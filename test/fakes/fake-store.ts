@@ -68,6 +68,8 @@ export interface FakeComment {
 export interface FakeUser {
   id: number;
   login: string;
+  /** The email the user made public on their profile (unset: private). */
+  publicEmail?: string;
 }
 
 export interface FakeLabel {

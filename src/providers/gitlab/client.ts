@@ -117,7 +117,14 @@ export class GitLabTracker extends RestTracker {
     this.projectPath = `/projects/${encodeURIComponent(config.repository)}`;
     // The token goes to this project's paths, `/user` (own username) and `/users` (username → id).
     // `/personal_access_tokens/self`: the token's own expiry, shown in credential health.
-    this.http.restrictPaths([underPath(this.projectPath), exactPath("/user"), exactPath("/users"), exactPath("/personal_access_tokens/self")]);
+    this.http.restrictPaths([
+      underPath(this.projectPath),
+      exactPath("/user"),
+      exactPath("/users"),
+      exactPath("/personal_access_tokens/self"),
+      // One user's profile (`/users/:id`), only while `publicEmail` reads it.
+      (path) => this.profilePath !== null && path === this.profilePath,
+    ]);
     this.notes = new GitLabNotes(this.http, this.projectPath, this.pageSize, () => this.currentUsername());
   }
 
@@ -315,6 +322,28 @@ export class GitLabTracker extends RestTracker {
       this.username = me.data.username;
     }
     return this.username;
+  }
+
+  private profilePath: string | null = null;
+
+  /** The user's `public_email` (doc/api/users.md "Get a single user"; empty unless the user set one). */
+  async publicEmail(login: string): Promise<string | null> {
+    let id: number;
+    try {
+      id = (await this.userIdsOf([login]))[0]!;
+    } catch (err) {
+      if (err instanceof TrackerError && err.status === null) return null; // no such user
+      throw err;
+    }
+    this.profilePath = `/users/${id}`;
+    try {
+      const res = await this.http.request("GET", this.http.url(this.profilePath), { accept: [404] });
+      if (res.status !== 200) return null;
+      const parsed = z.object({ public_email: z.string().nullish() }).safeParse(res.body);
+      return parsed.success && parsed.data.public_email ? parsed.data.public_email : null;
+    } finally {
+      this.profilePath = null;
+    }
   }
 
   /** GitLab assigns by user id: each username is looked up once per adapter. */
