@@ -72,8 +72,8 @@ describe("identities API", () => {
   });
 
   it("bad inputs answer problem+json naming the field", async () => {
-    const unknownKey = await expectProblem(await putIdentities([{ userId: "u", provider: "github", trackerOrigin: "https://api.github.com", login: "x", email: "x@example.com" }]), 400);
-    expect(unknownKey.errors!.map((e) => e.field)).toContain("items.0.email");
+    const unknownKey = await expectProblem(await putIdentities([{ userId: "u", provider: "github", trackerOrigin: "https://api.github.com", login: "x", displayName: "X" }]), 400);
+    expect(unknownKey.errors!.map((e) => e.field)).toContain("items.0.displayName");
     const badProvider = await expectProblem(await putIdentities([{ userId: "u", provider: "jira", trackerOrigin: "https://x.test", login: "x" }]), 400);
     expect(badProvider.errors!.map((e) => e.field)).toContain("items.0.provider");
     const badOrigin = await expectProblem(await putIdentities([{ userId: "u", provider: "gitlab", trackerOrigin: "not a url", login: "x" }]), 422);
