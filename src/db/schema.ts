@@ -104,6 +104,8 @@ export const issues = sqliteTable(
      * closed; reopened when open); null when unknown or the tracker has no such field.
      */
     closeReason: text("close_reason"),
+    /** Set while the issue is out of the sync scope under `onLeave: "freeze"`: its comments wait too. */
+    scopeFrozenAt: text("scope_frozen_at"),
   },
   (t) => [
     uniqueIndex("issues_project_external_uq").on(t.projectId, t.externalId),

@@ -23,7 +23,7 @@ import { spaceOf } from "./identities";
 import { settingsOf } from "./project-settings";
 import { inScope } from "./scope";
 import { inboundCloseReason } from "./close-reason";
-import { unlinkLeavingIssue } from "./scope-leave";
+import { markFrozen, unlinkLeavingIssue } from "./scope-leave";
 import { inboundAllowed } from "./field-directions";
 import { baseOfRow, normalizeFields, snapshotHash } from "./snapshot";
 import { mapSnapshot, valueMaps } from "./value-maps";
@@ -103,6 +103,8 @@ export async function applySnapshots(
   for (let attempt = 0; attempt < 4 && pending.length > 0; attempt++) {
     const now = nowIso();
     const locals = await loadByExternalIds(ctx.db, ctx.project.id, pending.map((s) => s.externalId));
+    // Frozen issues are marked (their comments wait too); ones back in scope lose the mark.
+    if (attempt === 0) await markFrozen(ctx, pending.flatMap((s) => (locals.has(s.externalId) ? [{ issue: locals.get(s.externalId)!, inScope: scoped.get(s.externalId)! }] : [])));
     const unmatched = pending.filter((s) => !locals.has(s.externalId));
     const adoptable = unmatched.length > 0 && ctx.project.syncDirection !== "inbound" ? await unconfirmedCreates(ctx) : [];
 

@@ -54,7 +54,7 @@ import { inboundAllowed, outboundAllowed } from "./field-directions";
 import { settingsOf } from "./project-settings";
 import { inScope } from "./scope";
 import { inboundCloseReason, outboundCloseReason } from "./close-reason";
-import { unlinkLeavingIssue } from "./scope-leave";
+import { markFrozen, unlinkLeavingIssue } from "./scope-leave";
 import { mapSnapshot, valueMaps } from "./value-maps";
 import { baseOfRow, changedFields, fieldsEqual, normalizeFields, pickFields, snapshotHash, SYNCED_FIELDS, type SyncedField } from "./snapshot";
 
@@ -206,9 +206,11 @@ async function updateStep(ctx: SyncContext, issue: IssueRow, number: number | nu
   if (!inScope(settings.scope, lookup.issue, current.labels) || !inScope(settings.scope, { ...local, createdAt: issue.createdAt })) {
     // onLeave "unlink": the link is dropped instead (the tracker issue is left as it is).
     if (settings.scope?.onLeave === "unlink") return (await unlinkLeavingIssue(ctx, issue)) ? DONE : AGAIN;
+    await markFrozen(ctx, [{ issue, inScope: false }]);
     await closeOutbox(ctx.db, issue.id, "done", "frozen: the issue is not in the project's sync scope", nowIso());
     return DONE;
   }
+  await markFrozen(ctx, [{ issue, inScope: true }]);
   const stale = issue.externalUpdatedAt !== null && current.updatedAt < issue.externalUpdatedAt;
   if (!stale && (await snapshotHash(normalizeFields(current))) !== issue.baseHash) {
     await applySnapshots(ctx, [lookup.issue]);

@@ -4,7 +4,8 @@
  * local-only issue (an edit that brings it back into scope creates a new tracker issue); the tracker
  * issue, if it comes back into scope, is imported as a new local issue.
  */
-import { unlinkIssue } from "../db/unlink";
+import { pendingCommentPushesOf, setScopeFrozen, unlinkIssue } from "../db/scope-leave";
+import { enqueueCommentPushes } from "../queue/send";
 import type { IssueRow } from "../db/schema";
 import { nowIso } from "../ids";
 import { log } from "../log";
@@ -31,4 +32,18 @@ export async function unlinkLeavingIssue(ctx: SyncContext, issue: IssueRow): Pro
   ]);
   if (done) log.info("issue unlinked: left the sync scope", { projectId: ctx.project.id, issueId: issue.id, externalNumber: number });
   return done;
+}
+
+/**
+ * Records which linked issues are frozen (out of scope) and which are back, from their rows and
+ * whether each is in scope now: only rows whose mark changes are written.
+ */
+export async function markFrozen(ctx: SyncContext, rows: readonly { issue: IssueRow; inScope: boolean }[]): Promise<void> {
+  const freeze = rows.filter((r) => !r.inScope && r.issue.scopeFrozenAt === null && r.issue.externalId !== null).map((r) => r.issue.id);
+  const thaw = rows.filter((r) => r.inScope && r.issue.scopeFrozenAt !== null).map((r) => r.issue.id);
+  if (freeze.length === 0 && thaw.length === 0) return;
+  await setScopeFrozen(ctx.db, ctx.project.id, { freeze, thaw }, nowIso());
+  // Local comments held while frozen go out now rather than at the next sweep.
+  const held = await pendingCommentPushesOf(ctx.db, ctx.project.id, thaw);
+  if (held.length > 0) await enqueueCommentPushes(ctx.env, ctx.project.id, held);
 }
