@@ -73,7 +73,7 @@ export const DryRunSchema = z
     dryRun: z.literal(true),
     wouldCreate: z.number().int().openapi({ description: "Tracker issues in scope that would be imported" }),
     wouldUpdate: z.number().int().openapi({ description: "Linked issues whose local fields would change or that would be pushed" }),
-    wouldLeaveScope: z.number().int().openapi({ description: "Linked issues that would leave scope (frozen: nothing closed or deleted)" }),
+    wouldLeaveScope: z.number().int().openapi({ description: "Linked issues that would leave scope (frozen or, under onLeave unlink, unlinked: nothing closed or deleted)" }),
     wouldCreateLabels: z.number().int().openapi({ description: "Tracker labels a push would create (labelPolicy allowing)" }),
     labelsToCreate: z.array(z.string()),
     wouldOrphan: z.number().int().openapi({ description: "Linked issues missing from the listing (a real run reads each before orphaning it)" }),

@@ -84,6 +84,21 @@ describe.each(TRACKERS)("%s: scope onLeave unlink", (provider) => {
   });
 });
 
+describe("scope onLeave unlink: dry run", () => {
+  it("shows the links that would go, and changes nothing", async () => {
+    const { fake, project } = await projectWithTracker("github");
+    const seeded = fake.seedIssue({ title: "untagged", labels: ["bug"] });
+    await syncAndWait(project.id);
+    const res = await api(`/api/v1/projects/${project.id}?dryRun=true`, { method: "PATCH", body: { scope: { labelsAny: ["syndarix"], onLeave: "unlink" } } });
+    expect(res.status).toBe(200);
+    const report = await json(res);
+    expect(report.wouldLeaveScope).toBe(1);
+    expect(report.samples).toEqual([expect.objectContaining({ action: "leave_scope", externalNumber: seeded.number, changes: { externalNumber: { before: seeded.number, after: null } } })]);
+    expect((await localByNumber(project.id)).get(seeded.number)!.external.number).toBe(seeded.number);
+    expect((await json(await api(`/api/v1/projects/${project.id}`))).scope).toBeNull();
+  });
+});
+
 describe("scope onLeave: bad input", () => {
   it("refuses an unknown onLeave with 400 naming scope.onLeave", async () => {
     const { project } = await projectWithTracker("github");
