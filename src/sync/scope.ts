@@ -4,7 +4,7 @@
  * local name a value map gives it), so a scope can be written in either.
  *
  * Leaving scope never closes or deletes anything: the engine freezes such an issue (the link is
- * kept and nothing is synced until it is back in scope).
+ * kept and nothing is synced until it is back in scope) or, under `onLeave: "unlink"`, drops the link.
  */
 import type { ListFilter } from "../providers/types";
 import type { FieldMaps, Scope } from "./project-settings";
