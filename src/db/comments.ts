@@ -318,7 +318,8 @@ export async function listPendingWithIssue(db: Database, projectId: string, limi
     .where(
       and(
         eq(pendingComments.projectId, projectId),
-        sql`EXISTS (SELECT 1 FROM ${issues} i WHERE i.project_id = ${projectId} AND i.external_number = ${pendingComments.issueNumber} AND i.deleted_at IS NULL)`,
+        // Not while the issue is frozen (out of the sync scope): they wait until it is back.
+        sql`EXISTS (SELECT 1 FROM ${issues} i WHERE i.project_id = ${projectId} AND i.external_number = ${pendingComments.issueNumber} AND i.deleted_at IS NULL AND i.scope_frozen_at IS NULL)`,
       ),
     )
     .orderBy(asc(pendingComments.receivedAt))

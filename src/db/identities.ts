@@ -16,6 +16,8 @@ export interface IdentityWrite {
   trackerOrigin: string;
   login: string;
   trackerUserId: string | null;
+  /** Lower case; undefined keeps the stored email on an update. */
+  email?: string | null;
 }
 
 /** A tracker's identity space: logins are unique per provider and API origin. */
@@ -42,7 +44,7 @@ export async function upsertIdentities(db: Database, rows: readonly IdentityWrit
       .values({ ...r, createdAt: now, updatedAt: now })
       .onConflictDoUpdate({
         target: [identities.provider, identities.trackerOrigin, identities.login],
-        set: { userId: r.userId, trackerUserId: r.trackerUserId, updatedAt: now },
+        set: { userId: r.userId, trackerUserId: r.trackerUserId, ...(r.email !== undefined ? { email: r.email } : {}), updatedAt: now },
       }),
   );
   await runBatch(db, [...statements, ...activityStatements(activity)]);
@@ -140,4 +142,13 @@ export async function unmappedLogins(db: Database, projectId: string, space: Tra
 /** Projects whose tracker is this identity space (their activity streams record mapping changes). */
 export async function projectsInSpace(db: Database, provider: IdentityRow["provider"]): Promise<{ id: string; apiBaseUrl: string }[]> {
   return db.select({ id: projects.id, apiBaseUrl: projects.apiBaseUrl }).from(projects).where(eq(projects.provider, provider)).all();
+}
+
+/** email (lower case) → the platform users whose identities carry it, for these emails. */
+export async function usersByEmail(db: Database, emails: readonly string[]): Promise<Map<string, Set<string>>> {
+  const out = new Map<string, Set<string>>();
+  if (emails.length === 0) return out;
+  const rows = await db.selectDistinct({ email: identities.email, userId: identities.userId }).from(identities).where(inArray(identities.email, [...emails])).all();
+  for (const r of rows) if (r.email) out.set(r.email, (out.get(r.email) ?? new Set()).add(r.userId));
+  return out;
 }

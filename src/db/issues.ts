@@ -105,7 +105,7 @@ export async function insertLocalIssue(
 export async function updateLocalIssue(
   db: Database,
   current: IssueRow,
-  patch: Partial<StoredFields>,
+  patch: Partial<StoredFields> & { closeReason?: string | null },
   push: { outboxId: string } | null,
   now: string,
   /** Recorded only if the update applied: guard them with `onlyIfIssue: { id, version: current.version + 1 }`. */
@@ -116,6 +116,7 @@ export async function updateLocalIssue(
     .update(issues)
     .set({
       ...fieldsToColumns(patch),
+      ...(patch.closeReason !== undefined ? { closeReason: patch.closeReason } : {}),
       // A local body is at most 65,536 characters: always inline (see issue-texts.ts).
       ...(patch.body !== undefined ? { bodyParts: 0 } : {}),
       updatedAt: now,

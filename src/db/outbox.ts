@@ -127,6 +127,8 @@ export interface PushResult {
   now: string;
   /** Entries for the activity stream, guarded by the caller where they depend on the version. */
   activity?: readonly ActivityEntry[];
+  /** The tracker's close reason to store with the local fields; undefined keeps the stored one. */
+  closeReason?: string | null;
 }
 
 /**
@@ -176,6 +178,7 @@ export async function storePushResult(db: Database, r: PushResult): Promise<bool
         sync_error = NULL,
         sync_warnings = CASE WHEN ${same} THEN ${r.warnings ?? null} ELSE sync_warnings END,
         deleted_at = NULL,
+        close_reason = CASE WHEN ${same} AND ${r.closeReason !== undefined ? 1 : 0} = 1 THEN ${r.closeReason ?? null} ELSE close_reason END,
         version = version + 1
       WHERE id = ${r.issue.id} AND project_id = ${r.issue.projectId}
       RETURNING version`,

@@ -104,6 +104,13 @@ export const issues = sqliteTable(
     baseParts: integer("base_parts").notNull().default(0),
     /** JSON array of SyncWarning: fields the tracker refused on the last push, kept locally. */
     syncWarnings: text("sync_warnings"),
+    /**
+     * Why the issue is in its state (GitHub `state_reason`: completed, not_planned, duplicate when
+     * closed; reopened when open); null when unknown or the tracker has no such field.
+     */
+    closeReason: text("close_reason"),
+    /** Set while the issue is out of the sync scope under `onLeave: "freeze"`: its comments wait too. */
+    scopeFrozenAt: text("scope_frozen_at"),
   },
   (t) => [
     uniqueIndex("issues_project_external_uq").on(t.projectId, t.externalId),
@@ -553,11 +560,14 @@ export const identities = sqliteTable(
     trackerUserId: text("tracker_user_id"),
     createdAt: text("created_at").notNull().default(now),
     updatedAt: text("updated_at").notNull().default(now),
+    /** The platform user's email (lower case), when given: a tracker's public email matching it is a suggestion. */
+    email: text("email"),
   },
   (t) => [
     uniqueIndex("identities_tracker_login_uq").on(t.provider, t.trackerOrigin, t.login),
     index("identities_user_idx").on(t.userId),
     index("identities_tracker_user_idx").on(t.provider, t.trackerOrigin, t.trackerUserId),
+    index("identities_email_idx").on(t.email),
   ],
 );
 export type IdentityRow = typeof identities.$inferSelect;

@@ -36,6 +36,8 @@ export interface RowWrite {
   syncState: IssueRow["syncState"];
   syncError: string | null;
   deletedAt: string | null;
+  /** The tracker's state reason to store; absent: the stored one is kept. */
+  closeReason?: string | null;
 }
 
 export interface ConflictWrite {
@@ -83,10 +85,11 @@ export async function writeSyncedRows(
       query: sql`
         INSERT INTO ${issues} (id, project_id, title, body, state, labels, assignees, milestone, created_at, updated_at, version,
           external_id, external_number, external_url, external_updated_at, base, base_hash, sync_state, sync_error, deleted_at,
-          body_parts, base_parts, last_seen_run_id)
+          body_parts, base_parts, last_seen_run_id, close_reason)
         SELECT ${j("id")}, ${projectId}, ${j("title")}, ${j("body")}, ${j("state")}, ${j("labels")}, ${j("assignees")}, ${j("milestone")},
           ${j("createdAt")}, ${j("updatedAt")}, 1, ${j("externalId")}, ${j("externalNumber")}, ${j("externalUrl")}, ${j("externalUpdatedAt")},
-          ${j("base")}, ${j("baseHash")}, ${j("syncState")}, NULL, NULL, ${j("bodyParts")}, ${j("baseParts")}, ${writes.seenByRun ?? null}
+          ${j("base")}, ${j("baseHash")}, ${j("syncState")}, NULL, NULL, ${j("bodyParts")}, ${j("baseParts")}, ${writes.seenByRun ?? null},
+          ${j("closeReason")}
         FROM json_each(${chunk}) AS j
         WHERE EXISTS (SELECT 1 FROM ${projects} p WHERE p.id = ${projectId})
         ON CONFLICT DO NOTHING
@@ -144,7 +147,8 @@ export function updateRowsStatement(projectId: string, json: string, seenByRun: 
       external_number = ${j("externalNumber")}, external_url = ${j("externalUrl")}, external_updated_at = ${j("externalUpdatedAt")},
       base = ${j("base")}, base_hash = ${j("baseHash")}, sync_state = ${j("syncState")}, sync_error = ${j("syncError")},
       deleted_at = ${j("deletedAt")}, body_parts = ${j("bodyParts")}, base_parts = ${j("baseParts")}, version = issues.version + 1,
-      last_seen_run_id = COALESCE(${seenByRun}, issues.last_seen_run_id)
+      last_seen_run_id = COALESCE(${seenByRun}, issues.last_seen_run_id),
+      close_reason = CASE WHEN json_type(j.value, '$.closeReason') IS NULL THEN issues.close_reason ELSE ${j("closeReason")} END
     FROM json_each(${json}) AS j
     WHERE issues.id = ${j("id")} AND +issues.project_id = ${projectId} AND issues.version = ${j("version")}
     RETURNING issues.id AS id`;

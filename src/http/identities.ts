@@ -7,7 +7,7 @@ import { database } from "../db/client";
 import { listIdentities, unmappedLogins } from "../db/identities";
 import type { IdentityRow } from "../db/schema";
 import { PROVIDERS } from "../providers/types";
-import { putIdentities, removeIdentity, spaceOf } from "../sync/identities";
+import { MAX_EMAIL_LOOKUPS, putIdentities, removeIdentity, spaceOf, suggestProjectUsers } from "../sync/identities";
 import { decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
@@ -20,6 +20,7 @@ export const IdentitySchema = z
     trackerOrigin: z.string().openapi({ description: "The tracker's API origin, e.g. https://api.github.com" }),
     login: z.string(),
     trackerUserId: z.string().nullable().openapi({ description: "The tracker's numeric user id: a renamed login still maps" }),
+    email: z.string().nullable().openapi({ description: "The platform user's email (lower case): only ever used to suggest mappings" }),
     createdAt: IsoTimestamp,
     updatedAt: IsoTimestamp,
   })
@@ -34,6 +35,7 @@ const IdentityInput = z.strictObject({
     .union([z.string().trim().regex(/^\d{1,20}$/, "must be the tracker's numeric user id"), z.number().int().positive().max(Number.MAX_SAFE_INTEGER)])
     .transform(String)
     .optional(),
+  email: z.email().max(320).optional().openapi({ description: "The platform user's email; a tracker's public email matching it suggests this user for an unmapped login" }),
 });
 const PutIdentities = z.strictObject({ items: z.array(IdentityInput).min(1).max(500) }).openapi("PutIdentities");
 
@@ -42,10 +44,27 @@ const IdentityQuery = ListQuery.extend({
   login: z.string().min(1).max(255).optional(),
 });
 
-const UnmappedLogin = z.object({ login: z.string(), seen: z.number().int().openapi({ description: "Issues and comments naming the login" }) }).openapi("UnmappedLogin");
+const UnmappedLogin = z
+  .object({
+    login: z.string(),
+    seen: z.number().int().openapi({ description: "Issues and comments naming the login" }),
+    suggestedUserId: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({ description: "With suggest=true: the platform user whose identity email equals the login's public email on the tracker (a suggestion, never mapped)" }),
+  })
+  .openapi("UnmappedLogin");
+
+const UnmappedQuery = ListQuery.pick({ limit: true }).extend({
+  suggest: z
+    .enum(["true", "false"])
+    .optional()
+    .openapi({ description: `Read the tracker's public profile of each listed login (at most ${MAX_EMAIL_LOOKUPS}) to suggest a platform user by email` }),
+});
 
 function identityToApi(r: IdentityRow): z.infer<typeof IdentitySchema> {
-  return { id: r.id, userId: r.userId, provider: r.provider, trackerOrigin: r.trackerOrigin, login: r.login, trackerUserId: r.trackerUserId, createdAt: r.createdAt, updatedAt: r.updatedAt };
+  return { id: r.id, userId: r.userId, provider: r.provider, trackerOrigin: r.trackerOrigin, login: r.login, trackerUserId: r.trackerUserId, email: r.email, createdAt: r.createdAt, updatedAt: r.updatedAt };
 }
 
 const routes = {
@@ -84,7 +103,7 @@ const routes = {
     path: "/projects/{projectId}/identities/unmapped",
     tags: ["identities"],
     summary: "Tracker logins seen in the project (assignees, comment authors) that no identity maps",
-    request: { params: ProjectIdParams, query: ListQuery.pick({ limit: true }) },
+    request: { params: ProjectIdParams, query: UnmappedQuery },
     responses: { 200: jsonContent(z.object({ items: z.array(UnmappedLogin) }).openapi("UnmappedLogins"), "Unmapped logins, by name"), ...problemResponses },
   }),
 };
@@ -104,7 +123,10 @@ export const identitiesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validatio
     return c.body(null, 204);
   })
   .openapi(routes.unmapped, async (c) => {
-    const { limit } = c.req.valid("query");
-    const items = await unmappedLogins(database(c.env.DB), c.var.project.id, spaceOf(c.var.project), limit);
-    return c.json({ items }, 200);
+    const { limit, suggest } = c.req.valid("query");
+    const db = database(c.env.DB);
+    const items = await unmappedLogins(db, c.var.project.id, spaceOf(c.var.project), limit);
+    if (suggest !== "true") return c.json({ items }, 200);
+    const suggestions = await suggestProjectUsers(c.env, c.var.project.id, items.map((i) => i.login));
+    return c.json({ items: items.map((i) => ({ ...i, suggestedUserId: suggestions.get(i.login) ?? null })) }, 200);
   });

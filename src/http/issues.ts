@@ -4,6 +4,7 @@ import { fieldsOfRow, getIssue, listIssues } from "../db/issues";
 import type { IssueRow, ProjectRow } from "../db/schema";
 import { NotFound, ValidationFailed } from "../errors";
 import { assigneesForUsers, peopleOf } from "../sync/identities";
+import { CLOSE_REASONS, LOCAL_CLOSE_REASONS, type CloseReason } from "../sync/close-reason";
 import { createLocalIssue, editIssue } from "../sync/local-edits";
 import { developmentOf, type Development } from "../sync/pull-requests";
 import { DevelopmentSchema } from "./pull-requests";
@@ -37,6 +38,11 @@ const UpdateIssue = z
     assignees: Assignees.optional(),
     assigneeUsers: AssigneeUsers.optional(),
     milestone: Milestone.optional(),
+    closeReason: z
+      .enum(LOCAL_CLOSE_REASONS)
+      .nullable()
+      .optional()
+      .openapi({ description: "Why the issue is closed (needs state closed). Sent to GitHub as `state_reason` with a state change; GitLab and Gitea keep it locally only" }),
   })
   .openapi("UpdateIssue");
 
@@ -51,6 +57,10 @@ export const IssueSchema = z
     assignees: z.array(z.string()).openapi({ description: "Tracker logins, as the tracker holds them (mapped or not)" }),
     assigneeUsers: z.array(z.string()).openapi({ description: "Platform user ids of the assignees an identity maps (unmapped logins only in assignees)" }),
     milestone: z.string().nullable(),
+    closeReason: z
+      .enum(CLOSE_REASONS)
+      .nullable()
+      .openapi({ description: "GitHub's `state_reason`: completed, not_planned, duplicate (closed) or reopened (open); null when unknown. Local only on GitLab and Gitea" }),
     createdAt: IsoTimestamp,
     updatedAt: IsoTimestamp,
     external: z
@@ -82,6 +92,7 @@ export function issueToApi(row: IssueRow, people: ReadonlyMap<string, string> = 
     projectId: row.projectId,
     ...fields,
     assigneeUsers: fields.assignees.flatMap((login) => (people.has(login) ? [people.get(login)!] : [])),
+    closeReason: (CLOSE_REASONS as readonly string[]).includes(row.closeReason ?? "") ? (row.closeReason as CloseReason) : null,
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
     external:

@@ -39,7 +39,10 @@ export const SettingsFields = {
       labelsNone: z.array(Value).max(100).optional(),
       state: z.enum(["open", "all"]).optional(),
       createdSince: z.iso.datetime().optional().openapi({ description: "Only issues created at or after this instant (ISO UTC)" }),
-      onLeave: z.enum(["freeze"]).default("freeze").openapi({ description: "freeze: the link is kept and nothing is synced until the issue is back in scope" }),
+      onLeave: z
+        .enum(["freeze", "unlink"])
+        .default("freeze")
+        .openapi({ description: "freeze: the link is kept and nothing is synced until the issue is back in scope; unlink: the link is dropped and both issues stay as they are (never closed or deleted)" }),
     })
     .nullable()
     .openapi("SyncScope", { description: "Only issues in scope are imported or pushed; leaving scope never closes or deletes anything (null: every issue)" }),
@@ -56,7 +59,7 @@ export const SettingsSchemaFields = {
   labelPolicy: z.object({ createMissing: z.enum(["always", "mapped_only", "never"]) }),
   milestonePolicy: z.object({ createMissing: z.boolean() }),
   scope: z
-    .object({ labelsAny: z.array(z.string()).optional(), labelsNone: z.array(z.string()).optional(), state: z.enum(["open", "all"]).optional(), createdSince: z.string().optional(), onLeave: z.enum(["freeze"]) })
+    .object({ labelsAny: z.array(z.string()).optional(), labelsNone: z.array(z.string()).optional(), state: z.enum(["open", "all"]).optional(), createdSince: z.string().optional(), onLeave: z.enum(["freeze", "unlink"]) })
     .nullable(),
   fieldDirections: z.record(z.string(), FieldDirection),
   warnings: z
@@ -70,7 +73,7 @@ export const DryRunSchema = z
     dryRun: z.literal(true),
     wouldCreate: z.number().int().openapi({ description: "Tracker issues in scope that would be imported" }),
     wouldUpdate: z.number().int().openapi({ description: "Linked issues whose local fields would change or that would be pushed" }),
-    wouldLeaveScope: z.number().int().openapi({ description: "Linked issues that would leave scope (frozen: nothing closed or deleted)" }),
+    wouldLeaveScope: z.number().int().openapi({ description: "Linked issues that would leave scope (frozen or, under onLeave unlink, unlinked: nothing closed or deleted)" }),
     wouldCreateLabels: z.number().int().openapi({ description: "Tracker labels a push would create (labelPolicy allowing)" }),
     labelsToCreate: z.array(z.string()),
     wouldOrphan: z.number().int().openapi({ description: "Linked issues missing from the listing (a real run reads each before orphaning it)" }),

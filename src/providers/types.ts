@@ -8,6 +8,17 @@ export type Provider = (typeof PROVIDERS)[number];
 
 export type IssueState = "open" | "closed";
 
+/**
+ * Why an issue is in its state, where the tracker keeps it (GitHub `state_reason`): `completed`,
+ * `not_planned`, `duplicate` on a closed issue, `reopened` on a reopened one. GitLab and Gitea have
+ * no such field.
+ */
+export const CLOSE_REASONS = ["completed", "not_planned", "duplicate", "reopened"] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
+
+/** A write's fields; `closeReason` goes with a state change (trackers without the field ignore it). */
+export type IssuePatch = Partial<IssueFields> & { closeReason?: CloseReason | null };
+
 /** The fields both sides hold and sync. `milestone` is the milestone's title. */
 export interface IssueFields {
   title: string;
@@ -38,6 +49,8 @@ export interface CanonicalIssue extends IssueFields {
   author?: string | null;
   /** Assignee login → the tracker's numeric user id (as a string), when the answer carries ids: renamed logins are followed. */
   assigneeIds?: Record<string, string>;
+  /** The tracker's state reason (GitHub `state_reason`); absent on trackers without one. */
+  closeReason?: CloseReason | null;
 }
 
 export interface IssuePage {
@@ -70,9 +83,27 @@ export interface IssuePage {
  */
 export type IssuePageHead = Omit<IssuePage, "issues">;
 
+/**
+ * A narrowing of the issue listing that a tracker may apply itself (the sync scope pushed down). Every
+ * issue it leaves out is out of scope; the caller still filters what it gets (trackers without list
+ * filters ignore it). Label names are the tracker's.
+ */
+export interface ListFilter {
+  /** Only issues carrying every one of these labels. */
+  labelsAll?: string[];
+  /** Only issues carrying none of these labels. */
+  labelsNone?: string[];
+  /** Only open issues. */
+  openOnly?: boolean;
+  /** Only issues created at or after this instant (ISO UTC). */
+  createdSince?: string;
+}
+
 export interface ListPageRequest {
   /** Only issues updated at or after this instant (ISO UTC); omit for all issues. */
   since?: string | null;
+  /** The scope to push down to the tracker's list filters (first page only: next URLs carry it). */
+  filter?: ListFilter | null;
   /** Fetch this exact URL (a `nextUrl` from an earlier page); `since` is then ignored. */
   url?: string | null;
   /** Send `If-None-Match` with this ETag (GitHub only; other trackers ignore it). */
@@ -116,9 +147,9 @@ export interface Tracker extends CommentTracker, PullRequestTracker {
   /** Every page from the first, following `nextUrl` verbatim; a caller may stop between pages. */
   listIssues(request?: Omit<ListPageRequest, "url">): AsyncGenerator<IssuePage>;
   getIssue(number: number): Promise<IssueLookup>;
-  createIssue(fields: Omit<IssueFields, "state"> & { state?: IssueState }): Promise<CanonicalIssue>;
+  createIssue(fields: Omit<IssueFields, "state"> & { state?: IssueState; closeReason?: CloseReason | null }): Promise<CanonicalIssue>;
   /** Sends only the given fields. Returns the issue as the tracker stored it. */
-  updateIssue(number: number, patch: Partial<IssueFields>): Promise<CanonicalIssue>;
+  updateIssue(number: number, patch: IssuePatch): Promise<CanonicalIssue>;
   /**
    * Finds an issue this token's user created at or after `since` with exactly this title: how a
    * create whose response was lost is adopted instead of created twice. Null when there is none.
@@ -134,6 +165,8 @@ export interface Tracker extends CommentTracker, PullRequestTracker {
   listLabelNames(): Promise<Set<string>>;
   /** Creates an open milestone with this title (milestonePolicy.createMissing). */
   createMilestone(title: string): Promise<void>;
+  /** The public email of a tracker user's profile, null when it shows none (trackers keep most private). */
+  publicEmail?(login: string): Promise<string | null>;
   /**
    * When the token itself expires (ISO date or instant), null when it does not or the tracker does
    * not say. Only trackers whose tokens expire implement it (GitLab).

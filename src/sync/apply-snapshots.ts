@@ -22,6 +22,9 @@ import { followRenamedLogins } from "../db/identities";
 import { spaceOf } from "./identities";
 import { settingsOf } from "./project-settings";
 import { inScope } from "./scope";
+import { inboundCloseReason } from "./close-reason";
+import { markFrozen, unlinkLeavingIssue } from "./scope-leave";
+import { inboundAllowed } from "./field-directions";
 import { baseOfRow, normalizeFields, snapshotHash } from "./snapshot";
 import { mapSnapshot, valueMaps } from "./value-maps";
 
@@ -77,6 +80,8 @@ export async function applySnapshots(
     scoped.set(id, inScope(settings.scope, s, mapped.labels));
     newest.set(id, mapped);
   }
+  const stateInbound = inboundAllowed(ctx.project, settings.fieldDirections, "state");
+  if (settings.scope?.onLeave === "unlink") await unlinkLeaving(ctx, [...newest.values()].filter((s) => !scoped.get(s.externalId)));
   let pending = [...newest.values()];
   const moved = pending.filter((s) => s.movedTo);
   if (moved.length > 0) {
@@ -98,6 +103,8 @@ export async function applySnapshots(
   for (let attempt = 0; attempt < 4 && pending.length > 0; attempt++) {
     const now = nowIso();
     const locals = await loadByExternalIds(ctx.db, ctx.project.id, pending.map((s) => s.externalId));
+    // Frozen issues are marked (their comments wait too); ones back in scope lose the mark.
+    if (attempt === 0) await markFrozen(ctx, pending.flatMap((s) => (locals.has(s.externalId) ? [{ issue: locals.get(s.externalId)!, inScope: scoped.get(s.externalId)! }] : [])));
     const unmatched = pending.filter((s) => !locals.has(s.externalId));
     const adoptable = unmatched.length > 0 && ctx.project.syncDirection !== "inbound" ? await unconfirmedCreates(ctx) : [];
 
@@ -118,9 +125,10 @@ export async function applySnapshots(
       }
       // Out of scope: never imported; a linked issue that left scope is frozen (nothing synced,
       // nothing closed or deleted) until it is back in scope.
-      const decision: Decision = scoped.get(snapshot.externalId)
+      const decided: Decision = scoped.get(snapshot.externalId)
         ? decideSnapshot(ctx.project, snapshot, hashes.get(snapshot.externalId)!, local, adopt, now, source, settings.fieldDirections)
         : { kind: "skip" };
+      const decision = withCloseReason(decided, snapshot, stateInbound);
       const marked = options.seenByRun !== undefined && local?.lastSeenRunId === options.seenByRun;
       if ((decision.kind === "skip" || decision.kind === "ambiguous") && options.seenByRun && !marked) counts.notMarkedSeen.push(snapshot.externalId);
       if (decision.kind === "skip") counts.unchanged++;
@@ -225,6 +233,28 @@ export async function applySnapshots(
   }
   if (pending.length > 0) throw new Error(`issues kept changing while being merged: ${pending.map((s) => s.externalId).join(", ")}`);
   return counts;
+}
+
+/**
+ * Linked issues whose tracker snapshot left the scope, under `onLeave: "unlink"`: unlinked (never
+ * closed or deleted). A snapshot older than the one stored (an out-of-order delivery) proves nothing.
+ */
+async function unlinkLeaving(ctx: SyncContext, leaving: readonly CanonicalIssue[]): Promise<void> {
+  if (leaving.length === 0) return;
+  const locals = await loadByExternalIds(ctx.db, ctx.project.id, leaving.map((s) => s.externalId));
+  for (const s of leaving) {
+    const local = locals.get(s.externalId);
+    if (!local || local.deletedAt !== null || local.syncState === "orphaned") continue;
+    if (local.externalUpdatedAt !== null && s.updatedAt < local.externalUpdatedAt) continue;
+    await unlinkLeavingIssue(ctx, local);
+  }
+}
+
+/** The decision's row with the tracker's close reason, where the local issue takes the tracker's state. */
+function withCloseReason(decision: Decision, snapshot: CanonicalIssue, stateInbound: boolean): Decision {
+  if (decision.kind !== "insert" && decision.kind !== "update") return decision;
+  const reason = inboundCloseReason(snapshot, decision.row.state, stateInbound);
+  return reason === undefined ? decision : { ...decision, row: { ...decision.row, closeReason: reason } };
 }
 
 interface Adoptable {

@@ -88,6 +88,9 @@ async function pushOnce(ctx: SyncContext, commentId: string): Promise<Step> {
     ]);
     return DONE;
   }
+  // Frozen (out of the sync scope): nothing is sent; the row stays pending and the sweep re-sends it,
+  // so it goes out once the issue is back in scope.
+  if (issue.scopeFrozenAt !== null) return DONE;
   if (issue.externalNumber === null) {
     // The issue's own create has not reached the tracker yet: come back once it has.
     return { kind: "wait", retryAt: nowIso(now + WAIT_FOR_ISSUE_MS) };

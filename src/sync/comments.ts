@@ -85,6 +85,12 @@ export async function applyComments(ctx: SyncContext, incoming: readonly Canonic
   for (const t of list) {
     const local = locals.get(t.externalId);
     const issue = issuesByNum.get(t.issueNumber);
+    // The issue left the sync scope (frozen): its comments wait with the rest, applied once it is back.
+    if (issue && issue.scopeFrozenAt !== null) {
+      waiting.push({ externalId: t.externalId, issueNumber: t.issueNumber, json: JSON.stringify(t) });
+      counts.waiting++;
+      continue;
+    }
     if (!local) {
       if (!issue) {
         waiting.push({ externalId: t.externalId, issueNumber: t.issueNumber, json: JSON.stringify(t) });

@@ -83,7 +83,9 @@ export async function dryRun(env: Env, current: ProjectRow, candidate: ProjectRo
       if (!wanted) {
         if (inScope(before.scope, raw, mapSnapshot(oldMaps, raw).labels) && local.syncState !== "orphaned") {
           report.wouldLeaveScope++;
-          sample({ issueId: local.id, externalNumber: raw.number, action: "leave_scope", changes: null, push: [] });
+          // Under onLeave "unlink" the link would go (nothing else changes on either side).
+          const unlink = after.scope?.onLeave === "unlink" ? fieldChanges({ externalNumber: raw.number }, { externalNumber: null }) : null;
+          sample({ issueId: local.id, externalNumber: raw.number, action: "leave_scope", changes: unlink, push: [] });
         }
         continue;
       }

@@ -11,6 +11,7 @@ import {
   loginsOfUsers,
   projectsInSpace,
   upsertIdentities,
+  usersByEmail,
   usersOfLogins,
   type IdentityWrite,
   type TrackerSpace,
@@ -18,7 +19,10 @@ import {
 import type { IdentityRow, ProjectRow } from "../db/schema";
 import { NotFound, Unprocessable } from "../errors";
 import { newId, nowIso } from "../ids";
+import { loadSyncContext } from "./context";
+import type { Env } from "../env";
 import { originOf } from "../providers/endpoints";
+import { RateLimitedError, TrackerError, type Tracker } from "../providers/types";
 
 export function spaceOf(project: Pick<ProjectRow, "provider" | "apiBaseUrl">): TrackerSpace {
   return { provider: project.provider, trackerOrigin: originOf(project.apiBaseUrl) };
@@ -30,6 +34,8 @@ export interface IdentityInput {
   trackerOrigin: string;
   login: string;
   trackerUserId?: string | undefined;
+  /** The platform user's email: only ever used to suggest a mapping, never to make one. */
+  email?: string | undefined;
 }
 
 /** A tracker origin as projects store it (scheme + host + port), or the field error. */
@@ -97,7 +103,15 @@ export async function putIdentities(db: Database, items: readonly IdentityInput[
     const space = { provider: group[0]!.provider, trackerOrigin: group[0]!.trackerOrigin };
     const existing = new Map((await identitiesByLogin(db, space, group.map((g) => g.login))).map((r) => [r.login, r]));
     for (const g of group) {
-      writes.push({ id: existing.get(g.login)?.id ?? newId(), userId: g.userId, provider: g.provider, trackerOrigin: g.trackerOrigin, login: g.login, trackerUserId: g.trackerUserId ?? null });
+      writes.push({
+        id: existing.get(g.login)?.id ?? newId(),
+        userId: g.userId,
+        provider: g.provider,
+        trackerOrigin: g.trackerOrigin,
+        login: g.login,
+        trackerUserId: g.trackerUserId ?? null,
+        ...(g.email !== undefined ? { email: g.email.toLowerCase() } : {}),
+      });
     }
     activity.push(...(await mappingActivity(db, space, group.map((g) => ({ login: g.login, before: existing.get(g.login)?.userId ?? null, after: g.userId })), origin, now)));
   }
@@ -136,3 +150,41 @@ export async function assigneesForUsers(db: Database, project: Pick<ProjectRow, 
   return [...new Set([...unmapped, ...userIds.map((u) => logins.get(u)!)])].sort();
 }
 
+/** At most this many tracker profiles are read for one suggestion request (one call each; GitLab two). */
+export const MAX_EMAIL_LOOKUPS = 20;
+
+/**
+ * Suggested platform users for unmapped logins: the tracker's public email of each login (where the
+ * tracker exposes one) matched against the emails given with identities. A suggestion only — nothing
+ * is mapped; an email two platform users share suggests nobody. Logins past MAX_EMAIL_LOOKUPS, and any
+ * profile the tracker will not show, get no suggestion.
+ */
+export async function suggestUsersByEmail(db: Database, tracker: Pick<Tracker, "publicEmail">, logins: readonly string[]): Promise<Map<string, string>> {
+  const suggestions = new Map<string, string>();
+  if (!tracker.publicEmail) return suggestions;
+  const emails = new Map<string, string>();
+  for (const login of logins.slice(0, MAX_EMAIL_LOOKUPS)) {
+    try {
+      const email = await tracker.publicEmail(login);
+      if (email) emails.set(login, email.toLowerCase());
+    } catch (err) {
+      // Suggestions are best effort, never an error: a rate limit ends the lookups, a refusal skips one.
+      if (err instanceof RateLimitedError) break;
+      if (err instanceof TrackerError) continue;
+      throw err;
+    }
+  }
+  const users = await usersByEmail(db, [...new Set(emails.values())]);
+  for (const [login, email] of emails) {
+    const found = users.get(email);
+    if (found && found.size === 1) suggestions.set(login, [...found][0]!);
+  }
+  return suggestions;
+}
+
+/** `suggestUsersByEmail` through the project's own tracker connection. */
+export async function suggestProjectUsers(env: Env, projectId: string, logins: readonly string[]): Promise<Map<string, string>> {
+  if (logins.length === 0) return new Map();
+  const ctx = await loadSyncContext(env, projectId);
+  return suggestUsersByEmail(ctx.db, ctx.tracker, logins);
+}

@@ -4,13 +4,13 @@
  * the tracker is the only master.
  */
 import { canonicalText } from "../providers/canonical";
-import type { ActivityOrigin } from "../db/activity";
+import { fieldChanges, type ActivityOrigin } from "../db/activity";
 import type { Database } from "../db/client";
 import { fieldsOfRow, fieldsToColumns, getIssue, insertLocalIssue, updateLocalIssue } from "../db/issues";
 import { stringifySet } from "../db/json";
 import type { IssueRow, ProjectRow } from "../db/schema";
 import type { Env } from "../env";
-import { DirectionRefused, NotFound, PreconditionFailed, StateConflict, ValidationFailed } from "../errors";
+import { DirectionRefused, NotFound, PreconditionFailed, StateConflict, Unprocessable, ValidationFailed } from "../errors";
 import { newId, nowIso } from "../ids";
 import { labelNameProblem } from "../providers";
 import type { IssueFields } from "../providers/types";
@@ -18,6 +18,7 @@ import { enqueuePushes } from "../queue/send";
 import { rowChanges } from "./activity";
 import { settingsOf } from "./project-settings";
 import { changedFields, pickFields } from "./snapshot";
+import { editedCloseReason, type LocalCloseReason } from "./close-reason";
 
 /** Compare-and-set rounds when a sync writes the row between our read and our write. */
 const MAX_ATTEMPTS = 5;
@@ -90,11 +91,13 @@ export async function editIssue(
   db: Database,
   project: ProjectRow,
   issueId: string,
-  patch: Partial<IssueFields>,
+  edit: Partial<IssueFields> & { closeReason?: LocalCloseReason | null },
   origin: ActivityOrigin = { source: "api" },
   /** The version the caller last read (`If-Match`): any other version is refused (412), nothing written. */
   expectedVersion: number | null = null,
 ): Promise<IssueRow> {
+  const { closeReason: givenReason, ...fieldPatch } = edit;
+  let patch: Partial<IssueFields> = fieldPatch;
   assertLocalWritesAllowed(project);
   assertLabelsSendable(project, patch.labels);
   if (patch.body !== undefined) patch = { ...patch, body: canonicalText(patch.body) };
@@ -110,15 +113,24 @@ export async function editIssue(
     const fields = fieldsOfRow(current);
     const wanted = { ...fields, ...patch };
     const changed = pickFields(wanted, changedFields(fields, wanted));
-    if (Object.keys(changed).length === 0) return current;
-    assertFieldsWritable(project, changed);
+    const reason = editedCloseReason(current, wanted.state, givenReason);
+    if ("error" in reason) throw new Unprocessable([{ field: "closeReason", message: reason.error }]);
+    const reasonChanged = reason.reason !== current.closeReason;
+    if (Object.keys(changed).length === 0 && !reasonChanged) return current;
+    // A close reason belongs to the state: an inbound-only state refuses it too.
+    assertFieldsWritable(project, givenReason !== undefined ? { state: wanted.state, ...changed } : changed);
     const now = nowIso();
-    const after = { ...current, ...fieldsToColumns(changed), syncState: "pending_push" as const };
-    const row = await updateLocalIssue(db, current, changed, { outboxId: newId() }, now, [
-      { projectId: project.id, issueId, kind: "issue.updated", origin, changes: rowChanges(current, after), createdAt: now, onlyIfIssue: { id: issueId, version: current.version + 1 } },
+    const guard = { id: issueId, version: current.version + 1 };
+    const reasonChange = reasonChanged ? fieldChanges({ closeReason: current.closeReason }, { closeReason: reason.reason }) : null;
+    // Only the reason changed: kept locally (trackers take a reason only with a state change).
+    const push = Object.keys(changed).length > 0;
+    const after = { ...current, ...fieldsToColumns(changed), syncState: push ? ("pending_push" as const) : current.syncState };
+    const changes = { ...rowChanges(current, after), ...reasonChange };
+    const row = await updateLocalIssue(db, current, reasonChanged ? { ...changed, closeReason: reason.reason } : changed, push ? { outboxId: newId() } : null, now, [
+      { projectId: project.id, issueId, kind: "issue.updated", origin, changes, createdAt: now, onlyIfIssue: guard },
     ]);
     if (row) {
-      await enqueuePushes(env, project.id, [issueId]);
+      if (push) await enqueuePushes(env, project.id, [issueId]);
       return row;
     }
   }

@@ -34,8 +34,11 @@ export interface Scope {
   labelsNone?: string[];
   state?: "open" | "all";
   createdSince?: string;
-  /** Leaving scope freezes the issue: the link is kept and nothing is synced until it is back. */
-  onLeave: "freeze";
+  /**
+   * Leaving scope never closes or deletes anything. `freeze`: the link is kept and nothing is synced
+   * until the issue is back; `unlink`: the link is dropped, both issues stay as they are.
+   */
+  onLeave: "freeze" | "unlink";
 }
 
 export interface ProjectSettings {

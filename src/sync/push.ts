@@ -53,6 +53,8 @@ import { mergeWarnings, writeWithPolicies } from "./creation-policy";
 import { inboundAllowed, outboundAllowed } from "./field-directions";
 import { settingsOf } from "./project-settings";
 import { inScope } from "./scope";
+import { inboundCloseReason, outboundCloseReason } from "./close-reason";
+import { markFrozen, unlinkLeavingIssue } from "./scope-leave";
 import { mapSnapshot, valueMaps } from "./value-maps";
 import { baseOfRow, changedFields, fieldsEqual, normalizeFields, pickFields, snapshotHash, SYNCED_FIELDS, type SyncedField } from "./snapshot";
 
@@ -135,7 +137,9 @@ async function createStep(ctx: SyncContext, issue: IssueRow, row: OutboxRow, now
     at: nowIso(now),
     nextCreateAt: nowIso(now + CREATE_SPACING_MS),
   });
-  const sent = await writeWithPolicies(ctx.tracker, settings, maps, local, (out) => ctx.tracker.createIssue(out));
+  const sent = await writeWithPolicies(ctx.tracker, settings, maps, local, (out) =>
+    ctx.tracker.createIssue({ ...out, closeReason: outboundCloseReason(local.state, issue.closeReason) }),
+  );
   const created = mapSnapshot(maps, sent.answer);
   // A tracker answering with an issue another local issue is linked to (a broken proxy, a hostile
   // tracker) would fail the link's unique key on every retry: refused once, with the reason.
@@ -200,15 +204,22 @@ async function updateStep(ctx: SyncContext, issue: IssueRow, number: number | nu
   const current = mapSnapshot(maps, lookup.issue);
   // Left the sync scope (on either side): frozen, nothing is sent and nothing is closed or deleted.
   if (!inScope(settings.scope, lookup.issue, current.labels) || !inScope(settings.scope, { ...local, createdAt: issue.createdAt })) {
+    // onLeave "unlink": the link is dropped instead (the tracker issue is left as it is).
+    if (settings.scope?.onLeave === "unlink") return (await unlinkLeavingIssue(ctx, issue)) ? DONE : AGAIN;
+    await markFrozen(ctx, [{ issue, inScope: false }]);
     await closeOutbox(ctx.db, issue.id, "done", "frozen: the issue is not in the project's sync scope", nowIso());
     return DONE;
   }
+  await markFrozen(ctx, [{ issue, inScope: true }]);
   const stale = issue.externalUpdatedAt !== null && current.updatedAt < issue.externalUpdatedAt;
   if (!stale && (await snapshotHash(normalizeFields(current))) !== issue.baseHash) {
     await applySnapshots(ctx, [lookup.issue]);
     return AGAIN;
   }
-  const sent = await writeWithPolicies(ctx.tracker, settings, maps, pickFields(local, fields), (out) => ctx.tracker.updateIssue(number, out));
+  // The close reason goes with a state change (the only time GitHub takes it).
+  const sent = await writeWithPolicies(ctx.tracker, settings, maps, pickFields(local, fields), (out) =>
+    ctx.tracker.updateIssue(number, out.state === undefined ? out : { ...out, closeReason: outboundCloseReason(out.state, issue.closeReason) }),
+  );
   const answer = mapSnapshot(maps, sent.answer);
   const tracker = normalizeFields(answer);
   // A sent field the answer does not hold was refused silently: keep it locally and say so.
@@ -266,6 +277,8 @@ async function store(
     warnings: warningsJson(warnings),
     now,
     activity,
+    // Our own write: the reason the tracker stored with the state we now hold.
+    closeReason: answer ? inboundCloseReason(answer, local.state, true) : undefined,
   });
   return atVersion && settled ? DONE : AGAIN;
 }

@@ -38,6 +38,8 @@ import { applyGone } from "./deletion";
 import { recordRepositoryObservation } from "./repository";
 import { cappedCursor } from "./listing-block";
 import { initialListing, listPages, OVERLAP_MS, type ListingCheckpoint, type PagePosition } from "./listing-loop";
+import { settingsOf } from "./project-settings";
+import { scopeListFilter } from "./scope";
 
 export type RunMode = "incremental" | "full";
 export type RunTrigger = "cron" | "api" | "webhook" | "resume";
@@ -262,13 +264,15 @@ async function takeCarried(carry: PageCarry | undefined, key: string): Promise<I
  * of a step starts the next step's first request into `carry`.
  */
 async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, counts: RunCounts, carry?: PageCarry): Promise<boolean> {
+  const settings = settingsOf(ctx.project);
+  const filter = scopeListFilter(settings.scope, settings.fieldMaps);
   const complete = await listPages<IssuePage>(
     {
       ordered: ctx.tracker.orderedByUpdate,
       pageSize: ctx.tracker.pageSize,
       storedEtag: run.mode === "incremental" ? ctx.project.cursorEtag : null,
       items: (page) => page.issues,
-      fetch: (at, etag, onHead) => ctx.tracker.listPage({ since: at.since, url: at.url, etag, onHead }),
+      fetch: (at, etag, onHead) => ctx.tracker.listPage({ since: at.since, url: at.url, etag, onHead, filter }),
       takeCarried: (at) => takeCarried(carry, carryKey(run, at)),
       hold: carry ? (at, page) => void (carry.held = { key: carryKey(run, at), page }) : undefined,
       received: () => void counts.pages++,

@@ -32,6 +32,13 @@ export async function routeGitea(store: FakeStore, req: FakeRequest): Promise<Re
   const { method } = req;
   const pathname = decodeURIComponent(req.path.split("?")[0] ?? "");
   if (method === "GET" && pathname === "/user") return json(200, user(req.base, store.tokenUser));
+  // GET /users/{username}: `email` is a noreply address unless the user shows theirs.
+  const profile = /^\/users\/([^/]+)$/.exec(pathname);
+  if (method === "GET" && profile) {
+    const found = store.users.get(profile[1]!);
+    if (!found) return json(404, { message: "user does not exist", url: `${webBase(req.base)}/api/swagger` });
+    return json(200, { ...user(req.base, found), ...(found.publicEmail ? { email: found.publicEmail } : {}) });
+  }
   // Organisation labels live at /orgs/{org}/labels; for a user-owned repository that is a 404.
   const owner = store.repository.split("/")[0]!;
   if (method === "GET" && pathname.toLowerCase() === `/orgs/${owner}/labels`.toLowerCase()) {

@@ -30,6 +30,12 @@ export async function routeGitHub(store: FakeStore, req: FakeRequest): Promise<R
   const { method, path } = req;
   let pathname = decodeURIComponent(path.split("?")[0] ?? "");
   if (method === "GET" && pathname === "/user") return json(200, user(req.base, store.tokenUser));
+  // REST "Get a user": the public profile; `email` is the publicly visible email or null.
+  const profile = /^\/users\/([^/]+)$/.exec(pathname);
+  if (method === "GET" && profile) {
+    const found = store.users.get(decodeURIComponent(profile[1]!));
+    return found ? json(200, { ...user(req.base, found), name: null, email: found.publicEmail ?? null }) : json(404, { message: "Not Found", documentation_url: DOCS, status: "404" });
+  }
   // GraphQL lives beside the REST root: `/graphql` on github.com, `/api/graphql` on Enterprise.
   if (method === "POST" && (pathname === "/graphql" || pathname === "/api/graphql")) return githubGraphql(store, req);
 
@@ -148,6 +154,8 @@ async function createIssue(store: FakeStore, req: FakeRequest): Promise<Response
   return json(201, rendered, { location: String(rendered.url), ...rateHeaders(store) });
 }
 
+const STATE_REASONS: readonly unknown[] = ["completed", "not_planned", "duplicate", "reopened"];
+
 async function updateIssue(store: FakeStore, req: FakeRequest, number: number): Promise<Response> {
   const found = store.get(number);
   if (!found || found.deleted) return getIssue(store, req, number);
@@ -155,12 +163,16 @@ async function updateIssue(store: FakeStore, req: FakeRequest, number: number): 
   if (!body) return json(400, { message: "Problems parsing JSON", documentation_url: DOCS, status: "400" });
   if (body.state !== undefined && body.state !== "open" && body.state !== "closed") return validationFailed("state");
   if (body.title !== undefined && typeof body.title !== "string") return validationFailed("title");
+  // docs.github.com REST "Update an issue": state_reason is completed, not_planned, duplicate,
+  // reopened or null, and is ignored unless `state` changes.
+  if (body.state_reason !== undefined && body.state_reason !== null && !STATE_REASONS.includes(body.state_reason as string)) return validationFailed("state_reason");
   const fields = await writableFields(store, body);
   if (fields instanceof Response) return fields;
   store.edit(number, {
     title: body.title as string | undefined,
     body: body.body === undefined ? undefined : ((body.body as string | null) ?? null),
     state: body.state as "open" | "closed" | undefined,
+    stateReason: (body.state_reason as string | null | undefined) ?? undefined,
     labels: fields.labels,
     assignees: fields.assignees,
     milestone: fields.milestone,
@@ -430,7 +442,7 @@ export function issue(base: string, store: FakeStore, i: FakeIssue): Record<stri
     author_association: i.author === store.tokenUser.login ? "OWNER" : "CONTRIBUTOR",
     active_lock_reason: null,
     body: i.body,
-    state_reason: i.state === "closed" ? "completed" : null,
+    state_reason: i.stateReason !== undefined ? i.stateReason : i.state === "closed" ? "completed" : null,
     timeline_url: `${apiUrl}/timeline`,
     performed_via_github_app: null,
   };

@@ -46,6 +46,12 @@ export async function routeGitLab(store: FakeStore, req: FakeRequest): Promise<R
       expires_at: store.tokenExpiresAt,
     });
   }
+  // doc/api/users.md "Get a single user": `public_email` is "" unless the user set one.
+  const profile = /^\/users\/(\d+)$/.exec(rawPath);
+  if (method === "GET" && profile) {
+    const found = [...store.users.values()].find((u) => u.id === Number(profile[1]));
+    return found ? json(200, { ...user(req.base, found), public_email: found.publicEmail ?? "" }) : notFound("User");
+  }
   if (method === "GET" && rawPath === "/users") {
     const wanted = req.url.searchParams.get("username");
     const found = wanted ? store.users.get(wanted) : undefined;
@@ -120,6 +126,21 @@ function listIssues(store: FakeStore, req: FakeRequest): Response {
   if (typeof updatedAfter === "number") items = items.filter((i) => i.updatedAt >= updatedAfter);
   if (typeof createdAfter === "number") items = items.filter((i) => i.createdAt >= createdAfter);
   if (author) items = items.filter((i) => i.author === author);
+  // doc/api/issues.md and app/finders/issuables/label_filter.rb: `labels` keeps issues carrying every
+  // listed label (`None`/`Any`, any case: no label / some label); `not[labels]` those carrying none.
+  const labels = q.get("labels");
+  if (labels !== null && labels !== "") {
+    const names = labels.split(",");
+    const lower = names.map((n) => n.toLowerCase());
+    if (lower.includes("none")) items = items.filter((i) => i.labels.length === 0);
+    else if (lower.includes("any")) items = items.filter((i) => i.labels.length > 0);
+    else items = items.filter((i) => names.every((n) => i.labels.includes(n)));
+  }
+  const notLabels = q.get("not[labels]");
+  if (notLabels !== null && notLabels !== "") {
+    const names = notLabels.split(",");
+    items = items.filter((i) => !names.some((n) => i.labels.includes(n)));
+  }
   const key = q.get("order_by") === "updated_at" ? (i: FakeIssue) => i.updatedAt : (i: FakeIssue) => i.createdAt;
   const direction = q.get("sort") === "asc" ? 1 : -1;
   items.sort((a, b) => (key(a) - key(b) || a.id - b.id) * direction);

@@ -27,6 +27,8 @@ export interface FakeIssue {
   transferredTo: { htmlUrl: string; apiUrl: string; number: number } | null;
   /** GitLab: the global id of the issue a move created. */
   movedToId: number | null;
+  /** GitHub `state_reason`, set when the state changes (unset: "completed" when closed, null when open). */
+  stateReason?: string | null;
 }
 
 export interface FakePull {
@@ -66,6 +68,8 @@ export interface FakeComment {
 export interface FakeUser {
   id: number;
   login: string;
+  /** The email the user made public on their profile (unset: private). */
+  publicEmail?: string;
 }
 
 export interface FakeLabel {
@@ -87,7 +91,7 @@ export type IssueSeed = Partial<Omit<FakeIssue, "id" | "number" | "createdAt" | 
   updatedAt?: string;
 };
 
-export type IssueEdit = Partial<Pick<FakeIssue, "title" | "body" | "state" | "labels" | "assignees" | "milestone">>;
+export type IssueEdit = Partial<Pick<FakeIssue, "title" | "body" | "state" | "labels" | "assignees" | "milestone" | "stateReason">>;
 
 export interface FakeStoreOptions {
   provider: Provider;
@@ -342,6 +346,8 @@ export class FakeStore {
     if (change.state !== undefined && change.state !== issue.state) {
       issue.state = change.state;
       issue.closedAt = change.state === "closed" ? at : null;
+      // GitHub: a reason only goes with a state change; closing defaults to completed, reopening is "reopened".
+      issue.stateReason = change.stateReason ?? (change.state === "closed" ? "completed" : "reopened");
     }
     issue.updatedAt = at;
     return issue;

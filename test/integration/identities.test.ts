@@ -72,8 +72,8 @@ describe("identities API", () => {
   });
 
   it("bad inputs answer problem+json naming the field", async () => {
-    const unknownKey = await expectProblem(await putIdentities([{ userId: "u", provider: "github", trackerOrigin: "https://api.github.com", login: "x", email: "x@example.com" }]), 400);
-    expect(unknownKey.errors!.map((e) => e.field)).toContain("items.0.email");
+    const unknownKey = await expectProblem(await putIdentities([{ userId: "u", provider: "github", trackerOrigin: "https://api.github.com", login: "x", displayName: "X" }]), 400);
+    expect(unknownKey.errors!.map((e) => e.field)).toContain("items.0.displayName");
     const badProvider = await expectProblem(await putIdentities([{ userId: "u", provider: "jira", trackerOrigin: "https://x.test", login: "x" }]), 400);
     expect(badProvider.errors!.map((e) => e.field)).toContain("items.0.provider");
     const badOrigin = await expectProblem(await putIdentities([{ userId: "u", provider: "gitlab", trackerOrigin: "not a url", login: "x" }]), 422);
@@ -146,14 +146,20 @@ describe.each(TRACKERS)("%s: people", (provider) => {
     expect(edited.assigneeUsers).toEqual(["user-ben"]);
     const settled = await waitSettled(project.id, issue.id);
     if (provider === "gitlab") {
-      // GitLab Free holds one assignee: the tracker keeps the first sent, local keeps both and says so.
-      expect(fake.issue(seeded.number)!.assignees).toHaveLength(1);
+      // GitLab Free holds one assignee: the tracker keeps the first sent (logins go sorted), so the
+      // second — here the unmapped one — is not on the tracker; local keeps both and says so.
+      expect(fake.issue(seeded.number)!.assignees).toEqual(["ben"]);
       expect(settled.assignees).toEqual(["ben", "zed"]);
       expect(settled.syncWarnings).toMatchObject([{ field: "assignees", sent: ["ben", "zed"] }]);
     } else {
       expect(fake.issue(seeded.number)!.assignees.sort()).toEqual(["ben", "zed"]);
       expect(settled.assignees).toEqual(["ben", "zed"]);
     }
+    // A later full run neither drops the unmapped login locally nor writes again.
+    const before = writes(fake);
+    await syncAndWait(project.id, "full");
+    expect((await localByNumber(project.id)).get(seeded.number)!.assignees).toEqual(["ben", "zed"]);
+    expect(writes(fake)).toBe(before);
 
     const unknown = await expectProblem(await api(`/api/v1/projects/${project.id}/issues/${issue.id}`, { method: "PATCH", body: { assigneeUsers: ["user-nobody"] } }), 422);
     expect(unknown.errors!.map((e) => e.field)).toEqual(["assigneeUsers.0"]);

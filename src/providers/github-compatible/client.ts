@@ -108,6 +108,8 @@ export abstract class GitHubCompatibleTracker extends RestTracker {
       (path) => underPath(this.repoPath)(path),
       (path) => this.renamedRepositoryPath !== null && path === this.renamedRepositoryPath,
       exactPath("/user"),
+      // One user's public profile, only while `publicEmail` reads it.
+      (path) => this.profilePath !== null && path === this.profilePath,
       ...extraPaths,
     ]);
     // A URL off the old name, or by id, is followed once the repository itself confirms it is this one.
@@ -120,6 +122,21 @@ export abstract class GitHubCompatibleTracker extends RestTracker {
 
   async currentUser(): Promise<string> {
     return this.currentLogin();
+  }
+
+  private profilePath: string | null = null;
+
+  /** `GET /users/{login}` → `email`: the profile's public email (GitHub: null unless made public; Gitea: a noreply address when hidden). */
+  async publicEmail(login: string): Promise<string | null> {
+    this.profilePath = `/users/${encodeURIComponent(login)}`;
+    try {
+      const res = await this.http.request("GET", this.http.url(this.profilePath), { accept: [404] });
+      if (res.status !== 200) return null;
+      const parsed = z.object({ email: z.string().nullish() }).safeParse(res.body);
+      return parsed.success && parsed.data.email ? parsed.data.email : null;
+    } finally {
+      this.profilePath = null;
+    }
   }
 
   // ---------- comments: the same endpoints on GitHub and Gitea; only list query parameters differ ----------

@@ -13,6 +13,7 @@ import {
   missingMilestone,
   toCanonical,
 } from "../github-compatible/client";
+import { CLOSE_REASONS, type CloseReason, type IssuePatch } from "../types";
 import { parseLinkHeader, type TrackerHttpDialect } from "../http";
 import { announceHead, firstAcceptedCreatedSince, issuePage, issueParsers, lookupAfterNotFound, serverTimeOf, unreadableIssue } from "../issue-responses";
 import { toUtcIso, toWholeSecondSince } from "../timestamps";
@@ -67,11 +68,32 @@ export const githubHttp: TrackerHttpDialect = {
 
 export const githubIssue = githubStyleIssue.extend({
   state: z.enum(["open", "closed"]),
+  // docs.github.com REST "Issues": `state_reason` is completed, not_planned, duplicate, reopened or null.
+  state_reason: z.string().nullish(),
   labels: z.array(z.union([z.string(), z.object({ name: z.string() })])).optional(),
   // A `pull_request` key, whatever its value, marks a pull request in the issue list.
   pull_request: z.unknown().optional(),
 });
 const { parseIssue, parseList } = issueParsers(githubIssue, "github");
+
+/** A GitHub issue (API answer or webhook payload) with its `state_reason` as `closeReason`. */
+export function githubCanonical(issue: z.infer<typeof githubIssue>): CanonicalIssue {
+  const reason = issue.state_reason;
+  // Absent (a trimmed webhook issue): unknown, the stored reason is kept. A reason GitHub adds later
+  // is not ours to guess at: unknown values read as "no reason".
+  if (reason === undefined) return toCanonical(issue);
+  const closeReason = (CLOSE_REASONS as readonly string[]).includes(reason ?? "") ? (reason as CloseReason) : null;
+  return { ...toCanonical(issue), closeReason };
+}
+
+/**
+ * The `state_reason` to send with a state change, when it fits the new state (GitHub ignores it
+ * unless `state` changes; `reopened` only goes with `open`).
+ */
+function stateReasonFor(state: IssueState | undefined, reason: CloseReason | null | undefined): CloseReason | undefined {
+  if (state === undefined || reason === undefined || reason === null) return undefined;
+  return (state === "open") === (reason === "reopened") ? reason : undefined;
+}
 
 const milestoneRef = z.object({ number: z.number(), title: z.string() });
 const namedLabel = z.object({ name: z.string() });
@@ -184,7 +206,7 @@ export class GitHubTracker extends GitHubCompatibleTracker {
     const links = { nextUrl: parseLinkHeader(res.headers.get("link")).next ?? null, etag: res.headers.get("etag") };
     announceHead(request, res.body, res.headers, links);
     const raw = parseList(res.body);
-    const page = issuePage(raw, raw.filter((item) => item.pull_request === undefined).map(toCanonical), res.headers, links);
+    const page = issuePage(raw, raw.filter((item) => item.pull_request === undefined).map(githubCanonical), res.headers, links);
     // The pull requests among the items are kept for development links (no refs in this listing).
     const items = Array.isArray(res.body) ? (res.body as unknown[]) : [];
     return { ...page, pullRequests: items.flatMap((item) => pullRequestOfIssueItem(item) ?? []) };
@@ -197,10 +219,10 @@ export class GitHubTracker extends GitHubCompatibleTracker {
     if ("movedTo" in res) return { status: "moved", movedTo: res.movedTo };
     // 410 is GitHub's word for deleted; 404 also answers a token that lost access to the repository.
     if (res.status === 404) return lookupAfterNotFound(await this.getRepository());
-    return unreadableIssue(res.status) ?? { status: "found", issue: toCanonical(parseIssue(res.body)) };
+    return unreadableIssue(res.status) ?? { status: "found", issue: githubCanonical(parseIssue(res.body)) };
   }
 
-  async createIssue(fields: Omit<IssueFields, "state"> & { state?: IssueState }): Promise<CanonicalIssue> {
+  async createIssue(fields: Omit<IssueFields, "state"> & { state?: IssueState; closeReason?: CloseReason | null }): Promise<CanonicalIssue> {
     const body: Record<string, unknown> = {
       title: fields.title,
       body: fields.body,
@@ -209,24 +231,26 @@ export class GitHubTracker extends GitHubCompatibleTracker {
     };
     if (fields.milestone !== null) body.milestone = await this.milestoneNumber(fields.milestone);
     const res = await this.http.request("POST", this.http.url(`${this.repoPath}/issues`), { json: body });
-    const created = toCanonical(parseIssue(res.body));
+    const created = githubCanonical(parseIssue(res.body));
     // The create endpoint takes no state: a closed issue is created, then closed.
-    if (fields.state === "closed") return this.updateIssue(created.number, { state: "closed" });
+    if (fields.state === "closed") return this.updateIssue(created.number, { state: "closed", closeReason: fields.closeReason ?? null });
     return created;
   }
 
-  async updateIssue(number: number, patch: Partial<IssueFields>): Promise<CanonicalIssue> {
+  async updateIssue(number: number, patch: IssuePatch): Promise<CanonicalIssue> {
     const body: Record<string, unknown> = {};
     if (patch.title !== undefined) body.title = patch.title;
     if (patch.body !== undefined) body.body = patch.body;
     if (patch.state !== undefined) body.state = patch.state;
+    const stateReason = stateReasonFor(patch.state, patch.closeReason);
+    if (stateReason !== undefined) body.state_reason = stateReason;
     if (patch.labels !== undefined) body.labels = patch.labels;
     if (patch.assignees !== undefined) body.assignees = patch.assignees;
     if (patch.milestone !== undefined) {
       body.milestone = patch.milestone === null ? null : await this.milestoneNumber(patch.milestone);
     }
     const res = await this.http.request("PATCH", this.http.url(`${this.repoPath}/issues/${number}`), { json: body });
-    return toCanonical(parseIssue(res.body));
+    return githubCanonical(parseIssue(res.body));
   }
 
   async findCreatedIssue(
@@ -247,7 +271,7 @@ export class GitHubTracker extends GitHubCompatibleTracker {
         per_page: this.pageSize,
       }),
     );
-    return firstAcceptedCreatedSince(items, parseIssue, toCanonical, title, floor, (i) => i.pull_request !== undefined, accept);
+    return firstAcceptedCreatedSince(items, parseIssue, githubCanonical, title, floor, (i) => i.pull_request !== undefined, accept);
   }
 
   /** Repository labels (GitHub has no organisation labels on issues). */

@@ -3,7 +3,6 @@
  * summaries, anything else to kind "other".
  */
 import { z } from "zod";
-import { toCanonical } from "../github-compatible/client";
 import {
   actionOf,
   canonicalPullRequest,
@@ -18,7 +17,7 @@ import {
 import { parseGitHubStyleCommentEvent } from "../comment-webhooks";
 import type { IssueAction, NormalizedEvent } from "../types";
 import { nonIssueEvent, parsePayload } from "../webhook-events";
-import { githubIssue } from "./client";
+import { githubCanonical, githubIssue } from "./client";
 
 const ISSUE_ACTIONS: Record<string, IssueAction> = {
   ...COMMON_ISSUE_ACTIONS,
@@ -60,7 +59,7 @@ function parseIssuesEvent(event: string, payload: unknown): NormalizedEvent {
     kind: "issue",
     action,
     event,
-    issue: toCanonical({ ...p.issue, state }),
+    issue: githubCanonical({ ...p.issue, state }),
     complete:
       p.issue.state !== undefined &&
       p.issue.labels !== undefined &&

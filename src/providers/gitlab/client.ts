@@ -25,6 +25,7 @@ import {
   type IssueLookup,
   type IssuePage,
   type IssueState,
+  type ListFilter,
   type ListPageRequest,
   type RepositoryLookup,
   type TrackerConfig,
@@ -116,7 +117,14 @@ export class GitLabTracker extends RestTracker {
     this.projectPath = `/projects/${encodeURIComponent(config.repository)}`;
     // The token goes to this project's paths, `/user` (own username) and `/users` (username → id).
     // `/personal_access_tokens/self`: the token's own expiry, shown in credential health.
-    this.http.restrictPaths([underPath(this.projectPath), exactPath("/user"), exactPath("/users"), exactPath("/personal_access_tokens/self")]);
+    this.http.restrictPaths([
+      underPath(this.projectPath),
+      exactPath("/user"),
+      exactPath("/users"),
+      exactPath("/personal_access_tokens/self"),
+      // One user's profile (`/users/:id`), only while `publicEmail` reads it.
+      (path) => this.profilePath !== null && path === this.profilePath,
+    ]);
     this.notes = new GitLabNotes(this.http, this.projectPath, this.pageSize, () => this.currentUsername());
   }
 
@@ -228,6 +236,7 @@ export class GitLabTracker extends RestTracker {
         sort: "asc",
         issue_type: "issue",
         per_page: this.pageSize,
+        ...listFilterParams(request.filter),
       });
     const res = await this.http.request("GET", url);
     // GitLab counts the listing in `X-Total`, and omits it past 10,000 results (then: unknown).
@@ -322,6 +331,28 @@ export class GitLabTracker extends RestTracker {
     return this.username;
   }
 
+  private profilePath: string | null = null;
+
+  /** The user's `public_email` (doc/api/users.md "Get a single user"; empty unless the user set one). */
+  async publicEmail(login: string): Promise<string | null> {
+    let id: number;
+    try {
+      id = (await this.userIdsOf([login]))[0]!;
+    } catch (err) {
+      if (err instanceof TrackerError && err.status === null) return null; // no such user
+      throw err;
+    }
+    this.profilePath = `/users/${id}`;
+    try {
+      const res = await this.http.request("GET", this.http.url(this.profilePath), { accept: [404] });
+      if (res.status !== 200) return null;
+      const parsed = z.object({ public_email: z.string().nullish() }).safeParse(res.body);
+      return parsed.success && parsed.data.public_email ? parsed.data.public_email : null;
+    } finally {
+      this.profilePath = null;
+    }
+  }
+
   /** GitLab assigns by user id: each username is looked up once per adapter. */
   private async userIdsOf(usernames: readonly string[]): Promise<number[]> {
     const ids: number[] = [];
@@ -414,4 +445,24 @@ function toCanonical(issue: GitLabIssue): CanonicalIssue {
   });
   // A moved issue stays in the listing (closed, `moved_to_id` set): the sync must see it as gone.
   return issue.moved_to_id ? { ...canonical, movedTo: String(issue.moved_to_id) } : canonical;
+}
+
+/**
+ * The scope as GitLab list filters (doc/api/issues.md; app/finders/issuables/label_filter.rb):
+ * `labels` keeps issues carrying every listed label, `not[labels]` those carrying none of them,
+ * `state=opened`, `created_after` (inclusive). Names GitLab would read otherwise are left to the
+ * local filter: `None`/`Any` (any case) are keywords, and a comma splits a name in two.
+ */
+export function listFilterParams(filter: ListFilter | null | undefined): Record<string, string> {
+  if (!filter) return {};
+  const literal = (name: string) => name !== "" && !name.includes(",") && !["none", "any"].includes(name.toLowerCase());
+  const out: Record<string, string> = {};
+  // Every required label must be sent, or the filter would keep fewer issues than asked: all or nothing.
+  if (filter.labelsAll && filter.labelsAll.length > 0 && filter.labelsAll.every(literal)) out.labels = filter.labelsAll.join(",");
+  // Sending only some excluded labels keeps more issues than asked, which the local filter drops.
+  const none = (filter.labelsNone ?? []).filter(literal);
+  if (none.length > 0) out["not[labels]"] = none.join(",");
+  if (filter.openOnly) out.state = "opened";
+  if (filter.createdSince) out.created_after = toUtcIso(filter.createdSince);
+  return out;
 }
