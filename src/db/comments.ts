@@ -230,7 +230,7 @@ export interface InboundInsert {
 export interface InboundUpdate {
   kind: "update";
   current: CommentRow;
-  set: Partial<Pick<CommentRow, "body" | "base" | "externalId" | "externalUrl" | "externalUpdatedAt" | "syncState" | "syncError" | "deletedAt" | "updatedAt" | "lastSeenRunId">>;
+  set: Partial<Pick<CommentRow, "body" | "base" | "externalId" | "externalUrl" | "externalUpdatedAt" | "syncState" | "syncError" | "deletedAt" | "deletionProofAt" | "updatedAt" | "lastSeenRunId">>;
   /** Queue an update push (local wins) or close the pending one (tracker wins / converged). */
   push?: { outboxId: string; op: CommentOp; now: string } | "close";
   conflict?: { id: string; issueId: string; base: string; local: string; tracker: string; resolution: "tracker" | "local" };

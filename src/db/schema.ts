@@ -380,6 +380,11 @@ export const comments = sqliteTable(
     syncState: text("sync_state", { enum: ["synced", "pending_push", "conflict", "error"] }).notNull().default("synced"),
     syncError: text("sync_error"),
     deletedAt: text("deleted_at"),
+    /**
+     * When the tracker proved the comment deleted (a 404 while its issue read fine, or a deletion
+     * webhook); null for a local deletion. A tracker copy newer than this revives the comment.
+     */
+    deletionProofAt: text("deletion_proof_at"),
     /** The last full run whose listing contained this comment. */
     lastSeenRunId: text("last_seen_run_id"),
   },

@@ -16,7 +16,8 @@ export async function applyCommentEvent(ctx: SyncContext, event: NormalizedEvent
   if (change.action === "deleted") {
     const local = (await loadCommentsByExternalIds(ctx.db, ctx.project.id, [comment.externalId])).get(comment.externalId);
     await deletePending(ctx.db, ctx.project.id, [comment.externalId]);
-    if (local) await applyCommentDeletions(ctx, [local]);
+    // The delivery's copy is the comment as it was when deleted: no copy up to it revives the comment.
+    if (local) await applyCommentDeletions(ctx, [local], undefined, comment.updatedAt);
     return { status: "applied", note: local ? null : "the comment was not stored locally" };
   }
   const counts = await applyComments(ctx, [comment]);

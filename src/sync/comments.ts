@@ -9,7 +9,10 @@
  *   back equals the base and changes nothing. An older copy than the stored external `updated_at`
  *   is ignored, so a late webhook never rolls a comment back.
  * - A comment whose issue is not imported yet waits in `pending_comments` and is applied once the
- *   issue exists. A comment deleted on either side stays deleted: a deleted row is never revived.
+ *   issue exists. A comment deleted locally stays deleted. One the tracker was proven to have deleted
+ *   (deletion.ts) is a tombstone that a newer tracker copy revives (`revives`): the proof may have
+ *   been a 404 during an access blip; a copy no newer than the proof (a late webhook, a listing read
+ *   before the deletion) changes nothing.
  * - A lost create found by a poll is linked to the local comment that sent it, never imported as a
  *   second copy — by the one adoption rule for every record kind (adoption.ts).
  */
@@ -137,11 +140,17 @@ export async function applyComments(ctx: SyncContext, incoming: readonly Canonic
   return counts;
 }
 
-/** Comments the tracker deleted (webhook, or missing from a complete listing): marked deleted locally. */
-export async function applyCommentDeletions(ctx: SyncContext, rows: readonly CommentRow[], deletedAt: string = nowIso()): Promise<number> {
-  const writes: InboundWrite[] = rows
-    .filter((r) => r.deletedAt === null)
-    .map((r) => ({ kind: "update", current: r, set: { deletedAt, syncState: "synced", syncError: null }, push: "close" }));
+/**
+ * Comments the tracker deleted, with proof (a deletion webhook, or a 404 while the issue reads fine):
+ * marked deleted locally, the proof's time kept so that only a newer tracker copy revives them. The
+ * proof is at least every tracker time known of the comment at deletion (`trackerAt`: a deletion
+ * webhook's copy) — a copy from before the deletion never revives it, however the clocks differ.
+ */
+export async function applyCommentDeletions(ctx: SyncContext, rows: readonly CommentRow[], deletedAt: string = nowIso(), trackerAt: string | null = null): Promise<number> {
+  const writes: InboundWrite[] = rows.filter((r) => r.deletedAt === null).map((r) => {
+    const proof = [deletedAt, r.externalUpdatedAt ?? "", trackerAt ?? ""].reduce((a, b) => (b > a ? b : a));
+    return { kind: "update", current: r, set: { deletedAt, deletionProofAt: proof, syncState: "synced", syncError: null }, push: "close" };
+  });
   await storeInbound(ctx.db, withActivity(ctx, writes, nowIso()));
   return writes.length;
 }
@@ -196,11 +205,16 @@ function linkLostCreate(local: CommentRow, t: CanonicalComment, now: string): In
 /** One tracker copy against its local row: the write to make, or null when nothing changes. */
 export function decideComment(ctx: Pick<SyncContext, "project">, local: CommentRow, t: CanonicalComment, runId: string | null, now: string): InboundUpdate | null {
   const seen = runId !== null && local.lastSeenRunId !== runId ? { lastSeenRunId: runId } : {};
-  // Older than what we hold (a late webhook): ignored. A deleted row is never revived.
+  const tracker = withoutAttribution(local.author, normalizeBody(t.body));
+  if (revives(local, t)) {
+    // The tracker has it, changed after the deletion we recorded: it was not gone. Its copy is the truth.
+    const set = { ...seen, deletedAt: null, deletionProofAt: null, body: tracker, base: tracker, externalUpdatedAt: t.updatedAt, updatedAt: t.updatedAt, syncState: "synced" as const, syncError: null };
+    return { kind: "update", current: local, set, push: "close" };
+  }
+  // Older than what we hold (a late webhook): ignored. So is any copy of a deleted row that does not revive it.
   if ((local.externalUpdatedAt && t.updatedAt < local.externalUpdatedAt) || local.deletedAt !== null) {
     return Object.keys(seen).length > 0 ? { kind: "update", current: local, set: seen } : null;
   }
-  const tracker = withoutAttribution(local.author, normalizeBody(t.body));
   const base = local.base ?? "";
   const touched = t.updatedAt !== local.externalUpdatedAt ? { externalUpdatedAt: t.updatedAt } : {};
   const trackerChanged = tracker !== base;
@@ -226,3 +240,10 @@ export function decideComment(ctx: Pick<SyncContext, "project">, local: CommentR
   return { kind: "update", current: local, set: { ...touched, ...seen, base: tracker, syncState: "pending_push" }, push: { outboxId: newId(), op: "update", now }, conflict };
 }
 
+/**
+ * Whether a tracker copy revives a tombstone: the row was deleted because the tracker proved it gone
+ * (never a local deletion), and the copy changed after that proof. A deletion proven later still wins.
+ */
+export function revives(local: Pick<CommentRow, "deletedAt" | "deletionProofAt">, t: Pick<CanonicalComment, "updatedAt">): boolean {
+  return local.deletedAt !== null && local.deletionProofAt !== null && t.updatedAt > local.deletionProofAt;
+}

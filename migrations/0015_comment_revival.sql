@@ -1,0 +1,1 @@
+ALTER TABLE `comments` ADD `deletion_proof_at` text;
