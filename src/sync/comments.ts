@@ -36,6 +36,7 @@ import { inboundActivity } from "./comment-activity";
 import { normalizeBody, withoutAttribution } from "./comment-attribution";
 import { leavesSyndarix } from "./comment-visibility";
 import type { SyncContext } from "./context";
+import type { SnapshotSource } from "./decide";
 import { commentProject } from "./field-directions";
 import { settingsOf } from "./project-settings";
 
@@ -47,10 +48,12 @@ export interface CommentCounts {
   deleted: number;
   waiting: number;
   pushQueued: number;
+  /** Event copies that could not be ordered against the stored copy (same second): a poll must decide. */
+  needsPoll: number;
 }
 
 export function zeroCommentCounts(): CommentCounts {
-  return { created: 0, updated: 0, unchanged: 0, conflicts: 0, deleted: 0, waiting: 0, pushQueued: 0 };
+  return { created: 0, updated: 0, unchanged: 0, conflicts: 0, deleted: 0, waiting: 0, pushQueued: 0, needsPoll: 0 };
 }
 
 /**
@@ -58,7 +61,12 @@ export function zeroCommentCounts(): CommentCounts {
  * leaves alone, for a complete listing's deletion check). Two D1 round trips for a page: one batch of
  * reads, one atomic batch of writes (the waiting rows and the seen mark included).
  */
-export async function applyComments(ctx: SyncContext, incoming: readonly CanonicalComment[], runId: string | null = null, options: { markSeen?: boolean } = {}): Promise<CommentCounts> {
+export async function applyComments(
+  ctx: SyncContext,
+  incoming: readonly CanonicalComment[],
+  runId: string | null = null,
+  options: { markSeen?: boolean; source?: SnapshotSource } = {},
+): Promise<CommentCounts> {
   const counts = zeroCommentCounts();
   if (incoming.length === 0) return counts;
   // fieldDirections.comments narrows the project's direction for comments ("none": none arrive).
@@ -113,7 +121,11 @@ export async function applyComments(ctx: SyncContext, incoming: readonly Canonic
       continue;
     }
     applied.push(t.externalId);
-    const w = decideComment(ctx, local, t, runId, now);
+    const w = decideComment(ctx, local, t, runId, now, options.source);
+    if (w === "ambiguous") {
+      counts.needsPoll++;
+      continue;
+    }
     if (!w) {
       counts.unchanged++;
       continue;
@@ -202,10 +214,26 @@ function linkLostCreate(local: CommentRow, t: CanonicalComment, now: string): In
   };
 }
 
-/** One tracker copy against its local row: the write to make, or null when nothing changes. */
-export function decideComment(ctx: Pick<SyncContext, "project">, local: CommentRow, t: CanonicalComment, runId: string | null, now: string): InboundUpdate | null {
+/**
+ * One tracker copy against its local row: the write to make, null when nothing changes, or
+ * "ambiguous" for an event (webhook) that cannot be ordered against the stored copy — the same rule
+ * as for issues (decide.ts): stamped in the same second with other content, it may predate it (two
+ * edits within a second, delivered out of order; GitLab's hooks carry whole seconds), so only a
+ * fresh read can tell and a poll is asked for instead.
+ */
+export function decideComment(
+  ctx: Pick<SyncContext, "project">,
+  local: CommentRow,
+  t: CanonicalComment,
+  runId: string | null,
+  now: string,
+  source: SnapshotSource = "listing",
+): InboundUpdate | null | "ambiguous" {
   const seen = runId !== null && local.lastSeenRunId !== runId ? { lastSeenRunId: runId } : {};
   const tracker = withoutAttribution(local.author, normalizeBody(t.body));
+  if (source === "event" && local.deletedAt === null && local.externalUpdatedAt && sameSecond(t.updatedAt, local.externalUpdatedAt) && tracker !== (local.base ?? "")) {
+    return "ambiguous";
+  }
   if (revives(local, t)) {
     // The tracker has it, changed after the deletion we recorded: it was not gone. Its copy is the truth.
     const set = { ...seen, deletedAt: null, deletionProofAt: null, body: tracker, base: tracker, externalUpdatedAt: t.updatedAt, updatedAt: t.updatedAt, syncState: "synced" as const, syncError: null };
@@ -246,4 +274,9 @@ export function decideComment(ctx: Pick<SyncContext, "project">, local: CommentR
  */
 export function revives(local: Pick<CommentRow, "deletedAt" | "deletionProofAt">, t: Pick<CanonicalComment, "updatedAt">): boolean {
   return local.deletedAt !== null && local.deletionProofAt !== null && t.updatedAt > local.deletionProofAt;
+}
+
+/** Two ISO UTC instants within the same whole second. */
+function sameSecond(a: string, b: string): boolean {
+  return a.slice(0, 19) === b.slice(0, 19);
 }
