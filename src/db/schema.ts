@@ -116,7 +116,8 @@ export const issueTextParts = sqliteTable(
   {
     issueId: text("issue_id").notNull(),
     projectId: text("project_id").notNull(),
-    field: text("field", { enum: ["body", "base"] }).notNull(),
+    /** An issue's "body"/"base", or a comment's "comment.body"/"comment.base" (then `issue_id` holds the comment's id). */
+    field: text("field", { enum: ["body", "base", "comment.body", "comment.base"] }).notNull(),
     seq: integer("seq").notNull(),
     text: text("text").notNull(),
   },
@@ -385,6 +386,10 @@ export const comments = sqliteTable(
      * webhook); null for a local deletion. A tracker copy newer than this revives the comment.
      */
     deletionProofAt: text("deletion_proof_at"),
+    /** Parts of `body` in `issue_text_parts` (field "comment.body"; 0: inline), as for issues (issue-texts.ts). */
+    bodyParts: integer("body_parts").notNull().default(0),
+    /** Parts of `base` in `issue_text_parts` (field "comment.base"; 0: inline). */
+    baseParts: integer("base_parts").notNull().default(0),
     /** The last full run whose listing contained this comment. */
     lastSeenRunId: text("last_seen_run_id"),
   },

@@ -154,6 +154,13 @@ function loggedIssue(event: NormalizedEvent): { issue: NormalizedEvent["issue"];
   return { issue: { ...event.issue, body: "" }, bodyOmitted: true };
 }
 
+/** The same for a comment event: a note too large for the event row is logged without its text. */
+function loggedComment(event: NormalizedEvent): { comment?: NormalizedEvent["comment"]; commentBodyOmitted?: true } {
+  if (!event.comment) return {};
+  if (utf8Bytes(event.comment.comment.body) <= INLINE_TEXT_BYTES) return { comment: event.comment };
+  return { comment: { ...event.comment, comment: { ...event.comment.comment, body: "" } }, commentBodyOmitted: true };
+}
+
 function eventRow(row: DeliveryRow, event: NormalizedEvent) {
   const summaryNumber = typeof event.summary.number === "number" ? event.summary.number : null;
   return {
@@ -174,7 +181,7 @@ function eventRow(row: DeliveryRow, event: NormalizedEvent) {
       summary: event.summary,
       changedFields: event.changedFields,
       movedTo: event.movedTo,
-      ...(event.comment ? { comment: event.comment } : {}),
+      ...loggedComment(event),
     }),
     occurredAt: event.issue?.updatedAt ?? event.comment?.comment.updatedAt ?? row.receivedAt,
   };

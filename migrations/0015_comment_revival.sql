@@ -1,1 +1,0 @@
-ALTER TABLE `comments` ADD `deletion_proof_at` text;

@@ -1,0 +1,117 @@
+/**
+ * Comment texts are sized for D1 as issue texts are (the same code, issue-texts.ts): production D1
+ * refuses a string or row over 2,000,000 bytes (local D1 accepts it), and a GitLab note may be
+ * 1,000,000 characters — up to ~3 MB of UTF-8 for CJK text, held twice in a row (body and base).
+ * Every value the Worker binds is watched here, and every stored comment row is measured in UTF-8.
+ */
+import { env } from "cloudflare:workers";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { api, json, SECRET_WEBHOOK } from "../support/api";
+import { localByNumber, projectWithTracker, syncAndWait } from "../support/trackers";
+import { accepted, deliver, waitProcessed } from "./webhooks.support";
+
+const LIMIT = 2_000_000;
+const encoder = new TextEncoder();
+const bytes = (v: unknown) => (typeof v === "string" ? encoder.encode(v).byteLength : 0);
+
+/** The largest string bound to any D1 statement (the Worker's and the Durable Object's: one isolate). */
+let largestBound = 0;
+let restore: () => void = () => {};
+beforeAll(() => {
+  const proto = Object.getPrototypeOf(env.DB.prepare("SELECT 1")) as { bind: (...values: unknown[]) => unknown };
+  const bind = proto.bind;
+  proto.bind = function (this: unknown, ...values: unknown[]) {
+    for (const v of values) largestBound = Math.max(largestBound, bytes(v));
+    return bind.apply(this, values);
+  };
+  restore = () => (proto.bind = bind);
+});
+afterAll(() => restore());
+
+async function largestCommentRow(projectId: string): Promise<number> {
+  const row = await env.DB.prepare(
+    `SELECT max(length(CAST(body AS BLOB)) + coalesce(length(CAST(base AS BLOB)), 0) + length(CAST(author AS BLOB))) AS n FROM comments WHERE project_id = ?`,
+  )
+    .bind(projectId)
+    .first<{ n: number }>();
+  return row!.n;
+}
+
+/** CJK text: 3 UTF-8 bytes a character, varied so it does not compress to nothing. */
+function cjk(chars: number, seed: number): string {
+  let out = "";
+  let x = seed;
+  for (let i = 0; i < chars; i++) {
+    x = (x * 1103515245 + 12345) & 0x7fffffff;
+    out += String.fromCharCode(0x4e00 + (x % 0x5000));
+  }
+  return out;
+}
+
+async function commentsOf(projectId: string, issueId: string): Promise<any[]> {
+  return (await json(await api(`/api/v1/projects/${projectId}/issues/${issueId}/comments?limit=100`))).items;
+}
+
+describe("D1 byte limits: comment texts", () => {
+  it("gitlab: a 1,000,000-character CJK note (~3 MB of UTF-8) is stored within the limits and round-trips exactly; a tracker edit and a local edit keep it whole", async () => {
+    largestBound = 0;
+    const { fake, project } = await projectWithTracker("gitlab", { syncDirection: "bidirectional" });
+    const issue = fake.seedIssue();
+    const big = cjk(1_000_000, 13);
+    const note = fake.addComment(issue.number, { body: big });
+    fake.addComment(issue.number, { body: "a small neighbour" });
+    expect((await syncAndWait(project.id)).status).toBe("succeeded");
+    const local = (await localByNumber(project.id)).get(issue.number)!;
+    const stored = await commentsOf(project.id, local.id);
+    expect(stored).toHaveLength(2);
+    const mine = stored.find((c) => c.external?.id === String(note.id));
+    expect(mine.body.length).toBe(big.length);
+    expect(mine.body === big).toBe(true);
+    expect(largestBound).toBeLessThan(LIMIT);
+    expect(await largestCommentRow(project.id)).toBeLessThan(LIMIT);
+
+    // A full run reads it again: nothing changes, nothing is pushed, nothing is deleted.
+    expect((await syncAndWait(project.id, "full")).status).toBe("succeeded");
+    const again = (await commentsOf(project.id, local.id)).find((c) => c.id === mine.id);
+    expect(again).toMatchObject({ deletedAt: null, syncState: "synced" });
+    expect(again.body === big).toBe(true);
+    expect(fake.requests.filter((r) => r.method !== "GET")).toEqual([]);
+
+    // The tracker's edit to another large text replaces it whole.
+    const bigger = cjk(1_000_000, 17);
+    fake.advance(1_000);
+    fake.editComment(note.id, bigger);
+    expect((await syncAndWait(project.id)).status).toBe("succeeded");
+    expect((await commentsOf(project.id, local.id)).find((c) => c.id === mine.id).body === bigger).toBe(true);
+    expect(largestBound).toBeLessThan(LIMIT);
+    expect(await largestCommentRow(project.id)).toBeLessThan(LIMIT);
+
+    // A local edit replaces the split text with a short one, which is pushed and settles.
+    const res = await api(`/api/v1/projects/${project.id}/issues/${local.id}/comments/${mine.id}`, { method: "PATCH", body: { body: "short now" } });
+    expect(res.status).toBe(200);
+    expect((await res.json<any>()).body).toBe("short now");
+    await expect
+      .poll(async () => (await commentsOf(project.id, local.id)).find((c) => c.id === mine.id).syncState, { timeout: 10_000, interval: 50 })
+      .toBe("synced");
+    expect((await commentsOf(project.id, local.id)).find((c) => c.id === mine.id).body).toBe("short now");
+    expect(fake.comment(note.id)!.body).toBe("short now");
+  });
+
+  it("gitlab: a Note Hook carrying a 700,000-character CJK note (over 2 MB of UTF-8) is stored within the limits", async () => {
+    largestBound = 0;
+    const { fake, project } = await projectWithTracker("gitlab", { syncDirection: "inbound" }, { webhookSecret: SECRET_WEBHOOK });
+    const issue = fake.seedIssue();
+    expect((await syncAndWait(project.id)).status).toBe("succeeded");
+    // GitLab's Note Hook carries the text twice (`note` and `description`): this one stays under the
+    // webhook edge's 5 MB body limit, a larger note arrives by the poll.
+    const big = "评论内容很长。".repeat(100_000); // 700,000 characters, 2.1 MB
+    const note = fake.addComment(issue.number, { body: big });
+    const id = await accepted(await deliver(project, await fake.commentWebhook("created", note.id)));
+    expect((await waitProcessed(id)).status).toBe("applied");
+    const local = (await localByNumber(project.id)).get(issue.number)!;
+    const [stored] = await commentsOf(project.id, local.id);
+    expect(stored.body === big).toBe(true);
+    expect(largestBound).toBeLessThan(LIMIT);
+    expect(await largestCommentRow(project.id)).toBeLessThan(LIMIT);
+  });
+});
