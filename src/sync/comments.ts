@@ -16,7 +16,9 @@
  * - A lost create found by a poll is linked to the local comment that sent it, never imported as a
  *   second copy — by the one adoption rule for every record kind (adoption.ts).
  */
+import { INLINE_TEXT_BYTES, utf8Bytes } from "../db/bytes";
 import {
+  deletePending,
   deletePendingStatements,
   listPendingWithIssue,
   loadCommentPageContext,
@@ -98,7 +100,7 @@ export async function applyComments(
     const issue = issuesByNum.get(t.issueNumber);
     if (!local) {
       if (!issue) {
-        waiting.push({ externalId: t.externalId, issueNumber: t.issueNumber, json: JSON.stringify(t) });
+        waiting.push({ externalId: t.externalId, issueNumber: t.issueNumber, json: waitingJson(t) });
         counts.waiting++;
         continue;
       }
@@ -171,7 +173,29 @@ export async function applyCommentDeletions(ctx: SyncContext, rows: readonly Com
 export async function applyWaitingComments(ctx: SyncContext, limit = 200): Promise<CommentCounts> {
   const rows = await listPendingWithIssue(ctx.db, ctx.project.id, limit);
   if (rows.length === 0) return zeroCommentCounts();
-  return applyComments(ctx, rows.map((r) => JSON.parse(r.comment) as CanonicalComment));
+  const ready: CanonicalComment[] = [];
+  const gone: string[] = [];
+  for (const r of rows) {
+    const waited = JSON.parse(r.comment) as CanonicalComment & { bodyOmitted?: true };
+    if (!waited.bodyOmitted) {
+      ready.push(waited);
+      continue;
+    }
+    // Its text was too large to wait in a row: read it again now that it can be stored.
+    const copy = await ctx.tracker.getComment(waited.issueNumber, waited.externalId);
+    if (copy) ready.push(copy);
+    else gone.push(waited.externalId);
+  }
+  if (gone.length > 0) await deletePending(ctx.db, ctx.project.id, gone);
+  return applyComments(ctx, ready);
+}
+
+/**
+ * A tracker comment as it waits for its issue in `pending_comments`: one row, so a text too large for
+ * it (D1's byte limit; a GitLab note may be ~4 MB) waits without it and is read again when applied.
+ */
+function waitingJson(t: CanonicalComment): string {
+  return utf8Bytes(t.body) <= INLINE_TEXT_BYTES ? JSON.stringify(t) : JSON.stringify({ ...t, body: "", bodyOmitted: true });
 }
 
 /** Each write with the activity entries describing it (recorded in its batch, only if it applied). */

@@ -114,4 +114,24 @@ describe("D1 byte limits: comment texts", () => {
     expect(largestBound).toBeLessThan(LIMIT);
     expect(await largestCommentRow(project.id)).toBeLessThan(LIMIT);
   });
+
+  it("gitlab: a large note delivered before its issue is imported waits without its text, and is read again and stored whole once the issue is", async () => {
+    largestBound = 0;
+    const { fake, project } = await projectWithTracker("gitlab", { syncDirection: "inbound" }, { webhookSecret: SECRET_WEBHOOK });
+    const issue = fake.seedIssue();
+    const big = "等待中的评论。".repeat(100_000); // 700,000 characters, 2.1 MB
+    const note = fake.addComment(issue.number, { body: big });
+    const id = await accepted(await deliver(project, await fake.commentWebhook("created", note.id)));
+    expect((await waitProcessed(id)).status).toBe("applied");
+    const waiting = await env.DB.prepare("SELECT length(CAST(comment AS BLOB)) AS n FROM pending_comments WHERE project_id = ?").bind(project.id).first<{ n: number }>();
+    expect(waiting!.n).toBeLessThan(LIMIT);
+    expect(largestBound).toBeLessThan(LIMIT);
+    expect((await syncAndWait(project.id)).status).toBe("succeeded");
+    const local = (await localByNumber(project.id)).get(issue.number)!;
+    const [stored] = await commentsOf(project.id, local.id);
+    expect(stored.body === big).toBe(true);
+    expect(largestBound).toBeLessThan(LIMIT);
+    const left = await env.DB.prepare("SELECT count(*) AS n FROM pending_comments WHERE project_id = ?").bind(project.id).first<{ n: number }>();
+    expect(left!.n).toBe(0);
+  });
 });
