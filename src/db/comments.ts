@@ -7,6 +7,7 @@
 import { and, asc, count, eq, gt, isNotNull, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
 import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch, type Statement } from "./batch";
+import { INLINE_TEXT_BYTES, jsonBytes } from "./bytes";
 import type { Database } from "./client";
 import { commentAtVersion, packText, replacePartsStatements, withCommentText, withCommentTexts } from "./issue-texts";
 import {
@@ -308,13 +309,23 @@ export async function storeInbound(db: Database, writes: readonly InboundWrite[]
     if (w.conflict) {
       const c = w.conflict;
       statements.push(sql`INSERT INTO ${conflicts} (id, project_id, issue_id, field, base_value, local_value, tracker_value, resolution, comment_id)
-        SELECT ${c.id}, ${w.current.projectId}, ${c.issueId}, 'comment.body', ${JSON.stringify(c.base)}, ${JSON.stringify(c.local)}, ${JSON.stringify(c.tracker)}, ${c.resolution}, ${w.current.id}
+        SELECT ${c.id}, ${w.current.projectId}, ${c.issueId}, 'comment.body', ${conflictValue(c.base)}, ${conflictValue(c.local)}, ${conflictValue(c.tracker)}, ${c.resolution}, ${w.current.id}
         WHERE EXISTS (SELECT 1 FROM ${comments} x WHERE x.id = ${w.current.id} AND x.version = ${next})`);
     }
   }
   // Statements that go with the writes (pending rows, the seen mark): in the last batch, no extra round trip.
   statements.push(...tail);
   await flush();
+}
+
+/**
+ * A conflict's text as stored: JSON, or `null` for one too large for the conflict row (a GitLab note
+ * may be ~4 MB; D1 refuses a row over 2,000,000 bytes). The comment itself holds the text; such a
+ * side cannot be chosen by hand (409), and recording the conflict never fails the merge.
+ */
+function conflictValue(text: string): string {
+  const json = JSON.stringify(text);
+  return jsonBytes(text) <= INLINE_TEXT_BYTES ? json : "null";
 }
 
 // ---------- comments that arrived before their issue ----------

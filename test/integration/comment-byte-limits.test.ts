@@ -134,4 +134,26 @@ describe("D1 byte limits: comment texts", () => {
     const left = await env.DB.prepare("SELECT count(*) AS n FROM pending_comments WHERE project_id = ?").bind(project.id).first<{ n: number }>();
     expect(left!.n).toBe(0);
   });
+
+  it("gitlab: a conflict against a 1,000,000-character note is recorded within the limits (the oversized side as null) and the tracker's text is stored whole", async () => {
+    largestBound = 0;
+    const { fake, project } = await projectWithTracker("gitlab", { syncDirection: "bidirectional", master: "tracker" });
+    const issue = fake.seedIssue();
+    const note = fake.addComment(issue.number, { body: "small at first" });
+    expect((await syncAndWait(project.id)).status).toBe("succeeded");
+    const local = (await localByNumber(project.id)).get(issue.number)!;
+    const [mine] = await commentsOf(project.id, local.id);
+    // The local edit cannot reach the tracker for now; meanwhile the tracker's copy grows huge.
+    fake.fail({ kind: "server_error", match: /^PUT /, times: 1000 });
+    expect((await api(`/api/v1/projects/${project.id}/issues/${local.id}/comments/${mine.id}`, { method: "PATCH", body: { body: "edited here" } })).status).toBe(200);
+    const big = cjk(1_000_000, 23);
+    fake.advance(1_000);
+    fake.editComment(note.id, big);
+    expect((await syncAndWait(project.id)).status).toBe("succeeded");
+    await expect.poll(async () => (await commentsOf(project.id, local.id))[0].body === big, { timeout: 10_000, interval: 50 }).toBe(true);
+    const conflict = await env.DB.prepare("SELECT local_value, tracker_value, resolution FROM conflicts WHERE comment_id = ?").bind(mine.id).first<{ local_value: string; tracker_value: string; resolution: string }>();
+    expect(conflict).toMatchObject({ local_value: JSON.stringify("edited here"), tracker_value: "null", resolution: "tracker" });
+    expect(largestBound).toBeLessThan(LIMIT);
+    expect(await largestCommentRow(project.id)).toBeLessThan(LIMIT);
+  });
 });
