@@ -470,6 +470,8 @@ export const issueTombstones = sqliteTable(
     externalNumber: integer("external_number"),
     externalUpdatedAt: text("external_updated_at"),
     deletedAt: text("deleted_at").notNull(),
+    /** The local issue's id: a revived issue gets it back, and with it its comments. */
+    issueId: text("issue_id"),
   },
   (t) => [primaryKey({ columns: [t.projectId, t.externalId] })],
 );

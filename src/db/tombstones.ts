@@ -21,6 +21,7 @@ export async function deleteIssueLeavingTombstone(db: Database, local: IssueRow,
               externalNumber: local.externalNumber,
               externalUpdatedAt: local.externalUpdatedAt,
               deletedAt: now,
+              issueId: local.id,
             })
             .onConflictDoNothing(),
         ];
@@ -35,7 +36,14 @@ export async function deleteIssueLeavingTombstone(db: Database, local: IssueRow,
 
 /** The deletion proof of the tracker issue `externalId` (see `loadTombstones`); null if it was not deleted here. */
 export async function tombstoneOf(db: Database, projectId: string, externalId: string): Promise<string | null> {
-  return (await loadTombstones(db, projectId, [externalId])).get(externalId) ?? null;
+  return (await loadTombstones(db, projectId, [externalId])).get(externalId)?.proof ?? null;
+}
+
+export interface Tombstone {
+  /** Only a tracker copy changed after this instant revives the issue. */
+  proof: string;
+  /** The removed issue's local id (null for tombstones written before it was kept). */
+  issueId: string | null;
 }
 
 /**
@@ -43,16 +51,16 @@ export async function tombstoneOf(db: Database, projectId: string, externalId: s
  * when it was proven and the last tracker `updated_at` known then — only a copy changed after it is
  * newer than the deletion, however the tracker's clock and ours differ.
  */
-export async function loadTombstones(db: Database, projectId: string, externalIds: readonly string[]): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
+export async function loadTombstones(db: Database, projectId: string, externalIds: readonly string[]): Promise<Map<string, Tombstone>> {
+  const out = new Map<string, Tombstone>();
   // D1 binds at most 100 parameters per statement.
   for (let i = 0; i < externalIds.length; i += 90) {
     const rows = await db
-      .select({ externalId: issueTombstones.externalId, deletedAt: issueTombstones.deletedAt, externalUpdatedAt: issueTombstones.externalUpdatedAt })
+      .select({ externalId: issueTombstones.externalId, deletedAt: issueTombstones.deletedAt, externalUpdatedAt: issueTombstones.externalUpdatedAt, issueId: issueTombstones.issueId })
       .from(issueTombstones)
       .where(and(eq(issueTombstones.projectId, projectId), inArray(issueTombstones.externalId, externalIds.slice(i, i + 90))))
       .all();
-    for (const r of rows) out.set(r.externalId, r.externalUpdatedAt && r.externalUpdatedAt > r.deletedAt ? r.externalUpdatedAt : r.deletedAt);
+    for (const r of rows) out.set(r.externalId, { proof: r.externalUpdatedAt && r.externalUpdatedAt > r.deletedAt ? r.externalUpdatedAt : r.deletedAt, issueId: r.issueId });
   }
   return out;
 }

@@ -19,7 +19,7 @@ import { adoptionWindow, firstAdoptable, inAdoptionWindow, sameStoredText, type 
 import { decideSnapshot, type Decision, type SnapshotSource } from "./decide";
 import { applyGone } from "./deletion";
 import { followRenamedLogins } from "../db/identities";
-import { loadTombstones, removeTombstones } from "../db/tombstones";
+import { loadTombstones, removeTombstones, type Tombstone } from "../db/tombstones";
 import { spaceOf } from "./identities";
 import { settingsOf } from "./project-settings";
 import { inScope } from "./scope";
@@ -103,7 +103,7 @@ export async function applySnapshots(
     const adoptable = unmatched.length > 0 && ctx.project.syncDirection !== "inbound" ? await unconfirmedCreates(ctx) : [];
     // Issues proven deleted and removed here (tombstones): only a copy changed after the deletion
     // revives one (imported again); an older copy — a listing read before it — changes nothing.
-    const stones = unmatched.length > 0 ? await loadTombstones(ctx.db, ctx.project.id, unmatched.map((s) => s.externalId)) : new Map<string, string>();
+    const stones = unmatched.length > 0 ? await loadTombstones(ctx.db, ctx.project.id, unmatched.map((s) => s.externalId)) : new Map<string, Tombstone>();
     const revived = new Set<string>();
 
     const inserts: RowWrite[] = [];
@@ -122,7 +122,7 @@ export async function applySnapshots(
         }
       }
       const stone = local ? undefined : stones.get(snapshot.externalId);
-      if (stone !== undefined && snapshot.updatedAt > stone) revived.add(snapshot.externalId);
+      if (stone !== undefined && snapshot.updatedAt > stone.proof) revived.add(snapshot.externalId);
       // Out of scope: never imported; a linked issue that left scope is frozen (nothing synced,
       // nothing closed or deleted) until it is back in scope.
       const decision: Decision = scoped.get(snapshot.externalId) && (stone === undefined || revived.has(snapshot.externalId))
@@ -133,6 +133,9 @@ export async function applySnapshots(
       if (decision.kind === "skip") counts.unchanged++;
       else if (decision.kind === "ambiguous") counts.needsPoll++;
       else if (decision.kind === "insert") {
+        // A revived issue gets its old local id back, and with it its comments.
+        const oldId = stone && revived.has(snapshot.externalId) ? stone.issueId : null;
+        if (oldId) decision.row.id = oldId;
         inserts.push(decision.row);
         inserted.set(decision.row.id, snapshot);
       } else updates.push({ row: decision.row, before: local!, snapshot, decision });

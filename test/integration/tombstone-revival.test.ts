@@ -97,10 +97,12 @@ describe("a newer tracker copy revives a comment tombstone", () => {
 });
 
 describe("a newer tracker copy revives an issue tombstone", () => {
-  it("GitHub: an issue deleted and removed (policy delete) is imported again from a delivery changed after the deletion; an older one is refused", async () => {
+  it("GitHub: an issue deleted and removed (policy delete) comes back from a delivery changed after the deletion, under its old id and with its comments; an older one is refused", async () => {
     const { fake, project } = await projectWithTracker("github", { deletionPolicy: "delete" });
     fake.seedIssue({ title: "Keep me" });
+    fake.addComment(1, { body: "a comment on it" });
     expect((await syncAndWait(project.id, "full")).status).toBe("succeeded");
+    const before = await localIssue(project.id, 1);
     const oldEdit = await fake.webhook("edited", 1);
     fake.delete(1);
     await deliverAndApply(project, await fake.webhook("deleted", 1));
@@ -114,7 +116,8 @@ describe("a newer tracker copy revives an issue tombstone", () => {
     fake.edit(1, { title: "Back again" });
     await deliverAndApply(project, await fake.webhook("edited", 1));
     const back = await localIssue(project.id, 1);
-    expect(back).toMatchObject({ title: "Back again", syncState: "synced" });
+    expect(back).toMatchObject({ id: before.id, title: "Back again", syncState: "synced" });
+    expect((await commentsOf(project.id, back.id)).map((c) => c.body)).toEqual(["a comment on it"]);
     const entries = (await stream(project.id)).filter((e) => e.issueId === back.id && e.kind === "issue.created");
     expect(entries.map((e) => e.detail)).toEqual([expect.stringContaining("revived #1")]);
   });
