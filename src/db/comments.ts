@@ -7,7 +7,9 @@
 import { and, asc, count, eq, gt, isNotNull, isNull, lt, ne, or, sql, type SQL } from "drizzle-orm";
 import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch, type Statement } from "./batch";
+import { INLINE_TEXT_BYTES, jsonBytes } from "./bytes";
 import type { Database } from "./client";
+import { commentAtVersion, packText, replacePartsStatements, withCommentText, withCommentTexts } from "./issue-texts";
 import {
   commentOutbox,
   comments,
@@ -26,7 +28,7 @@ export type CommentOp = CommentOutboxRow["op"];
 // ---------- reads ----------
 
 export async function getComment(db: Database, projectId: string, id: string): Promise<CommentRow | undefined> {
-  return db.select().from(comments).where(and(eq(comments.projectId, projectId), eq(comments.id, id))).get();
+  return withCommentText(db, await db.select().from(comments).where(and(eq(comments.projectId, projectId), eq(comments.id, id))).get());
 }
 
 /** One issue's comments, oldest first (created_at, then id); `afterId` is the last id of the previous page. */
@@ -41,7 +43,7 @@ export async function listIssueComments(
     const after = sql`(SELECT created_at FROM ${comments} WHERE id = ${page.afterId})`;
     where.push(or(gt(comments.createdAt, after), and(eq(comments.createdAt, after), gt(comments.id, page.afterId))));
   }
-  return db.select().from(comments).where(and(...where)).orderBy(asc(comments.createdAt), asc(comments.id)).limit(page.limit).all();
+  return withCommentTexts(db, await db.select().from(comments).where(and(...where)).orderBy(asc(comments.createdAt), asc(comments.id)).limit(page.limit).all());
 }
 
 /** `column IN (the values)`, the values travelling as one JSON parameter (D1 binds at most 100 parameters). */
@@ -51,7 +53,7 @@ function inJson(column: SQL | typeof comments.externalId | typeof issues.externa
 
 export async function loadCommentsByExternalIds(db: Database, projectId: string, externalIds: readonly string[]): Promise<Map<string, CommentRow>> {
   if (externalIds.length === 0) return new Map();
-  const rows = await db.select().from(comments).where(and(eq(comments.projectId, projectId), inJson(comments.externalId, externalIds))).all();
+  const rows = await withCommentTexts(db, await db.select().from(comments).where(and(eq(comments.projectId, projectId), inJson(comments.externalId, externalIds))).all());
   return new Map(rows.map((r) => [r.externalId!, r]));
 }
 
@@ -109,10 +111,12 @@ export async function loadCommentPageContext(db: Database, projectId: string, ex
       ),
     db.select({ externalId: pendingComments.externalId }).from(pendingComments).where(and(eq(pendingComments.projectId, projectId), inJson(pendingComments.externalId, externalIds))),
   ]);
+  // Texts split into parts (a long tracker note) are joined back: one more round trip, only then.
+  const [localRows, unconfirmedRows] = await Promise.all([withCommentTexts(db, locals), withCommentTexts(db, unconfirmed.map((r) => r.comment))]);
   return {
-    locals: new Map(locals.map((r) => [r.externalId!, r])),
+    locals: new Map(localRows.map((r) => [r.externalId!, r])),
     issuesByNumber: byNumber(linked),
-    unconfirmed: unconfirmed.map((r) => ({ comment: r.comment, sentBody: r.sentBody ?? "", attemptedAt: r.attemptedAt! })),
+    unconfirmed: unconfirmed.map((r, i) => ({ comment: unconfirmedRows[i]!, sentBody: r.sentBody ?? "", attemptedAt: r.attemptedAt! })),
     pendingIds: new Set(pending.map((r) => r.externalId)),
   };
 }
@@ -136,7 +140,8 @@ export async function listUnconfirmedCommentCreates(db: Database, issueIds: read
       ),
     )
     .all();
-  return rows.map((r) => ({ comment: r.comment, sentBody: r.sentBody ?? "", attemptedAt: r.attemptedAt! }));
+  const joined = await withCommentTexts(db, rows.map((r) => r.comment));
+  return rows.map((r, i) => ({ comment: joined[i]!, sentBody: r.sentBody ?? "", attemptedAt: r.attemptedAt! }));
 }
 
 // ---------- local writes (API) ----------
@@ -202,7 +207,8 @@ export async function updateLocalComment(
   const update = db
     .update(comments)
     .set({
-      ...(change.body !== undefined ? { body: change.body } : {}),
+      // A local body is at most 65,536 characters: always inline (a split tracker text is replaced).
+      ...(change.body !== undefined ? { body: change.body, bodyParts: 0 } : {}),
       ...(change.deletedAt !== undefined ? { deletedAt: change.deletedAt } : {}),
       updatedAt: now,
       version: nextVersion,
@@ -230,7 +236,7 @@ export interface InboundInsert {
 export interface InboundUpdate {
   kind: "update";
   current: CommentRow;
-  set: Partial<Pick<CommentRow, "body" | "base" | "externalId" | "externalUrl" | "externalUpdatedAt" | "syncState" | "syncError" | "deletedAt" | "updatedAt" | "lastSeenRunId">>;
+  set: Partial<Pick<CommentRow, "body" | "base" | "externalId" | "externalUrl" | "externalUpdatedAt" | "syncState" | "syncError" | "deletedAt" | "deletionProofAt" | "updatedAt" | "lastSeenRunId">>;
   /** Queue an update push (local wins) or close the pending one (tracker wins / converged). */
   push?: { outboxId: string; op: CommentOp; now: string } | "close";
   conflict?: { id: string; issueId: string; base: string; local: string; tracker: string; resolution: "tracker" | "local" };
@@ -254,23 +260,40 @@ export async function storeInbound(db: Database, writes: readonly InboundWrite[]
   for (const w of writes) {
     if (statements.length >= 200) await flush();
     if (w.kind === "insert") {
+      // Texts over a row's share of D1's byte limit go to parts (issue-texts.ts), as for issues.
+      const body = packText(w.row.body);
+      const base = w.row.base === null || w.row.base === undefined ? null : packText(w.row.base);
       statements.push(sql`INSERT INTO ${comments} (id, project_id, issue_id, body, author, visibility, created_at, updated_at, version,
-          external_id, external_url, external_updated_at, base, sync_state, deleted_at, last_seen_run_id)
-        VALUES (${w.row.id}, ${w.row.projectId}, ${w.row.issueId}, ${w.row.body}, ${w.row.author}, ${w.row.visibility ?? "public"},
+          external_id, external_url, external_updated_at, base, sync_state, deleted_at, last_seen_run_id, body_parts, base_parts)
+        VALUES (${w.row.id}, ${w.row.projectId}, ${w.row.issueId}, ${body.inline}, ${w.row.author}, ${w.row.visibility ?? "public"},
           ${w.row.createdAt}, ${w.row.updatedAt}, 1, ${w.row.externalId ?? null}, ${w.row.externalUrl ?? null}, ${w.row.externalUpdatedAt ?? null},
-          ${w.row.base ?? null}, ${w.row.syncState ?? "synced"}, ${w.row.deletedAt ?? null}, ${w.row.lastSeenRunId ?? null})
+          ${base?.inline ?? null}, ${w.row.syncState ?? "synced"}, ${w.row.deletedAt ?? null}, ${w.row.lastSeenRunId ?? null}, ${body.parts.length}, ${base?.parts.length ?? 0})
         ON CONFLICT (project_id, external_id) DO NOTHING`);
+      // Only if this insert made the row (a fresh id: absent when it was skipped).
+      const inserted = commentAtVersion(w.row.id, 1);
+      if (body.parts.length > 0) statements.push(...replacePartsStatements(w.row.projectId, w.row.id, "comment.body", body.parts, inserted));
+      if (base && base.parts.length > 0) statements.push(...replacePartsStatements(w.row.projectId, w.row.id, "comment.base", base.parts, inserted));
       // Guarded on the new row's id (a fresh id: absent when the insert was skipped).
       statements.push(...activityStatements(w.activity ?? []));
       continue;
     }
     const next = w.current.version + 1;
+    const body = w.set.body === undefined ? null : packText(w.set.body);
+    const base = w.set.base === undefined || w.set.base === null ? null : packText(w.set.base);
+    const texts = {
+      ...(body ? { body: body.inline, bodyParts: body.parts.length } : {}),
+      ...(base ? { base: base.inline, baseParts: base.parts.length } : w.set.base === null ? { baseParts: 0 } : {}),
+    };
     statements.push(
       db
         .update(comments)
-        .set({ ...w.set, version: next })
+        .set({ ...w.set, ...texts, version: next })
         .where(and(eq(comments.id, w.current.id), eq(comments.version, w.current.version))),
     );
+    // Parts follow the update that applied (guarded on its version); a stale write leaves them.
+    const written = commentAtVersion(w.current.id, next);
+    if (body && body.parts.length > 0) statements.push(...replacePartsStatements(w.current.projectId, w.current.id, "comment.body", body.parts, written));
+    if (base && base.parts.length > 0) statements.push(...replacePartsStatements(w.current.projectId, w.current.id, "comment.base", base.parts, written));
     // Right after the update: recorded only if it changed the row. (The version guard alone would
     // also hold if another writer moved the row to the same next version meanwhile.)
     statements.push(...activityStatements(w.activity ?? [], sql`changes() > 0`));
@@ -286,13 +309,23 @@ export async function storeInbound(db: Database, writes: readonly InboundWrite[]
     if (w.conflict) {
       const c = w.conflict;
       statements.push(sql`INSERT INTO ${conflicts} (id, project_id, issue_id, field, base_value, local_value, tracker_value, resolution, comment_id)
-        SELECT ${c.id}, ${w.current.projectId}, ${c.issueId}, 'comment.body', ${JSON.stringify(c.base)}, ${JSON.stringify(c.local)}, ${JSON.stringify(c.tracker)}, ${c.resolution}, ${w.current.id}
+        SELECT ${c.id}, ${w.current.projectId}, ${c.issueId}, 'comment.body', ${conflictValue(c.base)}, ${conflictValue(c.local)}, ${conflictValue(c.tracker)}, ${c.resolution}, ${w.current.id}
         WHERE EXISTS (SELECT 1 FROM ${comments} x WHERE x.id = ${w.current.id} AND x.version = ${next})`);
     }
   }
   // Statements that go with the writes (pending rows, the seen mark): in the last batch, no extra round trip.
   statements.push(...tail);
   await flush();
+}
+
+/**
+ * A conflict's text as stored: JSON, or `null` for one too large for the conflict row (a GitLab note
+ * may be ~4 MB; D1 refuses a row over 2,000,000 bytes). The comment itself holds the text; such a
+ * side cannot be chosen by hand (409), and recording the conflict never fails the merge.
+ */
+function conflictValue(text: string): string {
+  const json = JSON.stringify(text);
+  return jsonBytes(text) <= INLINE_TEXT_BYTES ? json : "null";
 }
 
 // ---------- comments that arrived before their issue ----------
@@ -363,7 +396,7 @@ export function markCommentsSeenStatements(projectId: string, runId: string, ext
  * not contain (keyset on id). They were deleted on the tracker.
  */
 export async function listUnseenLinkedComments(db: Database, projectId: string, runId: string, page: { afterId: string | null; limit: number }): Promise<CommentRow[]> {
-  return db
+  const rows = await db
     .select()
     .from(comments)
     .where(
@@ -379,11 +412,12 @@ export async function listUnseenLinkedComments(db: Database, projectId: string, 
     .orderBy(asc(comments.id))
     .limit(page.limit)
     .all();
+  return withCommentTexts(db, rows);
 }
 
 /** Live linked comments of one issue (to find those a complete listing of the issue no longer has). */
 export async function listLinkedCommentsOfIssue(db: Database, issueId: string): Promise<CommentRow[]> {
-  return db.select().from(comments).where(and(eq(comments.issueId, issueId), isNotNull(comments.externalId), isNull(comments.deletedAt))).all();
+  return withCommentTexts(db, await db.select().from(comments).where(and(eq(comments.issueId, issueId), isNotNull(comments.externalId), isNull(comments.deletedAt))).all());
 }
 
 /** Linked live issues whose tracker copy changed after `since` (all when null), keyset on id. */
@@ -467,7 +501,9 @@ export async function storeCommentPushResult(
         external_updated_at = CASE WHEN ${args.externalUpdatedAt} IS NOT NULL AND (external_updated_at IS NULL OR external_updated_at < ${args.externalUpdatedAt})
           THEN ${args.externalUpdatedAt} ELSE external_updated_at END,
         base = COALESCE(${args.base}, base),
+        base_parts = CASE WHEN ${args.base} IS NOT NULL THEN 0 ELSE base_parts END,
         body = CASE WHEN ${same} AND ${args.body ?? null} IS NOT NULL THEN ${args.body ?? null} ELSE body END,
+        body_parts = CASE WHEN ${same} AND ${args.body ?? null} IS NOT NULL THEN 0 ELSE body_parts END,
         sync_state = CASE WHEN ${same} THEN ${state} ELSE 'pending_push' END,
         sync_error = NULL,
         version = version + 1

@@ -1,4 +1,7 @@
 /**
+ * Texts too large for a row — issue bodies and comment bodies alike, by the same code. (Comments:
+ * a GitLab note may be 1,000,000 characters; a comment row holds body and base.)
+ *
  * Issue texts too large for an issue row. D1 refuses a row over 2,000,000 bytes, and an issue row
  * holds its body twice (the `body` column and the base snapshot's JSON); a GitLab description may
  * be 1,048,576 characters, up to ~4 MB of UTF-8. A body or base whose JSON-escaped UTF-8 size is over
@@ -12,9 +15,9 @@
 import { inArray, sql, type SQL } from "drizzle-orm";
 import { INLINE_TEXT_BYTES, jsonBytes, splitUtf8 } from "./bytes";
 import type { Database } from "./client";
-import { issues, issueTextParts, type IssueRow } from "./schema";
+import { comments, issues, issueTextParts, type CommentRow, type IssueRow } from "./schema";
 
-export type TextField = "body" | "base";
+export type TextField = "body" | "base" | "comment.body" | "comment.base";
 
 /** A text as stored: inline in its column, or split into parts (then the column holds ""). */
 export interface PackedText {
@@ -31,9 +34,9 @@ export function packText(text: string): PackedText {
 }
 
 /**
- * Statements replacing one field's parts of an issue, each run only while `guard` holds (an SQL
- * condition on the issue, e.g. its version after the write), so a write that did not happen leaves
- * the parts of the one that did.
+ * Statements replacing one field's parts of an issue (or a comment: its id, a "comment." field),
+ * each run only while `guard` holds (an SQL condition on the row, e.g. its version after the
+ * write), so a write that did not happen leaves the parts of the one that did.
  */
 export function replacePartsStatements(projectId: string, issueId: string, field: TextField, parts: readonly string[], guard: SQL): SQL[] {
   const statements: SQL[] = [
@@ -52,8 +55,35 @@ export function issueAtVersion(issueId: string, version: number): SQL {
   return sql`EXISTS (SELECT 1 FROM ${issues} i WHERE i.id = ${issueId} AND i.version = ${version})`;
 }
 
+/** An SQL condition: the comment is at `version`. */
+export function commentAtVersion(commentId: string, version: number): SQL {
+  return sql`EXISTS (SELECT 1 FROM ${comments} c WHERE c.id = ${commentId} AND c.version = ${version})`;
+}
+
+/** A row whose `body` and `base` may be split into parts. */
+interface SplitRow {
+  id: string;
+  body: string;
+  base: string | null;
+  bodyParts: number;
+  baseParts: number;
+}
+
 /** The rows with their split texts joined back into `body` and `base`. */
 export async function withTexts(db: Database, rows: IssueRow[]): Promise<IssueRow[]> {
+  return joinTexts(db, rows, "body", "base");
+}
+
+/** Comment rows with their split texts joined back into `body` and `base`. */
+export async function withCommentTexts(db: Database, rows: CommentRow[]): Promise<CommentRow[]> {
+  return joinTexts(db, rows, "comment.body", "comment.base");
+}
+
+export async function withCommentText(db: Database, row: CommentRow | undefined): Promise<CommentRow | undefined> {
+  return row ? (await withCommentTexts(db, [row]))[0] : undefined;
+}
+
+async function joinTexts<R extends SplitRow>(db: Database, rows: R[], bodyField: TextField, baseField: TextField): Promise<R[]> {
   const split = rows.filter((r) => r.bodyParts > 0 || r.baseParts > 0);
   if (split.length === 0) return rows;
   const parts = new Map<string, string[]>();
@@ -73,17 +103,17 @@ export async function withTexts(db: Database, rows: IssueRow[]): Promise<IssueRo
       parts.set(key, list);
     }
   }
-  const join = (row: IssueRow, field: TextField, count: number): string => {
+  const join = (row: R, field: TextField, count: number): string => {
     const list = parts.get(`${row.id}/${field}`) ?? [];
-    if (list.length < count) throw new Error(`issue ${row.id}: ${field} has ${list.length} of its ${count} stored parts`);
+    if (list.length < count) throw new Error(`${field.startsWith("comment.") ? "comment" : "issue"} ${row.id}: ${field} has ${list.length} of its ${count} stored parts`);
     return list.slice(0, count).join("");
   };
   return rows.map((r) => {
     if (r.bodyParts === 0 && r.baseParts === 0) return r;
     return {
       ...r,
-      body: r.bodyParts > 0 ? join(r, "body", r.bodyParts) : r.body,
-      base: r.baseParts > 0 ? join(r, "base", r.baseParts) : r.base,
+      body: r.bodyParts > 0 ? join(r, bodyField, r.bodyParts) : r.body,
+      base: r.baseParts > 0 ? join(r, baseField, r.baseParts) : r.base,
     };
   });
 }

@@ -128,7 +128,8 @@ export const issueTextParts = sqliteTable(
   {
     issueId: text("issue_id").notNull(),
     projectId: text("project_id").notNull(),
-    field: text("field", { enum: ["body", "base"] }).notNull(),
+    /** An issue's "body"/"base", or a comment's "comment.body"/"comment.base" (then `issue_id` holds the comment's id). */
+    field: text("field", { enum: ["body", "base", "comment.body", "comment.base"] }).notNull(),
     seq: integer("seq").notNull(),
     text: text("text").notNull(),
   },
@@ -392,6 +393,15 @@ export const comments = sqliteTable(
     syncState: text("sync_state", { enum: ["synced", "pending_push", "conflict", "error"] }).notNull().default("synced"),
     syncError: text("sync_error"),
     deletedAt: text("deleted_at"),
+    /**
+     * When the tracker proved the comment deleted (a 404 while its issue read fine, or a deletion
+     * webhook); null for a local deletion. A tracker copy newer than this revives the comment.
+     */
+    deletionProofAt: text("deletion_proof_at"),
+    /** Parts of `body` in `issue_text_parts` (field "comment.body"; 0: inline), as for issues (issue-texts.ts). */
+    bodyParts: integer("body_parts").notNull().default(0),
+    /** Parts of `base` in `issue_text_parts` (field "comment.base"; 0: inline). */
+    baseParts: integer("base_parts").notNull().default(0),
     /** The last full run whose listing contained this comment. */
     lastSeenRunId: text("last_seen_run_id"),
   },
@@ -472,6 +482,8 @@ export const issueTombstones = sqliteTable(
     externalNumber: integer("external_number"),
     externalUpdatedAt: text("external_updated_at"),
     deletedAt: text("deleted_at").notNull(),
+    /** The local issue's id: a revived issue gets it back, and with it its comments. */
+    issueId: text("issue_id"),
   },
   (t) => [primaryKey({ columns: [t.projectId, t.externalId] })],
 );

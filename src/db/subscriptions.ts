@@ -8,7 +8,7 @@ import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch, type Statement } from "./batch";
 import type { Database } from "./client";
 import { chunkByJsonSize, jsonField as j } from "./json";
-import { withTexts } from "./issue-texts";
+import { withCommentTexts, withTexts } from "./issue-texts";
 import {
   activity,
   comments,
@@ -322,7 +322,7 @@ export async function loadIssuesByIds(db: Database, ids: readonly string[]): Pro
 export async function loadCommentsByIds(db: Database, ids: readonly string[]): Promise<Map<string, CommentRow>> {
   const found = new Map<string, CommentRow>();
   for (let i = 0; i < ids.length; i += 90) {
-    for (const r of await db.select().from(comments).where(inArray(comments.id, ids.slice(i, i + 90))).all()) found.set(r.id, r);
+    for (const r of await withCommentTexts(db, await db.select().from(comments).where(inArray(comments.id, ids.slice(i, i + 90))).all())) found.set(r.id, r);
   }
   return found;
 }

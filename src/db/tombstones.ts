@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
 import type { Database } from "./client";
@@ -21,6 +21,7 @@ export async function deleteIssueLeavingTombstone(db: Database, local: IssueRow,
               externalNumber: local.externalNumber,
               externalUpdatedAt: local.externalUpdatedAt,
               deletedAt: now,
+              issueId: local.id,
             })
             .onConflictDoNothing(),
         ];
@@ -33,12 +34,40 @@ export async function deleteIssueLeavingTombstone(db: Database, local: IssueRow,
   ]);
 }
 
-/** True when the tracker issue `externalId` was deleted and removed here. */
-export async function hasTombstone(db: Database, projectId: string, externalId: string): Promise<boolean> {
-  const row = await db
-    .select({ id: issueTombstones.externalId })
-    .from(issueTombstones)
-    .where(and(eq(issueTombstones.projectId, projectId), eq(issueTombstones.externalId, externalId)))
-    .get();
-  return row !== undefined;
+/** The deletion proof of the tracker issue `externalId` (see `loadTombstones`); null if it was not deleted here. */
+export async function tombstoneOf(db: Database, projectId: string, externalId: string): Promise<string | null> {
+  return (await loadTombstones(db, projectId, [externalId])).get(externalId)?.proof ?? null;
+}
+
+export interface Tombstone {
+  /** Only a tracker copy changed after this instant revives the issue. */
+  proof: string;
+  /** The removed issue's local id (null for tombstones written before it was kept). */
+  issueId: string | null;
+}
+
+/**
+ * The deletion proof of each of these tracker issues that was deleted and removed here: the later of
+ * when it was proven and the last tracker `updated_at` known then — only a copy changed after it is
+ * newer than the deletion, however the tracker's clock and ours differ.
+ */
+export async function loadTombstones(db: Database, projectId: string, externalIds: readonly string[]): Promise<Map<string, Tombstone>> {
+  const out = new Map<string, Tombstone>();
+  // D1 binds at most 100 parameters per statement.
+  for (let i = 0; i < externalIds.length; i += 90) {
+    const rows = await db
+      .select({ externalId: issueTombstones.externalId, deletedAt: issueTombstones.deletedAt, externalUpdatedAt: issueTombstones.externalUpdatedAt, issueId: issueTombstones.issueId })
+      .from(issueTombstones)
+      .where(and(eq(issueTombstones.projectId, projectId), inArray(issueTombstones.externalId, externalIds.slice(i, i + 90))))
+      .all();
+    for (const r of rows) out.set(r.externalId, { proof: r.externalUpdatedAt && r.externalUpdatedAt > r.deletedAt ? r.externalUpdatedAt : r.deletedAt, issueId: r.issueId });
+  }
+  return out;
+}
+
+/** A revived issue's tombstone goes: it lives again under a new local row. */
+export async function removeTombstones(db: Database, projectId: string, externalIds: readonly string[]): Promise<void> {
+  for (let i = 0; i < externalIds.length; i += 90) {
+    await db.delete(issueTombstones).where(and(eq(issueTombstones.projectId, projectId), inArray(issueTombstones.externalId, externalIds.slice(i, i + 90))));
+  }
 }

@@ -67,7 +67,7 @@ export abstract class RestTracker implements Tracker {
   abstract readonly maxCommentLength: number;
   abstract readonly commentsOrderedByUpdate: boolean;
   abstract listCommentsPage(request: ListPageRequest): Promise<CommentPage>;
-  abstract listIssueComments(issueNumber: number): Promise<CanonicalComment[] | null>;
+  abstract listIssueCommentsPage(issueNumber: number, request: ListPageRequest): Promise<CommentPage | null>;
   abstract getComment(issueNumber: number, externalId: string): Promise<CanonicalComment | null>;
   abstract createComment(issueNumber: number, body: string): Promise<CanonicalComment>;
   abstract updateComment(issueNumber: number, externalId: string, body: string): Promise<CanonicalComment>;

@@ -216,8 +216,11 @@ export interface CommentTracker {
   readonly commentsOrderedByUpdate: boolean;
   /** One page of the repository-wide listing (GitHub/Gitea; GitLab throws). */
   listCommentsPage(request: ListPageRequest): Promise<CommentPage>;
-  /** Every comment of one issue, system notes removed. Null when the issue is gone. */
-  listIssueComments(issueNumber: number): Promise<CanonicalComment[] | null>;
+  /**
+   * One page of one issue's comments in creation order (stable while read), system notes removed,
+   * for the one listing loop; `request.url` is a `nextUrl` of an earlier page. Null when the issue is gone.
+   */
+  listIssueCommentsPage(issueNumber: number, request: ListPageRequest): Promise<CommentPage | null>;
   /** One comment, or null when it is gone. */
   getComment(issueNumber: number, externalId: string): Promise<CanonicalComment | null>;
   /** `internal`: GitLab only (an internal note); the other trackers are never asked for one. */

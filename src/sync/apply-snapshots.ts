@@ -19,6 +19,7 @@ import { adoptionWindow, firstAdoptable, inAdoptionWindow, sameStoredText, type 
 import { decideSnapshot, type Decision, type SnapshotSource } from "./decide";
 import { applyGone } from "./deletion";
 import { followRenamedLogins } from "../db/identities";
+import { loadTombstones, removeTombstones, type Tombstone } from "../db/tombstones";
 import { spaceOf } from "./identities";
 import { settingsOf } from "./project-settings";
 import { inScope } from "./scope";
@@ -107,6 +108,10 @@ export async function applySnapshots(
     if (attempt === 0) await markFrozen(ctx, pending.flatMap((s) => (locals.has(s.externalId) ? [{ issue: locals.get(s.externalId)!, inScope: scoped.get(s.externalId)! }] : [])));
     const unmatched = pending.filter((s) => !locals.has(s.externalId));
     const adoptable = unmatched.length > 0 && ctx.project.syncDirection !== "inbound" ? await unconfirmedCreates(ctx) : [];
+    // Issues proven deleted and removed here (tombstones): only a copy changed after the deletion
+    // revives one (imported again); an older copy — a listing read before it — changes nothing.
+    const stones = unmatched.length > 0 ? await loadTombstones(ctx.db, ctx.project.id, unmatched.map((s) => s.externalId)) : new Map<string, Tombstone>();
+    const revived = new Set<string>();
 
     const inserts: RowWrite[] = [];
     const updates: { row: RowWrite; before: IssueRow; snapshot: CanonicalIssue; decision: Extract<Decision, { kind: "update" }> }[] = [];
@@ -123,9 +128,11 @@ export async function applySnapshots(
           adopt = true;
         }
       }
+      const stone = local ? undefined : stones.get(snapshot.externalId);
+      if (stone !== undefined && snapshot.updatedAt > stone.proof) revived.add(snapshot.externalId);
       // Out of scope: never imported; a linked issue that left scope is frozen (nothing synced,
       // nothing closed or deleted) until it is back in scope.
-      const decided: Decision = scoped.get(snapshot.externalId)
+      const decided: Decision = scoped.get(snapshot.externalId) && (stone === undefined || revived.has(snapshot.externalId))
         ? decideSnapshot(ctx.project, snapshot, hashes.get(snapshot.externalId)!, local, adopt, now, source, settings.fieldDirections)
         : { kind: "skip" };
       const decision = withCloseReason(decided, snapshot, stateInbound);
@@ -134,6 +141,9 @@ export async function applySnapshots(
       if (decision.kind === "skip") counts.unchanged++;
       else if (decision.kind === "ambiguous") counts.needsPoll++;
       else if (decision.kind === "insert") {
+        // A revived issue gets its old local id back, and with it its comments.
+        const oldId = stone && revived.has(snapshot.externalId) ? stone.issueId : null;
+        if (oldId) decision.row.id = oldId;
         inserts.push(decision.row);
         inserted.set(decision.row.id, snapshot);
       } else updates.push({ row: decision.row, before: local!, snapshot, decision });
@@ -166,7 +176,8 @@ export async function applySnapshots(
     const importSummary = summarize ? { projectId: ctx.project.id, origin, createdAt: now, issueIds: inserts.map((row) => row.id) } : null;
     for (const row of summarize ? [] : inserts) {
       const entry = { projectId: ctx.project.id, issueId: row.id, origin, createdAt: now, onlyIfIssue: { id: row.id } };
-      activity.push({ ...entry, kind: "issue.created", changes: rowChanges(undefined, row), detail: `imported #${row.externalNumber}` });
+      const how = revived.has(row.externalId!) ? `revived #${row.externalNumber}: the tracker has a copy changed after its deletion` : `imported #${row.externalNumber}`;
+      activity.push({ ...entry, kind: "issue.created", changes: rowChanges(undefined, row), detail: how });
     }
     for (const { row, before } of updates) {
       const changes = rowChanges(before, row);
@@ -213,10 +224,15 @@ export async function applySnapshots(
     });
 
     const retry: CanonicalIssue[] = [];
+    const revivedNow: string[] = [];
     for (const row of inserts) {
-      if (insertedIds.has(row.id)) counts.created++;
-      else retry.push(inserted.get(row.id)!);
+      if (insertedIds.has(row.id)) {
+        counts.created++;
+        if (revived.has(row.externalId!)) revivedNow.push(row.externalId!);
+      } else retry.push(inserted.get(row.id)!);
     }
+    // The issue lives again: its tombstone goes (a stale delivery is then ordered against the row).
+    if (revivedNow.length > 0) await removeTombstones(ctx.db, ctx.project.id, revivedNow);
     const pushIds: string[] = [];
     for (const { row, snapshot, decision } of updates) {
       if (!updatedIds.has(row.id)) {

@@ -76,11 +76,13 @@ export function inboundActivity(w: Where, write: InboundWrite): ActivityEntry[] 
   const how =
     write.set.deletedAt !== undefined && before.deletedAt === null
       ? "deleted on the tracker"
-      : write.set.externalId !== undefined && before.externalId === null
-        ? "linked to the tracker comment its lost create made"
-        : write.set.body !== undefined && write.set.body !== before.body
-          ? "changed on the tracker"
-          : null;
+      : write.set.deletedAt === null && before.deletedAt !== null
+        ? "revived: the tracker has a copy newer than its deletion"
+        : write.set.externalId !== undefined && before.externalId === null
+          ? "linked to the tracker comment its lost create made"
+          : write.set.body !== undefined && write.set.body !== before.body
+            ? "changed on the tracker"
+            : null;
   const changed = commentChangedEntry(w, before, { ...before, ...write.set }, how);
   if (changed) entries.push(changed);
   if (write.conflict) {

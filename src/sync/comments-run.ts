@@ -39,6 +39,8 @@ export interface CommentCheckpoint extends ListingCheckpoint {
 
 const PAGES_PER_STEP = 5;
 const ISSUES_PER_STEP = 10;
+/** Pages of one issue's notes read in one go (100 a page: far beyond any real issue's notes). */
+const MAX_NOTE_PAGES = 1000;
 /** Deletion candidates per step: each costs up to two tracker requests (its proof). */
 const DELETIONS_PER_STEP = 10;
 /**
@@ -108,10 +110,8 @@ async function listPerIssueStep(ctx: SyncContext, run: SyncRunRow, cp: CommentCh
   cp.listingStartedAt ??= nowIso(Date.now() - OVERLAP_MS);
   const changed = await listIssuesChangedSince(ctx.db, ctx.project.id, cp.since, { afterId: cp.afterId, limit: ISSUES_PER_STEP });
   for (const issue of changed) {
-    const notes = await ctx.tracker.listIssueComments(issue.externalNumber!);
-    if (notes !== null) {
-      await applyComments(ctx, notes, run.mode === "full" ? run.id : null);
-      const listed = new Set(notes.map((n) => n.externalId));
+    const listed = await listIssueNotes(ctx, run, issue.externalNumber!);
+    if (listed !== null) {
       const local = await listLinkedCommentsOfIssue(ctx.db, issue.id);
       // Absent from the issue's list is no proof (a page may have shifted while read): each one
       // is asked for by itself.
@@ -121,6 +121,44 @@ async function listPerIssueStep(ctx: SyncContext, run: SyncRunRow, cp: CommentCh
     cp.afterId = issue.id;
   }
   return changed.length < ISSUES_PER_STEP;
+}
+
+/** The issue's notes answered 404 (the issue is gone or unreadable): its own handling decides. */
+class IssueNotListable extends Error {}
+
+/**
+ * Every note of one issue through the one listing loop (listing-loop.ts), in created order (stable
+ * while read: an edit does not move a note), pages pipelined and written as they arrive. Returns
+ * the external ids listed, or null when the issue answered 404.
+ */
+async function listIssueNotes(ctx: SyncContext, run: SyncRunRow, issueNumber: number): Promise<Set<string> | null> {
+  const listed = new Set<string>();
+  const cp = initialListing(null);
+  try {
+    await listPages<CommentPage>(
+      {
+        ordered: false,
+        pageSize: ctx.tracker.pageSize,
+        storedEtag: null,
+        items: (page) => page.comments,
+        fetch: async (at, _etag, onHead) => {
+          const page = await ctx.tracker.listIssueCommentsPage(issueNumber, { url: at.url, onHead });
+          if (page === null) throw new IssueNotListable();
+          return page;
+        },
+        apply: async (page) => {
+          for (const c of page.comments) listed.add(c.externalId);
+          if (page.comments.length > 0) await applyComments(ctx, page.comments, run.mode === "full" ? run.id : null);
+        },
+      },
+      cp,
+      MAX_NOTE_PAGES,
+    );
+  } catch (err) {
+    if (err instanceof IssueNotListable) return null;
+    throw err;
+  }
+  return listed;
 }
 
 /**

@@ -9,11 +9,16 @@
  *   back equals the base and changes nothing. An older copy than the stored external `updated_at`
  *   is ignored, so a late webhook never rolls a comment back.
  * - A comment whose issue is not imported yet waits in `pending_comments` and is applied once the
- *   issue exists. A comment deleted on either side stays deleted: a deleted row is never revived.
+ *   issue exists. A comment deleted locally stays deleted. One the tracker was proven to have deleted
+ *   (deletion.ts) is a tombstone that a newer tracker copy revives (`revives`): the proof may have
+ *   been a 404 during an access blip; a copy no newer than the proof (a late webhook, a listing read
+ *   before the deletion) changes nothing.
  * - A lost create found by a poll is linked to the local comment that sent it, never imported as a
  *   second copy — by the one adoption rule for every record kind (adoption.ts).
  */
+import { INLINE_TEXT_BYTES, utf8Bytes } from "../db/bytes";
 import {
+  deletePending,
   deletePendingStatements,
   listPendingWithIssue,
   loadCommentPageContext,
@@ -33,6 +38,7 @@ import { inboundActivity } from "./comment-activity";
 import { normalizeBody, withoutAttribution } from "./comment-attribution";
 import { leavesSyndarix } from "./comment-visibility";
 import type { SyncContext } from "./context";
+import type { SnapshotSource } from "./decide";
 import { commentProject } from "./field-directions";
 import { settingsOf } from "./project-settings";
 
@@ -44,10 +50,12 @@ export interface CommentCounts {
   deleted: number;
   waiting: number;
   pushQueued: number;
+  /** Event copies that could not be ordered against the stored copy (same second): a poll must decide. */
+  needsPoll: number;
 }
 
 export function zeroCommentCounts(): CommentCounts {
-  return { created: 0, updated: 0, unchanged: 0, conflicts: 0, deleted: 0, waiting: 0, pushQueued: 0 };
+  return { created: 0, updated: 0, unchanged: 0, conflicts: 0, deleted: 0, waiting: 0, pushQueued: 0, needsPoll: 0 };
 }
 
 /**
@@ -55,7 +63,12 @@ export function zeroCommentCounts(): CommentCounts {
  * leaves alone, for a complete listing's deletion check). Two D1 round trips for a page: one batch of
  * reads, one atomic batch of writes (the waiting rows and the seen mark included).
  */
-export async function applyComments(ctx: SyncContext, incoming: readonly CanonicalComment[], runId: string | null = null, options: { markSeen?: boolean } = {}): Promise<CommentCounts> {
+export async function applyComments(
+  ctx: SyncContext,
+  incoming: readonly CanonicalComment[],
+  runId: string | null = null,
+  options: { markSeen?: boolean; source?: SnapshotSource } = {},
+): Promise<CommentCounts> {
   const counts = zeroCommentCounts();
   if (incoming.length === 0) return counts;
   // fieldDirections.comments narrows the project's direction for comments ("none": none arrive).
@@ -93,7 +106,7 @@ export async function applyComments(ctx: SyncContext, incoming: readonly Canonic
     }
     if (!local) {
       if (!issue) {
-        waiting.push({ externalId: t.externalId, issueNumber: t.issueNumber, json: JSON.stringify(t) });
+        waiting.push({ externalId: t.externalId, issueNumber: t.issueNumber, json: waitingJson(t) });
         counts.waiting++;
         continue;
       }
@@ -116,7 +129,11 @@ export async function applyComments(ctx: SyncContext, incoming: readonly Canonic
       continue;
     }
     applied.push(t.externalId);
-    const w = decideComment(ctx, local, t, runId, now);
+    const w = decideComment(ctx, local, t, runId, now, options.source);
+    if (w === "ambiguous") {
+      counts.needsPoll++;
+      continue;
+    }
     if (!w) {
       counts.unchanged++;
       continue;
@@ -143,11 +160,17 @@ export async function applyComments(ctx: SyncContext, incoming: readonly Canonic
   return counts;
 }
 
-/** Comments the tracker deleted (webhook, or missing from a complete listing): marked deleted locally. */
-export async function applyCommentDeletions(ctx: SyncContext, rows: readonly CommentRow[], deletedAt: string = nowIso()): Promise<number> {
-  const writes: InboundWrite[] = rows
-    .filter((r) => r.deletedAt === null)
-    .map((r) => ({ kind: "update", current: r, set: { deletedAt, syncState: "synced", syncError: null }, push: "close" }));
+/**
+ * Comments the tracker deleted, with proof (a deletion webhook, or a 404 while the issue reads fine):
+ * marked deleted locally, the proof's time kept so that only a newer tracker copy revives them. The
+ * proof is at least every tracker time known of the comment at deletion (`trackerAt`: a deletion
+ * webhook's copy) — a copy from before the deletion never revives it, however the clocks differ.
+ */
+export async function applyCommentDeletions(ctx: SyncContext, rows: readonly CommentRow[], deletedAt: string = nowIso(), trackerAt: string | null = null): Promise<number> {
+  const writes: InboundWrite[] = rows.filter((r) => r.deletedAt === null).map((r) => {
+    const proof = [deletedAt, r.externalUpdatedAt ?? "", trackerAt ?? ""].reduce((a, b) => (b > a ? b : a));
+    return { kind: "update", current: r, set: { deletedAt, deletionProofAt: proof, syncState: "synced", syncError: null }, push: "close" };
+  });
   await storeInbound(ctx.db, withActivity(ctx, writes, nowIso()));
   return writes.length;
 }
@@ -156,7 +179,29 @@ export async function applyCommentDeletions(ctx: SyncContext, rows: readonly Com
 export async function applyWaitingComments(ctx: SyncContext, limit = 200): Promise<CommentCounts> {
   const rows = await listPendingWithIssue(ctx.db, ctx.project.id, limit);
   if (rows.length === 0) return zeroCommentCounts();
-  return applyComments(ctx, rows.map((r) => JSON.parse(r.comment) as CanonicalComment));
+  const ready: CanonicalComment[] = [];
+  const gone: string[] = [];
+  for (const r of rows) {
+    const waited = JSON.parse(r.comment) as CanonicalComment & { bodyOmitted?: true };
+    if (!waited.bodyOmitted) {
+      ready.push(waited);
+      continue;
+    }
+    // Its text was too large to wait in a row: read it again now that it can be stored.
+    const copy = await ctx.tracker.getComment(waited.issueNumber, waited.externalId);
+    if (copy) ready.push(copy);
+    else gone.push(waited.externalId);
+  }
+  if (gone.length > 0) await deletePending(ctx.db, ctx.project.id, gone);
+  return applyComments(ctx, ready);
+}
+
+/**
+ * A tracker comment as it waits for its issue in `pending_comments`: one row, so a text too large for
+ * it (D1's byte limit; a GitLab note may be ~4 MB) waits without it and is read again when applied.
+ */
+function waitingJson(t: CanonicalComment): string {
+  return utf8Bytes(t.body) <= INLINE_TEXT_BYTES ? JSON.stringify(t) : JSON.stringify({ ...t, body: "", bodyOmitted: true });
 }
 
 /** Each write with the activity entries describing it (recorded in its batch, only if it applied). */
@@ -199,14 +244,35 @@ function linkLostCreate(local: CommentRow, t: CanonicalComment, now: string): In
   };
 }
 
-/** One tracker copy against its local row: the write to make, or null when nothing changes. */
-export function decideComment(ctx: Pick<SyncContext, "project">, local: CommentRow, t: CanonicalComment, runId: string | null, now: string): InboundUpdate | null {
+/**
+ * One tracker copy against its local row: the write to make, null when nothing changes, or
+ * "ambiguous" for an event (webhook) that cannot be ordered against the stored copy — the same rule
+ * as for issues (decide.ts): stamped in the same second with other content, it may predate it (two
+ * edits within a second, delivered out of order; GitLab's hooks carry whole seconds), so only a
+ * fresh read can tell and a poll is asked for instead.
+ */
+export function decideComment(
+  ctx: Pick<SyncContext, "project">,
+  local: CommentRow,
+  t: CanonicalComment,
+  runId: string | null,
+  now: string,
+  source: SnapshotSource = "listing",
+): InboundUpdate | null | "ambiguous" {
   const seen = runId !== null && local.lastSeenRunId !== runId ? { lastSeenRunId: runId } : {};
-  // Older than what we hold (a late webhook): ignored. A deleted row is never revived.
+  const tracker = withoutAttribution(local.author, normalizeBody(t.body));
+  if (source === "event" && local.deletedAt === null && local.externalUpdatedAt && sameSecond(t.updatedAt, local.externalUpdatedAt) && tracker !== (local.base ?? "")) {
+    return "ambiguous";
+  }
+  if (revives(local, t)) {
+    // The tracker has it, changed after the deletion we recorded: it was not gone. Its copy is the truth.
+    const set = { ...seen, deletedAt: null, deletionProofAt: null, body: tracker, base: tracker, externalUpdatedAt: t.updatedAt, updatedAt: t.updatedAt, syncState: "synced" as const, syncError: null };
+    return { kind: "update", current: local, set, push: "close" };
+  }
+  // Older than what we hold (a late webhook): ignored. So is any copy of a deleted row that does not revive it.
   if ((local.externalUpdatedAt && t.updatedAt < local.externalUpdatedAt) || local.deletedAt !== null) {
     return Object.keys(seen).length > 0 ? { kind: "update", current: local, set: seen } : null;
   }
-  const tracker = withoutAttribution(local.author, normalizeBody(t.body));
   const base = local.base ?? "";
   const touched = t.updatedAt !== local.externalUpdatedAt ? { externalUpdatedAt: t.updatedAt } : {};
   const trackerChanged = tracker !== base;
@@ -232,3 +298,15 @@ export function decideComment(ctx: Pick<SyncContext, "project">, local: CommentR
   return { kind: "update", current: local, set: { ...touched, ...seen, base: tracker, syncState: "pending_push" }, push: { outboxId: newId(), op: "update", now }, conflict };
 }
 
+/**
+ * Whether a tracker copy revives a tombstone: the row was deleted because the tracker proved it gone
+ * (never a local deletion), and the copy changed after that proof. A deletion proven later still wins.
+ */
+export function revives(local: Pick<CommentRow, "deletedAt" | "deletionProofAt">, t: Pick<CanonicalComment, "updatedAt">): boolean {
+  return local.deletedAt !== null && local.deletionProofAt !== null && t.updatedAt > local.deletionProofAt;
+}
+
+/** Two ISO UTC instants within the same whole second. */
+function sameSecond(a: string, b: string): boolean {
+  return a.slice(0, 19) === b.slice(0, 19);
+}

@@ -41,7 +41,8 @@ export async function applyGone(
   if (policy === "delete") {
     const deleted = [{ ...entry, kind: "issue.deleted" as const, detail: `#${local.externalNumber} ${why}; deleted locally (deletion policy "delete")` }];
     // A confirmed deletion leaves a tombstone; a move does not (the issue lives on elsewhere).
-    if (reason.status === "deleted") await deleteIssueLeavingTombstone(ctx.db, local, now, deleted);
+    // The tombstone keeps the latest tracker time known (the deletion event's), so no copy up to it revives the issue.
+    if (reason.status === "deleted") await deleteIssueLeavingTombstone(ctx.db, { ...local, externalUpdatedAt }, now, deleted);
     else await deleteIssue(ctx.db, local.id, deleted);
     return "deleted";
   }

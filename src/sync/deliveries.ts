@@ -7,7 +7,7 @@ import { INLINE_TEXT_BYTES, utf8Bytes } from "../db/bytes";
 import { database } from "../db/client";
 import { decodePayload, finishDelivery, finishDeliveryWithEvent, getDelivery, markDeliveryFailed, recordAttemptError } from "../db/deliveries";
 import { getIssueByExternalId } from "../db/issues";
-import { hasTombstone } from "../db/tombstones";
+import { tombstoneOf } from "../db/tombstones";
 import type { DeliveryRow } from "../db/schema";
 import type { Env } from "../env";
 import { nowIso } from "../ids";
@@ -82,9 +82,11 @@ async function act(ctx: SyncContext, event: NormalizedEvent): Promise<Outcome> {
   if (event.kind !== "issue") return { status: "applied", note: null };
   if (!ctx.project.syncEnabled) return { status: "ignored", note: "sync is disabled for the project; the issue was not changed" };
   const snapshot = event.issue;
-  // A tracker issue deleted and removed here stays removed, whatever an old delivery says.
-  if (snapshot && (await hasTombstone(ctx.db, ctx.project.id, snapshot.externalId))) {
-    return { status: "ignored", note: "the tracker issue was deleted; a delivery cannot bring it back" };
+  // A tracker issue deleted and removed here stays removed, whatever an old delivery says; a copy
+  // changed after the deletion was proven revives it (applySnapshots).
+  const proof = snapshot ? await tombstoneOf(ctx.db, ctx.project.id, snapshot.externalId) : null;
+  if (snapshot && proof !== null && (event.action === "deleted" || event.action === "transferred" || snapshot.updatedAt <= proof)) {
+    return { status: "ignored", note: "the tracker issue was deleted; a delivery no newer than the deletion cannot bring it back" };
   }
   if (snapshot && (event.action === "deleted" || event.action === "transferred")) return actOnGone(ctx, event, snapshot);
   if (!snapshot || !event.complete) {
@@ -152,6 +154,13 @@ function loggedIssue(event: NormalizedEvent): { issue: NormalizedEvent["issue"];
   return { issue: { ...event.issue, body: "" }, bodyOmitted: true };
 }
 
+/** The same for a comment event: a note too large for the event row is logged without its text. */
+function loggedComment(event: NormalizedEvent): { comment?: NormalizedEvent["comment"]; commentBodyOmitted?: true } {
+  if (!event.comment) return {};
+  if (utf8Bytes(event.comment.comment.body) <= INLINE_TEXT_BYTES) return { comment: event.comment };
+  return { comment: { ...event.comment, comment: { ...event.comment.comment, body: "" } }, commentBodyOmitted: true };
+}
+
 function eventRow(row: DeliveryRow, event: NormalizedEvent) {
   const summaryNumber = typeof event.summary.number === "number" ? event.summary.number : null;
   return {
@@ -172,7 +181,7 @@ function eventRow(row: DeliveryRow, event: NormalizedEvent) {
       summary: event.summary,
       changedFields: event.changedFields,
       movedTo: event.movedTo,
-      ...(event.comment ? { comment: event.comment } : {}),
+      ...loggedComment(event),
     }),
     occurredAt: event.issue?.updatedAt ?? event.comment?.comment.updatedAt ?? row.receivedAt,
   };

@@ -118,6 +118,7 @@ function commentRow(body: string, base: string | null, extra: Partial<CommentRow
     syncState: "synced",
     syncError: null,
     deletedAt: null,
+    deletionProofAt: null,
     lastSeenRunId: null,
     ...extra,
   } as CommentRow;
@@ -136,7 +137,8 @@ interface CommentCase {
   project: ReturnType<typeof project>;
   local: CommentRow;
   tracker: CanonicalComment;
-  expect: null | { body?: string; base?: string; push: "none" | "close" | "update"; conflict?: "tracker" | "local" };
+  source?: "listing" | "event";
+  expect: null | "ambiguous" | { body?: string; base?: string; push: "none" | "close" | "update"; conflict?: "tracker" | "local"; revived?: boolean };
 }
 
 const COMMENT_CASES: CommentCase[] = [
@@ -151,11 +153,21 @@ const COMMENT_CASES: CommentCase[] = [
   { name: "inbound conflict: the tracker wins", project: project("inbound"), local: commentRow("mine", "x"), tracker: trackerComment("theirs", T2), expect: { body: "theirs", push: "close", conflict: "tracker" } },
   { name: "an internal comment (never sent) loses a conflict to the tracker", project: project("bidirectional", "local"), local: commentRow("mine", "x", { visibility: "internal" }), tracker: trackerComment("theirs", T2), expect: { body: "theirs", push: "close", conflict: "tracker" } },
   { name: "a deleted comment is not revived by a copy no newer than it", project: project("bidirectional"), local: commentRow("x", "x", { deletedAt: T1 }), tracker: trackerComment("x", T1), expect: null },
+  { name: "a tombstone (deletion proven by the tracker) is revived by a copy changed after the proof", project: project("bidirectional"), local: commentRow("x", "x", { deletedAt: T1, deletionProofAt: T1 }), tracker: trackerComment("y", T2), expect: { body: "y", base: "y", push: "close", revived: true } },
+  { name: "a tombstone is not revived by a copy from before the proof", project: project("bidirectional"), local: commentRow("x", "x", { deletedAt: T2, deletionProofAt: T2 }), tracker: trackerComment("y", T1), expect: null },
+  { name: "a comment deleted locally is not revived by a newer tracker copy", project: project("bidirectional"), local: commentRow("x", "x", { deletedAt: T1, deletionProofAt: null }), tracker: trackerComment("y", T2), expect: null },
+  { name: "an event in the same second as the stored copy with other content cannot be ordered: a poll decides", project: project("bidirectional"), local: commentRow("x", "x"), tracker: trackerComment("y", T1.slice(0, 19) + "Z"), source: "event", expect: "ambiguous" },
+  { name: "a listing in the same second with other content is a fresh read: taken", project: project("bidirectional"), local: commentRow("x", "x"), tracker: trackerComment("y", T1), expect: { body: "y", base: "y", push: "none" } },
+  { name: "an event in the same second equal to the base is our echo: nothing changes", project: project("bidirectional"), local: commentRow("x", "x"), tracker: trackerComment("x", T1), source: "event", expect: null },
 ];
 
 describe("decideComment: one tracker comment against its local row", () => {
   it.each(COMMENT_CASES)("$name", (c) => {
-    const w = decideComment({ project: c.project as ProjectRow }, c.local, c.tracker, null, NOW);
+    const w = decideComment({ project: c.project as ProjectRow }, c.local, c.tracker, null, NOW, c.source);
+    if (c.expect === "ambiguous" || w === "ambiguous") {
+      expect(w).toBe(c.expect);
+      return;
+    }
     if (c.expect === null) {
       expect(w === null || (w.set.body === undefined && w.set.base === undefined && w.push === undefined)).toBe(true);
       return;
@@ -165,6 +177,7 @@ describe("decideComment: one tracker comment against its local row", () => {
     if (c.expect.base !== undefined) expect(w!.set.base).toBe(c.expect.base);
     const push = w!.push === undefined ? "none" : w!.push === "close" ? "close" : "update";
     expect(push).toBe(c.expect.push);
+    if (c.expect.revived) expect(w!.set).toMatchObject({ deletedAt: null, deletionProofAt: null });
     if (c.expect.conflict) expect(w!.conflict?.resolution).toBe(c.expect.conflict);
     else expect(w!.conflict).toBeUndefined();
   });

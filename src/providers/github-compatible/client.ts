@@ -8,7 +8,17 @@ import { z } from "zod";
 import { canonicalIssue } from "../canonical";
 import { exactPath, underPath, type PathRule, type TrackerHttp, type TrackerHttpDialect, type TrackerResponse } from "../http";
 import { RestTracker } from "../rest-tracker";
-import { MissingMilestoneError, TrackerError, type CanonicalComment, type CanonicalIssue, type Provider, type RepositoryLookup, type TrackerConfig } from "../types";
+import {
+  MissingMilestoneError,
+  TrackerError,
+  type CanonicalComment,
+  type CanonicalIssue,
+  type CommentPage,
+  type ListPageRequest,
+  type Provider,
+  type RepositoryLookup,
+  type TrackerConfig,
+} from "../types";
 import { GitHubStyleComments } from "./comments";
 
 const user = z.object({ login: z.string(), id: z.number().nullish() });
@@ -144,8 +154,8 @@ export abstract class GitHubCompatibleTracker extends RestTracker {
   /** Query parameters for per-issue comment listings (page size). */
   protected abstract commentQuery(): Record<string, string | number | null>;
 
-  listIssueComments(issueNumber: number): Promise<CanonicalComment[] | null> {
-    return this.comments.listIssueComments(issueNumber, this.commentQuery());
+  listIssueCommentsPage(issueNumber: number, request: ListPageRequest): Promise<CommentPage | null> {
+    return this.comments.listIssuePage(issueNumber, request, this.commentQuery());
   }
 
   getComment(issueNumber: number, externalId: string): Promise<CanonicalComment | null> {

@@ -84,7 +84,20 @@ export class GitHubStyleComments {
     const url =
       request.url ??
       this.http.url(`${this.repoPath}/issues/comments`, { ...query, since: request.since ? toWholeSecondSince(request.since) : null });
-    const res = await this.http.request("GET", url, { headers: request.etag ? { "If-None-Match": request.etag } : {} });
+    return this.page(url, request);
+  }
+
+  /** One page of one issue's comments (created order); null when the issue is gone. */
+  async listIssuePage(issueNumber: number, request: ListPageRequest, query: Record<string, string | number | null>): Promise<CommentPage | null> {
+    const url = request.url ?? this.http.url(`${this.repoPath}/issues/${issueNumber}/comments`, query);
+    return this.page(url, request, [404, 410]);
+  }
+
+  private async page(url: string, request: ListPageRequest): Promise<CommentPage>;
+  private async page(url: string, request: ListPageRequest, gone: readonly number[]): Promise<CommentPage | null>;
+  private async page(url: string, request: ListPageRequest, gone: readonly number[] = []): Promise<CommentPage | null> {
+    const res = await this.http.request("GET", url, { headers: request.etag ? { "If-None-Match": request.etag } : {}, accept: [...gone] });
+    if (gone.includes(res.status)) return null;
     const serverTime = serverTimeOf(res.headers);
     if (res.status === 304) {
       return { comments: [], nextUrl: null, etag: request.etag ?? null, notModified: true, serverTime, lastUpdatedAt: null, rawCount: 0 };

@@ -195,8 +195,8 @@ export class GitLabTracker extends RestTracker {
     return Promise.reject(new TrackerError("gitlab has no repository-wide note listing", null, false));
   }
 
-  listIssueComments(issueNumber: number): Promise<CanonicalComment[] | null> {
-    return this.notes.list(issueNumber);
+  listIssueCommentsPage(issueNumber: number, request: ListPageRequest): Promise<CommentPage | null> {
+    return this.notes.listPage(issueNumber, request);
   }
 
   getComment(issueNumber: number, externalId: string): Promise<CanonicalComment | null> {

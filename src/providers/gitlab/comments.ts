@@ -10,7 +10,8 @@ import { canonicalText } from "../canonical";
 import { nextPageUrl, type TrackerHttp } from "../http";
 import { toUtcIso } from "../timestamps";
 import { webUrl } from "../canonical";
-import { TrackerError, type CanonicalComment } from "../types";
+import { announceHead, serverTimeOf } from "../issue-responses";
+import { TrackerError, type CanonicalComment, type CommentPage, type ListPageRequest } from "../types";
 
 export const gitlabNote = z.object({
   id: z.number(),
@@ -59,22 +60,34 @@ export class GitLabNotes {
     return `${this.projectPath}/issues/${issueNumber}/notes`;
   }
 
-  async list(issueNumber: number): Promise<CanonicalComment[] | null> {
-    // Created order: a note edited while the pages are read does not move between them.
-    let url: string | null = this.http.url(this.notesPath(issueNumber), { order_by: "created_at", sort: "asc", per_page: this.pageSize });
+  /**
+   * One page of the issue's notes for the one listing loop (sync/listing-loop.ts), which follows the
+   * pages. Created order: a note edited while the pages are read does not move between them (only a
+   * deleted one shifts the offsets; the run asks for each note it did not see). Null: the issue is gone.
+   */
+  async listPage(issueNumber: number, request: ListPageRequest): Promise<CommentPage | null> {
+    const url = request.url ?? this.http.url(this.notesPath(issueNumber), { order_by: "created_at", sort: "asc", per_page: this.pageSize });
+    const res = await this.http.request("GET", url, { accept: [404] });
+    if (res.status === 404) return null;
+    if (!Array.isArray(res.body)) throw new TrackerError("gitlab note list is not a list", res.status, false);
+    const nextUrl = nextPageUrl(url, res.headers, res.body.length);
+    announceHead(request, res.body, res.headers, { nextUrl });
     const notes: CanonicalComment[] = [];
-    for (let page = 0; url && page < 1000; page++) {
-      const res = await this.http.request("GET", url, { accept: [404] });
-      if (res.status === 404) return null;
-      if (!Array.isArray(res.body)) throw new TrackerError("gitlab note list is not a list", res.status, false);
-      for (const item of res.body) {
-        const n = parseNote(item);
-        if (n.system) continue;
-        notes.push(noteToCanonical(n, issueNumber, ""));
-      }
-      url = nextPageUrl(url, res.headers, res.body.length);
+    for (const item of res.body) {
+      const n = parseNote(item);
+      if (n.system) continue;
+      notes.push(noteToCanonical(n, issueNumber, ""));
     }
-    return notes;
+    const last: unknown = res.body.at(-1);
+    return {
+      comments: notes,
+      nextUrl,
+      etag: null,
+      notModified: false,
+      serverTime: serverTimeOf(res.headers),
+      lastUpdatedAt: last === undefined ? null : toUtcIso(parseNote(last).updated_at),
+      rawCount: res.body.length,
+    };
   }
 
   async get(issueNumber: number, externalId: string): Promise<CanonicalComment | null> {
@@ -102,8 +115,19 @@ export class GitLabNotes {
   async findOwn(issueNumber: number, since: string): Promise<CanonicalComment[]> {
     const me = await this.currentUsername();
     const floor = toUtcIso(since);
-    const all = (await this.list(issueNumber)) ?? [];
-    return all.filter((n) => n.author === me && n.createdAt >= floor);
+    // A helper listing (http.ts getAllPages): the note walk itself goes through the listing loop.
+    let raw: unknown[];
+    try {
+      raw = await this.http.getAllPages(this.http.url(this.notesPath(issueNumber), { order_by: "created_at", sort: "asc", per_page: this.pageSize }));
+    } catch (err) {
+      if (err instanceof TrackerError && err.status === 404) return [];
+      throw err;
+    }
+    return raw
+      .map(parseNote)
+      .filter((n) => !n.system)
+      .map((n) => noteToCanonical(n, issueNumber, ""))
+      .filter((n) => n.author === me && n.createdAt >= floor);
   }
 }
 
