@@ -3,7 +3,7 @@
  * credential): the repository is read with the token, and a failure says what to do.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { database } from "../db/client";
+import { projectDatabase } from "../db/shards";
 import { ValidationFailed, type FieldError } from "../errors";
 import { checkApiBaseUrl, DEFAULT_API_BASE_URL, parseInsecureHosts, repositoryFormatProblem } from "../providers";
 import { PROVIDERS } from "../providers/types";
@@ -67,4 +67,4 @@ export const connectionRouter = new OpenAPIHono<AppEnv>({ defaultHook: validatio
     if (errors.length) throw new ValidationFailed(errors);
     return c.json(await testConnection({ ...input, apiBaseUrl }), 200);
   })
-  .openapi(routes.testProject, async (c) => c.json(await testProjectConnection(c.env, database(c.env.DB), c.var.project), 200));
+  .openapi(routes.testProject, async (c) => c.json(await testProjectConnection(c.env, projectDatabase(c.env, c.var.project), c.var.project), 200));

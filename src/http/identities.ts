@@ -3,7 +3,7 @@
  * project has seen without one. Changes are activity entries on every project of that tracker.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { database } from "../db/client";
+import { catalogDatabase, projectDatabase } from "../db/shards";
 import { listIdentities, unmappedLogins } from "../db/identities";
 import type { IdentityRow } from "../db/schema";
 import { PROVIDERS } from "../providers/types";
@@ -91,20 +91,20 @@ const routes = {
 
 export const identitiesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.put, async (c) => {
-    const rows = await putIdentities(database(c.env.DB), c.req.valid("json").items, { source: "api", actor: c.var.apiToken.name });
+    const rows = await putIdentities(catalogDatabase(c.env), c.req.valid("json").items, { source: "api", actor: c.var.apiToken.name });
     return c.json({ items: rows.map(identityToApi) }, 200);
   })
   .openapi(routes.list, async (c) => {
     const { limit, cursor, userId, login } = c.req.valid("query");
-    const rows = await listIdentities(database(c.env.DB), { userId, login, limit: limit + 1, afterId: decodeCursor(cursor) });
+    const rows = await listIdentities(catalogDatabase(c.env), { userId, login, limit: limit + 1, afterId: decodeCursor(cursor) });
     return c.json(pageOf(rows, limit, identityToApi), 200);
   })
   .openapi(routes.remove, async (c) => {
-    await removeIdentity(database(c.env.DB), c.req.valid("param").identityId, { source: "api", actor: c.var.apiToken.name });
+    await removeIdentity(catalogDatabase(c.env), c.req.valid("param").identityId, { source: "api", actor: c.var.apiToken.name });
     return c.body(null, 204);
   })
   .openapi(routes.unmapped, async (c) => {
     const { limit } = c.req.valid("query");
-    const items = await unmappedLogins(database(c.env.DB), c.var.project.id, spaceOf(c.var.project), limit);
+    const items = await unmappedLogins(projectDatabase(c.env, c.var.project), c.var.project.id, spaceOf(c.var.project), limit);
     return c.json({ items }, 200);
   });
