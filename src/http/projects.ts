@@ -1,9 +1,9 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { bytesToBase64Url, openProjectSecret, sealProjectSecret } from "../crypto";
-import { database } from "../db/client";
+import { forgetProject, listProjectsOfAllShards, placeProject, projectDatabase, shardExists, shardNumbers } from "../db/shards";
 import { appRepositoryOfProject, unlinkProject } from "../db/credentials";
 import { hasLinkedIssues } from "../db/issues";
-import { deleteProject, insertProject, listProjects, updateProject, type NewProject } from "../db/projects";
+import { deleteProject, insertProject, updateProject, type NewProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
 import { NotFound, StateConflict, Unprocessable, ValidationFailed, type FieldError } from "../errors";
 import { newId, nowIso } from "../ids";
@@ -103,6 +103,12 @@ const CreateProject = z
     milestonePolicy: SettingsFields.milestonePolicy.optional(),
     scope: SettingsFields.scope.optional(),
     fieldDirections: SettingsFields.fieldDirections.optional(),
+    shard: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .openapi({ description: "The D1 database the project's rows live in (0: `DB`, n: `DB_SHARD_n`); fixed at creation; default 0" }),
   })
   .openapi("CreateProject");
 const UpdateProject = z.strictObject(ProjectFields).partial().openapi("UpdateProject");
@@ -128,6 +134,7 @@ export const ProjectSchema = z
     lastIncrementalSyncAt: IsoTimestamp.nullable(),
     lastFullSyncAt: IsoTimestamp.nullable(),
     lastError: z.string().nullable(),
+    shard: z.number().int().openapi({ description: "The D1 database holding the project's rows (0: `DB`, n: `DB_SHARD_n`)" }),
     ...SettingsSchemaFields,
   })
   .openapi("Project");
@@ -156,6 +163,7 @@ export function projectToApi(p: ProjectRow, warnings?: FieldError[]): z.infer<ty
     lastIncrementalSyncAt: p.lastIncrementalSyncAt,
     lastFullSyncAt: p.lastFullSyncAt,
     lastError: p.lastError,
+    shard: p.shard,
   };
 }
 
@@ -333,6 +341,8 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const settings = settingsPatch(input);
     const settingsCheck = checkSettings(input.syncDirection, { ...settingsOf({}), ...settings });
     const errors = [...checked.errors, ...auth.errors, ...internalNotesErrors(input.provider, input.gitlabInternalNotes ?? false), ...settingsCheck.invalid];
+    const shard = input.shard ?? 0;
+    if (!shardExists(c.env, shard)) errors.push({ field: "shard", message: `no such shard; this Worker binds ${shardNumbers(c.env).join(", ")}` });
     if (errors.length) throw new ValidationFailed(errors);
     assertAppBase(app, auth.installationId, checked.apiBaseUrl);
     if (settingsCheck.unprocessable.length) throw new Unprocessable(settingsCheck.unprocessable);
@@ -358,23 +368,26 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
       tokenEnc: input.token !== undefined ? await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "token", input.token, apiOrigin) : "",
       webhookSecretEnc: await sealProjectSecret(c.env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret ?? randomSecret(), apiOrigin),
       installationId: auth.installationId,
+      shard,
       ...settingsColumns(settings),
       createdAt: now,
       updatedAt: now,
     };
-    const row = await insertProject(database(c.env.DB), fields, projectCreatedActivity({ ...NEW_PROJECT_DEFAULTS, ...fields }, origin, now));
+    // The directory entry first: a project row is never in a shard the directory does not name.
+    await placeProject(c.env, id, shard);
+    const row = await insertProject(projectDatabase(c.env, fields), fields, projectCreatedActivity({ ...NEW_PROJECT_DEFAULTS, ...fields }, origin, now));
     return c.json(projectToApi(row, settingsCheck.warnings), 201);
   })
   .openapi(routes.list, async (c) => {
     const { limit, cursor } = c.req.valid("query");
-    const rows = await listProjects(database(c.env.DB), { limit: limit + 1, afterId: decodeCursor(cursor) });
+    const rows = await listProjectsOfAllShards(c.env, { limit: limit + 1, afterId: decodeCursor(cursor) });
     return c.json(pageOf(rows, limit, projectToApi), 200);
   })
   .openapi(routes.get, async (c) => c.json(projectToApi(c.var.project), 200))
   .openapi(routes.update, async (c) => {
     const { projectId } = c.req.valid("param");
     const input = c.req.valid("json");
-    const db = database(c.env.DB);
+    const db = projectDatabase(c.env, c.var.project);
     const current = c.var.project;
     // Issue mappings hold the tracker's ids: they mean nothing on another tracker. A renamed or moved
     // repository (new `repository` or `apiBaseUrl`) keeps its issue ids, so that stays allowed.
@@ -491,8 +504,9 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
   })
   .openapi(routes.remove, async (c) => {
     const { projectId } = c.req.valid("param");
-    const deleted = await deleteProject(database(c.env.DB), projectId, projectDeletedActivity(c.var.project, { source: "api", actor: c.var.apiToken.name }, nowIso()));
+    const deleted = await deleteProject(projectDatabase(c.env, c.var.project), projectId, projectDeletedActivity(c.var.project, { source: "api", actor: c.var.apiToken.name }, nowIso()));
     forgetEdgeProject(projectId);
     if (!deleted) throw new NotFound("project", projectId);
+    await forgetProject(c.env, projectId);
     return c.body(null, 204);
   });
