@@ -6,7 +6,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ACTIVITY_KINDS, ACTIVITY_SOURCES, importedIssueIds, listActivity, type ActivityFilter } from "../db/activity";
 import type { Database } from "../db/client";
-import { catalogDatabase, projectDatabase } from "../db/shards";
+import { catalogDatabase, projectDatabase, projectDatabaseById } from "../db/shards";
 import type { ActivityRow } from "../db/schema";
 import { ValidationFailed } from "../errors";
 import { resolveConflict, retryCommentPush, retryPush } from "../sync/repair";
@@ -175,7 +175,9 @@ export const activityRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
   .openapi(routes.projectActivity, async (c) => c.json(await activityPage(projectDatabase(c.env, c.var.project), c.var.project.id, c.req.valid("query")), 200))
   .openapi(routes.allActivity, async (c) => {
     const { projectId, ...q } = c.req.valid("query");
-    return c.json(await activityPage(catalogDatabase(c.env), projectId, q), 200);
+    // One project's entries are in its shard; the stream of every project reads shard 0 (the catalog) only.
+    const db = projectId !== undefined ? await projectDatabaseById(c.env, projectId) : catalogDatabase(c.env);
+    return c.json(await activityPage(db, projectId, q), 200);
   })
   .openapi(routes.resolve, async (c) => {
     const { conflictId } = c.req.valid("param");

@@ -9,7 +9,8 @@ import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import { ACTIVITY_KINDS, ACTIVITY_SOURCES, latestActivity } from "../db/activity";
-import { database, type Database } from "../db/client";
+import type { Database } from "../db/client";
+import { allShardDatabases, catalogDatabase, projectDatabaseById } from "../db/shards";
 import { listConflicts } from "../db/conflicts";
 import { listDeliveries } from "../db/deliveries";
 import { issueLabels, troubledPushes } from "../db/health";
@@ -80,7 +81,7 @@ uiRouter.post("/login", async (c) => {
   const presented = typeof form.token === "string" ? form.token.trim() : "";
   const token = await resolveApiToken(c.env, presented);
   if (!token) return c.html(<LoginPage error="That token is not valid." />, 401);
-  setCookie(c, SESSION_COOKIE, await signSession(c.env, database(c.env.DB), token, presented), {
+  setCookie(c, SESSION_COOKIE, await signSession(c.env, catalogDatabase(c.env), token, presented), {
     httpOnly: true,
     secure: !isLocalhost(c.req.url),
     sameSite: "Strict",
@@ -93,7 +94,7 @@ uiRouter.post("/login", async (c) => {
 // Everything below needs a session; posts also a CSRF token (and a same-origin Origin when sent).
 uiRouter.use("*", async (c, next) => {
   const cookie = getCookie(c, SESSION_COOKIE);
-  const session = await verifySession(c.env, database(c.env.DB), cookie);
+  const session = await verifySession(c.env, catalogDatabase(c.env), cookie);
   if (!session || !cookie) {
     if (c.req.method === "GET") return c.redirect("/ui/login", 303);
     return c.text("Sign in first.", 401);
@@ -114,7 +115,7 @@ uiRouter.use("*", async (c, next) => {
 });
 
 uiRouter.post("/logout", async (c) => {
-  await endSession(database(c.env.DB), c.var.session);
+  await endSession(catalogDatabase(c.env), c.var.session);
   deleteCookie(c, SESSION_COOKIE, { path: "/ui" });
   return c.redirect("/ui/login", 303);
 });
@@ -131,12 +132,12 @@ const OverviewParams = z.object({
 export const OVERVIEW_PAGE_SIZE = 50;
 
 uiRouter.get("/", async (c) => {
-  const db = database(c.env.DB);
+  const dbs = allShardDatabases(c.env).map((s) => s.db);
   const raw = Object.fromEntries(Object.entries(c.req.query()).filter(([, v]) => v !== ""));
   const parsed = OverviewParams.safeParse(raw);
   const query = parsed.success ? parsed.data : OverviewParams.parse({});
   const now = Date.now();
-  const data = await overview(c.env, db, { ...query, limit: OVERVIEW_PAGE_SIZE }, now);
+  const data = await overview(c.env, dbs, { ...query, limit: OVERVIEW_PAGE_SIZE }, now);
   return c.html(<OverviewPage viewer={c.var.viewer} data={data} query={query} now={now} />);
 });
 
@@ -156,7 +157,7 @@ async function loadProject(db: Database, id: string): Promise<ProjectRow> {
 }
 
 uiRouter.get("/projects/:projectId", async (c) => {
-  const db = database(c.env.DB);
+  const db = await projectDatabaseById(c.env, c.req.param("projectId"));
   const project = await loadProject(db, c.req.param("projectId"));
   const now = Date.now();
   const kind = c.req.query("kind") || undefined;
@@ -216,7 +217,7 @@ async function issueIdOf(db: Database, projectId: string, text: string): Promise
 
 /** Runs a dashboard action and goes back to the project page with what happened (or why not). */
 async function act(c: Context<UiEnv>, fn: (db: Database, project: ProjectRow, origin: { source: "api"; actor: string }) => Promise<string>) {
-  const db = database(c.env.DB);
+  const db = await projectDatabaseById(c.env, c.req.param("projectId")!);
   const project = await loadProject(db, c.req.param("projectId")!);
   let notice: string;
   try {
