@@ -110,3 +110,9 @@ export async function listProjectsOfAllShards(env: Env, opts: { limit: number; a
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .slice(0, opts.limit);
 }
+
+/** The first shard's answer to a read by a globally unique id (a sync run named without its project). */
+export async function findInShards<T>(env: Env, read: (db: Database) => Promise<T | undefined>): Promise<T | undefined> {
+  const found = await Promise.all(allShardDatabases(env).map(({ db }) => read(db)));
+  return found.find((x) => x !== undefined);
+}

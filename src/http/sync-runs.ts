@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { projectDatabase } from "../db/shards";
+import { findInShards, projectDatabase } from "../db/shards";
 import { listConflicts } from "../db/conflicts";
 import type { ConflictRow, SyncRunRow } from "../db/schema";
 import { getRun, listRuns } from "../db/sync-runs";
@@ -337,7 +337,8 @@ export const syncRunsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
   })
   .openapi(routes.getRun, async (c) => {
     const { runId } = c.req.valid("param");
-    const run = await getRun(projectDatabase(c.env, c.var.project), runId);
+    // Named without its project: looked up in every shard (run ids are unique across them).
+    const run = await findInShards(c.env, (db) => getRun(db, runId));
     if (!run) throw new NotFound("sync run", runId);
     return c.json(runToApi(run), 200);
   })
