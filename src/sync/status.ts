@@ -1,7 +1,7 @@
 import type { Database } from "../db/client";
 import { commentCounts } from "../db/comments";
 import { countConflicts } from "../db/conflicts";
-import { credentialsByIds, emptyHealth, listAllProjects, readHealth, type CredentialTroubles } from "../db/health";
+import { credentialsByIds, emptyHealth, listAllProjects, readHealth, type CredentialTroubles, type ProjectHealth } from "../db/health";
 import { freshnessSummary } from "../db/freshness";
 import { countBySyncState, countWithSyncWarnings } from "../db/issues";
 import type { CredentialRow, ProjectRow, SyncRunRow } from "../db/schema";
@@ -131,7 +131,9 @@ export interface Overview {
 export async function overview(env: Env, dbs: readonly Database[], query: OverviewQuery, now: number = Date.now()): Promise<Overview> {
   const shards = await Promise.all(
     dbs.map(async (db) => {
-      const [projects, { health, troubles }] = await Promise.all([listAllProjects(db), readHealth(db, null)]);
+      // A shard without projects costs its one listing statement, not the aggregates.
+      const projects = await listAllProjects(db);
+      const { health, troubles } = projects.length > 0 ? await readHealth(db, null) : { health: new Map<string, ProjectHealth>(), troubles: NO_TROUBLES };
       return { db, projects, health, troubles, paused: await pausedReasons(env, projects, troubles) };
     }),
   );
@@ -192,6 +194,8 @@ export async function overview(env: Env, dbs: readonly Database[], query: Overvi
     pages,
   };
 }
+
+const NO_TROUBLES: CredentialTroubles = { credentials: [], removedRepositories: new Map() };
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
