@@ -9,7 +9,8 @@ import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { idFloor, newId } from "../../src/ids";
 import { api, API_TOKEN, createIssue, expectProblem, json, projectBody } from "../support/api";
-import { projectWithTracker, syncAndWait } from "../support/trackers";
+import { APP_WEBHOOK_SECRET, appProject, installedApp, postAppWebhook } from "../support/github-app";
+import { listAllIssues, projectWithTracker, syncAndWait } from "../support/trackers";
 import { accepted, deliver } from "./webhooks.support";
 
 const ORIGIN = "http://sync.test";
@@ -155,6 +156,23 @@ describe("cross-project jobs cover every shard", () => {
     await worker.scheduled(createScheduledController({ cron: "0 3 * * *", scheduledTime: Date.now() }), { ...env, SYNC_QUEUE: recordingQueue() as any });
     const left = (await env.DB_SHARD_1.prepare("select id from sync_runs where project_id = ? order by id").bind(projectId).all<{ id: string }>()).results.map((r) => r.id);
     expect(left).toEqual([recent]);
+  });
+
+  it("a GitHub App delivery reaches the App projects of both shards, each storing it in its own D1", async () => {
+    const zero = await installedApp();
+    const one = await installedApp();
+    const a = await appProject(zero.fake, zero.installationId);
+    const b = await appProject(one.fake, one.installationId, { shard: 1 });
+    const issueA = zero.fake.seedIssue({ title: "App issue in shard 0" });
+    const issueB = one.fake.seedIssue({ title: "App issue in shard 1" });
+    const resA = await postAppWebhook(await zero.fake.appWebhook("opened", issueA.number, APP_WEBHOOK_SECRET));
+    const resB = await postAppWebhook(await one.fake.appWebhook("opened", issueB.number, APP_WEBHOOK_SECRET));
+    expect([resA.status, resB.status]).toEqual([202, 202]);
+    expect(await resB.json()).toMatchObject({ status: "accepted" });
+    await vi.waitFor(async () => expect((await listAllIssues(a.id)).map((i) => i.title)).toEqual(["App issue in shard 0"]), { timeout: 10_000, interval: 25 });
+    await vi.waitFor(async () => expect((await listAllIssues(b.id)).map((i) => i.title)).toEqual(["App issue in shard 1"]), { timeout: 10_000, interval: 25 });
+    expect(await placement(a.id, ["webhook_deliveries", "issues"])).toEqual({ webhook_deliveries: [1, 0], issues: [1, 0] });
+    expect(await placement(b.id, ["webhook_deliveries", "issues"])).toEqual({ webhook_deliveries: [0, 1], issues: [0, 1] });
   });
 
   it("the dashboard overview and a shard-1 project's page show it beside shard 0's", async () => {
