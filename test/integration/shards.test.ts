@@ -3,15 +3,18 @@
  * its own shard only, and the cross-project jobs (cron fan-out, sweeps, retention, the overview, the
  * project list, GitHub App fan-out aside) cover every shard.
  */
+import examples from "@octokit/webhooks-examples";
 import { createScheduledController } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import worker from "../../src/index";
 import { idFloor, newId } from "../../src/ids";
-import { api, API_TOKEN, createIssue, expectProblem, json, projectBody } from "../support/api";
+import { api, API_TOKEN, createIssue, expectProblem, json, projectBody, SECRET_WEBHOOK } from "../support/api";
 import { APP_WEBHOOK_SECRET, appProject, installedApp, postAppWebhook } from "../support/github-app";
 import { listAllIssues, projectWithTracker, syncAndWait } from "../support/trackers";
-import { accepted, deliver } from "./webhooks.support";
+import { accepted, deliver, githubDelivery } from "./webhooks.support";
+
+const opened = ((examples.find((d) => d.name === "issues")?.examples ?? []) as Record<string, any>[]).find((p) => p.action === "opened")!;
 
 const ORIGIN = "http://sync.test";
 
@@ -100,6 +103,35 @@ describe("projects on two shards", () => {
     const listed = (await json(await api("/api/v1/projects?limit=500"))).items.map((p: any) => p.id);
     expect(listed).toEqual(expect.arrayContaining([a.project.id, b.project.id]));
     expect(listed.indexOf(a.project.id)).toBeLessThan(listed.indexOf(b.project.id));
+  });
+
+  it("the webhook edge still makes one D1 round trip for a warm delivery to a shard-1 project", async () => {
+    const { project } = await projectWithTracker("github", { shard: 1 }, { webhookSecret: SECRET_WEBHOOK });
+    // A first delivery loads the project's shard and secret into this isolate's caches.
+    expect((await deliver(project, await githubDelivery("ping", { zen: "warm", hook_id: 1 }))).status).toBe(200);
+    // Both bindings are D1Database objects: the prototype's spies count calls to either.
+    const proto = Object.getPrototypeOf(env.DB_SHARD_1) as { prepare: (...a: unknown[]) => unknown; batch: (...a: unknown[]) => unknown };
+    expect(Object.getPrototypeOf(env.DB)).toBe(proto);
+    const prepare = vi.spyOn(proto, "prepare");
+    const batch = vi.spyOn(proto, "batch");
+    let res: Response;
+    let d1Calls: number;
+    try {
+      res = await deliver(project, await githubDelivery("issues", opened));
+      d1Calls = prepare.mock.calls.length + batch.mock.calls.length;
+    } finally {
+      prepare.mockRestore();
+      batch.mockRestore();
+    }
+    expect(res.status).toBe(202);
+    expect(d1Calls).toBe(1);
+    const id = (await json(res)).id;
+    await vi.waitFor(
+      async () => expect((await env.DB_SHARD_1.prepare("select status from webhook_deliveries where id = ?").bind(id).first())?.status).toBe("applied"),
+      { timeout: 10_000, interval: 25 },
+    );
+    expect(await count(env.DB_SHARD_1, "webhook_deliveries", project.id)).toBe(2);
+    expect(await count(env.DB, "webhook_deliveries", project.id)).toBe(0);
   });
 
   it("refuses a shard this Worker does not bind, naming the field", async () => {
