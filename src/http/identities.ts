@@ -7,7 +7,7 @@ import { catalogDatabase, projectDatabase } from "../db/shards";
 import { listIdentities, unmappedLogins } from "../db/identities";
 import type { IdentityRow } from "../db/schema";
 import { PROVIDERS } from "../providers/types";
-import { putIdentities, removeIdentity, spaceOf } from "../sync/identities";
+import { putIdentitiesInAllShards, removeIdentityInAllShards, spaceOf } from "../sync/identities";
 import { decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
@@ -91,7 +91,7 @@ const routes = {
 
 export const identitiesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.put, async (c) => {
-    const rows = await putIdentities(catalogDatabase(c.env), c.req.valid("json").items, { source: "api", actor: c.var.apiToken.name });
+    const rows = await putIdentitiesInAllShards(c.env, c.req.valid("json").items, { source: "api", actor: c.var.apiToken.name });
     return c.json({ items: rows.map(identityToApi) }, 200);
   })
   .openapi(routes.list, async (c) => {
@@ -100,7 +100,7 @@ export const identitiesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validatio
     return c.json(pageOf(rows, limit, identityToApi), 200);
   })
   .openapi(routes.remove, async (c) => {
-    await removeIdentity(catalogDatabase(c.env), c.req.valid("param").identityId, { source: "api", actor: c.var.apiToken.name });
+    await removeIdentityInAllShards(c.env, c.req.valid("param").identityId, { source: "api", actor: c.var.apiToken.name });
     return c.body(null, 204);
   })
   .openapi(routes.unmapped, async (c) => {

@@ -134,6 +134,24 @@ describe("projects on two shards", () => {
     expect(await count(env.DB, "webhook_deliveries", project.id)).toBe(0);
   });
 
+  it("an identity mapping applies to a shard-1 project's issues, with one id in every shard, and its removal too", async () => {
+    const { fake, project } = await projectWithTracker("github", { shard: 1 });
+    fake.store.addUser("ann");
+    const seeded = fake.seedIssue({ title: "People in shard 1", assignees: ["ann"] });
+    await syncAndWait(project.id);
+    const trackerOrigin = new URL(fake.baseUrl).origin;
+    const put = await api("/api/v1/identities", { method: "PUT", body: { items: [{ userId: "user-ann", provider: "github", trackerOrigin, login: "ann" }] } });
+    expect(put.status).toBe(200);
+    const [stored] = (await json(put)).items;
+    const issueOf = async () => (await json(await api(`/api/v1/projects/${project.id}/issues?limit=10`))).items.find((i: any) => i.external?.number === seeded.number);
+    expect((await issueOf()).assigneeUsers).toEqual(["user-ann"]);
+    expect(await env.DB_SHARD_1.prepare("select id from identities where login = 'ann' and tracker_origin = ?").bind(trackerOrigin).first()).toEqual({ id: stored.id });
+    expect((await json(await api(`/api/v1/projects/${project.id}/activity?kind=identity.mapped`))).items).toHaveLength(1);
+    expect((await api(`/api/v1/identities/${stored.id}`, { method: "DELETE" })).status).toBe(204);
+    expect((await issueOf()).assigneeUsers).toEqual([]);
+    expect(await env.DB_SHARD_1.prepare("select id from identities where id = ?").bind(stored.id).first()).toBeNull();
+  });
+
   it("refuses a shard this Worker does not bind, naming the field", async () => {
     const problem = await expectProblem(await api("/api/v1/projects", { method: "POST", body: projectBody({ shard: 7 }) }), 400);
     expect(problem.errors).toContainEqual(expect.objectContaining({ field: "shard" }));
