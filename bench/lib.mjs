@@ -208,7 +208,8 @@ export async function startFakeServer({ issues, dir, provider = "github", commen
 function writeConfig(dir, { entry, withoutConsumers = [] }) {
   let toml = readFileSync(join(ROOT, "wrangler.toml"), "utf8");
   toml = toml.replace(/^main\s*=.*$/m, `main = ${JSON.stringify(entry ?? join(ROOT, "src", "index.ts"))}`);
-  toml = toml.replace(/^migrations_dir\s*=.*$/m, `migrations_dir = ${JSON.stringify(join(ROOT, "migrations"))}`);
+  // Every D1 binding (DB and each DB_SHARD_n) has its own migrations_dir line.
+  toml = toml.replace(/^migrations_dir\s*=.*$/gm, `migrations_dir = ${JSON.stringify(join(ROOT, "migrations"))}`);
   if (withoutConsumers.length > 0) {
     const blocks = toml.split(/(?=^\[)/m);
     toml = blocks
@@ -218,6 +219,11 @@ function writeConfig(dir, { entry, withoutConsumers = [] }) {
   const file = join(dir, "wrangler.toml");
   writeFileSync(file, toml);
   return file;
+}
+
+/** The D1 bindings wrangler.toml declares: DB (shard 0, the catalog) and each DB_SHARD_n. */
+function d1Bindings() {
+  return [...readFileSync(join(ROOT, "wrangler.toml"), "utf8").matchAll(/^binding\s*=\s*"(DB(?:_SHARD_\d+)?)"/gm)].map((m) => m[1]);
 }
 
 async function wrangler(args, { config, cwd }) {
@@ -239,7 +245,8 @@ export async function startWorker({ label = "worker", entry, withoutConsumers, b
   const persist = join(dir, "state");
   const config = writeConfig(dir, { entry, withoutConsumers });
   const secrets = { API_TOKEN: randomBytes(24).toString("hex"), TOKEN_ENCRYPTION_KEY: randomBytes(32).toString("base64") };
-  await wrangler(["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { config, cwd: dir });
+  // Every shard gets the schema (the cross-project jobs read each one).
+  for (const binding of d1Bindings()) await wrangler(["d1", "migrations", "apply", binding, "--local", "--persist-to", persist], { config, cwd: dir });
   const worker = {
     dir,
     persist,

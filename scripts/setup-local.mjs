@@ -28,13 +28,17 @@ if (missing.length > 0) {
 
 const wrangler = join(root, "node_modules", ".bin", "wrangler");
 // Quiet unless it fails: wrangler prints every migration's table otherwise.
+// Every D1 binding in wrangler.toml (the catalog `DB` and each `DB_SHARD_n`) gets the same migrations.
+const bindings = [...readFileSync(join(root, "wrangler.toml"), "utf8").matchAll(/^binding\s*=\s*"(DB(?:_SHARD_\d+)?)"/gm)].map((m) => m[1]);
 try {
-  execFileSync(wrangler, ["d1", "migrations", "apply", "DB", "--local"], {
-    cwd: root,
-    stdio: "pipe",
-    env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
-  });
-  console.log("setup: local D1 migrations applied");
+  for (const binding of bindings) {
+    execFileSync(wrangler, ["d1", "migrations", "apply", binding, "--local"], {
+      cwd: root,
+      stdio: "pipe",
+      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" },
+    });
+  }
+  console.log(`setup: local D1 migrations applied (${bindings.join(", ")})`);
 } catch (err) {
   process.stderr.write(`${err.stdout ?? ""}${err.stderr ?? ""}`);
   console.error("setup: applying the local D1 migrations failed (output above)");

@@ -59,6 +59,8 @@ export const projects = sqliteTable(
   /** Why the last PR phase failed (null once one completes): the phase stuck, issues and comments not. */
   pullRequestPhaseError: text("pull_request_phase_error"),
   pullRequestPhaseErrorAt: text("pull_request_phase_error_at"),
+  /** The D1 database holding this project and its rows: 0 is `DB`, n is `DB_SHARD_n` (src/db/shards.ts). */
+  shard: integer("shard").notNull().default(0),
   },
   (t) => [index("projects_installation_idx").on(t.installationId)],
 );
@@ -741,3 +743,14 @@ export const eventAttempts = sqliteTable(
 export type SubscriptionRow = typeof subscriptions.$inferSelect;
 export type EventDeliveryRow = typeof eventDeliveries.$inferSelect;
 export type EventAttemptRow = typeof eventAttempts.$inferSelect;
+
+// ---- Sharding: the directory of projects not in the catalog database ----
+
+/**
+ * Kept in the catalog (`DB`) only: which shard holds a project whose rows are not in `DB` itself. A
+ * project without a row here lives in shard 0, so projects created before sharding need no entry.
+ */
+export const projectShards = sqliteTable("project_shards", {
+  projectId: text("project_id").primaryKey(),
+  shard: integer("shard").notNull(),
+});

@@ -3,7 +3,7 @@
  * `kickSubscriptions` wakes every enabled subscription after a change was written; it is a hint for
  * freshness only (the cron sweep wakes them all every 5 minutes), so its failures are logged and dropped.
  */
-import { database } from "../db/client";
+import { catalogDatabase, catalogIdentity } from "../db/shards";
 import { listEnabledSubscriptionIds } from "../db/subscriptions";
 import type { Env } from "../env";
 import type { RoundResult } from "../events/dispatch";
@@ -19,7 +19,7 @@ export function eventDispatcher(env: Env, subscriptionId: string) {
 
 /** The enabled subscriptions' ids, read at most every few seconds per isolate (kicks are frequent). */
 const KICK_LIST_TTL_MS = 5_000;
-let cached: { at: number; db: D1Database; ids: string[] } | null = null;
+let cached: { at: number; db: object; ids: string[] } | null = null;
 
 export function forgetSubscriptionList(): void {
   cached = null;
@@ -28,8 +28,8 @@ export function forgetSubscriptionList(): void {
 export async function kickSubscriptions(env: Env): Promise<void> {
   try {
     const now = Date.now();
-    if (!cached || cached.db !== env.DB || now - cached.at > KICK_LIST_TTL_MS || now < cached.at) {
-      cached = { at: now, db: env.DB, ids: await listEnabledSubscriptionIds(database(env.DB)) };
+    if (!cached || cached.db !== catalogIdentity(env) || now - cached.at > KICK_LIST_TTL_MS || now < cached.at) {
+      cached = { at: now, db: catalogIdentity(env), ids: await listEnabledSubscriptionIds(catalogDatabase(env)) };
     }
     await Promise.all(cached.ids.map((id) => eventDispatcher(env, id).wake()));
   } catch (err) {

@@ -18,7 +18,8 @@
  * events faster than it answers), and a round stays well inside 50 subrequests.
  */
 import { listActivity, type ActivityEntry } from "../db/activity";
-import { database, type Database } from "../db/client";
+import { type Database } from "../db/client";
+import { catalogDatabase } from "../db/shards";
 import type { EventDeliveryRow, SubscriptionRow } from "../db/schema";
 import {
   claimDeliveries,
@@ -218,7 +219,7 @@ export function settle(row: EventDeliveryRow, outcome: Outcome, nowMs: number, r
 
 /** Runs one round for the subscription; see the module comment. */
 export async function dispatchRound(env: Env, subscriptionId: string, deps: DispatchDeps): Promise<RoundResult> {
-  const db = database(env.DB);
+  const db = catalogDatabase(env);
   const sub = await getSubscription(db, subscriptionId);
   if (!sub || !sub.enabled) return { nextWakeAt: null, materialized: 0, attempted: 0, read: 0, active: false };
   const startMs = deps.now();

@@ -3,7 +3,7 @@
  * once), change, rotate the secret, ping, replay, redeliver, enable, and the health shown for each.
  */
 import { listActivity } from "../db/activity";
-import { database } from "../db/client";
+import { catalogDatabase } from "../db/shards";
 import type { EventDeliveryRow, SubscriptionRow } from "../db/schema";
 import {
   deleteSubscription,
@@ -54,7 +54,7 @@ function checkInput(env: Env, input: Partial<SubscriptionInput>): string | undef
 
 export async function createSubscription(env: Env, input: SubscriptionInput): Promise<{ row: SubscriptionRow; secret: string }> {
   const url = checkInput(env, input)!;
-  const db = database(env.DB);
+  const db = catalogDatabase(env);
   const id = newId();
   const secret = newSigningSecret();
   const now = nowIso();
@@ -78,7 +78,7 @@ export async function createSubscription(env: Env, input: SubscriptionInput): Pr
 }
 
 export async function requireSubscription(env: Env, id: string): Promise<SubscriptionRow> {
-  const row = await getSubscription(database(env.DB), id);
+  const row = await getSubscription(catalogDatabase(env), id);
   if (!row) throw new NotFound("subscription", id);
   return row;
 }
@@ -95,7 +95,7 @@ export async function changeSubscription(env: Env, id: string, input: Partial<Su
   if (input.payload !== undefined) patch.payload = input.payload;
   if (input.enabled === false && current.enabled) Object.assign(patch, { enabled: false, disabledReason: "manual", disabledAt: now });
   if (input.enabled === true && !current.enabled) Object.assign(patch, { enabled: true, disabledReason: null, disabledAt: null, failingSince: null });
-  return (await updateSubscription(database(env.DB), id, patch)) ?? current;
+  return (await updateSubscription(catalogDatabase(env), id, patch)) ?? current;
 }
 
 /** A new secret; the old one keeps signing beside it for 24 hours. */
@@ -103,7 +103,7 @@ export async function rotateSecret(env: Env, id: string, nowMs = Date.now()): Pr
   const current = await requireSubscription(env, id);
   const secret = newSigningSecret();
   const previousExpiresAt = nowIso(nowMs + ROTATION_OVERLAP_MS);
-  const row = await updateSubscription(database(env.DB), id, {
+  const row = await updateSubscription(catalogDatabase(env), id, {
     secretEnc: await sealSubscriptionSecret(env, id, secret),
     previousSecretEnc: current.secretEnc,
     previousSecretExpiresAt: previousExpiresAt,
@@ -118,7 +118,7 @@ export async function enableSubscription(env: Env, id: string): Promise<Subscrip
 }
 
 export async function removeSubscription(env: Env, id: string): Promise<void> {
-  if (!(await deleteSubscription(database(env.DB), id))) throw new NotFound("subscription", id);
+  if (!(await deleteSubscription(catalogDatabase(env), id))) throw new NotFound("subscription", id);
 }
 
 /** A `webhook.ping` delivery, sent like any event (signed, retried). */
@@ -129,7 +129,7 @@ export async function queuePing(env: Env, id: string, nowMs = Date.now()): Promi
   const deliveryId = newId(nowMs);
   const eventId = `evt_ping_${deliveryId}`;
   const body = JSON.stringify({ type: "webhook.ping", timestamp: at, data: { eventId, position: null, previousPosition: null, subscriptionId: id } });
-  const db = database(env.DB);
+  const db = catalogDatabase(env);
   await insertDeliveries(db, id, [
     { id: deliveryId, eventId, eventType: "webhook.ping", origin: "ping", projectId: null, issueId: null, orderKey: `ping:${deliveryId}`, position: 0, positionIndex: 0, body, nextAttemptAt: at, createdAt: at },
   ]);
@@ -138,7 +138,7 @@ export async function queuePing(env: Env, id: string, nowMs = Date.now()): Promi
 
 export async function redeliver(env: Env, id: string, deliveryId: string, nowMs = Date.now()): Promise<EventDeliveryRow> {
   await requireSubscription(env, id);
-  const row = await restartDelivery(database(env.DB), id, deliveryId, nowIso(nowMs));
+  const row = await restartDelivery(catalogDatabase(env), id, deliveryId, nowIso(nowMs));
   if (!row) throw new NotFound("delivery", deliveryId);
   return row;
 }
@@ -168,7 +168,7 @@ export async function replay(env: Env, id: string, input: ReplayInput, nowMs = D
   if (input.after === undefined && input.since === undefined) errors.push({ field: "after", message: "give after (a position) or since (a time)" });
   if (errors.length > 0) throw new Unprocessable(errors);
   const sub = await requireSubscription(env, id);
-  const db = database(env.DB);
+  const db = catalogDatabase(env);
   const since = input.since ? new Date(input.since).toISOString() : null;
   const until = input.until ? new Date(input.until).toISOString() : null;
   const specs: EventSpec[] = [];

@@ -5,7 +5,8 @@
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ACTIVITY_KINDS, ACTIVITY_SOURCES, importedIssueIds, listActivity, type ActivityFilter } from "../db/activity";
-import { database } from "../db/client";
+import type { Database } from "../db/client";
+import { catalogDatabase, projectDatabase, projectDatabaseById } from "../db/shards";
 import type { ActivityRow } from "../db/schema";
 import { ValidationFailed } from "../errors";
 import { resolveConflict, retryCommentPush, retryPush } from "../sync/repair";
@@ -94,11 +95,11 @@ function parseKinds(kind: string | undefined): string[] | undefined {
 }
 
 /** One page of the stream: oldest first after the cursor; the cursor moves to the last entry returned. */
-export async function activityPage(d1: D1Database, projectId: string | undefined, q: ActivityQueryInput) {
+export async function activityPage(db: Database, projectId: string | undefined, q: ActivityQueryInput) {
   const afterSeq = parseAfter(q.after);
   const filter: ActivityFilter = { projectId, kinds: parseKinds(q.kind), source: q.source, issueId: q.issueId };
   // One more than asked: whether a next page exists now.
-  const rows = await listActivity(database(d1), filter, { afterSeq, limit: q.limit + 1 });
+  const rows = await listActivity(db, filter, { afterSeq, limit: q.limit + 1 });
   const page = rows.slice(0, q.limit);
   const last = page[page.length - 1];
   const tail = last ? String(last.seq) : afterSeq !== null ? String(afterSeq) : null;
@@ -171,24 +172,26 @@ const routes = {
 };
 
 export const activityRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
-  .openapi(routes.projectActivity, async (c) => c.json(await activityPage(c.env.DB, c.var.project.id, c.req.valid("query")), 200))
+  .openapi(routes.projectActivity, async (c) => c.json(await activityPage(projectDatabase(c.env, c.var.project), c.var.project.id, c.req.valid("query")), 200))
   .openapi(routes.allActivity, async (c) => {
     const { projectId, ...q } = c.req.valid("query");
-    return c.json(await activityPage(c.env.DB, projectId, q), 200);
+    // One project's entries are in its shard; the stream of every project reads shard 0 (the catalog) only.
+    const db = projectId !== undefined ? await projectDatabaseById(c.env, projectId) : catalogDatabase(c.env);
+    return c.json(await activityPage(db, projectId, q), 200);
   })
   .openapi(routes.resolve, async (c) => {
     const { conflictId } = c.req.valid("param");
     const { keep } = c.req.valid("json");
-    const r = await resolveConflict(c.env, database(c.env.DB), c.var.project, conflictId, keep, { source: "api", actor: c.var.apiToken.name });
-    return c.json({ conflict: conflictToApi(r.conflict), issue: issueToApi(r.issue, await peopleOfRows(database(c.env.DB), c.var.project, [r.issue])), pushQueued: r.pushQueued }, 200);
+    const r = await resolveConflict(c.env, projectDatabase(c.env, c.var.project), c.var.project, conflictId, keep, { source: "api", actor: c.var.apiToken.name });
+    return c.json({ conflict: conflictToApi(r.conflict), issue: issueToApi(r.issue, await peopleOfRows(projectDatabase(c.env, c.var.project), c.var.project, [r.issue])), pushQueued: r.pushQueued }, 200);
   })
   .openapi(routes.retryPush, async (c) => {
     const { issueId } = c.req.valid("param");
-    await retryPush(c.env, database(c.env.DB), c.var.project, issueId, { source: "api", actor: c.var.apiToken.name });
+    await retryPush(c.env, projectDatabase(c.env, c.var.project), c.var.project, issueId, { source: "api", actor: c.var.apiToken.name });
     return c.json({ status: "queued" as const, issueId }, 202);
   })
   .openapi(routes.retryCommentPush, async (c) => {
     const { commentId } = c.req.valid("param");
-    await retryCommentPush(c.env, database(c.env.DB), c.var.project, commentId, { source: "api", actor: c.var.apiToken.name });
+    await retryCommentPush(c.env, projectDatabase(c.env, c.var.project), c.var.project, commentId, { source: "api", actor: c.var.apiToken.name });
     return c.json({ status: "queued" as const, commentId }, 202);
   });

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { database } from "../db/client";
+import { projectDatabase } from "../db/shards";
 import { listIssueComments } from "../db/comments";
 import { getIssue } from "../db/issues";
 import type { CommentRow } from "../db/schema";
@@ -121,7 +121,7 @@ export const commentsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const { issueId } = c.req.valid("param");
     const { limit, cursor } = c.req.valid("query");
     const afterId = decodeCursor(cursor);
-    const db = database(c.env.DB);
+    const db = projectDatabase(c.env, c.var.project);
     if (!(await getIssue(db, c.var.project.id, issueId))) throw new NotFound("issue", issueId);
     const rows = await listIssueComments(db, c.var.project.id, issueId, { limit: limit + 1, afterId });
     const people = await peopleOf(db, c.var.project, rows.map((r) => r.author));
@@ -131,23 +131,23 @@ export const commentsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
     const { issueId } = c.req.valid("param");
     const input = c.req.valid("json");
     const author = input.author ?? (c.var as { apiToken?: { name: string } }).apiToken?.name ?? "syndarix";
-    const db = database(c.env.DB);
+    const db = projectDatabase(c.env, c.var.project);
     const row = await createLocalComment(c.env, db, c.var.project, issueId, { body: input.body, author, visibility: input.visibility }, { source: "api", actor: c.var.apiToken.name });
     return c.json(commentToApi(row, await peopleOf(db, c.var.project, [row.author])), 201);
   })
   .openapi(routes.update, async (c) => {
     const { issueId, commentId } = c.req.valid("param");
-    const db = database(c.env.DB);
+    const db = projectDatabase(c.env, c.var.project);
     const row = await editLocalComment(c.env, db, c.var.project, issueId, commentId, c.req.valid("json").body, { source: "api", actor: c.var.apiToken.name });
     return c.json(commentToApi(row, await peopleOf(db, c.var.project, [row.author])), 200);
   })
   .openapi(routes.delete, async (c) => {
     const { issueId, commentId } = c.req.valid("param");
-    await deleteLocalComment(c.env, database(c.env.DB), c.var.project, issueId, commentId, { source: "api", actor: c.var.apiToken.name });
+    await deleteLocalComment(c.env, projectDatabase(c.env, c.var.project), c.var.project, issueId, commentId, { source: "api", actor: c.var.apiToken.name });
     return c.body(null, 204);
   })
   .openapi(routes.retryPush, async (c) => {
     const { issueId, commentId } = c.req.valid("param");
-    await retryCommentPush(c.env, database(c.env.DB), c.var.project, commentId, { source: "api", actor: c.var.apiToken.name }, issueId);
+    await retryCommentPush(c.env, projectDatabase(c.env, c.var.project), c.var.project, commentId, { source: "api", actor: c.var.apiToken.name }, issueId);
     return c.json({ status: "queued" as const, commentId }, 202);
   });

@@ -3,7 +3,7 @@
  * credential): the repository is read with the token, and a failure says what to do.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { database } from "../db/client";
+import { projectDatabase } from "../db/shards";
 import { testNewConnection } from "../jobs/projects";
 import { PROVIDERS } from "../providers/types";
 import { testProjectConnection } from "../sync/connection";
@@ -52,4 +52,4 @@ const routes = {
 
 export const connectionRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.test, async (c) => c.json(await testNewConnection(c.env, c.req.valid("json")), 200))
-  .openapi(routes.testProject, async (c) => c.json(await testProjectConnection(c.env, database(c.env.DB), c.var.project), 200));
+  .openapi(routes.testProject, async (c) => c.json(await testProjectConnection(c.env, projectDatabase(c.env, c.var.project), c.var.project), 200));

@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { database } from "../db/client";
+import { projectDatabase } from "../db/shards";
 import { findDelivery, listDeliveries } from "../db/deliveries";
 import { listEvents } from "../db/events";
 import type { DeliveryRow, EventRow } from "../db/schema";
@@ -146,29 +146,29 @@ const routes = {
 export const deliveriesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.replay, async (c) => {
     const { deliveryId } = c.req.valid("param");
-    const row = await replayDelivery(c.env, database(c.env.DB), c.var.project, deliveryId, { source: "api", actor: c.var.apiToken.name });
+    const row = await replayDelivery(c.env, projectDatabase(c.env, c.var.project), c.var.project, deliveryId, { source: "api", actor: c.var.apiToken.name });
     return c.json({ status: "queued" as const, id: row.id, deliveryId: row.deliveryId }, 202);
   })
   .openapi(routes.acknowledge, async (c) => {
     const { deliveryId } = c.req.valid("param");
-    const row = await acknowledgeDelivery(database(c.env.DB), c.var.project, deliveryId, { source: "api", actor: c.var.apiToken.name });
+    const row = await acknowledgeDelivery(projectDatabase(c.env, c.var.project), c.var.project, deliveryId, { source: "api", actor: c.var.apiToken.name });
     return c.json(deliveryToApi(row), 200);
   })
   .openapi(routes.get, async (c) => {
     const { deliveryId } = c.req.valid("param");
-    const row = await findDelivery(database(c.env.DB), c.var.project.id, deliveryId);
+    const row = await findDelivery(projectDatabase(c.env, c.var.project), c.var.project.id, deliveryId);
     if (!row) throw new NotFound("delivery", deliveryId);
     return c.json(deliveryToApi(row), 200);
   })
   .openapi(routes.list, async (c) => {
     const { limit, cursor, status } = c.req.valid("query");
     const beforeId = decodeCursor(cursor);
-    const rows = await listDeliveries(database(c.env.DB), c.var.project.id, { status }, { limit: limit + 1, beforeId });
+    const rows = await listDeliveries(projectDatabase(c.env, c.var.project), c.var.project.id, { status }, { limit: limit + 1, beforeId });
     return c.json(pageOf(rows, limit, deliveryToApi), 200);
   })
   .openapi(routes.events, async (c) => {
     const { limit, cursor, kind } = c.req.valid("query");
     const afterId = decodeCursor(cursor);
-    const rows = await listEvents(database(c.env.DB), c.var.project.id, { kind }, { limit: limit + 1, afterId });
+    const rows = await listEvents(projectDatabase(c.env, c.var.project), c.var.project.id, { kind }, { limit: limit + 1, afterId });
     return c.json(pageOf(rows, limit, eventToApi), 200);
   });

@@ -7,7 +7,7 @@
  */
 import { createMiddleware } from "hono/factory";
 import { sha256Hex } from "../providers/signatures";
-import { database } from "../db/client";
+import { catalogDatabase } from "../db/shards";
 import { claimIdempotencyKey, recordIdempotentAnswer, releaseIdempotencyKey } from "../db/idempotency";
 import type { AppEnv } from "./project";
 import { problem } from "./problem";
@@ -21,7 +21,7 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   if (!KEY.test(key)) {
     return problem(400, "The Idempotency-Key header is malformed.", { errors: [{ field: "Idempotency-Key", message: "must be 1–255 visible ASCII characters (a UUID is a good choice)" }] });
   }
-  const db = database(c.env.DB);
+  const db = catalogDatabase(c.env);
   const tokenName = c.var.apiToken.name;
   const body = await c.req.text();
   const requestHash = await sha256Hex(new TextEncoder().encode(`POST ${new URL(c.req.url).pathname}\n${body}`));

@@ -3,11 +3,11 @@
  * project has seen without one. Changes are activity entries on every project of that tracker.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { database } from "../db/client";
+import { catalogDatabase, projectDatabase } from "../db/shards";
 import { listIdentities, unmappedLogins } from "../db/identities";
 import type { IdentityRow } from "../db/schema";
 import { PROVIDERS } from "../providers/types";
-import { MAX_EMAIL_LOOKUPS, putIdentities, removeIdentity, spaceOf, suggestProjectUsers } from "../sync/identities";
+import { MAX_EMAIL_LOOKUPS, putIdentitiesInAllShards, removeIdentityInAllShards, spaceOf, suggestProjectUsers } from "../sync/identities";
 import { decodeCursor, IdParam, IsoTimestamp, jsonBody, jsonContent, listOf, ListQuery, pageOf, problemResponses, ProblemSchema, ProjectIdParams } from "./common";
 import type { AppEnv } from "./project";
 import { validationHook } from "./validation";
@@ -110,22 +110,21 @@ const routes = {
 
 export const identitiesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.put, async (c) => {
-    const rows = await putIdentities(database(c.env.DB), c.req.valid("json").items, { source: "api", actor: c.var.apiToken.name });
+    const rows = await putIdentitiesInAllShards(c.env, c.req.valid("json").items, { source: "api", actor: c.var.apiToken.name });
     return c.json({ items: rows.map(identityToApi) }, 200);
   })
   .openapi(routes.list, async (c) => {
     const { limit, cursor, userId, login } = c.req.valid("query");
-    const rows = await listIdentities(database(c.env.DB), { userId, login, limit: limit + 1, afterId: decodeCursor(cursor) });
+    const rows = await listIdentities(catalogDatabase(c.env), { userId, login, limit: limit + 1, afterId: decodeCursor(cursor) });
     return c.json(pageOf(rows, limit, identityToApi), 200);
   })
   .openapi(routes.remove, async (c) => {
-    await removeIdentity(database(c.env.DB), c.req.valid("param").identityId, { source: "api", actor: c.var.apiToken.name });
+    await removeIdentityInAllShards(c.env, c.req.valid("param").identityId, { source: "api", actor: c.var.apiToken.name });
     return c.body(null, 204);
   })
   .openapi(routes.unmapped, async (c) => {
     const { limit, suggest } = c.req.valid("query");
-    const db = database(c.env.DB);
-    const items = await unmappedLogins(db, c.var.project.id, spaceOf(c.var.project), limit);
+    const items = await unmappedLogins(projectDatabase(c.env, c.var.project), c.var.project.id, spaceOf(c.var.project), limit);
     if (suggest !== "true") return c.json({ items }, 200);
     const suggestions = await suggestProjectUsers(c.env, c.var.project.id, items.map((i) => i.login));
     return c.json({ items: items.map((i) => ({ ...i, suggestedUserId: suggestions.get(i.login) ?? null })) }, 200);

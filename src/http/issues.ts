@@ -1,5 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { database, type Database } from "../db/client";
+import { type Database } from "../db/client";
+import { projectDatabase } from "../db/shards";
 import { fieldsOfRow, getIssue, listIssues } from "../db/issues";
 import type { IssueRow, ProjectRow } from "../db/schema";
 import { NotFound, ValidationFailed } from "../errors";
@@ -208,21 +209,21 @@ export const issuesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
     const { limit, cursor, ...filter } = c.req.valid("query");
     const afterId = decodeCursor(cursor);
     const updatedSince = filter.updatedSince ? new Date(filter.updatedSince).toISOString() : undefined;
-    const db = database(c.env.DB);
+    const db = projectDatabase(c.env, c.var.project);
     const rows = await listIssues(db, c.var.project.id, { ...filter, updatedSince }, { limit: limit + 1, afterId });
     const page = pageOf(rows, limit, (row) => row);
     return c.json({ items: await issuesForApi(db, c.var.project, page.items), nextCursor: page.nextCursor }, 200);
   })
   .openapi(routes.get, async (c) => {
     const { issueId } = c.req.valid("param");
-    const db = database(c.env.DB);
+    const db = projectDatabase(c.env, c.var.project);
     const row = await getIssue(db, c.var.project.id, issueId);
     if (!row) throw new NotFound("issue", issueId);
     c.header("ETag", etagOf(row));
     return c.json((await issuesForApi(db, c.var.project, [row]))[0]!, 200);
   })
   .openapi(routes.create, async (c) => {
-    const db = database(c.env.DB);
+    const db = projectDatabase(c.env, c.var.project);
     const input = await withAssigneeLogins(db, c.var.project, c.req.valid("json"), []);
     const row = await createLocalIssue(c.env, db, c.var.project, input, { source: "api", actor: c.var.apiToken.name });
     c.header("ETag", etagOf(row));
@@ -230,7 +231,7 @@ export const issuesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
   })
   .openapi(routes.update, async (c) => {
     const { issueId } = c.req.valid("param");
-    const db = database(c.env.DB);
+    const db = projectDatabase(c.env, c.var.project);
     const input = c.req.valid("json");
     const ifMatch = c.req.valid("header")["if-match"];
     let current: string[] = [];
@@ -246,7 +247,7 @@ export const issuesRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
   })
   .openapi(routes.close, async (c) => {
     const { issueId } = c.req.valid("param");
-    const db = database(c.env.DB);
+    const db = projectDatabase(c.env, c.var.project);
     const row = await editIssue(c.env, db, c.var.project, issueId, { state: "closed" }, { source: "api", actor: c.var.apiToken.name });
     return c.json((await issuesForApi(db, c.var.project, [row]))[0]!, 200);
   });

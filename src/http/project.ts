@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import { database } from "../db/client";
+import { projectDatabaseById } from "../db/shards";
 import { getProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
 import type { Env } from "../env";
@@ -16,7 +16,7 @@ export type AppEnv = { Bindings: Env; Variables: { project: ProjectRow; apiToken
 export const loadProject = createMiddleware<AppEnv>(async (c, next) => {
   const projectId = c.req.param("projectId");
   if (projectId === undefined) return next();
-  const project = await getProject(database(c.env.DB), projectId);
+  const project = await getProject(await projectDatabaseById(c.env, projectId), projectId);
   if (!project) throw new NotFound("project", projectId);
   c.set("project", project);
   await next();

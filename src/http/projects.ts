@@ -1,6 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { database } from "../db/client";
-import { deleteProject, listProjects } from "../db/projects";
+import { deleteProject } from "../db/projects";
+import { forgetProject, listProjectsOfAllShards, projectDatabase } from "../db/shards";
 import type { ProjectRow } from "../db/schema";
 import { NotFound, type FieldError } from "../errors";
 import { nowIso } from "../ids";
@@ -36,6 +36,7 @@ export const ProjectSchema = z
     lastIncrementalSyncAt: IsoTimestamp.nullable(),
     lastFullSyncAt: IsoTimestamp.nullable(),
     lastError: z.string().nullable(),
+    shard: z.number().int().openapi({ description: "The D1 database holding the project's rows (0: `DB`, n: `DB_SHARD_n`)" }),
     ...SettingsSchemaFields,
   })
   .openapi("Project");
@@ -64,6 +65,7 @@ export function projectToApi(p: ProjectRow, warnings?: FieldError[]): z.infer<ty
     lastIncrementalSyncAt: p.lastIncrementalSyncAt,
     lastFullSyncAt: p.lastFullSyncAt,
     lastError: p.lastError,
+    shard: p.shard,
   };
 }
 
@@ -154,7 +156,7 @@ const routes = {
 export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.create, async (c) => {
     const options = c.req.valid("query");
-    const created = await createProject(c.env, database(c.env.DB), c.req.valid("json"), { source: "api", actor: c.var.apiToken.name }, {
+    const created = await createProject(c.env, c.req.valid("json"), { source: "api", actor: c.var.apiToken.name }, {
       testConnection: options.testConnection === "true",
       startImport: options.startImport === "true",
     });
@@ -162,14 +164,14 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
   })
   .openapi(routes.list, async (c) => {
     const { limit, cursor } = c.req.valid("query");
-    const rows = await listProjects(database(c.env.DB), { limit: limit + 1, afterId: decodeCursor(cursor) });
+    const rows = await listProjectsOfAllShards(c.env, { limit: limit + 1, afterId: decodeCursor(cursor) });
     return c.json(pageOf(rows, limit, projectToApi), 200);
   })
   .openapi(routes.get, async (c) => c.json(projectToApi(c.var.project), 200))
   .openapi(routes.update, async (c) => {
     const { projectId } = c.req.valid("param");
     const input = c.req.valid("json");
-    const db = database(c.env.DB);
+    const db = projectDatabase(c.env, c.var.project);
     const query = c.req.valid("query");
     if (query.dryRun === "true") return c.json({ dryRun: true as const, ...(await previewProjectChange(c.env, db, c.var.project, input)) }, 200);
     const { project, warnings } = await changeProject(c.env, db, c.var.project, input, { source: "api", actor: c.var.apiToken.name }, { testConnection: query.testConnection === "true" });
@@ -178,8 +180,9 @@ export const projectsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
   })
   .openapi(routes.remove, async (c) => {
     const { projectId } = c.req.valid("param");
-    const deleted = await deleteProject(database(c.env.DB), projectId, projectDeletedActivity(c.var.project, { source: "api", actor: c.var.apiToken.name }, nowIso()));
+    const deleted = await deleteProject(projectDatabase(c.env, c.var.project), projectId, projectDeletedActivity(c.var.project, { source: "api", actor: c.var.apiToken.name }, nowIso()));
     forgetEdgeProject(projectId);
     if (!deleted) throw new NotFound("project", projectId);
+    await forgetProject(c.env, projectId);
     return c.body(null, 204);
   });

@@ -3,7 +3,8 @@
  * branches, commits) and its manual links. Reads only, except manual links.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { database } from "../db/client";
+import type { Database } from "../db/client";
+import { projectDatabase } from "../db/shards";
 import { getIssue } from "../db/issues";
 import { linksOfPullRequests, listPullRequests } from "../db/pull-requests";
 import type { PullRequestRow } from "../db/schema";
@@ -128,7 +129,7 @@ const routes = {
   }),
 };
 
-async function developmentOfIssue(db: ReturnType<typeof database>, projectId: string, issueId: string): Promise<Development> {
+async function developmentOfIssue(db: Database, projectId: string, issueId: string): Promise<Development> {
   const issue = await getIssue(db, projectId, issueId);
   if (!issue) throw new NotFound("issue", issueId);
   return (await developmentOf(db, projectId, [issue])).get(issue.id)!;
@@ -155,7 +156,7 @@ function toApi(row: PullRequestRow, issues: z.infer<typeof PullRequestSchema>["i
 export const pullRequestsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
   .openapi(routes.list, async (c) => {
     const { limit, cursor, state, updatedSince } = c.req.valid("query");
-    const db = database(c.env.DB);
+    const db = projectDatabase(c.env, c.var.project);
     const rows = await listPullRequests(
       db,
       c.var.project.id,
@@ -167,16 +168,16 @@ export const pullRequestsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validat
   })
   .openapi(routes.development, async (c) => {
     const { issueId } = c.req.valid("param");
-    return c.json(developmentToApi(await developmentOfIssue(database(c.env.DB), c.var.project.id, issueId)), 200);
+    return c.json(developmentToApi(await developmentOfIssue(projectDatabase(c.env, c.var.project), c.var.project.id, issueId)), 200);
   })
   .openapi(routes.addLink, async (c) => {
     const { issueId } = c.req.valid("param");
-    const db = database(c.env.DB);
+    const db = projectDatabase(c.env, c.var.project);
     await addManualLink(db, c.var.project, issueId, c.req.valid("json"), { source: "api", actor: c.var.apiToken.name });
     return c.json(developmentToApi(await developmentOfIssue(db, c.var.project.id, issueId)), 201);
   })
   .openapi(routes.removeLink, async (c) => {
     const { issueId, linkId } = c.req.valid("param");
-    await removeManualLink(database(c.env.DB), c.var.project, issueId, linkId, { source: "api", actor: c.var.apiToken.name });
+    await removeManualLink(projectDatabase(c.env, c.var.project), c.var.project, issueId, linkId, { source: "api", actor: c.var.apiToken.name });
     return c.body(null, 204);
   });

@@ -5,7 +5,7 @@
  * and rotate-secret.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { database } from "../db/client";
+import { catalogDatabase } from "../db/shards";
 import type { EventAttemptRow, EventDeliveryRow, SubscriptionRow } from "../db/schema";
 import { getDelivery, listAttempts, listDeliveries, listSubscriptions } from "../db/subscriptions";
 import { eventDispatcher } from "../durable/events-client";
@@ -300,7 +300,7 @@ export const subscriptionsRouter = new OpenAPIHono<AppEnv>({ defaultHook: valida
   })
   .openapi(routes.list, async (c) => {
     const { limit, cursor } = c.req.valid("query");
-    const rows = await listSubscriptions(database(c.env.DB), { limit: limit + 1, afterId: decodeCursor(cursor) });
+    const rows = await listSubscriptions(catalogDatabase(c.env), { limit: limit + 1, afterId: decodeCursor(cursor) });
     return c.json(pageOf(rows, limit, subscriptionToApi), 200);
   })
   .openapi(routes.get, async (c) => c.json(subscriptionToApi(await requireSubscription(c.env, c.req.valid("param").subscriptionId)), 200))
@@ -328,12 +328,12 @@ export const subscriptionsRouter = new OpenAPIHono<AppEnv>({ defaultHook: valida
     const { subscriptionId } = c.req.valid("param");
     const { limit, cursor, status } = c.req.valid("query");
     await requireSubscription(c.env, subscriptionId);
-    const rows = await listDeliveries(database(c.env.DB), subscriptionId, { status }, { limit: limit + 1, beforeId: decodeCursor(cursor) });
+    const rows = await listDeliveries(catalogDatabase(c.env), subscriptionId, { status }, { limit: limit + 1, beforeId: decodeCursor(cursor) });
     return c.json(pageOf(rows, limit, (r) => deliveryToApi(r)), 200);
   })
   .openapi(routes.delivery, async (c) => {
     const { subscriptionId, deliveryId } = c.req.valid("param");
-    const db = database(c.env.DB);
+    const db = catalogDatabase(c.env);
     const row = await getDelivery(db, subscriptionId, deliveryId);
     if (!row) throw new NotFound("delivery", deliveryId);
     const attempts = await listAttempts(db, [row.id]);

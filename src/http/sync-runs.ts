@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { database } from "../db/client";
+import { findInShards, projectDatabase } from "../db/shards";
 import { listConflicts } from "../db/conflicts";
 import type { ConflictRow, SyncRunRow } from "../db/schema";
 import { getRun, listRuns } from "../db/sync-runs";
@@ -340,17 +340,18 @@ export const syncRunsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
   .openapi(routes.listRuns, async (c) => {
     const { limit, cursor } = c.req.valid("query");
     const beforeId = decodeCursor(cursor);
-    const rows = await listRuns(database(c.env.DB), c.var.project.id, { limit: limit + 1, beforeId });
+    const rows = await listRuns(projectDatabase(c.env, c.var.project), c.var.project.id, { limit: limit + 1, beforeId });
     return c.json(pageOf(rows, limit, runToApi), 200);
   })
   .openapi(routes.getRun, async (c) => {
     const { runId } = c.req.valid("param");
-    const run = await getRun(database(c.env.DB), runId);
+    // Named without its project: looked up in every shard (run ids are unique across them).
+    const run = await findInShards(c.env, (db) => getRun(db, runId));
     if (!run) throw new NotFound("sync run", runId);
     return c.json(runToApi(run), 200);
   })
   .openapi(routes.status, async (c) => {
-    const db = database(c.env.DB);
+    const db = projectDatabase(c.env, c.var.project);
     const now = Date.now();
     const [status, credential] = await Promise.all([syncStatus(db, c.var.project, now), credentialStatus(c.env, db, c.var.project, now)]);
     return c.json(statusToApi(status, credential, now), 200);
@@ -358,6 +359,6 @@ export const syncRunsRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationH
   .openapi(routes.conflicts, async (c) => {
     const { limit, cursor, issueId } = c.req.valid("query");
     const beforeId = decodeCursor(cursor);
-    const rows = await listConflicts(database(c.env.DB), c.var.project.id, { issueId }, { limit: limit + 1, beforeId });
+    const rows = await listConflicts(projectDatabase(c.env, c.var.project), c.var.project.id, { issueId }, { limit: limit + 1, beforeId });
     return c.json(pageOf(rows, limit, conflictToApi), 200);
   });

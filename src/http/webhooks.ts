@@ -6,7 +6,7 @@
  * the project's Durable Object runs after it (waitUntil), with the queue and the cron sweep behind it.
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { database } from "../db/client";
+import { projectDatabaseById } from "../db/shards";
 import { encodePayload, insertDeliveryIfProjectCurrent, type DeliveryStatus } from "../db/deliveries";
 import type { Env } from "../env";
 import { newId, nowIso } from "../ids";
@@ -162,7 +162,7 @@ webhooksRouter.post("/:provider/:projectId", async (c) => {
   const declared = c.req.header("content-length");
   if (declared !== undefined && Number(declared) > MAX_WEBHOOK_BODY) return tooLarge();
 
-  const db = database(c.env.DB);
+  const db = await projectDatabaseById(c.env, projectId);
   let project = await edgeProject(c.env, db, projectId);
   if (!project || project.provider !== provider) return notFound();
 

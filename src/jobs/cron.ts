@@ -1,4 +1,4 @@
-import { database } from "../db/client";
+import { allShardDatabases, catalogDatabase } from "../db/shards";
 import { listEnabledProjectIds } from "../db/projects";
 import { listEnabledSubscriptionIds } from "../db/subscriptions";
 import type { Env } from "../env";
@@ -30,20 +30,22 @@ export interface CronResult {
  */
 export async function dispatchCron(cron: string, env: Env): Promise<CronResult> {
   const mode = cron === CRON_FULL ? "full" : "incremental";
-  const db = database(env.DB);
   let projects = 0;
   let sends = 0;
-  let afterId: string | null = null;
-  for (;;) {
-    const ids = await listEnabledProjectIds(db, { limit: PROJECT_PAGE, afterId });
-    sends += await enqueueSyncRuns(env, ids, mode, "cron");
-    projects += ids.length;
-    if (ids.length < PROJECT_PAGE) break;
-    afterId = ids[ids.length - 1]!;
+  // Every shard's projects (a sync job names only the project; its consumer finds the shard).
+  for (const { db } of allShardDatabases(env)) {
+    let afterId: string | null = null;
+    for (;;) {
+      const ids = await listEnabledProjectIds(db, { limit: PROJECT_PAGE, afterId });
+      sends += await enqueueSyncRuns(env, ids, mode, "cron");
+      projects += ids.length;
+      if (ids.length < PROJECT_PAGE) break;
+      afterId = ids[ids.length - 1]!;
+    }
   }
   const resentPushes = mode === "incremental" ? await resendStalePushes(env) : 0;
   const resentDeliveries = mode === "incremental" ? await resendStaleDeliveries(env) : 0;
-  const subscriptionIds = mode === "incremental" ? await listEnabledSubscriptionIds(db) : [];
+  const subscriptionIds = mode === "incremental" ? await listEnabledSubscriptionIds(catalogDatabase(env)) : [];
   if (subscriptionIds.length > 0) await enqueueEventWakes(env, subscriptionIds);
   const pruned = mode === "full" ? await pruneHistory(env) : null;
   return { mode, projects, sends, resentPushes, resentDeliveries, wokenSubscriptions: subscriptionIds.length, pruned };

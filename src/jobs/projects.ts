@@ -11,6 +11,7 @@ import type { Database } from "../db/client";
 import { appRepositoryOfProject, unlinkProject } from "../db/credentials";
 import { hasLinkedIssues } from "../db/issues";
 import { insertProject, updateProject, type NewProject } from "../db/projects";
+import { placeProject, projectDatabase, shardExists, shardNumbers } from "../db/shards";
 import type { ProjectRow } from "../db/schema";
 import type { Env } from "../env";
 import { NotFound, StateConflict, Unprocessable, ValidationFailed, type FieldError } from "../errors";
@@ -108,6 +109,12 @@ export const CreateProject = z
     milestonePolicy: SettingsFields.milestonePolicy.optional(),
     scope: SettingsFields.scope.optional(),
     fieldDirections: SettingsFields.fieldDirections.optional(),
+    shard: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .openapi({ description: "The D1 database the project's rows live in (0: `DB`, n: `DB_SHARD_n`); fixed at creation; default 0" }),
   })
   .openapi("CreateProject");
 export const UpdateProject = z.strictObject(ProjectFields).partial().openapi("UpdateProject");
@@ -238,7 +245,7 @@ async function assertConnects(input: { provider: Provider; apiBaseUrl: string; r
 }
 
 /** Registers a project (validation, secrets sealed to their origin, the activity entry). */
-export async function createProject(env: Env, db: Database, input: CreateProjectInput, origin: ActivityOrigin, options: CreateOptions = {}): Promise<CreatedProject> {
+export async function createProject(env: Env, input: CreateProjectInput, origin: ActivityOrigin, options: CreateOptions = {}): Promise<CreatedProject> {
   const app = githubAppConfig(env);
   // An App project without apiBaseUrl talks to the App's own API base.
   const apiBaseUrl = input.apiBaseUrl ?? (input.installationId !== undefined && app ? app.apiBaseUrl : DEFAULT_API_BASE_URL[input.provider] ?? undefined);
@@ -248,6 +255,8 @@ export async function createProject(env: Env, db: Database, input: CreateProject
   const settings = settingsPatch(input);
   const settingsCheck = checkSettings(input.syncDirection, { ...settingsOf({}), ...settings });
   const errors = [...checked.errors, ...auth.errors, ...internalNotesErrors(input.provider, input.gitlabInternalNotes ?? false), ...settingsCheck.invalid];
+  const shard = input.shard ?? 0;
+  if (!shardExists(env, shard)) errors.push({ field: "shard", message: `no such shard; this Worker binds ${shardNumbers(env).join(", ")}` });
   if (errors.length) throw new ValidationFailed(errors);
   assertAppBase(app, auth.installationId, checked.apiBaseUrl);
   if (settingsCheck.unprocessable.length) throw new Unprocessable(settingsCheck.unprocessable);
@@ -276,11 +285,14 @@ export async function createProject(env: Env, db: Database, input: CreateProject
     tokenEnc: input.token !== undefined ? await sealProjectSecret(env.TOKEN_ENCRYPTION_KEY, id, "token", input.token, apiOrigin) : "",
     webhookSecretEnc: await sealProjectSecret(env.TOKEN_ENCRYPTION_KEY, id, "webhookSecret", input.webhookSecret ?? randomSecret(), apiOrigin),
     installationId: auth.installationId,
+    shard,
     ...settingsColumns(settings),
     createdAt: now,
     updatedAt: now,
   };
-  const row = await insertProject(db, fields, projectCreatedActivity({ ...NEW_PROJECT_DEFAULTS, ...fields }, origin, now));
+  // The directory entry first: a project row is never in a shard the directory does not name.
+  await placeProject(env, id, shard);
+  const row = await insertProject(projectDatabase(env, fields), fields, projectCreatedActivity({ ...NEW_PROJECT_DEFAULTS, ...fields }, origin, now));
   const importRunId = options.startImport && row.syncEnabled ? (await startSync(env, row, "full")).runId : null;
   return { project: row, warnings: settingsCheck.warnings, importRunId };
 }

@@ -1,4 +1,5 @@
-import { database, type Database } from "../db/client";
+import type { Database } from "../db/client";
+import { allShardDatabases } from "../db/shards";
 import { deleteDoneOutbox, deleteEvents, deleteFinishedRuns, deleteOldActivity, deleteOldAppDeliveries, deleteProcessedDeliveries } from "../db/history";
 import { pruneIdempotencyKeys } from "../db/idempotency";
 import { deleteOldFreshness } from "../db/freshness";
@@ -37,9 +38,18 @@ export interface PruneResult {
   freshness: number;
 }
 
-/** Deletes finished history older than its retention, oldest first, in bounded chunks. */
+/** Deletes finished history older than its retention, oldest first, in bounded chunks, in every shard. */
 export async function pruneHistory(env: Env, now: number = Date.now()): Promise<PruneResult> {
-  const db = database(env.DB);
+  const total: PruneResult = { syncRuns: 0, deliveries: 0, events: 0, outbox: 0, activity: 0, appDeliveries: 0, idempotencyKeys: 0, freshness: 0 };
+  for (const { db } of allShardDatabases(env)) {
+    const pruned = await pruneShard(db, now);
+    for (const k of Object.keys(total) as (keyof PruneResult)[]) total[k] += pruned[k];
+  }
+  return total;
+}
+
+/** One shard's pruning (idempotency keys live in the catalog only: elsewhere that delete finds nothing). */
+async function pruneShard(db: Database, now: number): Promise<PruneResult> {
   const before = (days: number) => idFloor(now - days * DAY_MS);
   const prune = async (deleteChunk: (db: Database, before: string, limit: number) => Promise<number>, cutoff: string): Promise<number> => {
     let total = 0;

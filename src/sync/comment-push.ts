@@ -16,7 +16,7 @@
  * - Creates are paced with the project's issue creates (GitHub's secondary limit counts both).
  */
 import type { ActivityEntry } from "../db/activity";
-import { database } from "../db/client";
+import { projectDatabaseById } from "../db/shards";
 import {
   closeCommentOutbox,
   deferCommentPush,
@@ -282,7 +282,7 @@ function failureEntry(ctx: SyncContext, comment: CommentRow, kind: ActivityEntry
 
 /** Dead letter: retries exhausted; the row fails and the comment shows why. */
 export async function recordCommentPushFailure(env: Env, projectId: string, commentId: string, error: string): Promise<void> {
-  const db = database(env.DB);
+  const db = await projectDatabaseById(env, projectId);
   const row = await getCommentOutboxRow(db, commentId);
   if (!row || row.status !== "pending") return;
   const reason = row.lastError ? `push failed (${error}): ${row.lastError}` : `push failed: ${error}`;

@@ -1,5 +1,6 @@
 import type { ActivityOrigin } from "../db/activity";
-import { database, type Database } from "../db/client";
+import { type Database } from "../db/client";
+import { projectDatabaseById } from "../db/shards";
 import { getProject } from "../db/projects";
 import type { ProjectRow } from "../db/schema";
 import type { Env } from "../env";
@@ -21,7 +22,7 @@ export interface SyncContext {
 }
 
 export async function loadSyncContext(env: Env, projectId: string): Promise<SyncContext> {
-  const db = database(env.DB);
+  const db = await projectDatabaseById(env, projectId);
   const project = await getProject(db, projectId);
   if (!project) throw new NotFound("project", projectId);
   const credential = await openCredential(env, db, project);

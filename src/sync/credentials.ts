@@ -16,7 +16,8 @@
  */
 import { decryptSecret, encryptSecret, hmacHex, isOriginBound, openProjectSecret, sealProjectSecret, SecretOriginMismatch } from "../crypto";
 import type { ActivityKind } from "../db/activity";
-import { database, type Database } from "../db/client";
+import { type Database } from "../db/client";
+import { projectDatabase } from "../db/shards";
 import { readStreamLimited } from "../streams";
 import { rebindProjectToken } from "../db/projects";
 import {
@@ -157,7 +158,7 @@ export async function credentialOf(env: Env, project: ProjectRow): Promise<NewCr
   if (project.installationId !== null) {
     return { ...installationCredential(project.apiBaseUrl, project.installationId), provider: project.provider, token: null };
   }
-  const token = await openTrackerToken(env, database(env.DB), project);
+  const token = await openTrackerToken(env, projectDatabase(env, project), project);
   return {
     // Keyed: an unsalted hash of a token would let anyone who reads the table test guesses offline.
     id: `token:${await hmacHex(env.TOKEN_ENCRYPTION_KEY, "credential-id", `${project.provider}\n${project.apiBaseUrl}\n${token}`)}`,

@@ -4,7 +4,7 @@
  * full snapshot asks for a soon incremental run instead, and polling remains the truth.
  */
 import { INLINE_TEXT_BYTES, utf8Bytes } from "../db/bytes";
-import { database } from "../db/client";
+import { projectDatabaseById } from "../db/shards";
 import { decodePayload, finishDelivery, finishDeliveryWithEvent, getDelivery, markDeliveryFailed, recordAttemptError } from "../db/deliveries";
 import { getIssueByExternalId } from "../db/issues";
 import { tombstoneOf } from "../db/tombstones";
@@ -202,7 +202,7 @@ async function recordAndRethrow(ctx: SyncContext, row: DeliveryRow, err: unknown
  * the deliveries list and the project status) and an incremental run fetches what it announced.
  */
 export async function recordDeliveryFailure(env: Env, projectId: string, deliveryRowId: string, error: string): Promise<void> {
-  const marked = await markDeliveryFailed(database(env.DB), projectId, deliveryRowId, error.slice(0, 500), nowIso());
+  const marked = await markDeliveryFailed(await projectDatabaseById(env, projectId), projectId, deliveryRowId, error.slice(0, 500), nowIso());
   if (!marked) return;
   log.error("webhook delivery failed for good", { projectId, deliveryRowId, error: error.slice(0, 200) });
   await requestSoonIncremental(env, projectId);

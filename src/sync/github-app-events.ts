@@ -6,7 +6,8 @@
  * credential or repository row says why), unsuspending or adding the repository again resumes them.
  */
 import type { ActivityEntry, ActivityKind } from "../db/activity";
-import { database, type Database } from "../db/client";
+import type { Database } from "../db/client";
+import { allShardDatabases } from "../db/shards";
 import {
   adoptReinstalledProjects,
   appDeliverySeen,
@@ -55,8 +56,28 @@ export type AppDeliveryResult =
   /** GitHub could not confirm what the delivery says (network, 5xx): nothing applied or recorded, so a redelivery is. */
   | { status: "unavailable"; error: string };
 
+/**
+ * Each shard keeps its own copy of the App's rows (credential, repositories, seen deliveries) for
+ * its projects, so the delivery is applied in every shard; GitHub is asked to confirm an
+ * installation change once. One answer for all: the most urgent shard's (see `RESULT_ORDER`).
+ */
 export async function receiveAppDelivery(env: Env, input: AppDeliveryInput): Promise<AppDeliveryResult> {
-  const db = database(env.DB);
+  let confirmation: ReturnType<typeof confirmInstallationChangeOnce> | undefined;
+  const confirm: typeof confirmInstallationChangeOnce = (e, action, installationId) => (confirmation ??= confirmInstallationChangeOnce(e, action, installationId));
+  const results: AppDeliveryResult[] = [];
+  for (const { db } of allShardDatabases(env)) results.push(await receiveAppDeliveryIn(env, db, input, confirm));
+  return results.reduce((a, b) => (RESULT_ORDER.indexOf(b.status) < RESULT_ORDER.indexOf(a.status) ? b : a));
+}
+
+/** Which shard's answer wins: a shard that could not apply it, then one that did, then the rest. */
+const RESULT_ORDER: readonly AppDeliveryResult["status"][] = ["unavailable", "failed", "too_large", "accepted", "duplicate", "ignored"];
+
+async function receiveAppDeliveryIn(
+  env: Env,
+  db: Database,
+  input: AppDeliveryInput,
+  confirmInstallationChange: (env: Env, action: string, installationId: number) => ReturnType<typeof confirmInstallationChangeOnce>,
+): Promise<AppDeliveryResult> {
   const delivery = parseAppDelivery(input.event, input.payload);
   const now = nowIso();
   switch (delivery.kind) {
@@ -101,7 +122,7 @@ export async function receiveAppDelivery(env: Env, input: AppDeliveryInput): Pro
  * (`GET /app/installations/{id}`), so only a change GitHub confirms is applied. Other actions
  * pause nothing and need no confirmation.
  */
-async function confirmInstallationChange(
+async function confirmInstallationChangeOnce(
   env: Env,
   action: string,
   installationId: number,

@@ -17,10 +17,11 @@ import {
   type TrackerSpace,
 } from "../db/identities";
 import type { IdentityRow, ProjectRow } from "../db/schema";
+import { allShardDatabases } from "../db/shards";
+import type { Env } from "../env";
 import { NotFound, Unprocessable } from "../errors";
 import { newId, nowIso } from "../ids";
 import { loadSyncContext } from "./context";
-import type { Env } from "../env";
 import { originOf } from "../providers/endpoints";
 import { RateLimitedError, TrackerError, type Tracker } from "../providers/types";
 
@@ -78,7 +79,34 @@ async function mappingActivity(
 }
 
 /** Bulk upsert: validates every item first (422 naming `items.i.<field>`), then writes them in one batch. */
-export async function putIdentities(db: Database, items: readonly IdentityInput[], origin: ActivityOrigin): Promise<IdentityRow[]> {
+/**
+ * Identities are kept in every shard (each project's reads join them with its own issues), with the
+ * same ids everywhere: the catalog's write decides the ids, every other shard takes them.
+ */
+export async function putIdentitiesInAllShards(env: Env, items: readonly IdentityInput[], origin: ActivityOrigin): Promise<IdentityRow[]> {
+  const [catalog, ...others] = allShardDatabases(env);
+  const rows = await putIdentities(catalog!.db, items, origin);
+  const ids = new Map(rows.map((r) => [identityKey(r), r.id]));
+  for (const { db } of others) await putIdentities(db, items, origin, ids);
+  return rows;
+}
+
+/** Removes the identity from every shard (the catalog decides whether it exists). */
+export async function removeIdentityInAllShards(env: Env, id: string, origin: ActivityOrigin): Promise<void> {
+  const [catalog, ...others] = allShardDatabases(env);
+  await removeIdentity(catalog!.db, id, origin);
+  for (const { db } of others) {
+    await removeIdentity(db, id, origin).catch((err: unknown) => {
+      if (!(err instanceof NotFound)) throw err;
+    });
+  }
+}
+
+function identityKey(r: { provider: string; trackerOrigin: string; login: string }): string {
+  return `${r.provider}\u0000${r.trackerOrigin}\u0000${r.login}`;
+}
+
+export async function putIdentities(db: Database, items: readonly IdentityInput[], origin: ActivityOrigin, ids?: ReadonlyMap<string, string>): Promise<IdentityRow[]> {
   const errors: { field: string; message: string }[] = [];
   const seen = new Map<string, number>();
   const normalized = items.map((item, i) => {
@@ -104,7 +132,7 @@ export async function putIdentities(db: Database, items: readonly IdentityInput[
     const existing = new Map((await identitiesByLogin(db, space, group.map((g) => g.login))).map((r) => [r.login, r]));
     for (const g of group) {
       writes.push({
-        id: existing.get(g.login)?.id ?? newId(),
+        id: existing.get(g.login)?.id ?? ids?.get(identityKey(g)) ?? newId(),
         userId: g.userId,
         provider: g.provider,
         trackerOrigin: g.trackerOrigin,

@@ -20,7 +20,7 @@
  *   pacing) to the reset time. The queue message is retried then, never slept on.
  */
 import type { ActivityEntry } from "../db/activity";
-import { database } from "../db/client";
+import { projectDatabaseById } from "../db/shards";
 import { fieldsOfRow, fieldsToColumns, getIssue, getIssueByExternalId } from "../db/issues";
 import {
   closeOutbox,
@@ -340,7 +340,7 @@ async function applyDeletionPolicy(ctx: SyncContext, issue: IssueRow, gone: Gone
  * fails and the issue shows the reason (syncState "error", syncError) through the API.
  */
 export async function recordPushFailure(env: Env, projectId: string, issueId: string, error: string): Promise<void> {
-  const db = database(env.DB);
+  const db = await projectDatabaseById(env, projectId);
   const row = await getOutboxRow(db, issueId);
   if (!row || row.status !== "pending") return;
   const reason = row.lastError ? `push failed (${error}): ${row.lastError}` : `push failed: ${error}`;

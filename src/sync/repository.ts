@@ -5,7 +5,7 @@
  * A 404 on the repository itself means the token lost access: recorded for status, never treated
  * as a deletion.
  */
-import { database } from "../db/client";
+import { projectDatabase } from "../db/shards";
 import { recordAccessLost, recordRepositoryFound } from "../db/projects";
 import type { Env } from "../env";
 import { StateConflict } from "../errors";
@@ -91,7 +91,7 @@ export async function assertSameRepository(
   project: ProjectRow,
   next: { apiBaseUrl: string; repository: string; token: string | undefined },
 ): Promise<void> {
-  const credential = await openCredential(env, database(env.DB), project);
+  const credential = await openCredential(env, projectDatabase(env, project), project);
   const read = async (config: Pick<TrackerConfig, "apiBaseUrl" | "repository" | "token" | "fetch" | "actorLogin">): Promise<string | null> => {
     try {
       const found = await createTracker({ provider: project.provider, ...config }).getRepository();

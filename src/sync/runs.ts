@@ -18,7 +18,8 @@
  * - The cursor advances only when the run has stored everything up to it; the next incremental run
  *   re-reads an overlap window before it, deduplicated on (external id, updated_at).
  */
-import { database, type Database } from "../db/client";
+import { type Database } from "../db/client";
+import { projectDatabaseById } from "../db/shards";
 import { listUnseenLinked, markSeen } from "../db/issues";
 import { getProject } from "../db/projects";
 import type { SyncRunRow } from "../db/schema";
@@ -89,7 +90,7 @@ function initialCheckpoint(mode: RunMode, cursor: string | null): Checkpoint {
  * incremental run: its listing restarts from the beginning, its counters are kept.
  */
 export async function requestRun(env: Env, projectId: string, mode: RunMode, trigger: RunTrigger): Promise<{ runId: string; joined: boolean }> {
-  const db = database(env.DB);
+  const db = await projectDatabaseById(env, projectId);
   const active = await getActiveRun(db, projectId);
   if (active) {
     if (mode === "full" && active.mode === "incremental") {
@@ -128,7 +129,7 @@ export async function requestRun(env: Env, projectId: string, mode: RunMode, tri
  * null when there is nothing left to do.
  */
 export async function runStep(env: Env, projectId: string, now: () => number = Date.now, carry?: PageCarry): Promise<{ nextStepAt: string | null }> {
-  const db = database(env.DB);
+  const db = await projectDatabaseById(env, projectId);
   const run = await getActiveRun(db, projectId);
   if (!run) return { nextStepAt: null };
   if (run.resumeAt && Date.parse(run.resumeAt) > now()) return { nextStepAt: run.resumeAt };

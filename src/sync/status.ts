@@ -1,7 +1,7 @@
 import type { Database } from "../db/client";
 import { commentCounts } from "../db/comments";
 import { countConflicts } from "../db/conflicts";
-import { credentialsByIds, emptyHealth, listAllProjects, readHealth, type CredentialTroubles } from "../db/health";
+import { credentialsByIds, emptyHealth, listAllProjects, readHealth, type CredentialTroubles, type ProjectHealth } from "../db/health";
 import { freshnessSummary } from "../db/freshness";
 import { countBySyncState, countWithSyncWarnings } from "../db/issues";
 import type { CredentialRow, ProjectRow, SyncRunRow } from "../db/schema";
@@ -123,19 +123,31 @@ export interface Overview {
 }
 
 /**
- * The overview: every project's chip from one batch of aggregate statements, filtered, sorted and
- * paged here; credentials (rate limits) read for the page's rows only. A fixed number of D1
- * statements whatever the number of projects.
+ * The overview: every project's chip from one batch of aggregate statements per shard (`dbs`: every
+ * shard's database), filtered, sorted and paged here; credentials (rate limits) read for the page's
+ * rows only, each from its project's shard. A fixed number of D1 statements per shard whatever the
+ * number of projects.
  */
-export async function overview(env: Env, db: Database, query: OverviewQuery, now: number = Date.now()): Promise<Overview> {
-  const [projects, { health, troubles }] = await Promise.all([listAllProjects(db), readHealth(db, null)]);
-  const paused = await pausedReasons(env, projects, troubles);
-  const all = projects.map((p) => {
-    const summary = summarize(p, health.get(p.id) ?? emptyHealth(), now);
-    const pausedReason = paused.get(p.id) ?? null;
-    const chip = chipOf(summary, now, pausedReason);
-    return { summary, chip, chipReason: chipReasonOf(chip, summary, now, pausedReason) };
-  });
+export async function overview(env: Env, dbs: readonly Database[], query: OverviewQuery, now: number = Date.now()): Promise<Overview> {
+  const shards = await Promise.all(
+    dbs.map(async (db) => {
+      // A shard without projects costs its one listing statement, not the aggregates.
+      const projects = await listAllProjects(db);
+      const { health, troubles } = projects.length > 0 ? await readHealth(db, null) : { health: new Map<string, ProjectHealth>(), troubles: NO_TROUBLES };
+      return { db, projects, health, troubles, paused: await pausedReasons(env, projects, troubles) };
+    }),
+  );
+  const projects = shards.flatMap((s) => s.projects);
+  const all = shards.flatMap((s) =>
+    s.projects.map((p) => {
+      const summary = summarize(p, s.health.get(p.id) ?? emptyHealth(), now);
+      const pausedReason = s.paused.get(p.id) ?? null;
+      const chip = chipOf(summary, now, pausedReason);
+      return { summary, chip, chipReason: chipReasonOf(chip, summary, now, pausedReason), shard: s };
+    }),
+  );
+  // Each shard's list is in name order: the merged list is too.
+  all.sort((a, b) => cmp(a.summary.project.name, b.summary.project.name) || cmp(a.summary.project.id, b.summary.project.id));
   const byChip = Object.fromEntries(CHIPS.map((c) => [c, 0])) as Record<Chip, number>;
   for (const r of all) byChip[r.chip]++;
   const needle = query.q?.trim().toLowerCase() ?? "";
@@ -156,13 +168,22 @@ export async function overview(env: Env, db: Database, query: OverviewQuery, now
     const id = p.installationId !== null ? `app:${p.apiBaseUrl}#${p.installationId}` : await credentialIdOf(env, p);
     if (id) ids.set(p.id, id);
   }
-  const rows = new Map((await credentialsByIds(db, [...ids.values()])).map((c) => [c.id, c]));
+  // A shared credential has a row in each shard that uses it: read it from the project's own shard.
+  const rowsOf = new Map(
+    await Promise.all(
+      shards.map(async (s) => {
+        const wanted = slice.filter((r) => r.shard === s).flatMap((r) => ids.get(r.summary.project.id) ?? []);
+        const found = wanted.length > 0 ? await credentialsByIds(s.db, [...new Set(wanted)]) : [];
+        return [s, new Map(found.map((c) => [c.id, c]))] as const;
+      }),
+    ),
+  );
   return {
-    rows: slice.map((r) => {
+    rows: slice.map(({ shard, ...r }) => {
       const p = r.summary.project;
       const id = ids.get(p.id);
       const credential = id
-        ? credentialStatusOf({ kind: p.installationId !== null ? "installation" : "token", installationId: p.installationId }, rows.get(id) ?? null, troubles.removedRepositories.get(p.id) ?? null, now)
+        ? credentialStatusOf({ kind: p.installationId !== null ? "installation" : "token", installationId: p.installationId }, rowsOf.get(shard)?.get(id) ?? null, shard.troubles.removedRepositories.get(p.id) ?? null, now)
         : null;
       return { ...r, credential };
     }),
@@ -172,4 +193,10 @@ export async function overview(env: Env, db: Database, query: OverviewQuery, now
     page,
     pages,
   };
+}
+
+const NO_TROUBLES: CredentialTroubles = { credentials: [], removedRepositories: new Map() };
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -9,7 +9,8 @@ import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { z } from "zod";
 import { ACTIVITY_KINDS, ACTIVITY_SOURCES, latestActivity } from "../db/activity";
-import { database, type Database } from "../db/client";
+import type { Database } from "../db/client";
+import { allShardDatabases, catalogDatabase, projectDatabase, projectDatabaseById } from "../db/shards";
 import { listConflicts } from "../db/conflicts";
 import { listDeliveries } from "../db/deliveries";
 import { issueLabels, troubledPushes, type IssueLabel } from "../db/health";
@@ -83,7 +84,7 @@ uiRouter.post("/login", async (c) => {
   const presented = typeof form.token === "string" ? form.token.trim() : "";
   const token = await resolveApiToken(c.env, presented);
   if (!token) return c.html(<LoginPage error="That token is not valid." />, 401);
-  setCookie(c, SESSION_COOKIE, await signSession(c.env, database(c.env.DB), token, presented), {
+  setCookie(c, SESSION_COOKIE, await signSession(c.env, catalogDatabase(c.env), token, presented), {
     httpOnly: true,
     secure: !isLocalhost(c.req.url),
     sameSite: "Strict",
@@ -96,7 +97,7 @@ uiRouter.post("/login", async (c) => {
 // Everything below needs a session; posts also a CSRF token (and a same-origin Origin when sent).
 uiRouter.use("*", async (c, next) => {
   const cookie = getCookie(c, SESSION_COOKIE);
-  const session = await verifySession(c.env, database(c.env.DB), cookie);
+  const session = await verifySession(c.env, catalogDatabase(c.env), cookie);
   if (!session || !cookie) {
     if (c.req.method === "GET") return c.redirect("/ui/login", 303);
     return c.text("Sign in first.", 401);
@@ -117,7 +118,7 @@ uiRouter.use("*", async (c, next) => {
 });
 
 uiRouter.post("/logout", async (c) => {
-  await endSession(database(c.env.DB), c.var.session);
+  await endSession(catalogDatabase(c.env), c.var.session);
   deleteCookie(c, SESSION_COOKIE, { path: "/ui" });
   return c.redirect("/ui/login", 303);
 });
@@ -134,12 +135,12 @@ const OverviewParams = z.object({
 export const OVERVIEW_PAGE_SIZE = 50;
 
 uiRouter.get("/", async (c) => {
-  const db = database(c.env.DB);
+  const dbs = allShardDatabases(c.env).map((s) => s.db);
   const raw = Object.fromEntries(Object.entries(c.req.query()).filter(([, v]) => v !== ""));
   const parsed = OverviewParams.safeParse(raw);
   const query = parsed.success ? parsed.data : OverviewParams.parse({});
   const now = Date.now();
-  const data = await overview(c.env, db, { ...query, limit: OVERVIEW_PAGE_SIZE }, now);
+  const data = await overview(c.env, dbs, { ...query, limit: OVERVIEW_PAGE_SIZE }, now);
   return c.html(<OverviewPage viewer={c.var.viewer} data={data} query={query} now={now} />);
 });
 
@@ -166,7 +167,7 @@ interface SettingsState {
 }
 
 async function renderProjectPage(c: Context<UiEnv>, project: ProjectRow, settings: SettingsState | null = null, statusCode: 200 | 400 | 409 | 422 = 200) {
-  const db = database(c.env.DB);
+  const db = projectDatabase(c.env, project);
   const now = Date.now();
   const kind = c.req.query("kind") || undefined;
   const source = c.req.query("source") || undefined;
@@ -244,7 +245,6 @@ uiRouter.get("/projects", (c) => c.redirect("/ui/projects/new", 303));
 uiRouter.post("/projects", async (c) => {
   const body = await c.req.parseBody();
   const values = formValues(body);
-  const db = database(c.env.DB);
   try {
     const raw = formToBody(values);
     if (body.intent === "test") {
@@ -254,7 +254,7 @@ uiRouter.post("/projects", async (c) => {
         : { ok: false, text: `Connection fails: ${result.problem}.` };
       return c.html(<NewProjectPage viewer={c.var.viewer} values={values} errors={result.ok || !result.field ? [] : [{ field: result.field, message: result.problem }]} connection={connection} />, 200);
     }
-    const created = await createProject(c.env, db, parseCreateInput(raw), { source: "api", actor: c.var.session.name }, { testConnection: true, startImport: true });
+    const created = await createProject(c.env, parseCreateInput(raw), { source: "api", actor: c.var.session.name }, { testConnection: true, startImport: true });
     const notice = [
       `Project created${created.project.installationId === null ? "; the token reads the repository" : ""}.`,
       created.importRunId ? `The first import started (run ${created.importRunId}).` : "Sync is paused: resume it to start the first import.",
@@ -270,7 +270,7 @@ uiRouter.post("/projects", async (c) => {
 });
 
 uiRouter.get("/projects/:projectId", async (c) => {
-  const project = await loadProject(database(c.env.DB), c.req.param("projectId"));
+  const project = await loadProject(await projectDatabaseById(c.env, c.req.param("projectId")), c.req.param("projectId"));
   return renderProjectPage(c, project);
 });
 
@@ -279,7 +279,7 @@ uiRouter.get("/projects/:projectId/settings", (c) => c.redirect(`/ui/projects/${
 
 /** The settings form: Preview (the dry run of `PATCH ?dryRun=true`) or Save (the PATCH itself). */
 uiRouter.post("/projects/:projectId/settings", async (c) => {
-  const db = database(c.env.DB);
+  const db = await projectDatabaseById(c.env, c.req.param("projectId"));
   const project = await loadProject(db, c.req.param("projectId"));
   const body = await c.req.parseBody();
   const values = formValues(body);
@@ -319,7 +319,7 @@ async function issueIdOf(db: Database, projectId: string, text: string): Promise
 
 /** Runs a dashboard action and goes back to the project page with what happened (or why not). */
 async function act(c: Context<UiEnv>, fn: (db: Database, project: ProjectRow, origin: { source: "api"; actor: string }) => Promise<string>) {
-  const db = database(c.env.DB);
+  const db = await projectDatabaseById(c.env, c.req.param("projectId")!);
   const project = await loadProject(db, c.req.param("projectId")!);
   let notice: string;
   try {

@@ -6,7 +6,7 @@
  * behind the dashboard's session and CSRF checks.
  */
 import { Hono, type Context } from "hono";
-import { database } from "../db/client";
+import { catalogDatabase } from "../db/shards";
 import type { EventAttemptRow, EventDeliveryRow, SubscriptionRow } from "../db/schema";
 import { deliveryCounts, listAttempts, listDeliveries, listSubscriptions } from "../db/subscriptions";
 import { eventDispatcher } from "../durable/events-client";
@@ -251,7 +251,7 @@ export function SubscriptionPage(props: {
 export const subscriptionsUiRouter = new Hono<UiEnv>();
 
 subscriptionsUiRouter.get("/", async (c) => {
-  const db = database(c.env.DB);
+  const db = catalogDatabase(c.env);
   const subs = await listSubscriptions(db, { limit: 500 });
   const counts = await deliveryCounts(
     db,
@@ -262,7 +262,7 @@ subscriptionsUiRouter.get("/", async (c) => {
 });
 
 subscriptionsUiRouter.get("/:subscriptionId", async (c) => {
-  const db = database(c.env.DB);
+  const db = catalogDatabase(c.env);
   const sub = await requireSubscription(c.env, c.req.param("subscriptionId"));
   const [counts, failed, pending] = await Promise.all([
     deliveryCounts(db, [sub.id]),

@@ -12,7 +12,7 @@
  * - Gitea: PRs share the issue numbers; the payload mirrors GitHub's (modules/structs/hook.go
  *   PullRequestPayload, `repository.default_branch`).
  */
-import examples from "@octokit/webhooks-examples";
+import examples from "@octokit/webhooks-examples" with { type: "json" };
 import type { FakeTracker, FakeWebhook } from "./fake-tracker.ts";
 import { json, parseTime, type FakePull, type FakeRequest, type FakeStore } from "./fake-store.ts";
 

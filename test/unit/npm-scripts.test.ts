@@ -17,5 +17,6 @@ describe("npm scripts", () => {
     expect(scripts.types).toMatch(/^wrangler types( --[\w-]+=\S+)*$/);
     expect(scripts.test).toContain("node scripts/check-types.mjs");
     expect(scripts.test).toContain("node scripts/check-layers.mjs");
+    expect(scripts.test).toContain("node scripts/check-d1-bindings.mjs");
   });
 });
