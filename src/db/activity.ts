@@ -10,7 +10,7 @@
  * committed N-1 it missed. A UUIDv7 made in code would not have that property (two writers can
  * commit out of the order they generated ids in), which is why the cursor is `seq` and not an id.
  */
-import { and, asc, eq, gt, inArray, sql, type SQL } from "drizzle-orm";
+import { and, asc, eq, gt, gte, inArray, sql, type SQL } from "drizzle-orm";
 import { runBatch, type Statement } from "./batch";
 import type { Database } from "./client";
 import { chunkByJsonSize, jsonField as j } from "./json";
@@ -305,4 +305,41 @@ export async function lastAccessFailureAt(db: Database, projectId: string): Prom
     .limit(1)
     .get();
   return row?.at ?? null;
+}
+
+/**
+ * An entry's position across shards: `seq` is unique only within its shard's database, so shard n's
+ * entries are numbered n × 10^12 + seq. Shard 0's positions are its seqs, as before sharding (event ids,
+ * positions and activity ids already handed out stay valid). 10^12 entries per shard outlast D1's size
+ * limit; shards up to 999 keep a position within 15 digits (a safe integer).
+ */
+export const SHARD_POSITION_SPAN = 1_000_000_000_000;
+
+export function activityPosition(shard: number, seq: number): number {
+  return shard * SHARD_POSITION_SPAN + seq;
+}
+
+/** The shard and seq a position stands for. */
+export function splitPosition(position: number): { shard: number; seq: number } {
+  return { shard: Math.floor(position / SHARD_POSITION_SPAN), seq: position % SHARD_POSITION_SPAN };
+}
+
+/** The entry at `seq`, if it is still kept. */
+export async function activityAt(db: Database, seq: number): Promise<ActivityRow | undefined> {
+  return db.select().from(activity).where(eq(activity.seq, seq)).get();
+}
+
+/**
+ * The seq just before the first entry recorded after `iso` (`orAt`: at or after it): where a reader
+ * that has seen everything up to that time resumes. The newest seq when nothing is that recent.
+ */
+export async function seqBeforeTime(db: Database, iso: string, orAt: boolean): Promise<number> {
+  const first = await db
+    .select({ seq: sql<number | null>`MIN(${activity.seq})` })
+    .from(activity)
+    .where(orAt ? gte(activity.createdAt, iso) : gt(activity.createdAt, iso))
+    .get();
+  if (first?.seq != null) return first.seq - 1;
+  const last = await db.select({ seq: sql<number | null>`MAX(${activity.seq})` }).from(activity).get();
+  return last?.seq ?? 0;
 }

@@ -754,3 +754,21 @@ export const projectShards = sqliteTable("project_shards", {
   projectId: text("project_id").primaryKey(),
   shard: integer("shard").notNull(),
 });
+
+// ---- Event subscriptions across shards: how far each subscription has read each shard's stream ----
+
+/**
+ * Kept in the catalog only: a subscription's read position in the activity stream of shard `shard`
+ * (n ≥ 1). Shard 0's position stays `subscriptions.cursor`, so existing subscriptions neither replay
+ * nor skip when more shards are bound. A missing row: the shard's entries since the subscription was
+ * created are still to read.
+ */
+export const subscriptionShardCursors = sqliteTable(
+  "subscription_shard_cursors",
+  {
+    subscriptionId: text("subscription_id").notNull(),
+    shard: integer("shard").notNull(),
+    cursor: integer("cursor").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.subscriptionId, t.shard] })],
+);

@@ -16,6 +16,7 @@ import {
   eventDeliveries,
   issues,
   subscriptions,
+  subscriptionShardCursors,
   type CommentRow,
   type EventAttemptRow,
   type EventDeliveryRow,
@@ -32,8 +33,22 @@ export async function latestActivitySeq(db: Database): Promise<number> {
   return row?.seq ?? 0;
 }
 
-export async function insertSubscription(db: Database, row: NewSubscription): Promise<SubscriptionRow> {
-  return db.insert(subscriptions).values(row).returning().get();
+/** A new subscription with its read positions in shards 1…n (shard 0's is `row.cursor`), in one batch. */
+export async function insertSubscription(db: Database, row: NewSubscription & { id: string }, shardCursors: ReadonlyMap<number, number> = new Map()): Promise<SubscriptionRow> {
+  const cursors = [...shardCursors].filter(([shard]) => shard !== 0).map(([shard, cursor]) => ({ subscriptionId: row.id, shard, cursor }));
+  await runBatch(db, [db.insert(subscriptions).values(row), ...(cursors.length > 0 ? [db.insert(subscriptionShardCursors).values(cursors)] : [])]);
+  return (await getSubscription(db, row.id))!;
+}
+
+/** The subscription's read positions in shards 1…n (shard 0's is `subscriptions.cursor`); absent: none recorded yet. */
+export async function shardCursors(db: Database, subscriptionId: string): Promise<Map<number, number>> {
+  const rows = await db.select().from(subscriptionShardCursors).where(eq(subscriptionShardCursors.subscriptionId, subscriptionId)).all();
+  return new Map(rows.map((r) => [r.shard, r.cursor]));
+}
+
+/** Records where the subscription starts reading a shard it has no position in yet (a concurrent first record wins). */
+export async function startShardCursor(db: Database, subscriptionId: string, shard: number, cursor: number): Promise<void> {
+  await db.insert(subscriptionShardCursors).values({ subscriptionId, shard, cursor }).onConflictDoNothing().run();
 }
 
 export async function getSubscription(db: Database, id: string): Promise<SubscriptionRow | undefined> {
@@ -67,6 +82,7 @@ export async function deleteSubscription(db: Database, id: string): Promise<bool
     db.delete(eventAttempts).where(eq(eventAttempts.subscriptionId, id)),
     db.delete(eventDeliveries).where(eq(eventDeliveries.subscriptionId, id)),
     db.delete(subscriptions).where(eq(subscriptions.id, id)),
+    db.delete(subscriptionShardCursors).where(eq(subscriptionShardCursors.subscriptionId, id)),
   ]);
   return (results[2]?.meta.changes ?? 0) > 0;
 }
@@ -102,20 +118,44 @@ function insertDeliveriesStatements(subscriptionId: string, rows: readonly NewDe
 }
 
 /**
- * Turns activity up to `toCursor` into deliveries and moves the cursor there, in one batch, only if
- * the cursor is still `fromCursor` (compare-and-set): read twice, the same entries never make two
- * deliveries; the unique (subscription, event, origin) index is the second guard.
+ * Turns activity of one shard up to `toCursor` into deliveries and moves the subscription's cursor of
+ * that shard there, in one batch, only if the cursor is still `fromCursor` (compare-and-set): read
+ * twice, the same entries never make two deliveries; the unique (subscription, event, origin) index is
+ * the second guard. Shard 0's cursor is `subscriptions.cursor`; another shard's is its row in
+ * `subscription_shard_cursors`, created at `fromCursor` in the same batch when missing.
  */
-export async function materializeDeliveries(db: Database, subscriptionId: string, fromCursor: number, toCursor: number, rows: readonly NewDelivery[]): Promise<boolean> {
-  const moved = sql`EXISTS (SELECT 1 FROM ${subscriptions} WHERE id = ${subscriptionId} AND cursor = ${toCursor})`;
+export async function materializeDeliveries(
+  db: Database,
+  subscriptionId: string,
+  shard: number,
+  fromCursor: number,
+  toCursor: number,
+  rows: readonly NewDelivery[],
+): Promise<boolean> {
+  if (shard === 0) {
+    const moved = sql`EXISTS (SELECT 1 FROM ${subscriptions} WHERE id = ${subscriptionId} AND cursor = ${toCursor})`;
+    const results = await runBatch(db, [
+      db
+        .update(subscriptions)
+        .set({ cursor: toCursor })
+        .where(and(eq(subscriptions.id, subscriptionId), eq(subscriptions.cursor, fromCursor))),
+      ...insertDeliveriesStatements(subscriptionId, rows, moved),
+    ]);
+    return (results[0]?.meta.changes ?? 0) > 0;
+  }
+  const c = subscriptionShardCursors;
+  const moved = sql`EXISTS (SELECT 1 FROM ${c} WHERE subscription_id = ${subscriptionId} AND shard = ${shard} AND cursor = ${toCursor})`;
   const results = await runBatch(db, [
+    // Only for a live subscription: a deleted one gets no cursor row back.
+    sql`INSERT INTO ${c} (subscription_id, shard, cursor) SELECT ${subscriptionId}, ${shard}, ${fromCursor}
+      WHERE EXISTS (SELECT 1 FROM ${subscriptions} WHERE id = ${subscriptionId}) ON CONFLICT DO NOTHING`,
     db
-      .update(subscriptions)
+      .update(c)
       .set({ cursor: toCursor })
-      .where(and(eq(subscriptions.id, subscriptionId), eq(subscriptions.cursor, fromCursor))),
+      .where(and(eq(c.subscriptionId, subscriptionId), eq(c.shard, shard), eq(c.cursor, fromCursor))),
     ...insertDeliveriesStatements(subscriptionId, rows, moved),
   ]);
-  return (results[0]?.meta.changes ?? 0) > 0;
+  return (results[1]?.meta.changes ?? 0) > 0;
 }
 
 /** Deliveries outside the stream (a ping, a replay): inserted as they are. */

@@ -1,9 +1,9 @@
 /**
  * One round of a subscription's dispatcher (run by its Durable Object, one round at a time):
  *
- * 1. read the activity stream past the subscription's cursor and turn the matching entries into
- *    deliveries, moving the cursor in the same batch (compare-and-set): an entry becomes a delivery
- *    exactly once;
+ * 1. read each shard's activity stream past the subscription's cursor in that shard and turn the
+ *    matching entries into deliveries, moving that cursor in the same batch (compare-and-set): an
+ *    entry becomes a delivery exactly once; a project lives in one shard, so its events keep its order;
  * 2. take the due heads — per order key (an issue) only the oldest pending delivery may go, so an
  *    issue's later events wait while its earlier one is retried, and other issues go on —, claim each
  *    (attempt counted, `next_attempt_at` moved to the end of a lease) and only then send it: a second
@@ -19,7 +19,7 @@
  */
 import { listActivity, type ActivityEntry } from "../db/activity";
 import { type Database } from "../db/client";
-import { catalogDatabase } from "../db/shards";
+import { allShardDatabases, catalogDatabase } from "../db/shards";
 import type { EventDeliveryRow, SubscriptionRow } from "../db/schema";
 import {
   claimDeliveries,
@@ -32,6 +32,9 @@ import {
   nextHeadDueAt,
   recordAttempts,
   getSubscription,
+  seqBefore,
+  shardCursors,
+  startShardCursor,
   type AttemptRecord,
   type NewDelivery,
   type NewSubscription,
@@ -88,15 +91,25 @@ function parseList(json: string | null): string[] | null {
   }
 }
 
-/** The deliveries for events (a stream read or a replay), with previousPosition chained per issue. */
-export async function buildDeliveries(db: Database, sub: SubscriptionRow, specs: readonly EventSpec[], origin: string, nowIsoText: string): Promise<NewDelivery[]> {
+/**
+ * The deliveries for events (a stream read or a replay) of one shard, with previousPosition chained per
+ * issue. `catalog` holds the subscription's deliveries; `shardDb` the shard's issues and comments.
+ */
+export async function buildDeliveries(
+  catalog: Database,
+  shardDb: Database,
+  sub: SubscriptionRow,
+  specs: readonly EventSpec[],
+  origin: string,
+  nowIsoText: string,
+): Promise<NewDelivery[]> {
   if (specs.length === 0) return [];
   const issueIds = [...new Set(specs.map((s) => s.issueId).filter((id): id is string => id !== null))];
-  const chain = await lastPositions(db, sub.id, issueIds, specs[0]!.position);
+  const chain = await lastPositions(catalog, sub.id, issueIds, specs[0]!.position);
   const full = sub.payload === "full";
-  const issues = full ? await loadIssuesByIds(db, issueIds) : new Map();
+  const issues = full ? await loadIssuesByIds(shardDb, issueIds) : new Map();
   const commentIds = [...new Set(specs.map((s) => s.commentId).filter((id): id is string => id !== null))];
-  const comments = full ? await loadCommentsByIds(db, commentIds) : new Map();
+  const comments = full ? await loadCommentsByIds(shardDb, commentIds) : new Map();
   return specs.map((spec) => {
     const previousPosition = spec.issueId ? (chain.get(spec.issueId) ?? null) : null;
     if (spec.issueId) chain.set(spec.issueId, spec.position);
@@ -131,21 +144,61 @@ export function wants(sub: Pick<SubscriptionRow, "projectIds" | "eventTypes">, s
   return typeMatches(parseList(sub.eventTypes) ?? [], spec.type);
 }
 
-/** Reads one page of the stream past the cursor into deliveries. True when more may follow. */
-async function materialize(db: Database, sub: SubscriptionRow, nowMs: number): Promise<{ more: boolean; count: number; read: number }> {
-  if ((await countPending(db, sub.id)) >= MAX_PENDING_AHEAD) return { more: false, count: 0, read: 0 };
-  const rows = await listActivity(db, {}, { afterSeq: sub.cursor, limit: ACTIVITY_PAGE });
-  if (rows.length === 0) return { more: false, count: 0, read: 0 };
+/** Where the subscription has read a shard's stream up to (see `subscription_shard_cursors`). */
+export async function shardStart(catalog: Database, shardDb: Database, sub: SubscriptionRow, shard: number, cursors: ReadonlyMap<number, number>): Promise<{ cursor: number; recorded: boolean }> {
+  if (shard === 0) return { cursor: sub.cursor, recorded: true };
+  const cursor = cursors.get(shard);
+  if (cursor !== undefined) return { cursor, recorded: true };
+  // No position yet (a subscription from before this shard was read, or a newly bound shard): the
+  // shard's entries since the subscription was created are still to come, as shard 0's were.
+  return { cursor: await seqBefore(shardDb, sub.createdAt), recorded: false };
+}
+
+/** Reads one page of one shard's stream past its cursor into deliveries. */
+async function materializeShard(
+  catalog: Database,
+  shardDb: Database,
+  shard: number,
+  sub: SubscriptionRow,
+  start: { cursor: number; recorded: boolean },
+  budget: number,
+  nowMs: number,
+): Promise<{ more: boolean; count: number; read: number }> {
+  const rows = await listActivity(shardDb, {}, { afterSeq: start.cursor, limit: ACTIVITY_PAGE });
+  if (rows.length === 0) {
+    // Fix the start once, so later rounds neither search by time again nor move it.
+    if (!start.recorded) await startShardCursor(catalog, sub.id, shard, start.cursor);
+    return { more: false, count: 0, read: 0 };
+  }
   const specs: EventSpec[] = [];
-  let toCursor = sub.cursor;
+  let toCursor = start.cursor;
   for (const row of rows) {
-    if (specs.length >= EVENTS_PER_ROUND) break;
-    specs.push(...eventsOfActivity(row).filter((spec) => wants(sub, spec)));
+    if (specs.length >= budget) break;
+    specs.push(...eventsOfActivity(row, shard).filter((spec) => wants(sub, spec)));
     toCursor = row.seq;
   }
-  const deliveries = await buildDeliveries(db, sub, specs, "stream", nowIso(nowMs));
-  const moved = await materializeDeliveries(db, sub.id, sub.cursor, toCursor, deliveries);
+  const deliveries = await buildDeliveries(catalog, shardDb, sub, specs, "stream", nowIso(nowMs));
+  const moved = await materializeDeliveries(catalog, sub.id, shard, start.cursor, toCursor, deliveries);
   return { more: moved && (rows.length === ACTIVITY_PAGE || toCursor !== rows[rows.length - 1]!.seq), count: moved ? deliveries.length : 0, read: moved ? rows.length : 0 };
+}
+
+/** Reads a page of every shard's stream past the subscription's cursors into deliveries. True when more may follow. */
+async function materialize(env: Env, catalog: Database, sub: SubscriptionRow, nowMs: number): Promise<{ more: boolean; count: number; read: number }> {
+  if ((await countPending(catalog, sub.id)) >= MAX_PENDING_AHEAD) return { more: false, count: 0, read: 0 };
+  const cursors = await shardCursors(catalog, sub.id);
+  const total = { more: false, count: 0, read: 0 };
+  for (const { shard, db } of allShardDatabases(env)) {
+    const budget = EVENTS_PER_ROUND - total.count;
+    if (budget <= 0) {
+      total.more = true;
+      break;
+    }
+    const r = await materializeShard(catalog, db, shard, sub, await shardStart(catalog, db, sub, shard, cursors), budget, nowMs);
+    total.more ||= r.more;
+    total.count += r.count;
+    total.read += r.read;
+  }
+  return total;
 }
 
 interface Outcome {
@@ -223,7 +276,7 @@ export async function dispatchRound(env: Env, subscriptionId: string, deps: Disp
   const sub = await getSubscription(db, subscriptionId);
   if (!sub || !sub.enabled) return { nextWakeAt: null, materialized: 0, attempted: 0, read: 0, active: false };
   const startMs = deps.now();
-  const { more, count, read } = await materialize(db, sub, startMs);
+  const { more, count, read } = await materialize(env, db, sub, startMs);
 
   const heads = await dueHeads(db, sub.id, nowIso(startMs), SEND_BATCH);
   const claimed = await claimDeliveries(db, heads, nowIso(startMs + LEASE_MS), nowIso(startMs));

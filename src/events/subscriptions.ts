@@ -2,8 +2,8 @@
  * What the subscription routes and the dashboard do, as plain functions: create (the secret shown
  * once), change, rotate the secret, ping, replay, redeliver, enable, and the health shown for each.
  */
-import { listActivity } from "../db/activity";
-import { catalogDatabase } from "../db/shards";
+import { activityPosition, listActivity, splitPosition } from "../db/activity";
+import { allShardDatabases, catalogDatabase, shardExists } from "../db/shards";
 import type { EventDeliveryRow, SubscriptionRow } from "../db/schema";
 import {
   deleteSubscription,
@@ -14,14 +14,16 @@ import {
   latestActivitySeq,
   restartDelivery,
   seqBefore,
+  shardCursors,
   updateSubscription,
+  type NewDelivery,
   type NewSubscription,
 } from "../db/subscriptions";
 import type { Env } from "../env";
 import { NotFound, StateConflict, Unprocessable, type FieldError } from "../errors";
 import { newId, nowIso } from "../ids";
 import { parseInsecureHosts } from "../providers/endpoints";
-import { buildDeliveries, wants } from "./dispatch";
+import { buildDeliveries, shardStart, wants } from "./dispatch";
 import { ROTATION_OVERLAP_MS, sealSubscriptionSecret } from "./secrets";
 import { newSigningSecret } from "./signing";
 import { eventsOfActivity, patternProblem, type EventSpec } from "./types";
@@ -58,7 +60,11 @@ export async function createSubscription(env: Env, input: SubscriptionInput): Pr
   const id = newId();
   const secret = newSigningSecret();
   const now = nowIso();
-  const row = await insertSubscription(db, {
+  // Events start from now in every shard: what happened before is available through replay.
+  const starts = new Map(await Promise.all(allShardDatabases(env).map(async ({ shard, db: shardDb }) => [shard, await latestActivitySeq(shardDb)] as const)));
+  const row = await insertSubscription(
+    db,
+    {
     id,
     url,
     description: input.description ?? null,
@@ -69,11 +75,12 @@ export async function createSubscription(env: Env, input: SubscriptionInput): Pr
     disabledReason: input.enabled === false ? "manual" : null,
     disabledAt: input.enabled === false ? now : null,
     secretEnc: await sealSubscriptionSecret(env, id, secret),
-    // Events start from now: what happened before is available through replay.
-    cursor: await latestActivitySeq(db),
+    cursor: starts.get(0) ?? 0,
     createdAt: now,
     updatedAt: now,
-  });
+    },
+    starts,
+  );
   return { row, secret };
 }
 
@@ -154,12 +161,17 @@ export interface ReplayInput {
 export const REPLAY_MAX_ENTRIES = 5_000;
 
 /**
- * Sends again, from the activity stream, the events the subscription already read (up to its
- * cursor) that match: after a position, or within a time window. Same event ids, same per-issue order.
+ * Sends again, from the activity streams, the events the subscription already read (up to its cursor
+ * in each shard) that match: after a position, or within a time window. Same event ids, same per-issue
+ * order. A position names one shard's stream (positions are shard-qualified): `after` alone replays
+ * that shard; with `since`, the shards after it are replayed from `since` too, which is how
+ * `continueAfter` resumes a window that spans several shards (they are read in shard order).
  */
 export async function replay(env: Env, id: string, input: ReplayInput, nowMs = Date.now()): Promise<{ replayId: string; events: number; continueAfter: string | null }> {
   const errors: FieldError[] = [];
-  if (input.after !== undefined && !/^\d{1,15}$/.test(input.after)) errors.push({ field: "after", message: "is not a position (an event's data.position)" });
+  const after = input.after !== undefined && /^\d{1,15}$/.test(input.after) ? splitPosition(Number(input.after)) : null;
+  if (input.after !== undefined && !after) errors.push({ field: "after", message: "is not a position (an event's data.position)" });
+  if (after && !shardExists(env, after.shard)) errors.push({ field: "after", message: `names shard ${after.shard}, which this deployment does not have` });
   if (input.since && input.until && input.since > input.until) errors.push({ field: "until", message: "is before since" });
   input.eventTypes?.forEach((p, i) => {
     const problem = patternProblem(p);
@@ -168,38 +180,45 @@ export async function replay(env: Env, id: string, input: ReplayInput, nowMs = D
   if (input.after === undefined && input.since === undefined) errors.push({ field: "after", message: "give after (a position) or since (a time)" });
   if (errors.length > 0) throw new Unprocessable(errors);
   const sub = await requireSubscription(env, id);
-  const db = catalogDatabase(env);
+  const catalog = catalogDatabase(env);
+  const cursors = await shardCursors(catalog, sub.id);
   const since = input.since ? new Date(input.since).toISOString() : null;
   const until = input.until ? new Date(input.until).toISOString() : null;
-  const specs: EventSpec[] = [];
-  // A time window starts at its first entry (found by time), not at the start of the stream.
-  let afterSeq = Math.max(input.after !== undefined ? Number(input.after) : 0, since ? await seqBefore(db, since) : 0);
+  const replayId = `replay_${newId(nowMs)}`;
+  const deliveries: NewDelivery[] = [];
   let read = 0;
   let continueAfter: string | null = null;
-  while (afterSeq < sub.cursor) {
-    if (read >= REPLAY_MAX_ENTRIES) {
-      continueAfter = String(afterSeq);
-      break;
-    }
-    const rows = await listActivity(db, {}, { afterSeq, limit: 500 });
-    if (rows.length === 0) break;
-    let done = false;
-    for (const row of rows) {
-      if (row.seq > sub.cursor || (until && row.createdAt > until)) {
-        done = true;
+  for (const { shard, db } of allShardDatabases(env)) {
+    if (after && (shard < after.shard || (shard > after.shard && !since))) continue;
+    if (continueAfter !== null) break;
+    const readUpTo = (await shardStart(catalog, db, sub, shard, cursors)).cursor;
+    const specs: EventSpec[] = [];
+    // A time window starts at its first entry (found by time), not at the start of the stream.
+    let afterSeq = Math.max(after && shard === after.shard ? after.seq : 0, since ? await seqBefore(db, since) : 0);
+    while (afterSeq < readUpTo) {
+      if (read >= REPLAY_MAX_ENTRIES) {
+        continueAfter = String(activityPosition(shard, afterSeq));
         break;
       }
-      if (read >= REPLAY_MAX_ENTRIES) break;
-      read++;
-      afterSeq = row.seq;
-      if (since && row.createdAt < since) continue;
-      specs.push(...eventsOfActivity(row).filter((spec) => wants(sub, spec, input.eventTypes)));
+      const rows = await listActivity(db, {}, { afterSeq, limit: 500 });
+      if (rows.length === 0) break;
+      let done = false;
+      for (const row of rows) {
+        if (row.seq > readUpTo || (until && row.createdAt > until)) {
+          done = true;
+          break;
+        }
+        if (read >= REPLAY_MAX_ENTRIES) break;
+        read++;
+        afterSeq = row.seq;
+        if (since && row.createdAt < since) continue;
+        specs.push(...eventsOfActivity(row, shard).filter((spec) => wants(sub, spec, input.eventTypes)));
+      }
+      if (done || rows.length < 500) break;
     }
-    if (done || rows.length < 500) break;
+    deliveries.push(...(await buildDeliveries(catalog, db, sub, specs, replayId, nowIso(nowMs))));
   }
-  const replayId = `replay_${newId(nowMs)}`;
-  const deliveries = await buildDeliveries(db, sub, specs, replayId, nowIso(nowMs));
-  await insertDeliveries(db, id, deliveries);
+  await insertDeliveries(catalog, id, deliveries);
   return { replayId, events: deliveries.length, continueAfter };
 }
 

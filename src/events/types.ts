@@ -3,6 +3,7 @@
  * entry becomes at most one event (an import summary becomes one event per issue it lists), with an
  * id derived from its position, so a retry, a redelivery and a replay all carry the same id.
  */
+import { activityPosition } from "../db/activity";
 import type { ActivityRow } from "../db/schema";
 
 export const EVENT_TYPES = [
@@ -125,10 +126,14 @@ function importedIds(detail: string | null): string[] {
   }
 }
 
-/** The events of one activity entry (none for kinds no event type stands for). */
-export function eventsOfActivity(row: ActivityRow): EventSpec[] {
+/**
+ * The events of one activity entry of shard `shard` (none for kinds no event type stands for). The
+ * position is shard-qualified (`activityPosition`): ids stay unique across shards, shard 0's unchanged.
+ */
+export function eventsOfActivity(row: ActivityRow, shard = 0): EventSpec[] {
+  const position = activityPosition(shard, row.seq);
   const base = {
-    position: row.seq,
+    position,
     projectId: row.projectId,
     source: row.source,
     actor: row.actor,
@@ -138,7 +143,7 @@ export function eventsOfActivity(row: ActivityRow): EventSpec[] {
     // A first import's one summary entry stands for one issue.created per issue it lists.
     return importedIds(row.detail).map((issueId, i) => ({
       ...base,
-      eventId: `evt_${row.seq}-${i}`,
+      eventId: `evt_${position}-${i}`,
       type: "issue.created" as const,
       positionIndex: i,
       issueId,
@@ -154,7 +159,7 @@ export function eventsOfActivity(row: ActivityRow): EventSpec[] {
   return [
     {
       ...base,
-      eventId: `evt_${row.seq}`,
+      eventId: `evt_${position}`,
       type,
       positionIndex: 0,
       issueId: row.issueId,

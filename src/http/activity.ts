@@ -4,9 +4,21 @@
  * functions (src/ui/).
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { ACTIVITY_KINDS, ACTIVITY_SOURCES, importedIssueIds, listActivity, type ActivityFilter } from "../db/activity";
+import {
+  ACTIVITY_KINDS,
+  ACTIVITY_SOURCES,
+  activityAt,
+  activityPosition,
+  importedIssueIds,
+  listActivity,
+  seqBeforeTime,
+  SHARD_POSITION_SPAN,
+  splitPosition,
+  type ActivityFilter,
+} from "../db/activity";
 import type { Database } from "../db/client";
-import { catalogDatabase, projectDatabase, projectDatabaseById } from "../db/shards";
+import { allShardDatabases, projectDatabase, shardDatabase, shardExists, shardOfProject } from "../db/shards";
+import type { Env } from "../env";
 import type { ActivityRow } from "../db/schema";
 import { ValidationFailed } from "../errors";
 import { resolveConflict, retryCommentPush, retryPush } from "../sync/repair";
@@ -18,7 +30,9 @@ import { validationHook } from "./validation";
 
 export const ActivitySchema = z
   .object({
-    id: z.string().openapi({ description: "Position in the stream (increasing); pass the last one seen as `after`" }),
+    id: z.string().openapi({
+      description: "Position in the stream (increasing within a project; unique across shards); pass the last one seen as `after`",
+    }),
     projectId: z.string(),
     issueId: z.string().nullable(),
     kind: z.enum(ACTIVITY_KINDS),
@@ -39,9 +53,10 @@ export const ActivitySchema = z
   })
   .openapi("Activity");
 
-export function activityToApi(row: ActivityRow): z.infer<typeof ActivitySchema> {
+/** `shard`: the database the row was read from (its id is shard-qualified, `activityPosition`). */
+export function activityToApi(row: ActivityRow, shard = 0): z.infer<typeof ActivitySchema> {
   return {
-    id: String(row.seq),
+    id: String(activityPosition(shard, row.seq)),
     projectId: row.projectId,
     issueId: row.issueId,
     kind: row.kind as (typeof ACTIVITY_KINDS)[number],
@@ -62,7 +77,10 @@ const ActivityList = z
     nextCursor: z
       .string()
       .nullable()
-      .openapi({ description: "Pass as `after` for the next page; null at the end (the list convention): nothing more is stored after this page now" }),
+      .openapi({
+        description:
+          "Pass as `after` for the next page; null at the end (the list convention): nothing more is stored after this page now. Without `projectId`, an opaque cursor holding a position per shard",
+      }),
     tailCursor: z.string().nullable().openapi({
       description:
         "To follow the live tail: pass as `after` later to get only entries newer than everything seen (the last entry's `id`, or the `after` given when the page is empty); null only when nothing was ever seen",
@@ -71,7 +89,11 @@ const ActivityList = z
   .openapi("ActivityList");
 
 const ActivityQuery = z.object({
-  after: z.string().max(20).optional().openapi({ description: "`nextCursor` (or an entry's `id`) to continue after; omitted: from the oldest kept entry" }),
+  after: z
+    .string()
+    .max(400)
+    .optional()
+    .openapi({ description: "`nextCursor` or `tailCursor` (or an entry's `id`) to continue after; omitted: from the oldest kept entry" }),
   limit: PageLimit(100),
   kind: z.string().max(1000).optional().openapi({ description: "Comma-separated kinds, e.g. `issue.updated,conflict.recorded`" }),
   source: z.enum(ACTIVITY_SOURCES).optional(),
@@ -80,10 +102,21 @@ const ActivityQuery = z.object({
 
 type ActivityQueryInput = z.infer<typeof ActivityQuery>;
 
-function parseAfter(after: string | undefined): number | null {
+const NOT_A_CURSOR = [{ field: "after", message: "is not a cursor this API issued" }];
+
+function parsePosition(after: string | undefined): number | null {
   if (after === undefined || after === "") return null;
-  if (!/^\d{1,15}$/.test(after)) throw new ValidationFailed([{ field: "after", message: "is not a cursor this API issued" }]);
+  if (!/^\d{1,15}$/.test(after)) throw new ValidationFailed(NOT_A_CURSOR);
   return Number(after);
+}
+
+/** A project's cursor is an entry id of its shard; a bare seq (an id from before sharding) is read as one. */
+function parseProjectAfter(after: string | undefined, shard: number): number | null {
+  const position = parsePosition(after);
+  if (position === null || position < SHARD_POSITION_SPAN) return position;
+  const at = splitPosition(position);
+  if (at.shard !== shard) throw new ValidationFailed([{ field: "after", message: "is a position in another project's stream" }]);
+  return at.seq;
 }
 
 function parseKinds(kind: string | undefined): string[] | undefined {
@@ -94,16 +127,88 @@ function parseKinds(kind: string | undefined): string[] | undefined {
   return kinds;
 }
 
-/** One page of the stream: oldest first after the cursor; the cursor moves to the last entry returned. */
-export async function activityPage(db: Database, projectId: string | undefined, q: ActivityQueryInput) {
-  const afterSeq = parseAfter(q.after);
+/** One page of a project's stream: oldest first after the cursor; the cursor moves to the last entry returned. */
+export async function activityPage(db: Database, shard: number, projectId: string, q: ActivityQueryInput) {
+  const afterSeq = parseProjectAfter(q.after, shard);
   const filter: ActivityFilter = { projectId, kinds: parseKinds(q.kind), source: q.source, issueId: q.issueId };
   // One more than asked: whether a next page exists now.
   const rows = await listActivity(db, filter, { afterSeq, limit: q.limit + 1 });
   const page = rows.slice(0, q.limit);
   const last = page[page.length - 1];
-  const tail = last ? String(last.seq) : afterSeq !== null ? String(afterSeq) : null;
-  return { items: page.map(activityToApi), nextCursor: rows.length > q.limit ? tail : null, tailCursor: tail };
+  const tail = last ? String(activityPosition(shard, last.seq)) : afterSeq !== null ? String(activityPosition(shard, afterSeq)) : null;
+  return { items: page.map((row) => activityToApi(row, shard)), nextCursor: rows.length > q.limit ? tail : null, tailCursor: tail };
+}
+
+/**
+ * The cursor of the stream of every project: one read position (seq) per shard, opaque to clients
+ * (`c` + base64url of `shard:seq,…`). A shard without a position is read from its oldest entry.
+ */
+function encodeFeedCursor(positions: ReadonlyMap<number, number>): string | null {
+  if (positions.size === 0) return null;
+  const text = [...positions].sort(([a], [b]) => a - b).map(([shard, seq]) => `${shard}:${seq}`).join(",");
+  return `c${btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "")}`;
+}
+
+function decodeFeedCursor(env: Env, cursor: string): Map<number, number> {
+  let text: string;
+  try {
+    text = atob(cursor.slice(1).replace(/-/g, "+").replace(/_/g, "/"));
+  } catch {
+    throw new ValidationFailed(NOT_A_CURSOR);
+  }
+  const positions = new Map<number, number>();
+  for (const part of text.split(",")) {
+    const m = /^(\d{1,4}):(\d{1,13})$/.exec(part);
+    if (!m) throw new ValidationFailed(NOT_A_CURSOR);
+    // A shard no longer bound is skipped: its entries cannot be read anyway.
+    if (shardExists(env, Number(m[1]))) positions.set(Number(m[1]), Number(m[2]));
+  }
+  return positions;
+}
+
+/**
+ * An entry's id as the cursor of the merged stream: its shard resumes after it; every other shard
+ * after what the merge (time, then shard) put before it. An entry no longer kept: its shard only.
+ */
+async function positionsAfterEntry(env: Env, position: number): Promise<Map<number, number>> {
+  const at = splitPosition(position);
+  if (!shardExists(env, at.shard)) throw new ValidationFailed([{ field: "after", message: `names shard ${at.shard}, which this deployment does not have` }]);
+  const positions = new Map([[at.shard, at.seq]]);
+  const entry = await activityAt(shardDatabase(env, at.shard), at.seq);
+  if (!entry) return positions;
+  for (const { shard, db } of allShardDatabases(env)) {
+    if (shard !== at.shard) positions.set(shard, await seqBeforeTime(db, entry.createdAt, shard > at.shard));
+  }
+  return positions;
+}
+
+/**
+ * One page of every project's stream: each shard's entries after its position in the cursor, merged
+ * oldest first by time, then shard (each shard's own order kept), so a shard's position only moves
+ * past entries returned: nothing is skipped or returned twice, whatever the shards' clocks.
+ */
+export async function allActivityPage(env: Env, q: ActivityQueryInput) {
+  const after = q.after === undefined || q.after === "" ? new Map<number, number>() : q.after.startsWith("c") ? decodeFeedCursor(env, q.after) : await positionsAfterEntry(env, parsePosition(q.after)!);
+  const filter: ActivityFilter = { kinds: parseKinds(q.kind), source: q.source, issueId: q.issueId };
+  // One more than asked from each shard: whether a next page exists now.
+  const pages = await Promise.all(
+    allShardDatabases(env).map(async ({ shard, db }) => ({ shard, rows: await listActivity(db, filter, { afterSeq: after.get(shard) ?? null, limit: q.limit + 1 }), next: 0 })),
+  );
+  const positions = new Map(after);
+  const items: z.infer<typeof ActivitySchema>[] = [];
+  while (items.length < q.limit) {
+    let pick: (typeof pages)[number] | undefined;
+    for (const p of pages) {
+      const head = p.rows[p.next];
+      if (head && (!pick || head.createdAt < pick.rows[pick.next]!.createdAt)) pick = p;
+    }
+    if (!pick) break;
+    const row = pick.rows[pick.next++]!;
+    positions.set(pick.shard, row.seq);
+    items.push(activityToApi(row, pick.shard));
+  }
+  const tail = encodeFeedCursor(positions);
+  return { items, nextCursor: pages.some((p) => p.next < p.rows.length) ? tail : null, tailCursor: tail };
 }
 
 const ConflictParams = ProjectIdParams.extend({ conflictId: IdParam("conflictId") });
@@ -172,12 +277,15 @@ const routes = {
 };
 
 export const activityRouter = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
-  .openapi(routes.projectActivity, async (c) => c.json(await activityPage(projectDatabase(c.env, c.var.project), c.var.project.id, c.req.valid("query")), 200))
+  .openapi(routes.projectActivity, async (c) =>
+    c.json(await activityPage(projectDatabase(c.env, c.var.project), c.var.project.shard, c.var.project.id, c.req.valid("query")), 200),
+  )
   .openapi(routes.allActivity, async (c) => {
     const { projectId, ...q } = c.req.valid("query");
-    // One project's entries are in its shard; the stream of every project reads shard 0 (the catalog) only.
-    const db = projectId !== undefined ? await projectDatabaseById(c.env, projectId) : catalogDatabase(c.env);
-    return c.json(await activityPage(db, projectId, q), 200);
+    if (projectId === undefined) return c.json(await allActivityPage(c.env, q), 200);
+    // One project's entries are in its shard.
+    const shard = await shardOfProject(c.env, projectId);
+    return c.json(await activityPage(shardDatabase(c.env, shard), shard, projectId, q), 200);
   })
   .openapi(routes.resolve, async (c) => {
     const { conflictId } = c.req.valid("param");

@@ -47,7 +47,7 @@ const SubscriptionSchema = z
     enabled: z.boolean(),
     disabledReason: z.enum(["manual", "gone", "failing"]).nullable(),
     disabledAt: IsoTimestamp.nullable(),
-    position: z.number().int().openapi({ description: "The last activity position read into deliveries" }),
+    position: z.number().int().openapi({ description: "The last activity position of shard 0 read into deliveries (other shards keep their own, docs/events.md \"Shards\")" }),
     failingSince: IsoTimestamp.nullable(),
     lastSuccessAt: IsoTimestamp.nullable(),
     lastFailureAt: IsoTimestamp.nullable(),

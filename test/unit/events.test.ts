@@ -31,6 +31,12 @@ describe("event types from the activity stream", () => {
     expect(eventsOfActivity(row({ kind: "issue.imported", detail: "{not json" }))).toEqual([]);
   });
 
+  it("qualifies a shard-n entry's position and event id by its shard, leaving shard 0's its seq", () => {
+    expect(eventsOfActivity(row({}), 0).map((e) => [e.eventId, e.position])).toEqual([["evt_7", 7]]);
+    expect(eventsOfActivity(row({}), 1).map((e) => [e.eventId, e.position])).toEqual([["evt_1000000000007", 1_000_000_000_007]]);
+    expect(eventsOfActivity(row({ kind: "issue.imported", issueId: null, detail: JSON.stringify({ issueIds: ["a"] }) }), 2)[0]!.eventId).toBe("evt_2000000000007-0");
+  });
+
   it("matches exact types and families, and names unknown patterns", () => {
     expect(typeMatches(["issue.*"], "issue.closed")).toBe(true);
     expect(typeMatches(["issue.*"], "issues.closed")).toBe(false);
