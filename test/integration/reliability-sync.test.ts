@@ -161,5 +161,6 @@ describe("property: random tracker histories converge", () => {
       ),
       { numRuns: 12 },
     );
-  });
+    // Twelve whole histories through the Worker: more than one test's usual budget on a busy machine.
+  }, 90_000);
 });
