@@ -440,14 +440,28 @@ export async function listIssuesChangedSince(db: Database, projectId: string, si
     .all();
 }
 
-/** Moves the comment cursor (never backwards) and stores the first page's ETag for it. */
+/**
+ * The comment phase completed: moves the comment cursor (never backwards), stores the first page's
+ * ETag for it, and clears a failure of the phase recorded earlier.
+ */
 export async function storeCommentCursor(db: Database, projectId: string, cursor: string | null, etag: string | null): Promise<void> {
   await db
     .update(projects)
     .set({
       commentCursor: sql`CASE WHEN ${projects.commentCursor} IS NULL OR ${projects.commentCursor} < ${cursor} THEN ${cursor} ELSE ${projects.commentCursor} END`,
       commentCursorEtag: etag,
+      commentPhaseError: null,
+      commentPhaseErrorAt: null,
     })
+    .where(eq(projects.id, projectId));
+}
+
+/** The comment phase failed for good this run: the reason and since when are kept (status and dashboard show it), the cursor stays. */
+export async function recordCommentPhaseFailed(db: Database, projectId: string, error: string, at: string): Promise<void> {
+  // The time is the first failure of the streak: "stuck since", not "failed last at".
+  await db
+    .update(projects)
+    .set({ commentPhaseError: error.slice(0, 1000), commentPhaseErrorAt: sql`coalesce(${projects.commentPhaseErrorAt}, ${at})` })
     .where(eq(projects.id, projectId));
 }
 

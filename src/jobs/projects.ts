@@ -155,6 +155,8 @@ const NEW_PROJECT_DEFAULTS = {
   pullRequestCursor: null,
   pullRequestPhaseError: null,
   pullRequestPhaseErrorAt: null,
+  commentPhaseError: null,
+  commentPhaseErrorAt: null,
   nextCreateAt: null,
   lastIncrementalSyncAt: null,
   lastFullSyncAt: null,
