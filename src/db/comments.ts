@@ -448,15 +448,6 @@ export async function storeCommentCursor(db: Database, projectId: string, cursor
     .where(eq(projects.id, projectId));
 }
 
-/** The comment phase failed for good this run: the reason and since when are kept (status and dashboard show it), the cursor stays. */
-export async function recordCommentPhaseFailed(db: Database, projectId: string, error: string, at: string): Promise<void> {
-  // The time is the first failure of the streak: "stuck since", not "failed last at".
-  await db
-    .update(projects)
-    .set({ commentPhaseError: error.slice(0, 1000), commentPhaseErrorAt: sql`coalesce(${projects.commentPhaseErrorAt}, ${at})` })
-    .where(eq(projects.id, projectId));
-}
-
 // ---------- the comment outbox ----------
 
 export async function getCommentOutboxRow(db: Database, commentId: string): Promise<CommentOutboxRow | undefined> {

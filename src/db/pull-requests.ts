@@ -168,12 +168,3 @@ export async function storePullRequestCursor(db: Database, projectId: string, cu
     })
     .where(eq(projects.id, projectId));
 }
-
-/** The PR phase failed for good this run: the reason is kept (sync status shows it), the cursor stays. */
-export async function recordPullRequestPhaseFailed(db: Database, projectId: string, error: string, at: string): Promise<void> {
-  // The time is the first failure of the streak: "stuck since", not "failed last at".
-  await db
-    .update(projects)
-    .set({ pullRequestPhaseError: error.slice(0, 1000), pullRequestPhaseErrorAt: sql`coalesce(${projects.pullRequestPhaseErrorAt}, ${at})` })
-    .where(eq(projects.id, projectId));
-}

@@ -28,8 +28,8 @@ import type { Env } from "../env";
 import { ConfigurationError, NotFound, ProjectPaused, StateConflict } from "../errors";
 import { newId, nowIso } from "../ids";
 import { log } from "../log";
-import { recordPullRequestPhaseFailed, storePullRequestCursor } from "../db/pull-requests";
-import { recordCommentPhaseFailed } from "../db/comments";
+import { storePullRequestCursor } from "../db/pull-requests";
+import { recordPhaseFailed } from "../db/phases";
 import { RateLimitedError, TrackerError, type IssuePage, type PullRequestPage } from "../providers/types";
 import { applySnapshots } from "./apply-snapshots";
 import { applyPullRequest } from "./pull-requests";
@@ -218,7 +218,7 @@ async function runCheckedStep(
     if (checkpoint.phase === "pulls") {
       // Development links never fail the issue sync they ride on: the issue and comment cursors are
       // stored, the run succeeds, and the PR phase's own cursor stays with its failure shown in status.
-      await recordPullRequestPhaseFailed(db, projectId, message, nowIso(now()));
+      await recordPhaseFailed(db, projectId, "pullRequests", message, nowIso(now()));
       log.info("pull request phase failed; its cursor stays", { projectId, runId: run.id, error: message });
       await finishRun(ctx, run, checkpoint, counts, startedAt, now);
       return { nextStepAt: null };
@@ -226,7 +226,7 @@ async function runCheckedStep(
     if (checkpoint.phase === "comments" && !isCredentialRefusal(err)) {
       // The same shape as the PR phase: the issue cursor is stored, the comment cursor stays with its
       // failure shown in status and on the dashboard, and the PR phase still runs.
-      await recordCommentPhaseFailed(db, projectId, message, nowIso(now()));
+      await recordPhaseFailed(db, projectId, "comments", message, nowIso(now()));
       log.info("comment phase failed; its cursor stays", { projectId, runId: run.id, error: message });
       checkpoint.failures = 0;
       if (ctx.tracker.listPullRequestsPage) {
