@@ -9,6 +9,7 @@ import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch, type Statement } from "./batch";
 import { INLINE_TEXT_BYTES, jsonBytes } from "./bytes";
 import type { Database } from "./client";
+import { writeLocalEdit } from "./local-edit";
 import { commentAtVersion, packText, replacePartsStatements, withCommentText, withCommentTexts } from "./issue-texts";
 import {
   commentOutbox,
@@ -203,25 +204,16 @@ export async function updateLocalComment(
   /** Recorded only if the update applied: guard them with `onlyIfComment: { id, version: current.version + 1 }`. */
   activity: readonly ActivityEntry[] = [],
 ): Promise<CommentRow | undefined> {
-  const nextVersion = current.version + 1;
-  const update = db
-    .update(comments)
-    .set({
-      // A local body is at most 65,536 characters: always inline (a split tracker text is replaced).
-      ...(change.body !== undefined ? { body: change.body, bodyParts: 0 } : {}),
-      ...(change.deletedAt !== undefined ? { deletedAt: change.deletedAt } : {}),
-      updatedAt: now,
-      version: nextVersion,
-      ...(push ? { syncState: "pending_push" as const, syncError: null } : {}),
-    })
-    .where(and(eq(comments.id, current.id), eq(comments.version, current.version)))
-    .returning({ id: comments.id });
-  const statements: Statement[] = [update];
-  // Right after the update: recorded only if it changed the row (see storeInbound).
-  statements.push(...activityStatements(activity, sql`changes() > 0`));
-  if (push) statements.push(commentOutboxUpsert({ id: push.outboxId, projectId: current.projectId, commentId: current.id, version: nextVersion, op: push.op, now }));
-  const [result] = await runBatch(db, statements);
-  return result!.results.length > 0 ? getComment(db, current.projectId, current.id) : undefined;
+  const applied = await writeLocalEdit(db, {
+    kind: "comment",
+    current,
+    // A local body is at most 65,536 characters: always inline (a split tracker text is replaced).
+    columns: { ...(change.body !== undefined ? { body: change.body, bodyParts: 0 } : {}), ...(change.deletedAt !== undefined ? { deletedAt: change.deletedAt } : {}) },
+    push: push ? (version) => commentOutboxUpsert({ id: push.outboxId, projectId: current.projectId, commentId: current.id, version, op: push.op, now }) : null,
+    now,
+    activity,
+  });
+  return applied ? getComment(db, current.projectId, current.id) : undefined;
 }
 
 // ---------- inbound writes (polls, webhooks) ----------
@@ -440,13 +432,18 @@ export async function listIssuesChangedSince(db: Database, projectId: string, si
     .all();
 }
 
-/** Moves the comment cursor (never backwards) and stores the first page's ETag for it. */
+/**
+ * The comment phase completed: moves the comment cursor (never backwards), stores the first page's
+ * ETag for it, and clears a failure of the phase recorded earlier.
+ */
 export async function storeCommentCursor(db: Database, projectId: string, cursor: string | null, etag: string | null): Promise<void> {
   await db
     .update(projects)
     .set({
       commentCursor: sql`CASE WHEN ${projects.commentCursor} IS NULL OR ${projects.commentCursor} < ${cursor} THEN ${cursor} ELSE ${projects.commentCursor} END`,
       commentCursorEtag: etag,
+      commentPhaseError: null,
+      commentPhaseErrorAt: null,
     })
     .where(eq(projects.id, projectId));
 }

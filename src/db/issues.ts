@@ -2,6 +2,7 @@ import { and, asc, count, eq, gt, gte, isNotNull, isNull, ne, or, sql, type SQL 
 import type { Database } from "./client";
 import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
+import { writeLocalEdit } from "./local-edit";
 import { parseStringArray, stringifySet } from "./json";
 import { deletePartsOf, withText, withTexts } from "./issue-texts";
 import { outboxUpsert } from "./outbox";
@@ -111,29 +112,22 @@ export async function updateLocalIssue(
   /** Recorded only if the update applied: guard them with `onlyIfIssue: { id, version: current.version + 1 }`. */
   activity: readonly ActivityEntry[] = [],
 ): Promise<IssueRow | undefined> {
-  const nextVersion = current.version + 1;
-  const update = db
-    .update(issues)
-    .set({
+  const applied = await writeLocalEdit(db, {
+    kind: "issue",
+    current,
+    columns: {
       ...fieldsToColumns(patch),
       ...(patch.closeReason !== undefined ? { closeReason: patch.closeReason } : {}),
       // A local body is at most 65,536 characters: always inline (see issue-texts.ts).
       ...(patch.body !== undefined ? { bodyParts: 0 } : {}),
-      updatedAt: now,
-      version: nextVersion,
-      ...(push ? { syncState: "pending_push" as const, syncError: null } : {}),
-    })
-    .where(and(eq(issues.id, current.id), eq(issues.version, current.version)))
-    .returning();
-  const op = current.externalId ? "update" : "create";
-  const [result] = await runBatch(db, [
-    update,
-    // Right after the update: recorded only if it changed the row (the version guard alone would
-    // also hold if another writer moved the row to the same next version meanwhile).
-    ...activityStatements(activity, sql`changes() > 0`),
-    ...(push ? [outboxUpsert(current.projectId, [{ id: push.outboxId, issueId: current.id, version: nextVersion, op, now }])] : []),
-  ]);
-  return result!.results.length > 0 ? getIssue(db, current.projectId, current.id) : undefined;
+    },
+    push: push
+      ? (version) => outboxUpsert(current.projectId, [{ id: push.outboxId, issueId: current.id, version, op: current.externalId ? "update" : "create", now }])
+      : null,
+    now,
+    activity,
+  });
+  return applied ? getIssue(db, current.projectId, current.id) : undefined;
 }
 
 /** The project's issues linked to these tracker ids, by external id. */

@@ -168,8 +168,3 @@ export async function storePullRequestCursor(db: Database, projectId: string, cu
     })
     .where(eq(projects.id, projectId));
 }
-
-/** The PR phase failed for good this run: the reason is kept (sync status shows it), the cursor stays. */
-export async function recordPullRequestPhaseFailed(db: Database, projectId: string, error: string, at: string): Promise<void> {
-  await db.update(projects).set({ pullRequestPhaseError: error.slice(0, 1000), pullRequestPhaseErrorAt: at }).where(eq(projects.id, projectId));
-}

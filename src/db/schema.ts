@@ -61,6 +61,9 @@ export const projects = sqliteTable(
   pullRequestPhaseErrorAt: text("pull_request_phase_error_at"),
   /** The D1 database holding this project and its rows: 0 is `DB`, n is `DB_SHARD_n` (src/db/shards.ts). */
   shard: integer("shard").notNull().default(0),
+  /** Why the last comment phase failed (null once one completes): the same shape as the PR phase's. */
+  commentPhaseError: text("comment_phase_error"),
+  commentPhaseErrorAt: text("comment_phase_error_at"),
   },
   (t) => [index("projects_installation_idx").on(t.installationId)],
 );

@@ -184,13 +184,15 @@ const StatusSchema = z
         error: z.number().int(),
         waitingForIssue: z.number().int().openapi({ description: "Tracker comments whose issue is not imported yet" }),
         commentCursor: IsoTimestamp.nullable(),
+        phaseError: z.string().nullable().openapi({ description: "Why the last comment phase failed (its cursor stayed; issues and pull requests were synced), null once one completes" }),
+        phaseErrorAt: IsoTimestamp.nullable().openapi({ description: "Since when the comment phase has failed (the first failure in a row)" }),
       })
       .openapi({ description: "Comment sync" }),
     pullRequests: z
       .object({
         cursor: IsoTimestamp.nullable().openapi({ description: "PR listing cursor (GitLab merge requests, Gitea pulls; GitHub lists PRs with its issues)" }),
         phaseError: z.string().nullable().openapi({ description: "Why the last PR phase failed (its cursor stayed; issues and comments were synced), null once one completes" }),
-        phaseErrorAt: IsoTimestamp.nullable(),
+        phaseErrorAt: IsoTimestamp.nullable().openapi({ description: "Since when the PR phase has failed (the first failure in a row)" }),
       })
       .openapi({ description: "Pull request (merge request) listing: its own phase and cursor" }),
     pendingCommentPushes: z.number().int().openapi({ description: "Comment outbox rows waiting for the tracker" }),
@@ -248,6 +250,8 @@ function statusToApi(s: SyncStatus, credential: CredentialStatus, now: number): 
       error: s.comments.error,
       waitingForIssue: s.comments.waitingForIssue,
       commentCursor: s.project.commentCursor,
+      phaseError: s.project.commentPhaseError,
+      phaseErrorAt: s.project.commentPhaseErrorAt,
     },
     pullRequests: { cursor: s.project.pullRequestCursor, phaseError: s.project.pullRequestPhaseError, phaseErrorAt: s.project.pullRequestPhaseErrorAt },
     pendingCommentPushes: s.comments.pendingPushes,

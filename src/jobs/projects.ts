@@ -155,6 +155,8 @@ const NEW_PROJECT_DEFAULTS = {
   pullRequestCursor: null,
   pullRequestPhaseError: null,
   pullRequestPhaseErrorAt: null,
+  commentPhaseError: null,
+  commentPhaseErrorAt: null,
   nextCreateAt: null,
   lastIncrementalSyncAt: null,
   lastFullSyncAt: null,
@@ -409,6 +411,11 @@ export async function changeProject(
     patch.commentCursor = null;
     patch.commentCursorEtag = null;
     patch.pullRequestCursor = null;
+    // A stuck phase of the old repository says nothing about the new one.
+    patch.commentPhaseError = null;
+    patch.commentPhaseErrorAt = null;
+    patch.pullRequestPhaseError = null;
+    patch.pullRequestPhaseErrorAt = null;
     // The configured name is used again (and the tracker's current name learned afresh).
     patch.trackerRepositoryName = null;
     // Without linked issues it may be another repository: its id is learned afresh.

@@ -45,16 +45,14 @@ export async function resolveConflict(
 ): Promise<Resolution> {
   const conflict = await getConflict(db, project.id, conflictId);
   if (!conflict) throw new NotFound("conflict", conflictId);
-  if (conflict.resolvedAt) throw new StateConflict(`conflict ${conflictId} was already resolved (kept ${conflict.resolvedKeep})`);
+  if (conflict.resolvedAt) throw alreadyResolved(conflict);
   if (conflict.commentId !== null && conflict.field === COMMENT_BODY) return resolveCommentConflict(env, db, project, conflict, conflict.commentId, keep, origin);
   if (!(SYNCED_FIELDS as readonly string[]).includes(conflict.field)) throw new StateConflict(`conflict ${conflictId} is on an unknown field`);
   const field = conflict.field as SyncedField;
-  if (keep === "local" && project.syncDirection === "inbound") {
-    throw new DirectionRefused(`project ${project.id} syncs inbound only: the tracker's value stands`);
-  }
+  refuseLocalInbound(project, keep);
   const chosen = JSON.parse((keep === "local" ? conflict.localValue : conflict.trackerValue) ?? "null") as IssueFields[SyncedField];
 
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+  return settleByHand(db, project, conflict, `issue ${conflict.issueId}`, async () => {
     const issue = await getIssue(db, project.id, conflict.issueId);
     if (!issue) throw new NotFound("issue", conflict.issueId);
     if (issue.syncState === "orphaned" || issue.deletedAt) throw new StateConflict(`issue ${issue.id} is orphaned: its tracker issue is gone`);
@@ -64,38 +62,22 @@ export async function resolveConflict(
     const othersOpen = await countUnresolvedForIssue(db, issue.id, conflict.id);
     const syncState: IssueRow["syncState"] = push ? "pending_push" : othersOpen > 0 && issue.syncState === "conflict" ? "conflict" : "synced";
     const columns = fieldsToColumns({ [field]: wanted[field] });
-    const now = nowIso();
     const written = await writeConflictResolution(db, {
       issue,
       columns,
       syncState,
       push: push ? { outboxId: newId() } : null,
-      conflictId: conflict.id,
-      keep,
-      actor: origin.actor ?? null,
-      now,
-      activity: [
-        {
-          projectId: project.id,
-          issueId: issue.id,
-          kind: "conflict.resolved",
-          origin,
-          createdAt: now,
-          onlyIfIssue: { id: issue.id, version: issue.version + 1 },
-          changes: rowChanges(issue, { ...issue, ...columns, syncState }),
-          detail: `conflict ${conflict.id} on "${field}" resolved by hand: kept ${keep}${push ? "; pushing to the tracker" : ""}`,
-        },
-      ],
+      ...settlement(conflict, keep, origin, push, {
+        issueId: issue.id,
+        guard: { onlyIfIssue: { id: issue.id, version: issue.version + 1 } },
+        changes: rowChanges(issue, { ...issue, ...columns, syncState }),
+        what: `"${field}"`,
+      }),
     });
-    if (written) {
-      if (push) await enqueuePushes(env, project.id, [issue.id]);
-      const [resolvedConflict, resolvedIssue] = await Promise.all([getConflict(db, project.id, conflict.id), getIssue(db, project.id, issue.id)]);
-      return { conflict: resolvedConflict!, issue: resolvedIssue!, pushQueued: push };
-    }
-    const again = await getConflict(db, project.id, conflictId);
-    if (again?.resolvedAt) throw new StateConflict(`conflict ${conflictId} was already resolved (kept ${again.resolvedKeep})`);
-  }
-  throw new StateConflict(`issue ${conflict.issueId} is being changed concurrently; try again`);
+    if (!written) return null;
+    if (push) await enqueuePushes(env, project.id, [issue.id]);
+    return push;
+  });
 }
 
 const COMMENT_BODY = "comment.body";
@@ -115,52 +97,90 @@ async function resolveCommentConflict(
   keep: "local" | "tracker",
   origin: ActivityOrigin,
 ): Promise<Resolution> {
-  if (keep === "local" && project.syncDirection === "inbound") {
-    throw new DirectionRefused(`project ${project.id} syncs inbound only: the tracker's value stands`);
-  }
+  refuseLocalInbound(project, keep);
   const chosen = JSON.parse((keep === "local" ? conflict.localValue : conflict.trackerValue) ?? "null") as unknown;
   if (typeof chosen !== "string") throw new StateConflict(`conflict ${conflict.id} holds no comment body to apply`);
 
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+  return settleByHand(db, project, conflict, `comment ${commentId}`, async () => {
     const comment = await getComment(db, project.id, commentId);
     if (!comment) throw new NotFound("comment", commentId);
     if (comment.deletedAt !== null) throw new StateConflict(`comment ${commentId} is deleted`);
     const push = project.syncDirection !== "inbound" && leavesSyndarix(project, comment) && (keep === "local" || comment.base !== chosen);
     const syncState: CommentRow["syncState"] = push ? "pending_push" : comment.syncState === "conflict" ? "synced" : comment.syncState;
-    const now = nowIso();
-    const changes = fieldChanges({ body: comment.body, syncState: comment.syncState }, { body: chosen, syncState });
     const written = await writeCommentConflictResolution(db, {
       comment,
       body: chosen,
       syncState,
       push: push ? { outboxId: newId(), op: comment.externalId ? "update" : "create" } : null,
-      conflictId: conflict.id,
-      keep,
-      actor: origin.actor ?? null,
-      now,
-      activity: [
-        {
-          projectId: project.id,
-          issueId: comment.issueId,
-          kind: "conflict.resolved",
-          origin,
-          createdAt: now,
-          onlyIfComment: { id: comment.id, version: comment.version + 1 },
-          changes,
-          detail: `conflict ${conflict.id} on comment ${comment.id} body resolved by hand: kept ${keep}${push ? "; pushing to the tracker" : ""}`,
-        },
-      ],
+      ...settlement(conflict, keep, origin, push, {
+        issueId: comment.issueId,
+        guard: { onlyIfComment: { id: comment.id, version: comment.version + 1 } },
+        changes: fieldChanges({ body: comment.body, syncState: comment.syncState }, { body: chosen, syncState }),
+        what: `comment ${comment.id} body`,
+      }),
     });
-    if (written) {
-      if (push) await enqueueCommentPushes(env, project.id, [comment.id]);
-      const [resolvedConflict, issue] = await Promise.all([getConflict(db, project.id, conflict.id), getIssue(db, project.id, comment.issueId)]);
-      if (!issue) throw new NotFound("issue", comment.issueId);
-      return { conflict: resolvedConflict!, issue, pushQueued: push };
+    if (!written) return null;
+    if (push) await enqueueCommentPushes(env, project.id, [comment.id]);
+    return push;
+  });
+}
+
+function alreadyResolved(conflict: ConflictRow): StateConflict {
+  return new StateConflict(`conflict ${conflict.id} was already resolved (kept ${conflict.resolvedKeep})`);
+}
+
+function refuseLocalInbound(project: ProjectRow, keep: "local" | "tracker"): void {
+  if (keep === "local" && project.syncDirection === "inbound") {
+    throw new DirectionRefused(`project ${project.id} syncs inbound only: the tracker's value stands`);
+  }
+}
+
+/**
+ * The settle-by-hand loop for every record kind: `attempt` reads the row, writes the resolution as a
+ * compare-and-set and answers whether a push was queued, or null when the row moved on meanwhile;
+ * then it is read again, unless the conflict was settled by someone else.
+ */
+async function settleByHand(db: Database, project: ProjectRow, conflict: ConflictRow, subject: string, attempt: () => Promise<boolean | null>): Promise<Resolution> {
+  for (let i = 0; i < MAX_ATTEMPTS; i++) {
+    const pushQueued = await attempt();
+    if (pushQueued !== null) {
+      const [resolvedConflict, issue] = await Promise.all([getConflict(db, project.id, conflict.id), getIssue(db, project.id, conflict.issueId)]);
+      if (!issue) throw new NotFound("issue", conflict.issueId);
+      return { conflict: resolvedConflict!, issue, pushQueued };
     }
     const again = await getConflict(db, project.id, conflict.id);
-    if (again?.resolvedAt) throw new StateConflict(`conflict ${conflict.id} was already resolved (kept ${again.resolvedKeep})`);
+    if (again?.resolvedAt) throw alreadyResolved(again);
   }
-  throw new StateConflict(`comment ${commentId} is being changed concurrently; try again`);
+  throw new StateConflict(`${subject} is being changed concurrently; try again`);
+}
+
+/** What a settle by hand records besides the row: the conflict's settlement and its activity entry (written only if the row's update applied). */
+function settlement(
+  conflict: ConflictRow,
+  keep: "local" | "tracker",
+  origin: ActivityOrigin,
+  push: boolean,
+  row: { issueId: string; guard: Pick<ActivityEntry, "onlyIfIssue" | "onlyIfComment">; changes: ActivityEntry["changes"]; what: string },
+): { conflictId: string; keep: "local" | "tracker"; actor: string | null; now: string; activity: ActivityEntry[] } {
+  const now = nowIso();
+  return {
+    conflictId: conflict.id,
+    keep,
+    actor: origin.actor ?? null,
+    now,
+    activity: [
+      {
+        projectId: conflict.projectId,
+        issueId: row.issueId,
+        kind: "conflict.resolved",
+        origin,
+        createdAt: now,
+        ...row.guard,
+        changes: row.changes,
+        detail: `conflict ${conflict.id} on ${row.what} resolved by hand: kept ${keep}${push ? "; pushing to the tracker" : ""}`,
+      },
+    ],
+  };
 }
 
 /** Makes a failed push pending again and queues it. */

@@ -28,7 +28,8 @@ import type { Env } from "../env";
 import { ConfigurationError, NotFound, ProjectPaused, StateConflict } from "../errors";
 import { newId, nowIso } from "../ids";
 import { log } from "../log";
-import { recordPullRequestPhaseFailed, storePullRequestCursor } from "../db/pull-requests";
+import { storePullRequestCursor } from "../db/pull-requests";
+import { recordPhaseFailed } from "../db/phases";
 import { RateLimitedError, TrackerError, type IssuePage, type PullRequestPage } from "../providers/types";
 import { applySnapshots } from "./apply-snapshots";
 import { applyPullRequest } from "./pull-requests";
@@ -217,13 +218,27 @@ async function runCheckedStep(
     if (checkpoint.phase === "pulls") {
       // Development links never fail the issue sync they ride on: the issue and comment cursors are
       // stored, the run succeeds, and the PR phase's own cursor stays with its failure shown in status.
-      await recordPullRequestPhaseFailed(db, projectId, message, nowIso(now()));
+      await recordPhaseFailed(db, projectId, "pullRequests", message, nowIso(now()));
       log.info("pull request phase failed; its cursor stays", { projectId, runId: run.id, error: message });
       await finishRun(ctx, run, checkpoint, counts, startedAt, now);
       return { nextStepAt: null };
     }
+    if (checkpoint.phase === "comments" && !isCredentialRefusal(err)) {
+      // The same shape as the PR phase: the issue cursor is stored, the comment cursor stays with its
+      // failure shown in status and on the dashboard, and the PR phase still runs.
+      await recordPhaseFailed(db, projectId, "comments", message, nowIso(now()));
+      log.info("comment phase failed; its cursor stays", { projectId, runId: run.id, error: message });
+      checkpoint.failures = 0;
+      if (ctx.tracker.listPullRequestsPage) {
+        checkpoint.phase = "pulls";
+        await recordStep(db, run.id, counts, { status: "running", startedAt, checkpoint: JSON.stringify(checkpoint), resumeAt: null, ...totalOf(checkpoint) });
+        return { nextStepAt: nowIso(now()) };
+      }
+      await finishRun(ctx, run, checkpoint, counts, startedAt, now);
+      return { nextStepAt: null };
+    }
     await recordStep(db, run.id, counts, { startedAt });
-    // A stuck phase says which it is (status, dashboard): the comment phase's trouble keeps the issue cursor.
+    // A refused credential in the comment phase fails the run (access lost is the project's trouble, not the phase's).
     const stuck = checkpoint.phase === "comments" ? `the comment phase failed (issues are synced up to the issue cursor): ${message}` : message;
     await failRun(db, run, projectId, stuck, err instanceof TrackerError ? err.status : null);
     return { nextStepAt: null };
@@ -423,6 +438,11 @@ async function failRun(db: Database, run: SyncRunRow, projectId: string, error: 
     { projectId, kind, origin, createdAt: finishedAt, detail: `${run.mode} run failed${status ? ` (HTTP ${status})` : ""}: ${error}` },
   ]);
   log.info("sync run failed", { projectId, runId: run.id, error });
+}
+
+/** 401: the credentials were refused: every phase is stuck, and the run's failure says so (access lost). */
+function isCredentialRefusal(err: unknown): boolean {
+  return err instanceof TrackerError && err.status === 401;
 }
 
 /** The run's `total` column once the listing's first page said (or did not say) it. */

@@ -41,7 +41,7 @@ export const CHIP_RULES: Record<Chip, string> = {
     "the tracker answers 404 for the repository itself (the token lost access, or another repository now has its name), or it refused the stored credentials (HTTP 401/403) since the last successful run and since the token was last replaced",
   importing: "a run is queued or going and the project has never finished a sync (its first import)",
   failing:
-    "the last finished run failed (a run that failed before the token was replaced does not count), or pushes of issues or comments failed for good, or webhook deliveries failed: each waits for a retry, replay or acknowledgement",
+    "the last finished run failed (a run that failed before the token was replaced does not count), or pushes of issues or comments failed for good, or webhook deliveries failed: each waits for a retry, replay or acknowledgement; or a phase of the run is stuck (the comment or pull request listing failed in the last run and its cursor stays) while issues still sync: every run tries the phase again, and the chip clears when one completes",
   late: "no successful run for more than two cron intervals (10 minutes), counted from the project's creation if it never synced",
   new: "created less than two cron intervals ago and no run queued yet: the cron starts the first one within 5 minutes",
   retrying: "pushes of issues or comments failed and are being retried (the attempts and the last error are shown next to the chip)",
@@ -64,6 +64,29 @@ function standingAccessFailure(s: ProjectSummary): string | null {
   return failed;
 }
 
+/** A phase whose listing failed for good in the last run: its own cursor stays, the other phases go on. */
+export interface StuckPhase {
+  phase: "comments" | "pull requests";
+  error: string;
+  /** The first failure in a row. */
+  since: string;
+}
+
+export function stuckPhasesOf(p: ProjectRow): StuckPhase[] {
+  const out: StuckPhase[] = [];
+  if (p.commentPhaseError) out.push({ phase: "comments", error: p.commentPhaseError, since: p.commentPhaseErrorAt ?? p.updatedAt });
+  if (p.pullRequestPhaseError) out.push({ phase: "pull requests", error: p.pullRequestPhaseError, since: p.pullRequestPhaseErrorAt ?? p.updatedAt });
+  return out;
+}
+
+/** What an operator does about a stuck phase, by the tracker's answer. */
+export function stuckPhaseAdvice(phase: StuckPhase): string {
+  const what = phase.phase === "comments" ? "comments" : "merge requests / pull requests";
+  if (/\b403\b|forbidden/i.test(phase.error)) return `give the project a token that can read the repository's ${what} (or enable them on the tracker); the next run tries again`;
+  if (/\b404\b|not found/i.test(phase.error)) return `check that the repository's ${what} are enabled on the tracker; the next run tries again`;
+  return "the next run tries again; if it keeps failing, check the tracker's status and the error";
+}
+
 function lastRunFailed(s: ProjectSummary): boolean {
   const run = s.health.lastFinishedRun;
   if (run?.status !== "failed") return false;
@@ -82,7 +105,7 @@ export function chipOf(s: ProjectSummary, now: number = Date.now(), credentialPa
   const lastSuccess = lastSuccessOf(s);
   if (p.accessLostAt || standingAccessFailure(s)) return "access lost";
   if (h.activeRun && !p.lastFullSyncAt && !p.lastIncrementalSyncAt) return "importing";
-  if (lastRunFailed(s) || h.pushes.failed > 0 || h.commentPushes.failed > 0 || h.failedDeliveries > 0) return "failing";
+  if (lastRunFailed(s) || h.pushes.failed > 0 || h.commentPushes.failed > 0 || h.failedDeliveries > 0 || stuckPhasesOf(p).length > 0) return "failing";
   // Never synced and no run (an active one is "importing" above): late only once the cron should have run.
   if (now - Date.parse(lastSuccess ?? p.createdAt) > LATE_AFTER_MS) return "late";
   if (!lastSuccess) return "new";
@@ -122,6 +145,9 @@ export function chipReasonOf(chip: Chip, s: ProjectSummary, now: number = Date.n
       if (h.pushes.failed > 0) parts.push(`${plural(h.pushes.failed, "issue push", "issue pushes")} failed (retry them)`);
       if (h.commentPushes.failed > 0) parts.push(`${plural(h.commentPushes.failed, "comment push", "comment pushes")} failed (retry them)`);
       if (h.failedDeliveries > 0) parts.push(`${plural(h.failedDeliveries, "webhook delivery", "webhook deliveries")} failed (replay or acknowledge them)`);
+      for (const stuck of stuckPhasesOf(p)) {
+        parts.push(`${stuck.phase}: not synced since ${stuck.since} (issues still sync): ${stuck.error}; ${stuckPhaseAdvice(stuck)}`);
+      }
       return parts.join("; ");
     }
     case "late": {

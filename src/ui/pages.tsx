@@ -7,7 +7,7 @@ import type { Child } from "hono/jsx";
 import type { IssueLabel, TroubledPush } from "../db/health";
 import type { ActivityRow, ConflictRow, DeliveryRow, IssueRow, ProjectRow, SyncRunRow } from "../db/schema";
 import { importedIssueIds } from "../db/activity";
-import { CHIP_RULES, CHIPS, type Chip } from "../sync/status-chip";
+import { CHIP_RULES, CHIPS, stuckPhaseAdvice, stuckPhasesOf, type Chip } from "../sync/status-chip";
 import type { Overview, OverviewQuery, ProjectHealthView, SyncStatus } from "../sync/status";
 import type { CredentialStatus } from "../sync/credentials";
 
@@ -420,6 +420,60 @@ function RunChart(props: { runs: SyncRunRow[] }) {
   );
 }
 
+/**
+ * Each phase of a run keeps its own cursor: issues, comments, pull requests (GitLab merge requests
+ * and Gitea pulls have a listing of their own; GitHub's come with its issues). A stuck phase shows
+ * since when, the tracker's answer and what to do, while the others go on.
+ */
+function PhasesView(props: { project: ProjectRow; now: number }) {
+  const p = props.project;
+  const stuck = new Map(stuckPhasesOf(p).map((x) => [x.phase, x]));
+  const rows: { phase: "issues" | "comments" | "pull requests"; cursor: string | null }[] = [
+    { phase: "issues", cursor: p.cursor },
+    { phase: "comments", cursor: p.commentCursor },
+  ];
+  if (p.provider !== "github" || p.pullRequestCursor || p.pullRequestPhaseError) rows.push({ phase: "pull requests", cursor: p.pullRequestCursor });
+  return (
+    <section aria-labelledby="phases">
+      <h2 id="phases">Sync phases</h2>
+      <table id="phase-table">
+        <thead>
+          <tr>
+            <th scope="col">Phase</th>
+            <th scope="col">Synced up to</th>
+            <th scope="col">State</th>
+            <th scope="col">What to do</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => {
+            const x = r.phase === "issues" ? undefined : stuck.get(r.phase);
+            return (
+              <tr data-phase={r.phase} class={x ? "phase-stuck" : undefined}>
+                <th scope="row">{r.phase}</th>
+                <td>{when(r.cursor, props.now)}</td>
+                {x ? (
+                  <>
+                    <td>
+                      <span class="error">stuck since {when(x.since, props.now)}</span>: <span class="phase-error">{x.error}</span>
+                    </td>
+                    <td>{stuckPhaseAdvice(x)}</td>
+                  </>
+                ) : (
+                  <>
+                    <td>{r.phase === "issues" && p.lastError ? <span class="error">{p.lastError}</span> : "ok"}</td>
+                    <td class="muted">{r.phase === "issues" && p.lastError ? "see the run history below" : "nothing"}</td>
+                  </>
+                )}
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
 function json(value: string | null): string {
   return value === null ? "null" : JSON.stringify(JSON.parse(value), null, 1);
 }
@@ -481,6 +535,7 @@ export function ProjectPage(d: ProjectPageData) {
         )}
       </section>
       {d.status.activeRun ? <RunProgress run={d.status.activeRun} now={d.now} /> : <p id="no-run">No run is going.</p>}
+      <PhasesView project={p} now={d.now} />
 
       <section aria-labelledby="repair">
         <h2 id="repair">Repair</h2>

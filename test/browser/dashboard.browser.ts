@@ -257,6 +257,31 @@ describe("operator dashboard in Chromium", () => {
     expect(await page.locator("#activity-table tbody tr").filter({ hasText: "push.retried" }).count()).toBe(1);
   });
 
+  it("shows a stuck comment phase (which phase, since when, the error, what to do) while issues still sync", async () => {
+    const served = await fakeGitHub();
+    const fake = served.tracker;
+    const project = await createProject(served, { name: "Widgets comments stuck", syncDirection: "inbound" });
+    fake.seedIssue({ title: "Synced although comments are stuck" });
+    fake.fail({ kind: "forbidden", match: /^GET \/repos\/[^/]+\/[^/]+\/issues\/comments/, times: 1000 });
+    expect((await syncAndWait(project.id, "incremental")).status).toBe("succeeded");
+
+    await openProject(project);
+    expect(await chip()).toBe("failing");
+    expect(await page.locator("h1 .chip-reason").textContent()).toMatch(/^comments: not synced since .* \(issues still sync\)/);
+    const row = page.locator('#phase-table tr[data-phase="comments"]');
+    expect(await row.textContent()).toMatch(/stuck since .*403/);
+    expect(await row.textContent()).toContain("give the project a token that can read the repository's comments");
+    expect(await row.locator("time").first().getAttribute("title")).toMatch(/UTC$/);
+    expect(await page.locator('#phase-table tr[data-phase="issues"]').textContent()).toContain("ok");
+    await expectAccessible(page);
+    await screenshot(page, "08b-stuck-comment-phase");
+
+    fake.clearFaults();
+    expect((await syncAndWait(project.id, "incremental")).status).toBe("succeeded");
+    await expect.poll(chip, WAIT).toBe("healthy");
+    expect(await page.locator("#phase-table .phase-stuck").count()).toBe(0);
+  });
+
   it("pauses and resumes sync", async () => {
     await openProject(imported);
     await press("Pause sync");

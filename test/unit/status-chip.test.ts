@@ -57,6 +57,21 @@ describe("status chip", () => {
     expect(chipOf(comment, T0 + 1_000)).toBe("retrying");
   });
 
+  it("a stuck comment or pull request phase is `failing`, its reason naming the phase, since when, the error and what to do", () => {
+    const since = at(1_000);
+    const comments = status({ ...synced, commentPhaseError: "GitHub answered 403", commentPhaseErrorAt: since });
+    expect(chipOf(comments, T0 + 2_000)).toBe("failing");
+    expect(chipReasonOf("failing", comments, T0 + 2_000)).toBe(
+      `comments: not synced since ${since} (issues still sync): GitHub answered 403; give the project a token that can read the repository's comments (or enable them on the tracker); the next run tries again`,
+    );
+    const pulls = status({ ...synced, pullRequestPhaseError: "HTTP 502 from the tracker", pullRequestPhaseErrorAt: since });
+    expect(chipOf(pulls, T0 + 2_000)).toBe("failing");
+    expect(chipReasonOf("failing", pulls, T0 + 2_000)).toMatch(/^pull requests: not synced since .*: HTTP 502 from the tracker; the next run tries again/);
+    // A switched-off project stays `paused`: the phase waits with the rest.
+    expect(chipOf(status({ ...synced, syncEnabled: false, commentPhaseError: "x", commentPhaseErrorAt: since }), T0 + 2_000)).toBe("paused");
+    expect(CHIP_RULES.failing).toMatch(/phase/);
+  });
+
   it("a refused comment push is `failing`, as a failed issue push is", () => {
     expect(chipOf(status(synced, { commentPushes: { pending: 0, failed: 1, retrying: 0, maxAttempts: 0, lastError: null } }), T0 + 1_000)).toBe("failing");
     expect(chipOf(status(synced, { pushes: { pending: 0, failed: 1, retrying: 0, maxAttempts: 0, lastError: null } }), T0 + 1_000)).toBe("failing");

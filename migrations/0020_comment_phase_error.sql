@@ -1,0 +1,2 @@
+ALTER TABLE `projects` ADD `comment_phase_error` text;--> statement-breakpoint
+ALTER TABLE `projects` ADD `comment_phase_error_at` text;
