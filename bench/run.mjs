@@ -58,6 +58,16 @@ const plan = QUICK
 const LATENCY_MS = Number(process.argv.find((a) => a.startsWith("--latency-ms="))?.slice("--latency-ms=".length) ?? 300);
 const LATENCY_LARGE = process.argv.includes("--latency-large");
 const IMPORT_TIMEOUT_MS = { 2_000: 120_000, 10_000: 240_000, 100_000: 600_000 };
+/** The fake's requests per route during a phase (`/__control/stats` byRoute, after − before). */
+function routeDelta(before, after) {
+  const out = {};
+  for (const [route, count] of Object.entries(after.byRoute ?? {})) {
+    const d = count - (before.byRoute?.[route] ?? 0);
+    if (d > 0) out[route] = d;
+  }
+  return out;
+}
+
 /** The keyset scan's minimum requests for n items: `since` is inclusive, so pages after the first bring 99 new items. */
 const keysetPages = (n) => 1 + Math.ceil(Math.max(0, n - PAGE_SIZE) / (PAGE_SIZE - 1));
 /** The comments row of issue 15: 10,000 listed items with 50,000 comments (quick: 2,000 with 10,000). */
@@ -211,6 +221,7 @@ async function importSection(n, { withIncremental, comments = 0, latencyMs = 0 }
     trackerRequests: {
       run: run.stats.requests,
       fake: fakeAfter.requests - fakeBefore.requests,
+      byRoute: routeDelta(fakeBefore, fakeAfter),
       minimum: Math.ceil(n / PAGE_SIZE) + Math.ceil(comments / PAGE_SIZE),
       // The keyset scans' `since` is inclusive: each page after the first repeats the boundary item
       // (issues and comments alike).
@@ -232,6 +243,7 @@ async function importSection(n, { withIncremental, comments = 0, latencyMs = 0 }
   };
   results.imports.push(entry);
   log(`  ${expectedIssues.toLocaleString("en")} issues in ${(wallMs / 1000).toFixed(1)} s (${entry.issuesPerSec}/s), ${entry.trackerRequests.run} requests (min ${entry.trackerRequests.minimum}), floor ${(floor.ms / 1000).toFixed(1)} s → ${entry.floor.ratio}× the floor`);
+  log(`  tracker requests by route: ${JSON.stringify(entry.trackerRequests.byRoute)}`);
 
   if (withIncremental) await incrementalSection(worker, fake, project, plan.incremental, n);
   else if (n >= 100_000) await incrementalSection(worker, fake, project, [100], n);

@@ -16,6 +16,7 @@ import {
   getPullRequestByNumber,
   getPullRequestByUrl,
   getPullRequestsByIds,
+  getPullRequestsByNumbers,
   insertLinkStatement,
   linksOfIssues,
   issuesByNumbers,
@@ -139,6 +140,44 @@ function unchanged(stored: PullRequestRow, pr: CanonicalPullRequest): boolean {
   );
 }
 
+/**
+ * Whether applying `pr` over `stored` asks the tracker for its closing references: a PR that
+ * changed and can still close something (open, draft, or merging now), so a first import of a long
+ * history costs no call per old PR. The same rule applyPullRequest follows when it asks itself.
+ */
+function wantsClosingAnswer(stored: PullRequestRow | undefined, pr: CanonicalPullRequest): boolean {
+  if (stored && pr.updatedAt && stored.updatedAt > pr.updatedAt) return false;
+  const merged = stored ? { ...pr, baseRef: pr.baseRef ?? stored.baseRef, headRef: pr.headRef ?? stored.headRef } : pr;
+  if (stored && unchanged(stored, merged)) return false;
+  return merged.state === "open" || merged.state === "draft" || mayAutomate(merged);
+}
+
+/**
+ * A listing page's PRs: the closing references of those that need asking are read in one request
+ * where the tracker can (GitHub GraphQL aliases), so an import of many open PRs costs one call per
+ * page instead of one per PR; other trackers are asked per PR as before.
+ */
+export async function applyPullRequests(ctx: SyncContext, prs: readonly CanonicalPullRequest[]): Promise<void> {
+  if (prs.length === 0) return;
+  let answers: Map<number, ClosingIssueRef[]> | null = null;
+  if (ctx.tracker.closingIssuesOfMany) {
+    const stored = new Map((await getPullRequestsByNumbers(ctx.db, ctx.project.id, prs.map((p) => p.number))).map((r) => [r.number, r]));
+    const ask = prs.filter((pr) => wantsClosingAnswer(stored.get(pr.number), pr)).map((pr) => pr.number);
+    if (ask.length > 0) {
+      try {
+        answers = await ctx.tracker.closingIssuesOfMany(ask);
+      } catch (err) {
+        if (err instanceof RateLimitedError) throw err;
+        log.info("closing references could not be read; keywords are used", { projectId: ctx.project.id, numbers: ask.length, error: errorText(err) });
+        answers = new Map();
+      }
+    }
+  }
+  // Asked: its answer, or null (the tracker could not tell: what it said before stands). A PR not
+  // asked (unchanged, or closed) gets null too, which is what applyPullRequest would decide itself.
+  for (const pr of prs) await applyPullRequest(ctx, pr, answers ? (answers.get(pr.number) ?? null) : undefined);
+}
+
 export interface PullRequestOutcome {
   status: "applied" | "ignored";
   note: string | null;
@@ -182,8 +221,7 @@ export async function applyPullRequest(ctx: SyncContext, pr: CanonicalPullReques
     if (!seen || (seen.relation === "references" && relation === "closes")) wanted.set(keyOf(link), link);
   };
 
-  // 1. The tracker's own closing references: asked for PRs that can still close something (open,
-  // draft, or merging now), so a first import of a long history costs no call per old PR.
+  // 1. The tracker's own closing references (see wantsClosingAnswer).
   const existing = stored ? (await linksOfPullRequest(db, stored.id)).filter((l) => l.source !== "manual") : [];
   const ask = closing === undefined && (pr.state === "open" || pr.state === "draft" || mayAutomate(pr));
   const fromTracker = closing !== undefined ? closing : ask ? await trackerClosingIssues(ctx, pr.number) : null;

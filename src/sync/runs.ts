@@ -31,7 +31,7 @@ import { log } from "../log";
 import { recordPullRequestPhaseFailed, storePullRequestCursor } from "../db/pull-requests";
 import { RateLimitedError, TrackerError, type IssuePage, type PullRequestPage } from "../providers/types";
 import { applySnapshots } from "./apply-snapshots";
-import { applyPullRequest } from "./pull-requests";
+import { applyPullRequests } from "./pull-requests";
 import { loadSyncContext, type SyncContext } from "./context";
 import { openCredential, refreshTokenExpiry } from "./credentials";
 import { commentStep, initialCommentCheckpoint, type CommentCheckpoint } from "./comments-run";
@@ -291,7 +291,7 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
           if (run.mode === "full" && applied.notMarkedSeen.length > 0) await markSeen(ctx.db, ctx.project.id, run.id, applied.notMarkedSeen);
         }
         // Pull requests the listing carries (GitHub) keep their development links current.
-        for (const pr of page.pullRequests ?? []) await applyPullRequest(ctx, pr);
+        await applyPullRequests(ctx, page.pullRequests ?? []);
       },
     },
     cp,
@@ -360,7 +360,7 @@ async function pullRequestStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint
       items: (page) => page.pullRequests.flatMap((pr) => (pr.updatedAt ? [{ externalId: pr.externalId, updatedAt: pr.updatedAt }] : [])),
       fetch: (at, _etag, onHead) => list({ since: at.since, url: at.url, onHead }),
       apply: async (page) => {
-        for (const pr of page.pullRequests) await applyPullRequest(ctx, pr);
+        await applyPullRequests(ctx, page.pullRequests);
       },
     },
     pulls,
