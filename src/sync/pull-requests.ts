@@ -160,9 +160,11 @@ function wantsClosingAnswer(stored: PullRequestRow | undefined, pr: CanonicalPul
 export async function applyPullRequests(ctx: SyncContext, prs: readonly CanonicalPullRequest[]): Promise<void> {
   if (prs.length === 0) return;
   let answers: Map<number, ClosingIssueRef[]> | null = null;
+  let stored: Map<number, PullRequestRow> | null = null;
   if (ctx.tracker.closingIssuesOfMany) {
-    const stored = new Map((await getPullRequestsByNumbers(ctx.db, ctx.project.id, prs.map((p) => p.number))).map((r) => [r.number, r]));
-    const ask = prs.filter((pr) => wantsClosingAnswer(stored.get(pr.number), pr)).map((pr) => pr.number);
+    const rows = new Map((await getPullRequestsByNumbers(ctx.db, ctx.project.id, prs.map((p) => p.number))).map((r) => [r.number, r]));
+    stored = rows;
+    const ask = prs.filter((pr) => wantsClosingAnswer(rows.get(pr.number), pr)).map((pr) => pr.number);
     if (ask.length > 0) {
       try {
         answers = await ctx.tracker.closingIssuesOfMany(ask);
@@ -175,7 +177,13 @@ export async function applyPullRequests(ctx: SyncContext, prs: readonly Canonica
   }
   // Asked: its answer, or null (the tracker could not tell: what it said before stands). A PR not
   // asked (unchanged, or closed) gets null too, which is what applyPullRequest would decide itself.
-  for (const pr of prs) await applyPullRequest(ctx, pr, answers ? (answers.get(pr.number) ?? null) : undefined);
+  // The rows read above are current for the first occurrence of each number on the page.
+  const applied = new Set<number>();
+  for (const pr of prs) {
+    const known = stored && !applied.has(pr.number) ? (stored.get(pr.number) ?? null) : undefined;
+    applied.add(pr.number);
+    await applyPullRequest(ctx, pr, answers ? (answers.get(pr.number) ?? null) : undefined, known);
+  }
 }
 
 export interface PullRequestOutcome {
@@ -188,10 +196,16 @@ export interface PullRequestOutcome {
  * tracker's own closing references when the caller already has them (otherwise asked once, for a
  * PR that changed).
  */
-export async function applyPullRequest(ctx: SyncContext, pr: CanonicalPullRequest, closing?: ClosingIssueRef[] | null): Promise<PullRequestOutcome> {
+export async function applyPullRequest(
+  ctx: SyncContext,
+  pr: CanonicalPullRequest,
+  closing?: ClosingIssueRef[] | null,
+  /** The stored row when the caller has read it already (null: none stored). */
+  known?: PullRequestRow | null,
+): Promise<PullRequestOutcome> {
   const { db, project } = ctx;
   const origin = ctx.origin ?? { source: "poll" as const };
-  const stored = await getPullRequestByNumber(db, project.id, pr.number);
+  const stored = known !== undefined ? (known ?? undefined) : await getPullRequestByNumber(db, project.id, pr.number);
   if (stored && pr.updatedAt && stored.updatedAt > pr.updatedAt) {
     return { status: "ignored", note: `pull request #${pr.number}: the payload is older than the stored copy` };
   }

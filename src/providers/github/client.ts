@@ -196,14 +196,17 @@ export class GitHubTracker extends GitHubCompatibleTracker {
     const wanted = [...new Set(numbers)].filter((n) => Number.isSafeInteger(n) && n > 0);
     if (wanted.length === 0) return answers;
     const [owner, name] = this.repoPath.replace(/^\/repos\//, "").split("/").map(decodeURIComponent);
-    const res = await this.http.request("POST", this.graphqlUrl, { json: { query: closingQueryOfMany(wanted), variables: { owner, name } } });
-    const parsed = closingAnswerOfMany.safeParse(res.body);
-    const repository = parsed.success ? parsed.data.data?.repository : null;
-    if (!repository) return answers;
     const own = `${owner}/${name}`.toLowerCase();
-    for (const n of wanted) {
-      const nodes = repository[`pr${n}`]?.closingIssuesReferences?.nodes;
-      if (nodes) answers.set(n, nodes.map((node) => ({ repository: node.repository.nameWithOwner.toLowerCase() === own ? null : node.repository.nameWithOwner, number: node.number })));
+    // A listing page holds at most 100; larger asks are split (100 × first:50 stays far under GraphQL's node limit).
+    for (let i = 0; i < wanted.length; i += 100) {
+      const chunk = wanted.slice(i, i + 100);
+      const res = await this.http.request("POST", this.graphqlUrl, { json: { query: closingQueryOfMany(chunk), variables: { owner, name } } });
+      const parsed = closingAnswerOfMany.safeParse(res.body);
+      const repository = parsed.success ? parsed.data.data?.repository : null;
+      for (const n of repository ? chunk : []) {
+        const nodes = repository?.[`pr${n}`]?.closingIssuesReferences?.nodes;
+        if (nodes) answers.set(n, nodes.map((node) => ({ repository: node.repository.nameWithOwner.toLowerCase() === own ? null : node.repository.nameWithOwner, number: node.number })));
+      }
     }
     return answers;
   }
