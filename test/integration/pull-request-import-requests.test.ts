@@ -44,4 +44,17 @@ describe("a GitHub import asks for closing references per listing page, not per 
     expect((await syncAndWait(project.id)).status).toBe("succeeded");
     expect(graphql(fake).length).toBe(before);
   });
+
+  it("a failing closing-references query leaves the import to the keywords: the run succeeds and the keyword links are made", async () => {
+    const { fake, project } = await projectWithTracker("github", { syncDirection: "inbound" });
+    const issue = fake.seedIssue({ title: "Bug" });
+    const pull = openPull(fake, { title: "Fix", body: `Fixes #${issue.number}`, head: "fix" });
+    fake.fail({ kind: "server_error", match: /^POST .*graphql/, times: 1000 });
+
+    const run = await syncAndWait(project.id, "full");
+    expect(run.status).toBe("succeeded");
+    expect(graphql(fake).length).toBeGreaterThan(0);
+    const listed = await json(await api(`/api/v1/projects/${project.id}/pull-requests?state=all&limit=100`));
+    expect(listed.items).toMatchObject([{ number: pull.number, issues: [{ issueNumber: issue.number, relation: "closes", sources: ["keyword"] }] }]);
+  });
 });
