@@ -152,32 +152,41 @@ function wantsClosingAnswer(stored: PullRequestRow | undefined, pr: CanonicalPul
   return merged.state === "open" || merged.state === "draft" || mayAutomate(merged);
 }
 
+/** A listing page's PRs with what was read for them before applying (see readClosingReferences). */
+export interface ListedPullRequests {
+  prs: readonly CanonicalPullRequest[];
+  /** The stored rows by number; null when not read (the apply reads each itself). */
+  stored: Map<number, PullRequestRow> | null;
+  /** The tracker's closing references of the PRs asked; null when not asked in one request. */
+  answers: Map<number, ClosingIssueRef[]> | null;
+}
+
 /**
  * A listing page's PRs: the closing references of those that need asking are read in one request
  * where the tracker can (GitHub GraphQL aliases), so an import of many open PRs costs one call per
- * page instead of one per PR; other trackers are asked per PR as before.
+ * page instead of one per PR; other trackers are asked per PR by the apply, as before. Separate
+ * from the apply so the listing can send it while the page's issues are written.
  */
-export async function applyPullRequests(ctx: SyncContext, prs: readonly CanonicalPullRequest[]): Promise<void> {
-  if (prs.length === 0) return;
-  let answers: Map<number, ClosingIssueRef[]> | null = null;
-  let stored: Map<number, PullRequestRow> | null = null;
-  if (ctx.tracker.closingIssuesOfMany) {
-    const rows = new Map((await getPullRequestsByNumbers(ctx.db, ctx.project.id, prs.map((p) => p.number))).map((r) => [r.number, r]));
-    stored = rows;
-    const ask = prs.filter((pr) => wantsClosingAnswer(rows.get(pr.number), pr)).map((pr) => pr.number);
-    if (ask.length > 0) {
-      try {
-        answers = await ctx.tracker.closingIssuesOfMany(ask);
-      } catch (err) {
-        if (err instanceof RateLimitedError) throw err;
-        log.info("closing references could not be read; keywords are used", { projectId: ctx.project.id, numbers: ask.length, error: errorText(err) });
-        answers = new Map();
-      }
-    }
+export async function readClosingReferences(ctx: SyncContext, prs: readonly CanonicalPullRequest[]): Promise<ListedPullRequests> {
+  if (prs.length === 0 || !ctx.tracker.closingIssuesOfMany) return { prs, stored: null, answers: null };
+  const stored = new Map((await getPullRequestsByNumbers(ctx.db, ctx.project.id, prs.map((p) => p.number))).map((r) => [r.number, r]));
+  const ask = prs.filter((pr) => wantsClosingAnswer(stored.get(pr.number), pr)).map((pr) => pr.number);
+  if (ask.length === 0) return { prs, stored, answers: new Map() };
+  try {
+    return { prs, stored, answers: await ctx.tracker.closingIssuesOfMany(ask) };
+  } catch (err) {
+    if (err instanceof RateLimitedError) throw err;
+    log.info("closing references could not be read; keywords are used", { projectId: ctx.project.id, numbers: ask.length, error: errorText(err) });
+    return { prs, stored, answers: new Map() };
   }
+}
+
+/** Applies a listing page's PRs with what readClosingReferences read for them. */
+export async function applyPullRequests(ctx: SyncContext, listed: ListedPullRequests): Promise<void> {
+  const { prs, stored, answers } = listed;
   // Asked: its answer, or null (the tracker could not tell: what it said before stands). A PR not
   // asked (unchanged, or closed) gets null too, which is what applyPullRequest would decide itself.
-  // The rows read above are current for the first occurrence of each number on the page.
+  // The rows read before are current for the first occurrence of each number on the page.
   const applied = new Set<number>();
   for (const pr of prs) {
     const known = stored && !applied.has(pr.number) ? (stored.get(pr.number) ?? null) : undefined;
