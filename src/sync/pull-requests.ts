@@ -188,11 +188,32 @@ export async function applyPullRequests(ctx: SyncContext, listed: ListedPullRequ
   // asked (unchanged, or closed) gets null too, which is what applyPullRequest would decide itself.
   // The rows read before are current for the first occurrence of each number on the page.
   const applied = new Set<number>();
+  const deferred: DeferredWrites = { statements: [], activity: [] };
   for (const pr of prs) {
+    // A number seen twice on a page reads its first write back.
+    if (applied.has(pr.number)) await flush(ctx.db, deferred);
     const known = stored && !applied.has(pr.number) ? (stored.get(pr.number) ?? null) : undefined;
     applied.add(pr.number);
-    await applyPullRequest(ctx, pr, answers ? (answers.get(pr.number) ?? null) : undefined, known);
+    await applyPullRequest(ctx, pr, answers ? (answers.get(pr.number) ?? null) : undefined, known, deferred);
   }
+  await flush(ctx.db, deferred);
+}
+
+interface DeferredWrites {
+  statements: Statement[];
+  activity: ActivityEntry[];
+}
+
+async function flush(db: Database, deferred: DeferredWrites): Promise<void> {
+  if (deferred.statements.length === 0 && deferred.activity.length === 0) return;
+  await writeDevelopment(db, deferred.statements.splice(0), deferred.activity.splice(0));
+}
+
+/** Whether applyStatusLabels may change a label: a linked issue in another project, or labels configured here. */
+function mayNeedStatusLabels(project: ProjectRow, issues: readonly { projectId: string }[]): boolean {
+  if (issues.length === 0) return false;
+  if (issues.some((i) => i.projectId !== project.id)) return true;
+  return project.syncDirection !== "inbound" && !!prAutomationOf(project).statusLabels;
 }
 
 export interface PullRequestOutcome {
@@ -211,6 +232,8 @@ export async function applyPullRequest(
   closing?: ClosingIssueRef[] | null,
   /** The stored row when the caller has read it already (null: none stored). */
   known?: PullRequestRow | null,
+  /** Where a write nothing reads back goes instead of D1, for the caller to write in one batch. */
+  deferred?: DeferredWrites,
 ): Promise<PullRequestOutcome> {
   const { db, project } = ctx;
   const origin = ctx.origin ?? { source: "poll" as const };
@@ -315,11 +338,20 @@ export async function applyPullRequest(
     if (linkedIssues.size === 0) activity.push(entry(project.id, null, "pr.state_changed", detail));
     for (const l of linkedIssues.values()) activity.push(entry(l.projectId, l.issueNumber, "pr.state_changed", detail));
   }
+  const outcome: PullRequestOutcome = { status: "applied", note: ignored.length > 0 ? `references to repositories no project syncs were ignored: ${ignored.join(", ")}` : null };
+  const touched = [...wanted.values(), ...existing.flatMap((l) => (l.issueNumber !== null ? [{ projectId: l.projectId, issueNumber: l.issueNumber }] : []))];
+  // Nothing reads this PR's rows after the write (no automation, no status labels to set): a
+  // listing page's writes go out in one batch (see applyPullRequests).
+  if (deferred && !mayAutomate(pr) && !mayNeedStatusLabels(project, touched)) {
+    deferred.statements.push(...statements);
+    deferred.activity.push(...activity);
+    return outcome;
+  }
   await writeDevelopment(db, statements, activity);
 
   if (mayAutomate(pr)) await closeOnMerge(ctx, id, pr);
-  await applyStatusLabels(ctx, [...wanted.values(), ...existing.flatMap((l) => (l.issueNumber !== null ? [{ projectId: l.projectId, issueNumber: l.issueNumber }] : []))]);
-  return { status: "applied", note: ignored.length > 0 ? `references to repositories no project syncs were ignored: ${ignored.join(", ")}` : null };
+  await applyStatusLabels(ctx, touched);
+  return outcome;
 }
 
 /**

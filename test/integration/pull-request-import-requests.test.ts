@@ -39,6 +39,11 @@ describe("a GitHub import asks for closing references per listing page, not per 
     const keyword = listed.items.find((p: any) => p.number === pulls[3]!.number);
     expect(keyword.issues).toMatchObject([{ issueNumber: issues[3]!.number, relation: "closes", sources: expect.arrayContaining(["tracker", "keyword"]) }]);
 
+    // A page's PR writes go out together; every link and state still has its activity entry, once.
+    const activity = (await json(await api(`/api/v1/projects/${project.id}/activity?limit=500&kind=pr.linked,pr.state_changed`))).items;
+    expect(activity.filter((e: any) => e.kind === "pr.linked")).toHaveLength(4 * 2 + 1);
+    expect(activity.filter((e: any) => e.kind === "pr.state_changed")).toHaveLength(pulls.length);
+
     // An incremental run over the same, unchanged pull requests asks nothing.
     const before = graphql(fake).length;
     expect((await syncAndWait(project.id)).status).toBe("succeeded");
