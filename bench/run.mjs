@@ -275,13 +275,14 @@ async function incrementalSection(worker, fake, project, counts, n) {
       requests: run.stats.requests,
       fakeRequests: fakeAfter.requests - fakeBefore.requests,
       notModified: fakeAfter.notModified - fakeBefore.notModified,
+      byRoute: routeDelta(fakeBefore, fakeAfter),
       fetched: run.stats.fetched,
       updated: run.stats.updated,
       d1Statements: d1.statements,
       d1RoundTrips: d1.roundTrips,
       d1Ms: round(d1.d1Ms),
     });
-    log(`  incremental on ${n.toLocaleString("en")}, ${label} changed: ${run.stats.requests} requests (${fakeAfter.notModified - fakeBefore.notModified} × 304), ${run.stats.fetched} fetched, ${(wallMs / 1000).toFixed(2)} s`);
+    log(`  incremental on ${n.toLocaleString("en")}, ${label} changed: ${run.stats.requests} requests (${fakeAfter.notModified - fakeBefore.notModified} × 304), ${run.stats.fetched} fetched, ${(wallMs / 1000).toFixed(2)} s; by route ${JSON.stringify(routeDelta(fakeBefore, fakeAfter))}`);
   }
 }
 

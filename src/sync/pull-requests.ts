@@ -245,7 +245,11 @@ export async function applyPullRequest(
   if (stored) pr = { ...pr, baseRef: pr.baseRef ?? stored.baseRef, headRef: pr.headRef ?? stored.headRef };
   if (stored && unchanged(stored, pr)) {
     // A merge first seen by a listing (no refs) is acted on when its delivery arrives.
-    if (mayAutomate(pr)) await closeOnMerge(ctx, stored.id, pr);
+    if (mayAutomate(pr)) {
+      // Automation reads the other PRs' links and states: the page's earlier writes first.
+      if (deferred) await flush(db, deferred);
+      await closeOnMerge(ctx, stored.id, pr);
+    }
     return { status: "applied", note: null };
   }
 
@@ -347,6 +351,8 @@ export async function applyPullRequest(
     deferred.activity.push(...activity);
     return outcome;
   }
+  // What follows reads the other PRs' links and states back: the page's earlier writes go first.
+  if (deferred) await flush(db, deferred);
   await writeDevelopment(db, statements, activity);
 
   if (mayAutomate(pr)) await closeOnMerge(ctx, id, pr);

@@ -62,4 +62,20 @@ describe("a GitHub import asks for closing references per listing page, not per 
     const listed = await json(await api(`/api/v1/projects/${project.id}/pull-requests?state=all&limit=100`));
     expect(listed.items).toMatchObject([{ number: pull.number, issues: [{ issueNumber: issue.number, relation: "closes", sources: ["keyword"] }] }]);
   });
+
+  it("a page mixing pull requests without links and one that sets a status label imports them all, the label set once", async () => {
+    const { fake, project } = await projectWithTracker("github", { prAutomation: { closeOnMerge: "never", statusLabels: { in_review: "in review" } } });
+    const issue = fake.seedIssue({ title: "Bug" });
+    openPull(fake, { title: "Chore 1", body: "Tidy", head: "chore-1" });
+    const fixing = openPull(fake, { title: "Fix", body: `Fixes #${issue.number}`, head: "fix" });
+    openPull(fake, { title: "Chore 2", body: "Tidy more", head: "chore-2" });
+
+    expect((await syncAndWait(project.id, "full")).status).toBe("succeeded");
+    const listed = await json(await api(`/api/v1/projects/${project.id}/pull-requests?state=all&limit=100`));
+    expect(listed.items).toHaveLength(3);
+    expect(listed.items.find((p: any) => p.number === fixing.number).issues).toMatchObject([{ issueNumber: issue.number, relation: "closes" }]);
+    const local = (await listAllIssues(project.id)).find((i: any) => i.external?.number === issue.number);
+    expect(local.labels).toEqual(["in review"]);
+    expect(graphql(fake)).toHaveLength(1);
+  });
 });
