@@ -58,6 +58,16 @@ const plan = QUICK
 const LATENCY_MS = Number(process.argv.find((a) => a.startsWith("--latency-ms="))?.slice("--latency-ms=".length) ?? 300);
 const LATENCY_LARGE = process.argv.includes("--latency-large");
 const IMPORT_TIMEOUT_MS = { 2_000: 120_000, 10_000: 240_000, 100_000: 600_000 };
+/** The fake's requests per route during a phase (`/__control/stats` byRoute, after − before). */
+function routeDelta(before, after) {
+  const out = {};
+  for (const [route, count] of Object.entries(after.byRoute ?? {})) {
+    const d = count - (before.byRoute?.[route] ?? 0);
+    if (d > 0) out[route] = d;
+  }
+  return out;
+}
+
 /** The keyset scan's minimum requests for n items: `since` is inclusive, so pages after the first bring 99 new items. */
 const keysetPages = (n) => 1 + Math.ceil(Math.max(0, n - PAGE_SIZE) / (PAGE_SIZE - 1));
 /** The comments row of issue 15: 10,000 listed items with 50,000 comments (quick: 2,000 with 10,000). */
@@ -211,6 +221,10 @@ async function importSection(n, { withIncremental, comments = 0, latencyMs = 0 }
     trackerRequests: {
       run: run.stats.requests,
       fake: fakeAfter.requests - fakeBefore.requests,
+      byRoute: routeDelta(fakeBefore, fakeAfter),
+      // GitHub GraphQL closingIssuesReferences for the listed open PRs (one query per listing page
+      // carrying any): not part of the listing, so reported apart from its minimum.
+      closingReferences: routeDelta(fakeBefore, fakeAfter)["POST /graphql"] ?? 0,
       minimum: Math.ceil(n / PAGE_SIZE) + Math.ceil(comments / PAGE_SIZE),
       // The keyset scans' `since` is inclusive: each page after the first repeats the boundary item
       // (issues and comments alike).
@@ -232,6 +246,7 @@ async function importSection(n, { withIncremental, comments = 0, latencyMs = 0 }
   };
   results.imports.push(entry);
   log(`  ${expectedIssues.toLocaleString("en")} issues in ${(wallMs / 1000).toFixed(1)} s (${entry.issuesPerSec}/s), ${entry.trackerRequests.run} requests (min ${entry.trackerRequests.minimum}), floor ${(floor.ms / 1000).toFixed(1)} s → ${entry.floor.ratio}× the floor`);
+  log(`  tracker requests by route: ${JSON.stringify(entry.trackerRequests.byRoute)}`);
 
   if (withIncremental) await incrementalSection(worker, fake, project, plan.incremental, n);
   else if (n >= 100_000) await incrementalSection(worker, fake, project, [100], n);
@@ -260,13 +275,14 @@ async function incrementalSection(worker, fake, project, counts, n) {
       requests: run.stats.requests,
       fakeRequests: fakeAfter.requests - fakeBefore.requests,
       notModified: fakeAfter.notModified - fakeBefore.notModified,
+      byRoute: routeDelta(fakeBefore, fakeAfter),
       fetched: run.stats.fetched,
       updated: run.stats.updated,
       d1Statements: d1.statements,
       d1RoundTrips: d1.roundTrips,
       d1Ms: round(d1.d1Ms),
     });
-    log(`  incremental on ${n.toLocaleString("en")}, ${label} changed: ${run.stats.requests} requests (${fakeAfter.notModified - fakeBefore.notModified} × 304), ${run.stats.fetched} fetched, ${(wallMs / 1000).toFixed(2)} s`);
+    log(`  incremental on ${n.toLocaleString("en")}, ${label} changed: ${run.stats.requests} requests (${fakeAfter.notModified - fakeBefore.notModified} × 304), ${run.stats.fetched} fetched, ${(wallMs / 1000).toFixed(2)} s; by route ${JSON.stringify(routeDelta(fakeBefore, fakeAfter))}`);
   }
 }
 
@@ -771,7 +787,7 @@ function report() {
   out.push(`Run: ${results.date.slice(0, 10)} (${results.date}), ${results.quick ? "quick" : "full"} run of \`npm run bench${results.quick ? " -- --quick" : ""}\`.`);
   out.push(`Machine: ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryGiB} GiB RAM, Node ${m.node}, wrangler ${m.wrangler}, workerd ${m.workerd}. Everything (fake tracker, wrangler dev/workerd, load generator) on 127.0.0.1 of this one machine. Load average (1/5/15 min) at start ${m.loadAtStart.join(" / ")}, at end ${m.loadAtEnd?.join(" / ") ?? "?"}: other work on the machine shows up as noise.`);
   out.push("");
-  out.push("### 1. Full import (github, 1 in 7 listed items a pull request, which is skipped)");
+  out.push("### 1. Full import (github, 1 in 7 listed items an open pull request: stored as a pull request, its closing references read per listing page)");
   out.push("");
   out.push("| listed items | issues stored | wall time | issues/s | tracker requests (run / fake / minimum: offset paging, keyset scan) | floor: plain fetch of the listing | import ÷ floor | D1 round trips / statements per 1,000 issues | D1 rows written per 1,000 issues | workerd RSS idle → peak | CPU s (workerd / fake) |");
   out.push("|---|---|---|---|---|---|---|---|---|---|---|");
@@ -781,7 +797,7 @@ function report() {
       continue;
     }
     out.push(
-      `| ${fmt(r.n)}${r.comments ? ` + ${fmt(r.comments)} comments` : ""}${r.latencyMs ? `, tracker latency ${r.latencyMs} ms` : ""} | ${fmt(r.issues)}${r.comments ? ` + ${fmt(r.commentsStored)} comments` : ""} | ${fmtMs(r.wallMs)} | ${fmt(r.issuesPerSec)} | ${r.trackerRequests.run} / ${r.trackerRequests.fake} / ${r.trackerRequests.minimum}, ${r.trackerRequests.keysetMinimum ?? "–"} | ${fmtMs(r.floor.ms)} (${r.floor.requests} requests) | ${r.floor.ratio}× | ${r.d1.per1k.roundTrips} / ${r.d1.per1k.statements} | ${fmt(r.d1.per1k.rowsWritten)} | ${r.memory.idleRssMiB} → ${r.memory.peakRssMiB} MiB | ${r.cpuSeconds.workerd} / ${r.cpuSeconds.fake} |`,
+      `| ${fmt(r.n)}${r.comments ? ` + ${fmt(r.comments)} comments` : ""}${r.latencyMs ? `, tracker latency ${r.latencyMs} ms` : ""} | ${fmt(r.issues)}${r.comments ? ` + ${fmt(r.commentsStored)} comments` : ""} | ${fmtMs(r.wallMs)} | ${fmt(r.issuesPerSec)} | ${r.trackerRequests.run} / ${r.trackerRequests.fake} / ${r.trackerRequests.minimum}, ${r.trackerRequests.keysetMinimum ?? "–"}${r.trackerRequests.closingReferences ? ` (of which ${r.trackerRequests.closingReferences} closing-reference queries)` : ""} | ${fmtMs(r.floor.ms)} (${r.floor.requests} requests) | ${r.floor.ratio}× | ${r.d1.per1k.roundTrips} / ${r.d1.per1k.statements} | ${fmt(r.d1.per1k.rowsWritten)} | ${r.memory.idleRssMiB} → ${r.memory.peakRssMiB} MiB | ${r.cpuSeconds.workerd} / ${r.cpuSeconds.fake} |`,
     );
   }
   out.push("");
@@ -789,7 +805,7 @@ function report() {
     if (r.comments) {
       out.push(`- ${fmt(r.n)} + ${fmt(r.comments)} comments (GitHub): minimum requests ${r.trackerRequests.minimum} = ceil(${fmt(r.n)}/100) + ceil(${fmt(r.comments)}/100) with offset pages; the run's two keyset scans (issues, then the repository-wide comment listing) repeat one boundary item per page, so their minimum is ${r.trackerRequests.keysetMinimum} = ${keysetPages(r.n)} + ${keysetPages(r.comments)}. Floor ${fmtMs(r.floor.ms)} = issues ${fmtMs(r.floor.issuesMs)} + comments ${fmtMs(r.floor.commentsMs)} (${fmt(r.floor.comments)} comments by \`Link\`). Import ÷ floor **${r.floor.ratio}×** (goal ≤ 1.5×).`);
     }
-    out.push(`- ${fmt(r.n)}${r.comments ? " + comments" : r.latencyMs ? ", latency" : ""}: run stats ${JSON.stringify(r.stats)}; server-side run time ${fmtMs(r.serverMs)}; D1 totals: ${fmt(r.d1.roundTrips)} round trips, ${fmt(r.d1.statements)} statements (${fmt(r.d1.batches)} batches), ${fmt(r.d1.rowsWritten)} rows written, ${fmtMs(r.d1.d1Ms)} awaiting D1; by caller ${JSON.stringify(r.d1.bySource)}.`);
+    out.push(`- ${fmt(r.n)}${r.comments ? " + comments" : r.latencyMs ? ", latency" : ""}: tracker requests by route ${JSON.stringify(r.trackerRequests.byRoute ?? {})}; run stats ${JSON.stringify(r.stats)}; server-side run time ${fmtMs(r.serverMs)}; D1 totals: ${fmt(r.d1.roundTrips)} round trips, ${fmt(r.d1.statements)} statements (${fmt(r.d1.batches)} batches), ${fmt(r.d1.rowsWritten)} rows written, ${fmtMs(r.d1.d1Ms)} awaiting D1; by caller ${JSON.stringify(r.d1.bySource)}.`);
   }
   out.push("");
   out.push("### 2. Incremental runs after an import (issues edited through the fake's /__control/edit)");

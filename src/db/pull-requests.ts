@@ -24,6 +24,11 @@ export async function getPullRequestByNumber(db: Database, projectId: string, nu
   return db.select().from(pullRequests).where(and(eq(pullRequests.projectId, projectId), eq(pullRequests.number, number))).get();
 }
 
+/** The project's stored PRs among these numbers (a listing page's, read at once). */
+export async function getPullRequestsByNumbers(db: Database, projectId: string, numbers: readonly number[]): Promise<PullRequestRow[]> {
+  return chunked([...new Set(numbers)], (chunk) => db.select().from(pullRequests).where(and(eq(pullRequests.projectId, projectId), inArray(pullRequests.number, chunk))).all());
+}
+
 export async function getPullRequestsByIds(db: Database, ids: readonly string[]): Promise<PullRequestRow[]> {
   return chunked([...new Set(ids)], (chunk) => db.select().from(pullRequests).where(inArray(pullRequests.id, chunk)).all());
 }

@@ -401,6 +401,11 @@ export interface PullRequestTracker {
    * `closes_issues`). Null when the tracker cannot tell.
    */
   closingIssues?(number: number): Promise<ClosingIssueRef[] | null>;
+  /**
+   * The same for many PRs in one request (GitHub: one GraphQL query, an alias per PR), for a
+   * listing page. A PR the tracker could not tell about is absent from the map.
+   */
+  closingIssuesOfMany?(numbers: readonly number[]): Promise<Map<number, ClosingIssueRef[]>>;
 }
 
 export interface CommentEvent {

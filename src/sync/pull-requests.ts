@@ -16,6 +16,7 @@ import {
   getPullRequestByNumber,
   getPullRequestByUrl,
   getPullRequestsByIds,
+  getPullRequestsByNumbers,
   insertLinkStatement,
   linksOfIssues,
   issuesByNumbers,
@@ -139,6 +140,82 @@ function unchanged(stored: PullRequestRow, pr: CanonicalPullRequest): boolean {
   );
 }
 
+/**
+ * Whether applying `pr` over `stored` asks the tracker for its closing references: a PR that
+ * changed and can still close something (open, draft, or merging now), so a first import of a long
+ * history costs no call per old PR. The same rule applyPullRequest follows when it asks itself.
+ */
+function wantsClosingAnswer(stored: PullRequestRow | undefined, pr: CanonicalPullRequest): boolean {
+  if (stored && pr.updatedAt && stored.updatedAt > pr.updatedAt) return false;
+  const merged = stored ? { ...pr, baseRef: pr.baseRef ?? stored.baseRef, headRef: pr.headRef ?? stored.headRef } : pr;
+  if (stored && unchanged(stored, merged)) return false;
+  return merged.state === "open" || merged.state === "draft" || mayAutomate(merged);
+}
+
+/** A listing page's PRs with what was read for them before applying (see readClosingReferences). */
+export interface ListedPullRequests {
+  prs: readonly CanonicalPullRequest[];
+  /** The stored rows by number; null when not read (the apply reads each itself). */
+  stored: Map<number, PullRequestRow> | null;
+  /** The tracker's closing references of the PRs asked; null when not asked in one request. */
+  answers: Map<number, ClosingIssueRef[]> | null;
+}
+
+/**
+ * A listing page's PRs: the closing references of those that need asking are read in one request
+ * where the tracker can (GitHub GraphQL aliases), so an import of many open PRs costs one call per
+ * page instead of one per PR; other trackers are asked per PR by the apply, as before. Separate
+ * from the apply so the listing can send it while the page's issues are written.
+ */
+export async function readClosingReferences(ctx: SyncContext, prs: readonly CanonicalPullRequest[]): Promise<ListedPullRequests> {
+  if (prs.length === 0 || !ctx.tracker.closingIssuesOfMany) return { prs, stored: null, answers: null };
+  const stored = new Map((await getPullRequestsByNumbers(ctx.db, ctx.project.id, prs.map((p) => p.number))).map((r) => [r.number, r]));
+  const ask = prs.filter((pr) => wantsClosingAnswer(stored.get(pr.number), pr)).map((pr) => pr.number);
+  if (ask.length === 0) return { prs, stored, answers: new Map() };
+  try {
+    return { prs, stored, answers: await ctx.tracker.closingIssuesOfMany(ask) };
+  } catch (err) {
+    if (err instanceof RateLimitedError) throw err;
+    log.info("closing references could not be read; keywords are used", { projectId: ctx.project.id, numbers: ask.length, error: errorText(err) });
+    return { prs, stored, answers: new Map() };
+  }
+}
+
+/** Applies a listing page's PRs with what readClosingReferences read for them. */
+export async function applyPullRequests(ctx: SyncContext, listed: ListedPullRequests): Promise<void> {
+  const { prs, stored, answers } = listed;
+  // Asked: its answer, or null (the tracker could not tell: what it said before stands). A PR not
+  // asked (unchanged, or closed) gets null too, which is what applyPullRequest would decide itself.
+  // The rows read before are current for the first occurrence of each number on the page.
+  const applied = new Set<number>();
+  const deferred: DeferredWrites = { statements: [], activity: [] };
+  for (const pr of prs) {
+    // A number seen twice on a page reads its first write back.
+    if (applied.has(pr.number)) await flush(ctx.db, deferred);
+    const known = stored && !applied.has(pr.number) ? (stored.get(pr.number) ?? null) : undefined;
+    applied.add(pr.number);
+    await applyPullRequest(ctx, pr, answers ? (answers.get(pr.number) ?? null) : undefined, known, deferred);
+  }
+  await flush(ctx.db, deferred);
+}
+
+interface DeferredWrites {
+  statements: Statement[];
+  activity: ActivityEntry[];
+}
+
+async function flush(db: Database, deferred: DeferredWrites): Promise<void> {
+  if (deferred.statements.length === 0 && deferred.activity.length === 0) return;
+  await writeDevelopment(db, deferred.statements.splice(0), deferred.activity.splice(0));
+}
+
+/** Whether applyStatusLabels may change a label: a linked issue in another project, or labels configured here. */
+function mayNeedStatusLabels(project: ProjectRow, issues: readonly { projectId: string }[]): boolean {
+  if (issues.length === 0) return false;
+  if (issues.some((i) => i.projectId !== project.id)) return true;
+  return project.syncDirection !== "inbound" && !!prAutomationOf(project).statusLabels;
+}
+
 export interface PullRequestOutcome {
   status: "applied" | "ignored";
   note: string | null;
@@ -149,10 +226,18 @@ export interface PullRequestOutcome {
  * tracker's own closing references when the caller already has them (otherwise asked once, for a
  * PR that changed).
  */
-export async function applyPullRequest(ctx: SyncContext, pr: CanonicalPullRequest, closing?: ClosingIssueRef[] | null): Promise<PullRequestOutcome> {
+export async function applyPullRequest(
+  ctx: SyncContext,
+  pr: CanonicalPullRequest,
+  closing?: ClosingIssueRef[] | null,
+  /** The stored row when the caller has read it already (null: none stored). */
+  known?: PullRequestRow | null,
+  /** Where a write nothing reads back goes instead of D1, for the caller to write in one batch. */
+  deferred?: DeferredWrites,
+): Promise<PullRequestOutcome> {
   const { db, project } = ctx;
   const origin = ctx.origin ?? { source: "poll" as const };
-  const stored = await getPullRequestByNumber(db, project.id, pr.number);
+  const stored = known !== undefined ? (known ?? undefined) : await getPullRequestByNumber(db, project.id, pr.number);
   if (stored && pr.updatedAt && stored.updatedAt > pr.updatedAt) {
     return { status: "ignored", note: `pull request #${pr.number}: the payload is older than the stored copy` };
   }
@@ -160,7 +245,11 @@ export async function applyPullRequest(ctx: SyncContext, pr: CanonicalPullReques
   if (stored) pr = { ...pr, baseRef: pr.baseRef ?? stored.baseRef, headRef: pr.headRef ?? stored.headRef };
   if (stored && unchanged(stored, pr)) {
     // A merge first seen by a listing (no refs) is acted on when its delivery arrives.
-    if (mayAutomate(pr)) await closeOnMerge(ctx, stored.id, pr);
+    if (mayAutomate(pr)) {
+      // Automation reads the other PRs' links and states: the page's earlier writes first.
+      if (deferred) await flush(db, deferred);
+      await closeOnMerge(ctx, stored.id, pr);
+    }
     return { status: "applied", note: null };
   }
 
@@ -182,8 +271,7 @@ export async function applyPullRequest(ctx: SyncContext, pr: CanonicalPullReques
     if (!seen || (seen.relation === "references" && relation === "closes")) wanted.set(keyOf(link), link);
   };
 
-  // 1. The tracker's own closing references: asked for PRs that can still close something (open,
-  // draft, or merging now), so a first import of a long history costs no call per old PR.
+  // 1. The tracker's own closing references (see wantsClosingAnswer).
   const existing = stored ? (await linksOfPullRequest(db, stored.id)).filter((l) => l.source !== "manual") : [];
   const ask = closing === undefined && (pr.state === "open" || pr.state === "draft" || mayAutomate(pr));
   const fromTracker = closing !== undefined ? closing : ask ? await trackerClosingIssues(ctx, pr.number) : null;
@@ -254,11 +342,22 @@ export async function applyPullRequest(ctx: SyncContext, pr: CanonicalPullReques
     if (linkedIssues.size === 0) activity.push(entry(project.id, null, "pr.state_changed", detail));
     for (const l of linkedIssues.values()) activity.push(entry(l.projectId, l.issueNumber, "pr.state_changed", detail));
   }
+  const outcome: PullRequestOutcome = { status: "applied", note: ignored.length > 0 ? `references to repositories no project syncs were ignored: ${ignored.join(", ")}` : null };
+  const touched = [...wanted.values(), ...existing.flatMap((l) => (l.issueNumber !== null ? [{ projectId: l.projectId, issueNumber: l.issueNumber }] : []))];
+  // Nothing reads this PR's rows after the write (no automation, no status labels to set): a
+  // listing page's writes go out in one batch (see applyPullRequests).
+  if (deferred && !mayAutomate(pr) && !mayNeedStatusLabels(project, touched)) {
+    deferred.statements.push(...statements);
+    deferred.activity.push(...activity);
+    return outcome;
+  }
+  // What follows reads the other PRs' links and states back: the page's earlier writes go first.
+  if (deferred) await flush(db, deferred);
   await writeDevelopment(db, statements, activity);
 
   if (mayAutomate(pr)) await closeOnMerge(ctx, id, pr);
-  await applyStatusLabels(ctx, [...wanted.values(), ...existing.flatMap((l) => (l.issueNumber !== null ? [{ projectId: l.projectId, issueNumber: l.issueNumber }] : []))]);
-  return { status: "applied", note: ignored.length > 0 ? `references to repositories no project syncs were ignored: ${ignored.join(", ")}` : null };
+  await applyStatusLabels(ctx, touched);
+  return outcome;
 }
 
 /**

@@ -32,7 +32,7 @@ import { storePullRequestCursor } from "../db/pull-requests";
 import { recordPhaseFailed } from "../db/phases";
 import { RateLimitedError, TrackerError, type IssuePage, type PullRequestPage } from "../providers/types";
 import { applySnapshots } from "./apply-snapshots";
-import { applyPullRequest } from "./pull-requests";
+import { applyPullRequests, readClosingReferences } from "./pull-requests";
 import { loadSyncContext, type SyncContext } from "./context";
 import { openCredential, refreshTokenExpiry } from "./credentials";
 import { commentStep, initialCommentCheckpoint, type CommentCheckpoint } from "./comments-run";
@@ -294,19 +294,27 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
       received: () => void counts.pages++,
       apply: async (page) => {
         counts.fetched += page.issues.length;
-        if (page.issues.length > 0) {
-          const applied = await applySnapshots(ctx, page.issues, "listing", run.mode === "full" ? { seenByRun: run.id } : {});
-          counts.created += applied.created;
-          counts.updated += applied.updated;
-          counts.unchanged += applied.unchanged;
-          counts.conflicts += applied.conflicts;
-          counts.pushed += applied.pushQueued;
-          counts.orphaned += applied.orphaned;
-          // Written rows were marked in their write; only skipped ones still need it.
-          if (run.mode === "full" && applied.notMarkedSeen.length > 0) await markSeen(ctx.db, ctx.project.id, run.id, applied.notMarkedSeen);
+        // The page's closing-reference query (GitHub) goes out now, while its issues are written.
+        const pulls = readClosingReferences(ctx, page.pullRequests ?? []);
+        try {
+          if (page.issues.length > 0) {
+            const applied = await applySnapshots(ctx, page.issues, "listing", run.mode === "full" ? { seenByRun: run.id } : {});
+            counts.created += applied.created;
+            counts.updated += applied.updated;
+            counts.unchanged += applied.unchanged;
+            counts.conflicts += applied.conflicts;
+            counts.pushed += applied.pushQueued;
+            counts.orphaned += applied.orphaned;
+            // Written rows were marked in their write; only skipped ones still need it.
+            if (run.mode === "full" && applied.notMarkedSeen.length > 0) await markSeen(ctx.db, ctx.project.id, run.id, applied.notMarkedSeen);
+          }
+        } catch (err) {
+          // No tracker request outlives the step.
+          await pulls.catch(() => undefined);
+          throw err;
         }
         // Pull requests the listing carries (GitHub) keep their development links current.
-        for (const pr of page.pullRequests ?? []) await applyPullRequest(ctx, pr);
+        await applyPullRequests(ctx, await pulls);
       },
     },
     cp,
@@ -375,7 +383,7 @@ async function pullRequestStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint
       items: (page) => page.pullRequests.flatMap((pr) => (pr.updatedAt ? [{ externalId: pr.externalId, updatedAt: pr.updatedAt }] : [])),
       fetch: (at, _etag, onHead) => list({ since: at.since, url: at.url, onHead }),
       apply: async (page) => {
-        for (const pr of page.pullRequests) await applyPullRequest(ctx, pr);
+        await applyPullRequests(ctx, await readClosingReferences(ctx, page.pullRequests));
       },
     },
     pulls,

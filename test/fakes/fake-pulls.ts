@@ -251,6 +251,25 @@ export async function githubGraphql(store: FakeStore, req: FakeRequest): Promise
   if (`${owner}/${name}`.toLowerCase() !== store.repository.toLowerCase()) {
     return json(200, { data: { repository: null }, errors: [{ type: "NOT_FOUND", message: `Could not resolve to a Repository with the name '${owner}/${name}'.` }] });
   }
+  // Aliased fields (`pr12:pullRequest(number:12){…}`): GraphQL answers each alias under its name; one
+  // that does not resolve is null, with a NOT_FOUND error naming its path, and the rest still answered
+  // (https://docs.github.com/en/graphql/guides/forming-calls-with-graphql, spec "Field Alias" and "Errors").
+  const aliased = [...body.query.matchAll(/(\w+):pullRequest\(number:(\d+)\)/g)];
+  if (aliased.length > 0) {
+    const repository: Record<string, unknown> = {};
+    const errors: unknown[] = [];
+    for (const [, alias, n] of aliased) {
+      const found = store.pulls.get(Number(n));
+      if (!found) {
+        repository[alias!] = null;
+        errors.push({ type: "NOT_FOUND", path: ["repository", alias], message: `Could not resolve to a PullRequest with the number of ${n}.` });
+        continue;
+      }
+      const nodes = trackerClosingIssues(store, found).map((i) => ({ number: i, repository: { nameWithOwner: store.repository } }));
+      repository[alias!] = { closingIssuesReferences: { nodes } };
+    }
+    return json(200, errors.length > 0 ? { data: { repository }, errors } : { data: { repository } });
+  }
   const pull = store.pulls.get(Number(number));
   if (!pull) return json(200, { data: { repository: { pullRequest: null } }, errors: [{ type: "NOT_FOUND", message: "Could not resolve to a PullRequest" }] });
   const nodes = trackerClosingIssues(store, pull).map((n) => ({ number: n, repository: { nameWithOwner: store.repository } }));

@@ -49,6 +49,15 @@ const closingAnswer = z.object({
     .nullish(),
 });
 
+/** One aliased `pullRequest` per number (integers, so inlined); GitHub answers each alias or null. */
+const closingQueryOfMany = (numbers: readonly number[]) =>
+  `query($owner:String!,$name:String!){repository(owner:$owner,name:$name){${numbers
+    .map((n) => `pr${n}:pullRequest(number:${n}){closingIssuesReferences(first:50){nodes{number repository{nameWithOwner}}}}`)
+    .join(" ")}}}`;
+
+const closingNodes = z.object({ closingIssuesReferences: z.object({ nodes: z.array(z.object({ number: z.number(), repository: z.object({ nameWithOwner: z.string() }) })) }).nullish() });
+const closingAnswerOfMany = z.object({ data: z.object({ repository: z.record(z.string(), closingNodes.nullish()).nullish() }).nullish() });
+
 /** GitHub.com answers GraphQL at `/graphql` beside its REST root; GitHub Enterprise at `/api/graphql` beside `/api/v3`. */
 function graphqlUrlOf(baseUrl: string): string {
   const url = new URL(baseUrl);
@@ -176,6 +185,30 @@ export class GitHubTracker extends GitHubCompatibleTracker {
     if (!nodes) return null;
     const own = `${owner}/${name}`.toLowerCase();
     return nodes.map((n) => ({ repository: n.repository.nameWithOwner.toLowerCase() === own ? null : n.repository.nameWithOwner, number: n.number }));
+  }
+
+  /**
+   * `closingIssues` for a listing page's PRs in one GraphQL request (aliases `pr<N>`; GraphQL
+   * answers a PR it cannot resolve as null with an error beside the data, the others still answered).
+   */
+  async closingIssuesOfMany(numbers: readonly number[]): Promise<Map<number, ClosingIssueRef[]>> {
+    const answers = new Map<number, ClosingIssueRef[]>();
+    const wanted = [...new Set(numbers)].filter((n) => Number.isSafeInteger(n) && n > 0);
+    if (wanted.length === 0) return answers;
+    const [owner, name] = this.repoPath.replace(/^\/repos\//, "").split("/").map(decodeURIComponent);
+    const own = `${owner}/${name}`.toLowerCase();
+    // A listing page holds at most 100; larger asks are split (100 × first:50 stays far under GraphQL's node limit).
+    for (let i = 0; i < wanted.length; i += 100) {
+      const chunk = wanted.slice(i, i + 100);
+      const res = await this.http.request("POST", this.graphqlUrl, { json: { query: closingQueryOfMany(chunk), variables: { owner, name } } });
+      const parsed = closingAnswerOfMany.safeParse(res.body);
+      const repository = parsed.success ? parsed.data.data?.repository : null;
+      for (const n of repository ? chunk : []) {
+        const nodes = repository?.[`pr${n}`]?.closingIssuesReferences?.nodes;
+        if (nodes) answers.set(n, nodes.map((node) => ({ repository: node.repository.nameWithOwner.toLowerCase() === own ? null : node.repository.nameWithOwner, number: node.number })));
+      }
+    }
+    return answers;
   }
 
   listCommentsPage(request: ListPageRequest): Promise<CommentPage> {
