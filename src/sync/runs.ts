@@ -296,6 +296,8 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
         counts.fetched += page.issues.length;
         // The page's closing-reference query (GitHub) goes out now, while its issues are written.
         const pulls = readClosingReferences(ctx, page.pullRequests ?? []);
+        // Its failure (a 429) may come while the issues are written: handled now, thrown where awaited.
+        pulls.catch(() => undefined);
         try {
           if (page.issues.length > 0) {
             const applied = await applySnapshots(ctx, page.issues, "listing", run.mode === "full" ? { seenByRun: run.id } : {});

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { openPull } from "../fakes/fake-pulls";
 import type { FakeTracker } from "../fakes/fake-tracker";
 import { api, json } from "../support/api";
@@ -76,6 +76,27 @@ describe("a GitHub import asks for closing references per listing page, not per 
     expect(listed.items.find((p: any) => p.number === fixing.number).issues).toMatchObject([{ issueNumber: issue.number, relation: "closes" }]);
     const local = (await listAllIssues(project.id)).find((i: any) => i.external?.number === issue.number);
     expect(local.labels).toEqual(["in review"]);
+    expect(graphql(fake)).toHaveLength(1);
+  });
+
+  it("a rate-limited closing-references query while the page's issues are written checkpoints the run: nothing is left unhandled, and it resumes", async () => {
+    const { fake, project } = await projectWithTracker("github", { syncDirection: "inbound" }, { perPage: 50 });
+    const issues = Array.from({ length: 40 }, (_, i) => fake.seedIssue({ title: `Bug ${i + 1}` }));
+    openPull(fake, { title: "Fix", body: `Fixes #${issues[0]!.number}`, head: "fix" });
+    // The query answers 429 at once, long before the page's 40 issues are written.
+    fake.fail({ kind: "rate_limit", status: 429, match: /^POST .*graphql/, times: 1, resetInSeconds: 1 });
+
+    const { runId } = await json(await api(`/api/v1/projects/${project.id}/sync`, { method: "POST", body: { mode: "full" } }));
+    // The step ends rate limited: the run is checkpointed with the reset time to resume at, not failed.
+    const waiting = await vi.waitFor(
+      async () => {
+        const run = await json(await api(`/api/v1/sync-runs/${runId}`));
+        if (!run.resumeAt) throw new Error(`run still ${run.status} without resumeAt`);
+        return run;
+      },
+      { timeout: 10_000, interval: 25 },
+    );
+    expect(waiting.status).toBe("running");
     expect(graphql(fake)).toHaveLength(1);
   });
 });
