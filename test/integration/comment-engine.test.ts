@@ -3,25 +3,10 @@ import { describe, expect, it, vi } from "vitest";
 import { resendStalePushes } from "../../src/jobs/sweeps";
 import type { FakeTracker } from "../fakes/fake-tracker";
 import { api, json } from "../support/api";
-import { localByNumber, projectWithTracker, syncAndWait } from "../support/trackers";
+import { listAllComments, localIssue, projectWithTracker, syncAndWait } from "../support/trackers";
 import { deliverAndApply } from "./webhooks.support";
 
-async function comments(projectId: string, issueId: string): Promise<any[]> {
-  const all: any[] = [];
-  let cursor: string | null = null;
-  do {
-    const page: any = await json(await api(`/api/v1/projects/${projectId}/issues/${issueId}/comments?limit=100${cursor ? `&cursor=${cursor}` : ""}`));
-    all.push(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return all;
-}
-
-async function localIssue(projectId: string, number: number): Promise<any> {
-  const issue = (await localByNumber(projectId)).get(number);
-  if (!issue) throw new Error(`issue #${number} not imported`);
-  return issue;
-}
+const comments = (projectId: string, issueId: string) => listAllComments(projectId, issueId);
 
 function commentWrites(fake: FakeTracker): string[] {
   return fake.requests.filter((r) => r.method !== "GET" && /\/(comments|notes)(\/\d+)?(\?|$)/.test(r.path)).map((r) => `${r.method} ${r.path}`);

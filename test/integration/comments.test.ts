@@ -2,27 +2,12 @@ import { describe, expect, it, vi } from "vitest";
 import type { Provider } from "../../src/providers/types";
 import type { FakeTracker } from "../fakes/fake-tracker";
 import { api, expectProblem, json } from "../support/api";
-import { localByNumber, projectWithTracker, syncAndWait } from "../support/trackers";
+import { listAllComments, localIssue, projectWithTracker, syncAndWait } from "../support/trackers";
 import { accepted, deliver, waitProcessed } from "./webhooks.support";
 
 const PROVIDERS: Provider[] = ["github", "gitlab", "gitea"];
 
-async function comments(projectId: string, issueId: string): Promise<any[]> {
-  const all: any[] = [];
-  let cursor: string | null = null;
-  do {
-    const page: any = await json(await api(`/api/v1/projects/${projectId}/issues/${issueId}/comments?limit=2${cursor ? `&cursor=${cursor}` : ""}`));
-    all.push(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return all;
-}
-
-async function localIssue(projectId: string, number: number): Promise<any> {
-  const issue = (await localByNumber(projectId)).get(number);
-  if (!issue) throw new Error(`issue #${number} not imported`);
-  return issue;
-}
+const comments = (projectId: string, issueId: string) => listAllComments(projectId, issueId, 2);
 
 /** Tracker writes to comments (creates, edits, deletes). */
 function commentWrites(fake: FakeTracker): string[] {

@@ -4,26 +4,10 @@
  * GitLab's hooks carry whole seconds — are never lost: a fresh read decides what an event cannot.
  */
 import { describe, expect, it } from "vitest";
-import { api, json } from "../support/api";
-import { localByNumber, projectWithTracker, syncAndWait } from "../support/trackers";
+import { listAllComments, localIssue, projectWithTracker, syncAndWait } from "../support/trackers";
 import { accepted, deliver, waitProcessed } from "./webhooks.support";
 
-async function commentsOf(projectId: string, issueId: string): Promise<any[]> {
-  const all: any[] = [];
-  let cursor: string | null = null;
-  do {
-    const page: any = await json(await api(`/api/v1/projects/${projectId}/issues/${issueId}/comments?limit=100${cursor ? `&cursor=${cursor}` : ""}`));
-    all.push(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor);
-  return all;
-}
-
-async function localIssue(projectId: string, number: number): Promise<any> {
-  const issue = (await localByNumber(projectId)).get(number);
-  if (!issue) throw new Error(`issue #${number} not imported`);
-  return issue;
-}
+const commentsOf = (projectId: string, issueId: string) => listAllComments(projectId, issueId);
 
 describe("GitLab: the per-issue note walk", () => {
   it("reads every page of an issue's notes in created order (X-Next-Page, 100 a page at most), and a full run deletes none of them", async () => {

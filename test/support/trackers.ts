@@ -113,6 +113,25 @@ export async function listAllIssues(projectId: string): Promise<any[]> {
 }
 
 /** The local store as {number → fields}, to compare with the tracker. */
+/** Every comment of a local issue through the API, following `nextCursor` (`pageSize` a page). */
+export async function listAllComments(projectId: string, issueId: string, pageSize = 100): Promise<any[]> {
+  const all: any[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: any = await json(await api(`/api/v1/projects/${projectId}/issues/${issueId}/comments?limit=${pageSize}${cursor ? `&cursor=${cursor}` : ""}`));
+    all.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return all;
+}
+
+/** The local issue linked to tracker issue `number` (throws when it was not imported). */
+export async function localIssue(projectId: string, number: number): Promise<any> {
+  const issue = (await localByNumber(projectId)).get(number);
+  if (!issue) throw new Error(`issue #${number} not imported`);
+  return issue;
+}
+
 export async function localByNumber(projectId: string): Promise<Map<number, any>> {
   const map = new Map<number, any>();
   for (const issue of await listAllIssues(projectId)) if (issue.external) map.set(issue.external.number, issue);
