@@ -7,9 +7,10 @@
  *   page is found however the tracker says it (`Link`, `X-Next-Page`, or a page number from
  *   `X-Total-Count`: providers/http.ts `nextPageUrl`).
  * - Pipelined: the request for page k+1 is started as soon as page k's raw answer says where it is
- *   (its head: `Link`, last raw `updated_at`; inside a same-second block, once its items are read)
- *   and runs while page k is validated, normalised and written; the checkpoint moves past page k
- *   only after its write. The step's last page starts
+ *   (its head: `Link`, last raw `updated_at`; inside a same-second block, once its items are read),
+ *   whether or not the pages before k are written yet: the requests follow each other back to back
+ *   (one at a time, as trackers ask), the writes follow in page order, and the checkpoint moves past
+ *   page k only after its write. The step's last page starts
  *   the next step's first request only when the caller keeps it (`carry`), so nothing is fetched
  *   past the end and no request outlives the step unobserved.
  * - First request: the only one that may send the stored ETag; it fixes the listing's start (the
@@ -64,98 +65,130 @@ export interface ListingSource<P extends ListedPage> {
   hold?(at: PagePosition, page: Promise<P>): void;
 }
 
-/** A page request in flight: its head as soon as the adapter read the raw answer, its page when normalised. */
-interface StartedPage<P> {
-  head: Promise<BlockPage>;
-  page: Promise<P>;
-}
-
-/** Starts a page request now; the rejections are observed later by whoever awaits them. */
-function start<P extends ListedPage>(source: ListingSource<P>, at: PagePosition, etag: string | null): StartedPage<P> {
-  let announce: (head: BlockPage) => void = () => undefined;
-  const early = new Promise<BlockPage>((resolve) => (announce = resolve));
-  const page = source.fetch(at, etag, (head) => announce(head));
-  page.catch(() => undefined); // awaited (or deliberately dropped) later; never an unhandled rejection
-  // An adapter that announces no head (or a 304) gives it with the finished page.
-  const head: Promise<BlockPage> = Promise.race([early, page]);
-  head.catch(() => undefined);
-  return { head, page };
-}
-
-function settled<P extends ListedPage>(page: P): StartedPage<P> {
-  return { head: Promise.resolve(page), page: Promise.resolve(page) };
-}
-
 export function initialListing(since: string | null): ListingCheckpoint {
   return { since, nextUrl: null, highWater: null, listingStartedAt: null, firstRequest: true, firstPageEtag: null };
 }
 
+/** Where the listing goes after a page: the position the checkpoint takes once the page is written, and the next request (null: the listing ends with this page). */
+interface Plan {
+  after: ListingPosition;
+  next: PagePosition | null;
+}
+
+/** One page of a step: its request, where the listing goes after it, and the request after it. */
+interface Slot<P> {
+  page: Promise<P>;
+  plan: Promise<Plan>;
+  /** The next page's slot, started as soon as `plan` is known: before this page is normalised or written. */
+  following: Promise<Slot<P> | null>;
+}
+
+type SlotRequest<P> = { kind: "fetch"; at: PagePosition; etag: string | null } | { kind: "carried"; page: P };
+
 /**
  * Reads up to `pagesPerStep` pages. True when the listing is complete (the last page was written),
  * false when another step must continue from the checkpoint.
+ *
+ * Two chains run side by side: the requests, each started the moment the previous page's head says
+ * where the listing goes (so the tracker is paged back to back, one request at a time, whatever the
+ * writes cost), and the writes, in page order. The checkpoint moves past a page only after its write.
  */
 export async function listPages<P extends ListedPage>(source: ListingSource<P>, cp: ListingCheckpoint, pagesPerStep: number): Promise<boolean> {
   const useEtag = cp.firstRequest && source.storedEtag !== null;
   const first: PagePosition = { since: cp.since, url: cp.nextUrl };
   const carried = useEtag ? null : ((await source.takeCarried?.(first)) ?? null);
-  let pending: StartedPage<P> = carried ? settled(carried) : start(source, first, useEtag ? source.storedEtag : null);
-  for (let i = 0; i < pagesPerStep; i++) {
-    // Where the listing goes after this page (same-second block re-reads included), decided from the
-    // page's raw head when that suffices — before its items are validated and normalised — so the
-    // next request overlaps this page's normalisation and write; the checkpoint takes it after.
-    const head = await pending.head;
-    const after: ListingPosition = structuredClone({ since: cp.since, nextUrl: cp.nextUrl, block: cp.block ?? null, cursorCap: cp.cursorCap ?? null });
-    const advance = (from: BlockPage, items: readonly ListedItem[]) => {
-      const next: PagePosition | null = advanceListing(after, from, items, source.ordered) ? { since: after.since, url: after.nextUrl } : null;
-      // The step's last page starts the next request only if something will keep it (no wasted request).
-      const ahead = next && (i < pagesPerStep - 1 || source.hold) ? start(source, next, null) : null;
-      return { next, ahead };
+  const inflight: Promise<P>[] = [];
+  // Set when a page cannot be read or the step fails: nothing after it would be written, so nothing more is asked for.
+  let stopped = false;
+
+  const slotOf = (request: SlotRequest<P>, before: ListingPosition, index: number): Slot<P> => {
+    let settlePlan!: (plan: Plan) => void;
+    let failPlan!: (err: unknown) => void;
+    const plan = new Promise<Plan>((resolve, reject) => ((settlePlan = resolve), (failPlan = reject)));
+    plan.catch(() => undefined);
+    let giveFollowing!: (slot: Slot<P> | null) => void;
+    const following = new Promise<Slot<P> | null>((resolve) => (giveFollowing = resolve));
+    let decided = false;
+    const fail = (err: unknown) => {
+      stopped = true;
+      if (decided) return;
+      decided = true;
+      failPlan(err);
+      giveFollowing(null);
     };
-    // The items are not read on this path (needsItems): the head stands for the page.
-    let moved = needsItems(after, head, source.ordered) ? null : advance(head, []);
-    let page: P;
-    try {
-      page = await pending.page;
-    } catch (err) {
-      await moved?.ahead?.page.catch(() => undefined);
-      throw err;
-    }
-    source.received?.(page);
-    if (cp.firstRequest) {
-      cp.listingStartedAt = page.serverTime ?? nowIso(Date.now() - OVERLAP_MS);
-      // The ETag can stand for "nothing changed" only if this page held every change: a new change
-      // sorts last, so it would land on a later page and leave a full first page unchanged.
-      cp.firstPageEtag = page.etag && page.nextUrl === null && page.rawCount < source.pageSize ? page.etag : null;
-      cp.firstRequest = false;
-      // The progress bar's denominator: what the tracker counts for this listing, if it counts.
-      cp.total = page.total ?? null;
-    }
-    if (page.notModified) {
-      // A 304 has no next page: nothing was started from its head.
-      cp.firstPageEtag = source.storedEtag;
-      cp.nextUrl = null;
-      return true;
-    }
-    const items = source.items(page);
-    moved ??= advance(page, items);
-    const { next, ahead } = moved;
-    try {
+    // Never throws: it may run inside the adapter's `onHead`.
+    const decide = (from: () => { page: BlockPage; items: readonly ListedItem[]; notModified: boolean }) => {
+      if (decided) return;
+      decided = true;
+      let decision: { plan: Plan; following: Slot<P> | null };
+      try {
+        const { page, items, notModified } = from();
+        const after: ListingPosition = structuredClone(before);
+        const next = !notModified && advanceListing(after, page, items, source.ordered) ? { since: after.since, url: after.nextUrl } : null;
+        // Within the step, and the step's last page only if something keeps the request (no wasted request).
+        const wanted = index < pagesPerStep - 1 || (index === pagesPerStep - 1 && source.hold !== undefined);
+        decision = { plan: { after, next }, following: next && wanted && !stopped ? slotOf({ kind: "fetch", at: next, etag: null }, after, index + 1) : null };
+      } catch (err) {
+        stopped = true;
+        failPlan(err);
+        giveFollowing(null);
+        return;
+      }
+      settlePlan(decision.plan);
+      giveFollowing(decision.following);
+    };
+    // The raw head decides at once (synchronously, before the adapter validates and normalises the
+    // items) unless a same-second block needs the items.
+    const onHead = (head: IssuePageHead) => {
+      if (!head.notModified && !needsItems(before, head, source.ordered)) decide(() => ({ page: head, items: [], notModified: false }));
+    };
+    const page = request.kind === "carried" ? Promise.resolve(request.page) : source.fetch(request.at, request.etag, onHead);
+    inflight.push(page);
+    page.then((read) => decide(() => ({ page: read, items: read.notModified ? [] : source.items(read), notModified: read.notModified })), fail);
+    return { page, plan, following };
+  };
+
+  const position: ListingPosition = { since: cp.since, nextUrl: cp.nextUrl, block: cp.block ?? null, cursorCap: cp.cursorCap ?? null };
+  let slot = slotOf(carried ? { kind: "carried", page: carried } : { kind: "fetch", at: first, etag: useEtag ? source.storedEtag : null }, position, 0);
+  try {
+    for (let i = 0; i < pagesPerStep; i++) {
+      const page = await slot.page;
+      source.received?.(page);
+      if (cp.firstRequest) {
+        cp.listingStartedAt = page.serverTime ?? nowIso(Date.now() - OVERLAP_MS);
+        // The ETag can stand for "nothing changed" only if this page held every change: a new change
+        // sorts last, so it would land on a later page and leave a full first page unchanged.
+        cp.firstPageEtag = page.etag && page.nextUrl === null && page.rawCount < source.pageSize ? page.etag : null;
+        cp.firstRequest = false;
+        // The progress bar's denominator: what the tracker counts for this listing, if it counts.
+        cp.total = page.total ?? null;
+      }
+      if (page.notModified) {
+        // A 304 has no next page: nothing was started from its head.
+        cp.firstPageEtag = source.storedEtag;
+        cp.nextUrl = null;
+        return true;
+      }
+      const items = source.items(page);
       await source.apply(page);
       for (const item of items) if (!cp.highWater || item.updatedAt > cp.highWater) cp.highWater = item.updatedAt;
-    } catch (err) {
-      // Let the request in flight finish before the step ends: no tracker traffic outlives it.
-      await ahead?.page.catch(() => undefined);
-      throw err;
+      // Page k is written: only now may the checkpoint move past it (block re-read state included).
+      const { after, next } = await slot.plan;
+      Object.assign(cp, after);
+      if (!next) return true;
+      const following = await slot.following;
+      if (!following) return false;
+      if (i === pagesPerStep - 1) {
+        source.hold?.(next, following.page);
+        return false;
+      }
+      slot = following;
     }
-    // Page k is written: only now may the checkpoint move past it (block re-read state included).
-    Object.assign(cp, after);
-    if (!next) return true;
-    if (!ahead) return false;
-    if (i === pagesPerStep - 1) {
-      source.hold?.(next, ahead.page);
-      return false;
-    }
-    pending = ahead;
+    return false;
+  } catch (err) {
+    // Ask for nothing more, and let the requests in flight finish: no tracker traffic outlives the step.
+    stopped = true;
+    await Promise.all(inflight.map((page) => page.catch(() => undefined)));
+    throw err;
   }
-  return false;
 }

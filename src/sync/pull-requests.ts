@@ -165,19 +165,44 @@ export interface ListedPullRequests {
  * A listing page's PRs: the closing references of those that need asking are read in one request
  * where the tracker can (GitHub GraphQL aliases), so an import of many open PRs costs one call per
  * page instead of one per PR; other trackers are asked per PR by the apply, as before. Separate
- * from the apply so the listing can send it while the page's issues are written.
+ * from the apply so the listing can send it while the page's issues are written. `asked`: the
+ * answers of askClosingReferences, started when the page arrived; the stored rows are read now, as
+ * the apply must see them (an earlier page of the step may have written the same PR).
  */
-export async function readClosingReferences(ctx: SyncContext, prs: readonly CanonicalPullRequest[]): Promise<ListedPullRequests> {
+export async function readClosingReferences(
+  ctx: SyncContext,
+  prs: readonly CanonicalPullRequest[],
+  asked?: Promise<Map<number, ClosingIssueRef[]>>,
+): Promise<ListedPullRequests> {
   if (prs.length === 0 || !ctx.tracker.closingIssuesOfMany) return { prs, stored: null, answers: null };
-  const stored = new Map((await getPullRequestsByNumbers(ctx.db, ctx.project.id, prs.map((p) => p.number))).map((r) => [r.number, r]));
+  const stored = await storedByNumber(ctx, prs);
+  return { prs, stored, answers: await (asked ?? askClosing(ctx, prs, stored)) };
+}
+
+/**
+ * Asks for a listing page's closing references as soon as the page arrives, before the pages ahead
+ * of it are written, so the answer is there when its turn to be written comes. Which PRs need
+ * asking is read from the rows as they are now: a PR an earlier page of the step writes meanwhile
+ * (the keyset's repeated boundary item) is at worst asked once more.
+ */
+export async function askClosingReferences(ctx: SyncContext, prs: readonly CanonicalPullRequest[]): Promise<Map<number, ClosingIssueRef[]>> {
+  if (prs.length === 0 || !ctx.tracker.closingIssuesOfMany) return new Map();
+  return askClosing(ctx, prs, await storedByNumber(ctx, prs));
+}
+
+async function storedByNumber(ctx: SyncContext, prs: readonly CanonicalPullRequest[]): Promise<Map<number, PullRequestRow>> {
+  return new Map((await getPullRequestsByNumbers(ctx.db, ctx.project.id, prs.map((p) => p.number))).map((r) => [r.number, r]));
+}
+
+async function askClosing(ctx: SyncContext, prs: readonly CanonicalPullRequest[], stored: Map<number, PullRequestRow>): Promise<Map<number, ClosingIssueRef[]>> {
   const ask = prs.filter((pr) => wantsClosingAnswer(stored.get(pr.number), pr)).map((pr) => pr.number);
-  if (ask.length === 0) return { prs, stored, answers: new Map() };
+  if (ask.length === 0) return new Map();
   try {
-    return { prs, stored, answers: await ctx.tracker.closingIssuesOfMany(ask) };
+    return await ctx.tracker.closingIssuesOfMany!(ask);
   } catch (err) {
     if (err instanceof RateLimitedError) throw err;
     log.info("closing references could not be read; keywords are used", { projectId: ctx.project.id, numbers: ask.length, error: errorText(err) });
-    return { prs, stored, answers: new Map() };
+    return new Map();
   }
 }
 

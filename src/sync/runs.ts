@@ -30,9 +30,9 @@ import { newId, nowIso } from "../ids";
 import { log } from "../log";
 import { storePullRequestCursor } from "../db/pull-requests";
 import { recordPhaseFailed } from "../db/phases";
-import { RateLimitedError, TrackerError, type IssuePage, type PullRequestPage } from "../providers/types";
+import { RateLimitedError, TrackerError, type ClosingIssueRef, type IssuePage, type PullRequestPage } from "../providers/types";
 import { applySnapshots } from "./apply-snapshots";
-import { applyPullRequests, readClosingReferences } from "./pull-requests";
+import { applyPullRequests, askClosingReferences, readClosingReferences } from "./pull-requests";
 import { loadSyncContext, type SyncContext } from "./context";
 import { openCredential, refreshTokenExpiry } from "./credentials";
 import { commentStep, initialCommentCheckpoint, type CommentCheckpoint } from "./comments-run";
@@ -274,6 +274,9 @@ async function takeCarried(carry: PageCarry | undefined, key: string): Promise<I
   }
 }
 
+/** The closing-reference query of each listed page, started when the page arrived (the page may be carried into the next step). */
+const closingAsks = new WeakMap<IssuePage, Promise<Map<number, ClosingIssueRef[]>>>();
+
 /**
  * Reads up to PAGES_PER_STEP pages of the issue listing through the one listing loop
  * (listing-loop.ts). True when the listing (and, for full runs, probing) is complete. The last page
@@ -282,20 +285,33 @@ async function takeCarried(carry: PageCarry | undefined, key: string): Promise<I
 async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, counts: RunCounts, carry?: PageCarry): Promise<boolean> {
   const settings = settingsOf(ctx.project);
   const filter = scopeListFilter(settings.scope, settings.fieldMaps);
+  const askedInStep = new Map<number, string>();
   const complete = await listPages<IssuePage>(
     {
       ordered: ctx.tracker.orderedByUpdate,
       pageSize: ctx.tracker.pageSize,
       storedEtag: run.mode === "incremental" ? ctx.project.cursorEtag : null,
       items: (page) => page.issues,
-      fetch: (at, etag, onHead) => ctx.tracker.listPage({ since: at.since, url: at.url, etag, onHead, filter }),
+      fetch: async (at, etag, onHead) => {
+        const page = await ctx.tracker.listPage({ since: at.since, url: at.url, etag, onHead, filter });
+        // The page's closing-reference query (GitHub) goes out as soon as the page arrives, so its
+        // answer is there when the page's turn to be written comes (the pages before may still be
+        // writing). Its failure (a 429) is handled now and thrown where the page is applied.
+        // A PR an earlier page of this step listed as it is here (the keyset's repeated boundary
+        // item) is asked once: that page is written first.
+        const fresh = (page.pullRequests ?? []).filter((pr) => askedInStep.get(pr.number) !== (pr.updatedAt ?? ""));
+        for (const pr of fresh) askedInStep.set(pr.number, pr.updatedAt ?? "");
+        const asked = askClosingReferences(ctx, fresh);
+        asked.catch(() => undefined);
+        closingAsks.set(page, asked);
+        return page;
+      },
       takeCarried: (at) => takeCarried(carry, carryKey(run, at)),
       hold: carry ? (at, page) => void (carry.held = { key: carryKey(run, at), page }) : undefined,
       received: () => void counts.pages++,
       apply: async (page) => {
         counts.fetched += page.issues.length;
-        // The page's closing-reference query (GitHub) goes out now, while its issues are written.
-        const pulls = readClosingReferences(ctx, page.pullRequests ?? []);
+        const pulls = readClosingReferences(ctx, page.pullRequests ?? [], closingAsks.get(page));
         // Its failure (a 429) may come while the issues are written: handled now, thrown where awaited.
         pulls.catch(() => undefined);
         try {

@@ -1,0 +1,83 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import { openPull } from "../fakes/fake-pulls";
+import { listAllIssues, projectWithTracker, syncAndWait } from "../support/trackers";
+
+/**
+ * The listing loop pages the tracker back to back, whatever the writes cost: each request starts as
+ * soon as the previous page's head says where the listing goes, not when the page before it is
+ * written (src/sync/listing-loop.ts). Proven by holding a page write open and watching the tracker.
+ */
+
+type Batch = (...args: unknown[]) => Promise<unknown>;
+const d1Proto = () => Object.getPrototypeOf(env.DB) as { batch: Batch };
+
+const listRequests = (fake: any): string[] =>
+  fake.requests.filter((r: any) => r.method === "GET" && /\/repos\/[^/]+\/[^/]+\/issues\?/.test(r.path)).map((r: any) => r.path);
+const graphqlRequests = (fake: any) => fake.requests.filter((r: any) => r.method === "POST" && /\/graphql$/.test(r.path.split("?")[0]));
+
+/** Holds the first D1 batch that writes a listing page until `until()` holds (or 10 s pass); says whether it did. */
+function holdFirstPageWrite(until: () => boolean): { released: () => boolean | null; restore: () => void } {
+  const proto = d1Proto();
+  const realBatch = proto.batch;
+  let outcome: boolean | null = null;
+  const spy = vi.spyOn(proto, "batch").mockImplementation(async function (this: unknown, ...args: unknown[]) {
+    const statements = (args[0] as { statement?: string }[] | undefined) ?? [];
+    if (outcome === null && JSON.stringify(statements.map((s: any) => String(s?.statement ?? ""))).includes("INSERT INTO")) {
+      outcome = false;
+      try {
+        await vi.waitFor(() => {
+          if (!until()) throw new Error("not yet");
+        }, { timeout: 10_000, interval: 5 });
+        outcome = true;
+      } catch {
+        // left false: the condition never held while the write was open
+      }
+    }
+    return realBatch.apply(this, args);
+  });
+  return { released: () => outcome, restore: () => spy.mockRestore() };
+}
+
+describe("the listing's requests follow each other back to back", () => {
+  it("while the first page's write is held open, the step's other four pages are all requested; nothing is repeated or lost", async () => {
+    const { fake, project } = await projectWithTracker("github", { syncDirection: "inbound" }, { perPage: 3, tickMs: 1000 });
+    fake.seed(30);
+    // A step reads 5 pages: pages 2–5 (and the next step's first, which the step keeps) need no write before them.
+    const hold = holdFirstPageWrite(() => listRequests(fake).length >= 5);
+    let run;
+    try {
+      run = await syncAndWait(project.id, "full", 30_000);
+    } finally {
+      hold.restore();
+    }
+    expect(hold.released()).toBe(true);
+    expect(run.status).toBe("succeeded");
+    const listed = listRequests(fake);
+    expect(new Set(listed).size).toBe(listed.length);
+    expect(run.stats.pages).toBe(listed.length);
+    expect((await listAllIssues(project.id)).length).toBe(30);
+  });
+
+  it("a page's closing-reference query goes out when the page arrives, while the pages before it are still being written", async () => {
+    const { fake, project } = await projectWithTracker("github", { syncDirection: "inbound" }, { perPage: 3, tickMs: 1000 });
+    const issue = fake.seedIssue({ title: "Bug" });
+    // Open pull requests on every page of the listing: each page with one asks its own query.
+    for (let i = 0; i < 8; i++) openPull(fake, { title: `Change ${i}`, body: i === 7 ? `Fixes #${issue.number}` : "Refactoring", head: `change-${i}` });
+    const hold = holdFirstPageWrite(() => graphqlRequests(fake).length >= 2);
+    let run;
+    try {
+      run = await syncAndWait(project.id, "full", 30_000);
+    } finally {
+      hold.restore();
+    }
+    expect(hold.released()).toBe(true);
+    expect(run.status).toBe("succeeded");
+    // Each pull request asked about once, however the pages overlap at their boundaries.
+    const asked = graphqlRequests(fake).flatMap((r: any) => [...String(r.body?.query).matchAll(/pullRequest\(number:(\d+)\)/g)].map((m) => Number(m[1])));
+    expect(asked.length).toBe(new Set(asked).size);
+    expect(asked.length).toBe(8);
+    const local = (await listAllIssues(project.id)).find((i: any) => i.external?.number === issue.number);
+    expect(local.development.pullRequests).toEqual([expect.objectContaining({ relation: "closes", state: "open" })]);
+  });
+});
