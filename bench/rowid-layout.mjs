@@ -252,11 +252,14 @@ try {
     const t0 = performance.now();
     fill(db, COPY, "short");
     log(`copy: filled ${COPY.toLocaleString("en")} short rows in ${((performance.now() - t0) / 1000).toFixed(1)} s; rebuilding:`);
+    const before = db.prepare("SELECT count(*) AS n FROM issues").get().n;
     for (const s of rebuildStatements(db)) {
       const t = performance.now();
       db.exec(s.sql);
       log(`  ${s.what}: ${((performance.now() - t) / 1000).toFixed(2)} s`);
     }
+    const after = db.prepare("SELECT count(*) AS n FROM issues").get().n;
+    if (after !== before) throw new Error(`the rebuild kept ${after} of ${before} rows`);
     db.close();
   }
   log(`load average at the end: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
