@@ -9,7 +9,8 @@
 // rebuild's copy of the rowid table into the new one.
 //
 //   node_modules/.bin/node bench/rowid-layout.mjs [--n=100000] [--copy=1000000] [--projects=1] [--kinds=short,long]
-//   (kinds: short, medium, long, long3k; --reads=20000 --pages=2000 set how many reads are timed)
+//   (kinds: short, medium, long, long3k; --layouts=without-rowid,rowid-pk2 adds the rowid table keyed
+//   (project_id, id); --reads=20000 --pages=2000 set how many reads are timed)
 //
 // Runs on plain Node 22 (node:sqlite), single-threaded, on temporary files it deletes at the end.
 import { DatabaseSync } from "node:sqlite";
@@ -27,6 +28,7 @@ const PROJECTS = Number(args.projects ?? 1);
 const READS = Number(args.reads ?? 20_000);
 const PAGES = Number(args.pages ?? 2_000);
 const LAST_ROWID_MIGRATION = 20;
+const LAYOUTS = ["rowid", ...(args.layouts ?? "without-rowid").split(",")];
 
 const dir = mkdtempSync(join(tmpdir(), "rowid-layout-"));
 const log = (s) => process.stdout.write(`${s}\n`);
@@ -48,14 +50,14 @@ function migrationStatements() {
  * The rebuild into WITHOUT ROWID, in the shape drizzle-kit writes a table rebuild (`__new_issues`,
  * copy, drop, rename, indexes), derived from the live table's DDL so every column is copied.
  */
-function rebuildStatements(db) {
+function rebuildStatements(db, withoutRowid = true) {
   const ddl = db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'issues'").get().sql;
   const columns = db.prepare("SELECT name FROM pragma_table_info('issues') ORDER BY cid").all().map((c) => `\`${c.name}\``);
   if (!/`id` text PRIMARY KEY NOT NULL/.test(ddl)) throw new Error(`unexpected issues DDL: ${ddl}`);
   const created = ddl
     .replace(/^CREATE TABLE [`"]?issues[`"]?/, "CREATE TABLE `__new_issues`")
     .replace("`id` text PRIMARY KEY NOT NULL", "`id` text NOT NULL")
-    .replace(/\)\s*$/, ",\n\tPRIMARY KEY(`project_id`, `id`)\n) WITHOUT ROWID");
+    .replace(/\)\s*$/, `,\n\tPRIMARY KEY(\`project_id\`, \`id\`)\n)${withoutRowid ? " WITHOUT ROWID" : ""}`);
   const indexes = db
     .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'issues' AND sql IS NOT NULL AND name <> 'issues_project_id_idx'")
     .all()
@@ -75,7 +77,9 @@ function open(name, layout) {
   // D1's page size (bench/RESULTS.md: PRAGMA page_size = 4096).
   db.exec("PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
   for (const s of migrationStatements()) db.exec(s);
-  if (layout === "without-rowid") for (const s of rebuildStatements(db)) db.exec(s.sql);
+  // "rowid-pk2": still a rowid table, its primary key (project_id, id) instead of (id) — the separate
+  // primary-key index then also serves the keyset pages: 5 entries, no overflow cliff.
+  if (layout !== "rowid") for (const s of rebuildStatements(db, layout === "without-rowid")) db.exec(s.sql);
   for (let p = 0; p < PROJECTS; p++) {
     db.prepare("INSERT INTO projects (id, name, provider, api_base_url, repository, sync_direction, token_enc, webhook_secret_enc) VALUES (?, ?, 'github', 'https://api.github.com', 'acme/widgets', 'both', 'x', 'x')").run(projectId(p), `p${p}`);
   }
@@ -224,7 +228,7 @@ const report = [];
 try {
   for (const kind of (args.kinds ?? "short,long").split(",")) {
     const line = { kind };
-    for (const layout of ["rowid", "without-rowid"]) {
+    for (const layout of LAYOUTS) {
       const { db } = open(`${kind}-${layout}`, layout);
       const { ids, ms } = fill(db, N, kind);
       const st = storage(db, ids.length);
@@ -239,9 +243,11 @@ try {
       db.close();
     }
     const a = line.rowid;
-    const b = line["without-rowid"];
     const pct = (x, y) => `${(((y - x) / x) * 100).toFixed(1)} %`;
-    log(`${kind.padEnd(6)} without-rowid vs rowid: bytes ${pct(a.perIssue, b.perIssue)}, insert ${pct(a.insertMs, b.insertMs)}, by id ${pct(a.byIdUs, b.byIdUs)}, keyset page ${pct(a.pageUs, b.pageUs)}, updatedSince page ${pct(a.updatedUs, b.updatedUs)}`);
+    for (const layout of LAYOUTS.slice(1)) {
+      const b = line[layout];
+      log(`${kind.padEnd(6)} ${layout} vs rowid: bytes ${pct(a.perIssue, b.perIssue)}, insert ${pct(a.insertMs, b.insertMs)}, by id ${pct(a.byIdUs, b.byIdUs)}, keyset page ${pct(a.pageUs, b.pageUs)}, updatedSince page ${pct(a.updatedUs, b.updatedUs)}`);
+    }
     report.push(line);
   }
 
