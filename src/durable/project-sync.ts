@@ -4,7 +4,7 @@ import { loadSyncContext } from "../sync/context";
 import { pushComment } from "../sync/comment-push";
 import { applyDelivery } from "../sync/deliveries";
 import { pushIssue, type PushOutcome } from "../sync/push";
-import { requestRun, runStep, type PageCarry, type RunMode, type RunTrigger } from "../sync/runs";
+import { dropCarry, requestRun, runStep, type PageCarry, type RunMode, type RunTrigger } from "../sync/runs";
 
 /**
  * What an RPC call answers. Errors travel as data: a thrown error loses its class across RPC (the
@@ -21,17 +21,15 @@ export type RpcResult<T> = { ok: true; value: T } | { ok: false; error: { name: 
 export class ProjectSync extends DurableObject<Env> {
   #tail: Promise<unknown> = Promise.resolve();
   /**
-   * The listing page the last run step fetched ahead for the next one (memory only; see PageCarry).
-   * Another write path (a webhook apply, a push) first waits for that request to settle, so tracker
-   * calls of one project never overlap, and then drops it, so no page fetched before that write is
-   * applied after it: the next step fetches it again (one extra request, only when interleaved).
+   * The listing pages the run's steps fetched ahead for the next ones (memory only; see PageCarry).
+   * Another write path (a webhook apply, a push) first stops that chain and waits for its requests
+   * to settle, and drops them, so no page fetched before that write is applied after it: the next
+   * step fetches them again (a request or two more, only when interleaved).
    */
-  #carry: PageCarry = { held: null };
+  #carry: PageCarry = { key: null, chain: null };
 
   async #dropCarry(): Promise<void> {
-    const held = this.#carry.held;
-    this.#carry.held = null;
-    await held?.page.catch(() => undefined);
+    await dropCarry(this.#carry);
   }
 
   #exclusive<T>(fn: () => Promise<T>): Promise<T> {

@@ -6,18 +6,18 @@
  *   tracker's next page (listing-block.ts decides, same-second blocks re-read included). The next
  *   page is found however the tracker says it (`Link`, `X-Next-Page`, or a page number from
  *   `X-Total-Count`: providers/http.ts `nextPageUrl`).
- * - Pipelined: the request for page k+1 is started as soon as page k's raw answer says where it is
+ * - Pipelined: the request for page k+1 is started the moment page k's raw answer says where it is
  *   (its head: `Link`, last raw `updated_at`; inside a same-second block, once its items are read),
  *   whether or not the pages before k are written yet: the requests follow each other back to back
  *   (one at a time, as trackers ask), the writes follow in page order, and the checkpoint moves past
- *   page k only after its write. The step's last page starts
- *   the next step's first request only when the caller keeps it (`carry`), so nothing is fetched
- *   past the end and no request outlives the step unobserved.
+ *   page k only after its write. A run's listing keeps its chain of requests across steps
+ *   (`keep`, memory only), at most CHAIN_AHEAD pages ahead of the page being written, so a step
+ *   boundary does not stall the paging; without `keep` nothing is fetched past the step's pages.
  * - First request: the only one that may send the stored ETag; it fixes the listing's start (the
  *   tracker's clock) and the ETag kept for the next run (only if that page held every change).
  */
 import { nowIso } from "../ids";
-import type { IssuePageHead } from "../providers/types";
+import { RateLimitedError, type IssuePageHead } from "../providers/types";
 import { advanceListing, needsItems, type BlockPage, type ListedItem, type ListingPosition } from "./listing-block";
 
 /** Re-read this much before a cursor: tracker clocks and replication lag are not exact. */
@@ -59,11 +59,12 @@ export interface ListingSource<P extends ListedPage> {
   fetch(at: PagePosition, etag: string | null, onHead: (head: IssuePageHead) => void): Promise<P>;
   /** Writes one page (the records, and whatever the kind marks). */
   apply(page: P): Promise<void>;
-  /** A page fetched ahead by the previous step, if it is exactly `at`; null otherwise. */
-  takeCarried?(at: PagePosition): Promise<P | null>;
-  /** Keeps the step's last request for the next step; absent: the step's last page starts nothing. */
-  hold?(at: PagePosition, page: Promise<P>): void;
+  /** Keeps the chain of requests from one step to the next (absent: the step's last page starts nothing). */
+  keep?: { chain: PageChain<P> | null };
 }
+
+/** Pages a kept chain may have requested beyond the one being written (two: a step boundary up to one page's latency does not stall it). */
+export const CHAIN_AHEAD = 2;
 
 export function initialListing(since: string | null): ListingCheckpoint {
   return { since, nextUrl: null, highWater: null, listingStartedAt: null, firstRequest: true, firstPageEtag: null };
@@ -75,84 +76,162 @@ interface Plan {
   next: PagePosition | null;
 }
 
-/** One page of a step: its request, where the listing goes after it, and the request after it. */
-interface Slot<P> {
+/** One request of a chain. */
+interface ChainSlot<P> {
+  at: PagePosition;
   page: Promise<P>;
   plan: Promise<Plan>;
-  /** The next page's slot, started as soon as `plan` is known: before this page is normalised or written. */
-  following: Promise<Slot<P> | null>;
+  /** The plan, once known (the chain starts the next request from it). */
+  decided: Plan | null;
+  /** The step that started it (requests of an earlier step may have been cut with its invocation). */
+  generation: number;
 }
 
-type SlotRequest<P> = { kind: "fetch"; at: PagePosition; etag: string | null } | { kind: "carried"; page: P };
+const samePosition = (a: PagePosition, b: PagePosition) => a.since === b.since && a.url === b.url;
 
 /**
- * Reads up to `pagesPerStep` pages. True when the listing is complete (the last page was written),
- * false when another step must continue from the checkpoint.
- *
- * Two chains run side by side: the requests, each started the moment the previous page's head says
- * where the listing goes (so the tracker is paged back to back, one request at a time, whatever the
- * writes cost), and the writes, in page order. The checkpoint moves past a page only after its write.
+ * The requests of one listing, each started the moment the previous page's head says where the
+ * listing goes: at most `ahead` started and not yet taken by the loop, and at most `budget` in all.
  */
-export async function listPages<P extends ListedPage>(source: ListingSource<P>, cp: ListingCheckpoint, pagesPerStep: number): Promise<boolean> {
-  const useEtag = cp.firstRequest && source.storedEtag !== null;
-  const first: PagePosition = { since: cp.since, url: cp.nextUrl };
-  const carried = useEtag ? null : ((await source.takeCarried?.(first)) ?? null);
-  const inflight: Promise<P>[] = [];
-  // Set when a page cannot be read or the step fails: nothing after it would be written, so nothing more is asked for.
-  let stopped = false;
+export class PageChain<P extends ListedPage> {
+  #source: Pick<ListingSource<P>, "fetch" | "items" | "ordered">;
+  #waiting: ChainSlot<P>[] = [];
+  #tail: ChainSlot<P> | null = null;
+  #inflight = new Set<Promise<P>>();
+  #stopped = false;
+  #budget: number;
+  generation = 0;
 
-  const slotOf = (request: SlotRequest<P>, before: ListingPosition, index: number): Slot<P> => {
+  constructor(
+    source: Pick<ListingSource<P>, "fetch" | "items" | "ordered">,
+    private readonly ahead: number,
+    budget: number,
+  ) {
+    this.#source = source;
+    this.#budget = budget;
+  }
+
+  /** A new step: what the chain starts from now on goes through this step's source (its credentials). */
+  nextStep(source: Pick<ListingSource<P>, "fetch" | "items" | "ordered">): void {
+    this.#source = source;
+    this.generation++;
+  }
+
+  /** The request for `at`: the one fetched ahead if it is exactly that, else a new one (and what was ahead is dropped). */
+  take(at: PagePosition, etag: string | null, before: ListingPosition): ChainSlot<P> {
+    const first = this.#waiting[0];
+    if (first && etag === null && samePosition(first.at, at)) {
+      this.#waiting.shift();
+      this.#pump();
+      return first;
+    }
+    this.#waiting = [];
+    const slot = this.#start(at, etag, before);
+    this.#waiting.shift();
+    this.#pump();
+    return slot;
+  }
+
+  /** Drops what was fetched ahead: the next `take` asks again. */
+  reset(): void {
+    this.#waiting = [];
+    this.#tail = null;
+  }
+
+  /** Starts nothing more, and lets the requests in flight finish: no tracker traffic outlives the caller. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.reset();
+    await Promise.all([...this.#inflight].map((page) => page.catch(() => undefined)));
+  }
+
+  #pump(): void {
+    const next = this.#tail?.decided?.next;
+    if (this.#stopped || !next || this.#waiting.length >= this.ahead || this.#budget <= 0) return;
+    this.#start(next, null, this.#tail!.decided!.after);
+  }
+
+  #start(at: PagePosition, etag: string | null, before: ListingPosition): ChainSlot<P> {
+    this.#budget--;
+    const source = this.#source;
     let settlePlan!: (plan: Plan) => void;
     let failPlan!: (err: unknown) => void;
     const plan = new Promise<Plan>((resolve, reject) => ((settlePlan = resolve), (failPlan = reject)));
     plan.catch(() => undefined);
-    let giveFollowing!: (slot: Slot<P> | null) => void;
-    const following = new Promise<Slot<P> | null>((resolve) => (giveFollowing = resolve));
-    let decided = false;
-    const fail = (err: unknown) => {
-      stopped = true;
-      if (decided) return;
-      decided = true;
-      failPlan(err);
-      giveFollowing(null);
-    };
+    let finished = false;
     // Never throws: it may run inside the adapter's `onHead`.
     const decide = (from: () => { page: BlockPage; items: readonly ListedItem[]; notModified: boolean }) => {
-      if (decided) return;
-      decided = true;
-      let decision: { plan: Plan; following: Slot<P> | null };
+      if (finished) return;
+      finished = true;
       try {
         const { page, items, notModified } = from();
         const after: ListingPosition = structuredClone(before);
         const next = !notModified && advanceListing(after, page, items, source.ordered) ? { since: after.since, url: after.nextUrl } : null;
-        // Within the step, and the step's last page only if something keeps the request (no wasted request).
-        const wanted = index < pagesPerStep - 1 || (index === pagesPerStep - 1 && source.hold !== undefined);
-        decision = { plan: { after, next }, following: next && wanted && !stopped ? slotOf({ kind: "fetch", at: next, etag: null }, after, index + 1) : null };
+        slot.decided = { after, next };
       } catch (err) {
-        stopped = true;
+        this.#stopped = true;
         failPlan(err);
-        giveFollowing(null);
         return;
       }
-      settlePlan(decision.plan);
-      giveFollowing(decision.following);
+      settlePlan(slot.decided);
+      this.#pump();
     };
-    // The raw head decides at once (synchronously, before the adapter validates and normalises the
-    // items) unless a same-second block needs the items.
+    // The raw head decides at once (before the adapter validates and normalises the items) unless a
+    // same-second block needs the items.
     const onHead = (head: IssuePageHead) => {
       if (!head.notModified && !needsItems(before, head, source.ordered)) decide(() => ({ page: head, items: [], notModified: false }));
     };
-    const page = request.kind === "carried" ? Promise.resolve(request.page) : source.fetch(request.at, request.etag, onHead);
-    inflight.push(page);
-    page.then((read) => decide(() => ({ page: read, items: read.notModified ? [] : source.items(read), notModified: read.notModified })), fail);
-    return { page, plan, following };
-  };
+    const slot: ChainSlot<P> = { at, page: source.fetch(at, etag, onHead), plan, decided: null, generation: this.generation };
+    this.#inflight.add(slot.page);
+    slot.page.then(
+      (read) => decide(() => ({ page: read, items: read.notModified ? [] : source.items(read), notModified: read.notModified })),
+      (err: unknown) => {
+        // A page that cannot be read ends the chain: nothing after it would be written.
+        this.#stopped = true;
+        if (!finished) {
+          finished = true;
+          failPlan(err);
+        }
+      },
+    );
+    void slot.page.finally(() => this.#inflight.delete(slot.page)).catch(() => undefined);
+    this.#waiting.push(slot);
+    this.#tail = slot;
+    return slot;
+  }
+}
 
-  const position: ListingPosition = { since: cp.since, nextUrl: cp.nextUrl, block: cp.block ?? null, cursorCap: cp.cursorCap ?? null };
-  let slot = slotOf(carried ? { kind: "carried", page: carried } : { kind: "fetch", at: first, etag: useEtag ? source.storedEtag : null }, position, 0);
+/**
+ * Reads up to `pagesPerStep` pages. True when the listing is complete (the last page was written),
+ * false when another step must continue from the checkpoint.
+ */
+export async function listPages<P extends ListedPage>(source: ListingSource<P>, cp: ListingCheckpoint, pagesPerStep: number): Promise<boolean> {
+  const useEtag = cp.firstRequest && source.storedEtag !== null;
+  let chain = source.keep?.chain ?? null;
+  if (chain && !useEtag) {
+    chain.nextStep(source);
+  } else {
+    await chain?.stop();
+    // Kept: a few pages ahead, across steps. Not kept: never a request past this step's pages.
+    chain = source.keep ? new PageChain(source, CHAIN_AHEAD, Infinity) : new PageChain(source, pagesPerStep, pagesPerStep);
+    if (source.keep) source.keep.chain = chain;
+  }
+  let position: ListingPosition = { since: cp.since, nextUrl: cp.nextUrl, block: cp.block ?? null, cursorCap: cp.cursorCap ?? null };
+  let at: PagePosition = { since: cp.since, url: cp.nextUrl };
   try {
     for (let i = 0; i < pagesPerStep; i++) {
-      const page = await slot.page;
+      let slot = chain.take(at, i === 0 && useEtag ? source.storedEtag : null, position);
+      let page: P;
+      try {
+        page = await slot.page;
+      } catch (err) {
+        // A request an earlier step started may have been cut with that invocation: asked again,
+        // once. A rate limit is real news about the tracker.
+        if (slot.generation === chain.generation || err instanceof RateLimitedError) throw err;
+        chain.reset();
+        slot = chain.take(at, null, position);
+        page = await slot.page;
+      }
       source.received?.(page);
       if (cp.firstRequest) {
         cp.listingStartedAt = page.serverTime ?? nowIso(Date.now() - OVERLAP_MS);
@@ -176,19 +255,13 @@ export async function listPages<P extends ListedPage>(source: ListingSource<P>, 
       const { after, next } = await slot.plan;
       Object.assign(cp, after);
       if (!next) return true;
-      const following = await slot.following;
-      if (!following) return false;
-      if (i === pagesPerStep - 1) {
-        source.hold?.(next, following.page);
-        return false;
-      }
-      slot = following;
+      position = after;
+      at = next;
     }
     return false;
   } catch (err) {
-    // Ask for nothing more, and let the requests in flight finish: no tracker traffic outlives the step.
-    stopped = true;
-    await Promise.all(inflight.map((page) => page.catch(() => undefined)));
+    await chain.stop();
+    if (source.keep?.chain === chain) source.keep.chain = null;
     throw err;
   }
 }

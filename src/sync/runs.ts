@@ -39,7 +39,7 @@ import { commentStep, initialCommentCheckpoint, type CommentCheckpoint } from ".
 import { applyGone } from "./deletion";
 import { recordRepositoryObservation } from "./repository";
 import { cappedCursor } from "./listing-block";
-import { initialListing, listPages, OVERLAP_MS, type ListingCheckpoint, type PagePosition } from "./listing-loop";
+import { initialListing, listPages, OVERLAP_MS, type ListingCheckpoint, type PageChain } from "./listing-loop";
 import { settingsOf } from "./project-settings";
 import { scopeListFilter } from "./scope";
 
@@ -135,9 +135,6 @@ export async function runStep(env: Env, projectId: string, now: () => number = D
   if (!run) return { nextStepAt: null };
   if (run.resumeAt && Date.parse(run.resumeAt) > now()) return { nextStepAt: run.resumeAt };
 
-  // A page fetched ahead by the previous step is still the one request in flight: let it land before
-  // this step makes any other call to the tracker (one project's tracker calls never overlap).
-  await carry?.held?.page.catch(() => undefined);
   let ctx: SyncContext;
   try {
     ctx = { ...(await loadSyncContext(env, projectId)), origin: { source: run.mode === "full" ? "full" : "poll", runId: run.id } };
@@ -246,32 +243,23 @@ async function runCheckedStep(
 }
 
 /**
- * A listing request fetched ahead of the step that applies it. The Durable Object keeps at most one
- * between alarm invocations (memory only): the next step uses it when its checkpoint asks for
- * exactly this request, else drops it. After an eviction or crash it is simply gone and the page is
+ * The issue listing's chain of requests, kept by the Durable Object between alarm invocations
+ * (memory only): the next step of the same run continues it when its checkpoint asks for exactly the
+ * page fetched ahead, else drops it. After an eviction or crash it is simply gone and the pages are
  * fetched again: nothing about it is durable, and the checkpoint never points past an unapplied page.
  */
 export interface PageCarry {
-  held: { key: string; page: Promise<IssuePage> } | null;
+  /** The run (and mode) the chain lists for. */
+  key: string | null;
+  chain: PageChain<IssuePage> | null;
 }
 
-function carryKey(run: SyncRunRow, at: PagePosition): string {
-  return JSON.stringify([run.id, run.mode, at.since, at.url]);
-}
-
-/** The carried page for `at`, if the previous step fetched exactly that; a failed carry is re-fetched. */
-async function takeCarried(carry: PageCarry | undefined, key: string): Promise<IssuePage | null> {
-  const held = carry?.held ?? null;
-  if (carry) carry.held = null;
-  if (!held || held.key !== key) return null;
-  try {
-    return await held.page;
-  } catch (err) {
-    // A rate limit is real news about the tracker; anything else (e.g. I/O cancelled with the
-    // previous invocation) only costs the request again.
-    if (err instanceof RateLimitedError) throw err;
-    return null;
-  }
+/** Stops the kept chain and lets its requests land: the write path that runs next sees no page fetched before it. */
+export async function dropCarry(carry: PageCarry): Promise<void> {
+  const chain = carry.chain;
+  carry.chain = null;
+  carry.key = null;
+  await chain?.stop();
 }
 
 /** The closing-reference query of each listed page, started when the page arrived (the page may be carried into the next step). */
@@ -279,13 +267,18 @@ const closingAsks = new WeakMap<IssuePage, Promise<Map<number, ClosingIssueRef[]
 
 /**
  * Reads up to PAGES_PER_STEP pages of the issue listing through the one listing loop
- * (listing-loop.ts). True when the listing (and, for full runs, probing) is complete. The last page
- * of a step starts the next step's first request into `carry`.
+ * (listing-loop.ts). True when the listing (and, for full runs, probing) is complete. The chain of
+ * requests goes on in `carry` between steps of the same run.
  */
 async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, counts: RunCounts, carry?: PageCarry): Promise<boolean> {
   const settings = settingsOf(ctx.project);
   const filter = scopeListFilter(settings.scope, settings.fieldMaps);
   const askedInStep = new Map<number, string>();
+  const runKey = JSON.stringify([run.id, run.mode]);
+  if (carry && carry.key !== runKey) {
+    await dropCarry(carry);
+    carry.key = runKey;
+  }
   const complete = await listPages<IssuePage>(
     {
       ordered: ctx.tracker.orderedByUpdate,
@@ -306,8 +299,7 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
         closingAsks.set(page, asked);
         return page;
       },
-      takeCarried: (at) => takeCarried(carry, carryKey(run, at)),
-      hold: carry ? (at, page) => void (carry.held = { key: carryKey(run, at), page }) : undefined,
+      keep: carry,
       received: () => void counts.pages++,
       apply: async (page) => {
         counts.fetched += page.issues.length;

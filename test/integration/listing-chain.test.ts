@@ -6,7 +6,8 @@ import { listAllIssues, projectWithTracker, syncAndWait } from "../support/track
 /**
  * The listing loop pages the tracker back to back, whatever the writes cost: each request starts as
  * soon as the previous page's head says where the listing goes, not when the page before it is
- * written (src/sync/listing-loop.ts). Proven by holding a page write open and watching the tracker.
+ * written, a bounded number of pages ahead, across step boundaries (src/sync/listing-loop.ts).
+ * Proven by holding a page write open and watching the tracker.
  */
 
 type Batch = (...args: unknown[]) => Promise<unknown>;
@@ -16,35 +17,42 @@ const listRequests = (fake: any): string[] =>
   fake.requests.filter((r: any) => r.method === "GET" && /\/repos\/[^/]+\/[^/]+\/issues\?/.test(r.path)).map((r: any) => r.path);
 const graphqlRequests = (fake: any) => fake.requests.filter((r: any) => r.method === "POST" && /\/graphql$/.test(r.path.split("?")[0]));
 
-/** Holds the first D1 batch that writes a listing page until `until()` holds (or 10 s pass); says whether it did. */
-function holdFirstPageWrite(until: () => boolean): { released: () => boolean | null; restore: () => void } {
+/**
+ * Holds the `nth` D1 batch that writes a listing page until `until()` holds (or 10 s pass), then
+ * notes the listing requests seen a moment later; says whether the condition held while it was open.
+ */
+function holdPageWrite(nth: number, until: () => boolean, requests: () => number): { released: () => boolean | null; seenWhileHeld: () => number; restore: () => void } {
   const proto = d1Proto();
   const realBatch = proto.batch;
+  let writes = 0;
   let outcome: boolean | null = null;
+  let seen = 0;
   const spy = vi.spyOn(proto, "batch").mockImplementation(async function (this: unknown, ...args: unknown[]) {
     const statements = (args[0] as { statement?: string }[] | undefined) ?? [];
-    if (outcome === null && JSON.stringify(statements.map((s: any) => String(s?.statement ?? ""))).includes("INSERT INTO")) {
+    if (JSON.stringify(statements.map((s: any) => String(s?.statement ?? ""))).includes("INSERT INTO") && ++writes === nth) {
       outcome = false;
       try {
         await vi.waitFor(() => {
           if (!until()) throw new Error("not yet");
         }, { timeout: 10_000, interval: 5 });
         outcome = true;
+        // Give the chain time to run further if it were unbounded.
+        await new Promise((resolve) => setTimeout(resolve, 150));
+        seen = requests();
       } catch {
         // left false: the condition never held while the write was open
       }
     }
     return realBatch.apply(this, args);
   });
-  return { released: () => outcome, restore: () => spy.mockRestore() };
+  return { released: () => outcome, seenWhileHeld: () => seen, restore: () => spy.mockRestore() };
 }
 
 describe("the listing's requests follow each other back to back", () => {
-  it("while the first page's write is held open, the step's other four pages are all requested; nothing is repeated or lost", async () => {
+  it("while the first page's write is held open, the next pages are requested — two ahead, no more; nothing is repeated or lost", async () => {
     const { fake, project } = await projectWithTracker("github", { syncDirection: "inbound" }, { perPage: 3, tickMs: 1000 });
     fake.seed(30);
-    // A step reads 5 pages: pages 2–5 (and the next step's first, which the step keeps) need no write before them.
-    const hold = holdFirstPageWrite(() => listRequests(fake).length >= 5);
+    const hold = holdPageWrite(1, () => listRequests(fake).length >= 3, () => listRequests(fake).length);
     let run;
     try {
       run = await syncAndWait(project.id, "full", 30_000);
@@ -52,8 +60,31 @@ describe("the listing's requests follow each other back to back", () => {
       hold.restore();
     }
     expect(hold.released()).toBe(true);
+    // Page 1 being written, pages 2 and 3 asked for: the chain's bound.
+    expect(hold.seenWhileHeld()).toBe(3);
     expect(run.status).toBe("succeeded");
     const listed = listRequests(fake);
+    expect(new Set(listed).size).toBe(listed.length);
+    expect(run.stats.pages).toBe(listed.length);
+    expect((await listAllIssues(project.id)).length).toBe(30);
+  });
+
+  it("a step boundary does not stall the paging: while a step's last page is written, the next step's pages are already requested", async () => {
+    const { fake, project } = await projectWithTracker("github", { syncDirection: "inbound" }, { perPage: 3, tickMs: 1000 });
+    fake.seed(30);
+    // A step reads 5 pages: the 5th page write is the step's last; pages 6 and 7 belong to the next step.
+    const hold = holdPageWrite(5, () => listRequests(fake).length >= 7, () => listRequests(fake).length);
+    let run;
+    try {
+      run = await syncAndWait(project.id, "full", 30_000);
+    } finally {
+      hold.restore();
+    }
+    expect(hold.released()).toBe(true);
+    expect(hold.seenWhileHeld()).toBe(7);
+    expect(run.status).toBe("succeeded");
+    const listed = listRequests(fake);
+    // The next step took the pages fetched ahead: none asked twice.
     expect(new Set(listed).size).toBe(listed.length);
     expect(run.stats.pages).toBe(listed.length);
     expect((await listAllIssues(project.id)).length).toBe(30);
@@ -64,7 +95,7 @@ describe("the listing's requests follow each other back to back", () => {
     const issue = fake.seedIssue({ title: "Bug" });
     // Open pull requests on every page of the listing: each page with one asks its own query.
     for (let i = 0; i < 8; i++) openPull(fake, { title: `Change ${i}`, body: i === 7 ? `Fixes #${issue.number}` : "Refactoring", head: `change-${i}` });
-    const hold = holdFirstPageWrite(() => graphqlRequests(fake).length >= 2);
+    const hold = holdPageWrite(1, () => graphqlRequests(fake).length >= 2, () => graphqlRequests(fake).length);
     let run;
     try {
       run = await syncAndWait(project.id, "full", 30_000);
