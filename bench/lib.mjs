@@ -180,6 +180,8 @@ export async function startFakeServer({ issues, dir, provider = "github", commen
   // `--comments N`: the fake seeds N comments at start, round-robin over the plain issues.
   const extra = comments > 0 ? ["--comments", String(comments)] : [];
   if (latencyMs > 0) extra.push("--latency-ms", String(latencyMs));
+  // BENCH_REQUEST_LOG=/tmp/x: the fake appends "<ms> <method> <path>" per request to /tmp/x-<port> (gaps between pages).
+  if (process.env.BENCH_REQUEST_LOG) extra.push("--request-log", `${process.env.BENCH_REQUEST_LOG}-${port}`);
   const proc = spawnTracked(join(BIN, "node"), [join(ROOT, "test", "fakes", "serve.ts"), "--port", String(port), "--provider", provider, "--issues", String(issues), ...extra], {
     logFile: join(dir, `fake-${port}.log`),
     env: { NODE_NO_WARNINGS: "1" },

@@ -4,7 +4,7 @@ import { loadSyncContext } from "../sync/context";
 import { pushComment } from "../sync/comment-push";
 import { applyDelivery } from "../sync/deliveries";
 import { pushIssue, type PushOutcome } from "../sync/push";
-import { dropCarry, requestRun, runStep, type PageCarry, type RunMode, type RunTrigger } from "../sync/runs";
+import { dropCarry, emptyCarry, requestRun, runStep, type PageCarry, type RunMode, type RunTrigger } from "../sync/runs";
 
 /**
  * What an RPC call answers. Errors travel as data: a thrown error loses its class across RPC (the
@@ -26,7 +26,7 @@ export class ProjectSync extends DurableObject<Env> {
    * to settle, and drops them, so no page fetched before that write is applied after it: the next
    * step fetches them again (a request or two more, only when interleaved).
    */
-  #carry: PageCarry = { key: null, chain: null };
+  #carry: PageCarry = emptyCarry();
 
   async #dropCarry(): Promise<void> {
     await dropCarry(this.#carry);

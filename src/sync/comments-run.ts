@@ -29,7 +29,7 @@ import { applyCommentDeletions, applyComments, applyWaitingComments } from "./co
 import type { SyncContext } from "./context";
 import { proveCommentGone } from "./deletion";
 import { cappedCursor } from "./listing-block";
-import { initialListing, listPages, OVERLAP_MS, type ListingCheckpoint } from "./listing-loop";
+import { initialListing, listPages, OVERLAP_MS, type ListingCheckpoint, type PageChain } from "./listing-loop";
 
 export interface CommentCheckpoint extends ListingCheckpoint {
   stage: "list" | "deletions" | "waiting";
@@ -61,9 +61,9 @@ export function initialCommentCheckpoint(mode: "incremental" | "full", cursor: s
 }
 
 /** One bounded step of the comment phase. True when the phase is complete (and the cursor stored). */
-export async function commentStep(ctx: SyncContext, run: SyncRunRow, cp: CommentCheckpoint): Promise<boolean> {
+export async function commentStep(ctx: SyncContext, run: SyncRunRow, cp: CommentCheckpoint, keep?: { chain: PageChain<CommentPage> | null }): Promise<boolean> {
   if (cp.stage === "list") {
-    const listed = ctx.tracker.repositoryWideComments ? await listRepositoryStep(ctx, run, cp) : await listPerIssueStep(ctx, run, cp);
+    const listed = ctx.tracker.repositoryWideComments ? await listRepositoryStep(ctx, run, cp, keep) : await listPerIssueStep(ctx, run, cp);
     if (!listed) return false;
     cp.stage = run.mode === "full" && ctx.tracker.repositoryWideComments ? "deletions" : "waiting";
     cp.afterId = null;
@@ -89,7 +89,7 @@ export async function commentStep(ctx: SyncContext, run: SyncRunRow, cp: Comment
  * (listing-loop.ts): pipelined, checkpointed, same-second blocks re-read, and the next page found
  * from `Link` or, on Gitea, from `X-Total-Count` alone.
  */
-async function listRepositoryStep(ctx: SyncContext, run: SyncRunRow, cp: CommentCheckpoint): Promise<boolean> {
+async function listRepositoryStep(ctx: SyncContext, run: SyncRunRow, cp: CommentCheckpoint, keep?: { chain: PageChain<CommentPage> | null }): Promise<boolean> {
   return listPages<CommentPage>(
     {
       ordered: ctx.tracker.commentsOrderedByUpdate,
@@ -97,6 +97,7 @@ async function listRepositoryStep(ctx: SyncContext, run: SyncRunRow, cp: Comment
       storedEtag: run.mode === "incremental" ? ctx.project.commentCursorEtag : null,
       items: (page) => page.comments,
       fetch: (at, etag, onHead) => ctx.tracker.listCommentsPage({ since: at.since, url: at.url, etag, onHead }),
+      keep,
       apply: async (page) => {
         if (page.comments.length > 0) await applyComments(ctx, page.comments, run.mode === "full" ? run.id : null, { markSeen: true });
       },

@@ -30,7 +30,7 @@ import { newId, nowIso } from "../ids";
 import { log } from "../log";
 import { storePullRequestCursor } from "../db/pull-requests";
 import { recordPhaseFailed } from "../db/phases";
-import { RateLimitedError, TrackerError, type ClosingIssueRef, type IssuePage, type PullRequestPage } from "../providers/types";
+import { RateLimitedError, TrackerError, type ClosingIssueRef, type CommentPage, type IssuePage, type PullRequestPage } from "../providers/types";
 import { applySnapshots } from "./apply-snapshots";
 import { applyPullRequests, askClosingReferences, readClosingReferences } from "./pull-requests";
 import { loadSyncContext, type SyncContext } from "./context";
@@ -177,7 +177,7 @@ async function runCheckedStep(
         : checkpoint.phase === "probe"
           ? await probeStep(ctx, run, checkpoint, counts)
           : checkpoint.phase === "comments"
-            ? await commentPhaseStep(ctx, run, checkpoint)
+            ? await commentPhaseStep(ctx, run, checkpoint, carry)
             : await pullRequestStep(ctx, run, checkpoint);
     if (done && checkpoint.phase !== "comments" && checkpoint.phase !== "pulls") {
       await storeIssuePhaseCursor(ctx, checkpoint);
@@ -188,7 +188,7 @@ async function runCheckedStep(
       done = false;
     }
     checkpoint.failures = 0;
-    counts.requests = ctx.tracker.requestCount;
+    counts.requests = stepRequests(ctx, carry);
     if (!done) {
       await recordStep(db, run.id, counts, { status: "running", startedAt, checkpoint: JSON.stringify(checkpoint), resumeAt: null, ...totalOf(checkpoint) });
       return { nextStepAt: nowIso(now()) };
@@ -196,7 +196,7 @@ async function runCheckedStep(
     await finishRun(ctx, run, checkpoint, counts, startedAt, now);
     return { nextStepAt: null };
   } catch (err) {
-    counts.requests = ctx.tracker.requestCount;
+    counts.requests = stepRequests(ctx, carry);
     if (err instanceof RateLimitedError) {
       // Keep the checkpoint (the failed page is read again) and come back at the reset time.
       await recordStep(db, run.id, counts, { status: "running", startedAt, checkpoint: JSON.stringify(checkpoint), resumeAt: err.retryAt, ...totalOf(checkpoint) });
@@ -249,17 +249,44 @@ async function runCheckedStep(
  * fetched again: nothing about it is durable, and the checkpoint never points past an unapplied page.
  */
 export interface PageCarry {
-  /** The run (and mode) the chain lists for. */
+  /** The run (and mode) the chains list for. */
   key: string | null;
-  chain: PageChain<IssuePage> | null;
+  issues: { chain: PageChain<IssuePage> | null };
+  /** The repository-wide comment listing (GitHub, Gitea). */
+  comments: { chain: PageChain<CommentPage> | null };
+  /** The previous step's tracker and the requests it had made when that step was recorded: the chain's later ones count for the next step. */
+  counted?: { tracker: { readonly requestCount: number }; recorded: number } | null;
 }
 
-/** Stops the kept chain and lets its requests land: the write path that runs next sees no page fetched before it. */
+/** Tracker requests to record for this step: its own, and those the previous step's chain made after that step was recorded. */
+function stepRequests(ctx: SyncContext, carry: PageCarry | undefined): number {
+  const late = carry?.counted ? carry.counted.tracker.requestCount - carry.counted.recorded : 0;
+  if (carry) carry.counted = { tracker: ctx.tracker, recorded: ctx.tracker.requestCount };
+  return ctx.tracker.requestCount + late;
+}
+
+export function emptyCarry(): PageCarry {
+  return { key: null, issues: { chain: null }, comments: { chain: null } };
+}
+
+/** Stops the kept chains and lets their requests land: the write path that runs next sees no page fetched before it. */
 export async function dropCarry(carry: PageCarry): Promise<void> {
-  const chain = carry.chain;
-  carry.chain = null;
+  const chains = [carry.issues.chain, carry.comments.chain];
+  carry.issues.chain = null;
+  carry.comments.chain = null;
   carry.key = null;
-  await chain?.stop();
+  await Promise.all(chains.map((chain) => chain?.stop()));
+}
+
+/** The carry for this run's steps: a chain kept for another run (or mode) is dropped first. */
+async function carryFor(carry: PageCarry | undefined, run: SyncRunRow): Promise<PageCarry | undefined> {
+  const key = JSON.stringify([run.id, run.mode]);
+  if (carry && carry.key !== key) {
+    await dropCarry(carry);
+    carry.key = key;
+    carry.counted = null;
+  }
+  return carry;
 }
 
 /** The closing-reference query of each listed page, started when the page arrived (the page may be carried into the next step). */
@@ -274,11 +301,7 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
   const settings = settingsOf(ctx.project);
   const filter = scopeListFilter(settings.scope, settings.fieldMaps);
   const askedInStep = new Map<number, string>();
-  const runKey = JSON.stringify([run.id, run.mode]);
-  if (carry && carry.key !== runKey) {
-    await dropCarry(carry);
-    carry.key = runKey;
-  }
+  const kept = await carryFor(carry, run);
   const complete = await listPages<IssuePage>(
     {
       ordered: ctx.tracker.orderedByUpdate,
@@ -299,7 +322,7 @@ async function listStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, count
         closingAsks.set(page, asked);
         return page;
       },
-      keep: carry,
+      keep: kept?.issues,
       received: () => void counts.pages++,
       apply: async (page) => {
         counts.fetched += page.issues.length;
@@ -411,9 +434,9 @@ async function pullRequestStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint
  * (GitLab) reads notes after the issue listing began: that instant, on the tracker's clock, bounds
  * what it has seen.
  */
-async function commentPhaseStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint): Promise<boolean> {
+async function commentPhaseStep(ctx: SyncContext, run: SyncRunRow, cp: Checkpoint, carry: PageCarry | undefined): Promise<boolean> {
   cp.comments ??= { ...initialCommentCheckpoint(run.mode, ctx.project.commentCursor, ctx.tracker.repositoryWideComments), ...(ctx.tracker.repositoryWideComments ? {} : { listingStartedAt: cp.listingStartedAt }) };
-  return commentStep(ctx, run, cp.comments);
+  return commentStep(ctx, run, cp.comments, (await carryFor(carry, run))?.comments);
 }
 
 /**

@@ -34,6 +34,11 @@ const seedCommentCount = Number(option("comments", "0"));
 const token = option("token", "test-token");
 /** Network latency to simulate per tracker request (bench): waiting, not CPU, as a real tracker's round trip. */
 const latencyMs = Number(option("latency-ms", "0"));
+/** Appends "<ms since start> <method> <path>" for every tracker request received (bench diagnostics). */
+const requestLog = option("request-log", "");
+// node:fs has no types in this (workerd) tsconfig; the fake runs on Node.
+const appendFileSync: (file: string, text: string) => void = requestLog ? (await import(["node", "fs"].join(":"))).appendFileSync : () => undefined;
+const started = performance.now();
 const origin = `http://127.0.0.1:${port}`;
 
 const mounts = new Map<Provider, { prefix: string; fake: FakeTracker }>();
@@ -120,6 +125,7 @@ const server = createServer(async (req, res) => {
       const body = raw.length > 0 ? (JSON.parse(new TextDecoder().decode(raw)) as Record<string, unknown>) : {};
       return await control(url, body, res);
     }
+    if (requestLog) appendFileSync(requestLog, `${Math.round(performance.now() - started)} ${req.method} ${url.pathname}${url.search}\n`);
     if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
     const mount = [...mounts.values()].find(({ prefix }) => prefix === "" || url.pathname.startsWith(`${prefix}/`));
     if (!mount) return send(res, 404, { message: "Not Found" });

@@ -21,7 +21,12 @@ const graphqlRequests = (fake: any) => fake.requests.filter((r: any) => r.method
  * Holds the `nth` D1 batch that writes a listing page until `until()` holds (or 10 s pass), then
  * notes the listing requests seen a moment later; says whether the condition held while it was open.
  */
-function holdPageWrite(nth: number, until: () => boolean, requests: () => number): { released: () => boolean | null; seenWhileHeld: () => number; restore: () => void } {
+function holdPageWrite(
+  nth: number,
+  until: () => boolean,
+  requests: () => number,
+  isPageWrite: (sql: string) => boolean = (sql) => sql.includes("INSERT INTO"),
+): { released: () => boolean | null; seenWhileHeld: () => number; restore: () => void } {
   const proto = d1Proto();
   const realBatch = proto.batch;
   let writes = 0;
@@ -29,7 +34,7 @@ function holdPageWrite(nth: number, until: () => boolean, requests: () => number
   let seen = 0;
   const spy = vi.spyOn(proto, "batch").mockImplementation(async function (this: unknown, ...args: unknown[]) {
     const statements = (args[0] as { statement?: string }[] | undefined) ?? [];
-    if (JSON.stringify(statements.map((s: any) => String(s?.statement ?? ""))).includes("INSERT INTO") && ++writes === nth) {
+    if (isPageWrite(JSON.stringify(statements.map((s: any) => String(s?.statement ?? "")))) && ++writes === nth) {
       outcome = false;
       try {
         await vi.waitFor(() => {
@@ -88,6 +93,28 @@ describe("the listing's requests follow each other back to back", () => {
     expect(new Set(listed).size).toBe(listed.length);
     expect(run.stats.pages).toBe(listed.length);
     expect((await listAllIssues(project.id)).length).toBe(30);
+  });
+
+  it("the repository-wide comment listing keeps its chain across steps too: the next step's comment pages are requested while a step's last one is written", async () => {
+    const { fake, project } = await projectWithTracker("github", { syncDirection: "inbound" });
+    const issue = fake.seedIssue();
+    // 100 comments a page (GitHub's maximum), 5 pages a step: 800 comments are two steps.
+    for (let i = 0; i < 800; i++) fake.addComment(issue.number, { body: `comment ${i}` });
+    const commentListings = () => fake.requests.filter((r: any) => r.method === "GET" && /\/issues\/comments(\?|$)/.test(r.path)).length;
+    const hold = holdPageWrite(5, () => commentListings() >= 7, commentListings, (sql) => /INSERT INTO \\"comments\\"/.test(sql));
+    let run;
+    try {
+      run = await syncAndWait(project.id, "full", 30_000);
+    } finally {
+      hold.restore();
+    }
+    expect(hold.released()).toBe(true);
+    expect(hold.seenWhileHeld()).toBe(7);
+    expect(run.status).toBe("succeeded");
+    const listed = fake.requests.filter((r: any) => r.method === "GET" && /\/issues\/comments(\?|$)/.test(r.path)).map((r: any) => r.path);
+    expect(new Set(listed).size).toBe(listed.length);
+    const stored = await env.DB.prepare("select count(*) as n from comments where project_id = ? and deleted_at is null").bind(project.id).first<{ n: number }>();
+    expect(stored!.n).toBe(800);
   });
 
   it("a page's closing-reference query goes out when the page arrives, while the pages before it are still being written", async () => {
