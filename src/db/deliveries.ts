@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, lt, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, desc, eq, inArray, lt, or, sql, type SQL } from "drizzle-orm";
 import { activityStatements, type ActivityEntry } from "./activity";
 import { runBatch } from "./batch";
 import { utf8Bytes } from "./bytes";
@@ -89,6 +89,20 @@ export async function getDelivery(db: Database, projectId: string, id: string): 
     .from(webhookDeliveries)
     .where(and(eq(webhookDeliveries.projectId, projectId), eq(webhookDeliveries.id, id)))
     .get();
+}
+
+/** Several deliveries of one project by row id (a Durable Object turn reads its burst in one query per 90). */
+export async function getDeliveries(db: Database, projectId: string, ids: readonly string[]): Promise<Map<string, DeliveryRow>> {
+  const out = new Map<string, DeliveryRow>();
+  for (let i = 0; i < ids.length; i += 90) {
+    const rows = await db
+      .select()
+      .from(webhookDeliveries)
+      .where(and(eq(webhookDeliveries.projectId, projectId), inArray(webhookDeliveries.id, ids.slice(i, i + 90))))
+      .all();
+    for (const row of rows) out.set(row.id, row);
+  }
+  return out;
 }
 
 /** By our row id or by the tracker's delivery id. */

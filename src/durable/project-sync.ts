@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { loadSyncContext } from "../sync/context";
 import { pushComment } from "../sync/comment-push";
-import { applyDelivery } from "../sync/deliveries";
+import { applyDeliveries } from "../sync/deliveries";
 import { pushIssue, type PushOutcome } from "../sync/push";
 import { dropCarry, emptyCarry, requestRun, runStep, type PageCarry, type RunMode, type RunTrigger } from "../sync/runs";
 
@@ -62,8 +62,9 @@ export class ProjectSync extends DurableObject<Env> {
 
   /**
    * Deliveries waiting for their turn in the chain. A burst (the edge hands each delivery over as it
-   * arrives) is applied in one turn: one project and credential load for all of them, each delivery
-   * still applied, finished and answered on its own.
+   * arrives) is applied in one turn: one project and credential load for all of them, their rows and
+   * deletion proofs read together (sync/deliveries.ts applyDeliveries), each delivery still applied
+   * and finished on its own, in arrival order, and answered when the turn ends.
    */
   #waiting: { deliveryRowId: string; answer: (result: RpcResult<null>) => void }[] = [];
 
@@ -77,18 +78,18 @@ export class ProjectSync extends DurableObject<Env> {
         this.#waiting = [];
         await this.#dropCarry();
         const ctx = await loadSyncContext(this.env, projectId).catch((err: unknown) => err as Error);
-        for (const { deliveryRowId: id, answer: reply } of turn) {
-          if (ctx instanceof Error) {
-            reply({ ok: false, error: { name: ctx.name, message: ctx.message } });
-            continue;
-          }
-          try {
-            await applyDelivery(ctx, id);
-            reply({ ok: true, value: null });
-          } catch (err) {
-            reply({ ok: false, error: err instanceof Error ? { name: err.name, message: err.message } : { name: "Error", message: String(err) } });
-          }
+        if (ctx instanceof Error) {
+          for (const { answer: reply } of turn) reply({ ok: false, error: { name: ctx.name, message: ctx.message } });
+          return null;
         }
+        const errors = await applyDeliveries(
+          ctx,
+          turn.map((w) => w.deliveryRowId),
+        ).catch((err: unknown) => turn.map(() => err));
+        turn.forEach(({ answer: reply }, i) => {
+          const err = errors[i] ?? null;
+          reply(err === null ? { ok: true, value: null } : { ok: false, error: err instanceof Error ? { name: err.name, message: err.message } : { name: "Error", message: String(err) } });
+        });
         return null;
       }).then((result) => {
         // Only a failure outside the loop (the storage write of #call) lands here: answer whoever is left.

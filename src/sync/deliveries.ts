@@ -5,9 +5,9 @@
  */
 import { INLINE_TEXT_BYTES, utf8Bytes } from "../db/bytes";
 import { projectDatabaseById } from "../db/shards";
-import { decodePayload, finishDelivery, finishDeliveryWithEvent, getDelivery, markDeliveryFailed, recordAttemptError } from "../db/deliveries";
+import { decodePayload, finishDelivery, finishDeliveryWithEvent, getDeliveries, markDeliveryFailed, recordAttemptError } from "../db/deliveries";
 import { getIssueByExternalId } from "../db/issues";
-import { tombstoneOf } from "../db/tombstones";
+import { loadTombstones, tombstoneOf, type Tombstone } from "../db/tombstones";
 import type { DeliveryRow } from "../db/schema";
 import type { Env } from "../env";
 import { nowIso } from "../ids";
@@ -24,7 +24,7 @@ import { applyPullRequest, applyPush } from "./pull-requests";
 import { foreignDeliveryReason } from "./repository";
 import { learnRepositoryId } from "../db/projects";
 
-type Outcome = { status: "applied" | "ignored"; note: string | null };
+type Outcome = { status: "applied" | "ignored"; note: string | null; issueApplied?: true };
 
 /**
  * Applies one stored delivery: logs its normalized event, merges an issue snapshot (or applies the
@@ -33,26 +33,88 @@ type Outcome = { status: "applied" | "ignored"; note: string | null };
  * rethrown for the queue to retry; a payload that can never be applied is marked failed at once.
  */
 export async function applyDelivery(ctx: SyncContext, deliveryRowId: string): Promise<void> {
+  const [err] = await applyDeliveries(ctx, [deliveryRowId]);
+  if (err !== null) throw err;
+}
+
+/**
+ * Applies a turn of stored deliveries of one project (the Durable Object takes a burst together),
+ * each exactly as applyDelivery would, in the order given. What every delivery would read by itself
+ * is read once for the turn: the delivery rows, and the deletion proofs of the issues they carry
+ * (read again for an issue an earlier delivery of the turn touched); comments waiting for their
+ * issues are applied once, after the turn (a failure there leaves them waiting for the next apply or
+ * run). Returns each delivery's error, or null.
+ */
+export async function applyDeliveries(ctx: SyncContext, deliveryRowIds: readonly string[]): Promise<(unknown | null)[]> {
   const { db, project } = ctx;
-  const row = await getDelivery(db, project.id, deliveryRowId);
-  if (!row || row.status !== "received") return;
-  ctx = { ...ctx, origin: { source: "webhook", deliveryId: row.deliveryId } };
-
-  let event: NormalizedEvent;
-  try {
-    if (row.provider !== project.provider) throw new WebhookPayloadError(`delivery is for ${row.provider}, the project now uses ${project.provider}`);
-    event = parseWebhook(row.provider, storedHeaders(row.provider, row.event), JSON.parse(await decodePayload(row.payload)));
-  } catch (err) {
-    if (!(err instanceof WebhookPayloadError || err instanceof SyntaxError)) return recordAndRethrow(ctx, row, err);
-    // Retrying cannot fix a payload; the poll picks up whatever change it announced.
-    await finishDelivery(db, row.id, "failed", nowIso(), errorText(err));
-    logFailure("webhook delivery cannot be applied", row, err);
-    await requestSoonIncremental(ctx.env, project.id);
-    return;
+  const rows = await getDeliveries(db, project.id, deliveryRowIds);
+  const turn: { id: string; row: DeliveryRow | null; event: NormalizedEvent | null; parseError: unknown }[] = [];
+  for (const id of deliveryRowIds) {
+    const row = rows.get(id) ?? null;
+    if (!row || row.status !== "received") {
+      turn.push({ id, row: null, event: null, parseError: null });
+      continue;
+    }
+    try {
+      if (row.provider !== project.provider) throw new WebhookPayloadError(`delivery is for ${row.provider}, the project now uses ${project.provider}`);
+      turn.push({ id, row, event: parseWebhook(row.provider, storedHeaders(row.provider, row.event), JSON.parse(await decodePayload(row.payload))), parseError: null });
+    } catch (err) {
+      turn.push({ id, row, event: null, parseError: err });
+    }
   }
+  const issueIds = turn.flatMap((t) => (t.event?.kind === "issue" && t.event.issue ? [t.event.issue.externalId] : []));
+  const proofs = issueIds.length > 0 ? await loadTombstones(db, project.id, issueIds) : new Map<string, Tombstone>();
+  const touched = new Set<string>();
+  const proofOf = async (externalId: string): Promise<string | null> => {
+    if (touched.has(externalId)) return tombstoneOf(db, project.id, externalId);
+    touched.add(externalId);
+    return proofs.get(externalId)?.proof ?? null;
+  };
+  const errors: (unknown | null)[] = [];
+  let issuesApplied = false;
+  for (const { row, event, parseError } of turn) {
+    if (!row) {
+      errors.push(null);
+      continue;
+    }
+    try {
+      const applied = await applyParsed({ ...ctx, origin: { source: "webhook", deliveryId: row.deliveryId } }, row, event, parseError, proofOf);
+      issuesApplied ||= applied;
+      errors.push(null);
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+  // Comments that arrived before their issue are applied now that it may exist.
+  if (issuesApplied) {
+    try {
+      await applyWaitingComments(ctx);
+    } catch (err) {
+      log.error("waiting comments could not be applied after the deliveries; they wait for the next apply or run", { projectId: project.id, error: errorText(err) });
+    }
+  }
+  return errors;
+}
 
+/** One delivery of a turn, parsed (or not); true when it merged an issue snapshot. */
+async function applyParsed(
+  ctx: SyncContext,
+  row: DeliveryRow,
+  event: NormalizedEvent | null,
+  parseError: unknown,
+  proofOf: (externalId: string) => Promise<string | null>,
+): Promise<boolean> {
+  const { db, project } = ctx;
+  if (!event) {
+    if (!(parseError instanceof WebhookPayloadError || parseError instanceof SyntaxError)) return recordAndRethrow(ctx, row, parseError);
+    // Retrying cannot fix a payload; the poll picks up whatever change it announced.
+    await finishDelivery(db, row.id, "failed", nowIso(), errorText(parseError));
+    logFailure("webhook delivery cannot be applied", row, parseError);
+    await requestSoonIncremental(ctx.env, project.id);
+    return false;
+  }
   try {
-    const outcome = await act(ctx, event);
+    const outcome = await act(ctx, event, proofOf);
     await finishDeliveryWithEvent(db, {
       id: row.id,
       status: outcome.status,
@@ -60,12 +122,13 @@ export async function applyDelivery(ctx: SyncContext, deliveryRowId: string): Pr
       note: outcome.note,
       event: event.kind !== "other" ? eventRow(row, event) : null,
     });
+    return outcome.issueApplied === true;
   } catch (err) {
     return recordAndRethrow(ctx, row, err);
   }
 }
 
-async function act(ctx: SyncContext, event: NormalizedEvent): Promise<Outcome> {
+async function act(ctx: SyncContext, event: NormalizedEvent, proofOf: (externalId: string) => Promise<string | null>): Promise<Outcome> {
   // Stored before the project learned its repository's id, or replayed: checked again here.
   const foreign = foreignDeliveryReason(ctx.project, event.repository);
   if (foreign) {
@@ -84,7 +147,7 @@ async function act(ctx: SyncContext, event: NormalizedEvent): Promise<Outcome> {
   const snapshot = event.issue;
   // A tracker issue deleted and removed here stays removed, whatever an old delivery says; a copy
   // changed after the deletion was proven revives it (applySnapshots).
-  const proof = snapshot ? await tombstoneOf(ctx.db, ctx.project.id, snapshot.externalId) : null;
+  const proof = snapshot ? await proofOf(snapshot.externalId) : null;
   if (snapshot && proof !== null && (event.action === "deleted" || event.action === "transferred" || snapshot.updatedAt <= proof)) {
     return { status: "ignored", note: "the tracker issue was deleted; a delivery no newer than the deletion cannot bring it back" };
   }
@@ -94,13 +157,11 @@ async function act(ctx: SyncContext, event: NormalizedEvent): Promise<Outcome> {
     return { status: "applied", note: "payload is not a full snapshot; an incremental sync was requested" };
   }
   const counts = await applySnapshots(ctx, [snapshot], "event");
-  // Comments that arrived before this issue are applied now that it exists.
-  await applyWaitingComments(ctx);
   if (counts.needsPoll > 0) {
     await requestSoonIncremental(ctx.env, ctx.project.id);
-    return { status: "applied", note: "the payload could not be ordered against the stored copy; an incremental sync was requested" };
+    return { status: "applied", note: "the payload could not be ordered against the stored copy; an incremental sync was requested", issueApplied: true };
   }
-  return { status: "applied", note: null };
+  return { status: "applied", note: null, issueApplied: true };
 }
 
 /** Pull request and push deliveries: development links (a payload without a full PR or push only logs). */

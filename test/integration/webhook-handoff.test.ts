@@ -121,4 +121,33 @@ describe("webhook hand-off to the project's Durable Object", () => {
     expect(projectLoads).toBeGreaterThan(0);
     expect(projectLoads).toBeLessThan(12);
   });
+
+  it("a turn reads what its deliveries need together: their rows and their issues' deletion proofs in shared queries, and each is still applied once", async () => {
+    const project = await githubProject();
+    expect((await waitProcessed(await accepted(await deliver(project, await githubDelivery("issues", opened))))).status).toBe("applied");
+    const base = opened.issue;
+    const hooks = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        githubDelivery("issues", { ...opened, issue: { ...base, id: base.id + 200 + i, node_id: `I_reads_${i}`, number: 3000 + i, title: `reads ${i}` } }),
+      ),
+    );
+    const proto = Object.getPrototypeOf(env.DB) as { prepare: (q: string) => D1PreparedStatement };
+    const prepare = proto.prepare;
+    // Reads naming two ids or more: only a shared read of a turn does that (one delivery reads one).
+    let sharedDeliveryReads = 0;
+    let sharedProofReads = 0;
+    const spy = vi.spyOn(proto, "prepare").mockImplementation(function (this: unknown, query: string) {
+      if (/from "webhook_deliveries" where .*"webhook_deliveries"\."id" in \(\?, \?/i.test(query)) sharedDeliveryReads++;
+      if (/from "issue_tombstones" where .*"issue_tombstones"\."external_id" in \(\?, \?/i.test(query)) sharedProofReads++;
+      return prepare.call(this, query);
+    });
+    const ids = await Promise.all(hooks.map(async (hook) => accepted(await deliver(project, hook))));
+    for (const id of ids) expect((await waitProcessed(id)).status).toBe("applied");
+    spy.mockRestore();
+    expect(sharedDeliveryReads).toBeGreaterThan(0);
+    expect(sharedProofReads).toBeGreaterThan(0);
+    expect(await countRows("events", project.id)).toBe(13);
+    const issues = await storedIssues(project.id);
+    expect(issues.filter((i) => i.title.startsWith("reads ")).length).toBe(12);
+  });
 });
