@@ -701,12 +701,28 @@ async function eventsSection() {
       latencies.push(first - t0);
     }
     latencies.sort((a, b) => a - b);
+
+    // (c) one local change at a time, from the API PATCH to the subscriber.
+    await quiesce(worker);
+    const locals = (await worker.api.get(`/api/v1/projects/${project.id}/issues?limit=${Math.min(EVENTS_PLAN.steady, 500)}`)).items;
+    const localLatencies = [];
+    for (let i = 0; i < EVENTS_PLAN.steady; i++) {
+      const issue = locals[i % locals.length];
+      const before = arrivals.size;
+      const t0 = Date.now();
+      await worker.api.patch(`/api/v1/projects/${project.id}/issues/${issue.id}`, { body: `edited locally for the events bench ${i}` });
+      await waitFor("the local edit's event at the subscriber", async () => [...arrivals.values()].some((a) => a.type === "issue.updated" && a.at >= t0) && arrivals.size > before, { timeoutMs: 60_000, intervalMs: 5 });
+      const first = Math.min(...[...arrivals.values()].filter((a) => a.at >= t0).map((a) => a.at));
+      localLatencies.push(first - t0);
+    }
+    localLatencies.sort((a, b) => a - b);
     results.events = {
       import: importRow,
       steady: { count: latencies.length, p50: round(percentile(latencies, 50)), p99: round(percentile(latencies, 99)) },
+      local: { count: localLatencies.length, p50: round(percentile(localLatencies, 50)), p99: round(percentile(localLatencies, 99)) },
       duplicates,
     };
-    log(`  single changes: webhook POST → subscriber p50 ${results.events.steady.p50} ms p99 ${results.events.steady.p99} ms`);
+    log(`  single changes: webhook POST → subscriber p50 ${results.events.steady.p50} ms p99 ${results.events.steady.p99} ms; local API edit → subscriber p50 ${results.events.local.p50} ms p99 ${results.events.local.p99} ms`);
   } finally {
     await worker.stop();
     server.close();
@@ -882,6 +898,7 @@ function report() {
     out.push("|---|---|---|---|---|---|---|");
     out.push(`| first import of ${fmt(e.import.n)} listed items (import ${fmtMs(e.import.importMs)}, last event ${fmtMs(e.import.lastEventMs)} after the start) | ${fmt(e.import.expected)} issue.created | ${fmt(e.import.received)} (${e.import.duplicates}) | ${e.import.perSec} | ${fmtMs(e.import.p50)} | ${fmtMs(e.import.p99)} | |`);
     out.push(`| single tracker changes, one at a time: signed webhook POST → issue.updated at the subscriber | ${e.steady.count} | ${e.steady.count} | – | ${fmtMs(e.steady.p50)} | ${fmtMs(e.steady.p99)} | ${floor} |`);
+    if (e.local) out.push(`| single local changes, one at a time: API PATCH → issue.updated at the subscriber (the push to the tracker runs beside it) | ${e.local.count} | ${e.local.count} | – | ${fmtMs(e.local.p50)} | ${fmtMs(e.local.p99)} | – |`);
     out.push("");
     out.push("During the import, change → subscriber is measured from each event's own timestamp (the commit of its activity entry), so it includes the wait behind the import's backlog; a dispatcher round sends at most 25 events, 5 at a time, then takes a fresh alarm.");
     out.push("");

@@ -5,6 +5,7 @@ import { requireApiToken } from "./auth";
 import { commentsRouter } from "./comments";
 import { connectionRouter } from "./connection";
 import { deliveriesRouter } from "./deliveries";
+import { kickSubscriptionsAfterWrite } from "./event-kick";
 import { githubAppWebhookRouter } from "./github-app-webhook";
 import { identitiesRouter } from "./identities";
 import { issuesRouter } from "./issues";
@@ -49,6 +50,8 @@ export function createApp() {
   );
   app.use("/api/*", idempotency);
   app.use("/api/v1/projects/:projectId/*", loadProject);
+  app.use("/api/v1/projects/:projectId/issues", kickSubscriptionsAfterWrite);
+  app.use("/api/v1/projects/:projectId/issues/*", kickSubscriptionsAfterWrite);
   app.route("/api/v1/projects", projectsRouter);
   app.route("/api/v1/projects", issuesRouter);
   app.route("/api/v1/projects", commentsRouter);
