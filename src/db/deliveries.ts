@@ -203,6 +203,17 @@ export async function finishDeliveryWithEvent(
   await runBatch(db, [...(args.event ? [insertEventOnce(db, args.event)] : []), finishDelivery(db, args.id, args.status, args.now, args.note)]);
 }
 
+/** finishDeliveryWithEvent for several deliveries, in one atomic batch. */
+export async function finishDeliveriesWithEvents(
+  db: Database,
+  items: readonly { id: string; status: "applied" | "ignored"; now: string; note: string | null; event: (NewEvent & { id: string }) | null }[],
+): Promise<void> {
+  await runBatch(
+    db,
+    items.flatMap((args) => [...(args.event ? [insertEventOnce(db, args.event)] : []), finishDelivery(db, args.id, args.status, args.now, args.note)]),
+  );
+}
+
 export async function countFailedDeliveries(db: Database, projectId: string): Promise<number> {
   const row = await db
     .select({ n: count() })

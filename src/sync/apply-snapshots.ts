@@ -5,7 +5,7 @@
  * Writes are computed in code and written in one atomic D1 batch, each row guarded by its version
  * (D1 has no interactive transactions): a row that a local API edit changed meanwhile is re-merged.
  */
-import { fieldChanges, type ActivityEntry } from "../db/activity";
+import { fieldChanges, type ActivityEntry, type ActivityOrigin } from "../db/activity";
 import { listUnconfirmedCreates, loadByExternalIds } from "../db/issues";
 import type { OutboxWrite } from "../db/outbox";
 import { writeSyncedRows, type ConflictWrite, type RowWrite } from "../db/synced-rows";
@@ -40,6 +40,8 @@ export interface ApplyCounts {
   orphaned: number;
   /** Event snapshots that could not be ordered against the stored copy: a poll must decide. */
   needsPoll: number;
+  /** Their external ids. */
+  ambiguous: string[];
   /**
    * With `seenByRun`: external ids of snapshots whose row this call did not mark as seen by that run
    * (not written, and not already marked), for `markSeen`. An import page leaves none.
@@ -48,7 +50,7 @@ export interface ApplyCounts {
 }
 
 export function emptyCounts(): ApplyCounts {
-  return { created: 0, updated: 0, unchanged: 0, conflicts: 0, pushQueued: 0, orphaned: 0, needsPoll: 0, notMarkedSeen: [] };
+  return { created: 0, updated: 0, unchanged: 0, conflicts: 0, pushQueued: 0, orphaned: 0, needsPoll: 0, ambiguous: [], notMarkedSeen: [] };
 }
 
 /**
@@ -59,7 +61,7 @@ export async function applySnapshots(
   ctx: SyncContext,
   snapshots: readonly CanonicalIssue[],
   source: SnapshotSource = "listing",
-  options: { seenByRun?: string } = {},
+  options: { seenByRun?: string; origins?: ReadonlyMap<string, ActivityOrigin> } = {},
 ): Promise<ApplyCounts> {
   const counts = emptyCounts();
   // Dedupe on external id, keeping the newest: a page re-read in the overlap window repeats items.
@@ -139,7 +141,10 @@ export async function applySnapshots(
       const marked = options.seenByRun !== undefined && local?.lastSeenRunId === options.seenByRun;
       if ((decision.kind === "skip" || decision.kind === "ambiguous") && options.seenByRun && !marked) counts.notMarkedSeen.push(snapshot.externalId);
       if (decision.kind === "skip") counts.unchanged++;
-      else if (decision.kind === "ambiguous") counts.needsPoll++;
+      else if (decision.kind === "ambiguous") {
+        counts.needsPoll++;
+        counts.ambiguous.push(snapshot.externalId);
+      }
       else if (decision.kind === "insert") {
         // A revived issue gets its old local id back, and with it its comments.
         const oldId = stone && revived.has(snapshot.externalId) ? stone.issueId : null;
@@ -169,25 +174,29 @@ export async function applySnapshots(
     }
 
     const origin = originOf(ctx, source === "event" ? "webhook" : "poll");
+    // Several deliveries merged in one call: each change is attributed to the delivery that carried it.
+    const originFor = (externalId: string | null | undefined) => (externalId ? options.origins?.get(externalId) : undefined) ?? origin;
+    const conflictOrigin = new Map<string, ActivityOrigin>();
+    for (const { row } of updates) conflictOrigin.set(row.id, originFor(row.externalId));
     const activity: ActivityEntry[] = [];
     // A first import (no run has completed yet) records one summary entry per page instead of one
     // per issue: 4 rows written per page instead of 4 per issue. The events stream expands it.
     const summarize = source === "listing" && ctx.project.cursor === null;
     const importSummary = summarize ? { projectId: ctx.project.id, origin, createdAt: now, issueIds: inserts.map((row) => row.id) } : null;
     for (const row of summarize ? [] : inserts) {
-      const entry = { projectId: ctx.project.id, issueId: row.id, origin, createdAt: now, onlyIfIssue: { id: row.id } };
+      const entry = { projectId: ctx.project.id, issueId: row.id, origin: originFor(row.externalId), createdAt: now, onlyIfIssue: { id: row.id } };
       const how = revived.has(row.externalId!) ? `revived #${row.externalNumber}: the tracker has a copy changed after its deletion` : `imported #${row.externalNumber}`;
       activity.push({ ...entry, kind: "issue.created", changes: rowChanges(undefined, row), detail: how });
     }
     for (const { row, before } of updates) {
       const changes = rowChanges(before, row);
-      if (changes) activity.push({ projectId: ctx.project.id, issueId: row.id, origin, createdAt: now, onlyIfIssue: { id: row.id, version: row.version + 1 }, kind: "issue.updated", changes });
+      if (changes) activity.push({ projectId: ctx.project.id, issueId: row.id, origin: originFor(row.externalId), createdAt: now, onlyIfIssue: { id: row.id, version: row.version + 1 }, kind: "issue.updated", changes });
     }
     for (const c of conflictRows) {
       activity.push({
         projectId: ctx.project.id,
         issueId: c.issueId,
-        origin,
+        origin: conflictOrigin.get(c.issueId) ?? origin,
         createdAt: now,
         onlyIfIssue: { id: c.issueId, version: c.version },
         kind: "conflict.recorded",

@@ -5,7 +5,7 @@
  */
 import { INLINE_TEXT_BYTES, utf8Bytes } from "../db/bytes";
 import { projectDatabaseById } from "../db/shards";
-import { decodePayload, finishDelivery, finishDeliveryWithEvent, getDeliveries, markDeliveryFailed, recordAttemptError } from "../db/deliveries";
+import { decodePayload, finishDeliveriesWithEvents, finishDelivery, finishDeliveryWithEvent, getDeliveries, markDeliveryFailed, recordAttemptError } from "../db/deliveries";
 import { getIssueByExternalId } from "../db/issues";
 import { loadTombstones, tombstoneOf, type Tombstone } from "../db/tombstones";
 import type { DeliveryRow } from "../db/schema";
@@ -70,21 +70,35 @@ export async function applyDeliveries(ctx: SyncContext, deliveryRowIds: readonly
     touched.add(externalId);
     return proofs.get(externalId)?.proof ?? null;
   };
-  const errors: (unknown | null)[] = [];
+  const errors: (unknown | null)[] = new Array(turn.length).fill(null);
   let issuesApplied = false;
-  for (const { row, event, parseError } of turn) {
-    if (!row) {
-      errors.push(null);
+  // Consecutive plain issue snapshots (the common burst) are merged in one apply and finished in one
+  // batch; anything else, or a second delivery for an issue already in the group, goes on its own.
+  let group: { index: number; row: DeliveryRow; event: NormalizedEvent; snapshot: CanonicalIssue }[] = [];
+  const flush = async () => {
+    if (group.length === 0) return;
+    const taken = group;
+    group = [];
+    const failed = await applyMerged(ctx, taken);
+    taken.forEach((g) => (errors[g.index] = failed));
+    if (failed === null) issuesApplied = true;
+  };
+  for (const [index, { row, event, parseError }] of turn.entries()) {
+    if (!row) continue;
+    const snapshot = event ? await mergeable(ctx, event, proofOf) : null;
+    if (event && snapshot) {
+      if (group.some((g) => g.snapshot.externalId === snapshot.externalId)) await flush();
+      group.push({ index, row, event, snapshot });
       continue;
     }
+    await flush();
     try {
-      const applied = await applyParsed({ ...ctx, origin: { source: "webhook", deliveryId: row.deliveryId } }, row, event, parseError, proofOf);
-      issuesApplied ||= applied;
-      errors.push(null);
+      issuesApplied = (await applyParsed({ ...ctx, origin: { source: "webhook", deliveryId: row.deliveryId } }, row, event, parseError, proofOf)) || issuesApplied;
     } catch (err) {
-      errors.push(err);
+      errors[index] = err;
     }
   }
+  await flush();
   // Comments that arrived before their issue are applied now that it may exist.
   if (issuesApplied) {
     try {
@@ -94,6 +108,56 @@ export async function applyDeliveries(ctx: SyncContext, deliveryRowIds: readonly
     }
   }
   return errors;
+}
+
+/**
+ * The snapshot of a delivery that `act` would merge as it is — a complete issue snapshot, neither
+ * deleted nor transferred, of this repository (whose id is known), sync enabled, newer than any
+ * deletion proof — or null: then it takes the one-by-one path. Reads the proof (once per issue).
+ */
+async function mergeable(ctx: SyncContext, event: NormalizedEvent, proofOf: (externalId: string) => Promise<string | null>): Promise<CanonicalIssue | null> {
+  const snapshot = event.issue;
+  if (event.kind !== "issue" || !snapshot || !event.complete || event.action === "deleted" || event.action === "transferred") return null;
+  if (!ctx.project.syncEnabled || foreignDeliveryReason(ctx.project, event.repository)) return null;
+  if (ctx.project.trackerRepositoryId === null && event.repository?.id) return null;
+  const proof = await proofOf(snapshot.externalId);
+  if (proof !== null && snapshot.updatedAt <= proof) {
+    // `act` reads it again and ignores the delivery.
+    return null;
+  }
+  return snapshot;
+}
+
+/**
+ * Merges a group of plain issue deliveries in one apply (each change attributed to its delivery) and
+ * finishes them in one batch. Null when done; else the error, recorded on every delivery of the group
+ * (they stay `received` and are retried together or one by one).
+ */
+async function applyMerged(ctx: SyncContext, group: { row: DeliveryRow; event: NormalizedEvent; snapshot: CanonicalIssue }[]): Promise<unknown | null> {
+  const origins = new Map(group.map((g) => [g.snapshot.externalId, { source: "webhook" as const, deliveryId: g.row.deliveryId }]));
+  try {
+    const counts = await applySnapshots({ ...ctx, origin: origins.get(group[0]!.snapshot.externalId) }, group.map((g) => g.snapshot), "event", { origins });
+    const ambiguous = new Set(counts.ambiguous);
+    if (ambiguous.size > 0) await requestSoonIncremental(ctx.env, ctx.project.id);
+    const now = nowIso();
+    await finishDeliveriesWithEvents(
+      ctx.db,
+      group.map((g) => ({
+        id: g.row.id,
+        status: "applied" as const,
+        now,
+        note: ambiguous.has(g.snapshot.externalId) ? "the payload could not be ordered against the stored copy; an incremental sync was requested" : null,
+        event: eventRow(g.row, g.event),
+      })),
+    );
+    return null;
+  } catch (err) {
+    for (const g of group) {
+      logFailure("webhook delivery apply failed; the queue retries it", g.row, err);
+      await recordAttemptError(ctx.db, g.row.id, errorText(err)).catch(() => undefined);
+    }
+    return err;
+  }
 }
 
 /** One delivery of a turn, parsed (or not); true when it merged an issue snapshot. */

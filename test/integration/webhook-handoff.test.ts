@@ -150,4 +150,41 @@ describe("webhook hand-off to the project's Durable Object", () => {
     const issues = await storedIssues(project.id);
     expect(issues.filter((i) => i.title.startsWith("reads ")).length).toBe(12);
   });
+
+  it("a burst of plain issue deliveries is merged in shared writes, and every change is still attributed to the delivery that carried it", async () => {
+    const project = await githubProject();
+    expect((await waitProcessed(await accepted(await deliver(project, await githubDelivery("issues", opened))))).status).toBe("applied");
+    const base = opened.issue;
+    const deliveryIds = Array.from({ length: 12 }, () => crypto.randomUUID());
+    const hooks = await Promise.all(
+      deliveryIds.map((deliveryId, i) =>
+        githubDelivery("issues", { ...opened, issue: { ...base, id: base.id + 300 + i, node_id: `I_merged_${i}`, number: 4000 + i, title: `merged ${i}` } }, { deliveryId }),
+      ),
+    );
+    const proto = Object.getPrototypeOf(env.DB) as { batch: (...a: unknown[]) => Promise<unknown> };
+    const realBatch = proto.batch;
+    // Batches that insert issue rows carrying several of the burst's issues at once.
+    let sharedWrites = 0;
+    const spy = vi.spyOn(proto, "batch").mockImplementation(async function (this: unknown, ...args: unknown[]) {
+      const statements = (args[0] as { statement?: string }[]) ?? [];
+      if (statements.some((st) => /INSERT INTO "issues"/i.test(String(st?.statement ?? "")))) {
+        const bound = JSON.stringify(statements.map((st: any) => st?.params ?? st?.values ?? null));
+        if (new Set(bound.match(/merged \d+/g) ?? []).size > 1) sharedWrites++;
+      }
+      return realBatch.apply(this, args);
+    });
+    const ids = await Promise.all(hooks.map(async (hook) => accepted(await deliver(project, hook))));
+    for (const id of ids) expect((await waitProcessed(id)).status).toBe("applied");
+    spy.mockRestore();
+    expect(sharedWrites).toBeGreaterThan(0);
+    expect(await countRows("events", project.id)).toBe(13);
+    // Each issue's creation names its own delivery.
+    const created = await env.DB.prepare(
+      "select a.delivery_id as deliveryId, i.title as title from activity a join issues i on i.id = a.issue_id where a.project_id = ? and a.kind = 'issue.created' and i.title like 'merged %'",
+    )
+      .bind(project.id)
+      .all<{ deliveryId: string; title: string }>();
+    expect(created.results).toHaveLength(12);
+    for (const row of created.results) expect(row.deliveryId).toBe(deliveryIds[Number(row.title.split(" ")[1])]);
+  });
 });
