@@ -125,7 +125,10 @@ export class PageChain<P extends ListedPage> {
       this.#pump();
       return first;
     }
+    // Asked anew (nothing ahead, or not this position): the loop goes on from here, so the chain
+    // does too, even if a page it had fetched ahead could not be read.
     this.#waiting = [];
+    this.#stopped = false;
     const slot = this.#start(at, etag, before);
     this.#waiting.shift();
     this.#pump();
@@ -181,7 +184,9 @@ export class PageChain<P extends ListedPage> {
     const onHead = (head: IssuePageHead) => {
       if (!head.notModified && !needsItems(before, head, source.ordered)) decide(() => ({ page: head, items: [], notModified: false }));
     };
-    const slot: ChainSlot<P> = { at, page: source.fetch(at, etag, onHead), plan, decided: null, generation: this.generation };
+    const slot: ChainSlot<P> = { at, page: Promise.resolve() as unknown as Promise<P>, plan, decided: null, generation: this.generation };
+    // Assigned after the slot exists: an adapter may announce the head as soon as it can.
+    slot.page = source.fetch(at, etag, onHead);
     this.#inflight.add(slot.page);
     slot.page.then(
       (read) => decide(() => ({ page: read, items: read.notModified ? [] : source.items(read), notModified: read.notModified })),
