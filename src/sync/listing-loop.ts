@@ -97,7 +97,7 @@ export class PageChain<P extends ListedPage> {
   #source: Pick<ListingSource<P>, "fetch" | "items" | "ordered">;
   #waiting: ChainSlot<P>[] = [];
   #tail: ChainSlot<P> | null = null;
-  #inflight = new Set<Promise<P>>();
+  #inflight: Promise<P>[] = [];
   #stopped = false;
   #budget: number;
   generation = 0;
@@ -145,7 +145,7 @@ export class PageChain<P extends ListedPage> {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.reset();
-    await Promise.all([...this.#inflight].map((page) => page.catch(() => undefined)));
+    await Promise.all(this.#inflight.map((page) => page.catch(() => undefined)));
   }
 
   #pump(): void {
@@ -187,7 +187,7 @@ export class PageChain<P extends ListedPage> {
     const slot: ChainSlot<P> = { at, page: Promise.resolve() as unknown as Promise<P>, plan, decided: null, generation: this.generation };
     // Assigned after the slot exists: an adapter may announce the head as soon as it can.
     slot.page = source.fetch(at, etag, onHead);
-    this.#inflight.add(slot.page);
+    this.#inflight.push(slot.page);
     slot.page.then(
       (read) => decide(() => ({ page: read, items: read.notModified ? [] : source.items(read), notModified: read.notModified })),
       (err: unknown) => {
@@ -199,7 +199,7 @@ export class PageChain<P extends ListedPage> {
         }
       },
     );
-    void slot.page.finally(() => this.#inflight.delete(slot.page)).catch(() => undefined);
+    void slot.page.finally(() => (this.#inflight = this.#inflight.filter((page) => page !== slot.page))).catch(() => undefined);
     this.#waiting.push(slot);
     this.#tail = slot;
     return slot;

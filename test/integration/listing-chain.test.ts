@@ -53,46 +53,42 @@ function holdPageWrite(
   return { released: () => outcome, seenWhileHeld: () => seen, restore: () => spy.mockRestore() };
 }
 
+/** A full run while `hold` holds its page write; the hold is undone whatever happens, and must have seen its condition. */
+async function fullRunHolding(projectId: string, hold: ReturnType<typeof holdPageWrite>): Promise<any> {
+  let run;
+  try {
+    run = await syncAndWait(projectId, "full", 30_000);
+  } finally {
+    hold.restore();
+  }
+  expect(hold.released()).toBe(true);
+  expect(run.status).toBe("succeeded");
+  return run;
+}
+
+/** 30 issues, 3 a page, with the `nth` listing page write held until `requests` listing requests were seen; then nothing was asked twice or lost. */
+async function issueListingHolding(nth: number, requests: number): Promise<number> {
+  const { fake, project } = await projectWithTracker("github", { syncDirection: "inbound" }, { perPage: 3, tickMs: 1000 });
+  fake.seed(30);
+  const hold = holdPageWrite(nth, () => listRequests(fake).length >= requests, () => listRequests(fake).length);
+  const run = await fullRunHolding(project.id, hold);
+  const listed = listRequests(fake);
+  expect(new Set(listed).size).toBe(listed.length);
+  expect(run.stats.pages).toBe(listed.length);
+  expect((await listAllIssues(project.id)).length).toBe(30);
+  return hold.seenWhileHeld();
+}
+
 describe("the listing's requests follow each other back to back", () => {
   it("while the first page's write is held open, the next pages are requested — two ahead, no more; nothing is repeated or lost", async () => {
-    const { fake, project } = await projectWithTracker("github", { syncDirection: "inbound" }, { perPage: 3, tickMs: 1000 });
-    fake.seed(30);
-    const hold = holdPageWrite(1, () => listRequests(fake).length >= 3, () => listRequests(fake).length);
-    let run;
-    try {
-      run = await syncAndWait(project.id, "full", 30_000);
-    } finally {
-      hold.restore();
-    }
-    expect(hold.released()).toBe(true);
     // Page 1 being written, pages 2 and 3 asked for: the chain's bound.
-    expect(hold.seenWhileHeld()).toBe(3);
-    expect(run.status).toBe("succeeded");
-    const listed = listRequests(fake);
-    expect(new Set(listed).size).toBe(listed.length);
-    expect(run.stats.pages).toBe(listed.length);
-    expect((await listAllIssues(project.id)).length).toBe(30);
+    expect(await issueListingHolding(1, 3)).toBe(3);
   });
 
   it("a step boundary does not stall the paging: while a step's last page is written, the next step's pages are already requested", async () => {
-    const { fake, project } = await projectWithTracker("github", { syncDirection: "inbound" }, { perPage: 3, tickMs: 1000 });
-    fake.seed(30);
-    // A step reads 5 pages: the 5th page write is the step's last; pages 6 and 7 belong to the next step.
-    const hold = holdPageWrite(5, () => listRequests(fake).length >= 7, () => listRequests(fake).length);
-    let run;
-    try {
-      run = await syncAndWait(project.id, "full", 30_000);
-    } finally {
-      hold.restore();
-    }
-    expect(hold.released()).toBe(true);
-    expect(hold.seenWhileHeld()).toBe(7);
-    expect(run.status).toBe("succeeded");
-    const listed = listRequests(fake);
-    // The next step took the pages fetched ahead: none asked twice.
-    expect(new Set(listed).size).toBe(listed.length);
-    expect(run.stats.pages).toBe(listed.length);
-    expect((await listAllIssues(project.id)).length).toBe(30);
+    // A step reads 5 pages: the 5th page write is the step's last; pages 6 and 7 belong to the next
+    // step, which takes them without asking again.
+    expect(await issueListingHolding(5, 7)).toBe(7);
   });
 
   it("the repository-wide comment listing keeps its chain across steps too: the next step's comment pages are requested while a step's last one is written", async () => {
@@ -102,15 +98,8 @@ describe("the listing's requests follow each other back to back", () => {
     for (let i = 0; i < 800; i++) fake.addComment(issue.number, { body: `comment ${i}` });
     const commentListings = () => fake.requests.filter((r: any) => r.method === "GET" && /\/issues\/comments(\?|$)/.test(r.path)).length;
     const hold = holdPageWrite(5, () => commentListings() >= 7, commentListings, (sql) => /INSERT INTO \\"comments\\"/.test(sql));
-    let run;
-    try {
-      run = await syncAndWait(project.id, "full", 30_000);
-    } finally {
-      hold.restore();
-    }
-    expect(hold.released()).toBe(true);
+    await fullRunHolding(project.id, hold);
     expect(hold.seenWhileHeld()).toBe(7);
-    expect(run.status).toBe("succeeded");
     const listed = fake.requests.filter((r: any) => r.method === "GET" && /\/issues\/comments(\?|$)/.test(r.path)).map((r: any) => r.path);
     expect(new Set(listed).size).toBe(listed.length);
     const stored = await env.DB.prepare("select count(*) as n from comments where project_id = ? and deleted_at is null").bind(project.id).first<{ n: number }>();
@@ -123,14 +112,7 @@ describe("the listing's requests follow each other back to back", () => {
     // Open pull requests on every page of the listing: each page with one asks its own query.
     for (let i = 0; i < 8; i++) openPull(fake, { title: `Change ${i}`, body: i === 7 ? `Fixes #${issue.number}` : "Refactoring", head: `change-${i}` });
     const hold = holdPageWrite(1, () => graphqlRequests(fake).length >= 2, () => graphqlRequests(fake).length);
-    let run;
-    try {
-      run = await syncAndWait(project.id, "full", 30_000);
-    } finally {
-      hold.restore();
-    }
-    expect(hold.released()).toBe(true);
-    expect(run.status).toBe("succeeded");
+    await fullRunHolding(project.id, hold);
     // Each pull request asked about once, however the pages overlap at their boundaries.
     const asked = graphqlRequests(fake).flatMap((r: any) => [...String(r.body?.query).matchAll(/pullRequest\(number:(\d+)\)/g)].map((m) => Number(m[1])));
     expect(asked.length).toBe(new Set(asked).size);
