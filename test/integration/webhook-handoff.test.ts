@@ -14,6 +14,20 @@ type Payload = Record<string, any>;
 const issueExamples = (examples.find((d) => d.name === "issues")?.examples ?? []) as Payload[];
 const opened = issueExamples.find((p) => p.action === "opened")!;
 
+/** Twelve `issues.opened` deliveries for distinct issues named "<name> 0".."<name> 11" (ids and numbers from `offset`). */
+function burst(name: string, offset: number, deliveryIds?: readonly string[]) {
+  const base = opened.issue;
+  return Promise.all(
+    Array.from({ length: 12 }, (_, i) =>
+      githubDelivery(
+        "issues",
+        { ...opened, issue: { ...base, id: base.id + offset + i, node_id: `I_${name}_${i}`, number: 1000 + offset * 10 + i, title: `${name} ${i}` } },
+        deliveryIds ? { deliveryId: deliveryIds[i]! } : {},
+      ),
+    ),
+  );
+}
+
 async function githubProject() {
   return (await projectWithTracker("github", {}, { webhookSecret: SECRET_WEBHOOK })).project;
 }
@@ -84,12 +98,7 @@ describe("webhook hand-off to the project's Durable Object", () => {
 
   it("a burst of deliveries for one project is applied completely, each once", async () => {
     const project = await githubProject();
-    const base = opened.issue;
-    const hooks = await Promise.all(
-      Array.from({ length: 12 }, (_, i) =>
-        githubDelivery("issues", { ...opened, issue: { ...base, id: base.id + i, node_id: `I_burst_${i}`, number: 1000 + i, title: `burst ${i}` } }),
-      ),
-    );
+    const hooks = await burst("burst", 0);
     const ids = await Promise.all(hooks.map(async (hook) => accepted(await deliver(project, hook))));
     for (const id of ids) expect((await waitProcessed(id)).status).toBe("applied");
     const issues = await storedIssues(project.id);
@@ -101,12 +110,7 @@ describe("webhook hand-off to the project's Durable Object", () => {
     const project = await githubProject();
     // Warm the edge's project cache, so the only project reads left are the Durable Object's.
     expect((await waitProcessed(await accepted(await deliver(project, await githubDelivery("issues", opened))))).status).toBe("applied");
-    const base = opened.issue;
-    const hooks = await Promise.all(
-      Array.from({ length: 12 }, (_, i) =>
-        githubDelivery("issues", { ...opened, issue: { ...base, id: base.id + 100 + i, node_id: `I_turn_${i}`, number: 2000 + i, title: `turn ${i}` } }),
-      ),
-    );
+    const hooks = await burst("turn", 100);
     const proto = Object.getPrototypeOf(env.DB) as { prepare: (q: string) => D1PreparedStatement };
     const prepare = proto.prepare;
     let projectLoads = 0;
@@ -125,12 +129,7 @@ describe("webhook hand-off to the project's Durable Object", () => {
   it("a turn reads what its deliveries need together: their rows and their issues' deletion proofs in shared queries, and each is still applied once", async () => {
     const project = await githubProject();
     expect((await waitProcessed(await accepted(await deliver(project, await githubDelivery("issues", opened))))).status).toBe("applied");
-    const base = opened.issue;
-    const hooks = await Promise.all(
-      Array.from({ length: 12 }, (_, i) =>
-        githubDelivery("issues", { ...opened, issue: { ...base, id: base.id + 200 + i, node_id: `I_reads_${i}`, number: 3000 + i, title: `reads ${i}` } }),
-      ),
-    );
+    const hooks = await burst("reads", 200);
     const proto = Object.getPrototypeOf(env.DB) as { prepare: (q: string) => D1PreparedStatement };
     const prepare = proto.prepare;
     // Reads naming two ids or more: only a shared read of a turn does that (one delivery reads one).
@@ -154,13 +153,8 @@ describe("webhook hand-off to the project's Durable Object", () => {
   it("a burst of plain issue deliveries is merged in shared writes, and every change is still attributed to the delivery that carried it", async () => {
     const project = await githubProject();
     expect((await waitProcessed(await accepted(await deliver(project, await githubDelivery("issues", opened))))).status).toBe("applied");
-    const base = opened.issue;
     const deliveryIds = Array.from({ length: 12 }, () => crypto.randomUUID());
-    const hooks = await Promise.all(
-      deliveryIds.map((deliveryId, i) =>
-        githubDelivery("issues", { ...opened, issue: { ...base, id: base.id + 300 + i, node_id: `I_merged_${i}`, number: 4000 + i, title: `merged ${i}` } }, { deliveryId }),
-      ),
-    );
+    const hooks = await burst("merged", 300, deliveryIds);
     const proto = Object.getPrototypeOf(env.DB) as { batch: (...a: unknown[]) => Promise<unknown> };
     const realBatch = proto.batch;
     // Batches that insert issue rows carrying several of the burst's issues at once.
